@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+import { constants } from 'node:os';
+import { parseArgs } from 'node:util';
+import { parseDuration } from './config/duration.js';
+import { loadConfig } from './config/load.js';
+import { describeError, exitCodeFor, ExitCode, HelperError } from './errors.js';
+import { createLogger, type LogFormat, type LogLevel } from './log.js';
+import { runDaemon, runOnce } from './sidecar.js';
+
+const USAGE = `Usage:
+  spiffe-helper [--config FILE] [--once | --daemon-mode=false] [--timeout DURATION]
+                [--log-level debug|info|warn|error] [--log-format text|json]
+  spiffe-helper dev-agent [--socket PATH] [--ttl DURATION] [...]   (spiffe-helper dev-agent --help)
+
+Options:
+  --config FILE         TOML config (default: helper.conf). -config works too.
+  --once                fetch the SVIDs, write the files and exit (same as --daemon-mode=false)
+  --daemon-mode BOOL    override daemon_mode from the config
+  --timeout DURATION    one-shot: how long to wait for the agent (default 60s; 500ms, 30s, 2m)
+  --log-level LEVEL     override log_level
+  --log-format FORMAT   override log_format
+  --version, --help
+
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 timed out waiting for an identity,
+5 the Workload API refused the request or sent an invalid identity, 6 cannot write files,
+7 child command failed to start, 8 health listener failed; 128+N when stopped by signal N.`;
+
+const VERSION = '0.1.0';
+
+/** The Go helper's users type single-dash flags (`-config`); accept those spellings. */
+function normalizeArgv(argv: string[]): string[] {
+  return argv.map((a) => {
+    const m = /^-(config|daemon-mode|help|version|once|timeout)(=.*)?$/.exec(a);
+    const flag = m ? `-${a}` : a;
+    return flag === '--daemon-mode' ? '--daemon-mode=true' : flag;
+  });
+}
+
+interface MainFlags {
+  config: string;
+  daemonMode?: boolean;
+  timeoutMs: number;
+  logLevel?: LogLevel;
+  logFormat?: LogFormat;
+}
+
+function parseMainFlags(argv: string[]): MainFlags | 'help' | 'version' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: normalizeArgv(argv),
+      options: {
+        config: { type: 'string', default: 'helper.conf' },
+        once: { type: 'boolean' },
+        'daemon-mode': { type: 'string' },
+        timeout: { type: 'string', default: '60s' },
+        'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new HelperError('usage', `${(e as Error).message}\n\n${USAGE}`);
+  }
+  if (values.help) return 'help';
+  if (values.version) return 'version';
+  const dm = values['daemon-mode'];
+  if (dm !== undefined && dm !== 'true' && dm !== 'false') throw new HelperError('usage', `--daemon-mode must be true or false, got "${dm}"`);
+  let timeoutMs: number;
+  try {
+    timeoutMs = parseDuration(values.timeout!);
+  } catch (e) {
+    throw new HelperError('usage', `--timeout: ${(e as Error).message}`);
+  }
+  const level = values['log-level'];
+  if (level !== undefined && !['debug', 'info', 'warn', 'error'].includes(level)) throw new HelperError('usage', `--log-level must be debug, info, warn or error`);
+  const format = values['log-format'];
+  if (format !== undefined && !['text', 'json'].includes(format)) throw new HelperError('usage', `--log-format must be text or json`);
+  return {
+    config: values.config!,
+    daemonMode: values.once ? false : dm === undefined ? undefined : dm === 'true',
+    timeoutMs,
+    logLevel: level as LogLevel | undefined,
+    logFormat: format as LogFormat | undefined,
+  };
+}
+
+async function runMain(flags: MainFlags, signal: AbortSignal): Promise<number> {
+  const config = await loadConfig(flags.config);
+  const log = createLogger({ level: flags.logLevel ?? config.logLevel, format: flags.logFormat ?? config.logFormat });
+  const daemon = flags.daemonMode ?? config.daemonMode;
+  if (!daemon) {
+    await runOnce({ config, log, signal, timeoutMs: flags.timeoutMs });
+    log.info('one-shot done');
+    return ExitCode.ok;
+  }
+  await runDaemon({ config, log, signal });
+  return ExitCode.ok;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  let stoppedBy: NodeJS.Signals | undefined;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      stoppedBy ??= sig;
+      controller.abort(new HelperError('internal', `stopped by ${sig}`));
+    });
+  }
+  const log = createLogger({ format: argv.includes('--log-format=json') ? 'json' : 'text' });
+  try {
+    if (argv[0] === 'dev-agent') {
+      const { runDevAgentCommand } = await import('./dev/command.js');
+      return await runDevAgentCommand(argv.slice(1), log, controller.signal);
+    }
+    const flags = parseMainFlags(argv);
+    if (flags === 'help') {
+      process.stdout.write(USAGE + '\n');
+      return ExitCode.ok;
+    }
+    if (flags === 'version') {
+      process.stdout.write(`spiffe-helper ${VERSION}\n`);
+      return ExitCode.ok;
+    }
+    const code = await runMain(flags, controller.signal);
+    return stoppedBy && code === ExitCode.ok ? 0 : code;
+  } catch (e) {
+    if (stoppedBy && controller.signal.aborted && !(e instanceof HelperError && e.code !== 'internal')) {
+      log.info('stopped', { signal: stoppedBy });
+      return 128 + constants.signals[stoppedBy];
+    }
+    log.error(describeError(e), { code: e instanceof HelperError ? e.code : 'internal', exit_code: exitCodeFor(e) });
+    return exitCodeFor(e);
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

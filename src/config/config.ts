@@ -1,0 +1,218 @@
+import { constants } from 'node:os';
+import type { LogFormat, LogLevel } from '../log.js';
+import { resolveAgentAddress, type EndpointAddress } from '../workload/address.js';
+import { splitCmdArgs } from './cmd-args.js';
+import { TableReader } from './keys.js';
+
+/**
+ * The validated configuration. This module is the only place that decides a default or a
+ * rule across keys; everything downstream trusts these values.
+ */
+export interface X509Output {
+  svidFileName: string;
+  keyFileName: string;
+  bundleFileName: string;
+  addIntermediatesToBundle: boolean;
+  includeFederatedDomains: boolean;
+  /** Our extension: one bundle file per federated trust domain, `{trust_domain}` in the name. */
+  federatedBundleFileName?: string;
+  omitExpired: boolean;
+  hint: string;
+  certFileMode: number;
+  keyFileMode: number;
+}
+
+export interface JwtSvidOutput {
+  audience: string;
+  extraAudiences: string[];
+  fileName: string;
+}
+
+export interface HealthConfig {
+  enabled: boolean;
+  bindAddress: string;
+  port: number;
+  livenessPath: string;
+  readinessPath: string;
+}
+
+export interface Config {
+  file: string;
+  agentAddress: EndpointAddress;
+  /** Which setting the address came from: `agent_address`, the environment, or the default. */
+  agentAddressSource: string;
+  certDir: string;
+  x509?: X509Output;
+  jwtSvids: JwtSvidOutput[];
+  jwtBundleFileName?: string;
+  jwtSvidFileMode: number;
+  jwtBundleFileMode: number;
+  daemonMode: boolean;
+  cmd?: { path: string; args: string[] };
+  renewSignal?: NodeJS.Signals;
+  pidFileName?: string;
+  health: HealthConfig;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
+
+export function normalizeConfig(r: TableReader, file: string, env: NodeJS.ProcessEnv): Config {
+  const agentAddressText = r.string('agent_address');
+  let agent;
+  try {
+    agent = resolveAgentAddress(agentAddressText, env);
+  } catch (e) {
+    throw r.error('agent_address', (e as Error).message);
+  }
+
+  const certDir = r.nonEmptyString('cert_dir');
+  const x509 = readX509(r);
+  const jwtSvids = r.tableArray('jwt_svids').map(readJwtSvid);
+  const jwtBundleFileName = fileName(r, 'jwt_bundle_file_name');
+  const config: Config = {
+    file,
+    agentAddress: agent.address,
+    agentAddressSource: agent.source,
+    certDir: certDir ?? '',
+    x509,
+    jwtSvids,
+    jwtBundleFileName,
+    jwtSvidFileMode: r.mode('jwt_svid_file_mode', 0o600),
+    jwtBundleFileMode: r.mode('jwt_bundle_file_mode', 0o600),
+    daemonMode: r.bool('daemon_mode', true),
+    cmd: readCmd(r),
+    renewSignal: readSignal(r),
+    pidFileName: r.nonEmptyString('pid_file_name'),
+    health: readHealth(r),
+    logLevel: oneOf(r, 'log_level', LOG_LEVELS, 'info'),
+    logFormat: oneOf(r, 'log_format', LOG_FORMATS, 'text'),
+  };
+  r.rejectUnknown();
+
+  if (!x509 && jwtSvids.length === 0 && !jwtBundleFileName) {
+    throw r.error(
+      'svid_file_name',
+      'nothing to write: set svid_file_name, svid_key_file_name and svid_bundle_file_name, or jwt_svids, or jwt_bundle_file_name',
+    );
+  }
+  if (certDir === undefined) throw r.error('cert_dir', 'is required: the directory the files are written to');
+  // svid_file_name may equal svid_key_file_name (one combined file); no other two may collide.
+  const names = [x509?.svidFileName, x509?.bundleFileName, jwtBundleFileName, ...jwtSvids.map((j) => j.fileName)];
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (n === undefined) continue;
+    if (seen.has(n)) throw r.error('cert_dir', `two outputs would write the same file "${n}"`);
+    seen.add(n);
+  }
+  return config;
+}
+
+function readX509(r: TableReader): X509Output | undefined {
+  const svid = fileName(r, 'svid_file_name');
+  const key = fileName(r, 'svid_key_file_name');
+  const bundle = fileName(r, 'svid_bundle_file_name');
+  const options = {
+    addIntermediatesToBundle: r.bool('add_intermediates_to_bundle', false),
+    includeFederatedDomains: r.bool('include_federated_domains', false),
+    federatedBundleFileName: fileName(r, 'federated_bundle_file_name'),
+    omitExpired: r.bool('omit_expired', false),
+    hint: r.string('hint') ?? '',
+    certFileMode: r.mode('cert_file_mode', 0o644),
+    keyFileMode: r.mode('key_file_mode', 0o600),
+  };
+  const given = [svid, key, bundle].filter((x) => x !== undefined).length;
+  if (given === 0) {
+    if (options.federatedBundleFileName) throw r.error('federated_bundle_file_name', 'needs svid_file_name, svid_key_file_name and svid_bundle_file_name');
+    return undefined;
+  }
+  if (given !== 3) {
+    const missing = (['svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name'] as const).find(
+      (k, i) => [svid, key, bundle][i] === undefined,
+    )!;
+    throw r.error(missing, 'is required when any of svid_file_name, svid_key_file_name and svid_bundle_file_name is set');
+  }
+  const pattern = options.federatedBundleFileName;
+  // A prefix or suffix is required: stale per-domain files are found by it and deleted.
+  if (pattern !== undefined && (!pattern.includes('{trust_domain}') || pattern === '{trust_domain}')) {
+    throw r.error('federated_bundle_file_name', 'must contain {trust_domain} and a prefix or suffix, e.g. "federated_{trust_domain}.pem"');
+  }
+  if (bundle === svid || bundle === key) throw r.error('svid_bundle_file_name', 'must differ from svid_file_name and svid_key_file_name');
+  return { svidFileName: svid!, keyFileName: key!, bundleFileName: bundle!, ...options };
+}
+
+function readJwtSvid(t: TableReader): JwtSvidOutput {
+  const audience = t.nonEmptyString('jwt_audience');
+  const file = fileName(t, 'jwt_svid_file_name');
+  const extra = t.stringArray('jwt_extra_audiences') ?? [];
+  t.rejectUnknown();
+  if (audience === undefined) throw t.error('jwt_audience', 'is required');
+  if (file === undefined) throw t.error('jwt_svid_file_name', 'is required');
+  return { audience, extraAudiences: extra, fileName: file };
+}
+
+function readCmd(r: TableReader): Config['cmd'] {
+  const cmd = r.nonEmptyString('cmd');
+  const raw = r.raw('cmd_args');
+  let args: string[] = [];
+  if (typeof raw === 'string') {
+    try {
+      args = splitCmdArgs(raw);
+    } catch (e) {
+      throw r.error('cmd_args', (e as Error).message);
+    }
+  } else if (Array.isArray(raw) && raw.every((a) => typeof a === 'string')) {
+    args = raw;
+  } else if (raw !== undefined) {
+    throw r.error('cmd_args', 'must be a string ("-a \\"b c\\"") or an array of strings (["-a", "b c"])');
+  }
+  if (cmd === undefined) {
+    if (raw !== undefined) throw r.error('cmd_args', 'is set but cmd is not');
+    return undefined;
+  }
+  return { path: cmd, args };
+}
+
+function readSignal(r: TableReader): NodeJS.Signals | undefined {
+  const name = r.nonEmptyString('renew_signal');
+  if (name === undefined) return undefined;
+  if (name in constants.signals) return name as NodeJS.Signals;
+  const guess = name.toUpperCase().startsWith('SIG') ? name.toUpperCase() : `SIG${name.toUpperCase()}`;
+  const hint = guess in constants.signals ? `; did you mean "${guess}"?` : ' (e.g. "SIGHUP", "SIGUSR1")';
+  throw r.error('renew_signal', `"${name}" is not a signal name${hint}`);
+}
+
+function readHealth(r: TableReader): HealthConfig {
+  const h = r.subtable('health_checks');
+  const path = (key: string, fallback: string): string => {
+    const v = h?.string(key) ?? fallback;
+    if (!v.startsWith('/')) throw h!.error(key, `must start with "/", got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const health: HealthConfig = {
+    enabled: h?.bool('listener_enabled', false) ?? false,
+    bindAddress: h?.nonEmptyString('bind_address') ?? '127.0.0.1',
+    port: h?.int('bind_port', 8081, 0, 65535) ?? 8081,
+    livenessPath: path('liveness_path', '/live'),
+    readinessPath: path('readiness_path', '/ready'),
+  };
+  h?.rejectUnknown();
+  return health;
+}
+
+function fileName(r: TableReader, key: string): string | undefined {
+  const v = r.nonEmptyString(key);
+  if (v !== undefined && (v.includes('/') || v === '.' || v === '..')) {
+    throw r.error(key, `must be a file name inside cert_dir, not a path: ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function oneOf<T extends string>(r: TableReader, key: string, allowed: readonly T[], fallback: T): T {
+  const v = r.string(key);
+  if (v === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(v)) throw r.error(key, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as T;
+}

@@ -1,0 +1,26 @@
+/**
+ * Durations as people write them on command lines: `500ms`, `30s`, `2m`, `1h`, `1m30s`,
+ * or a bare number of seconds. Returns milliseconds; throws an Error whose message names
+ * the accepted forms (callers add the flag or key name).
+ */
+const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+export function parseDuration(text: string): number {
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(t); m; m = re.exec(t)) {
+    total += Number(m[1]) * units[m[2]!]!;
+    matched = re.lastIndex;
+  }
+  if (t === '' || matched !== t.length) {
+    throw new Error(`${JSON.stringify(text)} is not a duration (examples: 500ms, 30s, 2m, 1h, or a number of seconds)`);
+  }
+  return Math.round(total);
+}
+
+export function formatDuration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}

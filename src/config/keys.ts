@@ -1,0 +1,142 @@
+import { HelperError } from '../errors.js';
+
+/**
+ * Typed reads of one TOML table, each error naming the key, the file and (when it can be
+ * found) the line. A table is read once; whatever key nobody asked for is reported as unknown.
+ */
+export type RawTable = Record<string, unknown>;
+
+export class TableReader {
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly table: RawTable,
+    private readonly where: Where,
+    /** Dotted prefix for nested tables, e.g. `health_checks.` or `jwt_svids[0].`. */
+    private readonly prefix = '',
+  ) {}
+
+  error(key: string, message: string): HelperError {
+    return this.where.error(this.prefix + key, message);
+  }
+
+  has(key: string): boolean {
+    this.seen.add(key);
+    return this.table[key] !== undefined;
+  }
+
+  string(key: string): string | undefined {
+    const v = this.take(key);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') throw this.error(key, `must be a string, got ${describe(v)}`);
+    return v;
+  }
+
+  nonEmptyString(key: string): string | undefined {
+    const v = this.string(key);
+    if (v === '') throw this.error(key, 'must not be empty');
+    return v;
+  }
+
+  bool(key: string, fallback: boolean): boolean {
+    const v = this.take(key);
+    if (v === undefined) return fallback;
+    if (typeof v !== 'boolean') throw this.error(key, `must be true or false, got ${describe(v)}`);
+    return v;
+  }
+
+  int(key: string, fallback: number, min: number, max: number): number {
+    const v = this.take(key);
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw this.error(key, `must be an integer, got ${describe(v)}`);
+    if (v < min || v > max) throw this.error(key, `must be between ${min} and ${max}, got ${v}`);
+    return v;
+  }
+
+  /** File modes: TOML octal `0o644`, or the string `"0644"` as Go helper configs write them. */
+  mode(key: string, fallback: number): number {
+    const v = this.take(key);
+    if (v === undefined) return fallback;
+    let mode: number;
+    if (typeof v === 'number' && Number.isInteger(v)) mode = v;
+    else if (typeof v === 'string' && /^0?[0-7]{3,4}$/.test(v)) mode = parseInt(v, 8);
+    else {
+      throw this.error(key, `must be a file mode such as 0o644 or "0644", got ${describe(v)}`);
+    }
+    if (mode < 0 || mode > 0o777) throw this.error(key, `must be a permission mode between 0o000 and 0o777, got 0o${mode.toString(8)}`);
+    return mode;
+  }
+
+  stringArray(key: string): string[] | undefined {
+    const v = this.take(key);
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
+      throw this.error(key, `must be an array of strings, got ${describe(v)}`);
+    }
+    return v;
+  }
+
+  subtable(key: string): TableReader | undefined {
+    const v = this.take(key);
+    if (v === undefined) return undefined;
+    if (!isTable(v)) throw this.error(key, `must be a table, got ${describe(v)}`);
+    return new TableReader(v, this.where, `${this.prefix}${key}.`);
+  }
+
+  tableArray(key: string): TableReader[] {
+    const v = this.take(key);
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || !v.every(isTable)) throw this.error(key, `must be an array of tables, got ${describe(v)}`);
+    return v.map((t, i) => new TableReader(t, this.where, `${this.prefix}${key}[${i}].`));
+  }
+
+  raw(key: string): unknown {
+    return this.take(key);
+  }
+
+  /** Call after reading every key: anything left is a typo or an unsupported key. */
+  rejectUnknown(): void {
+    for (const key of Object.keys(this.table)) {
+      if (!this.seen.has(key)) throw this.error(key, 'unknown key');
+    }
+  }
+
+  private take(key: string): unknown {
+    this.seen.add(key);
+    return this.table[key];
+  }
+}
+
+/** Where the config came from: the file name and its text, to point at lines. */
+export class Where {
+  constructor(
+    readonly file: string,
+    private readonly text: string,
+  ) {}
+
+  error(dottedKey: string, message: string): HelperError {
+    const line = this.lineOf(dottedKey);
+    const at = line ? `${this.file}:${line}` : this.file;
+    return new HelperError('config', `${at}: ${dottedKey}: ${message}`);
+  }
+
+  private lineOf(dottedKey: string): number | undefined {
+    const last = dottedKey.replace(/\[\d+\]/g, '').split('.').pop()!;
+    const escaped = last.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const re = new RegExp(`^\\s*(?:["']?)${escaped}(?:["']?)\\s*=|[{,]\\s*${escaped}\\s*=`);
+    const idx = this.text.split('\n').findIndex((l) => re.test(l));
+    return idx === -1 ? undefined : idx + 1;
+  }
+}
+
+function isTable(v: unknown): v is RawTable {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (v instanceof Date) return 'a date';
+  if (typeof v === 'object' && v !== null) return 'a table';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+  return `${typeof v} ${String(v)}`;
+}

@@ -1,0 +1,86 @@
+/**
+ * Errors are values: a stable code that scripts and tests can match, and a message that
+ * tells a person what to fix. The CLI maps codes to documented exit codes in one place.
+ */
+export type ErrorCode =
+  | 'usage' // bad command line
+  | 'config' // bad config file, key or value
+  | 'address' // bad Workload API endpoint address
+  | 'spiffe-id' // malformed SPIFFE ID
+  | 'x509svid' // X.509-SVID failed validation
+  | 'x509bundle' // X.509 bundle failed validation
+  | 'jwtsvid' // JWT-SVID failed validation
+  | 'jwtbundle' // JWT bundle failed validation
+  | 'workload-api' // the agent refused the call in a way retrying cannot fix
+  | 'unavailable' // the agent could not be reached or issued no identity (retryable)
+  | 'timeout' // gave up waiting (one-shot)
+  | 'output' // a file could not be written
+  | 'child' // the child command could not be started
+  | 'health' // health listener could not start
+  | 'internal';
+
+export class HelperError extends Error {
+  override readonly name = 'HelperError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isHelperError(e: unknown, code?: ErrorCode): e is HelperError {
+  return e instanceof HelperError && (code === undefined || e.code === code);
+}
+
+/** A short, single-line description of any thrown value, for logs and CLI output. */
+export function describeError(e: unknown): string {
+  if (e instanceof Error) {
+    const cause = e.cause !== undefined ? `: ${describeError(e.cause)}` : '';
+    return `${e.message}${cause}`;
+  }
+  return String(e);
+}
+
+/** Exit codes of the `spiffe-helper` command. Documented in README.md ("Exit codes"). */
+export const ExitCode = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  config: 3,
+  timeout: 4,
+  workloadApi: 5,
+  output: 6,
+  child: 7,
+  health: 8,
+} as const;
+
+export function exitCodeFor(e: unknown): number {
+  if (!(e instanceof HelperError)) return ExitCode.internal;
+  switch (e.code) {
+    case 'usage':
+      return ExitCode.usage;
+    case 'config':
+    case 'address':
+      return ExitCode.config;
+    case 'timeout':
+    case 'unavailable':
+      return ExitCode.timeout;
+    case 'workload-api':
+    case 'spiffe-id':
+    case 'x509svid':
+    case 'x509bundle':
+    case 'jwtsvid':
+    case 'jwtbundle':
+      return ExitCode.workloadApi;
+    case 'output':
+      return ExitCode.output;
+    case 'child':
+      return ExitCode.child;
+    case 'health':
+      return ExitCode.health;
+    case 'internal':
+      return ExitCode.internal;
+  }
+}

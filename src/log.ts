@@ -1,0 +1,64 @@
+/**
+ * One line per event on stderr, as text (default) or JSON. Fields are flat key/values.
+ * Private keys and tokens are never passed to the logger; as a second line of defence,
+ * any value that looks like a PEM private key or a compact JWS is redacted.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFormat = 'text' | 'json';
+export type Fields = Record<string, string | number | boolean | undefined | null>;
+
+const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const secretPattern = /-----BEGIN [A-Z ]*PRIVATE KEY-----|^eyJ[\w-]*\.[\w-]+\.[\w-]*$/;
+
+export interface Logger {
+  debug(msg: string, fields?: Fields): void;
+  info(msg: string, fields?: Fields): void;
+  warn(msg: string, fields?: Fields): void;
+  error(msg: string, fields?: Fields): void;
+}
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  format?: LogFormat;
+  write?: (line: string) => void;
+  now?: () => Date;
+}
+
+function scrub(v: Fields[string]): Fields[string] {
+  return typeof v === 'string' && secretPattern.test(v) ? '[redacted]' : v;
+}
+
+function textValue(v: string | number | boolean): string {
+  const s = String(v);
+  return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const min = order[options.level ?? 'info'];
+  const format = options.format ?? 'text';
+  const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
+  const now = options.now ?? (() => new Date());
+  const emit = (level: LogLevel, msg: string, fields: Fields = {}): void => {
+    if (order[level] < min) return;
+    const time = now().toISOString();
+    const clean: [string, string | number | boolean][] = [];
+    for (const [k, v] of Object.entries(fields)) {
+      const s = scrub(v);
+      if (s !== undefined && s !== null) clean.push([k, s]);
+    }
+    if (format === 'json') {
+      write(JSON.stringify({ time, level, msg, ...Object.fromEntries(clean) }));
+    } else {
+      const rest = clean.map(([k, v]) => ` ${k}=${textValue(v)}`).join('');
+      write(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${rest}`);
+    }
+  };
+  return {
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+  };
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { HelperError } from '../errors.js';
+
+/**
+ * Replaces files so that a reader sees either the old or the new content, never an empty
+ * or partial file: each file goes to a temporary sibling created with O_EXCL and its final
+ * mode (so a key is never readable by others, whatever the umask), is fsynced, and only
+ * when every file of the set is durable are they renamed over their targets, back to back,
+ * and the directory fsynced. On failure the temporaries are removed and the old files stay.
+ */
+export interface FileContent {
+  path: string;
+  data: string | Uint8Array;
+  mode: number;
+}
+
+export async function writeFilesAtomic(files: readonly FileContent[]): Promise<void> {
+  const temps: { tmp: string; path: string }[] = [];
+  try {
+    for (const f of files) {
+      const tmp = join(dirname(f.path), `.${basename(f.path)}.${randomBytes(6).toString('hex')}.tmp`);
+      temps.push({ tmp, path: f.path });
+      await writeDurable(tmp, f.data, f.mode);
+    }
+    for (const t of temps) await rename(t.tmp, t.path);
+  } catch (e) {
+    await Promise.all(temps.map((t) => unlink(t.tmp).catch(() => undefined)));
+    throw outputError(e, files);
+  }
+  for (const dir of new Set(files.map((f) => dirname(f.path)))) await fsyncDir(dir);
+}
+
+async function writeDurable(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode & 0o600);
+  try {
+    // Created with at most owner access; the final mode is set explicitly because the umask
+    // would otherwise decide it.
+    await fh.chmod(mode);
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Creates the output directory if needed, owner-only by default (it holds keys). */
+export async function ensureDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+  } catch (e) {
+    throw new HelperError('output', `cert_dir ${dir}: cannot create it: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function outputError(e: unknown, files: readonly FileContent[]): HelperError {
+  if (e instanceof HelperError) return e;
+  const err = e as NodeJS.ErrnoException;
+  const where = err.path ? basename(err.path).replace(/^\.(.*)\.[0-9a-f]{12}\.tmp$/, '$1') : files.map((f) => basename(f.path)).join(', ');
+  const dir = files[0] ? dirname(files[0].path) : '';
+  const reason =
+    err.code === 'ENOSPC' ? 'no space left on device'
+    : err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied'
+    : err.code === 'EROFS' ? 'read-only file system'
+    : err.code === 'ENOENT' ? 'directory does not exist'
+    : err.message;
+  return new HelperError('output', `cannot write ${where} in ${dir}: ${reason}; the previous files are unchanged`, { cause: e });
+}

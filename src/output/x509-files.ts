@@ -1,0 +1,78 @@
+import type { X509Certificate } from 'node:crypto';
+import { readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { X509Output } from '../config/config.js';
+import type { X509Bundle } from '../spiffe/bundle.js';
+import { toPem } from '../spiffe/pem.js';
+import type { X509Svid } from '../spiffe/x509svid.js';
+import type { X509Context } from '../workload/x509context.js';
+import type { FileContent } from './atomic-write.js';
+
+/**
+ * What the Go spiffe-helper writes for an X.509 context, as file contents (pure: no I/O),
+ * so that an unchanged state can be recognised and skipped before anything touches the disk.
+ */
+export function renderX509Files(svid: X509Svid, ctx: X509Context, out: X509Output, certDir: string, now: Date): FileContent[] {
+  const [leaf, ...intermediates] = svid.certificates;
+  const keep = (certs: readonly X509Certificate[]): X509Certificate[] =>
+    out.omitExpired ? certs.filter((c) => new Date(c.validTo).getTime() > now.getTime()) : [...certs];
+
+  const chain = out.addIntermediatesToBundle ? [leaf!] : [leaf!, ...intermediates];
+  const own = ctx.bundles.get(svid.id.trustDomain.name);
+  const bundle = [...keep(own?.certificates ?? []), ...(out.addIntermediatesToBundle ? intermediates : [])];
+  if (out.includeFederatedDomains) {
+    for (const b of sortedFederated(ctx)) bundle.push(...keep(b.certificates));
+  }
+
+  const chainPem = pemCerts(chain);
+  const keyPem = toPem('PRIVATE KEY', svid.keyDer);
+  const files: FileContent[] = [];
+  if (out.svidFileName === out.keyFileName) {
+    // One file holding key and chain (what some servers, e.g. HAProxy, want); it holds a key.
+    files.push({ path: join(certDir, out.svidFileName), data: keyPem + chainPem, mode: out.keyFileMode });
+  } else {
+    files.push({ path: join(certDir, out.svidFileName), data: chainPem, mode: out.certFileMode });
+    files.push({ path: join(certDir, out.keyFileName), data: keyPem, mode: out.keyFileMode });
+  }
+  files.push({ path: join(certDir, out.bundleFileName), data: pemCerts(bundle), mode: out.certFileMode });
+  if (out.federatedBundleFileName) {
+    for (const b of sortedFederated(ctx)) {
+      files.push({
+        path: join(certDir, federatedFileName(out.federatedBundleFileName, b.trustDomain.name)),
+        data: pemCerts(keep(b.certificates)),
+        mode: out.certFileMode,
+      });
+    }
+  }
+  return files;
+}
+
+/**
+ * Removes per-domain federated bundle files of trust domains that are no longer federated:
+ * each message is the complete state, so a domain that disappears must disappear on disk.
+ */
+export async function removeStaleFederatedFiles(certDir: string, pattern: string, current: readonly FileContent[]): Promise<string[]> {
+  const [prefix, suffix] = pattern.split('{trust_domain}') as [string, string];
+  const keep = new Set(current.map((f) => f.path));
+  const removed: string[] = [];
+  for (const name of await readdir(certDir)) {
+    const path = join(certDir, name);
+    if (name.length > prefix.length + suffix.length && name.startsWith(prefix) && name.endsWith(suffix) && !keep.has(path)) {
+      await unlink(path);
+      removed.push(name);
+    }
+  }
+  return removed;
+}
+
+function federatedFileName(pattern: string, trustDomain: string): string {
+  return pattern.replace('{trust_domain}', trustDomain);
+}
+
+function sortedFederated(ctx: X509Context): X509Bundle[] {
+  return [...ctx.federatedBundles.values()].sort((a, b) => a.trustDomain.name.localeCompare(b.trustDomain.name));
+}
+
+function pemCerts(certs: readonly X509Certificate[]): string {
+  return certs.map((c) => toPem('CERTIFICATE', c.raw)).join('');
+}

@@ -1,0 +1,121 @@
+/**
+ * Just enough DER to split concatenated certificates and to read the certificate
+ * extensions that node:crypto does not expose (key usage bits, basic constraints, SAN URIs).
+ * Every read is bounds-checked: hostile input yields an Error, never an out-of-range read.
+ */
+export interface Tlv {
+  tag: number;
+  /** Offset of the first content byte. */
+  start: number;
+  /** Offset just past the last content byte. */
+  end: number;
+  /** Offset just past the whole element (header + content). */
+  next: number;
+}
+
+export function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tlv {
+  if (offset + 2 > limit) throw new Error('truncated DER element header');
+  const tag = buf[offset]!;
+  if ((tag & 0x1f) === 0x1f) throw new Error('multi-byte DER tags are not supported');
+  let len = buf[offset + 1]!;
+  let start = offset + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4) throw new Error('unsupported DER length encoding');
+    if (start + n > limit) throw new Error('truncated DER length');
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + buf[start + i]!;
+    start += n;
+  }
+  const end = start + len;
+  if (end > limit) throw new Error('truncated DER element');
+  return { tag, start, end, next: end };
+}
+
+/** Splits concatenated DER SEQUENCEs (certificates) into their own buffers. */
+export function splitDerSequence(buf: Uint8Array): Buffer[] {
+  const out: Buffer[] = [];
+  let off = 0;
+  while (off < buf.length) {
+    const tlv = readTlv(buf, off);
+    if (tlv.tag !== 0x30) throw new Error(`expected a DER SEQUENCE at byte ${off}`);
+    out.push(Buffer.from(buf.subarray(off, tlv.next)));
+    off = tlv.next;
+  }
+  return out;
+}
+
+/** Children of a constructed element. */
+export function children(buf: Uint8Array, parent: Tlv): Tlv[] {
+  const out: Tlv[] = [];
+  let off = parent.start;
+  while (off < parent.end) {
+    const t = readTlv(buf, off, parent.end);
+    out.push(t);
+    off = t.next;
+  }
+  return out;
+}
+
+export function decodeOid(bytes: Uint8Array): string {
+  if (bytes.length === 0) throw new Error('empty OID');
+  const first = bytes[0]!;
+  const parts: number[] = [Math.min(2, Math.floor(first / 40)), first - Math.min(2, Math.floor(first / 40)) * 40];
+  let v = 0;
+  for (let i = 1; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    v = v * 128 + (b & 0x7f);
+    if (!(b & 0x80)) {
+      parts.push(v);
+      v = 0;
+    }
+  }
+  return parts.join('.');
+}
+
+export interface CertExtensions {
+  /** Key usage bits, by name, when the extension is present. */
+  keyUsage?: { digitalSignature: boolean; keyCertSign: boolean; cRLSign: boolean };
+  basicConstraintsCA?: boolean;
+  uris: string[];
+}
+
+const OID_KEY_USAGE = '2.5.29.15';
+const OID_BASIC_CONSTRAINTS = '2.5.29.19';
+const OID_SAN = '2.5.29.17';
+
+/** Reads the extensions of one DER certificate. */
+export function certExtensions(der: Uint8Array): CertExtensions {
+  const cert = readTlv(der, 0);
+  const tbs = children(der, cert)[0];
+  if (!tbs) throw new Error('certificate has no tbsCertificate');
+  const result: CertExtensions = { uris: [] };
+  const extsWrapper = children(der, tbs).find((t) => t.tag === 0xa3);
+  if (!extsWrapper) return result;
+  const exts = children(der, extsWrapper)[0];
+  if (!exts) return result;
+  for (const ext of children(der, exts)) {
+    const parts = children(der, ext);
+    const oid = decodeOid(der.subarray(parts[0]!.start, parts[0]!.end));
+    const value = parts[parts.length - 1]!; // OCTET STRING, after the optional critical flag
+    const inner = readTlv(der, value.start, value.end);
+    if (oid === OID_KEY_USAGE) {
+      // BIT STRING: first content byte is the unused-bit count; bit 0 is the MSB of byte 1.
+      const b1 = inner.end > inner.start + 1 ? der[inner.start + 1]! : 0;
+      result.keyUsage = {
+        digitalSignature: (b1 & 0x80) !== 0,
+        keyCertSign: (b1 & 0x04) !== 0,
+        cRLSign: (b1 & 0x02) !== 0,
+      };
+    } else if (oid === OID_BASIC_CONSTRAINTS) {
+      const first = children(der, inner)[0];
+      result.basicConstraintsCA = first?.tag === 0x01 && der[first.start] !== 0;
+    } else if (oid === OID_SAN) {
+      for (const name of children(der, inner)) {
+        // uniformResourceIdentifier is [6] IA5String, context-specific primitive.
+        if (name.tag === 0x86) result.uris.push(Buffer.from(der.subarray(name.start, name.end)).toString('latin1'));
+      }
+    }
+  }
+  return result;
+}

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { X509Output } from '../../src/config/config.js';
+import { silentLogger } from '../../src/log.js';
+import { parseX509Bundle } from '../../src/spiffe/bundle.js';
+import { TrustDomain } from '../../src/spiffe/id.js';
+import { fromPem } from '../../src/spiffe/pem.js';
+import { parseX509Svid } from '../../src/spiffe/x509svid.js';
+import { X509Writer } from '../../src/output/x509-writer.js';
+import type { X509Context } from '../../src/workload/x509context.js';
+import { issue, svidChain } from '../helpers/certs.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const ID = 'spiffe://example.org/workload';
+
+const out = (o: Partial<X509Output> = {}): X509Output => ({
+  svidFileName: 'svid.pem',
+  keyFileName: 'svid_key.pem',
+  bundleFileName: 'bundle.pem',
+  addIntermediatesToBundle: false,
+  includeFederatedDomains: false,
+  omitExpired: false,
+  hint: '',
+  certFileMode: 0o644,
+  keyFileMode: 0o600,
+  ...o,
+});
+
+async function context(o: { federated?: string[]; hints?: string[]; expiredCa?: boolean } = {}) {
+  const c = await svidChain(ID, { intermediate: true });
+  const svids = (o.hints ?? ['']).map((hint) =>
+    parseX509Svid({ spiffeId: ID, chainDer: c.chainDer, keyDer: c.leaf.keyDer, hint }),
+  );
+  const td = TrustDomain.parse('example.org');
+  const expired = o.expiredCa
+    ? [await issue({ ca: true, notBefore: new Date(Date.now() - 7200_000), notAfter: new Date(Date.now() - 3600_000) })]
+    : [];
+  const bundles = new Map([['example.org', parseX509Bundle(td, Buffer.concat([c.root.der, ...expired.map((e) => e.der)]))]]);
+  const federatedBundles = new Map(
+    await Promise.all(
+      (o.federated ?? []).map(async (name) => [name, parseX509Bundle(TrustDomain.parse(name), (await issue({ ca: true, name })).der)] as const),
+    ),
+  );
+  const ctx: X509Context = { svids, bundles, federatedBundles };
+  return { ctx, chain: c };
+}
+
+const certsIn = (path: string) => fromPem(readFileSync(path, 'utf8'), 'CERTIFICATE').map((d) => new X509Certificate(d));
+const mode = (path: string) => statSync(path).mode & 0o777;
+
+test('writes leaf+intermediates, the PKCS#8 key and the own trust domain bundle with their modes', async () => {
+  const dir = tempDir();
+  const { ctx, chain } = await context();
+  const result = await new X509Writer(out(), dir, silentLogger).apply(ctx);
+  assert.equal(result.changed, true);
+  assert.deepEqual(certsIn(join(dir, 'svid.pem')).map((c) => c.serialNumber), [chain.leaf.cert.serialNumber.toUpperCase(), chain.inter!.cert.serialNumber.toUpperCase()]);
+  assert.deepEqual(certsIn(join(dir, 'bundle.pem')).map((c) => c.serialNumber), [chain.root.cert.serialNumber.toUpperCase()]);
+  const key = readFileSync(join(dir, 'svid_key.pem'), 'utf8');
+  assert.match(key, /^-----BEGIN PRIVATE KEY-----\n/);
+  assert.deepEqual(fromPem(key, 'PRIVATE KEY')[0], chain.leaf.keyDer);
+  assert.equal(mode(join(dir, 'svid.pem')), 0o644);
+  assert.equal(mode(join(dir, 'bundle.pem')), 0o644);
+  assert.equal(mode(join(dir, 'svid_key.pem')), 0o600);
+  assert.deepEqual(readdirSync(dir).sort(), ['bundle.pem', 'svid.pem', 'svid_key.pem'], 'no temporary file is left behind');
+});
+
+test('custom modes are applied whatever the umask', async () => {
+  const dir = tempDir();
+  const { ctx } = await context();
+  const old = process.umask(0o077);
+  try {
+    await new X509Writer(out({ certFileMode: 0o640, keyFileMode: 0o400 }), dir, silentLogger).apply(ctx);
+  } finally {
+    process.umask(old);
+  }
+  assert.equal(mode(join(dir, 'svid.pem')), 0o640);
+  assert.equal(mode(join(dir, 'svid_key.pem')), 0o400);
+});
+
+test('a pre-existing key file with mode 0644 ends 0600', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'svid_key.pem'), 'old', { mode: 0o644 });
+  await new X509Writer(out(), dir, silentLogger).apply((await context()).ctx);
+  assert.equal(mode(join(dir, 'svid_key.pem')), 0o600);
+});
+
+test('add_intermediates_to_bundle moves intermediates from the svid file to the bundle', async () => {
+  const dir = tempDir();
+  const { ctx, chain } = await context();
+  await new X509Writer(out({ addIntermediatesToBundle: true }), dir, silentLogger).apply(ctx);
+  assert.deepEqual(certsIn(join(dir, 'svid.pem')).map((c) => c.subject), [chain.leaf.cert.subject]);
+  assert.deepEqual(certsIn(join(dir, 'bundle.pem')).map((c) => c.subject), [chain.root.cert.subject, chain.inter!.cert.subject]);
+});
+
+test('include_federated_domains appends federated CAs, sorted by trust domain', async () => {
+  const dir = tempDir();
+  const { ctx } = await context({ federated: ['zeta.org', 'alpha.org'] });
+  await new X509Writer(out({ includeFederatedDomains: true }), dir, silentLogger).apply(ctx);
+  assert.deepEqual(certsIn(join(dir, 'bundle.pem')).map((c) => c.subject), ['CN=example.org root', 'CN=alpha.org', 'CN=zeta.org']);
+});
+
+test('federated bundles are left out of the bundle file by default', async () => {
+  const dir = tempDir();
+  await new X509Writer(out(), dir, silentLogger).apply((await context({ federated: ['alpha.org'] })).ctx);
+  assert.equal(certsIn(join(dir, 'bundle.pem')).length, 1);
+});
+
+test('federated_bundle_file_name writes one file per domain and removes domains that disappear', async () => {
+  const dir = tempDir();
+  const writer = new X509Writer(out({ federatedBundleFileName: 'fed_{trust_domain}.pem' }), dir, silentLogger);
+  await writer.apply((await context({ federated: ['alpha.org', 'beta.org'] })).ctx);
+  assert.deepEqual(certsIn(join(dir, 'fed_alpha.org.pem')).map((c) => c.subject), ['CN=alpha.org']);
+  assert.deepEqual(certsIn(join(dir, 'fed_beta.org.pem')).map((c) => c.subject), ['CN=beta.org']);
+  await writer.apply((await context({ federated: ['beta.org'] })).ctx);
+  assert.deepEqual(readdirSync(dir).sort(), ['bundle.pem', 'fed_beta.org.pem', 'svid.pem', 'svid_key.pem']);
+});
+
+test('omit_expired drops expired CA certificates', async () => {
+  const dir = tempDir();
+  const { ctx } = await context({ expiredCa: true });
+  await new X509Writer(out(), dir, silentLogger).apply(ctx);
+  assert.equal(certsIn(join(dir, 'bundle.pem')).length, 2);
+  const dir2 = tempDir();
+  await new X509Writer(out({ omitExpired: true }), dir2, silentLogger).apply(ctx);
+  assert.equal(certsIn(join(dir2, 'bundle.pem')).length, 1);
+});
+
+test('hint selects the SVID; an unknown hint is an error and nothing is written', async () => {
+  const dir = tempDir();
+  const { ctx } = await context({ hints: ['external', 'internal'] });
+  const r = await new X509Writer(out({ hint: 'internal' }), dir, silentLogger).apply(ctx);
+  assert.equal(r.changed && r.svid.hint, 'internal');
+  const dir2 = tempDir();
+  await assert.rejects(new X509Writer(out({ hint: 'nope' }), dir2, silentLogger).apply(ctx), /no SVID has hint "nope" \(the agent sent hints: "external", "internal"\)/);
+  assert.deepEqual(readdirSync(dir2), []);
+});
+
+test('svid_file_name equal to svid_key_file_name writes key and chain into one file with the key mode', async () => {
+  const dir = tempDir();
+  const { ctx } = await context();
+  await new X509Writer(out({ keyFileName: 'svid.pem', certFileMode: 0o644, keyFileMode: 0o600 }), dir, silentLogger).apply(ctx);
+  const text = readFileSync(join(dir, 'svid.pem'), 'utf8');
+  assert.equal(fromPem(text, 'PRIVATE KEY').length, 1);
+  assert.equal(fromPem(text, 'CERTIFICATE').length, 2);
+  assert.equal(mode(join(dir, 'svid.pem')), 0o600);
+  assert.deepEqual(readdirSync(dir).sort(), ['bundle.pem', 'svid.pem']);
+});
+
+test('an identical update writes nothing', async () => {
+  const dir = tempDir();
+  const { ctx } = await context();
+  const writer = new X509Writer(out(), dir, silentLogger);
+  await writer.apply(ctx);
+  const before = statSync(join(dir, 'svid.pem')).ino;
+  assert.deepEqual(await writer.apply(ctx), { changed: false });
+  assert.equal(statSync(join(dir, 'svid.pem')).ino, before);
+});
+
+test('an unwritable directory fails with an output error and leaves the old files and no temporaries', async () => {
+  const dir = tempDir();
+  const { ctx } = await context();
+  const certDir = join(dir, 'certs');
+  mkdirSync(certDir);
+  const writer = new X509Writer(out({ bundleFileName: 'sub/bundle.pem' }), certDir, silentLogger);
+  await assert.rejects(writer.apply(ctx), (e) => (e as { code?: string }).code === 'output' && /cannot write bundle\.pem .*directory does not exist; the previous files are unchanged/.test((e as Error).message));
+  assert.deepEqual(readdirSync(certDir), [], 'no file of the set was renamed into place, and no temporary leaked');
+});
