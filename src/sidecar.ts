@@ -1,7 +1,15 @@
+import type { Server } from 'node:http';
 import type { Config } from './config/config.js';
 import { formatDuration } from './config/duration.js';
-import { HelperError, isHelperError } from './errors.js';
+import { describeError, HelperError, isHelperError } from './errors.js';
+import { HealthState, startHealthServer } from './health.js';
 import type { Logger } from './log.js';
+import type { Notifier } from './notify/notifier.js';
+import { PidFileSignaller } from './notify/pid-file.js';
+import { ReloadCommand } from './notify/reload.js';
+import type { SignalHub } from './notify/signals.js';
+import { WrappedProgram } from './notify/wrapped.js';
+import { fetchJwtOnce, wantsJwt, watchJwt } from './jwt/index.js';
 import { ensureDir } from './output/atomic-write.js';
 import { X509Writer, type WriteResult } from './output/x509-writer.js';
 import type { BackoffOptions } from './workload/backoff.js';
@@ -10,7 +18,7 @@ import type { X509SVIDResponseMessage } from './workload/proto.js';
 import { parseX509Context } from './workload/x509context.js';
 
 /**
- * Wires the one-way flow: agent message → validated identity → files → notification.
+ * Wires the one-way flow: agent message → validated identity → files → notification → health.
  * One-shot and daemon mode share every step; they differ only in when they stop.
  */
 export interface SidecarOptions {
@@ -29,7 +37,7 @@ export async function runOnce(options: SidecarOptions & { timeoutMs: number }): 
   let written = false;
   let fatal: unknown;
   try {
-    await prepareOutput(config);
+    await ensureDir(config.certDir);
     const writer = X509Writer.fromConfig(config, log);
     if (writer) {
       await client.watch<X509SVIDResponseMessage>({
@@ -48,6 +56,9 @@ export async function runOnce(options: SidecarOptions & { timeoutMs: number }): 
         },
       });
     }
+    if (wantsJwt(config) && !fatal && (written || !config.x509)) {
+      await fetchJwtOnce({ config, client, log, signal: AbortSignal.any([signal, deadline]) });
+    }
   } finally {
     client.close();
   }
@@ -59,28 +70,90 @@ export async function runOnce(options: SidecarOptions & { timeoutMs: number }): 
 }
 
 /**
- * Keeps the stream open and the files current until `signal` aborts. `onRotation` runs after
- * every set of files is in place (never for an unchanged update).
+ * Keeps the files current until a stop signal or until a wrapped program exits, then stops
+ * everything it started. Resolves with the helper's exit code.
  */
-export async function runDaemon(options: SidecarOptions & { onRotation?: (r: WriteResult & { changed: true }) => void }): Promise<void> {
-  const { config, log, signal } = options;
-  await prepareOutput(config);
-  const client = newClient(options);
+export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { signals: SignalHub }): Promise<number> {
+  const { config, log, signals } = options;
+  await ensureDir(config.certDir);
+  const health = new HealthState({ x509: config.x509 !== undefined, jwtFiles: config.jwtSvids.map((j) => j.fileName) });
+  const server = config.health.enabled ? await startHealthServer(config.health, health, log) : undefined;
+  const notifiers = buildNotifiers(config, log);
+  signals.onForward((sig) => notifiers.forEach((n) => n.forward(sig)));
+
+  const stop = new AbortController();
+  let fatal: unknown;
+  const fail = (e: unknown): void => {
+    fatal ??= e;
+    stop.abort();
+  };
+  const signal = AbortSignal.any([signals.signal, stop.signal]);
+  const client = newClient({ ...options, signal });
   const writer = X509Writer.fromConfig(config, log);
-  try {
-    if (writer) {
-      await client.watch<X509SVIDResponseMessage>({
-        rpc: 'FetchX509SVID',
+  const onRotation = async (result: WriteResult): Promise<void> => {
+    if (!result.changed) return;
+    const { svid } = result;
+    health.x509Written({ spiffeId: svid.id.toString(), serial: svid.serial, notAfter: svid.notAfter });
+    for (const n of notifiers) await n.rotated().catch(fail);
+  };
+
+  const watching = writer
+    ? client
+        .watch<X509SVIDResponseMessage>({
+          rpc: 'FetchX509SVID',
+          signal,
+          onMessage: async (msg) => {
+            const ctx = parseX509Context(msg);
+            let result: WriteResult;
+            try {
+              result = await writer.apply(ctx);
+            } catch (e) {
+              if (isHelperError(e, 'output')) health.x509Failed(describeError(e));
+              throw e;
+            }
+            await onRotation(result);
+          },
+        })
+        .catch(fail)
+    : Promise.resolve();
+
+  const jwtWatching = wantsJwt(config)
+    ? watchJwt({
+        config,
+        client,
+        log,
         signal,
-        onMessage: async (msg) => {
-          const result = await writer.apply(parseX509Context(msg));
-          if (result.changed) options.onRotation?.(result);
-        },
-      });
-    }
-  } finally {
-    client.close();
+        onWrite: (e) => e.kind === 'jwt-svid' && e.files.forEach((f) => health.jwtWritten(f)),
+        onFailure: (e) => e.kind === 'jwt-svid' && health.jwtFailed(e.file, e.error),
+      }).catch(fail)
+    : Promise.resolve();
+
+  const childExit = Promise.race(notifiers.map((n) => n.done));
+  const exitedWith = await Promise.race([childExit, new Promise<undefined>((r) => signal.addEventListener('abort', () => r(undefined), { once: true }))]);
+  stop.abort();
+  await Promise.all([watching, jwtWatching]);
+  client.close();
+
+  const stopSignal = signals.stoppedBy ?? 'SIGTERM';
+  await Promise.all(notifiers.map((n) => n.stop(stopSignal)));
+  await closeServer(server);
+  if (fatal) throw fatal;
+  if (exitedWith !== undefined) {
+    log.info('wrapped cmd exited; helper exits with its code', { exit_code: exitedWith });
+    return exitedWith;
   }
+  const code = await Promise.race([childExit, Promise.resolve(undefined)]);
+  log.info('stopped', { signal: signals.stoppedBy, exit_code: code ?? 0 });
+  return code ?? 0;
+}
+
+function buildNotifiers(config: Config, log: Logger): Notifier[] {
+  const notifiers: Notifier[] = [];
+  if (config.cmd) {
+    notifiers.push(config.renewSignal ? new WrappedProgram(config.cmd, config.renewSignal, log) : new ReloadCommand(config.cmd, log));
+  }
+  if (config.pidFileName && config.renewSignal) notifiers.push(new PidFileSignaller(config.pidFileName, config.renewSignal, log));
+  return notifiers;
 }
 
 function newClient(options: SidecarOptions): WorkloadClient {
@@ -89,6 +162,10 @@ function newClient(options: SidecarOptions): WorkloadClient {
   return new WorkloadClient({ address: config.agentAddress, log, backoff: options.backoff });
 }
 
-async function prepareOutput(config: Config): Promise<void> {
-  await ensureDir(config.certDir);
+function closeServer(server: Server | undefined): Promise<void> {
+  if (!server) return Promise.resolve();
+  server.closeAllConnections();
+  return new Promise((r) => server.close(() => r()));
 }
+
+

@@ -2,6 +2,7 @@ import { constants } from 'node:os';
 import type { LogFormat, LogLevel } from '../log.js';
 import { resolveAgentAddress, type EndpointAddress } from '../workload/address.js';
 import { splitCmdArgs } from './cmd-args.js';
+import { parseDuration } from './duration.js';
 import { TableReader } from './keys.js';
 
 /**
@@ -18,15 +19,40 @@ export interface X509Output {
   federatedBundleFileName?: string;
   omitExpired: boolean;
   hint: string;
+  /** `files`: each file replaced atomically; `atomic_dir`: the set switches at once through `..data`. */
+  layout: FileLayout;
   certFileMode: number;
   keyFileMode: number;
 }
+
+export type FileLayout = 'files' | 'atomic_dir';
+const FILE_LAYOUTS: readonly FileLayout[] = ['files', 'atomic_dir'];
 
 export interface JwtSvidOutput {
   audience: string;
   extraAudiences: string[];
   fileName: string;
 }
+
+/** `go-helper`: one JSON file of base64 JWKS by trust domain; `jwks`: one plain JWKS file per trust domain. */
+export type JwtBundleFormat = 'go-helper' | 'jwks';
+const JWT_BUNDLE_FORMATS: readonly JwtBundleFormat[] = ['go-helper', 'jwks'];
+
+/**
+ * With renew_signal, cmd is a long-lived program we wrap (nginx); without it, a reload command
+ * run once per rotation (the Go helper's MySQL pattern).
+ */
+export interface CommandConfig {
+  path: string;
+  args: string[];
+  /** What to do when a wrapped program exits: exit with its code (`never`), or start it again. */
+  restartPolicy: RestartPolicy;
+  /** How long a stopping child gets between its stop signal and SIGKILL. */
+  stopGraceMs: number;
+}
+
+export type RestartPolicy = 'never' | 'on-failure' | 'always';
+const RESTART_POLICIES: readonly RestartPolicy[] = ['never', 'on-failure', 'always'];
 
 export interface HealthConfig {
   enabled: boolean;
@@ -45,10 +71,13 @@ export interface Config {
   x509?: X509Output;
   jwtSvids: JwtSvidOutput[];
   jwtBundleFileName?: string;
+  jwtBundleFormat: JwtBundleFormat;
+  /** Picks the SVID when the agent sends several: X.509 and JWT alike, as in the Go helper. */
+  hint: string;
   jwtSvidFileMode: number;
   jwtBundleFileMode: number;
   daemonMode: boolean;
-  cmd?: { path: string; args: string[] };
+  cmd?: CommandConfig;
   renewSignal?: NodeJS.Signals;
   pidFileName?: string;
   health: HealthConfig;
@@ -80,6 +109,8 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
     x509,
     jwtSvids,
     jwtBundleFileName,
+    jwtBundleFormat: oneOf(r, 'jwt_bundle_format', JWT_BUNDLE_FORMATS, 'go-helper'),
+    hint: r.string('hint') ?? '',
     jwtSvidFileMode: r.mode('jwt_svid_file_mode', 0o600),
     jwtBundleFileMode: r.mode('jwt_bundle_file_mode', 0o600),
     daemonMode: r.bool('daemon_mode', true),
@@ -99,6 +130,11 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
     );
   }
   if (certDir === undefined) throw r.error('cert_dir', 'is required: the directory the files are written to');
+  if (config.renewSignal && !config.cmd && !config.pidFileName) throw r.error('renew_signal', 'is set but neither cmd nor pid_file_name is');
+  if (config.pidFileName && !config.renewSignal) throw r.error('pid_file_name', 'needs renew_signal: the signal to send to that process');
+  if (config.cmd && !config.renewSignal && config.cmd.restartPolicy !== 'never') {
+    throw r.error('cmd_restart_policy', 'applies to a long-lived cmd (set renew_signal); without renew_signal cmd is a reload command run once per rotation');
+  }
   // svid_file_name may equal svid_key_file_name (one combined file); no other two may collide.
   const names = [x509?.svidFileName, x509?.bundleFileName, jwtBundleFileName, ...jwtSvids.map((j) => j.fileName)];
   const seen = new Set<string>();
@@ -107,7 +143,38 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
     if (seen.has(n)) throw r.error('cert_dir', `two outputs would write the same file "${n}"`);
     seen.add(n);
   }
+  checkJwtBundleFormat(r, config);
   return config;
+}
+
+/**
+ * `jwks` writes one file per trust domain and deletes the files of domains that go away,
+ * found by the name's prefix and suffix: no other output may share them, or it would be
+ * deleted as stale (the federated X.509 pattern included).
+ */
+function checkJwtBundleFormat(r: TableReader, config: Config): void {
+  const pattern = config.jwtBundleFileName;
+  const key = 'jwt_bundle_file_name';
+  if (config.jwtBundleFormat === 'go-helper') {
+    if (pattern?.includes('{trust_domain}')) throw r.error(key, '{trust_domain} is only replaced with jwt_bundle_format = "jwks"');
+    return;
+  }
+  if (pattern === undefined) throw r.error('jwt_bundle_format', 'is "jwks" but jwt_bundle_file_name is not set');
+  const parts = pattern.split('{trust_domain}');
+  if (parts.length !== 2 || pattern === '{trust_domain}') {
+    throw r.error(key, 'with jwt_bundle_format = "jwks" must contain {trust_domain} once, with a prefix or suffix, e.g. "jwt_bundle_{trust_domain}.json"');
+  }
+  const [prefix, suffix] = parts as [string, string];
+  const fixed = [config.x509?.svidFileName, config.x509?.keyFileName, config.x509?.bundleFileName, ...config.jwtSvids.map((j) => j.fileName)];
+  const clash = fixed.find((n) => n !== undefined && n.length > prefix.length + suffix.length && n.startsWith(prefix) && n.endsWith(suffix));
+  if (clash) throw r.error(key, `pattern ${JSON.stringify(pattern)} also matches "${clash}", which would be deleted as a stale bundle file`);
+  const other = config.x509?.federatedBundleFileName?.split('{trust_domain}');
+  if (other) {
+    const [p2, s2] = other as [string, string];
+    if ((prefix.startsWith(p2) || p2.startsWith(prefix)) && (suffix.endsWith(s2) || s2.endsWith(suffix))) {
+      throw r.error(key, `pattern ${JSON.stringify(pattern)} overlaps federated_bundle_file_name ${JSON.stringify(config.x509!.federatedBundleFileName)}: give them different prefixes or suffixes`);
+    }
+  }
 }
 
 function readX509(r: TableReader): X509Output | undefined {
@@ -120,6 +187,7 @@ function readX509(r: TableReader): X509Output | undefined {
     federatedBundleFileName: fileName(r, 'federated_bundle_file_name'),
     omitExpired: r.bool('omit_expired', false),
     hint: r.string('hint') ?? '',
+    layout: oneOf(r, 'file_layout', FILE_LAYOUTS, 'files'),
     certFileMode: r.mode('cert_file_mode', 0o644),
     keyFileMode: r.mode('key_file_mode', 0o600),
   };
@@ -156,6 +224,8 @@ function readJwtSvid(t: TableReader): JwtSvidOutput {
 function readCmd(r: TableReader): Config['cmd'] {
   const cmd = r.nonEmptyString('cmd');
   const raw = r.raw('cmd_args');
+  const policy = oneOf(r, 'cmd_restart_policy', RESTART_POLICIES, 'never');
+  const graceText = r.string('cmd_stop_grace_period');
   let args: string[] = [];
   if (typeof raw === 'string') {
     try {
@@ -168,11 +238,21 @@ function readCmd(r: TableReader): Config['cmd'] {
   } else if (raw !== undefined) {
     throw r.error('cmd_args', 'must be a string ("-a \\"b c\\"") or an array of strings (["-a", "b c"])');
   }
+  let stopGraceMs = 10_000;
+  if (graceText !== undefined) {
+    try {
+      stopGraceMs = parseDuration(graceText);
+    } catch (e) {
+      throw r.error('cmd_stop_grace_period', (e as Error).message);
+    }
+  }
   if (cmd === undefined) {
-    if (raw !== undefined) throw r.error('cmd_args', 'is set but cmd is not');
+    for (const key of ['cmd_args', 'cmd_restart_policy', 'cmd_stop_grace_period']) {
+      if (r.has(key)) throw r.error(key, 'is set but cmd is not');
+    }
     return undefined;
   }
-  return { path: cmd, args };
+  return { path: cmd, args, restartPolicy: policy, stopGraceMs };
 }
 
 function readSignal(r: TableReader): NodeJS.Signals | undefined {

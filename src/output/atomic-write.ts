@@ -33,7 +33,8 @@ export async function writeFilesAtomic(files: readonly FileContent[]): Promise<v
   for (const dir of new Set(files.map((f) => dirname(f.path)))) await fsyncDir(dir);
 }
 
-async function writeDurable(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+/** Creates `path` (which must not exist) with exactly `mode`, writes and fsyncs it. */
+export async function writeDurable(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode & 0o600);
   try {
     // Created with at most owner access; the final mode is set explicitly because the umask
@@ -64,7 +65,7 @@ export async function ensureDir(dir: string): Promise<void> {
   }
 }
 
-function outputError(e: unknown, files: readonly FileContent[]): HelperError {
+export function outputError(e: unknown, files: readonly FileContent[]): HelperError {
   if (e instanceof HelperError) return e;
   const err = e as NodeJS.ErrnoException;
   const where = err.path ? basename(err.path).replace(/^\.(.*)\.[0-9a-f]{12}\.tmp$/, '$1') : files.map((f) => basename(f.path)).join(', ');

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
 import { selectSvid, type X509Context } from '../workload/x509context.js';
 import { writeFilesAtomic, type FileContent } from './atomic-write.js';
+import { writeFilesSwapDir } from './swap-dir.js';
 import { removeStaleFederatedFiles, renderX509Files } from './x509-files.js';
 
 export type WriteResult = { changed: false } | { changed: true; svid: X509Svid; files: string[] };
@@ -33,9 +34,13 @@ export class X509Writer {
       this.log.debug('x509 update unchanged; nothing written', { spiffe_id: svid.id.toString(), serial: svid.serial });
       return { changed: false };
     }
-    await writeFilesAtomic(files);
+    if (this.out.layout === 'atomic_dir') {
+      await writeFilesSwapDir(this.certDir, files);
+    } else {
+      await writeFilesAtomic(files);
+    }
     this.last = files;
-    if (this.out.federatedBundleFileName) {
+    if (this.out.federatedBundleFileName && this.out.layout === 'files') {
       for (const name of await removeStaleFederatedFiles(this.certDir, this.out.federatedBundleFileName, files)) {
         this.log.info('removed bundle file of a trust domain no longer federated', { file: name });
       }

@@ -32,6 +32,7 @@ test('defaults are those of the Go spiffe-helper', () => {
       federatedBundleFileName: undefined,
       omitExpired: false,
       hint: '',
+      layout: 'files',
       certFileMode: 0o644,
       keyFileMode: 0o600,
     },
@@ -74,7 +75,7 @@ readiness_path = "/r"
   assert.equal(c.jwtBundleFileMode, 0o644);
   assert.equal(c.jwtSvidFileMode, 0o644);
   assert.equal(c.daemonMode, false);
-  assert.deepEqual(c.cmd, { path: '/usr/sbin/nginx', args: ['-g', 'daemon off;'] });
+  assert.deepEqual(c.cmd, { path: '/usr/sbin/nginx', args: ['-g', 'daemon off;'], restartPolicy: 'never', stopGraceMs: 10_000 });
   assert.equal(c.renewSignal, 'SIGHUP');
   assert.equal(c.pidFileName, '/run/nginx.pid');
   assert.equal(c.jwtBundleFileName, 'jwt_bundle.json');
@@ -84,6 +85,13 @@ readiness_path = "/r"
 
 test('cmd_args as a TOML array is taken as is', () => {
   assert.deepEqual(parse(`${base}\ncmd = "sh"\ncmd_args = ["-c", "echo 'a b'"]\n`).cmd?.args, ['-c', "echo 'a b'"]);
+});
+
+test('cmd policy keys are read', () => {
+  const c = parse(`${base}\ncmd = "sh"\nrenew_signal = "SIGUSR1"\ncmd_restart_policy = "on-failure"\ncmd_stop_grace_period = "2s"\nfile_layout = "atomic_dir"\n`);
+  assert.equal(c.cmd?.restartPolicy, 'on-failure');
+  assert.equal(c.cmd?.stopGraceMs, 2000);
+  assert.equal(c.x509?.layout, 'atomic_dir');
 });
 
 test('svid_file_name may equal svid_key_file_name (one combined file)', () => {
@@ -113,6 +121,11 @@ const errors: [string, string, RegExp][] = [
   ['bad agent address', base.replace('"/run/spire/sockets/agent.sock"', '"unix:relative"'), /^helper\.conf:2: agent_address: .*must be absolute/],
   ['renew_signal lower case', `${base}renew_signal = "sighup"\n`, /renew_signal: "sighup" is not a signal name; did you mean "SIGHUP"\?/],
   ['renew_signal unknown', `${base}renew_signal = "SIGFOO"\n`, /renew_signal: "SIGFOO" is not a signal name \(e\.g\./],
+  ['renew_signal with nothing to signal', `${base}renew_signal = "SIGHUP"\n`, /renew_signal: is set but neither cmd nor pid_file_name is/],
+  ['pid_file_name without renew_signal', `${base}pid_file_name = "/run/x.pid"\n`, /pid_file_name: needs renew_signal/],
+  ['restart policy for a reload command', `${base}cmd = "x"\ncmd_restart_policy = "always"\n`, /cmd_restart_policy: applies to a long-lived cmd/],
+  ['restart policy unknown', `${base}cmd = "x"\nrenew_signal = "SIGHUP"\ncmd_restart_policy = "sometimes"\n`, /cmd_restart_policy: must be one of never, on-failure, always/],
+  ['stop grace period', `${base}cmd = "x"\ncmd_stop_grace_period = "soon"\n`, /cmd_stop_grace_period: "soon" is not a duration/],
   ['cmd_args unterminated', `${base}cmd = "x"\ncmd_args = "-a \\"b"\n`, /cmd_args: unterminated double quote/],
   ['cmd_args wrong type', `${base}cmd = "x"\ncmd_args = 3\n`, /cmd_args: must be a string/],
   ['cmd_args without cmd', `${base}cmd_args = "-a"\n`, /cmd_args: is set but cmd is not/],

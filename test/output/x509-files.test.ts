@@ -24,6 +24,7 @@ const out = (o: Partial<X509Output> = {}): X509Output => ({
   includeFederatedDomains: false,
   omitExpired: false,
   hint: '',
+  layout: 'files',
   certFileMode: 0o644,
   keyFileMode: 0o600,
   ...o,

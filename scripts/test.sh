@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The one command that runs every test (npm test, .ci/run). Installs what the tests need.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d node_modules ] || npm ci --no-audit --no-fund
+[ -f dist/cli.js ] && [ -z "$(find src -newer dist/cli.js -name '*.ts' | head -1)" ] || npm run build
+bash scripts/install-test-deps.sh
+mapfile -t files < <(find test -name '*.test.ts' | sort)
+exec node --import tsx --test --test-concurrency=2 "${files[@]}"

@@ -1,0 +1,17 @@
+/**
+ * Whatever must learn that new files are in place: a wrapped program, a reload command, the
+ * process named by a pid file. `rotated` is called strictly after every file of a rotation is
+ * durable on disk, and one rotation at a time.
+ */
+export interface Notifier {
+  rotated(): Promise<void>;
+  /** Signals sent to the helper that the wrapped program should get too. */
+  forward(sig: NodeJS.Signals): void;
+  /** Shutdown: stop whatever this notifier started; resolves when it is gone. */
+  stop(sig: NodeJS.Signals): Promise<void>;
+  /** Resolves with an exit code when the helper itself should exit (the wrapped program ended). */
+  readonly done: Promise<number>;
+}
+
+/** A promise that never settles, for notifiers that never end the helper. */
+export const never = new Promise<number>(() => undefined);

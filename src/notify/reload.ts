@@ -1,0 +1,59 @@
+import type { CommandConfig } from '../config/config.js';
+import type { Logger } from '../log.js';
+import { Child, describeExit } from './child.js';
+import { never, type Notifier } from './notifier.js';
+
+/**
+ * `cmd` without `renew_signal`: a reload command run once per rotation (the Go helper's
+ * `mysql -e "ALTER INSTANCE RELOAD TLS"` pattern). Its exit status is logged and never ends
+ * the helper. Rotations during a run are coalesced into one more run afterwards.
+ */
+export class ReloadCommand implements Notifier {
+  private running: Child | undefined;
+  private queued = false;
+  private loop: Promise<void> | undefined;
+  private stopped = false;
+  readonly done = never;
+
+  constructor(
+    private readonly cmd: CommandConfig,
+    private readonly log: Logger,
+  ) {}
+
+  rotated(): Promise<void> {
+    this.queued = true;
+    this.loop ??= this.drain().finally(() => (this.loop = undefined));
+    return Promise.resolve();
+  }
+
+  forward(): void {
+    // A reload command is short-lived; signals to the helper are not meant for it.
+  }
+
+  async stop(sig: NodeJS.Signals): Promise<void> {
+    this.stopped = true;
+    await this.running?.stop(sig, this.cmd.stopGraceMs);
+    await this.loop;
+  }
+
+  /** Settles when no run is in progress or queued (for tests and orderly shutdown). */
+  idle(): Promise<void> {
+    return this.loop ?? Promise.resolve();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queued && !this.stopped) {
+      this.queued = false;
+      try {
+        this.running = await Child.start(this.cmd.path, this.cmd.args, this.log);
+        const status = await this.running.exited;
+        const level = status.code === 0 ? 'info' : 'warn';
+        this.log[level]('reload command finished', { cmd: this.cmd.path, status: describeExit(status) });
+      } catch (e) {
+        this.log.error('reload command could not be run', { error: (e as Error).message });
+      } finally {
+        this.running = undefined;
+      }
+    }
+  }
+}

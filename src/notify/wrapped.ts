@@ -1,0 +1,82 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CommandConfig } from '../config/config.js';
+import type { Logger } from '../log.js';
+import { Backoff } from '../workload/backoff.js';
+import { Child, describeExit, exitCodeOf, type ExitStatus } from './child.js';
+import type { Notifier } from './notifier.js';
+
+/**
+ * `cmd` with `renew_signal`: a long-lived program (nginx) that the helper wraps the way an init
+ * wraps a service. Started once the first identity is on disk, signalled after each rotation,
+ * sent the signals the helper receives; when it exits the helper exits with its code, unless
+ * the restart policy says to start it again.
+ */
+export class WrappedProgram implements Notifier {
+  private child: Child | undefined;
+  private stopping = false;
+  private readonly abort = new AbortController();
+  private resolveDone!: (code: number) => void;
+  readonly done = new Promise<number>((r) => (this.resolveDone = r));
+
+  constructor(
+    private readonly cmd: CommandConfig,
+    private readonly renewSignal: NodeJS.Signals,
+    private readonly log: Logger,
+  ) {}
+
+  async rotated(): Promise<void> {
+    if (this.child) {
+      if (this.child.signal(this.renewSignal)) this.log.info('signalled cmd after rotation', { pid: this.child.pid, signal: this.renewSignal });
+      return;
+    }
+    this.child = await this.launch();
+    void this.supervise(this.child);
+  }
+
+  forward(sig: NodeJS.Signals): void {
+    if (this.child?.signal(sig)) this.log.info('forwarded signal to cmd', { pid: this.child.pid, signal: sig });
+  }
+
+  async stop(sig: NodeJS.Signals): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    const child = this.child;
+    if (!child || !child.running) return;
+    const status = await child.stop(sig, this.cmd.stopGraceMs);
+    this.log.info('cmd stopped', { pid: child.pid, status: describeExit(status) });
+  }
+
+  private async launch(): Promise<Child> {
+    const child = await Child.start(this.cmd.path, this.cmd.args, this.log);
+    this.log.info('cmd started', { cmd: this.cmd.path, pid: child.pid });
+    return child;
+  }
+
+  private async supervise(first: Child): Promise<void> {
+    const backoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
+    let child = first;
+    for (;;) {
+      const startedAt = Date.now();
+      const status = await child.exited;
+      if (this.stopping) return this.resolveDone(exitCodeOf(status));
+      this.log.warn('cmd exited', { pid: child.pid, status: describeExit(status), policy: this.cmd.restartPolicy });
+      if (!this.shouldRestart(status)) return this.resolveDone(exitCodeOf(status));
+      // A program that ran for a while before failing gets a fresh backoff.
+      if (Date.now() - startedAt > 60_000) backoff.reset();
+      try {
+        await sleep(backoff.next(), undefined, { signal: this.abort.signal });
+        child = await this.launch();
+        this.child = child;
+      } catch (e) {
+        if (this.stopping) return this.resolveDone(exitCodeOf(status));
+        this.log.error('cmd could not be restarted', { error: (e as Error).message });
+        return this.resolveDone(exitCodeOf(status));
+      }
+    }
+  }
+
+  private shouldRestart(s: ExitStatus): boolean {
+    if (this.cmd.restartPolicy === 'always') return true;
+    return this.cmd.restartPolicy === 'on-failure' && exitCodeOf(s) !== 0;
+  }
+}

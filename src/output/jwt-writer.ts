@@ -1,0 +1,88 @@
+import { basename, join } from 'node:path';
+import type { Config, JwtBundleFormat } from '../config/config.js';
+import type { Logger } from '../log.js';
+import { jwtBundleToJwks, sortedTrustDomains, type JwtBundleSet } from '../spiffe/jwtbundle.js';
+import type { JwtSvid } from '../spiffe/jwtsvid.js';
+import { writeFilesAtomic, type FileContent } from './atomic-write.js';
+import { removeStaleFederatedFiles } from './x509-files.js';
+
+/**
+ * JWT-SVID and JWT bundle files. Each write is atomic; each remembers what it last wrote,
+ * so that an identical update (bundles are re-sent; a token can be re-issued unchanged)
+ * rewrites nothing.
+ */
+export type JwtOutput = Pick<Config, 'certDir' | 'jwtSvidFileMode' | 'jwtBundleFileName' | 'jwtBundleFileMode' | 'jwtBundleFormat'>;
+
+/** `files`: the file names (in cert_dir) now holding the content, rewritten or not. */
+export interface JwtWriteResult {
+  changed: boolean;
+  files: string[];
+}
+
+export class JwtWriter {
+  private readonly lastToken = new Map<string, string>();
+  private lastBundle: string | undefined;
+
+  constructor(
+    private readonly out: JwtOutput,
+    private readonly log: Logger,
+  ) {}
+
+  /** The raw token text, as the Go helper writes it (no trailing newline). */
+  async writeSvid(fileName: string, svid: JwtSvid): Promise<JwtWriteResult> {
+    const path = join(this.out.certDir, fileName);
+    const fields = { spiffe_id: svid.id.toString(), audience: svid.audience.join(','), expiry: svid.expiry.toISOString(), file: fileName };
+    if (this.lastToken.get(path) === svid.token) {
+      this.log.debug('jwt svid unchanged; nothing written', fields);
+      return { changed: false, files: [fileName] };
+    }
+    await writeFilesAtomic([{ path, data: svid.token, mode: this.out.jwtSvidFileMode }]);
+    this.lastToken.set(path, svid.token);
+    this.log.info('jwt svid written', fields);
+    return { changed: true, files: [fileName] };
+  }
+
+  /** Does nothing without jwt_bundle_file_name: the bundles are then only used to validate tokens. */
+  async writeBundles(set: JwtBundleSet): Promise<JwtWriteResult> {
+    const files = renderJwtBundleFiles(set, this.out);
+    const names = files.map((f) => basename(f.path));
+    const signature = files.map((f) => `${f.path}\0${f.mode}\0${String(f.data)}`).join('\0\0');
+    if (files.length === 0 || this.lastBundle === signature) return { changed: false, files: names };
+    await writeFilesAtomic(files);
+    this.lastBundle = signature;
+    const { jwtBundleFileName: pattern, jwtBundleFormat } = this.out;
+    if (jwtBundleFormat === 'jwks' && pattern) {
+      for (const name of await removeStaleFederatedFiles(this.out.certDir, pattern, files)) {
+        this.log.info('removed jwt bundle file of a trust domain no longer in the bundle set', { file: name });
+      }
+    }
+    this.log.info('jwt bundle written', { trust_domains: sortedTrustDomains(set).join(','), files: names.join(',') });
+    return { changed: true, files: names };
+  }
+}
+
+/**
+ * `go-helper`: one JSON object `{"<trust domain>": "<base64 of its JWKS>"}`, what the Go
+ * spiffe-helper writes. `jwks`: one plain JWKS file per trust domain, named by replacing
+ * `{trust_domain}` in the file name, for verifiers that read JWKS directly. Keys are never
+ * merged across domains: a key of one domain must not vouch for another's subjects.
+ */
+export function renderJwtBundleFiles(set: JwtBundleSet, out: JwtOutput): FileContent[] {
+  const { jwtBundleFileName: name, jwtBundleFileMode: mode, certDir } = out;
+  if (!name) return [];
+  const domains = sortedTrustDomains(set);
+  if (out.jwtBundleFormat === 'jwks') {
+    return domains.map((td) => ({
+      path: join(certDir, name.replace('{trust_domain}', td)),
+      data: JSON.stringify(jwtBundleToJwks(set.get(td)!), null, 2) + '\n',
+      mode,
+    }));
+  }
+  // Written by hand so that the order is the sorted one even for numeric-looking names,
+  // which a JS object would move to the front.
+  const members = domains.map((td) => {
+    const jwks = Buffer.from(JSON.stringify(jwtBundleToJwks(set.get(td)!))).toString('base64');
+    return `${JSON.stringify(td)}:${JSON.stringify(jwks)}`;
+  });
+  return [{ path: join(certDir, name), data: `{${members.join(',')}}`, mode }];
+}

@@ -1,0 +1,81 @@
+import { lstat, mkdtemp, readdir, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { fsyncDir, outputError, writeDurable, type FileContent } from './atomic-write.js';
+
+/**
+ * The layout Kubernetes' volume writer uses and Envoy's `watched_directory` expects:
+ *
+ *   cert_dir/..2026_11_23_03_06_31.ab12cd/{svid.pem,svid_key.pem,bundle.pem}   a version
+ *   cert_dir/..data -> ..2026_11_23_03_06_31.ab12cd                            one rename switches all
+ *   cert_dir/svid.pem -> ..data/svid.pem                                        stable names
+ *
+ * A reader that resolves `..data` once (or watches it) never pairs a new certificate with an
+ * old key. The previous version is kept until the next swap, so a reader that resolved it a
+ * moment ago can still finish.
+ */
+export const DATA_LINK = '..data';
+
+export async function writeFilesSwapDir(certDir: string, files: readonly FileContent[]): Promise<void> {
+  let version: string | undefined;
+  const previous = await linkTarget(join(certDir, DATA_LINK));
+  try {
+    version = await mkdtemp(join(certDir, `..${stamp(new Date())}.`));
+    await chmod(version, 0o755);
+    for (const f of files) await writeDurable(join(version, basename(f.path)), f.data, f.mode);
+    await fsyncDir(version);
+    const tmpLink = join(certDir, `${DATA_LINK}_tmp`);
+    await rm(tmpLink, { force: true });
+    await symlink(basename(version), tmpLink);
+    await rename(tmpLink, join(certDir, DATA_LINK));
+  } catch (e) {
+    if (version) await rm(version, { recursive: true, force: true });
+    throw outputError(e, files);
+  }
+  await linkNames(certDir, files.map((f) => basename(f.path)));
+  await fsyncDir(certDir);
+  await removeOldVersions(certDir, [basename(version), previous]);
+}
+
+/** Points each stable name at `..data/<name>`; drops links of names no longer in the set. */
+async function linkNames(certDir: string, names: readonly string[]): Promise<void> {
+  const wanted = new Set(names);
+  for (const name of names) {
+    const path = join(certDir, name);
+    const target = `${DATA_LINK}/${name}`;
+    if ((await linkTarget(path)) === target) continue;
+    const tmp = join(certDir, `.${name}.link.tmp`);
+    await rm(tmp, { force: true });
+    await symlink(target, tmp);
+    await rename(tmp, path); // replaces a plain file left by the other layout atomically
+  }
+  for (const entry of await readdir(certDir)) {
+    if (wanted.has(entry) || entry.startsWith('..')) continue;
+    const target = await linkTarget(join(certDir, entry));
+    if (target?.startsWith(`${DATA_LINK}/`)) await rm(join(certDir, entry), { force: true });
+  }
+}
+
+async function removeOldVersions(certDir: string, keep: readonly (string | undefined)[]): Promise<void> {
+  for (const entry of await readdir(certDir)) {
+    if (keep.includes(entry) || !/^\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.\w+$/.test(entry)) continue;
+    await rm(join(certDir, entry), { recursive: true, force: true });
+  }
+}
+
+async function linkTargetOfPrevious(certDir: string, current: string): Promise<string | undefined> {
+  const versions = (await readdir(certDir)).filter((e) => /^\.\.\d{4}_/.test(e) && e !== current).sort();
+  return versions[versions.length - 1];
+}
+
+async function linkTarget(path: string): Promise<string | undefined> {
+  try {
+    return (await lstat(path)).isSymbolicLink() ? await readlink(path) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function stamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}_${p(d.getUTCMonth() + 1)}_${p(d.getUTCDate())}_${p(d.getUTCHours())}_${p(d.getUTCMinutes())}_${p(d.getUTCSeconds())}`;
+}

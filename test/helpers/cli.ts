@@ -1,0 +1,63 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The built CLI, run as users run it (tests/.ci build it first). */
+export const cliPath = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export interface Running {
+  child: ChildProcess;
+  result: Promise<CliResult>;
+  stderr(): string;
+}
+
+export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Running {
+  const started = performance.now();
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, SPIFFE_ENDPOINT_SOCKET: '', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const result = new Promise<CliResult>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: performance.now() - started })),
+  );
+  return { child, result, stderr: () => stderr };
+}
+
+export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  const run = startCli(args, options);
+  const timer = setTimeout(() => run.child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+  try {
+    return await run.result;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Writes a helper.conf for the usual three X.509 files and returns its path. */
+export function writeConfig(dir: string, agentAddress: string | undefined, extra = ''): string {
+  const file = join(dir, 'helper.conf');
+  const address = agentAddress === undefined ? '' : `agent_address = "${agentAddress}"\n`;
+  writeFileSync(
+    file,
+    `${address}cert_dir = "${join(dir, 'certs')}"
+svid_file_name = "svid.pem"
+svid_key_file_name = "svid_key.pem"
+svid_bundle_file_name = "bundle.pem"
+${extra}`,
+  );
+  return file;
+}

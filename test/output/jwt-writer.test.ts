@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { silentLogger } from '../../src/log.js';
+import { JwtWriter, type JwtOutput } from '../../src/output/jwt-writer.js';
+import { parseAndValidateJwtSvid } from '../../src/spiffe/jwtsvid.js';
+import { bundleSet, testKey, token } from '../helpers/jwt.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const keyA = testKey('ES256', { kid: 'a1' });
+const keyB = testKey('ES256', { kid: 'b1' });
+const key123 = testKey('ES256', { kid: 'n1' });
+
+const out = (certDir: string, o: Partial<JwtOutput> = {}): JwtOutput => ({
+  certDir,
+  jwtSvidFileMode: 0o600,
+  jwtBundleFileName: 'jwt_bundle.json',
+  jwtBundleFileMode: 0o600,
+  jwtBundleFormat: 'go-helper',
+  ...o,
+});
+const mode = (path: string) => statSync(path).mode & 0o777;
+const inode = (path: string) => statSync(path).ino;
+const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+const decode = (b64: unknown) => JSON.parse(Buffer.from(b64 as string, 'base64').toString('utf8')) as { keys: { kid: string; use?: string }[] };
+
+test('go-helper layout: {"<trust domain>": "<base64 JWKS>"}, domains sorted, mode applied', async () => {
+  const dir = tempDir();
+  const w = new JwtWriter(out(dir, { jwtBundleFileMode: 0o640 }), silentLogger);
+  const result = await w.writeBundles(bundleSet({ 'partner.org': [keyB], 'example.org': [keyA], '123': [key123] }));
+  assert.deepEqual(result, { changed: true, files: ['jwt_bundle.json'] });
+  const path = join(dir, 'jwt_bundle.json');
+  const text = readFileSync(path, 'utf8');
+  assert.deepEqual(Object.keys(readJson(path)), ['123', 'example.org', 'partner.org']);
+  assert.ok(text.indexOf('"123"') < text.indexOf('"example.org"'), 'numeric-looking names are not moved: byte order is sorted order');
+  assert.deepEqual(decode(readJson(path)['example.org']).keys.map((k) => k.kid), ['a1']);
+  assert.equal(decode(readJson(path)['example.org']).keys[0]!.use, undefined);
+  assert.equal(mode(path), 0o640);
+});
+
+test('a trust domain that leaves the stream leaves the file; an identical set is not rewritten', async () => {
+  const dir = tempDir();
+  const w = new JwtWriter(out(dir), silentLogger);
+  const path = join(dir, 'jwt_bundle.json');
+  await w.writeBundles(bundleSet({ 'example.org': [keyA], 'partner.org': [keyB] }));
+  const first = inode(path);
+  assert.deepEqual(await w.writeBundles(bundleSet({ 'partner.org': [keyB], 'example.org': [keyA] })), { changed: false, files: ['jwt_bundle.json'] });
+  assert.equal(inode(path), first, 'same content: the file was not replaced');
+  assert.equal((await w.writeBundles(bundleSet({ 'example.org': [keyA] }))).changed, true);
+  assert.deepEqual(Object.keys(readJson(path)), ['example.org']);
+  assert.notEqual(inode(path), first);
+});
+
+test('jwks layout: one plain JWKS per trust domain; files of departed domains are removed, others kept', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'unrelated.json'), '{}');
+  const w = new JwtWriter(out(dir, { jwtBundleFormat: 'jwks', jwtBundleFileName: 'jwt_{trust_domain}.jwks' }), silentLogger);
+  const r = await w.writeBundles(bundleSet({ 'example.org': [keyA], 'partner.org': [keyB] }));
+  assert.deepEqual(r, { changed: true, files: ['jwt_example.org.jwks', 'jwt_partner.org.jwks'] });
+  const jwks = readJson(join(dir, 'jwt_partner.org.jwks')) as { keys: { kid: string }[] };
+  assert.deepEqual(jwks.keys.map((k) => k.kid), ['b1']);
+  assert.equal(mode(join(dir, 'jwt_partner.org.jwks')), 0o600);
+  await w.writeBundles(bundleSet({ 'example.org': [keyA] }));
+  assert.deepEqual(readdirSync(dir).sort(), ['jwt_example.org.jwks', 'unrelated.json']);
+});
+
+test('without jwt_bundle_file_name nothing is written', async () => {
+  const dir = tempDir();
+  const r = await new JwtWriter(out(dir, { jwtBundleFileName: undefined }), silentLogger).writeBundles(bundleSet({ 'example.org': [keyA] }));
+  assert.deepEqual(r, { changed: false, files: [] });
+  assert.deepEqual(readdirSync(dir), []);
+});
+
+test('a JWT-SVID file holds the raw token with its mode; the same token is not rewritten', async () => {
+  const dir = tempDir();
+  const bundles = bundleSet({ 'example.org': [keyA] });
+  const svid = (exp: number) => parseAndValidateJwtSvid(token('ES256', keyA, { claims: { exp } }), { audience: 'api', bundles });
+  const w = new JwtWriter(out(dir, { jwtSvidFileMode: 0o640 }), silentLogger);
+  const exp = Math.floor(Date.now() / 1000) + 300;
+  const first = svid(exp);
+  assert.deepEqual(await w.writeSvid('api.jwt', first), { changed: true, files: ['api.jwt'] });
+  const path = join(dir, 'api.jwt');
+  assert.equal(readFileSync(path, 'utf8'), first.token);
+  assert.equal(mode(path), 0o640);
+  const ino = inode(path);
+  assert.deepEqual(await w.writeSvid('api.jwt', first), { changed: false, files: ['api.jwt'] });
+  assert.equal(inode(path), ino);
+  const second = svid(exp + 1);
+  assert.equal((await w.writeSvid('api.jwt', second)).changed, true);
+  assert.equal(readFileSync(path, 'utf8'), second.token);
+});
+
+test('a write that fails leaves the old file and reports an output error naming the file', async () => {
+  const dir = tempDir();
+  const bundles = bundleSet({ 'example.org': [keyA] });
+  const w = new JwtWriter(out(join(dir, 'missing')), silentLogger);
+  await assert.rejects(
+    w.writeSvid('api.jwt', parseAndValidateJwtSvid(token('ES256', keyA), { audience: 'api', bundles })),
+    (e: Error & { code?: string }) => e.code === 'output' && /cannot write api\.jwt .*directory does not exist/.test(e.message),
+  );
+});
