@@ -14,7 +14,9 @@ const USAGE = `Usage:
   spiffe-helper dev-agent [--socket PATH] [--ttl DURATION] [...]   (spiffe-helper dev-agent --help)
 
 Options:
-  --config FILE         TOML config (default: helper.conf). -config works too.
+  --config FILE         TOML config (default: helper.conf). -config works too. Every key can
+                        also be set as SPIFFE_HELPER_<KEY>; without --config and helper.conf,
+                        the environment alone is the config. Flags > environment > file.
   --once                fetch the SVIDs, write the files and exit (same as --daemon-mode=false)
   --daemon-mode BOOL    override daemon_mode from the config
   --timeout DURATION    one-shot: how long to wait for the agent (default 60s; 500ms, 30s, 2m)
@@ -39,6 +41,8 @@ function normalizeArgv(argv: string[]): string[] {
 
 interface MainFlags {
   config: string;
+  /** --config was given: a missing file is then an error even when the environment configures. */
+  configGiven: boolean;
   daemonMode?: boolean;
   timeoutMs: number;
   logLevel?: LogLevel;
@@ -51,7 +55,7 @@ function parseMainFlags(argv: string[]): MainFlags | 'help' | 'version' {
     ({ values } = parseArgs({
       args: normalizeArgv(argv),
       options: {
-        config: { type: 'string', default: 'helper.conf' },
+        config: { type: 'string' },
         once: { type: 'boolean' },
         'daemon-mode': { type: 'string' },
         timeout: { type: 'string', default: '60s' },
@@ -81,7 +85,8 @@ function parseMainFlags(argv: string[]): MainFlags | 'help' | 'version' {
   const format = values['log-format'];
   if (format !== undefined && !['text', 'json'].includes(format)) throw new HelperError('usage', `--log-format must be text or json`);
   return {
-    config: values.config!,
+    config: values.config ?? 'helper.conf',
+    configGiven: values.config !== undefined,
     daemonMode: values.once ? false : dm === undefined ? undefined : dm === 'true',
     timeoutMs,
     logLevel: level as LogLevel | undefined,
@@ -90,7 +95,7 @@ function parseMainFlags(argv: string[]): MainFlags | 'help' | 'version' {
 }
 
 async function runMain(flags: MainFlags, signals: SignalHub): Promise<number> {
-  const config = await loadConfig(flags.config);
+  const config = await loadConfig(flags.config, process.env, { optional: !flags.configGiven });
   const log = createLogger({ level: flags.logLevel ?? config.logLevel, format: flags.logFormat ?? config.logFormat });
   if (!(flags.daemonMode ?? config.daemonMode)) {
     await runOnce({ config, log, signal: signals.signal, timeoutMs: flags.timeoutMs });

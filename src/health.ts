@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
-import type { HealthConfig } from './config/config.js';
+import { METRICS_PATH, type HealthConfig } from './config/config.js';
 import { HelperError } from './errors.js';
 import type { Logger } from './log.js';
+import { METRICS_CONTENT_TYPE, type Metrics } from './metrics.js';
 
 /**
  * What the helper has achieved, for probes. The body keeps the Go helper's
@@ -71,10 +72,14 @@ export class HealthState {
   }
 }
 
-/** Serves liveness and readiness; a port already in use is a start-up error. */
-export async function startHealthServer(config: HealthConfig, state: HealthState, log: Logger): Promise<Server> {
+/** Serves liveness and readiness (and metrics); a port already in use is a start-up error. */
+export async function startHealthServer(config: HealthConfig, state: HealthState, log: Logger, metrics?: Metrics): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
+    if (config.metricsEnabled && metrics && path === METRICS_PATH && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(metrics.render());
+      return;
+    }
     const check = path === config.livenessPath ? state.live() : path === config.readinessPath ? state.ready() : undefined;
     if (check === undefined || req.method !== 'GET') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -91,6 +96,6 @@ export async function startHealthServer(config: HealthConfig, state: HealthState
     server.listen(config.port, config.bindAddress, resolve);
   });
   const addr = server.address();
-  log.info('health listener started', { address: typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : String(addr), liveness: config.livenessPath, readiness: config.readinessPath });
+  log.info('health listener started', { address: typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : String(addr), liveness: config.livenessPath, readiness: config.readinessPath, metrics: config.metricsEnabled ? METRICS_PATH : undefined });
   return server;
 }

@@ -4,6 +4,7 @@ import { formatDuration } from './config/duration.js';
 import { describeError, HelperError, isHelperError } from './errors.js';
 import { HealthState, startHealthServer } from './health.js';
 import type { Logger } from './log.js';
+import { Metrics } from './metrics.js';
 import type { Notifier } from './notify/notifier.js';
 import { PidFileSignaller } from './notify/pid-file.js';
 import { ReloadCommand } from './notify/reload.js';
@@ -77,8 +78,9 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
   const { config, log, signals } = options;
   await ensureDir(config.certDir);
   const health = new HealthState({ x509: config.x509 !== undefined, jwtFiles: config.jwtSvids.map((j) => j.fileName) });
-  const server = config.health.enabled ? await startHealthServer(config.health, health, log) : undefined;
-  const notifiers = buildNotifiers(config, log);
+  const metrics = new Metrics();
+  const server = config.health.enabled ? await startHealthServer(config.health, health, log, metrics) : undefined;
+  const notifiers = buildNotifiers(config, log, metrics);
   signals.onForward((sig) => notifiers.forEach((n) => n.forward(sig)));
 
   const stop = new AbortController();
@@ -88,12 +90,13 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
     stop.abort();
   };
   const signal = AbortSignal.any([signals.signal, stop.signal]);
-  const client = newClient({ ...options, signal });
+  const client = newClient({ ...options, signal }, metrics);
   const writer = X509Writer.fromConfig(config, log);
   const onRotation = async (result: WriteResult): Promise<void> => {
     if (!result.changed) return;
     const { svid } = result;
     health.x509Written({ spiffeId: svid.id.toString(), serial: svid.serial, notAfter: svid.notAfter });
+    metrics.x509Written(svid.notAfter);
     for (const n of notifiers) await n.rotated().catch(fail);
   };
 
@@ -108,7 +111,10 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
             try {
               result = await writer.apply(ctx);
             } catch (e) {
-              if (isHelperError(e, 'output')) health.x509Failed(describeError(e));
+              if (isHelperError(e, 'output')) {
+                health.x509Failed(describeError(e));
+                metrics.writeFailed();
+              }
               throw e;
             }
             await onRotation(result);
@@ -123,8 +129,15 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
         client,
         log,
         signal,
-        onWrite: (e) => e.kind === 'jwt-svid' && e.files.forEach((f) => health.jwtWritten(f)),
-        onFailure: (e) => e.kind === 'jwt-svid' && health.jwtFailed(e.file, e.error),
+        onWrite: (e) => {
+          if (e.kind === 'jwt-svid') e.files.forEach((f) => health.jwtWritten(f));
+          if (e.kind === 'jwt-svid' && e.expiry) e.files.forEach((f) => metrics.jwtSvidWritten(f, e.expiry!, e.changed));
+          else if (e.changed) metrics.updated();
+        },
+        onFailure: (e) => {
+          if (e.kind === 'jwt-svid') health.jwtFailed(e.file, e.error);
+          metrics.writeFailed();
+        },
       }).catch(fail)
     : Promise.resolve();
 
@@ -135,31 +148,32 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
   client.close();
 
   const stopSignal = signals.stoppedBy ?? 'SIGTERM';
-  await Promise.all(notifiers.map((n) => n.stop(stopSignal)));
+  const codes = await Promise.all(notifiers.map((n) => n.stop(stopSignal)));
   await closeServer(server);
   if (fatal) throw fatal;
   if (exitedWith !== undefined) {
     log.info('wrapped cmd exited; helper exits with its code', { exit_code: exitedWith });
     return exitedWith;
   }
-  const code = await Promise.race([childExit, Promise.resolve(undefined)]);
-  log.info('stopped', { signal: signals.stoppedBy, exit_code: code ?? 0 });
-  return code ?? 0;
+  // A wrapper exits with the code of the program it stopped, as `docker stop` callers expect.
+  const code = codes.find((c) => c !== undefined) ?? 0;
+  log.info('stopped', { signal: signals.stoppedBy, exit_code: code });
+  return code;
 }
 
-function buildNotifiers(config: Config, log: Logger): Notifier[] {
+function buildNotifiers(config: Config, log: Logger, metrics?: Metrics): Notifier[] {
   const notifiers: Notifier[] = [];
   if (config.cmd) {
-    notifiers.push(config.renewSignal ? new WrappedProgram(config.cmd, config.renewSignal, log) : new ReloadCommand(config.cmd, log));
+    notifiers.push(config.renewSignal ? new WrappedProgram(config.cmd, config.renewSignal, log, () => metrics?.childRestarted()) : new ReloadCommand(config.cmd, log));
   }
   if (config.pidFileName && config.renewSignal) notifiers.push(new PidFileSignaller(config.pidFileName, config.renewSignal, log));
   return notifiers;
 }
 
-function newClient(options: SidecarOptions): WorkloadClient {
+function newClient(options: SidecarOptions, metrics?: Metrics): WorkloadClient {
   const { config, log } = options;
   log.info('connecting to the workload api', { address: config.agentAddress.target, source: config.agentAddressSource });
-  return new WorkloadClient({ address: config.agentAddress, log, backoff: options.backoff });
+  return new WorkloadClient({ address: config.agentAddress, log, backoff: options.backoff, onRetry: metrics && (() => metrics.reconnected()) });
 }
 
 function closeServer(server: Server | undefined): Promise<void> {

@@ -60,7 +60,11 @@ export interface HealthConfig {
   port: number;
   livenessPath: string;
   readinessPath: string;
+  /** Ours: Prometheus text format on METRICS_PATH of the same listener. */
+  metricsEnabled: boolean;
 }
+
+export const METRICS_PATH = '/metrics';
 
 export interface Config {
   file: string;
@@ -144,13 +148,12 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
     seen.add(n);
   }
   checkJwtBundleFormat(r, config);
+  checkPerDomainPatterns(r, config);
   return config;
 }
 
 /**
- * `jwks` writes one file per trust domain and deletes the files of domains that go away,
- * found by the name's prefix and suffix: no other output may share them, or it would be
- * deleted as stale (the federated X.509 pattern included).
+ * `jwks` writes one file per trust domain; it needs the placeholder exactly then.
  */
 function checkJwtBundleFormat(r: TableReader, config: Config): void {
   const pattern = config.jwtBundleFileName;
@@ -164,15 +167,28 @@ function checkJwtBundleFormat(r: TableReader, config: Config): void {
   if (parts.length !== 2 || pattern === '{trust_domain}') {
     throw r.error(key, 'with jwt_bundle_format = "jwks" must contain {trust_domain} once, with a prefix or suffix, e.g. "jwt_bundle_{trust_domain}.json"');
   }
-  const [prefix, suffix] = parts as [string, string];
+}
+
+/**
+ * Per-trust-domain outputs delete the files of domains that go away, found by the pattern's
+ * prefix and suffix: no other output may match a pattern, or it would be deleted as stale.
+ */
+function checkPerDomainPatterns(r: TableReader, config: Config): void {
+  const patterns: [string, string][] = [];
+  if (config.x509?.federatedBundleFileName) patterns.push(['federated_bundle_file_name', config.x509.federatedBundleFileName]);
+  if (config.jwtBundleFormat === 'jwks' && config.jwtBundleFileName) patterns.push(['jwt_bundle_file_name', config.jwtBundleFileName]);
   const fixed = [config.x509?.svidFileName, config.x509?.keyFileName, config.x509?.bundleFileName, ...config.jwtSvids.map((j) => j.fileName)];
-  const clash = fixed.find((n) => n !== undefined && n.length > prefix.length + suffix.length && n.startsWith(prefix) && n.endsWith(suffix));
-  if (clash) throw r.error(key, `pattern ${JSON.stringify(pattern)} also matches "${clash}", which would be deleted as a stale bundle file`);
-  const other = config.x509?.federatedBundleFileName?.split('{trust_domain}');
-  if (other) {
-    const [p2, s2] = other as [string, string];
-    if ((prefix.startsWith(p2) || p2.startsWith(prefix)) && (suffix.endsWith(s2) || s2.endsWith(suffix))) {
-      throw r.error(key, `pattern ${JSON.stringify(pattern)} overlaps federated_bundle_file_name ${JSON.stringify(config.x509!.federatedBundleFileName)}: give them different prefixes or suffixes`);
+  for (const [key, pattern] of patterns) {
+    const [prefix, suffix] = pattern.split('{trust_domain}') as [string, string];
+    const clash = fixed.find((n) => n !== undefined && n.length > prefix.length + suffix.length && n.startsWith(prefix) && n.endsWith(suffix));
+    if (clash) throw r.error(key, `pattern ${JSON.stringify(pattern)} also matches "${clash}", which would be deleted as a stale per-trust-domain file`);
+  }
+  if (patterns.length === 2) {
+    const [[, a], [key, b]] = patterns as [[string, string], [string, string]];
+    const [p1, s1] = a.split('{trust_domain}') as [string, string];
+    const [p2, s2] = b.split('{trust_domain}') as [string, string];
+    if ((p1.startsWith(p2) || p2.startsWith(p1)) && (s1.endsWith(s2) || s2.endsWith(s1))) {
+      throw r.error(key, `pattern ${JSON.stringify(b)} overlaps federated_bundle_file_name ${JSON.stringify(a)}: give them different prefixes or suffixes`);
     }
   }
 }
@@ -277,8 +293,14 @@ function readHealth(r: TableReader): HealthConfig {
     port: h?.int('bind_port', 8081, 0, 65535) ?? 8081,
     livenessPath: path('liveness_path', '/live'),
     readinessPath: path('readiness_path', '/ready'),
+    metricsEnabled: h?.bool('metrics_enabled', false) ?? false,
   };
   h?.rejectUnknown();
+  if (health.metricsEnabled && !health.enabled) throw h!.error('metrics_enabled', 'metrics are served by the health listener: set listener_enabled = true too');
+  for (const key of ['liveness_path', 'readiness_path'] as const) {
+    const p = key === 'liveness_path' ? health.livenessPath : health.readinessPath;
+    if (health.metricsEnabled && p === METRICS_PATH) throw h!.error(key, `must not be ${METRICS_PATH} when metrics_enabled = true`);
+  }
   return health;
 }
 

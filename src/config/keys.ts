@@ -107,14 +107,20 @@ export class TableReader {
   }
 }
 
-/** Where the config came from: the file name and its text, to point at lines. */
+/**
+ * Where the config came from: the file name and its text, to point at lines; and, for keys
+ * set by `SPIFFE_HELPER_*` variables, which variable (dotted key → name), to name it instead.
+ */
 export class Where {
   constructor(
     readonly file: string,
     private readonly text: string,
+    private readonly envSources: ReadonlyMap<string, string> = new Map(),
   ) {}
 
   error(dottedKey: string, message: string): HelperError {
+    const variable = this.envSources.get(dottedKey) ?? this.envSources.get(dottedKey.split(/[.[]/)[0]!);
+    if (variable) return new HelperError('config', `${variable}: ${dottedKey}: ${message}`);
     const line = this.lineOf(dottedKey);
     const at = line ? `${this.file}:${line}` : this.file;
     return new HelperError('config', `${at}: ${dottedKey}: ${message}`);

@@ -55,6 +55,8 @@ export interface RecordedCall {
   method: WorkloadRpc;
   metadata: Record<string, string>;
   request: unknown;
+  /** When the call arrived (Date.now()): lets tests measure a client's retry rate. */
+  at: number;
 }
 
 export interface Fault {
@@ -346,7 +348,7 @@ class Agent implements DevAgent {
   private admit(rpc: WorkloadRpc, call: Stream | ServerUnaryCall<unknown, unknown>): Fault | undefined {
     const metadata = Object.fromEntries(Object.entries(call.metadata.getMap()).map(([k, v]) => [k, v.toString()]));
     if (this.calls.length >= MAX_RECORDED_CALLS) this.calls.shift();
-    this.calls.push({ method: rpc, metadata, request: call.request });
+    this.calls.push({ method: rpc, metadata, request: call.request, at: Date.now() });
     if (metadata[SECURITY_HEADER] !== 'true') {
       this.settings.log.warn('dev agent refused a call without the security header', { rpc, header: SECURITY_HEADER });
       return { code: status.INVALID_ARGUMENT, message: 'security header missing from request' };

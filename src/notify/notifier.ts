@@ -7,8 +7,11 @@ export interface Notifier {
   rotated(): Promise<void>;
   /** Signals sent to the helper that the wrapped program should get too. */
   forward(sig: NodeJS.Signals): void;
-  /** Shutdown: stop whatever this notifier started; resolves when it is gone. */
-  stop(sig: NodeJS.Signals): Promise<void>;
+  /**
+   * Shutdown: stop whatever this notifier started; resolves when it is gone, with the exit
+   * code of a wrapped program (the helper's own exit code), else undefined.
+   */
+  stop(sig: NodeJS.Signals): Promise<number | undefined>;
   /** Resolves with an exit code when the helper itself should exit (the wrapped program ended). */
   readonly done: Promise<number>;
 }

@@ -32,9 +32,9 @@ export class PidFileSignaller implements Notifier {
     // The process behind a pid file has its own supervisor.
   }
 
-  stop(): Promise<void> {
+  stop(): Promise<undefined> {
     this.attempt?.abort();
-    return Promise.resolve();
+    return Promise.resolve(undefined);
   }
 
   private async signalUntilDone(signal: AbortSignal): Promise<void> {

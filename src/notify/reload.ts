@@ -30,10 +30,11 @@ export class ReloadCommand implements Notifier {
     // A reload command is short-lived; signals to the helper are not meant for it.
   }
 
-  async stop(sig: NodeJS.Signals): Promise<void> {
+  async stop(sig: NodeJS.Signals): Promise<undefined> {
     this.stopped = true;
     await this.running?.stop(sig, this.cmd.stopGraceMs);
     await this.loop;
+    return undefined;
   }
 
   /** Settles when no run is in progress or queued (for tests and orderly shutdown). */

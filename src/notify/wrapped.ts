@@ -22,6 +22,8 @@ export class WrappedProgram implements Notifier {
     private readonly cmd: CommandConfig,
     private readonly renewSignal: NodeJS.Signals,
     private readonly log: Logger,
+    /** Called after each restart under cmd_restart_policy (for metrics). */
+    private readonly onRestart?: () => void,
   ) {}
 
   async rotated(): Promise<void> {
@@ -37,13 +39,14 @@ export class WrappedProgram implements Notifier {
     if (this.child?.signal(sig)) this.log.info('forwarded signal to cmd', { pid: this.child.pid, signal: sig });
   }
 
-  async stop(sig: NodeJS.Signals): Promise<void> {
+  async stop(sig: NodeJS.Signals): Promise<number | undefined> {
     this.stopping = true;
     this.abort.abort();
     const child = this.child;
-    if (!child || !child.running) return;
-    const status = await child.stop(sig, this.cmd.stopGraceMs);
+    if (!child) return undefined;
+    const status = child.running ? await child.stop(sig, this.cmd.stopGraceMs) : await child.exited;
     this.log.info('cmd stopped', { pid: child.pid, status: describeExit(status) });
+    return exitCodeOf(status);
   }
 
   private async launch(): Promise<Child> {
@@ -67,6 +70,7 @@ export class WrappedProgram implements Notifier {
         await sleep(backoff.next(), undefined, { signal: this.abort.signal });
         child = await this.launch();
         this.child = child;
+        this.onRestart?.();
       } catch (e) {
         if (this.stopping) return this.resolveDone(exitCodeOf(status));
         this.log.error('cmd could not be restarted', { error: (e as Error).message });

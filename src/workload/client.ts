@@ -35,6 +35,8 @@ export interface WorkloadClientOptions {
   backoff?: BackoffOptions;
   /** grpc-js refuses larger messages with RESOURCE_EXHAUSTED; the default 4 MiB is too small for big bundles. */
   maxReceiveBytes?: number;
+  /** Called each time a stream is reopened or a call retried (for metrics). */
+  onRetry?: (rpc: string) => void;
 }
 
 export interface WatchOptions<T> {
@@ -49,6 +51,7 @@ export class WorkloadClient {
   private readonly log: Logger;
   private readonly address: EndpointAddress;
   private readonly backoffOptions: BackoffOptions | undefined;
+  private readonly onRetry: ((rpc: string) => void) | undefined;
   /** The most recent reason a call failed: what a one-shot timeout reports. */
   lastError: HelperError | undefined;
 
@@ -57,6 +60,7 @@ export class WorkloadClient {
     this.address = options.address;
     this.log = options.log;
     this.backoffOptions = options.backoff;
+    this.onRetry = options.onRetry;
     this.client = new Service(options.address.target, credentials.createInsecure(), {
       interceptors: [headerInterceptor],
       'grpc.max_receive_message_length': options.maxReceiveBytes ?? 32 * 1024 * 1024,
@@ -82,6 +86,7 @@ export class WorkloadClient {
       this.lastError = err;
       const delay = backoff.next();
       this.log.warn('workload api stream interrupted; retrying', { rpc: options.rpc, reason: err.message, retry_in_ms: delay });
+      this.onRetry?.(options.rpc);
       try {
         await sleep(delay, undefined, { signal });
       } catch {
@@ -104,6 +109,7 @@ export class WorkloadClient {
         this.lastError = err;
         const delay = backoff.next();
         this.log.warn('workload api call failed; retrying', { rpc, reason: err.message, retry_in_ms: delay });
+        this.onRetry?.(rpc);
         await sleep(delay, undefined, { signal });
       }
     }
@@ -115,10 +121,14 @@ export class WorkloadClient {
 
   private unaryOnce<T>(rpc: string, request: object, signal: AbortSignal): Promise<T> {
     return new Promise((resolve, reject) => {
-      const call = this.client[rpc]!(request, new Metadata(), (err: ServiceError | null, res: T) =>
-        err ? reject(err) : resolve(res),
-      ) as { cancel(): void };
-      signal.addEventListener('abort', () => call.cancel(), { once: true });
+      // Removed when the call ends: daemon signals live for the whole run, calls do not.
+      const onAbort = (): void => call.cancel();
+      const call = this.client[rpc]!(request, new Metadata(), (err: ServiceError | null, res: T) => {
+        signal.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve(res);
+      }) as { cancel(): void };
+      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 

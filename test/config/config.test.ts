@@ -39,7 +39,7 @@ test('defaults are those of the Go spiffe-helper', () => {
   );
   assert.equal(c.jwtSvidFileMode, 0o600);
   assert.equal(c.jwtBundleFileMode, 0o600);
-  assert.deepEqual(c.health, { enabled: false, bindAddress: '127.0.0.1', port: 8081, livenessPath: '/live', readinessPath: '/ready' });
+  assert.deepEqual(c.health, { enabled: false, bindAddress: '127.0.0.1', port: 8081, livenessPath: '/live', readinessPath: '/ready', metricsEnabled: false });
   assert.equal(c.logLevel, 'info');
 });
 
@@ -80,7 +80,7 @@ readiness_path = "/r"
   assert.equal(c.pidFileName, '/run/nginx.pid');
   assert.equal(c.jwtBundleFileName, 'jwt_bundle.json');
   assert.deepEqual(c.jwtSvids, [{ audience: 'api', extraAudiences: ['b', 'c'], fileName: 'api.jwt' }]);
-  assert.deepEqual(c.health, { enabled: true, bindAddress: '127.0.0.1', port: 9090, livenessPath: '/l', readinessPath: '/r' });
+  assert.deepEqual(c.health, { enabled: true, bindAddress: '127.0.0.1', port: 9090, livenessPath: '/l', readinessPath: '/r', metricsEnabled: false });
 });
 
 test('cmd_args as a TOML array is taken as is', () => {
@@ -137,6 +137,7 @@ const errors: [string, string, RegExp][] = [
   ['health port range', `${base}[health_checks]\nbind_port = 70000\n`, /health_checks\.bind_port: must be between 0 and 65535/],
   ['health path', `${base}[health_checks]\nliveness_path = "live"\n`, /health_checks\.liveness_path: must start with "\/"/],
   ['log level', `${base}log_level = "verbose"\n`, /log_level: must be one of debug, info, warn, error/],
+  ['federated pattern that matches another output', `${base}federated_bundle_file_name = "{trust_domain}.pem"\n`, /federated_bundle_file_name: pattern "\{trust_domain\}\.pem" also matches "svid\.pem"/],
   ['federated pattern without placeholder', `${base}federated_bundle_file_name = "fed.pem"\n`, /federated_bundle_file_name: must contain \{trust_domain\}/],
 ];
 

@@ -1,0 +1,50 @@
+import { HelperError } from '../errors.js';
+import { parseJwtBundleSet, type JwtBundleSet } from '../spiffe/jwtbundle.js';
+import type { WorkloadClient } from '../workload/client.js';
+import type { JWTBundlesResponseMessage } from '../workload/proto.js';
+
+/**
+ * The FetchJWTBundles stream as a value that is always the last good bundle set. Tokens
+ * cannot be validated before the first set arrives, so `first()` lets them wait for it.
+ * A malformed message is reported by the client and the previous set stays in force.
+ */
+export class JwtBundleWatch {
+  private latest: JwtBundleSet | undefined;
+  private readonly arrived: Promise<JwtBundleSet>;
+  private settle!: { resolve(set: JwtBundleSet): void; reject(reason: unknown): void };
+
+  /** `onUpdate` runs for every valid message, changed or not: the writer skips what it already wrote. */
+  constructor(private readonly onUpdate?: (set: JwtBundleSet) => Promise<void>) {
+    this.arrived = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    // Whoever awaits first() sees the rejection; nobody awaiting it is not an error.
+    this.arrived.catch(() => undefined);
+  }
+
+  current(): JwtBundleSet | undefined {
+    return this.latest;
+  }
+
+  /** The first valid set; rejects if the watch ends (stopped, or failed fatally) before one came. */
+  first(): Promise<JwtBundleSet> {
+    return this.arrived;
+  }
+
+  async run(client: WorkloadClient, signal: AbortSignal): Promise<void> {
+    try {
+      await client.watch<JWTBundlesResponseMessage>({
+        rpc: 'FetchJWTBundles',
+        signal,
+        onMessage: async (msg) => {
+          const set = parseJwtBundleSet(msg.bundles ?? {});
+          this.latest = set;
+          this.settle.resolve(set);
+          await this.onUpdate?.(set);
+        },
+      });
+    } catch (e) {
+      this.settle.reject(e);
+      throw e;
+    }
+    this.settle.reject(signal.reason ?? new HelperError('internal', 'the JWT bundle watch stopped'));
+  }
+}

@@ -1,0 +1,173 @@
+import { constants, verify, type KeyObject } from 'node:crypto';
+import { HelperError } from '../errors.js';
+import { SpiffeId } from './id.js';
+import type { JwtBundleSet } from './jwtbundle.js';
+
+/**
+ * JWT-SVIDs (JWT-SVID.md). Parsing is validation: a `JwtSvid` exists only for a token whose
+ * header, signature (against the bundle of the subject's trust domain) and claims passed.
+ * No error message ever holds the token: it is a bearer credential.
+ */
+export interface JwtSvid {
+  readonly token: string;
+  readonly id: SpiffeId;
+  readonly audience: readonly string[];
+  readonly expiry: Date;
+  readonly issuedAt?: Date;
+  readonly hint: string;
+}
+
+export interface ValidateOptions {
+  /** Must be one of the token's `aud` values. */
+  audience: string;
+  bundles: JwtBundleSet;
+  now?: Date;
+  hint?: string;
+}
+
+type Family = 'RS' | 'PS' | 'ES';
+interface AlgSpec {
+  family: Family;
+  hash: 'sha256' | 'sha384' | 'sha512';
+  /** ES*: the curve the key must be on (node's name for it, JOSE's name). */
+  curve?: [string, string];
+}
+
+const ALGS: Readonly<Record<string, AlgSpec>> = {
+  RS256: { family: 'RS', hash: 'sha256' },
+  RS384: { family: 'RS', hash: 'sha384' },
+  RS512: { family: 'RS', hash: 'sha512' },
+  PS256: { family: 'PS', hash: 'sha256' },
+  PS384: { family: 'PS', hash: 'sha384' },
+  PS512: { family: 'PS', hash: 'sha512' },
+  ES256: { family: 'ES', hash: 'sha256', curve: ['prime256v1', 'P-256'] },
+  ES384: { family: 'ES', hash: 'sha384', curve: ['secp384r1', 'P-384'] },
+  ES512: { family: 'ES', hash: 'sha512', curve: ['secp521r1', 'P-521'] },
+};
+const ALG_NAMES = Object.keys(ALGS).join(', ');
+const DIGEST_BYTES = { sha256: 32, sha384: 48, sha512: 64 } as const;
+/** Tolerated clock skew for "not yet valid", never for expiry: an expired token is expired. */
+const SKEW_MS = 60_000;
+const B64URL = /^[A-Za-z0-9_-]+$/;
+
+export function parseAndValidateJwtSvid(token: string, options: ValidateOptions): JwtSvid {
+  const now = options.now ?? new Date();
+  const parts = token.split('.');
+  if (parts.length !== 3) throw invalid(`token is not a compact JWS: expected three dot-separated parts, got ${parts.length}`);
+  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+
+  // Everything about the header is settled before any crypto runs.
+  const header = decodeObject(headerPart, 'header');
+  const alg = header['alg'];
+  // An unsigned token has an empty third part: named for what it is, not as a malformed JWS.
+  if (alg === 'none') throw invalid('alg "none" (an unsigned token) is never accepted');
+  // hasOwn: a header alg of "constructor" must not find Object.prototype's.
+  const spec = typeof alg === 'string' && Object.hasOwn(ALGS, alg) ? ALGS[alg] : undefined;
+  if (!spec) throw invalid(`header alg ${JSON.stringify(alg)} is not allowed; JWT-SVIDs are signed with one of ${ALG_NAMES}`);
+  if ('typ' in header && header['typ'] !== 'JWT' && header['typ'] !== 'JOSE') {
+    throw invalid(`header typ ${JSON.stringify(header['typ'])} must be "JWT" or "JOSE" when present`);
+  }
+  if ('crit' in header) throw invalid('header has "crit" extensions, which JWT-SVIDs do not use');
+  if (!B64URL.test(signaturePart)) throw invalid('token signature is empty or not base64url');
+  const kid = header['kid'];
+  if (typeof kid !== 'string' || kid === '') throw invalid('header has no "kid"; a JWT-SVID must name the key that signed it');
+
+  const claims = decodeObject(payloadPart, 'payload');
+  const id = subject(claims['sub']);
+  const expiry = numericDate(claims, 'exp', true)!;
+
+  const td = id.trustDomain.name;
+  const bundle = options.bundles.get(td);
+  if (!bundle) {
+    const have = [...options.bundles.keys()].map((n) => `"${n}"`).join(', ') || 'none';
+    throw invalid(`no JWT bundle for trust domain "${td}" of ${id} (bundles: ${have})`);
+  }
+  const key = bundle.keys.get(kid);
+  if (!key) throw invalid(`key ${JSON.stringify(kid)} is not in the JWT bundle of trust domain "${td}"`);
+  checkKeyFits(key, alg as string, spec, kid);
+  const signature = Buffer.from(signaturePart, 'base64url');
+  if (!verifies(spec, key, Buffer.from(`${headerPart}.${payloadPart}`), signature)) {
+    throw invalid(`signature does not verify with key ${JSON.stringify(kid)} of trust domain "${td}"`);
+  }
+
+  const audience = audiences(claims['aud']);
+  if (!audience.includes(options.audience)) {
+    throw invalid(`audience ${JSON.stringify(options.audience)} is not in the "aud" claim ${JSON.stringify(audience)}`);
+  }
+  if (expiry.getTime() <= now.getTime()) throw invalid(`token expired at ${expiry.toISOString()} (now ${now.toISOString()})`);
+  const notBefore = numericDate(claims, 'nbf', false);
+  if (notBefore && notBefore.getTime() > now.getTime() + SKEW_MS) throw invalid(`token is not valid before ${notBefore.toISOString()}`);
+  const issuedAt = numericDate(claims, 'iat', false);
+  return { token, id, audience, expiry, ...(issuedAt && { issuedAt }), hint: options.hint ?? '' };
+}
+
+function verifies(spec: AlgSpec, key: KeyObject, data: Buffer, signature: Buffer): boolean {
+  try {
+    switch (spec.family) {
+      case 'RS':
+        return verify(spec.hash, data, key, signature);
+      case 'PS':
+        return verify(spec.hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: DIGEST_BYTES[spec.hash] }, signature);
+      case 'ES':
+        // JWS carries the raw r||s pair, not the DER that node:crypto expects by default.
+        return verify(spec.hash, data, { key, dsaEncoding: 'ieee-p1363' }, signature);
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** A key of the wrong type would make node:crypto throw or, worse, verify something else. */
+function checkKeyFits(key: KeyObject, alg: string, spec: AlgSpec, kid: string): void {
+  const type = key.asymmetricKeyType;
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  const fits = spec.family === 'ES' ? type === 'ec' && curve === spec.curve![0] : type === 'rsa' || type === 'rsa-pss';
+  if (!fits) {
+    const has = type === 'ec' ? `an EC ${curve} key` : `a ${type} key`;
+    const needs = spec.family === 'ES' ? `an EC ${spec.curve![1]} key` : 'an RSA key';
+    throw invalid(`header alg ${alg} needs ${needs}, but key ${JSON.stringify(kid)} is ${has}`);
+  }
+}
+
+function subject(sub: unknown): SpiffeId {
+  if (sub === undefined) throw invalid('the "sub" claim is missing; it must hold the SPIFFE ID');
+  if (typeof sub !== 'string') throw invalid('the "sub" claim must be a string holding a SPIFFE ID');
+  try {
+    return SpiffeId.parse(sub);
+  } catch (e) {
+    throw invalid(`the "sub" claim is not a SPIFFE ID: ${(e as Error).message}`);
+  }
+}
+
+function audiences(aud: unknown): string[] {
+  if (aud === undefined) throw invalid('the "aud" claim is missing');
+  if (typeof aud === 'string') return [aud];
+  if (Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === 'string')) return aud;
+  throw invalid('the "aud" claim must be a string or a non-empty array of strings');
+}
+
+function numericDate(claims: Record<string, unknown>, name: string, required: boolean): Date | undefined {
+  const v = claims[name];
+  if (v === undefined) {
+    if (required) throw invalid(`the "${name}" claim is missing; a JWT-SVID must expire`);
+    return undefined;
+  }
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(`the "${name}" claim must be a number of seconds since the epoch`);
+  return new Date(v * 1000);
+}
+
+function decodeObject(part: string, what: string): Record<string, unknown> {
+  if (!B64URL.test(part)) throw invalid(`token ${what} is empty or not base64url`);
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid(`token ${what} is not base64url-encoded JSON`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`token ${what} is not a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+function invalid(message: string): HelperError {
+  return new HelperError('jwtsvid', `jwtsvid: ${message}`);
+}

@@ -1,0 +1,453 @@
+/**
+ * Agent faults against the helper CLI in daemon mode: the agent closed, SIGKILLed, restarted,
+ * its socket file removed, every call refused for a while, streams that stall or end cleanly
+ * (a raw grpc-js server plays the agent where a real one cannot), and floods of identical
+ * updates. Whatever happens the helper keeps running, keeps the last good files byte for byte,
+ * retries at the documented rate (200 ms doubling, jitter [d/2, d], cap 30 s) and recovers
+ * within one backoff step once the agent is back.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { Server, ServerCredentials, status, type ServerWritableStream } from '@grpc/grpc-js';
+import { startDevAgent, type DevAgent } from '../../src/dev/agent.js';
+import { Backoff } from '../../src/workload/backoff.js';
+import { workloadServiceDefinition, type X509SVIDResponseMessage } from '../../src/workload/proto.js';
+import { cliPath, writeConfig } from '../helpers/cli.js';
+import { delay, waitFor } from '../helpers/wait.js';
+import {
+  assertUnchanged,
+  backoffBound,
+  freePort,
+  Helper,
+  httpStatus,
+  isRejected,
+  isRetry,
+  isWritten,
+  leafSerial,
+  leftovers,
+  serialOf,
+  scope,
+  snapshot,
+  type Scope,
+} from './lib.js';
+
+const counts = { faults: 0, retriesObserved: 0, anomalies: 0 };
+after(() => console.log(`# agent faults: ${counts.faults} faults injected, ${counts.retriesObserved} retries observed, ${counts.anomalies} anomalies`));
+
+const certsOf = (dir: string) => join(dir, 'certs');
+const svidOf = (dir: string) => join(dir, 'certs', 'svid.pem');
+const healthConf = (port: number) => `[health_checks]\nlistener_enabled = true\nbind_port = ${port}\n`;
+const currentSerial = (a: DevAgent) => leafSerial(a.current()!.svids[0]!.x509_svid);
+
+async function agentAt(s: Scope, socketPath: string, svidTtlSeconds = 3600): Promise<DevAgent> {
+  const a = await startDevAgent({ socketPath, svidTtlSeconds });
+  s.defer(() => a.close());
+  return a;
+}
+
+function startHelper(s: Scope, address: string, extra = ''): Helper {
+  const h = Helper.start(writeConfig(s.dir, address, extra));
+  s.defer(() => h.stop());
+  return h;
+}
+
+async function waitSerial(dir: string, want: string, timeoutMs = 15_000): Promise<number> {
+  const t = Date.now();
+  await waitFor(`svid.pem with serial ${want}`, () => serialOf(svidOf(dir)) === want, timeoutMs, 10);
+  return Date.now() - t;
+}
+
+/** Counts what a suite saw go wrong before failing on it. */
+function unchanged(before: ReturnType<typeof snapshot>, dir: string, what: string): void {
+  try {
+    assertUnchanged(before, snapshot(dir), what);
+  } catch (e) {
+    counts.anomalies++;
+    throw e;
+  }
+}
+
+/** The announced retry delays (retry_in_ms) are the client's Backoff sequence from step 0. */
+function assertBackoffSequence(delays: number[], what: string): void {
+  delays.forEach((d, k) => {
+    const { min, max } = backoffBound(k);
+    assert.ok(d >= min && d <= max, `${what}: retry ${k} announced ${d} ms, outside [${min}, ${max}] (all: ${delays})`);
+  });
+  counts.retriesObserved += delays.length;
+}
+
+/** Observed gaps between calls: never faster than the backoff allows, never much slower. */
+function assertCallGaps(times: number[], since: number, what: string): number[] {
+  const gaps = times.map((t, i) => t - (i === 0 ? since : times[i - 1]!));
+  gaps.forEach((g, k) => {
+    const { min, max } = backoffBound(k);
+    assert.ok(g >= min - 15, `${what}: call ${k + 1} came ${g} ms after the previous one, faster than the backoff floor ${min} ms (gaps ${gaps})`);
+    assert.ok(g <= max + 600, `${what}: call ${k + 1} came ${g} ms after the previous one, later than the backoff ceiling ${max} ms (gaps ${gaps})`);
+  });
+  return gaps;
+}
+
+/**
+ * A Workload API server that misbehaves in ways a real agent does not: it never answers
+ * (`stall`), ends every stream cleanly without a message (`end`), or sends one message and
+ * then ends the stream (`send-then-end`). It records when each FetchX509SVID call arrived.
+ */
+class FakeAgent {
+  readonly calls: number[] = [];
+  private readonly server = new Server();
+  private readonly open = new Set<ServerWritableStream<unknown, unknown>>();
+
+  private constructor(
+    readonly socketPath: string,
+    private mode: 'stall' | 'end' | 'send-then-end',
+    private message?: X509SVIDResponseMessage,
+  ) {}
+
+  static async start(s: Scope, socketPath: string, mode: FakeAgent['mode'], message?: X509SVIDResponseMessage): Promise<FakeAgent> {
+    const f = new FakeAgent(socketPath, mode, message);
+    const refuse = (_call: unknown, cb: (e: object) => void) => cb({ code: status.UNIMPLEMENTED, details: 'fake' });
+    f.server.addService(workloadServiceDefinition(), {
+      FetchX509SVID: (call: ServerWritableStream<unknown, unknown>) => {
+        f.calls.push(Date.now());
+        if (f.mode === 'stall') {
+          f.open.add(call);
+          call.on('cancelled', () => f.open.delete(call));
+          return;
+        }
+        if (f.mode === 'send-then-end') call.write(f.message);
+        call.end();
+      },
+      FetchX509Bundles: (call: ServerWritableStream<unknown, unknown>) => call.end(),
+      FetchJWTBundles: (call: ServerWritableStream<unknown, unknown>) => call.end(),
+      FetchJWTSVID: refuse,
+      ValidateJWTSVID: refuse,
+    });
+    await new Promise<void>((resolve, reject) =>
+      f.server.bindAsync(`unix:${socketPath}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())),
+    );
+    s.defer(() => f.close());
+    return f;
+  }
+
+  get stalled(): number {
+    return this.open.size;
+  }
+
+  setMode(mode: FakeAgent['mode']): void {
+    this.mode = mode;
+  }
+
+  /** Ends the stalled streams cleanly (OK status, no message). */
+  endStalled(): void {
+    for (const call of this.open) call.end();
+    this.open.clear();
+  }
+
+  async close(): Promise<void> {
+    this.server.forceShutdown();
+    rmSync(this.socketPath, { force: true });
+  }
+}
+
+test('backoff: 200 ms doubling, jitter within [d/2, d], capped at 30 s, reset by a message', () => {
+  for (const random of [() => 0, () => 0.999_999, Math.random]) {
+    const b = new Backoff({ random });
+    const seq = Array.from({ length: 40 }, () => b.next());
+    seq.forEach((d, k) => {
+      const { min, max } = backoffBound(k);
+      assert.ok(d >= min && d <= max, `step ${k}: ${d} not in [${min}, ${max}]`);
+    });
+    assert.ok(Math.max(...seq) <= 30_000, 'never above the 30 s cap');
+    assert.ok(seq.slice(20).every((d) => d >= 15_000), 'at the cap, never below 15 s (no hot loop)');
+    b.reset();
+    assert.ok(b.next() <= 200, 'a message resets the backoff');
+  }
+});
+
+describe('agent faults', { concurrency: 3 }, () => {
+  test('agent closed mid-stream, then restarted on the same socket: files kept, bounded retries, quick recovery', async () => {
+    const s = scope('shf-');
+    const dir = s.dir;
+    const sock = join(dir, 'agent.sock');
+    const a1 = await agentAt(s, sock);
+    const h = startHelper(s, a1.address);
+    await waitSerial(dir, currentSerial(a1));
+    const before = snapshot(certsOf(dir));
+    const m = h.mark();
+    await a1.close();
+    counts.faults++;
+    await delay(3000);
+    const retries = h.lines(m).filter(isRetry);
+    assertBackoffSequence(retries.map((l) => Number(l.retry_in_ms)), 'agent gone');
+    // Cumulative backoff floors are 100, 300, 700, 1500, 3100 ms: at most 5 failures in 3 s, at least 3.
+    assert.ok(retries.length >= 3 && retries.length <= 5, `failures logged in 3 s: ${retries.length}`);
+    assert.match(String(retries.at(-1)!.reason), /no agent at socket .*agent\.sock \(socket file not found\)/);
+    unchanged(before, certsOf(dir), 'while the agent is down');
+    assert.ok(h.alive);
+
+    const pending = Number(retries.at(-1)!.retry_in_ms);
+    const a2 = await agentAt(s, sock);
+    const recovered = await waitSerial(dir, currentSerial(a2), 31_000);
+    t_diag(`agent restart: ${retries.length} retries in 3 s (${retries.map((l) => l.retry_in_ms)} ms), recovered ${recovered} ms after restart (pending retry ${pending} ms)`);
+    assert.ok(recovered <= pending + 1000, `recovered ${recovered} ms after the restart; the pending retry was ${pending} ms`);
+    assert.deepEqual(leftovers(certsOf(dir)), []);
+  });
+
+  test('agent SIGKILLed (stale socket file left behind), then restarted: files kept, recovery', async () => {
+    const s = scope('shk-');
+    const dir = s.dir;
+    const sock = join(dir, 'agent.sock');
+    const startAgentProcess = async () => {
+      const p = spawn(process.execPath, [cliPath, 'dev-agent', '--socket', sock, '--ttl', '1h'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      p.stderr!.on('data', (d) => (err += d));
+      s.defer(() => p.kill('SIGKILL'));
+      await waitFor('the dev agent to listen', () => /dev agent listening/.test(err));
+      return p;
+    };
+    const p1 = await startAgentProcess();
+    const h = startHelper(s, `unix://${sock}`);
+    const first = await h.waitFor('the first write', 0, isWritten);
+    const before = snapshot(certsOf(dir));
+    const m = h.mark();
+    p1.kill('SIGKILL');
+    counts.faults++;
+    await waitFor('the helper to retry twice', () => h.lines(m).filter(isRetry).length >= 3);
+    assert.ok(existsSync(sock), 'SIGKILL leaves the socket file behind');
+    const retries = h.lines(m).filter(isRetry);
+    assertBackoffSequence(retries.map((l) => Number(l.retry_in_ms)), 'agent killed');
+    assert.ok(
+      retries.slice(1).some((l) => /no agent is listening at socket/.test(String(l.reason))),
+      `a stale socket is reported as "no agent is listening": ${retries.map((l) => l.reason).join(' | ')}`,
+    );
+    unchanged(before, certsOf(dir), 'after the agent was killed');
+    await startAgentProcess();
+    const next = await h.waitFor('a write from the restarted agent', m, isWritten, 31_000);
+    assert.notEqual(next.serial, first.serial);
+    assert.equal(serialOf(svidOf(dir)), next.serial);
+    assert.ok(h.alive);
+  });
+
+  test('socket file removed under a live agent: the open stream goes on; a new agent on the recreated socket takes over', async () => {
+    const s = scope('shs-');
+    const dir = s.dir;
+    const sock = join(dir, 'agent.sock');
+    const a1 = await agentAt(s, sock);
+    const h = startHelper(s, a1.address);
+    await waitSerial(dir, currentSerial(a1));
+    rmSync(sock);
+    counts.faults++;
+    await a1.rotate();
+    await waitSerial(dir, currentSerial(a1), 5000); // still delivered over the established connection
+    const a2 = await agentAt(s, sock); // a new agent recreates the socket file
+    const m = h.mark();
+    await a1.close(); // the old agent (and the helper's stream to it) goes away
+    const recovered = await waitSerial(dir, currentSerial(a2), 31_000);
+    const retries = h.lines(m).filter(isRetry);
+    assert.ok(retries.length >= 1 && Number(retries[0]!.retry_in_ms) <= 200, 'the first retry is within one initial backoff step');
+    assert.ok(recovered < 2000, `switched to the new agent in ${recovered} ms`);
+    assert.ok(h.alive);
+  });
+
+  test('every call answered UNAVAILABLE for 5 s: call rate follows the backoff, files and health kept, recovery within one step', async () => {
+    const s = scope('shu-');
+    const dir = s.dir;
+    const agent = await agentAt(s, join(dir, 'agent.sock'));
+    const port = await freePort();
+    const h = startHelper(s, agent.address, healthConf(port));
+    await waitSerial(dir, currentSerial(agent));
+    const before = snapshot(certsOf(dir));
+    const m = h.mark();
+    const t0 = Date.now();
+    agent.setFault('FetchX509SVID', { code: status.UNAVAILABLE, message: 'overloaded (test fault)' });
+    counts.faults++;
+    await delay(5000);
+    const during = agent.calls.filter((c) => c.method === 'FetchX509SVID' && c.at >= t0).map((c) => c.at);
+    const gaps = assertCallGaps(during, t0, 'UNAVAILABLE');
+    // Cumulative floors 100, 300, 700, 1500, 3100, 6300 ms and ceilings 200, 600, 1400, 3000, 6200 ms.
+    assert.ok(during.length >= 4 && during.length <= 5, `calls during a 5 s fault: ${during.length} (gaps ${gaps})`);
+    assertBackoffSequence(h.lines(m).filter(isRetry).map((l) => Number(l.retry_in_ms)), 'UNAVAILABLE');
+    assert.match(String(h.find(m, isRetry)!.reason), /unavailable: overloaded \(test fault\)/);
+    unchanged(before, certsOf(dir), 'during the fault');
+    assert.equal(await httpStatus(`http://127.0.0.1:${port}/live`), 200, 'live while the agent refuses');
+    assert.equal(await httpStatus(`http://127.0.0.1:${port}/ready`), 200, 'ready: the SVID on disk is still valid');
+
+    const pending = Number(h.lines(m).filter(isRetry).at(-1)!.retry_in_ms);
+    agent.setFault('FetchX509SVID', null);
+    const t1 = Date.now();
+    await agent.rotate();
+    const recovered = await waitSerial(dir, currentSerial(agent), 31_000);
+    t_diag(`UNAVAILABLE 5 s: ${during.length} calls, gaps ${gaps.join(',')} ms; recovered ${Date.now() - t1} ms after the fault cleared (pending retry ${pending} ms)`);
+    assert.ok(recovered <= pending + 1000, `recovered ${recovered} ms after the fault cleared; pending retry ${pending} ms`);
+    await waitFor('one open stream', () => agent.openStreams('FetchX509SVID') === 1);
+    await delay(300);
+    assert.equal(agent.openStreams('FetchX509SVID'), 1, 'exactly one stream after recovery (no leaked streams)');
+  });
+
+  test('no identity issued for a while (PERMISSION_DENIED): retried with backoff, files kept, then recovery', async () => {
+    const s = scope('shp-');
+    const dir = s.dir;
+    const agent = await agentAt(s, join(dir, 'agent.sock'));
+    const h = startHelper(s, agent.address);
+    await waitSerial(dir, currentSerial(agent));
+    const before = snapshot(certsOf(dir));
+    const m = h.mark();
+    const t0 = Date.now();
+    agent.setIdentities([]);
+    await agent.rotate();
+    counts.faults++;
+    await delay(1600);
+    const during = agent.calls.filter((c) => c.method === 'FetchX509SVID' && c.at >= t0).map((c) => c.at);
+    assertCallGaps(during, t0, 'PERMISSION_DENIED');
+    assert.ok(during.length >= 2 && during.length <= 4, `calls in 1.6 s: ${during.length}`);
+    assert.match(String(h.find(m, isRetry)!.reason), /no identity issued to this workload yet/);
+    unchanged(before, certsOf(dir), 'while no identity is issued');
+    agent.setIdentities([{ spiffeId: 'spiffe://example.org/workload' }]);
+    await agent.rotate();
+    await waitSerial(dir, currentSerial(agent), 31_000);
+  });
+
+  test('INVALID_ARGUMENT is not retried: the daemon exits 5 after exactly one call', async () => {
+    const s = scope('shi-');
+    const dir = s.dir;
+    const agent = await agentAt(s, join(dir, 'agent.sock'));
+    agent.setFault('FetchX509SVID', { code: status.INVALID_ARGUMENT, message: 'bad request (test fault)' });
+    counts.faults++;
+    const h = startHelper(s, agent.address);
+    const r = await h.run.result;
+    assert.equal(r.code, 5, r.stderr);
+    assert.match(r.stderr, /the agent rejected the request as invalid: bad request \(test fault\)/);
+    assert.equal(agent.calls.filter((c) => c.method === 'FetchX509SVID').length, 1);
+  });
+
+  test('one-shot against a stream that stalls: exits 4 at --timeout, writes nothing', async () => {
+    const s = scope('sht-');
+    const dir = s.dir;
+    const fake = await FakeAgent.start(s, join(dir, 'agent.sock'), 'stall');
+    counts.faults++;
+    const h = Helper.start(writeConfig(dir, `unix://${fake.socketPath}`), ['--once', '--timeout', '1500ms']);
+    const r = await h.run.result;
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /no valid X\.509-SVID within 1\.5s: the agent sent nothing/);
+    assert.ok(r.ms >= 1500 && r.ms < 6000, `exited after ${Math.round(r.ms)} ms`);
+    assert.equal(fake.calls.length, 1, 'one call, held open until the deadline');
+    assert.deepEqual(existsSync(certsOf(dir)) ? snapshot(certsOf(dir)).size : 0, 0, 'nothing written');
+  });
+
+  test('daemon on a stalled stream past the SVID expiry: keeps running and the files; /ready turns 503, /live stays 200', async () => {
+    const s = scope('shx-');
+    const dir = s.dir;
+    const sock = join(dir, 'agent.sock');
+    const a1 = await agentAt(s, sock, 3);
+    const port = await freePort();
+    const h = startHelper(s, a1.address, healthConf(port));
+    await waitSerial(dir, currentSerial(a1));
+    await a1.close();
+    const fake = await FakeAgent.start(s, sock, 'stall');
+    counts.faults++;
+    await waitFor('the helper to open a stream on the stalling agent', () => fake.stalled === 1, 10_000);
+    const before = snapshot(certsOf(dir));
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor('/ready to turn 503 once the SVID on disk expires', async () => (await httpStatus(`${url}/ready`)) === 503, 10_000);
+    assert.equal(await httpStatus(`${url}/live`), 200, 'live: nothing failed, the agent is just silent');
+    assert.equal(fake.calls.length, 1, 'a stalled stream is waited on, not hammered');
+    unchanged(before, certsOf(dir), 'during the stall');
+    assert.ok(h.alive);
+    // The stall ends (agent restarted): the helper reconnects to a real agent and is ready again.
+    await fake.close();
+    const a2 = await agentAt(s, sock);
+    await waitSerial(dir, currentSerial(a2), 31_000);
+    await waitFor('/ready back to 200', async () => (await httpStatus(`${url}/ready`)) === 200, 5000);
+  });
+
+  test('streams that end cleanly without a message: reconnects with growing backoff, files kept', async () => {
+    const s = scope('she-');
+    const dir = s.dir;
+    const sock = join(dir, 'agent.sock');
+    const a1 = await agentAt(s, sock);
+    const h = startHelper(s, a1.address);
+    await waitSerial(dir, currentSerial(a1));
+    const before = snapshot(certsOf(dir));
+    const stalled = await (async () => {
+      await a1.close();
+      return FakeAgent.start(s, sock, 'stall');
+    })();
+    await waitFor('a stream on the fake agent', () => stalled.stalled === 1, 10_000);
+    const m = h.mark();
+    const t0 = Date.now();
+    stalled.setMode('end'); // every new stream ends at once...
+    stalled.endStalled(); // ...and so does the open one: status OK, no message
+    counts.faults++;
+    await delay(3200);
+    const during = stalled.calls.filter((t) => t >= t0);
+    const gaps = assertCallGaps(during, t0, 'clean end');
+    assert.ok(during.length >= 3 && during.length <= 5, `calls in 3.2 s: ${during.length} (gaps ${gaps})`);
+    const retries = h.lines(m).filter(isRetry);
+    assert.match(String(retries[0]!.reason), /the agent closed the stream/);
+    assertBackoffSequence(retries.map((l) => Number(l.retry_in_ms)), 'clean end');
+    unchanged(before, certsOf(dir), 'after clean ends');
+    assert.ok(h.alive);
+  });
+
+  test('streams that send the same state then end: rate stays bounded (backoff reset by each message), nothing rewritten', async () => {
+    const s = scope('shn-');
+    const dir = s.dir;
+    const sock = join(dir, 'agent.sock');
+    const a1 = await agentAt(s, sock);
+    const h = startHelper(s, a1.address);
+    await waitSerial(dir, currentSerial(a1));
+    const state = a1.current()!;
+    const before = snapshot(certsOf(dir));
+    await a1.close();
+    const m = h.mark();
+    const fake = await FakeAgent.start(s, sock, 'send-then-end', state);
+    counts.faults++;
+    await waitFor('the fake agent to be called', () => fake.calls.length >= 1, 10_000);
+    const t0 = fake.calls[0]!;
+    await delay(3000);
+    const n = fake.calls.filter((t) => t >= t0 && t < t0 + 3000).length;
+    // Each message resets the backoff, so each reconnect waits [100, 200] ms: at most ~10 per second.
+    assert.ok(n >= 10 && n <= 31, `calls in 3 s: ${n}`);
+    const gaps = fake.calls.slice(1).map((t, i) => t - fake.calls[i]!);
+    assert.ok(Math.min(...gaps) >= 85, `never faster than the initial backoff floor: min gap ${Math.min(...gaps)} ms`);
+    assert.equal(h.lines(m).filter(isWritten).length, 0, 'the same state is never rewritten');
+    assert.equal(h.lines(m).filter(isRejected).length, 0);
+    unchanged(before, certsOf(dir), 'after repeated identical states');
+    t_diag(`send-then-end: ${n} reconnects in 3 s, min gap ${Math.min(...gaps)} ms, 0 rewrites`);
+  });
+
+  test('a flood of 2000 identical updates: no rewrite, no signal; the next real rotation lands at once', async () => {
+    const s = scope('shd-');
+    const dir = s.dir;
+    const agent = await agentAt(s, join(dir, 'agent.sock'));
+    const script = `echo up > ${dir}/up; trap 'echo hup >> ${dir}/hup.log' HUP; while :; do sleep 0.05; done`;
+    const h = startHelper(s, agent.address, `cmd = "sh"\ncmd_args = ["-c", ${JSON.stringify(script)}]\nrenew_signal = "SIGHUP"\n`);
+    await waitFor('the child to start', () => existsSync(join(dir, 'up')));
+    const before = snapshot(certsOf(dir));
+    const m = h.mark();
+    const state = agent.current()!;
+    for (let i = 0; i < 2000; i++) agent.pushX509(state);
+    counts.faults++;
+    await delay(1500);
+    assert.ok(h.alive);
+    unchanged(before, certsOf(dir), 'after 2000 identical updates');
+    assert.equal(h.lines(m).filter(isWritten).length, 0);
+    assert.ok(!existsSync(join(dir, 'hup.log')), 'no SIGHUP for identical updates');
+    const t = Date.now();
+    await agent.rotate();
+    await waitSerial(dir, currentSerial(agent), 5000);
+    await waitFor('exactly one SIGHUP', () => existsSync(join(dir, 'hup.log')));
+    const landed = Date.now() - t;
+    await delay(300);
+    assert.equal(readFileSync(join(dir, 'hup.log'), 'utf8').trim().split('\n').length, 1);
+    assert.ok(landed < 3000, `the real rotation landed ${landed} ms after the flood`);
+    t_diag(`flood: 2000 identical updates, 0 rewrites, rotation landed in ${landed} ms`);
+  });
+});
+
+function t_diag(line: string): void {
+  console.log(`# ${line}`);
+}
