@@ -5,6 +5,7 @@ WORKDIR /src
 COPY package.json package-lock.json tsconfig.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY proto ./proto
+COPY scripts/build-proto.mjs ./scripts/
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
@@ -19,6 +20,8 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/proto ./proto
+# The config is ./helper.conf, that is /etc/spiffe-helper/helper.conf (mount a ConfigMap there);
+# when there is none, the SPIFFE_HELPER_* environment variables alone. --config FILE overrides.
+WORKDIR /etc/spiffe-helper
 USER node
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "/opt/spiffe-helper/dist/cli.js"]
-CMD ["--config", "/etc/spiffe-helper/helper.conf"]

@@ -12,6 +12,9 @@ const USAGE = `Usage:
   spiffe-helper [--config FILE] [--once | --daemon-mode=false] [--timeout DURATION]
                 [--log-level debug|info|warn|error] [--log-format text|json]
   spiffe-helper dev-agent [--socket PATH] [--ttl DURATION] [...]   (spiffe-helper dev-agent --help)
+  spiffe-helper jwt verify --bundle FILE --audience A [--trust-domain TD] TOKEN|-
+  spiffe-helper convert-config GO_HELPER_HCL_FILE        (prints the TOML config on stdout)
+  spiffe-helper inspect [--config FILE | --dir DIR] [--json]   (spiffe-helper inspect --help)
 
 Options:
   --config FILE         TOML config (default: helper.conf). -config works too. Every key can
@@ -107,12 +110,22 @@ async function runMain(flags: MainFlags, signals: SignalHub): Promise<number> {
 
 async function main(argv: string[]): Promise<number> {
   const signals = new SignalHub().install();
-  const log = createLogger({ format: argv.includes('--log-format=json') ? 'json' : 'text' });
+  // Both spellings, so that the last line (often the error that ends the run) is JSON too.
+  const jsonLog = argv.some((a, i) => a === '--log-format=json' || (a === '--log-format' && argv[i + 1] === 'json'));
+  const log = createLogger({ format: jsonLog ? 'json' : 'text' });
   try {
     if (argv[0] === 'dev-agent') {
       // Loaded on demand: the certificate-issuing library costs ~240 ms that the helper never needs.
       const { runDevAgentCommand } = await import('./dev/command.js');
       return await runDevAgentCommand(argv.slice(1), log, signals.signal);
+    }
+    if (argv[0] === 'inspect') {
+      const { runInspectCommand } = await import('./inspect/command.js');
+      return await runInspectCommand(argv.slice(1));
+    }
+    if (argv[0] === 'convert-config') {
+      const { runConvertConfigCommand } = await import('./convert/command.js');
+      return await runConvertConfigCommand(argv.slice(1));
     }
     if (argv[0] === 'jwt' && argv[1] === 'verify') {
       const { runJwtVerifyCommand } = await import('./jwt-verify-command.js');

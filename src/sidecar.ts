@@ -14,6 +14,7 @@ import { fetchJwtOnce, wantsJwt, watchJwt } from './jwt/index.js';
 import { ensureDir } from './output/atomic-write.js';
 import { X509Writer, type WriteResult } from './output/x509-writer.js';
 import type { BackoffOptions } from './workload/backoff.js';
+import { BundleCache } from './workload/bundle-cache.js';
 import { WorkloadClient } from './workload/client.js';
 import type { X509SVIDResponseMessage } from './workload/proto.js';
 import { parseX509Context } from './workload/x509context.js';
@@ -92,6 +93,7 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
   const signal = AbortSignal.any([signals.signal, stop.signal]);
   const client = newClient({ ...options, signal }, metrics);
   const writer = X509Writer.fromConfig(config, log);
+  const bundleCache = new BundleCache();
   const onRotation = async (result: WriteResult): Promise<void> => {
     if (!result.changed) return;
     const { svid } = result;
@@ -106,7 +108,7 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
           rpc: 'FetchX509SVID',
           signal,
           onMessage: async (msg) => {
-            const ctx = parseX509Context(msg);
+            const ctx = parseX509Context(msg, new Date(), bundleCache);
             let result: WriteResult;
             try {
               result = await writer.apply(ctx);

@@ -1,5 +1,6 @@
 import { parse } from 'smol-toml';
 import { HelperError } from '../errors.js';
+import { HEALTH_CHECKS_KEYS, TOP_LEVEL_KEYS, type KeyType } from './key-types.js';
 import type { RawTable } from './keys.js';
 
 /**
@@ -19,54 +20,14 @@ export const ENV_PREFIX = 'SPIFFE_HELPER_';
  */
 const NOT_CONFIG_KEYS: ReadonlySet<string> = new Set<string>();
 
-type Kind = 'string' | 'bool' | 'int' | 'mode' | 'tables';
-
-/** Every top-level key and its type. `cmd_args` is the Go helper's string form (`-c "a b"`). */
-const TOP_LEVEL: Readonly<Record<string, Kind>> = {
-  agent_address: 'string',
-  cert_dir: 'string',
-  svid_file_name: 'string',
-  svid_key_file_name: 'string',
-  svid_bundle_file_name: 'string',
-  add_intermediates_to_bundle: 'bool',
-  include_federated_domains: 'bool',
-  federated_bundle_file_name: 'string',
-  omit_expired: 'bool',
-  hint: 'string',
-  file_layout: 'string',
-  cert_file_mode: 'mode',
-  key_file_mode: 'mode',
-  jwt_svids: 'tables',
-  jwt_bundle_file_name: 'string',
-  jwt_bundle_format: 'string',
-  jwt_svid_file_mode: 'mode',
-  jwt_bundle_file_mode: 'mode',
-  daemon_mode: 'bool',
-  cmd: 'string',
-  cmd_args: 'string',
-  renew_signal: 'string',
-  cmd_restart_policy: 'string',
-  cmd_stop_grace_period: 'string',
-  pid_file_name: 'string',
-  log_level: 'string',
-  log_format: 'string',
-};
-
 /** Tables whose keys are set one variable each: `SPIFFE_HELPER_<TABLE>_<KEY>`. */
-const TABLES: Readonly<Record<string, Readonly<Record<string, Kind>>>> = {
-  health_checks: {
-    listener_enabled: 'bool',
-    bind_address: 'string',
-    bind_port: 'int',
-    liveness_path: 'string',
-    readiness_path: 'string',
-    metrics_enabled: 'bool',
-  },
+const TABLES: Readonly<Record<string, Readonly<Record<string, KeyType>>>> = {
+  health_checks: HEALTH_CHECKS_KEYS,
 };
 
 /** Every key the environment can set, dotted for table keys (`health_checks.bind_port`). */
 export function envConfigKeys(): string[] {
-  return [...Object.keys(TOP_LEVEL), ...Object.entries(TABLES).flatMap(([t, keys]) => Object.keys(keys).map((k) => `${t}.${k}`))];
+  return [...Object.keys(TOP_LEVEL_KEYS), ...Object.entries(TABLES).flatMap(([t, keys]) => Object.keys(keys).map((k) => `${t}.${k}`))];
 }
 
 /** The variable that sets a dotted key: `health_checks.bind_port` → `SPIFFE_HELPER_HEALTH_CHECKS_BIND_PORT`. */
@@ -98,7 +59,7 @@ export function readEnvConfig(env: NodeJS.ProcessEnv): EnvConfig {
     const text = env[name];
     if (text === undefined || text === '') continue;
     const [tableName, sub] = key.includes('.') ? (key.split('.') as [string, string]) : [undefined, key];
-    const kind = tableName ? TABLES[tableName]![sub]! : TOP_LEVEL[key]!;
+    const kind = tableName ? TABLES[tableName]![sub]! : TOP_LEVEL_KEYS[key]!;
     const value = convert(name, kind, text);
     if (tableName) {
       const t = (table[tableName] ??= {}) as RawTable;
@@ -122,9 +83,12 @@ export function applyEnvConfig(file: RawTable, fromEnv: EnvConfig): RawTable {
   return merged;
 }
 
-function convert(name: string, kind: Kind, text: string): unknown {
+function convert(name: string, kind: KeyType, text: string): unknown {
   switch (kind) {
     case 'string':
+    case 'log_level':
+    case 'strings':
+    case 'cmd_args': // the Go helper's string form (`-c "a b"`), split by the config reader
       return text;
     case 'bool':
       // Anything else goes on as a string: the reader says "must be true or false".
@@ -134,7 +98,7 @@ function convert(name: string, kind: Kind, text: string): unknown {
     case 'mode':
       // "0644" and "644" are read by the mode reader as in the file; 0o644 is TOML's spelling.
       return /^0o[0-7]+$/.test(text) ? parseInt(text.slice(2), 8) : text;
-    case 'tables':
+    case 'jwt_svids':
       return parseTables(name, text);
   }
 }

@@ -2,6 +2,7 @@ import { createHash, generateKeyPair, sign, verify, type KeyObject } from 'node:
 import { promisify } from 'node:util';
 import { HelperError } from '../errors.js';
 import { SpiffeId, type TrustDomain } from '../spiffe/id.js';
+import { decodeJwtSegment } from '../spiffe/jwtsvid.js';
 
 /**
  * The development agent's JWT-SVID authority for one trust domain: one signing key with a
@@ -114,13 +115,9 @@ function b64json(value: object): string {
 }
 
 function decodeJson(part: string, what: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch {
-    // reported below, with the same message as a non-object
-  }
-  throw invalid(`${what} is not a base64url JSON object`);
+  const value = decodeJwtSegment(part);
+  if (!value) throw invalid(`${what} is not a base64url JSON object`);
+  return value;
 }
 
 /** RFC 7638 thumbprint: the same key always gets the same `kid`. */

@@ -156,16 +156,37 @@ function numericDate(claims: Record<string, unknown>, name: string, required: bo
   return new Date(v * 1000);
 }
 
+/**
+ * One part of a compact JWS (header or claims) as a JSON object, or undefined. It checks
+ * nothing else: for showing what a token says (inspect, the dev agent), never for trusting it.
+ */
+export function decodeJwtSegment(part: string): Record<string, unknown> | undefined {
+  try {
+    const value = decodeJson(part);
+    return isJsonObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function decodeObject(part: string, what: string): Record<string, unknown> {
   if (!B64URL.test(part)) throw invalid(`token ${what} is empty or not base64url`);
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    value = decodeJson(part);
   } catch {
     throw invalid(`token ${what} is not base64url-encoded JSON`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`token ${what} is not a JSON object`);
-  return value as Record<string, unknown>;
+  if (!isJsonObject(value)) throw invalid(`token ${what} is not a JSON object`);
+  return value;
+}
+
+function decodeJson(part: string): unknown {
+  return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+}
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function invalid(message: string): HelperError {

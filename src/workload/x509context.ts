@@ -1,6 +1,7 @@
 import { HelperError } from '../errors.js';
 import { parseX509Bundle, type X509Bundle } from '../spiffe/bundle.js';
 import { TrustDomain } from '../spiffe/id.js';
+import type { BundleCache } from './bundle-cache.js';
 import { parseX509Svid, type X509Svid } from '../spiffe/x509svid.js';
 import type { X509SVIDResponseMessage } from './proto.js';
 
@@ -18,7 +19,9 @@ export interface X509Context {
   readonly federatedBundles: ReadonlyMap<string, X509Bundle>;
 }
 
-export function parseX509Context(msg: X509SVIDResponseMessage, now: Date = new Date()): X509Context {
+/** `cache`: reuse the bundles of the previous message where their bytes are unchanged (daemon mode). */
+export function parseX509Context(msg: X509SVIDResponseMessage, now: Date = new Date(), cache?: BundleCache): X509Context {
+  const bundleOf = (td: TrustDomain, der: Uint8Array): X509Bundle => (cache ? cache.parse(td, der) : parseX509Bundle(td, der));
   if (!msg.svids || msg.svids.length === 0) {
     throw new HelperError('x509svid', 'x509svid: the response holds no SVIDs');
   }
@@ -34,7 +37,7 @@ export function parseX509Context(msg: X509SVIDResponseMessage, now: Date = new D
     );
     svids.push(svid);
     const td = svid.id.trustDomain;
-    if (!bundles.has(td.name)) bundles.set(td.name, parseX509Bundle(td, raw.bundle));
+    if (!bundles.has(td.name)) bundles.set(td.name, bundleOf(td, raw.bundle));
   }
   const federatedBundles = new Map<string, X509Bundle>();
   for (const [key, der] of Object.entries(msg.federated_bundles ?? {})) {
@@ -44,8 +47,9 @@ export function parseX509Context(msg: X509SVIDResponseMessage, now: Date = new D
     } catch (e) {
       throw new HelperError('x509bundle', `x509bundle: federated bundle key ${JSON.stringify(key)} is not a trust domain: ${(e as Error).message}`);
     }
-    federatedBundles.set(td.name, parseX509Bundle(td, der));
+    federatedBundles.set(td.name, bundleOf(td, der));
   }
+  cache?.prune();
   return { svids, bundles, federatedBundles };
 }
 

@@ -45,7 +45,7 @@ test('/metrics: rotations, expiry, JWT expiry by file, last update, and reconnec
     const port = await listenerPort(run);
     let m = await waitFor('the first SVID and token to be counted', async () => {
       const s = await scrape(port);
-      return s.get('spiffe_helper_rotations_total')! >= 1 && s.has('spiffe_helper_jwt_svid_expiry_seconds{file="api.jwt"}') && s;
+      return s.get('spiffe_helper_rotations_total')! >= 1 && s.has('spiffe_helper_jwt_svid_expiry_seconds{file="api.jwt"}') ? s : undefined;
     });
     const first = m.get('spiffe_helper_rotations_total')!;
     const expiry = m.get('spiffe_helper_x509_svid_expiry_seconds')!;
@@ -61,7 +61,7 @@ test('/metrics: rotations, expiry, JWT expiry by file, last update, and reconnec
     await agent.rotate();
     m = await waitFor('the rotation to be counted', async () => {
       const s = await scrape(port);
-      return s.get('spiffe_helper_rotations_total') === first + 1 && s;
+      return s.get('spiffe_helper_rotations_total') === first + 1 ? s : undefined;
     });
     assert.ok(m.get('spiffe_helper_last_update_timestamp_seconds')! >= last);
 

@@ -1,0 +1,82 @@
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The helpers under test. Each writes its own configuration for a scenario (TOML for ours,
+ * the equivalent HCL for the Go spiffe-helper) and says how to run it in daemon and one-shot
+ * mode. Both get the same agent, file names and child program.
+ */
+export const childPath = fileURLToPath(new URL('../child.mjs', import.meta.url));
+export const defaultCliPath = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+export const FILES = { svid: 'svid.pem', key: 'svid_key.pem', bundle: 'svid_bundle.pem' };
+
+/**
+ * A scenario: { socketPath, certDir, child (wrap bench/child.mjs with renew_signal SIGHUP),
+ * federated (include_federated_domains) }.
+ */
+export function ours(cliPath = defaultCliPath, label = 'spiffe-helper (TS)', key = 'ours', short = 'TS', nodeArgs = []) {
+  return {
+    key,
+    short,
+    label,
+    version: `node ${process.version}`,
+    writeConfig(dir, s) {
+      const lines = [
+        `agent_address = ${JSON.stringify(`unix://${s.socketPath}`)}`,
+        `cert_dir = ${JSON.stringify(s.certDir)}`,
+        `svid_file_name = "${FILES.svid}"`,
+        `svid_key_file_name = "${FILES.key}"`,
+        `svid_bundle_file_name = "${FILES.bundle}"`,
+      ];
+      if (s.federated) lines.push('include_federated_domains = true');
+      if (s.child) {
+        lines.push(`cmd = ${JSON.stringify(process.execPath)}`, `cmd_args = [${JSON.stringify(childPath)}]`, 'renew_signal = "SIGHUP"');
+      }
+      const file = join(dir, 'helper.conf');
+      writeFileSync(file, lines.join('\n') + '\n');
+      return file;
+    },
+    daemon: (conf) => [process.execPath, [...nodeArgs, cliPath, '--config', conf]],
+    once: (conf) => [process.execPath, [...nodeArgs, cliPath, '--config', conf, '--once', '--timeout', '20s']],
+  };
+}
+
+export function goReference(binary) {
+  let version = 'unknown version';
+  try {
+    version = execFileSync(binary, ['-version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (e) {
+    throw new Error(`--reference ${binary}: cannot run it: ${e.message}`);
+  }
+  // Built without release ldflags it says "0.11.0-dev-unk"; build-reference.sh names its dir by tag.
+  const tag = /go-spiffe-helper-(v[\w.-]+)\//.exec(binary)?.[1];
+  return {
+    key: 'go',
+    short: 'Go',
+    label: `Go spiffe-helper ${tag ?? version}`,
+    version,
+    writeConfig(dir, s) {
+      // HCL, as the Go helper reads it. agent_address is a bare path: it prefixes unix://.
+      const lines = [
+        `agent_address = ${JSON.stringify(s.socketPath)}`,
+        `cert_dir = ${JSON.stringify(s.certDir)}`,
+        `svid_file_name = "${FILES.svid}"`,
+        `svid_key_file_name = "${FILES.key}"`,
+        `svid_bundle_file_name = "${FILES.bundle}"`,
+      ];
+      if (s.federated) lines.push('include_federated_domains = true');
+      if (s.child) {
+        // cmd_args is one string split on spaces (CSV rules): quote the path.
+        lines.push(`cmd = ${JSON.stringify(process.execPath)}`, `cmd_args = ${JSON.stringify(`"${childPath}"`)}`, 'renew_signal = "SIGHUP"');
+      }
+      const file = join(dir, 'helper.hcl');
+      writeFileSync(file, lines.join('\n') + '\n');
+      return file;
+    },
+    daemon: (conf) => [binary, ['-config', conf]],
+    once: (conf) => [binary, ['-config', conf, '-daemon-mode=false']],
+  };
+}

@@ -1,0 +1,127 @@
+import { bytes, mib, ms, ratio, signedMib } from './stats.mjs';
+
+/**
+ * Turns results into tables: the same Markdown goes to stdout and to docs/BENCHMARKS.md.
+ * With a reference there are three more columns: its figure, ours/its ratio and the target.
+ */
+export function buildTables(r, impls) {
+  const [ours, ref] = impls;
+  const hasRef = Boolean(ref);
+  // Targets are stated against the Go helper; against another build of ours (--baseline) they do not apply.
+  const goRef = ref?.key === 'go';
+  const ratioName = hasRef ? `ratio ${ours.short}/${ref.short}` : '';
+  const tables = [];
+  const header = hasRef ? ['measurement', ours.label, ref.label, ratioName, 'target', 'met'] : ['measurement', ours.label, 'target', 'met'];
+  const row = (name, get, fmt, target) => {
+    const a = get(r, ours.key);
+    if (!hasRef) {
+      const verdict = target?.solo ? target.solo(a) : undefined;
+      return [name, fmt(a), target?.text ?? '', verdict === undefined ? '' : verdict ? 'yes' : 'NO'];
+    }
+    const b = get(r, ref.key);
+    const verdict = target?.check && (goRef || target.solo) ? target.check(a, b) : undefined;
+    return [name, fmt(a), fmt(b), ratio(a, b), target?.text ?? '', verdict === undefined ? '' : verdict ? 'yes' : 'NO'];
+  };
+  const notWorse = { text: '≤ Go', check: (a, b) => a <= b };
+
+  const latencyTable = (title, lat, where) => {
+    const get = (field) => (x, k) => lat[k][field];
+    return {
+      title,
+      note: `Agent sends a new X509SVIDResponse → the wrapped child has SIGHUP, files checked after each; ${lat[ours.key].n} rotations per helper in ${r.options.blocks} alternating blocks, ${r.options.gapMs} ms apart; ${where}.`,
+      header,
+      rows: [
+        row('p50', get('p50'), ms, notWorse),
+        row('p95', get('p95'), ms, notWorse),
+        row('p99', get('p99'), ms, notWorse),
+        row('max', get('max'), ms),
+        row('signals not matched to a rotation', get('extraSignals'), String, { text: '0', check: (a) => a === 0, solo: (a) => a === 0 }),
+      ],
+    };
+  };
+  if (r.latency) tables.push(latencyTable('Rotation latency', r.latency, `cert dir on ${r.machine.fsType}`));
+  if (r.latencyTmpfs) {
+    tables.push(latencyTable('Rotation latency, cert dir on tmpfs', r.latencyTmpfs, 'cert dir in /dev/shm, where fsync costs nothing: the difference to the table above is what durability costs'));
+  }
+  if (r.oneShot || r.firstFile) {
+    const rows = [];
+    if (r.oneShot) {
+      rows.push(row('one-shot: start → files → exit (median)', (x, k) => x.oneShot[k].median, ms, { text: '≤ 2× Go', check: (a, b) => a <= 2 * b }));
+      rows.push(row('one-shot: fastest run', (x, k) => x.oneShot[k].min, ms));
+    }
+    if (r.firstFile) {
+      rows.push(row('daemon: start → first files complete (median)', (x, k) => x.firstFile[k].median, ms));
+      rows.push(row('daemon: fastest run', (x, k) => x.firstFile[k].min, ms));
+    }
+    if (r.oneShot) {
+      const floor = (name, v) => (hasRef ? [name, ms(v.median), '', '', '', ''] : [name, ms(v.median), '', '']);
+      rows.push(floor('floor: `node -e 0` (median)', r.oneShot.floor));
+      rows.push(floor('floor: `node dist/cli.js --version`, every module loaded (median)', r.oneShot.modulesOnly));
+    }
+    const runs = (r.oneShot ?? r.firstFile)[ours.key].n;
+    tables.push({ title: 'Start-up', note: `Median of ${runs} runs each, helpers alternating, one dev agent for all.`, header, rows });
+  }
+  if (r.memory) {
+    const m = r.memory[ours.key];
+    const growthOk = (a, steady) => a <= Math.max(1024, 0.02 * steady);
+    tables.push({
+      title: 'Memory',
+      note: `RSS of the helper process (/proc/<pid>/status), sampled ${r.options.settleMs} ms after the last rotation of each checkpoint. "No growth" means at most max(1 MiB, 2% of the steady RSS).`,
+      header,
+      rows: [
+        row('RSS after start (first files written)', (x, k) => x.memory[k].startRssKb, mib),
+        row(`steady RSS after ${m.from} rotations`, (x, k) => x.memory[k].steadyRssKb, mib, { text: '≤ 2× Go', check: (a, b) => a <= 2 * b }),
+        row(`peak RSS (VmHWM) after ${m.from} rotations`, (x, k) => x.memory[k].peakKb, mib),
+        row(`peak RSS (VmHWM) after ${m.to} rotations`, (x, k) => x.memory[k].finalPeakKb, mib),
+        row(`RSS growth, rotation ${m.from} → ${m.to}`, (x, k) => x.memory[k].growthKb, signedMib, {
+          text: 'no growth',
+          check: (a) => growthOk(a, r.memory[ours.key].steadyRssKb),
+          solo: (a) => growthOk(a, m.steadyRssKb),
+        }),
+      ],
+    });
+    const cps = m.samples.map((s) => s.rotations);
+    tables.push({
+      title: 'Memory: RSS at each checkpoint',
+      note: 'RSS / VmHWM in MiB.',
+      header: ['rotations', ...impls.map((i) => i.label)],
+      rows: cps.map((c) => [String(c), ...impls.map((i) => {
+        const s = r.memory[i.key].samples.find((x) => x.rotations === c);
+        return s ? `${(s.rssKb / 1024).toFixed(1)} / ${(s.hwmKb / 1024).toFixed(1)}` : '';
+      })]),
+    });
+  }
+  if (r.idle) {
+    const secs = r.idle[ours.key].seconds;
+    tables.push({
+      title: 'Idle cost',
+      note: `${secs} s with the stream open and no rotation, helpers side by side; CPU = utime+stime from /proc/<pid>/stat (resolution 10 ms), wake-ups = context switches of all threads.`,
+      header,
+      rows: [
+        row(`CPU time over ${secs} s`, (x, k) => x.idle[k].cpuMs, (v) => `${v.toFixed(0)} ms`, { text: '0 ms', check: (a) => a === 0, solo: (a) => a === 0 }),
+        row(`context switches over ${secs} s`, (x, k) => x.idle[k].contextSwitches, String),
+        row('threads', (x, k) => x.idle[k].threads, String),
+      ],
+    });
+  }
+  if (r.scale) {
+    const h = ['response', 'size on the wire', ...impls.map((i) => i.label), ...(hasRef ? [ratioName] : [])];
+    tables.push({
+      title: 'Scale: validate and write one response',
+      note: `Median of ${r.options.scaleSamples} updates per shape, measured like the rotation latency (agent sends → child has SIGHUP); bundles include federated CAs (include_federated_domains = true) when there are any. gRPC receive limits: ours 32 MiB (grpc.max_receive_message_length in src/workload/client.ts), the Go helper gRPC's default 4 MiB; every message here is far below both.`,
+      header: h,
+      rows: r.scale.map((s) => [s.label, bytes(s.bytes), ...impls.map((i) => ms(s[i.key].median)), ...(hasRef ? [ratio(s[ours.key].median, s[ref.key].median)] : [])]),
+    });
+  }
+  if (r.startup) tables.push(...r.startup.tables);
+  return tables;
+}
+
+export function renderMarkdown(tables) {
+  return tables
+    .map((t) => {
+      const line = (cells) => `| ${cells.join(' | ')} |`;
+      return [`### ${t.title}`, '', t.note ?? '', '', line(t.header), line(t.header.map(() => '---')), ...t.rows.map(line), ''].join('\n');
+    })
+    .join('\n');
+}

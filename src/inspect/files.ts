@@ -1,0 +1,33 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { trustDomainInFileName } from '../config/trust-domain-pattern.js';
+
+/** The file's text, or undefined after reporting why it cannot be read. */
+export async function readText(file: string, problem: (m: string) => void): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    problem(`${file}: cannot read: ${code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+    return undefined;
+  }
+}
+
+/** Files in `dir` matching a `{trust_domain}` pattern, sorted. */
+export async function federatedFiles(dir: string, pattern: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => trustDomainInFileName(n, pattern) !== undefined)
+    .sort()
+    .map((n) => join(dir, n));
+}
+
+/** The trust domain a per-domain file stands for, from its path. */
+export function trustDomainOfFile(path: string, pattern: string): string | undefined {
+  return trustDomainInFileName(basename(path), pattern);
+}

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { devAgent } from './helpers/dev-agent.js';
+import { readDockerfile, type Stage } from './helpers/dockerfile.js';
+import { tempDir } from './helpers/tmp.js';
+
+/**
+ * The Dockerfile, exercised without a Docker engine: its build stage's COPY and RUN steps are
+ * performed in a clean directory, its runtime stage's COPY --from=build steps assemble the
+ * runtime tree, and that tree runs against the dev agent the way the ENTRYPOINT runs it.
+ */
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const STEP_TIMEOUT_MS = 240_000;
+
+function run(cmd: string, cwd: string): void {
+  const r = spawnSync('sh', ['-c', cmd], {
+    cwd,
+    encoding: 'utf8',
+    timeout: STEP_TIMEOUT_MS,
+    // From the local cache when it has the packages; the registry otherwise.
+    env: { ...process.env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' },
+  });
+  assert.equal(r.status, 0, `RUN ${cmd} failed (status ${r.status}, signal ${r.signal}):\n${r.stdout}\n${r.stderr}`);
+}
+
+/** Performs a build stage in `root` (standing for its WORKDIR); returns that WORKDIR's path in the image. */
+function build(stage: Stage, root: string): string {
+  let workdir = '/';
+  for (const i of stage.instructions) {
+    switch (i.op) {
+      case 'WORKDIR':
+        workdir = posix.resolve(workdir, i.args);
+        break;
+      case 'COPY': {
+        assert.equal(i.flags['from'], undefined, 'the build stage copies from the build context only');
+        const parts = i.args.split(/\s+/);
+        const dest = parts.pop()!;
+        for (const src of parts) {
+          const target = dest.endsWith('/') ? join(root, dest, posix.basename(src)) : join(root, dest);
+          cpSync(join(repo, src), target, { recursive: true });
+        }
+        break;
+      }
+      case 'RUN':
+        // Only steps this test can perform faithfully: npm and node commands.
+        assert.match(i.args, /^(npm|node) [^;|]*(&& (npm|node) [^;|]*)*$/, `RUN ${i.args}: teach test/dockerfile.test.ts this build step`);
+        run(i.args, root);
+        break;
+      case 'ENV':
+      case 'ARG':
+        assert.fail(`${i.op} in the build stage: teach test/dockerfile.test.ts to apply it`);
+        break;
+      default:
+        break;
+    }
+  }
+  return workdir;
+}
+
+function bytes(path: string): number {
+  const s = statSync(path);
+  if (!s.isDirectory()) return s.size;
+  return readdirSync(path).reduce((n, name) => n + bytes(join(path, name)), 0);
+}
+
+/** Asynchronous: the dev agent answers from this process, whose event loop must keep running. */
+function node(args: string[], cwd?: string): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, SPIFFE_ENDPOINT_SOCKET: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  return new Promise((resolve) => child.on('close', (code) => (clearTimeout(timer), resolve({ code, out }))));
+}
+
+const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+
+test('the Dockerfile build steps produce a runtime tree that fetches an SVID from the dev agent', { timeout: 2 * STEP_TIMEOUT_MS }, async (t) => {
+  const stages = readDockerfile();
+  const buildStage = stages.find((s) => s.name === 'build');
+  assert.ok(buildStage, 'a stage named build');
+  const runtime = stages[stages.length - 1]!;
+  assert.notEqual(runtime, buildStage);
+
+  const dir = tempDir('sh-docker-');
+  const buildRoot = join(dir, 'src');
+  mkdirSync(buildRoot);
+  const started = performance.now();
+  const buildWorkdir = build(buildStage, buildRoot);
+  const buildMs = performance.now() - started;
+
+  // The runtime stage: COPY --from=build lines, relative to the WORKDIR in force.
+  const runtimeRoot = join(dir, 'runtime');
+  let workdir = '/';
+  let appDir: string | undefined;
+  const copied: string[] = [];
+  for (const i of runtime.instructions) {
+    if (i.op === 'WORKDIR') workdir = posix.resolve(workdir, i.args);
+    if (i.op !== 'COPY') continue;
+    assert.equal(i.flags['from'], 'build', `runtime COPY ${i.args} copies from the build stage`);
+    const [src, dest] = i.args.split(/\s+/) as [string, string];
+    const from = join(buildRoot, posix.relative(buildWorkdir, src));
+    assert.ok(existsSync(from), `COPY --from=build ${src}: the build did not produce it`);
+    const to = posix.resolve(workdir, dest.endsWith('/') ? posix.join(dest, posix.basename(src)) : dest);
+    cpSync(from, join(runtimeRoot, to), { recursive: true });
+    copied.push(join(runtimeRoot, to));
+    appDir ??= workdir;
+  }
+  const app = join(runtimeRoot, appDir!);
+  const cli = join(app, 'dist', 'cli.js');
+  assert.ok(existsSync(cli));
+  // The prune kept what runs and dropped what builds.
+  for (const dep of ['@grpc/grpc-js', '@grpc/proto-loader', 'smol-toml']) assert.ok(existsSync(join(app, 'node_modules', dep)), `${dep} is in the image`);
+  for (const dev of ['typescript', 'tsx', 'yaml', 'fast-check']) assert.ok(!existsSync(join(app, 'node_modules', dev)), `dev dependency ${dev} is not in the image`);
+
+  const sizes = copied.map((p) => `${posix.basename(p)} ${mib(bytes(p))}`);
+  const total = copied.reduce((n, p) => n + bytes(p), 0);
+  const du = spawnSync('du', ['-sk', ...copied], { encoding: 'utf8' });
+  const duKib = du.stdout.split('\n').filter(Boolean).reduce((n, l) => n + Number(l.split('\t')[0]), 0);
+  t.diagnostic(`runtime stage copies ${mib(total)} (du: ${mib(duKib * 1024)}): ${sizes.join(', ')}; build steps took ${(buildMs / 1000).toFixed(1)} s`);
+
+  // Run it as the ENTRYPOINT does (tini aside), from the image's final WORKDIR holding helper.conf.
+  const agent = await devAgent(dir);
+  const etc = join(runtimeRoot, workdir);
+  mkdirSync(etc, { recursive: true });
+  writeFileSync(join(etc, 'helper.conf'), `agent_address = "${agent.address}"\ncert_dir = "${join(dir, 'certs')}"\nsvid_file_name = "svid.pem"\nsvid_key_file_name = "svid_key.pem"\nsvid_bundle_file_name = "bundle.pem"\n`);
+  const r = await node([cli, '--once', '--timeout', '20s'], etc);
+  assert.equal(r.code, 0, r.out);
+  for (const f of ['svid.pem', 'svid_key.pem', 'bundle.pem']) assert.ok(existsSync(join(dir, 'certs', f)), f);
+  const inspect = await node([cli, 'inspect', '--config', join(etc, 'helper.conf')]);
+  assert.equal(inspect.code, 0, inspect.out);
+});
