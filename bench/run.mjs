@@ -20,7 +20,9 @@ const HELP = `usage: node bench/run.mjs [options]
   --smoke              one small iteration of everything (what npm test runs)
   --out FILE           Markdown report (default docs/BENCHMARKS.md; none with --smoke)
   --json FILE          raw results as JSON
-  --only LIST          comma-separated: latency,latency-tmpfs,oneshot,firstfile,memory,idle,scale,startup
+  --only LIST          comma-separated: latency,latency-tmpfs,oneshot,firstfile,memory,memory-tuned,
+                       idle,scale,startup (memory-tuned: our helper's memory run again with
+                       TUNED_NODE_ARGS, bench/lib/impls.mjs; needs memory)
                        (latency-tmpfs: the latency again with cert dirs in /dev/shm, where fsync
                        costs nothing; skipped when --dir is already on tmpfs)
   --cli FILE           our helper's entry point (default dist/cli.js)
@@ -30,6 +32,8 @@ const HELP = `usage: node bench/run.mjs [options]
   --mem-rotations N    rotations of the memory run (default 5000)
   --checkpoint N       memory sample every N rotations; steady RSS at the first (default 1000)
   --idle-seconds N     idle measurement length (default 60)
+  --idle-settle-seconds N  time after the first files before the idle measurement starts
+                       (default 15: V8's start-up housekeeping, reported on its own row)
   --runs N             one-shot / first-file / start-up runs per variant (default 10)
   --scale-samples N    updates per scale shape (default 5)
   --variant NAME=FILE  start-up profile: also time the one-shot of this build of the helper
@@ -52,6 +56,7 @@ const { values: a } = parseArgs({
     'mem-rotations': { type: 'string' },
     checkpoint: { type: 'string' },
     'idle-seconds': { type: 'string' },
+    'idle-settle-seconds': { type: 'string' },
     runs: { type: 'string' },
     'scale-samples': { type: 'string' },
     variant: { type: 'string', multiple: true },
@@ -72,6 +77,7 @@ const options = {
   memRotations: num(a['mem-rotations'], 5000, 20),
   checkpoint: num(a.checkpoint, 1000, 10),
   idleSeconds: num(a['idle-seconds'], 60, 1),
+  idleSettleSeconds: num(a['idle-settle-seconds'], 15, 0.2),
   runs: num(a.runs, 10, 1),
   scaleSamples: num(a['scale-samples'], 5, 1),
   gapMs: smoke ? 1 : 5,
@@ -79,7 +85,7 @@ const options = {
   waitMs: 30_000,
   cliPath: a.cli ? resolve(a.cli) : undefined,
 };
-const sections = new Set((a.only ?? 'latency,latency-tmpfs,oneshot,firstfile,memory,idle,scale,startup').split(','));
+const sections = new Set((a.only ?? 'latency,latency-tmpfs,oneshot,firstfile,memory,memory-tuned,idle,scale,startup').split(','));
 const shapes = smoke
   ? [
       { label: '1 SVID, 1 CA, 0 federated', svids: 1, cas: 1, federated: 0 },
@@ -99,7 +105,7 @@ const shapes = smoke
 
 const { buildTables, renderMarkdown } = await import('./lib/report.mjs');
 const { killAll } = await import('./lib/session.mjs');
-const { goReference, ours } = await import('./lib/impls.mjs');
+const { goReference, ours, TUNED_NODE_ARGS } = await import('./lib/impls.mjs');
 const { loadAverage, machine } = await import('./lib/proc.mjs');
 let Minter, Bench;
 try {
@@ -127,6 +133,8 @@ const results = { options, machine: machine(workDir), started: new Date(started)
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
 process.on('exit', () => rmSync(workDir, { recursive: true, force: true }));
 
+/** Who appears in the report: the helpers compared, plus our helper's tuned memory run. */
+const reported = [...impls];
 const minter = await Minter.start(workDir);
 try {
   const bench = new Bench({ impls, minter, workDir, options, progress });
@@ -145,6 +153,12 @@ try {
     }
   }
   if (sections.has('memory')) results.memory = await bench.memory(pool);
+  if (sections.has('memory') && sections.has('memory-tuned') && !nodeArgs.length) {
+    const tuned = ours(options.cliPath, `spiffe-helper (TS), ${TUNED_NODE_ARGS.join(' ')}`, 'tuned', 'tuned', TUNED_NODE_ARGS);
+    const r = await new Bench({ impls: [tuned], minter, workDir, options, progress }).memory(pool);
+    Object.assign(results.memory, r);
+    reported.push(tuned);
+  }
   if (sections.has('idle')) results.idle = await bench.idle(pool[0]);
   if (sections.has('scale')) results.scale = await bench.scale(shapes);
   if (sections.has('startup')) results.startup = await profileStartup({ root, workDir, runs: options.runs, progress, minter, first: pool[0], cliPath: options.cliPath, variants: (a.variant ?? []).map(parseVariant) });
@@ -171,13 +185,13 @@ const head = [
   '| --- | --- |',
   `| machine | ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.kernel} |`,
   `| Node | ${m.node} |`,
-  `| helpers | ${impls.map((i) => `${i.label}`).join('; ')} |`,
+  `| helpers | ${reported.map((i) => `${i.label}`).join('; ')} |`,
   `| cert dir file system | ${m.fsType} (ours fsyncs every file and the directory; the Go helper does not fsync) |`,
   `| load average (1/5/15 min) | at start ${results.load.start}, at end ${results.load.end} |`,
   `| mode | ${smoke ? 'smoke (tiny counts: the figures mean nothing)' : 'full'} |`,
   '',
 ].join('\n');
-const markdown = `${head}\n${renderMarkdown(buildTables(results, impls))}`;
+const markdown = `${head}\n${renderMarkdown(buildTables(results, reported))}`;
 process.stdout.write(markdown);
 const out = a.out ?? (smoke ? undefined : join(root, 'docs', 'BENCHMARKS.md'));
 if (out) {

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from './config/duration.js';
 import { loadConfig } from './config/load.js';
 import { describeError, exitCodeFor, ExitCode, HelperError } from './errors.js';
-import { createLogger, type LogFormat, type LogLevel } from './log.js';
+import { createLogger, type LogFormat, type Logger, type LogLevel } from './log.js';
 import { SignalHub } from './notify/signals.js';
 import { runDaemon, runOnce } from './sidecar.js';
 
@@ -97,9 +97,11 @@ function parseMainFlags(argv: string[]): MainFlags | 'help' | 'version' {
   };
 }
 
-async function runMain(flags: MainFlags, signals: SignalHub): Promise<number> {
+/** `out.log` becomes the configured logger as soon as the config is known, for the final error line too. */
+async function runMain(flags: MainFlags, signals: SignalHub, out: { log: Logger }): Promise<number> {
   const config = await loadConfig(flags.config, process.env, { optional: !flags.configGiven });
   const log = createLogger({ level: flags.logLevel ?? config.logLevel, format: flags.logFormat ?? config.logFormat });
+  out.log = log;
   if (!(flags.daemonMode ?? config.daemonMode)) {
     await runOnce({ config, log, signal: signals.signal, timeoutMs: flags.timeoutMs });
     log.info('one-shot done');
@@ -112,7 +114,8 @@ async function main(argv: string[]): Promise<number> {
   const signals = new SignalHub().install();
   // Both spellings, so that the last line (often the error that ends the run) is JSON too.
   const jsonLog = argv.some((a, i) => a === '--log-format=json' || (a === '--log-format' && argv[i + 1] === 'json'));
-  const log = createLogger({ format: jsonLog ? 'json' : 'text' });
+  const out = { log: createLogger({ format: jsonLog ? 'json' : 'text' }) };
+  const { log } = out;
   try {
     if (argv[0] === 'dev-agent') {
       // Loaded on demand: the certificate-issuing library costs ~240 ms that the helper never needs.
@@ -140,13 +143,13 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`spiffe-helper ${VERSION}\n`);
       return ExitCode.ok;
     }
-    return await runMain(flags, signals);
+    return await runMain(flags, signals, out);
   } catch (e) {
     if (signals.stoppedBy && signals.signal.aborted && !(e instanceof HelperError)) {
-      log.info('stopped', { signal: signals.stoppedBy });
+      out.log.info('stopped', { signal: signals.stoppedBy });
       return 128 + constants.signals[signals.stoppedBy];
     }
-    log.error(describeError(e), { code: e instanceof HelperError ? e.code : 'internal', exit_code: exitCodeFor(e) });
+    out.log.error(describeError(e), { code: e instanceof HelperError ? e.code : 'internal', exit_code: exitCodeFor(e) });
     return exitCodeFor(e);
   }
 }

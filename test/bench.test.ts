@@ -44,7 +44,7 @@ function tables(markdown: string): Table[] {
       current = undefined;
       continue;
     }
-    const cells = line.slice(1, -1).split(' | ').map((c) => c.trim());
+    const cells = line.trim().slice(1, -1).split('|').map((c) => c.trim());
     if (!current) {
       current = { title, header: cells, rows: [] };
       out.push(current);

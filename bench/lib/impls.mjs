@@ -11,6 +11,13 @@ import { fileURLToPath } from 'node:url';
 export const childPath = fileURLToPath(new URL('../child.mjs', import.meta.url));
 export const defaultCliPath = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
+/**
+ * V8 flags that keep our helper's memory flat and small (see the notes in docs/BENCHMARKS.md):
+ * a 1 MiB young-generation semi-space, and no optimising compiler (--lite-mode; wasm off so
+ * that V8 does not warn that lite mode disables it).
+ */
+export const TUNED_NODE_ARGS = ['--max-semi-space-size=1', '--no-expose-wasm', '--lite-mode'];
+
 export const FILES = { svid: 'svid.pem', key: 'svid_key.pem', bundle: 'svid_bundle.pem' };
 
 /**
@@ -22,6 +29,7 @@ export function ours(cliPath = defaultCliPath, label = 'spiffe-helper (TS)', key
     key,
     short,
     label,
+    nodeArgs,
     version: `node ${process.version}`,
     writeConfig(dir, s) {
       const lines = [

@@ -139,17 +139,24 @@ export class Bench {
 
   /** CPU used with nothing to do: every helper at once, each with its own agent, no rotation. */
   async idle(first) {
-    this.progress(`idle: ${this.impls.map((i) => i.label).join(' and ')} side by side, ${this.o.idleSeconds} s`);
+    this.progress(`idle: ${this.impls.map((i) => i.label).join(' and ')} side by side, ${this.o.idleSettleSeconds} s + ${this.o.idleSeconds} s`);
     const sessions = [];
     try {
-      for (const impl of this.impls) sessions.push(await this.daemon(impl, first));
-      await sleep(this.o.settleMs * 2);
+      const started = [];
+      for (const impl of this.impls) {
+        const s = await this.daemon(impl, first);
+        sessions.push(s);
+        started.push(cpuMs(s.h.pid));
+      }
+      await sleep(this.o.idleSettleSeconds * 1000);
       const before = sessions.map((s) => ({ cpu: cpuMs(s.h.pid), cs: contextSwitches(s.h.pid) }));
       await sleep(this.o.idleSeconds * 1000);
       const out = {};
       sessions.forEach((s, i) => {
         out[this.impls[i].key] = {
           seconds: this.o.idleSeconds,
+          settleSeconds: this.o.idleSettleSeconds,
+          settleCpuMs: before[i].cpu - started[i],
           cpuMs: cpuMs(s.h.pid) - before[i].cpu,
           contextSwitches: contextSwitches(s.h.pid) - before[i].cs,
           threads: threads(s.h.pid),

@@ -90,6 +90,22 @@ export class TableReader {
     return v.map((t, i) => new TableReader(t, this.where, `${this.prefix}${key}[${i}].`));
   }
 
+  /** A file inside cert_dir: a name, never a path, so that no output escapes the directory. */
+  fileName(key: string): string | undefined {
+    const v = this.nonEmptyString(key);
+    if (v !== undefined && (v.includes('/') || v === '.' || v === '..')) {
+      throw this.error(key, `must be a file name inside cert_dir, not a path: ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+
+  oneOf<T extends string>(key: string, allowed: readonly T[], fallback: T): T {
+    const v = this.string(key);
+    if (v === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(v)) throw this.error(key, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+    return v as T;
+  }
+
   raw(key: string): unknown {
     return this.take(key);
   }

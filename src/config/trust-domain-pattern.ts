@@ -1,13 +1,62 @@
+import type { Config } from './config.js';
+import type { TableReader } from './keys.js';
+
 /**
  * File name patterns with a `{trust_domain}` placeholder: one file per trust domain
  * (federated_bundle_file_name, jwt_bundle_file_name with jwt_bundle_format = "jwks").
- * Such files are found again, to read or to delete as stale, by the pattern's prefix and suffix.
+ * Such files are found again, to read or to delete as stale, by the pattern's prefix and
+ * suffix: the rules below keep that from ever matching a file it should not.
  */
-export const TRUST_DOMAIN_PLACEHOLDER = '{trust_domain}';
-
 /** The trust domain that `name` stands for under `pattern`, or undefined when it does not match. */
 export function trustDomainInFileName(name: string, pattern: string): string | undefined {
-  const [prefix, suffix] = pattern.split(TRUST_DOMAIN_PLACEHOLDER) as [string, string];
+  const [prefix, suffix] = pattern.split('{trust_domain}') as [string, string];
   if (!name.startsWith(prefix) || !name.endsWith(suffix) || name.length <= prefix.length + suffix.length) return undefined;
   return name.slice(prefix.length, name.length - suffix.length);
+}
+
+/** A prefix or suffix is required: stale per-domain files are found by it and deleted. */
+export function checkFederatedPattern(r: TableReader, pattern: string | undefined): void {
+  if (pattern !== undefined && (!pattern.includes('{trust_domain}') || pattern === '{trust_domain}')) {
+    throw r.error('federated_bundle_file_name', 'must contain {trust_domain} and a prefix or suffix, e.g. "federated_{trust_domain}.pem"');
+  }
+}
+
+/**
+ * `jwks` writes one file per trust domain; it needs the placeholder exactly then.
+ */
+export function checkJwtBundleFormat(r: TableReader, config: Config): void {
+  const pattern = config.jwtBundleFileName;
+  const key = 'jwt_bundle_file_name';
+  if (config.jwtBundleFormat === 'go-helper') {
+    if (pattern?.includes('{trust_domain}')) throw r.error(key, '{trust_domain} is only replaced with jwt_bundle_format = "jwks"');
+    return;
+  }
+  if (pattern === undefined) throw r.error('jwt_bundle_format', 'is "jwks" but jwt_bundle_file_name is not set');
+  const parts = pattern.split('{trust_domain}');
+  if (parts.length !== 2 || pattern === '{trust_domain}') {
+    throw r.error(key, 'with jwt_bundle_format = "jwks" must contain {trust_domain} once, with a prefix or suffix, e.g. "jwt_bundle_{trust_domain}.json"');
+  }
+}
+
+/**
+ * Per-trust-domain outputs delete the files of domains that go away, found by the pattern's
+ * prefix and suffix: no other output may match a pattern, or it would be deleted as stale.
+ */
+export function checkPerDomainPatterns(r: TableReader, config: Config): void {
+  const patterns: [string, string][] = [];
+  if (config.x509?.federatedBundleFileName) patterns.push(['federated_bundle_file_name', config.x509.federatedBundleFileName]);
+  if (config.jwtBundleFormat === 'jwks' && config.jwtBundleFileName) patterns.push(['jwt_bundle_file_name', config.jwtBundleFileName]);
+  const fixed = [config.x509?.svidFileName, config.x509?.keyFileName, config.x509?.bundleFileName, ...config.jwtSvids.map((j) => j.fileName)];
+  for (const [key, pattern] of patterns) {
+    const clash = fixed.find((n) => n !== undefined && trustDomainInFileName(n, pattern) !== undefined);
+    if (clash) throw r.error(key, `pattern ${JSON.stringify(pattern)} also matches "${clash}", which would be deleted as a stale per-trust-domain file`);
+  }
+  if (patterns.length === 2) {
+    const [[, a], [key, b]] = patterns as [[string, string], [string, string]];
+    const [p1, s1] = a.split('{trust_domain}') as [string, string];
+    const [p2, s2] = b.split('{trust_domain}') as [string, string];
+    if ((p1.startsWith(p2) || p2.startsWith(p1)) && (s1.endsWith(s2) || s2.endsWith(s1))) {
+      throw r.error(key, `pattern ${JSON.stringify(b)} overlaps federated_bundle_file_name ${JSON.stringify(a)}: give them different prefixes or suffixes`);
+    }
+  }
 }

@@ -84,7 +84,7 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Creates the output directory if needed, owner-only by default (it holds keys). */
+/** Creates the output directory if needed (0755: readers of the certificates must traverse it). */
 export async function ensureDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true, mode: 0o755 });

@@ -2,6 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { X509Output } from '../config/config.js';
+import { trustDomainInFileName } from '../config/trust-domain-pattern.js';
 import type { X509Bundle } from '../spiffe/bundle.js';
 import { toPem } from '../spiffe/pem.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
@@ -52,12 +53,11 @@ export function renderX509Files(svid: X509Svid, ctx: X509Context, out: X509Outpu
  * each message is the complete state, so a domain that disappears must disappear on disk.
  */
 export async function removeStaleFederatedFiles(certDir: string, pattern: string, current: readonly FileContent[]): Promise<string[]> {
-  const [prefix, suffix] = pattern.split('{trust_domain}') as [string, string];
   const keep = new Set(current.map((f) => f.path));
   const removed: string[] = [];
   for (const name of await readdir(certDir)) {
     const path = join(certDir, name);
-    if (name.length > prefix.length + suffix.length && name.startsWith(prefix) && name.endsWith(suffix) && !keep.has(path)) {
+    if (trustDomainInFileName(name, pattern) !== undefined && !keep.has(path)) {
       await unlink(path);
       removed.push(name);
     }

@@ -6,10 +6,10 @@ import protobuf from 'protobufjs/light.js';
 
 /**
  * The Workload API definition. proto/workload.proto is the source of truth; `npm run build`
- * turns it into a JSON descriptor (dist/workload/workload.json, scripts/build-proto.mjs) that
- * is loaded here with protobufjs' light build: no .proto parser and no @grpc/proto-loader at
- * run time, which saves ~40 ms of start-up (docs/BENCHMARKS.md). Without the JSON (running
- * from src/ under tsx) the .proto is parsed instead, with the same result.
+ * turns it into a JSON descriptor, dist/workload/workload.json (scripts/build-proto.mjs),
+ * loaded here with protobufjs' light build: no .proto parser and no @grpc/proto-loader at run
+ * time, which saves ~35 ms of start-up (docs/BENCHMARKS.md). Without the JSON (running from
+ * src/ under tsx) the .proto is parsed instead, with the same result.
  *
  * The proto has no package line, so the service's full name is `SpiffeWorkloadAPI` and method
  * paths are `/SpiffeWorkloadAPI/<Rpc>`, as SPIRE serves them. Messages decode as

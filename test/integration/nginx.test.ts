@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startCli, writeConfig } from '../helpers/cli.js';
+import { startCli } from '../helpers/cli.js';
 import { devAgent } from '../helpers/dev-agent.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -29,46 +29,31 @@ function servedSerial(port: number): string {
 
 const fileSerial = (file: string) => execFileSync('openssl', ['x509', '-in', file, '-noout', '-serial'], { encoding: 'utf8' }).trim().replace('serial=', '');
 
-test('nginx wrapped as cmd serves the rotated certificate after SIGHUP, without restarting', { skip: nginx ? false : 'nginx is not installed (scripts/install-test-deps.sh installs it)' }, async () => {
+test('the README nginx walkthrough: nginx wrapped as cmd serves the rotated certificate after SIGHUP, without restarting', { skip: nginx ? false : 'nginx is not installed (scripts/install-test-deps.sh installs it)' }, async () => {
   const dir = tempDir();
   const agent = await devAgent(dir, { svidTtlSeconds: 3600, intermediate: true });
   const port = await freePort();
   const certs = join(dir, 'certs');
-  const tmp = join(dir, 'nginx');
-  mkdirSync(tmp);
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `daemon off;
-master_process on;
-worker_processes 1;
-pid ${tmp}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${tmp}/body; proxy_temp_path ${tmp}/proxy; fastcgi_temp_path ${tmp}/fastcgi;
-  uwsgi_temp_path ${tmp}/uwsgi; scgi_temp_path ${tmp}/scgi;
-  server {
-    listen 127.0.0.1:${port} ssl;
-    ssl_certificate ${certs}/svid.pem;
-    ssl_certificate_key ${certs}/svid_key.pem;
-    location / { return 200 "ok\\n"; }
-  }
-}
-`,
-  );
-  const run = startCli(['--config', writeConfig(dir, agent.address, `cmd = "${nginx}"\ncmd_args = ["-c", "${dir}/nginx.conf", "-e", "stderr"]\nrenew_signal = "SIGHUP"\n`)]);
+  // The README's walkthrough files, moved to this test's directory and port.
+  const fromExample = (name: string) =>
+    readFileSync(new URL(`../../examples/nginx/${name}`, import.meta.url), 'utf8')
+      .replaceAll('/tmp/spiffe-helper-nginx', dir)
+      .replaceAll('127.0.0.1:8443', `127.0.0.1:${port}`)
+      .replaceAll('/usr/sbin/nginx', nginx!);
+  writeFileSync(join(dir, 'nginx.conf'), fromExample('nginx.conf'));
+  writeFileSync(join(dir, 'helper.conf'), fromExample('helper.conf'));
+  const run = startCli(['--config', join(dir, 'helper.conf')]);
   try {
     const first = await waitFor('nginx to serve the first SVID', () => servedSerial(port), 20_000, 100);
     assert.equal(first, fileSerial(join(certs, 'svid.pem')));
-    const masterPid = readFileSync(join(tmp, 'nginx.pid'), 'utf8').trim();
+    const masterPid = readFileSync(join(dir, 'nginx.pid'), 'utf8').trim();
     await agent.rotate();
     const second = await waitFor('nginx to serve the rotated SVID', () => {
       const s = servedSerial(port);
       return s && s !== first ? s : '';
     }, 20_000, 100);
     assert.equal(second, fileSerial(join(certs, 'svid.pem')), 'nginx serves exactly what the helper wrote');
-    assert.equal(readFileSync(join(tmp, 'nginx.pid'), 'utf8').trim(), masterPid, 'same nginx master: reloaded, not restarted');
+    assert.equal(readFileSync(join(dir, 'nginx.pid'), 'utf8').trim(), masterPid, 'same nginx master: reloaded, not restarted');
     assert.match(run.stderr(), /signalled cmd after rotation pid=\d+ signal=SIGHUP/);
   } finally {
     run.child.kill('SIGTERM');
