@@ -2,12 +2,12 @@ import { createServer, type Server } from 'node:http';
 import { METRICS_PATH, type HealthConfig } from './config/config.js';
 import { HelperError } from './errors.js';
 import type { Logger } from './log.js';
-import { METRICS_CONTENT_TYPE, type Metrics } from './metrics.js';
+import { Metrics, METRICS_CONTENT_TYPE } from './metrics.js';
 
 /**
- * What the helper has achieved, for probes. The body keeps the Go helper's
- * `file_write_statuses` shape; beyond it, readiness requires a written, unexpired SVID, and
- * liveness fails while writes fail.
+ * What the helper has achieved: the one place the sidecar reports events to, read by the
+ * probes and by `/metrics`. The probe body keeps the Go helper's `file_write_statuses` shape;
+ * beyond it, readiness requires a written, unexpired SVID, and liveness fails while writes fail.
  */
 type WriteStatus = 'unwritten' | 'written' | 'failed';
 
@@ -22,6 +22,7 @@ export class HealthState {
   private svid: SvidSummary | undefined;
   private readonly jwt = new Map<string, WriteStatus>();
   private lastError: string | undefined;
+  readonly metrics = new Metrics();
 
   constructor(options: { x509: boolean; jwtFiles: readonly string[] }) {
     if (options.x509) this.x509Status = 'unwritten';
@@ -31,20 +32,44 @@ export class HealthState {
   x509Written(svid: SvidSummary): void {
     this.x509Status = 'written';
     this.svid = svid;
+    this.metrics.x509Written(svid.notAfter);
   }
 
   x509Failed(error: string): void {
     this.x509Status = 'failed';
-    this.lastError = error;
+    this.failed(error);
   }
 
-  jwtWritten(file: string): void {
+  /** `changed` false: the token on disk was already this one. */
+  jwtWritten(file: string, expiry: Date | undefined, changed: boolean): void {
     this.jwt.set(file, 'written');
+    if (expiry) this.metrics.jwtSvidWritten(file, expiry, changed);
   }
 
   jwtFailed(file: string, error: string): void {
     this.jwt.set(file, 'failed');
+    this.failed(error);
+  }
+
+  jwtBundleWritten(changed: boolean): void {
+    if (changed) this.metrics.updated();
+  }
+
+  jwtBundleFailed(error: string): void {
+    this.failed(error);
+  }
+
+  reconnected(): void {
+    this.metrics.reconnected();
+  }
+
+  childRestarted(): void {
+    this.metrics.childRestarted();
+  }
+
+  private failed(error: string): void {
     this.lastError = error;
+    this.metrics.writeFailed();
   }
 
   live(): boolean {
@@ -73,11 +98,11 @@ export class HealthState {
 }
 
 /** Serves liveness and readiness (and metrics); a port already in use is a start-up error. */
-export async function startHealthServer(config: HealthConfig, state: HealthState, log: Logger, metrics?: Metrics): Promise<Server> {
+export async function startHealthServer(config: HealthConfig, state: HealthState, log: Logger): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
-    if (config.metricsEnabled && metrics && path === METRICS_PATH && req.method === 'GET') {
-      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(metrics.render());
+    if (config.metricsEnabled && path === METRICS_PATH && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(state.metrics.render());
       return;
     }
     const check = path === config.livenessPath ? state.live() : path === config.readinessPath ? state.ready() : undefined;

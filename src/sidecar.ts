@@ -4,7 +4,6 @@ import { formatDuration } from './config/duration.js';
 import { describeError, HelperError, isHelperError } from './errors.js';
 import { HealthState, startHealthServer } from './health.js';
 import type { Logger } from './log.js';
-import { Metrics } from './metrics.js';
 import type { Notifier } from './notify/notifier.js';
 import { PidFileSignaller } from './notify/pid-file.js';
 import { ReloadCommand } from './notify/reload.js';
@@ -79,9 +78,8 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
   const { config, log, signals } = options;
   await ensureDir(config.certDir);
   const health = new HealthState({ x509: config.x509 !== undefined, jwtFiles: config.jwtSvids.map((j) => j.fileName) });
-  const metrics = new Metrics();
-  const server = config.health.enabled ? await startHealthServer(config.health, health, log, metrics) : undefined;
-  const notifiers = buildNotifiers(config, log, metrics);
+  const server = config.health.enabled ? await startHealthServer(config.health, health, log) : undefined;
+  const notifiers = buildNotifiers(config, log, health);
   signals.onForward((sig) => notifiers.forEach((n) => n.forward(sig)));
 
   const stop = new AbortController();
@@ -91,16 +89,19 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
     stop.abort();
   };
   const signal = AbortSignal.any([signals.signal, stop.signal]);
-  const client = newClient({ ...options, signal }, metrics);
+  const client = newClient({ ...options, signal }, health);
   const writer = X509Writer.fromConfig(config, log);
   const bundleCache = new BundleCache();
   const onRotation = async (result: WriteResult): Promise<void> => {
     if (!result.changed) return;
     const { svid } = result;
     health.x509Written({ spiffeId: svid.id.toString(), serial: svid.serial, notAfter: svid.notAfter });
-    metrics.x509Written(svid.notAfter);
+    await notifyAll();
+  };
+  const notifyAll = async (): Promise<void> => {
     for (const n of notifiers) await n.rotated().catch(fail);
   };
+  let jwtOnlyStarted = false;
 
   const watching = writer
     ? client
@@ -113,10 +114,7 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
             try {
               result = await writer.apply(ctx);
             } catch (e) {
-              if (isHelperError(e, 'output')) {
-                health.x509Failed(describeError(e));
-                metrics.writeFailed();
-              }
+              if (isHelperError(e, 'output')) health.x509Failed(describeError(e));
               throw e;
             }
             await onRotation(result);
@@ -132,14 +130,15 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
         log,
         signal,
         onWrite: (e) => {
-          if (e.kind === 'jwt-svid') e.files.forEach((f) => health.jwtWritten(f));
-          if (e.kind === 'jwt-svid' && e.expiry) e.files.forEach((f) => metrics.jwtSvidWritten(f, e.expiry!, e.changed));
-          else if (e.changed) metrics.updated();
+          if (e.kind === 'jwt-svid') e.files.forEach((f) => health.jwtWritten(f, e.expiry, e.changed));
+          else health.jwtBundleWritten(e.changed);
+          // With no X.509 output there is no rotation to wait for: cmd starts once every token is on disk.
+          if (!writer && !jwtOnlyStarted && health.ready()) {
+            jwtOnlyStarted = true;
+            void notifyAll();
+          }
         },
-        onFailure: (e) => {
-          if (e.kind === 'jwt-svid') health.jwtFailed(e.file, e.error);
-          metrics.writeFailed();
-        },
+        onFailure: (e) => (e.kind === 'jwt-svid' ? health.jwtFailed(e.file, e.error) : health.jwtBundleFailed(e.error)),
       }).catch(fail)
     : Promise.resolve();
 
@@ -163,19 +162,19 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
   return code;
 }
 
-function buildNotifiers(config: Config, log: Logger, metrics?: Metrics): Notifier[] {
+function buildNotifiers(config: Config, log: Logger, health: HealthState): Notifier[] {
   const notifiers: Notifier[] = [];
   if (config.cmd) {
-    notifiers.push(config.renewSignal ? new WrappedProgram(config.cmd, config.renewSignal, log, () => metrics?.childRestarted()) : new ReloadCommand(config.cmd, log));
+    notifiers.push(config.renewSignal ? new WrappedProgram(config.cmd, config.renewSignal, log, () => health.childRestarted()) : new ReloadCommand(config.cmd, log));
   }
   if (config.pidFileName && config.renewSignal) notifiers.push(new PidFileSignaller(config.pidFileName, config.renewSignal, log));
   return notifiers;
 }
 
-function newClient(options: SidecarOptions, metrics?: Metrics): WorkloadClient {
+function newClient(options: SidecarOptions, health?: HealthState): WorkloadClient {
   const { config, log } = options;
   log.info('connecting to the workload api', { address: config.agentAddress.target, source: config.agentAddressSource });
-  return new WorkloadClient({ address: config.agentAddress, log, backoff: options.backoff, onRetry: metrics && (() => metrics.reconnected()) });
+  return new WorkloadClient({ address: config.agentAddress, log, backoff: options.backoff, onRetry: health && (() => health.reconnected()) });
 }
 
 function closeServer(server: Server | undefined): Promise<void> {

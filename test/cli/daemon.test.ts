@@ -246,3 +246,21 @@ test('a health port already in use is a start-up error (exit 8)', async () => {
     blocker.close();
   }
 });
+
+test('with JWT outputs only, cmd starts once every token is on disk', async () => {
+  const dir = tempDir();
+  const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
+  const file = join(dir, 'helper.conf');
+  const script = `test -s ${dir}/certs/api.jwt && echo saw-token >> ${dir}/child.log; trap 'exit 0' TERM; while :; do sleep 0.05; done`;
+  writeFileSync(
+    file,
+    `agent_address = "${agent.address}"\ncert_dir = "${join(dir, 'certs')}"\njwt_svids = [{ jwt_audience = "api", jwt_svid_file_name = "api.jwt" }]\ncmd = "sh"\ncmd_args = ["-c", ${JSON.stringify(script)}]\nrenew_signal = "SIGHUP"\n`,
+  );
+  const run = startCli(['--config', file]);
+  try {
+    await waitFor('the child to start and find the token', () => lines(join(dir, 'child.log')).includes('saw-token'));
+  } finally {
+    const r = await stopHelper(run);
+    assert.equal(r.code, 0, r.stderr);
+  }
+});
