@@ -102,7 +102,9 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
   }
 
   const certDir = r.nonEmptyString('cert_dir');
-  const x509 = readX509(r);
+  // One `hint` picks both the X.509-SVID and the JWT-SVIDs, as in the Go helper.
+  const hint = r.string('hint') ?? '';
+  const x509 = readX509(r, hint);
   const jwtSvids = r.tableArray('jwt_svids').map(readJwtSvid);
   const jwtBundleFileName = r.fileName('jwt_bundle_file_name');
   const config: Config = {
@@ -114,7 +116,7 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
     jwtSvids,
     jwtBundleFileName,
     jwtBundleFormat: r.oneOf('jwt_bundle_format', JWT_BUNDLE_FORMATS, 'go-helper'),
-    hint: r.string('hint') ?? '',
+    hint,
     jwtSvidFileMode: r.mode('jwt_svid_file_mode', 0o600),
     jwtBundleFileMode: r.mode('jwt_bundle_file_mode', 0o600),
     daemonMode: r.bool('daemon_mode', true),

@@ -5,7 +5,7 @@ import { checkFederatedPattern } from './trust-domain-pattern.js';
 const FILE_LAYOUTS: readonly FileLayout[] = ['files', 'atomic_dir'];
 
 /** The X.509 output keys: the three file names go together, or none is set. */
-export function readX509(r: TableReader): X509Output | undefined {
+export function readX509(r: TableReader, hint: string): X509Output | undefined {
   const svid = r.fileName('svid_file_name');
   const key = r.fileName('svid_key_file_name');
   const bundle = r.fileName('svid_bundle_file_name');
@@ -14,7 +14,7 @@ export function readX509(r: TableReader): X509Output | undefined {
     includeFederatedDomains: r.bool('include_federated_domains', false),
     federatedBundleFileName: r.fileName('federated_bundle_file_name'),
     omitExpired: r.bool('omit_expired', false),
-    hint: r.string('hint') ?? '',
+    hint,
     layout: r.oneOf('file_layout', FILE_LAYOUTS, 'files'),
     certFileMode: r.mode('cert_file_mode', 0o644),
     keyFileMode: r.mode('key_file_mode', 0o600),

@@ -5,14 +5,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { isHelperError } from '../../src/errors.js';
+import { baseConfigToml } from '../helpers/config.js';
 
-const base = `
-agent_address = "/run/spire/sockets/agent.sock"
-cert_dir = "certs"
-svid_file_name = "svid.pem"
-svid_key_file_name = "svid_key.pem"
-svid_bundle_file_name = "bundle.pem"
-`;
+const base = baseConfigToml;
 
 const parse = (text: string, env: NodeJS.ProcessEnv = {}) => parseConfig(text, 'helper.conf', env);
 

@@ -4,14 +4,9 @@ import { test } from 'node:test';
 import { envConfigKeys, envVarName } from '../../src/config/env.js';
 import { configFromEnv, parseConfig } from '../../src/config/load.js';
 import { isHelperError } from '../../src/errors.js';
+import { baseConfigToml } from '../helpers/config.js';
 
-const base = `
-agent_address = "/run/spire/sockets/agent.sock"
-cert_dir = "certs"
-svid_file_name = "svid.pem"
-svid_key_file_name = "svid_key.pem"
-svid_bundle_file_name = "bundle.pem"
-`;
+const base = baseConfigToml;
 const parse = (env: NodeJS.ProcessEnv, text = base) => parseConfig(text, 'helper.conf', env);
 
 /** Asserts a config error whose message starts with the variable's name and matches `re`. */
