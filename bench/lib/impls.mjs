@@ -21,6 +21,24 @@ export const TUNED_NODE_ARGS = ['--max-semi-space-size=1', '--no-expose-wasm', '
 export const FILES = { svid: 'svid.pem', key: 'svid_key.pem', bundle: 'svid_bundle.pem' };
 
 /**
+ * The keys both helpers share, in the syntax both read (`key = value` lines are TOML and HCL
+ * alike); only the agent address and the form of cmd_args differ.
+ */
+function writeScenarioConfig(file, s, { agentAddress, cmdArgs }) {
+  const lines = [
+    `agent_address = ${JSON.stringify(agentAddress)}`,
+    `cert_dir = ${JSON.stringify(s.certDir)}`,
+    `svid_file_name = "${FILES.svid}"`,
+    `svid_key_file_name = "${FILES.key}"`,
+    `svid_bundle_file_name = "${FILES.bundle}"`,
+  ];
+  if (s.federated) lines.push('include_federated_domains = true');
+  if (s.child) lines.push(`cmd = ${JSON.stringify(process.execPath)}`, `cmd_args = ${cmdArgs}`, 'renew_signal = "SIGHUP"');
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+/**
  * A scenario: { socketPath, certDir, child (wrap bench/child.mjs with renew_signal SIGHUP),
  * federated (include_federated_domains) }.
  */
@@ -31,22 +49,11 @@ export function ours(cliPath = defaultCliPath, label = 'spiffe-helper (TS)', key
     label,
     nodeArgs,
     version: `node ${process.version}`,
-    writeConfig(dir, s) {
-      const lines = [
-        `agent_address = ${JSON.stringify(`unix://${s.socketPath}`)}`,
-        `cert_dir = ${JSON.stringify(s.certDir)}`,
-        `svid_file_name = "${FILES.svid}"`,
-        `svid_key_file_name = "${FILES.key}"`,
-        `svid_bundle_file_name = "${FILES.bundle}"`,
-      ];
-      if (s.federated) lines.push('include_federated_domains = true');
-      if (s.child) {
-        lines.push(`cmd = ${JSON.stringify(process.execPath)}`, `cmd_args = [${JSON.stringify(childPath)}]`, 'renew_signal = "SIGHUP"');
-      }
-      const file = join(dir, 'helper.conf');
-      writeFileSync(file, lines.join('\n') + '\n');
-      return file;
-    },
+    writeConfig: (dir, s) =>
+      writeScenarioConfig(join(dir, 'helper.conf'), s, {
+        agentAddress: `unix://${s.socketPath}`,
+        cmdArgs: `[${JSON.stringify(childPath)}]`,
+      }),
     daemon: (conf) => [process.execPath, [...nodeArgs, cliPath, '--config', conf]],
     once: (conf) => [process.execPath, [...nodeArgs, cliPath, '--config', conf, '--once', '--timeout', '20s']],
   };
@@ -66,24 +73,13 @@ export function goReference(binary) {
     short: 'Go',
     label: `Go spiffe-helper ${tag ?? version}`,
     version,
-    writeConfig(dir, s) {
-      // HCL, as the Go helper reads it. agent_address is a bare path: it prefixes unix://.
-      const lines = [
-        `agent_address = ${JSON.stringify(s.socketPath)}`,
-        `cert_dir = ${JSON.stringify(s.certDir)}`,
-        `svid_file_name = "${FILES.svid}"`,
-        `svid_key_file_name = "${FILES.key}"`,
-        `svid_bundle_file_name = "${FILES.bundle}"`,
-      ];
-      if (s.federated) lines.push('include_federated_domains = true');
-      if (s.child) {
-        // cmd_args is one string split on spaces (CSV rules): quote the path.
-        lines.push(`cmd = ${JSON.stringify(process.execPath)}`, `cmd_args = ${JSON.stringify(`"${childPath}"`)}`, 'renew_signal = "SIGHUP"');
-      }
-      const file = join(dir, 'helper.hcl');
-      writeFileSync(file, lines.join('\n') + '\n');
-      return file;
-    },
+    // HCL, as the Go helper reads it: agent_address a bare path (it prefixes unix://), and
+    // cmd_args one string split on spaces by CSV rules, so the path is quoted.
+    writeConfig: (dir, s) =>
+      writeScenarioConfig(join(dir, 'helper.hcl'), s, {
+        agentAddress: s.socketPath,
+        cmdArgs: JSON.stringify(`"${childPath}"`),
+      }),
     daemon: (conf) => [binary, ['-config', conf]],
     once: (conf) => [binary, ['-config', conf, '-daemon-mode=false']],
   };
