@@ -1,7 +1,6 @@
-import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto';
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { describeError, HelperError } from '../errors.js';
-import { parseCertificates } from '../spiffe/bundle.js';
-import { certExtensions } from '../spiffe/der.js';
+import { parseCertificate, parseCertificates } from '../spiffe/certificate.js';
 import { SpiffeId, TrustDomain } from '../spiffe/id.js';
 import { fromPem } from '../spiffe/pem.js';
 import { federatedFiles, readText } from './files.js';
@@ -137,7 +136,8 @@ function verifyChain(chain: X509Certificate[], anchors: X509Certificate[], now: 
 function certificatesIn(text: string, file: string): X509Certificate[] {
   const der = fromPem(text, 'CERTIFICATE');
   if (der.length === 0) throw new HelperError('x509svid', `${file}: no PEM CERTIFICATE block`);
-  return parseCertificates(Buffer.concat(der), file, 'x509svid');
+  // node:crypto's view, for the names and signature checks a report shows.
+  return parseCertificates(Buffer.concat(der), file, 'x509svid').map((c) => new X509Certificate(c.raw));
 }
 
 /**
@@ -160,7 +160,7 @@ function privateKeyIn(text: string, file: string, problem: (m: string) => void):
 
 function spiffeUris(cert: X509Certificate): string[] {
   try {
-    return certExtensions(cert.raw).uris.filter((u) => u.startsWith('spiffe://'));
+    return parseCertificate(cert.raw).extensions.uris.filter((u) => u.startsWith('spiffe://'));
   } catch {
     return [];
   }

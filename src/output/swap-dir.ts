@@ -21,7 +21,7 @@ export async function writeFilesSwapDir(certDir: string, files: readonly FileCon
   try {
     version = await mkdtemp(join(certDir, `..${stamp(new Date())}.`));
     await chmod(version, 0o755);
-    for (const f of files) await writeDurable(join(version, basename(f.path)), f.data, f.mode);
+    await writeDurable(files.map((f) => ({ ...f, path: join(version!, basename(f.path)) })));
     await fsyncDir(version);
     const tmpLink = join(certDir, `${DATA_LINK}_tmp`);
     await rm(tmpLink, { force: true });
@@ -60,11 +60,6 @@ async function removeOldVersions(certDir: string, keep: readonly (string | undef
     if (keep.includes(entry) || !/^\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.\w+$/.test(entry)) continue;
     await rm(join(certDir, entry), { recursive: true, force: true });
   }
-}
-
-async function linkTargetOfPrevious(certDir: string, current: string): Promise<string | undefined> {
-  const versions = (await readdir(certDir)).filter((e) => /^\.\.\d{4}_/.test(e) && e !== current).sort();
-  return versions[versions.length - 1];
 }
 
 async function linkTarget(path: string): Promise<string | undefined> {

@@ -1,9 +1,9 @@
-import type { X509Certificate } from 'node:crypto';
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { X509Output } from '../config/config.js';
 import { trustDomainInFileName } from '../config/trust-domain-pattern.js';
 import type { X509Bundle } from '../spiffe/bundle.js';
+import type { Certificate } from '../spiffe/certificate.js';
 import { toPem } from '../spiffe/pem.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
 import type { X509Context } from '../workload/x509context.js';
@@ -15,8 +15,8 @@ import type { FileContent } from './atomic-write.js';
  */
 export function renderX509Files(svid: X509Svid, ctx: X509Context, out: X509Output, certDir: string, now: Date): FileContent[] {
   const [leaf, ...intermediates] = svid.certificates;
-  const keep = (certs: readonly X509Certificate[]): X509Certificate[] =>
-    out.omitExpired ? certs.filter((c) => new Date(c.validTo).getTime() > now.getTime()) : [...certs];
+  const keep = (certs: readonly Certificate[]): Certificate[] =>
+    out.omitExpired ? certs.filter((c) => c.notAfter.getTime() > now.getTime()) : [...certs];
 
   const chain = out.addIntermediatesToBundle ? [leaf!] : [leaf!, ...intermediates];
   const own = ctx.bundles.get(svid.id.trustDomain.name);
@@ -73,6 +73,6 @@ function sortedFederated(ctx: X509Context): X509Bundle[] {
   return [...ctx.federatedBundles.values()].sort((a, b) => a.trustDomain.name.localeCompare(b.trustDomain.name));
 }
 
-function pemCerts(certs: readonly X509Certificate[]): string {
+function pemCerts(certs: readonly Certificate[]): string {
   return certs.map((c) => toPem('CERTIFICATE', c.raw)).join('');
 }

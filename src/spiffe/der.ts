@@ -1,6 +1,6 @@
 /**
- * Just enough DER to split concatenated certificates and to read the certificate
- * extensions that node:crypto does not expose (key usage bits, basic constraints, SAN URIs).
+ * Just enough DER to read certificates (certificate.ts), their extensions (key usage bits,
+ * basic constraints, SAN URIs) and PKCS#8 private keys (private-key.ts).
  * Every read is bounds-checked: hostile input yields an Error, never an out-of-range read.
  */
 export interface Tlv {
@@ -84,18 +84,14 @@ const OID_KEY_USAGE = '2.5.29.15';
 const OID_BASIC_CONSTRAINTS = '2.5.29.19';
 const OID_SAN = '2.5.29.17';
 
-/** Reads the extensions of one DER certificate. */
-export function certExtensions(der: Uint8Array): CertExtensions {
-  const cert = readTlv(der, 0);
-  const tbs = children(der, cert)[0];
-  if (!tbs) throw new Error('certificate has no tbsCertificate');
+/** Reads a certificate's `[3] EXPLICIT Extensions` element. */
+export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensions {
   const result: CertExtensions = { uris: [] };
-  const extsWrapper = children(der, tbs).find((t) => t.tag === 0xa3);
-  if (!extsWrapper) return result;
   const exts = children(der, extsWrapper)[0];
   if (!exts) return result;
   for (const ext of children(der, exts)) {
     const parts = children(der, ext);
+    if (parts.length < 2 || parts[0]!.tag !== 0x06) throw new Error('extension without an OID and a value');
     const oid = decodeOid(der.subarray(parts[0]!.start, parts[0]!.end));
     const value = parts[parts.length - 1]!; // OCTET STRING, after the optional critical flag
     const inner = readTlv(der, value.start, value.end);

@@ -1,8 +1,7 @@
-import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import { HelperError } from '../errors.js';
-import { parseCertificates } from './bundle.js';
-import { certExtensions } from './der.js';
+import { parseCertificates, type Certificate } from './certificate.js';
 import { SpiffeId } from './id.js';
+import { privateKeyMatches } from './private-key.js';
 
 /**
  * An X.509-SVID whose chain and key were checked against X509-SVID.md. A value of this type
@@ -11,8 +10,7 @@ import { SpiffeId } from './id.js';
 export interface X509Svid {
   readonly id: SpiffeId;
   /** Leaf first, then intermediates. */
-  readonly certificates: readonly X509Certificate[];
-  readonly privateKey: KeyObject;
+  readonly certificates: readonly Certificate[];
   /** The unencrypted PKCS#8 DER, exactly as the agent sent it. */
   readonly keyDer: Buffer;
   readonly hint: string;
@@ -34,7 +32,7 @@ export function parseX509Svid(raw: RawX509Svid, now: Date = new Date()): X509Svi
   const certificates = parseCertificates(raw.chainDer, `x509svid ${JSON.stringify(raw.spiffeId)}: chain`, 'x509svid');
   const leaf = certificates[0] ?? fail('certificate chain is empty');
 
-  const ext = readExtensions(leaf, fail);
+  const ext = leaf.extensions;
   if (ext.uris.length !== 1) fail(`leaf certificate must have exactly one URI SAN, has ${ext.uris.length}`);
   let id: SpiffeId;
   try {
@@ -49,38 +47,23 @@ export function parseX509Svid(raw: RawX509Svid, now: Date = new Date()): X509Svi
   if (!ext.keyUsage!.digitalSignature) fail('leaf certificate must have digitalSignature key usage');
   if (ext.keyUsage!.keyCertSign) fail('leaf certificate must not have keyCertSign key usage');
   if (ext.keyUsage!.cRLSign) fail('leaf certificate must not have cRLSign key usage');
-  const notAfter = new Date(leaf.validTo);
+  const notAfter = leaf.notAfter;
   if (notAfter.getTime() <= now.getTime()) fail(`leaf certificate expired at ${notAfter.toISOString()}`);
 
   certificates.slice(1).forEach((cert, i) => {
-    const e = readExtensions(cert, fail);
+    const e = cert.extensions;
     if (!e.basicConstraintsCA) fail(`intermediate certificate ${i + 1} is not a CA`);
     if (!e.keyUsage?.keyCertSign) fail(`intermediate certificate ${i + 1} must have keyCertSign key usage`);
   });
 
-  let privateKey: KeyObject;
+  const keyDer = Buffer.from(raw.keyDer);
+  let matches: boolean;
   try {
-    privateKey = createPrivateKey({ key: Buffer.from(raw.keyDer), format: 'der', type: 'pkcs8' });
+    matches = privateKeyMatches(keyDer, leaf.publicKey, leaf.raw);
   } catch (e) {
     return fail(`private key is not unencrypted PKCS#8 DER (${(e as Error).message})`);
   }
-  if (!leaf.checkPrivateKey(privateKey)) fail('private key does not match the leaf certificate');
+  if (!matches) fail('private key does not match the leaf certificate');
 
-  return {
-    id,
-    certificates,
-    privateKey,
-    keyDer: Buffer.from(raw.keyDer),
-    hint: raw.hint,
-    notAfter,
-    serial: leaf.serialNumber,
-  };
-}
-
-function readExtensions(cert: X509Certificate, fail: (m: string) => never) {
-  try {
-    return certExtensions(cert.raw);
-  } catch (e) {
-    return fail(`certificate extensions cannot be read (${(e as Error).message})`);
-  }
+  return { id, certificates, keyDer, hint: raw.hint, notAfter, serial: leaf.serial };
 }

@@ -5,8 +5,8 @@ import type { TrustDomain } from '../spiffe/id.js';
  * The bundles of the previous FetchX509SVID message, by trust domain, so that a bundle whose
  * bytes did not change (the usual case: SVIDs rotate every few minutes, CAs rarely) is not
  * parsed again. Parsing is deterministic and its result immutable, so reusing it changes
- * nothing but the time: node:crypto's X509Certificate costs about 0.2 ms per certificate with
- * OpenSSL 3, i.e. ~200 ms for a 1,000-certificate bundle on every rotation (docs/BENCHMARKS.md).
+ * nothing but the time: tens of µs per certificate, i.e. tens of ms for a 1,000-certificate
+ * bundle on every rotation (docs/BENCHMARKS.md).
  */
 export class BundleCache {
   private entries = new Map<string, { der: Buffer; bundle: X509Bundle }>();

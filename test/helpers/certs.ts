@@ -50,6 +50,8 @@ export interface CertOptions {
   /** Use these keys instead of fresh ones. */
   keys?: CryptoKeyPair;
   name?: string;
+  /** Hex; a counter when absent. */
+  serialNumber?: string;
 }
 
 let serial = 1;
@@ -69,7 +71,7 @@ export async function issue(o: CertOptions = {}): Promise<Issued> {
   if (names.length) extensions.push(new x509.SubjectAlternativeNameExtension(names));
   const issuerType = o.issuer?.keyType ?? keyType;
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: (serial++).toString(16).padStart(2, '0'),
+    serialNumber: o.serialNumber ?? (serial++).toString(16).padStart(2, '0'),
     subject: `CN=${o.name ?? (ca ? 'Test CA' : 'workload')}`,
     issuer: o.issuer ? o.issuer.cert.subject : `CN=${o.name ?? (ca ? 'Test CA' : 'workload')}`,
     notBefore: o.notBefore ?? new Date(Date.now() - 60_000),

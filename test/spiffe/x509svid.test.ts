@@ -13,7 +13,9 @@ for (const keyType of ['ec-p256', 'ec-p384', 'rsa-2048', 'ed25519'] as KeyType[]
     assert.equal(svid.id.toString(), ID);
     assert.equal(svid.certificates.length, 2);
     assert.equal(svid.hint, 'h');
-    assert.equal(svid.privateKey.asymmetricKeyType, { 'ec-p256': 'ec', 'ec-p384': 'ec', 'rsa-2048': 'rsa', ed25519: 'ed25519' }[keyType]);
+    const algorithm = { 'ec-p256': '1.2.840.10045.2.1', 'ec-p384': '1.2.840.10045.2.1', 'rsa-2048': '1.2.840.113549.1.1.1', ed25519: '1.3.101.112' }[keyType];
+    assert.equal(svid.certificates[0]!.publicKey.algorithm, algorithm);
+    assert.ok(svid.keyDer.equals(c.leaf.keyDer));
     assert.ok(svid.notAfter.getTime() > Date.now());
   });
 }
