@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run bench [-- --reference <go spiffe-helper binary>] [--smoke] [--out FILE] [--json FILE]
 //
-// Measures the helper (dist/cli.js; `npm run bench` builds it first) against the built-in
+// Measures the helper (bin/spiffe-helper; `npm run bench` builds it first) against the built-in
 // development agent: rotation latency, start-up, memory, idle cost, scale, and a start-up
 // profile. With --reference, runs the Go spiffe-helper the same way in the same run,
 // alternating, and prints ratios. Writes docs/BENCHMARKS.md (not with --smoke, unless --out).
@@ -16,16 +16,16 @@ const HELP = `usage: node bench/run.mjs [options]
   --reference BIN      the Go spiffe-helper to compare with (bench/build-reference.sh builds one)
   --baseline FILE      instead of a reference: another build of our helper (its cli.js), e.g.
                        the one before an optimisation, measured the same way, alternating
-  --node-args ARGS     node options for our helper (space-separated), e.g. "--max-semi-space-size=1"
+  --node-args ARGS     run our helper as \`node ARGS dist/cli.js\` instead of bin/spiffe-helper
   --smoke              one small iteration of everything (what npm test runs)
   --out FILE           Markdown report (default docs/BENCHMARKS.md; none with --smoke)
   --json FILE          raw results as JSON
-  --only LIST          comma-separated: latency,latency-tmpfs,oneshot,firstfile,memory,memory-tuned,
-                       idle,scale,startup (memory-tuned: our helper's memory run again with
-                       TUNED_NODE_ARGS, bench/lib/impls.mjs; needs memory)
+  --only LIST          comma-separated: latency,latency-tmpfs,oneshot,firstfile,memory,memory-plain,
+                       idle,scale,startup (memory-plain: our helper's memory run again as
+                       \`node dist/cli.js\`, unbundled and without bin/spiffe-helper's V8 flags)
                        (latency-tmpfs: the latency again with cert dirs in /dev/shm, where fsync
                        costs nothing; skipped when --dir is already on tmpfs)
-  --cli FILE           our helper's entry point (default dist/cli.js)
+  --cli FILE           run our helper as \`node FILE\` instead of bin/spiffe-helper
   --dir DIR            where cert dirs and sockets go (default: the OS temp dir)
   --rotations N        rotation latency samples per helper (default 300)
   --blocks N           alternating blocks the rotations are split into (default 3)
@@ -85,7 +85,7 @@ const options = {
   waitMs: 30_000,
   cliPath: a.cli ? resolve(a.cli) : undefined,
 };
-const sections = new Set((a.only ?? 'latency,latency-tmpfs,oneshot,firstfile,memory,memory-tuned,idle,scale,startup').split(','));
+const sections = new Set((a.only ?? 'latency,latency-tmpfs,oneshot,firstfile,memory,memory-plain,idle,scale,startup').split(','));
 const shapes = smoke
   ? [
       { label: '1 SVID, 1 CA, 0 federated', svids: 1, cas: 1, federated: 0 },
@@ -105,7 +105,7 @@ const shapes = smoke
 
 const { buildTables, renderMarkdown } = await import('./lib/report.mjs');
 const { killAll } = await import('./lib/session.mjs');
-const { goReference, ours, TUNED_NODE_ARGS } = await import('./lib/impls.mjs');
+const { goReference, ours, oursPlain } = await import('./lib/impls.mjs');
 const { loadAverage, machine } = await import('./lib/proc.mjs');
 let Minter, Bench;
 try {
@@ -118,10 +118,10 @@ try {
 const { profileStartup } = await import('./lib/startup.mjs');
 
 const nodeArgs = a['node-args'] ? a['node-args'].split(' ').filter(Boolean) : [];
-const impls = [ours(options.cliPath, nodeArgs.length ? `spiffe-helper (TS) ${nodeArgs.join(' ')}` : undefined, 'ours', 'TS', nodeArgs)];
+const impls = [ours({ cliPath: options.cliPath, nodeArgs, ...(options.cliPath || nodeArgs.length ? { label: `node ${[...nodeArgs, a.cli ?? 'dist/cli.js'].join(' ')}` } : {}) })];
 if (a.reference && a.baseline) throw new Error('--reference and --baseline: one or the other');
 if (a.reference) impls.push(goReference(resolve(a.reference)));
-if (a.baseline) impls.push(ours(resolve(a.baseline), `baseline (${a.baseline})`, 'baseline', 'base'));
+if (a.baseline) impls.push(ours({ cliPath: resolve(a.baseline), label: `baseline (${a.baseline})`, key: 'baseline', short: 'base' }));
 const baseDir = a.dir ? resolve(a.dir) : tmpdir();
 mkdirSync(baseDir, { recursive: true });
 const workDir = mkdtempSync(join(baseDir, 'shb-'));
@@ -133,7 +133,7 @@ const results = { options, machine: machine(workDir), started: new Date(started)
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
 process.on('exit', () => rmSync(workDir, { recursive: true, force: true }));
 
-/** Who appears in the report: the helpers compared, plus our helper's tuned memory run. */
+/** Who appears in the report: the helpers compared, plus our helper's plain-node memory run. */
 const reported = [...impls];
 const minter = await Minter.start(workDir);
 try {
@@ -153,11 +153,11 @@ try {
     }
   }
   if (sections.has('memory')) results.memory = await bench.memory(pool);
-  if (sections.has('memory') && sections.has('memory-tuned') && !nodeArgs.length) {
-    const tuned = ours(options.cliPath, `spiffe-helper (TS), ${TUNED_NODE_ARGS.join(' ')}`, 'tuned', 'tuned', TUNED_NODE_ARGS);
-    const r = await new Bench({ impls: [tuned], minter, workDir, options, progress }).memory(pool);
+  if (sections.has('memory') && sections.has('memory-plain') && !nodeArgs.length && !options.cliPath) {
+    const plain = oursPlain();
+    const r = await new Bench({ impls: [plain], minter, workDir, options, progress }).memory(pool);
     Object.assign(results.memory, r);
-    reported.push(tuned);
+    reported.push(plain);
   }
   if (sections.has('idle')) results.idle = await bench.idle(pool[0]);
   if (sections.has('scale')) results.scale = await bench.scale(shapes);

@@ -1,20 +1,24 @@
-#!/usr/bin/env node
-// npm run bundle (after npm run build): dist/cli.js and everything it imports, node_modules
-// included, as one ESM file, dist/bundle/spiffe-helper.mjs, beside the JSON descriptor it loads.
-// One file to read and compile instead of ~150 modules: about 50 ms less for a one-shot run
-// (docs/BENCHMARKS.md). Run it as `node dist/bundle/spiffe-helper.mjs ...`: same flags, same
-// behaviour. bench/run.mjs builds one the same way to measure it.
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// Part of `npm run build`, after tsc: dist/cli.js and everything it imports, node_modules
+// included, as ESM files in dist/bundle/: dist/bundle/cli.js, plus chunks that only the
+// subcommands load (the dev agent's certificate library, inspect, convert-config). This is what
+// bin/spiffe-helper and the container image run: one file to read and compile for the helper
+// instead of ~150 modules (about 50 ms less start-up, docs/BENCHMARKS.md), and no node_modules
+// needed at run time. `node dist/cli.js` runs the same code unbundled (the tests use it).
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export async function buildBundle(cli, outfile) {
+export async function buildBundle(cli, outdir) {
   const { build } = await import('esbuild');
-  mkdirSync(dirname(outfile), { recursive: true });
+  rmSync(outdir, { recursive: true, force: true });
+  mkdirSync(outdir, { recursive: true });
   await build({
     entryPoints: [cli],
-    outfile,
+    outdir,
     bundle: true,
+    splitting: true,
+    // Chunks beside the entry: src/workload/proto.ts finds workload.json beside its own file.
+    chunkNames: '[name]-[hash]',
     platform: 'node',
     format: 'esm',
     target: 'node20',
@@ -22,12 +26,11 @@ export async function buildBundle(cli, outfile) {
     // grpc-js and other CommonJS dependencies call require() for Node built-ins.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   });
-  // proto.ts loads the descriptor from beside itself, i.e. from beside the bundle.
-  copyFileSync(join(dirname(cli), 'workload', 'workload.json'), join(dirname(outfile), 'workload.json'));
-  return outfile;
+  copyFileSync(join(cli, '..', 'workload', 'workload.json'), join(outdir, 'workload.json'));
+  return join(outdir, 'cli.js');
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const dist = fileURLToPath(new URL('../dist/', import.meta.url));
-  console.log(await buildBundle(join(dist, 'cli.js'), join(dist, 'bundle', 'spiffe-helper.mjs')));
+  await buildBundle(join(dist, 'cli.js'), join(dist, 'bundle'));
 }

@@ -5,7 +5,7 @@ import { join, posix } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { devAgent } from './helpers/dev-agent.js';
-import { readDockerfile, type Stage } from './helpers/dockerfile.js';
+import { last, readDockerfile, type Stage } from './helpers/dockerfile.js';
 import { tempDir } from './helpers/tmp.js';
 
 /**
@@ -68,8 +68,8 @@ function bytes(path: string): number {
 }
 
 /** Asynchronous: the dev agent answers from this process, whose event loop must keep running. */
-function node(args: string[], cwd?: string): Promise<{ code: number | null; out: string }> {
-  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, SPIFFE_ENDPOINT_SOCKET: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+function launch(cmd: string, args: string[], cwd?: string): Promise<{ code: number | null; out: string }> {
+  const child = spawn(cmd, args, { cwd, env: { ...process.env, SPIFFE_ENDPOINT_SOCKET: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -110,12 +110,14 @@ test('the Dockerfile build steps produce a runtime tree that fetches an SVID fro
     copied.push(join(runtimeRoot, to));
     appDir ??= workdir;
   }
-  const app = join(runtimeRoot, appDir!);
-  const cli = join(app, 'dist', 'cli.js');
-  assert.ok(existsSync(cli));
-  // The prune kept what runs and dropped what builds.
-  for (const dep of ['@grpc/grpc-js', 'protobufjs', 'smol-toml']) assert.ok(existsSync(join(app, 'node_modules', dep)), `${dep} is in the image`);
-  for (const dev of ['typescript', 'tsx', 'yaml', 'fast-check']) assert.ok(!existsSync(join(app, 'node_modules', dev)), `dev dependency ${dev} is not in the image`);
+  // The ENTRYPOINT without tini: the launcher, at its place in the runtime tree.
+  const entrypoint = last(runtime, 'ENTRYPOINT')?.exec ?? [];
+  assert.equal(entrypoint[0], '/usr/bin/tini');
+  const [launcherPath, ...launcherArgs] = entrypoint.slice(entrypoint.indexOf('--') + 1);
+  const launcher = join(runtimeRoot, launcherPath!);
+  assert.ok(existsSync(launcher), `${launcherPath} is in the runtime tree`);
+  assert.ok(statSync(launcher).mode & 0o111, `${launcherPath} is executable`);
+  assert.ok(!existsSync(join(runtimeRoot, appDir!, 'node_modules')), 'the bundle needs no node_modules');
 
   const sizes = copied.map((p) => `${posix.basename(p)} ${mib(bytes(p))}`);
   const total = copied.reduce((n, p) => n + bytes(p), 0);
@@ -128,9 +130,9 @@ test('the Dockerfile build steps produce a runtime tree that fetches an SVID fro
   const etc = join(runtimeRoot, workdir);
   mkdirSync(etc, { recursive: true });
   writeFileSync(join(etc, 'helper.conf'), `agent_address = "${agent.address}"\ncert_dir = "${join(dir, 'certs')}"\nsvid_file_name = "svid.pem"\nsvid_key_file_name = "svid_key.pem"\nsvid_bundle_file_name = "bundle.pem"\n`);
-  const r = await node([cli, '--once', '--timeout', '20s'], etc);
+  const r = await launch(launcher, [...launcherArgs, '--once', '--timeout', '20s'], etc);
   assert.equal(r.code, 0, r.out);
   for (const f of ['svid.pem', 'svid_key.pem', 'bundle.pem']) assert.ok(existsSync(join(dir, 'certs', f)), f);
-  const inspect = await node([cli, 'inspect', '--config', join(etc, 'helper.conf')]);
+  const inspect = await launch(launcher, [...launcherArgs, 'inspect', '--config', join(etc, 'helper.conf')]);
   assert.equal(inspect.code, 0, inspect.out);
 });

@@ -193,13 +193,15 @@ function checkHelper(file: string, docs: Obj[], spec: Obj, helper: Obj, initCont
 
 const manifests = readdirSync(join(examples, 'kubernetes')).filter((f) => /\.ya?ml$/.test(f));
 
-test('the image: ENTRYPOINT runs the dist/cli.js that the runtime stage copies', () => {
+test('the image: ENTRYPOINT runs bin/spiffe-helper under tini, beside the bundle the runtime stage copies', () => {
   const img = image();
-  const cli = img.entrypoint.find((a) => a.endsWith('/dist/cli.js'));
-  assert.ok(cli, `ENTRYPOINT ${JSON.stringify(img.entrypoint)} runs dist/cli.js`);
-  assert.equal(cli, posix.join(img.copied.get('dist')!, 'cli.js'));
-  assert.ok(img.copied.has('node_modules') && img.copied.has('proto') && img.copied.has('package.json'));
   assert.equal(img.entrypoint[0], '/usr/bin/tini', 'an init as PID 1');
+  const launcher = img.entrypoint.find((a) => a.endsWith('/bin/spiffe-helper'));
+  assert.ok(launcher, `ENTRYPOINT ${JSON.stringify(img.entrypoint)} runs bin/spiffe-helper`);
+  assert.equal(launcher, posix.join(img.copied.get('bin')!, 'spiffe-helper'));
+  // The launcher runs ../dist/bundle/cli.js relative to itself.
+  assert.equal(posix.resolve(posix.dirname(launcher), '../dist/bundle'), img.copied.get('bundle'));
+  assert.ok(!img.copied.has('node_modules'), 'the bundle needs no node_modules');
 });
 
 test('the Kubernetes examples cover a CSI sidecar, a hostPath/ConfigMap sidecar, and a one-shot init container', () => {

@@ -10,13 +10,8 @@ import { fileURLToPath } from 'node:url';
  */
 export const childPath = fileURLToPath(new URL('../child.mjs', import.meta.url));
 export const defaultCliPath = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-
-/**
- * V8 flags that keep our helper's memory flat and small (see the notes in docs/BENCHMARKS.md):
- * a 1 MiB young-generation semi-space, and no optimising compiler (--lite-mode; wasm off so
- * that V8 does not warn that lite mode disables it).
- */
-export const TUNED_NODE_ARGS = ['--max-semi-space-size=1', '--no-expose-wasm', '--lite-mode'];
+/** What users run (package.json bin, the image's ENTRYPOINT): the bundle under V8 flags. */
+export const launcherPath = fileURLToPath(new URL('../../bin/spiffe-helper', import.meta.url));
 
 export const FILES = { svid: 'svid.pem', key: 'svid_key.pem', bundle: 'svid_bundle.pem' };
 
@@ -41,23 +36,33 @@ function writeScenarioConfig(file, s, { agentAddress, cmdArgs }) {
 /**
  * A scenario: { socketPath, certDir, child (wrap bench/child.mjs with renew_signal SIGHUP),
  * federated (include_federated_domains) }.
+ *
+ * Our helper as users run it, bin/spiffe-helper, unless `cliPath` or `nodeArgs` ask for
+ * `node [nodeArgs] cliPath` (another build, other flags, the unbundled dist/cli.js).
  */
-export function ours(cliPath = defaultCliPath, label = 'spiffe-helper (TS)', key = 'ours', short = 'TS', nodeArgs = []) {
+export function ours({ cliPath, nodeArgs = [], label = 'spiffe-helper (TS)', key = 'ours', short = 'TS' } = {}) {
+  const direct = cliPath !== undefined || nodeArgs.length > 0;
+  const run = (args) => (direct ? [process.execPath, [...nodeArgs, cliPath ?? defaultCliPath, ...args]] : [launcherPath, args]);
   return {
     key,
     short,
     label,
     nodeArgs,
-    version: `node ${process.version}`,
+    version: `node ${process.version}, ${direct ? `node ${[...nodeArgs, cliPath ?? defaultCliPath].join(' ')}` : 'bin/spiffe-helper'}`,
     writeConfig: (dir, s) =>
       writeScenarioConfig(join(dir, 'helper.conf'), s, {
         agentAddress: `unix://${s.socketPath}`,
         cmdArgs: `[${JSON.stringify(childPath)}]`,
       }),
-    daemon: (conf) => [process.execPath, [...nodeArgs, cliPath, '--config', conf]],
-    once: (conf) => [process.execPath, [...nodeArgs, cliPath, '--config', conf, '--once', '--timeout', '20s']],
+    /** [command, args] running the helper with `args`. */
+    command: run,
+    daemon: (conf) => run(['--config', conf]),
+    once: (conf) => run(['--config', conf, '--once', '--timeout', '20s']),
   };
 }
+
+/** For comparison: the same helper unbundled, without the launcher's V8 flags. */
+export const oursPlain = () => ours({ cliPath: defaultCliPath, label: 'node dist/cli.js (no bundle, no V8 flags)', key: 'plain', short: 'plain' });
 
 export function goReference(binary) {
   let version = 'unknown version';

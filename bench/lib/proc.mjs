@@ -17,11 +17,11 @@ export function clockTicks() {
   return clkTck;
 }
 
-/** VmRSS and VmHWM (peak RSS) in KiB. */
+/** VmRSS, VmHWM (peak RSS), and the RSS's anonymous and file-backed parts, in KiB. */
 export function memory(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssKb: field('VmRSS'), hwmKb: field('VmHWM') };
+  return { rssKb: field('VmRSS'), hwmKb: field('VmHWM'), anonKb: field('RssAnon'), fileKb: field('RssFile') };
 }
 
 /** utime + stime of every thread of the process, in ms (resolution: one clock tick). */

@@ -3,7 +3,6 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDevAgent } from '../../dist/dev/agent.js';
-import { defaultCliPath } from './impls.mjs';
 import { expectedFiles, wireSize } from './messages.mjs';
 import { contextSwitches, cpuMs, memory, threads } from './proc.mjs';
 import { checkFiles, HelperProcess, whenFilesComplete } from './session.mjs';
@@ -124,6 +123,8 @@ export class Bench {
           samples,
           startRssKb: samples[0].rssKb,
           steadyRssKb: first.rssKb,
+          steadyAnonKb: first.anonKb,
+          steadyFileKb: first.fileKb,
           peakKb: first.hwmKb,
           finalPeakKb: last.hwmKb,
           growthKb: last.rssKb - first.rssKb,
@@ -191,7 +192,7 @@ export class Bench {
           times[impl.key].push(at - h.startedAt);
         }
         floor.push(await wallTime(process.execPath, ['-e', '0']));
-        modulesOnly.push(await wallTime(process.execPath, [this.o.cliPath ?? defaultCliPath, '--version']));
+        modulesOnly.push(await wallTime(...this.impls[0].command(['--version'])));
       }
     } finally {
       await agent.close();

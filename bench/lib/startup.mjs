@@ -6,13 +6,14 @@ import { expectedFiles } from './messages.mjs';
 import { checkFiles, HelperProcess } from './session.mjs';
 import { median } from './stats.mjs';
 import { ms } from './stats.mjs';
-import { ours } from './impls.mjs';
+import { launcherPath, ours } from './impls.mjs';
 
 /**
  * Where start-up time goes: each probe is a fresh `node` process (cwd = the repo, so bare
  * imports resolve to its node_modules) timed from spawn to exit; probes alternate within each
- * round. Then the helper's one-shot run as built (tsc output, one file per module) and as one
- * esbuild bundle, when esbuild can be loaded.
+ * round. Then the helper's one-shot run: unbundled (tsc output, one file per module), bundled
+ * (dist/bundle, what `npm run build` makes), and as shipped (bin/spiffe-helper: the bundle under
+ * the launcher's V8 flags).
  */
 const PROTO_OPTS = '{ keepCase: true, longs: String, enums: String, defaults: true, oneofs: true }';
 
@@ -21,6 +22,7 @@ export async function profileStartup({ root, workDir, runs, progress, first, cli
   mkdirSync(dir, { recursive: true });
   const protoPath = join(root, 'proto', 'workload.proto');
   const cli = cliPath ?? join(root, 'dist', 'cli.js');
+  const bundle = join(root, 'dist', 'bundle', 'cli.js');
 
   // The JSON descriptor, as the build step (scripts/build-proto.mjs) makes it.
   const descPath = join(dir, 'workload.json');
@@ -61,16 +63,10 @@ export async function profileStartup({ root, workDir, runs, progress, first, cli
       name: 'protobufjs/light + JSON descriptor, no proto-loader (dist/workload/proto.js now)',
       cmd: esm(`import { workloadService } from ${protoModule}; ${use('workloadService()')}`),
     },
-    { name: '`node dist/cli.js --version` (every helper module)', cmd: [process.execPath, [cli, '--version']] },
+    { name: '`node dist/cli.js --version` (every helper module, unbundled)', cmd: [process.execPath, [cli, '--version']] },
+    { name: '`node dist/bundle/cli.js --version` (the same, bundled)', cmd: [process.execPath, [bundle, '--version']] },
+    { name: '`bin/spiffe-helper --version` (the bundle under the launcher\'s V8 flags)', cmd: [launcherPath, ['--version']] },
   ];
-
-  let bundle;
-  try {
-    bundle = await bundleOf(cli, dir);
-    probes.push({ name: 'the same as one esbuild bundle', cmd: [process.execPath, [bundle, '--version']] });
-  } catch (e) {
-    progress(`startup: no esbuild bundle (${e.message.split('\n')[0]})`);
-  }
 
   for (const v of extra) probes.push({ name: `\`--version\`, ${v.name}`, cmd: [process.execPath, [v.cli, '--version']] });
   const times = probes.map(() => []);
@@ -81,10 +77,13 @@ export async function profileStartup({ root, workDir, runs, progress, first, cli
   const floor = median(times[0]);
   const rows = probes.map((p, i) => [p.name, ms(median(times[i])), i === 0 ? '' : `+${ms(median(times[i]) - floor)}`]);
 
-  // One-shot, end to end: as built, and bundled.
-  const variants = [{ name: 'one-shot, tsc output (dist/cli.js)', impl: ours(cli) }];
-  if (bundle) variants.push({ name: 'one-shot, esbuild bundle', impl: ours(bundle) });
-  for (const v of extra) variants.push({ name: `one-shot, ${v.name} (${v.cli})`, impl: ours(v.cli) });
+  // One-shot, end to end: unbundled, bundled, as shipped.
+  const variants = [
+    { name: 'one-shot, `node dist/cli.js` (unbundled)', impl: ours({ cliPath: cli }) },
+    { name: 'one-shot, `node dist/bundle/cli.js` (bundled)', impl: ours({ cliPath: bundle }) },
+    { name: 'one-shot, `bin/spiffe-helper` (bundled, V8 flags: what ships)', impl: ours() },
+  ];
+  for (const v of extra) variants.push({ name: `one-shot, ${v.name} (${v.cli})`, impl: ours({ cliPath: v.cli }) });
   const agentDir = join(dir, 'agent');
   mkdirSync(agentDir);
   const { startDevAgent } = await import('../../dist/dev/agent.js');
@@ -121,12 +120,6 @@ export async function profileStartup({ root, workDir, runs, progress, first, cli
       },
     ],
   };
-}
-
-/** dist/cli.js as one ESM file, made by scripts/bundle.mjs (npm run bundle) in a temp dir. */
-async function bundleOf(cli, dir) {
-  const { buildBundle } = await import('../../scripts/bundle.mjs');
-  return buildBundle(cli, join(dir, 'bundle', 'spiffe-helper.mjs'));
 }
 
 function wall(cmd, args, cwd) {

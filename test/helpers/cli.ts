@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 
 /** The built CLI, run as users run it (tests/.ci build it first). */
 export const cliPath = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+/** The installed command (package.json bin, the image's ENTRYPOINT): the bundle under tuned V8 flags. */
+export const launcherPath = fileURLToPath(new URL('../../bin/spiffe-helper', import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -20,9 +22,17 @@ export interface Running {
   stderr(): string;
 }
 
-export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Running {
+export interface CliOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Run this command instead of `node dist/cli.js` (e.g. launcherPath). */
+  command?: string;
+}
+
+export function startCli(args: string[], options: CliOptions = {}): Running {
   const started = performance.now();
-  const child = spawn(process.execPath, [cliPath, ...args], {
+  const [cmd, argv] = options.command ? [options.command, args] : [process.execPath, [cliPath, ...args]];
+  const child = spawn(cmd, argv, {
     cwd: options.cwd,
     env: { ...process.env, SPIFFE_ENDPOINT_SOCKET: '', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -37,7 +47,7 @@ export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd
   return { child, result, stderr: () => stderr };
 }
 
-export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export async function runCli(args: string[], options: CliOptions & { timeoutMs?: number } = {}): Promise<CliResult> {
   const run = startCli(args, options);
   const timer = setTimeout(() => run.child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
   try {

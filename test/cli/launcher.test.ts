@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { launcherPath, runCli, startCli, writeConfig } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * bin/spiffe-helper, the command users install and the image runs: the bundle (dist/bundle)
+ * under the V8 flags it sets. The rest of the suite runs the unbundled dist/cli.js; these
+ * tests make sure the bundle is the same helper and the launcher a transparent wrapper.
+ */
+const launcher = { command: launcherPath };
+const lines = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+
+test('the launcher execs node on the bundle with its V8 flags (same pid), even through a symlink as npm installs it', async () => {
+  const dir = tempDir();
+  const link = join(dir, 'spiffe-helper');
+  symlinkSync(launcherPath, link);
+  const version = await runCli(['--version'], { command: link });
+  assert.equal(version.code, 0, version.stderr);
+  assert.match(version.stdout, /^spiffe-helper \d+\.\d+\.\d+/);
+
+  // A helper with nothing to connect to keeps retrying: long enough to look at its process.
+  const run = startCli(['--config', writeConfig(dir, `unix://${dir}/none.sock`)], launcher);
+  try {
+    const cmdline = await waitFor('the helper process', () => {
+      const argv = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').split('\0');
+      return argv.some((a) => a.endsWith('dist/bundle/cli.js')) ? argv : undefined;
+    });
+    assert.ok(cmdline.includes('--max-semi-space-size=1') && cmdline.includes('--lite-mode'), `flags: ${cmdline.join(' ')}`);
+    await waitFor('the helper to be up (its signal handlers installed)', () => /connecting to the workload api/.test(run.stderr()));
+  } finally {
+    run.child.kill('SIGTERM');
+    const r = await run.result;
+    // The helper's own clean stop: the signal reached node itself, not a shell in between.
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /stopped.*signal=SIGTERM/);
+  }
+});
+
+test('the bundled dev agent serves the bundled helper: rotations, SIGHUP to the wrapped cmd, one-shot and inspect', async () => {
+  const dir = tempDir();
+  const socket = join(dir, 'agent.sock');
+  // The dev agent lives in a chunk of its own (with its certificate library): load it through the bundle too.
+  const agent = startCli(['dev-agent', '--socket', socket, '--ttl', '2s'], launcher);
+  try {
+    await waitFor('the dev agent socket', () => existsSync(socket));
+    const script = `echo start >> ${dir}/child.log; trap 'echo hup >> ${dir}/child.log' HUP; trap 'exit 0' TERM; while :; do sleep 0.05; done`;
+    const helper = startCli(['--config', writeConfig(dir, `unix://${socket}`, `cmd = "sh"\ncmd_args = ["-c", ${JSON.stringify(script)}]\nrenew_signal = "SIGHUP"\n`)], launcher);
+    try {
+      await waitFor('two rotations signalled to the child', () => lines(join(dir, 'child.log')).filter((l) => l === 'hup').length >= 2, 20_000);
+      assert.equal(lines(join(dir, 'child.log')).filter((l) => l === 'start').length, 1);
+    } finally {
+      helper.child.kill('SIGTERM');
+      const r = await helper.result;
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const conf = writeConfig(join(dir), `unix://${socket}`);
+    const once = await runCli(['--config', conf, '--once', '--timeout', '20s'], launcher);
+    assert.equal(once.code, 0, once.stderr);
+    const inspect = await runCli(['inspect', '--config', conf, '--json'], launcher);
+    assert.equal(inspect.code, 0, inspect.stdout + inspect.stderr);
+    assert.equal(JSON.parse(inspect.stdout).x509_svid.spiffe_id, 'spiffe://example.org/workload');
+  } finally {
+    agent.child.kill('SIGTERM');
+    await agent.result;
+  }
+});
