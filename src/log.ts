@@ -28,6 +28,31 @@ function scrub(v: Fields[string]): Fields[string] {
   return typeof v === 'string' && secretPattern.test(v) ? '[redacted]' : v;
 }
 
+/**
+ * stderr, a turn of the event loop late: the lines of one turn go out in one write once the
+ * turn's work is done. A rotation then signals the wrapped program before paying for its log
+ * lines (each write to stderr runs through Node's stream machinery: ~0.1 ms). What is still
+ * pending when the process exits is written then.
+ */
+let pending: string[] = [];
+let flushOnExit = false;
+function flush(): void {
+  if (pending.length === 0) return;
+  const text = pending.join('\n') + '\n';
+  pending = [];
+  process.stderr.write(text);
+}
+function writeStderrSoon(line: string): void {
+  if (pending.length === 0) {
+    if (!flushOnExit) {
+      flushOnExit = true;
+      process.on('exit', flush);
+    }
+    setImmediate(flush);
+  }
+  pending.push(line);
+}
+
 function textValue(v: string | number | boolean): string {
   const s = String(v);
   return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
@@ -36,7 +61,7 @@ function textValue(v: string | number | boolean): string {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const min = order[options.level ?? 'info'];
   const format = options.format ?? 'text';
-  const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
+  const write = options.write ?? writeStderrSoon;
   const now = options.now ?? (() => new Date());
   const emit = (level: LogLevel, msg: string, fields: Fields = {}): void => {
     if (order[level] < min) return;

@@ -92,12 +92,6 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
   const client = newClient({ ...options, signal }, health);
   const writer = X509Writer.fromConfig(config, log);
   const bundleCache = new BundleCache();
-  const onRotation = async (result: WriteResult): Promise<void> => {
-    if (!result.changed) return;
-    const { svid } = result;
-    health.x509Written({ spiffeId: svid.id.toString(), serial: svid.serial, notAfter: svid.notAfter });
-    await notifyAll();
-  };
   const notifyAll = async (): Promise<void> => {
     for (const n of notifiers) await n.rotated().catch(fail);
   };
@@ -112,12 +106,14 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
             const ctx = parseX509Context(msg, new Date(), bundleCache);
             let result: WriteResult;
             try {
-              result = await writer.apply(ctx);
+              // The wrapped program is signalled once the files are in place, before the
+              // directory fsync that only matters after a crash.
+              result = await writer.apply(ctx, notifyAll);
             } catch (e) {
               if (isHelperError(e, 'output')) health.x509Failed(describeError(e));
               throw e;
             }
-            await onRotation(result);
+            if (result.changed) health.x509Written({ spiffeId: result.svid.id.toString(), serial: result.svid.serial, notAfter: result.svid.notAfter });
           },
         })
         .catch(fail)

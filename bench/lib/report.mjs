@@ -88,7 +88,7 @@ export function buildTables(r, impls) {
     if (plain) {
       tables.push({
         title: 'Memory, our helper without the launcher (node dist/cli.js)',
-        note: 'The same run for our helper started as `node dist/cli.js`: unbundled, and without the V8 flags bin/spiffe-helper sets (`--max-semi-space-size=1`: with the default, V8 grows the young generation by several MiB after a few thousand rotations while the heap after each GC stays flat; `--lite-mode`: no optimising compiler). See the notes.',
+        note: 'The same run for our helper started as `node dist/cli.js`: unbundled, and without the V8 flags bin/spiffe-helper sets (`--max-semi-space-size=1`: with the default, V8 grows the young generation by several MiB after a few thousand rotations while the heap after each GC stays flat; `--no-opt`: no optimising compiler). See the notes.',
         header: hasRef ? ['measurement', plain.label, ref.label, `ratio ${plain.short}/${ref.short}`, 'target', 'met'] : ['measurement', plain.label, 'target', 'met'],
         rows: memoryRows(plain),
       });

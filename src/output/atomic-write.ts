@@ -31,7 +31,12 @@ const fsyncFd = promisify(fsync);
 const tempPrefix = randomBytes(4).toString('hex');
 let tempCounter = 0;
 
-export async function writeFilesAtomic(files: readonly FileContent[]): Promise<void> {
+/**
+ * `inPlace` runs once every file has been renamed into place, before the directory is fsynced:
+ * readers already see the new set, so what only needs that (signalling the program that reads
+ * the files) need not wait for the disk. A crash before the directory fsync leaves the old set.
+ */
+export async function writeFilesAtomic(files: readonly FileContent[], inPlace?: () => Promise<void>): Promise<void> {
   await sweepStaleTemps(files);
   const temps = files.map((f) => ({ ...f, path: join(dirname(f.path), `.${basename(f.path)}.${tempSuffix()}.tmp`), target: f.path }));
   try {
@@ -47,7 +52,11 @@ export async function writeFilesAtomic(files: readonly FileContent[]): Promise<v
     }
     throw outputError(e, files);
   }
-  for (const dir of new Set(files.map((f) => dirname(f.path)))) await fsyncDir(dir);
+  try {
+    await inPlace?.();
+  } finally {
+    for (const dir of new Set(files.map((f) => dirname(f.path)))) await fsyncDir(dir).catch((e: unknown) => Promise.reject(outputError(e, files)));
+  }
 }
 
 const MEMORY_FS = new Set([0x01021994 /* tmpfs */, 0x858458f6 /* ramfs */]);

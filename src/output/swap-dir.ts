@@ -15,7 +15,8 @@ import { fsyncDir, outputError, writeDurable, type FileContent } from './atomic-
  */
 export const DATA_LINK = '..data';
 
-export async function writeFilesSwapDir(certDir: string, files: readonly FileContent[]): Promise<void> {
+/** `inPlace`: as for writeFilesAtomic, once `..data` and the names point at the new version. */
+export async function writeFilesSwapDir(certDir: string, files: readonly FileContent[], inPlace?: () => Promise<void>): Promise<void> {
   let version: string | undefined;
   const previous = await linkTarget(join(certDir, DATA_LINK));
   try {
@@ -32,7 +33,11 @@ export async function writeFilesSwapDir(certDir: string, files: readonly FileCon
     throw outputError(e, files);
   }
   await linkNames(certDir, files.map((f) => basename(f.path)));
-  await fsyncDir(certDir);
+  try {
+    await inPlace?.();
+  } finally {
+    await fsyncDir(certDir).catch((e: unknown) => Promise.reject(outputError(e, files)));
+  }
   await removeOldVersions(certDir, [basename(version), previous]);
 }
 

@@ -27,17 +27,31 @@ export class X509Writer {
     return config.x509 ? new X509Writer(config.x509, config.certDir, log) : undefined;
   }
 
-  async apply(ctx: X509Context): Promise<WriteResult> {
+  /**
+   * `inPlace` runs as soon as readers can see the new files (before the directory fsync that
+   * makes them survive a crash): the place to signal the program that reads them.
+   */
+  async apply(ctx: X509Context, inPlace?: () => Promise<void>): Promise<WriteResult> {
     const svid = selectSvid(ctx, this.out.hint);
     const files = renderX509Files(svid, ctx, this.out, this.certDir, this.now());
     if (this.last && sameFiles(this.last, files)) {
       this.log.debug('x509 update unchanged; nothing written', { spiffe_id: svid.id.toString(), serial: svid.serial });
       return { changed: false };
     }
+    const names = files.map((f) => basename(f.path));
+    const written = async (): Promise<void> => {
+      this.log.info('x509 svid written', {
+        spiffe_id: svid.id.toString(),
+        serial: svid.serial,
+        not_after: svid.notAfter.toISOString(),
+        files: names.join(','),
+      });
+      await inPlace?.();
+    };
     if (this.out.layout === 'atomic_dir') {
-      await writeFilesSwapDir(this.certDir, files);
+      await writeFilesSwapDir(this.certDir, files, written);
     } else {
-      await writeFilesAtomic(files);
+      await writeFilesAtomic(files, written);
     }
     this.last = files;
     if (this.out.federatedBundleFileName && this.out.layout === 'files') {
@@ -45,13 +59,6 @@ export class X509Writer {
         this.log.info('removed bundle file of a trust domain no longer federated', { file: name });
       }
     }
-    const names = files.map((f) => basename(f.path));
-    this.log.info('x509 svid written', {
-      spiffe_id: svid.id.toString(),
-      serial: svid.serial,
-      not_after: svid.notAfter.toISOString(),
-      files: names.join(','),
-    });
     return { changed: true, svid, files: names };
   }
 }

@@ -29,7 +29,7 @@ test('the launcher execs node on the bundle with its V8 flags (same pid), even t
       const argv = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').split('\0');
       return argv.some((a) => a.endsWith('dist/bundle/cli.js')) ? argv : undefined;
     });
-    assert.ok(cmdline.includes('--max-semi-space-size=1') && cmdline.includes('--lite-mode'), `flags: ${cmdline.join(' ')}`);
+    assert.ok(cmdline.includes('--max-semi-space-size=1') && cmdline.includes('--no-opt'), `flags: ${cmdline.join(' ')}`);
     await waitFor('the helper to be up (its signal handlers installed)', () => /connecting to the workload api/.test(run.stderr()));
   } finally {
     run.child.kill('SIGTERM');
@@ -37,6 +37,21 @@ test('the launcher execs node on the bundle with its V8 flags (same pid), even t
     // The helper's own clean stop: the signal reached node itself, not a shell in between.
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /stopped.*signal=SIGTERM/);
+  }
+});
+
+test('a one-shot run given as a flag starts without the young-generation cap (start-up time, nothing to keep small)', async () => {
+  const dir = tempDir();
+  const run = startCli(['--config', writeConfig(dir, `unix://${dir}/none.sock`), '--once', '--timeout', '20s'], launcher);
+  try {
+    const cmdline = await waitFor('the helper process', () => {
+      const argv = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').split('\0');
+      return argv.some((a) => a.endsWith('dist/bundle/cli.js')) ? argv : undefined;
+    });
+    assert.ok(cmdline.includes('--no-opt') && !cmdline.some((a) => a.startsWith('--max-semi-space-size')), `flags: ${cmdline.join(' ')}`);
+  } finally {
+    run.child.kill('SIGKILL');
+    await run.result;
   }
 });
 
