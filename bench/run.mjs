@@ -31,6 +31,8 @@ const HELP = `usage: node bench/run.mjs [options]
   --blocks N           alternating blocks the rotations are split into (default 3)
   --mem-rotations N    rotations of the memory run (default 5000)
   --checkpoint N       memory sample every N rotations; steady RSS at the first (default 1000)
+  --mem-idle-seconds N idle time before the extra RSS sample at the first and last checkpoint
+                       (default 20: V8's memory reducer runs a full GC once the process idles)
   --idle-seconds N     idle measurement length (default 60)
   --idle-settle-seconds N  time after the first files before the idle measurement starts
                        (default 15: V8's start-up housekeeping, reported on its own row)
@@ -54,6 +56,7 @@ const { values: a } = parseArgs({
     rotations: { type: 'string' },
     blocks: { type: 'string' },
     'mem-rotations': { type: 'string' },
+    'mem-idle-seconds': { type: 'string' },
     checkpoint: { type: 'string' },
     'idle-seconds': { type: 'string' },
     'idle-settle-seconds': { type: 'string' },
@@ -82,6 +85,7 @@ const options = {
   scaleSamples: num(a['scale-samples'], 5, 1),
   gapMs: smoke ? 1 : 5,
   settleMs: smoke ? 50 : 1000,
+  memIdleMs: num(a['mem-idle-seconds'], 20, 0.1) * 1000,
   waitMs: 30_000,
   cliPath: a.cli ? resolve(a.cli) : undefined,
 };

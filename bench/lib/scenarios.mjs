@@ -98,7 +98,13 @@ export class Bench {
     return out;
   }
 
-  /** RSS after `checkpoint` rotations and at every further checkpoint up to `memRotations`. */
+  /**
+   * RSS after `checkpoint` rotations and at every further checkpoint up to `memRotations`,
+   * rotations back to back. At the first and the last checkpoint also once the helper has been
+   * idle for `memIdleMs`: a burst leaves garbage in V8's old generation that only a full GC
+   * collects, and V8's memory reducer runs one when the process goes idle, as a helper does
+   * between rotations minutes apart.
+   */
   async memory(pool) {
     const out = {};
     for (const impl of this.impls) {
@@ -112,8 +118,13 @@ export class Bench {
           await s.rotate(pool[k], r % 500 === 0 ? expectedFiles(pool[k]) : undefined);
           if (r % this.o.checkpoint === 0) {
             await sleep(this.o.settleMs);
-            samples.push({ rotations: r, ...memory(s.h.pid) });
-            this.progress(`memory: ${impl.label}, ${r} rotations: RSS ${(samples.at(-1).rssKb / 1024).toFixed(1)} MiB`);
+            const sample = { rotations: r, ...memory(s.h.pid) };
+            if (r === this.o.checkpoint || r === this.o.memRotations) {
+              await sleep(this.o.memIdleMs);
+              sample.idleRssKb = memory(s.h.pid).rssKb;
+            }
+            samples.push(sample);
+            this.progress(`memory: ${impl.label}, ${r} rotations: RSS ${(sample.rssKb / 1024).toFixed(1)} MiB${sample.idleRssKb ? `, ${(sample.idleRssKb / 1024).toFixed(1)} MiB once idle` : ''}`);
           }
         }
         const at = (r) => samples.find((x) => x.rotations === r);
@@ -128,6 +139,9 @@ export class Bench {
           peakKb: first.hwmKb,
           finalPeakKb: last.hwmKb,
           growthKb: last.rssKb - first.rssKb,
+          steadyIdleRssKb: first.idleRssKb,
+          finalIdleRssKb: last.idleRssKb,
+          idleGrowthKb: last.idleRssKb - first.idleRssKb,
           from: first.rotations,
           to: last.rotations,
         };
