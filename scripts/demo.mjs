@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The whole job in under a minute, no SPIRE needed: starts the built-in development agent,
 // runs spiffe-helper against it in daemon mode, and shows the files appearing and rotating.
+// Both run as bin/spiffe-helper, the command users install.
 // Usage: npm run demo [-- --seconds 45]
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -9,15 +10,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(root, 'dist', 'cli.js');
+const command = join(root, 'bin', 'spiffe-helper');
 const secondsArg = process.argv.indexOf('--seconds');
 const seconds = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 35;
 const work = '/tmp/spiffe-helper-demo';
 const socket = join(work, 'agent.sock');
 const certDir = join(work, 'certs');
 
-if (!existsSync(cli)) {
-  console.error('dist/cli.js is missing: run `npm ci` (it builds) or `npm run build` first');
+if (!existsSync(join(root, 'dist', 'bundle', 'cli.js'))) {
+  console.error('dist/bundle/cli.js is missing: run `npm ci` (it builds) or `npm run build` first');
   process.exit(1);
 }
 rmSync(work, { recursive: true, force: true });
@@ -34,7 +35,7 @@ svid_bundle_file_name = "bundle.pem"
 
 const children = [];
 const run = (args) => {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   children.push(child);
   return child;
 };
