@@ -39,9 +39,13 @@ let tempCounter = 0;
 export async function writeFilesAtomic(files: readonly FileContent[], inPlace?: () => Promise<void>): Promise<void> {
   await sweepStaleTemps(files);
   const temps = files.map((f) => ({ ...f, path: join(dirname(f.path), `.${basename(f.path)}.${tempSuffix()}.tmp`), target: f.path }));
+  let renamed = 0;
   try {
     await writeDurable(temps);
-    for (const t of temps) renameSync(t.path, t.target);
+    for (const t of temps) {
+      renameSync(t.path, t.target);
+      renamed++;
+    }
   } catch (e) {
     for (const t of temps) {
       try {
@@ -50,13 +54,11 @@ export async function writeFilesAtomic(files: readonly FileContent[], inPlace?: 
         // never created, or already renamed
       }
     }
-    throw outputError(e, files);
+    // A rename that fails after others succeeded (a directory in the way) leaves a mixed set.
+    throw outputError(e, files, renamed === 0 ? 'unchanged' : 'partial');
   }
-  try {
-    await inPlace?.();
-  } finally {
-    for (const dir of new Set(files.map((f) => dirname(f.path)))) await fsyncDir(dir).catch((e: unknown) => Promise.reject(outputError(e, files)));
-  }
+  await inPlace?.();
+  for (const dir of new Set(files.map((f) => dirname(f.path)))) await fsyncDir(dir).catch((e: unknown) => Promise.reject(outputError(e, files, 'not-durable')));
 }
 
 const MEMORY_FS = new Set([0x01021994 /* tmpfs */, 0x858458f6 /* ramfs */]);
@@ -110,6 +112,7 @@ async function sweepStaleTemps(files: readonly FileContent[]): Promise<void> {
  */
 export async function writeDurable(files: readonly FileContent[]): Promise<void> {
   const fds: number[] = [];
+  let failed = false;
   try {
     for (const f of files) {
       const fd = openSync(f.path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, f.mode & 0o600);
@@ -122,11 +125,27 @@ export async function writeDurable(files: readonly FileContent[]): Promise<void>
     if (files.length === 0 || !onDisk(dirname(files[0]!.path))) return;
     // Every fsync settles before the descriptors close; the error is the first file's in order.
     const synced = await Promise.allSettled(fds.map((fd) => fsyncFd(fd)));
-    const failed = synced.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    const rejected = synced.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
-    for (const fd of fds) closeSync(fd);
+    closeAll(fds, failed);
   }
+}
+
+/** Closes every descriptor; the first close error is thrown unless an earlier error is on its way. */
+function closeAll(fds: readonly number[], failed: boolean): void {
+  let closeError: unknown;
+  for (const fd of fds) {
+    try {
+      closeSync(fd);
+    } catch (e) {
+      closeError ??= e;
+    }
+  }
+  if (closeError !== undefined && !failed) throw closeError;
 }
 
 export async function fsyncDir(dir: string): Promise<void> {
@@ -148,7 +167,15 @@ export async function ensureDir(dir: string): Promise<void> {
   }
 }
 
-export function outputError(e: unknown, files: readonly FileContent[]): HelperError {
+/** What the files are left as when a write fails. */
+export type LeftAs = 'unchanged' | 'partial' | 'not-durable';
+const LEFT_AS: Record<LeftAs, string> = {
+  unchanged: 'the previous files are unchanged',
+  partial: 'some files were replaced and others not: the set on disk is mixed until the next update',
+  'not-durable': 'the new files are in place but not yet durable: after a crash the previous ones may be back',
+};
+
+export function outputError(e: unknown, files: readonly FileContent[], leftAs: LeftAs = 'unchanged'): HelperError {
   if (e instanceof HelperError) return e;
   const err = e as NodeJS.ErrnoException;
   const where = err.path ? basename(err.path).replace(/^\.(.*)\.[0-9a-f]{12}\.tmp$/, '$1') : files.map((f) => basename(f.path)).join(', ');
@@ -159,5 +186,5 @@ export function outputError(e: unknown, files: readonly FileContent[]): HelperEr
     : err.code === 'EROFS' ? 'read-only file system'
     : err.code === 'ENOENT' ? 'directory does not exist'
     : err.message;
-  return new HelperError('output', `cannot write ${where} in ${dir}: ${reason}; the previous files are unchanged`, { cause: e });
+  return new HelperError('output', `cannot write ${where} in ${dir}: ${reason}; ${LEFT_AS[leftAs]}`, { cause: e });
 }

@@ -32,12 +32,10 @@ export async function writeFilesSwapDir(certDir: string, files: readonly FileCon
     if (version) await rm(version, { recursive: true, force: true });
     throw outputError(e, files);
   }
-  await linkNames(certDir, files.map((f) => basename(f.path)));
-  try {
-    await inPlace?.();
-  } finally {
-    await fsyncDir(certDir).catch((e: unknown) => Promise.reject(outputError(e, files)));
-  }
+  // `..data` has switched: readers that go through it see the new set from here on.
+  await linkNames(certDir, files.map((f) => basename(f.path))).catch((e: unknown) => Promise.reject(outputError(e, files, 'partial')));
+  await inPlace?.();
+  await fsyncDir(certDir).catch((e: unknown) => Promise.reject(outputError(e, files, 'not-durable')));
   await removeOldVersions(certDir, [basename(version), previous]);
 }
 

@@ -14,7 +14,7 @@ import { children, decodeOid, parseExtensions, readTlv, splitDerSequence, type C
 export interface Certificate {
   /** The DER encoding, exactly as received. */
   readonly raw: Buffer;
-  /** Upper-case hex without leading zero bytes, as OpenSSL prints it. */
+  /** Upper-case hex without leading zero bytes, as node:crypto (OpenSSL) prints it. */
   readonly serial: string;
   readonly notBefore: Date;
   readonly notAfter: Date;
@@ -83,11 +83,13 @@ export function parseCertificates(der: Uint8Array, what: string, code: 'x509svid
   });
 }
 
+/** A DER INTEGER that must be non-negative and minimally encoded (Go refuses negative serials). */
 function serialHex(bytes: Buffer): string {
   if (bytes.length === 0) throw new Error('tbsCertificate: empty serialNumber');
-  let first = 0;
-  while (first < bytes.length - 1 && bytes[first] === 0) first++;
-  return bytes.subarray(first).toString('hex').toUpperCase();
+  if (bytes[0]! & 0x80) throw new Error('tbsCertificate: negative serialNumber');
+  if (bytes.length > 1 && bytes[0] === 0 && !(bytes[1]! & 0x80)) throw new Error('tbsCertificate: serialNumber not minimally encoded');
+  const magnitude = bytes[0] === 0 ? bytes.subarray(1) : bytes;
+  return magnitude.length === 0 ? '0' : magnitude.toString('hex').toUpperCase();
 }
 
 /** UTCTime `YYMMDDHHMMSSZ` or GeneralizedTime `YYYYMMDDHHMMSSZ`, the only forms RFC 5280 allows. */

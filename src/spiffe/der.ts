@@ -59,18 +59,23 @@ export function children(buf: Uint8Array, parent: Tlv): Tlv[] {
 
 export function decodeOid(bytes: Uint8Array): string {
   if (bytes.length === 0) throw new Error('empty OID');
-  const first = bytes[0]!;
-  const parts: number[] = [Math.min(2, Math.floor(first / 40)), first - Math.min(2, Math.floor(first / 40)) * 40];
+  const parts: number[] = [];
   let v = 0;
-  for (let i = 1; i < bytes.length; i++) {
-    const b = bytes[i]!;
+  let start = true;
+  for (const b of bytes) {
+    // Minimal encoding: a subidentifier never starts with 0x80 (Go and OpenSSL refuse it too).
+    if (start && b === 0x80) throw new Error('OID subidentifier not minimally encoded');
     v = v * 128 + (b & 0x7f);
-    if (!(b & 0x80)) {
+    start = !(b & 0x80);
+    if (start) {
       parts.push(v);
       v = 0;
     }
   }
-  return parts.join('.');
+  if (!start) throw new Error('OID ends inside a subidentifier');
+  const first = parts.shift()!;
+  const arc = Math.min(2, Math.floor(first / 40));
+  return [arc, first - arc * 40, ...parts].join('.');
 }
 
 export interface CertExtensions {
@@ -89,10 +94,14 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
   const result: CertExtensions = { uris: [] };
   const exts = children(der, extsWrapper)[0];
   if (!exts) return result;
+  const seen = new Set<string>();
   for (const ext of children(der, exts)) {
     const parts = children(der, ext);
     if (parts.length < 2 || parts[0]!.tag !== 0x06) throw new Error('extension without an OID and a value');
     const oid = decodeOid(der.subarray(parts[0]!.start, parts[0]!.end));
+    // RFC 5280 4.2: an extension appears at most once (otherwise which one counts is ambiguous).
+    if (seen.has(oid)) throw new Error(`extension ${oid} appears twice`);
+    seen.add(oid);
     const value = parts[parts.length - 1]!; // OCTET STRING, after the optional critical flag
     const inner = readTlv(der, value.start, value.end);
     if (oid === OID_KEY_USAGE) {
@@ -105,6 +114,7 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
       };
     } else if (oid === OID_BASIC_CONSTRAINTS) {
       const first = children(der, inner)[0];
+      if (first?.tag === 0x01 && first.end - first.start !== 1) throw new Error('basicConstraints: malformed BOOLEAN');
       result.basicConstraintsCA = first?.tag === 0x01 && der[first.start] !== 0;
     } else if (oid === OID_SAN) {
       for (const name of children(der, inner)) {

@@ -3,25 +3,22 @@ import type { SubjectPublicKey } from './certificate.js';
 import { children, decodeOid, readTlv, type Tlv } from './der.js';
 
 /**
- * Whether an unencrypted PKCS#8 DER private key (RFC 5958) belongs to a certificate's public
- * key; throws an Error when the key cannot be read at all.
+ * Whether an unencrypted PKCS#8 DER private key (RFC 5208) belongs to a certificate's public
+ * key; throws an Error saying what is wrong when the key cannot be used at all.
  *
- * EC and RSA keys, what SPIRE issues, are checked from the DER: the EC public point is
- * recomputed from the private scalar (as Go's PKCS#8 parser does, so a key whose embedded
- * public point lies is caught) and RSA keys are compared on modulus and exponent (what
- * OpenSSL's X509_check_private_key compares). That takes ~40 µs; node:crypto's
- * createPrivateKey spends ~0.5 ms in OpenSSL 3's decoders on any PKCS#8 input, the second
- * largest cost of a rotation. Any other key, or DER this reader does not take, goes to
- * node:crypto, whose verdict and error messages are then authoritative.
+ * EC and RSA keys, what SPIRE issues, are read here, strictly, and checked the way Go's
+ * crypto/x509 checks them: the EC public point is recomputed from the private scalar (an
+ * embedded public point that disagrees is an error, as it would make OpenSSL-based readers
+ * refuse the pair), and an RSA key must have p·q = n besides the certificate's modulus and
+ * exponent. That takes ~20 µs; node:crypto's createPrivateKey spends ~0.5 ms in OpenSSL 3's
+ * decoders on any PKCS#8 input, which was the largest cost of a rotation. Keys of other
+ * algorithms (Ed25519, ...) go to node:crypto, whose verdict is then authoritative.
  */
 export function privateKeyMatches(keyDer: Buffer, publicKey: SubjectPublicKey, certDer: Buffer): boolean {
-  let fast: boolean | undefined;
-  try {
-    fast = matchFromDer(keyDer, publicKey);
-  } catch {
-    fast = undefined;
-  }
-  return fast ?? new X509Certificate(certDer).checkPrivateKey(createPrivateKey({ key: keyDer, format: 'der', type: 'pkcs8' }));
+  const info = readPrivateKeyInfo(keyDer);
+  if (info.algorithm === OID_EC) return ecMatches(keyDer, info, publicKey);
+  if (info.algorithm === OID_RSA) return rsaMatches(keyDer, info.key, publicKey);
+  return new X509Certificate(certDer).checkPrivateKey(createPrivateKey({ key: keyDer, format: 'der', type: 'pkcs8' }));
 }
 
 const OID_EC = '1.2.840.10045.2.1';
@@ -32,43 +29,95 @@ const CURVES: Record<string, string> = {
   '1.3.132.0.34': 'secp384r1',
   '1.3.132.0.35': 'secp521r1',
 };
+const TAG = { INTEGER: 0x02, BIT_STRING: 0x03, OCTET_STRING: 0x04, OID: 0x06, NULL: 0x05, SEQUENCE: 0x30 };
 
-/** Reused: each ECDH holds its curve's precomputed group (~90 µs to build); setPrivateKey replaces the key. */
+interface PrivateKeyInfo {
+  algorithm: string;
+  /** The AlgorithmIdentifier's parameters, when present. */
+  params?: Tlv;
+  /** The privateKey OCTET STRING's content: an ECPrivateKey, an RSAPrivateKey, ... */
+  key: Tlv;
+}
+
+/** PrivateKeyInfo: version 0, AlgorithmIdentifier, privateKey, then optional [0] attributes only. */
+function readPrivateKeyInfo(der: Buffer): PrivateKeyInfo {
+  const outer = readTlv(der, 0);
+  if (outer.tag !== TAG.SEQUENCE || outer.next !== der.length) throw new Error('not a single DER SEQUENCE');
+  const [version, alg, key, ...rest] = children(der, outer);
+  if (version?.tag !== TAG.INTEGER || !isSmallInt(der, version, 0)) throw new Error('PKCS#8 version must be 0');
+  if (alg?.tag !== TAG.SEQUENCE || key?.tag !== TAG.OCTET_STRING) throw new Error('not a PKCS#8 PrivateKeyInfo');
+  if (rest.length > 1 || (rest[0] && rest[0].tag !== 0xa0)) throw new Error('unexpected fields after the PKCS#8 private key');
+  const [oid, params, ...more] = children(der, alg);
+  if (oid?.tag !== TAG.OID || more.length > 0) throw new Error('PKCS#8 algorithm identifier malformed');
+  const inner = readTlv(der, key.start, key.end);
+  if (inner.next !== key.end) throw new Error('trailing bytes after the private key');
+  return { algorithm: decodeOid(bytes(der, oid)), ...(params ? { params } : {}), key: inner };
+}
+
+/** Reused: building an ECDH sets up its curve's group (~90 µs); setPrivateKey replaces the key. */
 const ecdhByCurve: Record<string, ECDH> = {};
 
-/** undefined: not a key this reader handles; throws on malformed DER. */
-function matchFromDer(der: Buffer, pub: SubjectPublicKey): boolean | undefined {
-  const outer = readTlv(der, 0);
-  if (outer.tag !== 0x30 || outer.next !== der.length) return undefined;
-  const [version, alg, key] = children(der, outer);
-  if (version?.tag !== 0x02 || alg?.tag !== 0x30 || key?.tag !== 0x04) return undefined;
-  const [oid, params] = children(der, alg);
-  if (oid?.tag !== 0x06) return undefined;
-  const algorithm = decodeOid(bytes(der, oid));
-  const inner = readTlv(der, key.start, key.end);
-  if (inner.tag !== 0x30 || inner.next !== key.end) return undefined;
-  const fields = children(der, inner);
+/** ECPrivateKey (RFC 5915): version 1, privateKey, optional [0] parameters, optional [1] publicKey. */
+function ecMatches(der: Buffer, info: PrivateKeyInfo, pub: SubjectPublicKey): boolean {
+  if (info.params?.tag !== TAG.OID) throw new Error('EC key without a named curve');
+  const curveOid = decodeOid(bytes(der, info.params));
+  const curve = CURVES[curveOid];
+  if (!curve) throw new Error(`EC curve ${curveOid} is not supported`);
+  const inner = info.key;
+  if (inner.tag !== TAG.SEQUENCE) throw new Error('ECPrivateKey malformed');
+  const [version, scalar, ...optional] = children(der, inner);
+  if (version?.tag !== TAG.INTEGER || !isSmallInt(der, version, 1)) throw new Error('ECPrivateKey version must be 1');
+  if (scalar?.tag !== TAG.OCTET_STRING) throw new Error('ECPrivateKey without a private key');
+  const params = optional.find((t) => t.tag === 0xa0);
+  const embedded = optional.find((t) => t.tag === 0xa1);
+  if (optional.length !== Number(Boolean(params)) + Number(Boolean(embedded)) || (params && embedded && params.start > embedded.start)) {
+    throw new Error('unexpected fields in ECPrivateKey');
+  }
+  if (params) {
+    const oid = readTlv(der, params.start, params.end);
+    if (oid.tag !== TAG.OID || oid.next !== params.end || decodeOid(bytes(der, oid)) !== curveOid) throw new Error('ECPrivateKey names another curve');
+  }
+  const ecdh = (ecdhByCurve[curve] ??= createECDH(curve));
+  try {
+    ecdh.setPrivateKey(bytes(der, scalar));
+  } catch {
+    throw new Error('the EC private scalar is not valid for its curve');
+  }
+  const point = ecdh.getPublicKey();
+  if (embedded) {
+    const bits = readTlv(der, embedded.start, embedded.end);
+    if (bits.tag !== TAG.BIT_STRING || bits.next !== embedded.end || der[bits.start] !== 0) throw new Error('ECPrivateKey public key malformed');
+    const stated = der.subarray(bits.start + 1, bits.end);
+    const format = stated[0] === 0x04 ? 'uncompressed' : 'compressed';
+    if (!ecdh.getPublicKey(undefined, format).equals(stated)) throw new Error('the public key inside the EC private key does not belong to its private scalar');
+  }
+  if (pub.algorithm !== OID_EC || pub.curve !== curveOid) return false;
+  return (pub.key[0] === 0x04 ? point : ecdh.getPublicKey(undefined, 'compressed')).equals(pub.key);
+}
 
-  if (algorithm === OID_EC && params?.tag === 0x06) {
-    const curve = CURVES[decodeOid(bytes(der, params))];
-    // ECPrivateKey: version 1, privateKey OCTET STRING, then optional [0] parameters, [1] public key.
-    if (!curve || fields[0]?.tag !== 0x02 || fields[1]?.tag !== 0x04) return undefined;
-    if (pub.algorithm !== OID_EC || CURVES[pub.curve ?? ''] !== curve) return false;
-    const ecdh = (ecdhByCurve[curve] ??= createECDH(curve));
-    ecdh.setPrivateKey(bytes(der, fields[1])); // throws unless 0 < d < n
-    const format = pub.key[0] === 0x04 ? 'uncompressed' : 'compressed';
-    return ecdh.getPublicKey(undefined, format).equals(pub.key);
-  }
-  if (algorithm === OID_RSA) {
-    // RSAPrivateKey: version 0, modulus, publicExponent, then the private values (two primes only).
-    if (fields.length !== 9 || fields.some((f) => f.tag !== 0x02) || !bytes(der, fields[0]!).equals(Buffer.of(0))) return undefined;
-    if (pub.algorithm !== OID_RSA) return false;
-    const rsaPub = readTlv(pub.key, 0);
-    const [n, e] = children(pub.key, rsaPub);
-    if (!n || !e) return false;
-    return bytes(der, fields[1]!).equals(bytes(pub.key, n)) && bytes(der, fields[2]!).equals(bytes(pub.key, e));
-  }
-  return undefined;
+/** RSAPrivateKey (RFC 8017): version 0 and the eight two-prime values. */
+function rsaMatches(der: Buffer, inner: Tlv, pub: SubjectPublicKey): boolean {
+  if (inner.tag !== TAG.SEQUENCE) throw new Error('RSAPrivateKey malformed');
+  const fields = children(der, inner);
+  if (fields.length !== 9 || fields.some((f) => f.tag !== TAG.INTEGER)) throw new Error('RSAPrivateKey must hold version 0 and eight integers (multi-prime keys are not supported)');
+  if (!isSmallInt(der, fields[0]!, 0)) throw new Error('RSAPrivateKey version must be 0');
+  const [n, e, , p, q] = fields.slice(1).map((f) => unsigned(bytes(der, f))) as [bigint, bigint, bigint, bigint, bigint];
+  if (p * q !== n) throw new Error('the RSA private key is inconsistent: p·q is not its modulus');
+  if (pub.algorithm !== OID_RSA) return false;
+  const rsaPub = readTlv(pub.key, 0);
+  const [pn, pe] = children(pub.key, rsaPub);
+  if (pn?.tag !== TAG.INTEGER || pe?.tag !== TAG.INTEGER) return false;
+  return unsigned(bytes(pub.key, pn)) === n && unsigned(bytes(pub.key, pe)) === e;
+}
+
+function isSmallInt(der: Buffer, t: Tlv, value: number): boolean {
+  return t.end - t.start === 1 && der[t.start] === value;
+}
+
+/** An INTEGER's content as a non-negative number (RSA values are positive). */
+function unsigned(b: Buffer): bigint {
+  if (b.length === 0 || b[0]! & 0x80) throw new Error('RSA key values must be positive integers');
+  return BigInt(`0x${b.toString('hex')}`);
 }
 
 function bytes(buf: Buffer, t: Tlv): Buffer {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isHelperError } from '../../src/errors.js';
@@ -59,6 +59,19 @@ for (const [where, makeDir] of places) {
       );
       assert.deepEqual(readdirSync(dir), ['cert.pem']);
       assert.equal(readFileSync(join(dir, 'cert.pem'), 'utf8'), 'old cert');
+    });
+
+    it('a rename that fails after others succeeded says the set is mixed (never "unchanged")', async () => {
+      const dir = makeDir();
+      mkdirSync(join(dir, 'key.pem')); // a directory where the second file must go
+      await assert.rejects(
+        writeFilesAtomic([
+          { path: join(dir, 'cert.pem'), data: 'new cert', mode: 0o644 },
+          { path: join(dir, 'key.pem'), data: 'key', mode: 0o600 },
+        ]),
+        (e) => isHelperError(e, 'output') && /the set on disk is mixed/.test(e.message),
+      );
+      assert.deepEqual(readdirSync(dir).sort(), ['cert.pem', 'key.pem'], 'no temporary left');
     });
 
     it('the atomic_dir layout writes a version directory and links to it', async () => {
