@@ -1,5 +1,5 @@
 /**
- * The built helper (dist/cli.js) against a real SPIRE server + agent (test/helpers/spire.ts).
+ * The shipped helper (bin/spiffe-helper: the bundle under its V8 flags) against a real SPIRE server + agent (test/helpers/spire.ts).
  * Run: npm run build && node --import tsx --test test/integration/spire-helper.test.ts
  * Every test skips, printing why, when SPIRE cannot be had.
  *
@@ -19,7 +19,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import { fromPem, toPem } from '../../src/spiffe/pem.js';
 import { workloadService, type X509SVIDResponseMessage } from '../../src/workload/proto.js';
 import { issue } from '../helpers/certs.js';
-import { runCli, startCli, writeConfig, type CliResult, type Running } from '../helpers/cli.js';
+import { launcherPath, runCli, startCli, writeConfig, type CliResult, type Running } from '../helpers/cli.js';
 import { opensslPublicKeys, opensslUriSan, opensslVerify } from '../helpers/openssl.js';
 import { spireUnavailableReason, startSpire, type EntryOptions, type Spire } from '../helpers/spire.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -197,8 +197,11 @@ async function stopHelper(run: Running, sig: NodeJS.Signals = 'SIGTERM'): Promis
 /** The helpers the current test ran, for their logs should it fail. */
 const helperRuns: { what: string; stderr: () => string }[] = [];
 
+/** As users run it: bin/spiffe-helper, the bundle under its V8 flags. */
+const shipped = { command: launcherPath };
+
 function start(what: string, args: string[]): Running {
-  const run = startCli(args);
+  const run = startCli(args, shipped);
   helperRuns.push({ what, stderr: () => run.stderr() });
   return run;
 }
@@ -208,7 +211,7 @@ function daemon(dir: string, s: Spire, extra = ''): Running {
 }
 
 async function once(dir: string, s: Spire, extra = '', timeout = '20s'): Promise<CliResult> {
-  const r = await runCli(['--config', writeConfig(dir, s.address, extra), '--once', '--timeout', timeout]);
+  const r = await runCli(['--config', writeConfig(dir, s.address, extra), '--once', '--timeout', timeout], shipped);
   helperRuns.push({ what: `one-shot (exit ${r.code ?? r.signal})`, stderr: () => r.stderr });
   return r;
 }
