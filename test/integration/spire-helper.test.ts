@@ -1,5 +1,6 @@
 /**
- * The shipped helper (bin/spiffe-helper: the bundle under its V8 flags) against a real SPIRE server + agent (test/helpers/spire.ts).
+ * The shipped helper (bin/spiffe-helper: the bundle under its V8 flags) against a real SPIRE
+ * server + agent (test/helpers/spire.ts).
  * Run: npm run build && node --import tsx --test test/integration/spire-helper.test.ts
  * Every test skips, printing why, when SPIRE cannot be had.
  *
