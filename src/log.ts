@@ -35,21 +35,15 @@ function scrub(v: Fields[string]): Fields[string] {
  * pending when the process exits is written then.
  */
 let pending: string[] = [];
-let flushOnExit = false;
 function flush(): void {
   if (pending.length === 0) return;
   const text = pending.join('\n') + '\n';
   pending = [];
   process.stderr.write(text);
 }
+process.on('exit', flush);
 function writeStderrSoon(line: string): void {
-  if (pending.length === 0) {
-    if (!flushOnExit) {
-      flushOnExit = true;
-      process.on('exit', flush);
-    }
-    setImmediate(flush);
-  }
+  if (pending.length === 0) setImmediate(flush);
   pending.push(line);
 }
 

@@ -39,9 +39,10 @@ let tempCounter = 0;
 export async function writeFilesAtomic(files: readonly FileContent[], inPlace?: () => Promise<void>): Promise<void> {
   await sweepStaleTemps(files);
   const temps = files.map((f) => ({ ...f, path: join(dirname(f.path), `.${basename(f.path)}.${tempSuffix()}.tmp`), target: f.path }));
+  const diskDirs = [...new Set(files.map((f) => dirname(f.path)))].filter(onDisk);
   let renamed = 0;
   try {
-    await writeDurable(temps);
+    await writeDurable(temps, (dir) => diskDirs.includes(dir));
     for (const t of temps) {
       renameSync(t.path, t.target);
       renamed++;
@@ -58,13 +59,13 @@ export async function writeFilesAtomic(files: readonly FileContent[], inPlace?: 
     throw outputError(e, files, renamed === 0 ? 'unchanged' : 'partial');
   }
   await inPlace?.();
-  for (const dir of new Set(files.map((f) => dirname(f.path)))) await fsyncDir(dir).catch((e: unknown) => Promise.reject(outputError(e, files, 'not-durable')));
+  for (const dir of diskDirs) await fsyncDir(dir).catch(rethrowAs(files, 'not-durable'));
 }
 
 const MEMORY_FS = new Set([0x01021994 /* tmpfs */, 0x858458f6 /* ramfs */]);
 
 /** Whether fsync can make anything in `dir` survive a reboot: not on tmpfs or ramfs. */
-function onDisk(dir: string): boolean {
+export function onDisk(dir: string): boolean {
   try {
     return !MEMORY_FS.has(Number(statfsSync(dir).type));
   } catch {
@@ -107,10 +108,10 @@ async function sweepStaleTemps(files: readonly FileContent[]): Promise<void> {
 
 /**
  * Creates each file (which must not exist) with exactly its mode and content, then fsyncs
- * them all side by side; the files are siblings. Files already created stay behind on
- * failure: the caller removes them.
+ * side by side those in directories `onDiskDir` says are on disk (see onDisk). Files already
+ * created stay behind on failure: the caller removes them.
  */
-export async function writeDurable(files: readonly FileContent[]): Promise<void> {
+export async function writeDurable(files: readonly FileContent[], onDiskDir: (dir: string) => boolean): Promise<void> {
   const fds: number[] = [];
   let failed = false;
   try {
@@ -122,9 +123,8 @@ export async function writeDurable(files: readonly FileContent[]): Promise<void>
       fchmodSync(fd, f.mode);
       writeFileSync(fd, f.data);
     }
-    if (files.length === 0 || !onDisk(dirname(files[0]!.path))) return;
     // Every fsync settles before the descriptors close; the error is the first file's in order.
-    const synced = await Promise.allSettled(fds.map((fd) => fsyncFd(fd)));
+    const synced = await Promise.allSettled(fds.filter((_, i) => onDiskDir(dirname(files[i]!.path))).map((fd) => fsyncFd(fd)));
     const rejected = synced.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (rejected) throw rejected.reason;
   } catch (e) {
@@ -149,7 +149,6 @@ function closeAll(fds: readonly number[], failed: boolean): void {
 }
 
 export async function fsyncDir(dir: string): Promise<void> {
-  if (!onDisk(dir)) return;
   const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     await fsyncFd(fd);
@@ -174,6 +173,13 @@ const LEFT_AS: Record<LeftAs, string> = {
   partial: 'some files were replaced and others not: the set on disk is mixed until the next update',
   'not-durable': 'the new files are in place but not yet durable: after a crash the previous ones may be back',
 };
+
+/** For `.catch`: the error as outputError words it. */
+export function rethrowAs(files: readonly FileContent[], leftAs: LeftAs): (e: unknown) => never {
+  return (e) => {
+    throw outputError(e, files, leftAs);
+  };
+}
 
 export function outputError(e: unknown, files: readonly FileContent[], leftAs: LeftAs = 'unchanged'): HelperError {
   if (e instanceof HelperError) return e;

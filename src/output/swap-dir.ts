@@ -1,6 +1,6 @@
 import { lstat, mkdtemp, readdir, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { fsyncDir, outputError, writeDurable, type FileContent } from './atomic-write.js';
+import { fsyncDir, onDisk, outputError, rethrowAs, writeDurable, type FileContent } from './atomic-write.js';
 
 /**
  * The layout Kubernetes' volume writer uses and Envoy's `watched_directory` expects:
@@ -18,12 +18,14 @@ export const DATA_LINK = '..data';
 /** `inPlace`: as for writeFilesAtomic, once `..data` and the names point at the new version. */
 export async function writeFilesSwapDir(certDir: string, files: readonly FileContent[], inPlace?: () => Promise<void>): Promise<void> {
   let version: string | undefined;
+  // The version directory is inside cert_dir: one file system, looked up once.
+  const disk = onDisk(certDir);
   const previous = await linkTarget(join(certDir, DATA_LINK));
   try {
     version = await mkdtemp(join(certDir, `..${stamp(new Date())}.`));
     await chmod(version, 0o755);
-    await writeDurable(files.map((f) => ({ ...f, path: join(version!, basename(f.path)) })));
-    await fsyncDir(version);
+    await writeDurable(files.map((f) => ({ ...f, path: join(version!, basename(f.path)) })), () => disk);
+    if (disk) await fsyncDir(version);
     const tmpLink = join(certDir, `${DATA_LINK}_tmp`);
     await rm(tmpLink, { force: true });
     await symlink(basename(version), tmpLink);
@@ -33,9 +35,9 @@ export async function writeFilesSwapDir(certDir: string, files: readonly FileCon
     throw outputError(e, files);
   }
   // `..data` has switched: readers that go through it see the new set from here on.
-  await linkNames(certDir, files.map((f) => basename(f.path))).catch((e: unknown) => Promise.reject(outputError(e, files, 'partial')));
+  await linkNames(certDir, files.map((f) => basename(f.path))).catch(rethrowAs(files, 'partial'));
   await inPlace?.();
-  await fsyncDir(certDir).catch((e: unknown) => Promise.reject(outputError(e, files, 'not-durable')));
+  if (disk) await fsyncDir(certDir).catch(rethrowAs(files, 'not-durable'));
   await removeOldVersions(certDir, [basename(version), previous]);
 }
 
