@@ -21,12 +21,19 @@ export type ErrorCode =
 
 export class HelperError extends Error {
   override readonly name = 'HelperError';
+  /**
+   * Why an update from the agent was refused, as a stable snake_case word (`chain_untrusted`,
+   * `not_yet_valid`, `too_large`, ...): the `reason` label of the refused-updates metric.
+   * Defaults to the code.
+   */
+  readonly reason: string;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; reason?: string },
   ) {
     super(message, options);
+    this.reason = options?.reason ?? code.replace(/-/g, '_');
   }
 }
 
