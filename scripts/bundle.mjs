@@ -4,15 +4,17 @@
 // bin/spiffe-helper and the container image run: one file to read and compile for the helper
 // instead of ~150 modules (about 50 ms less start-up, docs/BENCHMARKS.md), and no node_modules
 // needed at run time. `node dist/cli.js` runs the same code unbundled (the tests use it).
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeNotices } from './notices.mjs';
 
 export async function buildBundle(cli, outdir) {
   const { build } = await import('esbuild');
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
-  await build({
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  const { metafile } = await build({
     entryPoints: [cli],
     outdir,
     bundle: true,
@@ -21,12 +23,17 @@ export async function buildBundle(cli, outdir) {
     chunkNames: '[name]-[hash]',
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    target: 'node24',
+    // src/version.ts: the version is part of the bundle, not read from package.json at run time.
+    define: { SPIFFE_HELPER_VERSION: JSON.stringify(version) },
+    // Its inputs name the third-party packages bundled, for the notices file.
+    metafile: true,
     logLevel: 'warning',
     // grpc-js and other CommonJS dependencies call require() for Node built-ins.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   });
   copyFileSync(join(cli, '..', 'workload', 'workload.json'), join(outdir, 'workload.json'));
+  writeNotices(metafile, outdir);
   return join(outdir, 'cli.js');
 }
 

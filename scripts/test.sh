@@ -2,6 +2,10 @@
 # The one command that runs every test (npm test, .ci/run). Installs what the tests need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Everything below, npm and the tests' children included, runs on the Node the image ships.
+PATH="$(bash scripts/node.sh):$PATH"
+export PATH
+echo "test.sh: $(command -v node) $(node --version)" >&2
 [ -d node_modules ] || npm ci --no-audit --no-fund
 [ -f dist/cli.js ] && [ -f dist/bundle/cli.js ] && [ -z "$(find src -newer dist/cli.js -name '*.ts' | head -1)" ] || npm run build
 bash scripts/install-test-deps.sh

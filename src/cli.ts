@@ -7,6 +7,7 @@ import { describeError, exitCodeFor, ExitCode, HelperError } from './errors.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log.js';
 import { SignalHub } from './notify/signals.js';
 import { runDaemon, runOnce } from './sidecar.js';
+import { VERSION } from './version.js';
 
 const USAGE = `Usage:
   spiffe-helper [--config FILE] [--once | --daemon-mode=false] [--timeout DURATION]
@@ -30,8 +31,6 @@ Options:
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 timed out waiting for an identity,
 5 the Workload API refused the request or sent an invalid identity, 6 cannot write files,
 7 child command failed to start, 8 health listener failed; 128+N when stopped by signal N.`;
-
-const VERSION = '0.1.0';
 
 /** The Go helper's users type single-dash flags (`-config`); accept those spellings. */
 function normalizeArgv(argv: string[]): string[] {
@@ -110,11 +109,20 @@ async function runMain(flags: MainFlags, signals: SignalHub, out: { log: Logger 
   return runDaemon({ config, log, signals });
 }
 
+/**
+ * The log format before the config is loaded, from the flag (both spellings) or else
+ * SPIFFE_HELPER_LOG_FORMAT, with their precedence: config errors, often the one line a run
+ * prints, then come out in the format the deployment asked for.
+ */
+function earlyLogFormat(argv: string[], env: NodeJS.ProcessEnv): LogFormat {
+  const i = argv.findLastIndex((a) => a === '--log-format' || a.startsWith('--log-format='));
+  const flag = i < 0 ? undefined : argv[i] === '--log-format' ? argv[i + 1] : argv[i]!.slice('--log-format='.length);
+  return (flag ?? env.SPIFFE_HELPER_LOG_FORMAT) === 'json' ? 'json' : 'text';
+}
+
 async function main(argv: string[]): Promise<number> {
   const signals = new SignalHub().install();
-  // Both spellings, so that the last line (often the error that ends the run) is JSON too.
-  const jsonLog = argv.some((a, i) => a === '--log-format=json' || (a === '--log-format' && argv[i + 1] === 'json'));
-  const out = { log: createLogger({ format: jsonLog ? 'json' : 'text' }) };
+  const out = { log: createLogger({ format: earlyLogFormat(argv, process.env) }) };
   const { log } = out;
   try {
     if (argv[0] === 'dev-agent') {
