@@ -4,6 +4,7 @@
 set -euo pipefail
 need=()
 command -v openssl >/dev/null || need+=(openssl)
+command -v systemd-analyze >/dev/null || need+=(systemd) # test/examples.test.ts: the unit's exposure
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-test-deps: installing ${need[*]} from Debian" >&2

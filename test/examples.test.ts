@@ -8,7 +8,8 @@ import { parseAllDocuments } from 'yaml';
 import type { Config } from '../src/config/config.js';
 import { configFromEnv, parseConfig } from '../src/config/load.js';
 import { cliPath } from './helpers/cli.js';
-import { last, readDockerfile } from './helpers/dockerfile.js';
+import { last, launcherDaemonFlags, readDockerfile } from './helpers/dockerfile.js';
+import { goBuild } from './helpers/go-build.js';
 
 /**
  * The examples are documentation that must keep working: every manifest is parsed, and what
@@ -96,8 +97,19 @@ function assertCliAccepts(args: string[], where: string): void {
 function checkHelper(file: string, docs: Obj[], spec: Obj, helper: Obj, initContainer: boolean): void {
   const where = `${basename(file)}: container ${helper['name']}`;
   const img = image();
-  if (helper['command'] !== undefined) assert.deepEqual(helper['command'], img.entrypoint, `${where}: command must be the image's ENTRYPOINT, or be left out`);
   const args: string[] = helper['args'] ?? img.cmd ?? [];
+  if (helper['command'] !== undefined) {
+    // A one-shot may drop the daemon's V8 flags, as bin/spiffe-helper does.
+    const flags = new Set(launcherDaemonFlags());
+    const allowed = [img.entrypoint, ...(args.includes('--once') ? [img.entrypoint.filter((a) => !flags.has(a))] : [])];
+    assert.ok(allowed.some((c) => JSON.stringify(c) === JSON.stringify(helper['command'])), `${where}: command must be the image's ENTRYPOINT (without the daemon flags for --once), or be left out`);
+  }
+  // Every helper container says what it needs: the scheduler places it, the kubelet bounds it.
+  const resources = helper['resources'] ?? {};
+  for (const key of ['requests.cpu', 'requests.memory', 'limits.memory']) {
+    const [k, r] = key.split('.') as [string, string];
+    assert.ok(resources[k]?.[r], `${where}: resources.${key} is not set`);
+  }
   assertCliAccepts(args, where);
   // The kubelet can check runAsNonRoot only against a numeric user.
   if (helper['securityContext']?.['runAsNonRoot'] && !/^\d+(:\d+)?$/.test(img.user ?? '')) {
@@ -193,18 +205,20 @@ function checkHelper(file: string, docs: Obj[], spec: Obj, helper: Obj, initCont
 
 const manifests = readdirSync(join(examples, 'kubernetes')).filter((f) => /\.ya?ml$/.test(f));
 
-test('the image: ENTRYPOINT runs bin/spiffe-helper under tini, beside the bundle the runtime stage copies', () => {
+test('the image: ENTRYPOINT runs the bundle under tini with the launcher\'s daemon flags, node and bundle where the runtime stage copies them', () => {
   const img = image();
   assert.equal(img.entrypoint[0], '/usr/bin/tini', 'an init as PID 1');
-  const launcher = img.entrypoint.find((a) => a.endsWith('/bin/spiffe-helper'));
-  assert.ok(launcher, `ENTRYPOINT ${JSON.stringify(img.entrypoint)} runs bin/spiffe-helper`);
-  assert.equal(launcher, posix.join(img.copied.get('bin')!, 'spiffe-helper'));
-  // The launcher runs ../dist/bundle/cli.js relative to itself.
-  assert.equal(posix.resolve(posix.dirname(launcher), '../dist/bundle'), img.copied.get('bundle'));
+  assert.equal(img.entrypoint[1], '--');
+  const [node, ...rest] = img.entrypoint.slice(2);
+  assert.equal(img.copied.get('node'), node, `ENTRYPOINT runs ${node}, which the runtime stage copies`);
+  assert.equal(img.copied.get('tini-static'), '/usr/bin/tini');
+  const cli = rest.pop()!;
+  assert.deepEqual(rest, launcherDaemonFlags(), 'the V8 flags of bin/spiffe-helper (no shell in the image to run it)');
+  assert.equal(cli, posix.join(img.copied.get('bundle')!, 'cli.js'));
   assert.ok(!img.copied.has('node_modules'), 'the bundle needs no node_modules');
 });
 
-test('the Kubernetes examples cover a CSI sidecar, a hostPath/ConfigMap sidecar, and a one-shot init container', () => {
+test('the Kubernetes examples cover a CSI sidecar configured from the environment, one from a ConfigMap, and a one-shot init container', () => {
   assert.ok(manifests.length >= 3, `manifests: ${manifests}`);
   const all = manifests.flatMap((f) => readManifests(join(examples, 'kubernetes', f)));
   const helpers = all.flatMap((d) => podSpecs(d).flatMap((s) => ((s['initContainers'] ?? []) as Obj[]).filter((c) => String(c['image']).startsWith('spiffe-helper'))));
@@ -212,7 +226,6 @@ test('the Kubernetes examples cover a CSI sidecar, a hostPath/ConfigMap sidecar,
   assert.ok(helpers.some((c) => (c['args'] ?? []).includes('--once')));
   const volumes = all.flatMap((d) => podSpecs(d).flatMap((s) => s['volumes'] as Obj[]));
   assert.ok(volumes.some((v) => v['csi']?.['driver'] === 'csi.spiffe.io'));
-  assert.ok(volumes.some((v) => v['hostPath']));
   assert.ok(volumes.some((v) => v['configMap']));
 });
 
@@ -244,6 +257,19 @@ for (const name of manifests) {
     assert.ok(helpers > 0, `${name}: no spiffe-helper container`);
   });
 }
+
+test('the Kubernetes examples pass Pod Security "restricted", as judged by the official evaluator (k8s.io/pod-security-admission)', { timeout: 10 * 60_000 }, async () => {
+  const { binary } = await goBuild(fileURLToPath(new URL('psa/', import.meta.url)), 'psa');
+  const files = manifests.map((f) => join(examples, 'kubernetes', f));
+  const r = spawnSync(binary, files, { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const verdicts = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { file: string; kind: string; name: string; level: string; allowed: boolean; forbidden: string[] });
+  for (const f of files) assert.ok(verdicts.some((v) => v.file === f), `${f}: no pod template evaluated`);
+  for (const v of verdicts) {
+    assert.match(v.level, /^restricted:/);
+    assert.ok(v.allowed, `${basename(v.file)}: ${v.kind} ${v.name} is refused by Pod Security restricted: ${v.forbidden.join('; ')}`);
+  }
+});
 
 test('examples/systemd: the unit runs a config that exists here and loads, and signals nginx through its pid file', () => {
   const dir = join(examples, 'systemd');
@@ -280,6 +306,17 @@ test('examples/systemd: the unit runs a config that exists here and loads, and s
   assert.deepEqual(keys.get('Service.ReadWritePaths'), [config.certDir], 'cert_dir is writable under ProtectSystem');
   assert.ok(keys.get('Unit.Before')?.includes('nginx.service'));
   assert.match(keys.get('Service.AmbientCapabilities')?.[0] ?? '', /CAP_KILL/, 'signalling root-owned nginx needs CAP_KILL');
+  assert.deepEqual(keys.get('Unit.Documentation'), ['file:/usr/local/lib/node_modules/spiffe-helper/README.md'], "this project's README, where npm install -g puts the package");
   const dropIn = readFileSync(join(dir, 'nginx.service.d', 'spiffe-helper.conf'), 'utf8');
   assert.match(dropIn, /^After=spiffe-helper\.service$/m);
+});
+
+test('examples/systemd: systemd-analyze security rates the unit\'s exposure 2.0 or lower', () => {
+  const unit = join(examples, 'systemd', 'spiffe-helper.service');
+  const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', unit], { encoding: 'utf8' });
+  assert.equal(r.error, undefined, 'systemd-analyze (Debian package systemd; scripts/install-test-deps.sh installs it)');
+  const m = /Overall exposure level for spiffe-helper\.service: (\d+\.\d+)/.exec(r.stdout);
+  assert.ok(m, `no exposure in:\n${r.stdout}${r.stderr}`);
+  const exposed = r.stdout.split('\n').filter((l) => l.startsWith('✗')).map((l) => l.replace(/\s{2,}.*\s(\d\.\d)$/, ' $1'));
+  assert.ok(Number(m[1]) <= 2.0, `exposure ${m[1]}; still exposed:\n${exposed.join('\n')}`);
 });

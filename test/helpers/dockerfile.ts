@@ -6,6 +6,21 @@ import { fileURLToPath } from 'node:url';
  * comments dropped. Enough for tests that check the image without a Docker engine.
  */
 export const dockerfilePath = fileURLToPath(new URL('../../Dockerfile', import.meta.url));
+const launcherFile = fileURLToPath(new URL('../../bin/spiffe-helper', import.meta.url));
+
+/** The V8 flags bin/spiffe-helper gives a daemon; the image's ENTRYPOINT must spell out the same. */
+export function launcherDaemonFlags(): string[] {
+  const m = /^flags="([^"]*)"$/m.exec(readFileSync(launcherFile, 'utf8'));
+  if (!m) throw new Error('bin/spiffe-helper: no flags="..." line');
+  return m[1]!.split(/\s+/);
+}
+
+/** The Node version scripts/node.sh pins (tests, demo, bench). */
+export function pinnedNodeVersion(): string {
+  const m = /^NODE_VERSION=(\S+)$/m.exec(readFileSync(fileURLToPath(new URL('../../scripts/node.sh', import.meta.url)), 'utf8'));
+  if (!m) throw new Error('scripts/node.sh: no NODE_VERSION=');
+  return m[1]!;
+}
 
 export interface Instruction {
   op: string;
