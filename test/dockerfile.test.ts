@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { devAgent } from './helpers/dev-agent.js';
-import { last, readDockerfile, type Stage } from './helpers/dockerfile.js';
+import { last, pinnedNodeVersion, readDockerfile, type Stage } from './helpers/dockerfile.js';
 import { tempDir } from './helpers/tmp.js';
 
 /**
  * The Dockerfile, exercised without a Docker engine: its build stage's COPY and RUN steps are
  * performed in a clean directory, its runtime stage's COPY --from=build steps assemble the
  * runtime tree, and that tree runs against the dev agent the way the ENTRYPOINT runs it.
+ * What this cannot do: pull the base images (their Node binary is stood in for by the one
+ * scripts/node.sh installs, which the build stage's tag must name), run apt-get in the tini
+ * stage, or start tini; image sizes are not measured here (see README, Container image).
  */
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const STEP_TIMEOUT_MS = 240_000;
@@ -93,31 +96,59 @@ test('the Dockerfile build steps produce a runtime tree that fetches an SVID fro
   const buildWorkdir = build(buildStage, buildRoot);
   const buildMs = performance.now() - started;
 
-  // The runtime stage: COPY --from=build lines, relative to the WORKDIR in force.
+  // The runtime stage: COPY --from lines, relative to the WORKDIR in force.
+  const nodeVersion = pinnedNodeVersion();
+  assert.match(buildStage.from, new RegExp(`^node:${nodeVersion.replaceAll('.', '\\.')}-`), `the build stage's Node is the pinned ${nodeVersion} (scripts/node.sh)`);
+  assert.ok(!/^node:/.test(runtime.from), `the runtime base ${runtime.from} is not the node image (npm, yarn and corepack)`);
+  const pinnedNode = join(spawnSync('bash', [join(repo, 'scripts', 'node.sh')], { encoding: 'utf8' }).stdout.trim(), 'node');
   const runtimeRoot = join(dir, 'runtime');
   let workdir = '/';
   let appDir: string | undefined;
   const copied: string[] = [];
+  const fromBase = new Map<string, string>();
   for (const i of runtime.instructions) {
     if (i.op === 'WORKDIR') workdir = posix.resolve(workdir, i.args);
     if (i.op !== 'COPY') continue;
-    assert.equal(i.flags['from'], 'build', `runtime COPY ${i.args} copies from the build stage`);
     const [src, dest] = i.args.split(/\s+/) as [string, string];
+    const to = posix.resolve(workdir, dest.endsWith('/') ? posix.join(dest, posix.basename(src)) : dest);
+    if (i.flags['from'] !== 'build' || !src.startsWith(`${buildWorkdir}/`)) {
+      // Files of a base image, not of our build: the node image's binary, Debian's tini.
+      fromBase.set(`${i.flags['from']}:${src}`, to);
+      continue;
+    }
     const from = join(buildRoot, posix.relative(buildWorkdir, src));
     assert.ok(existsSync(from), `COPY --from=build ${src}: the build did not produce it`);
-    const to = posix.resolve(workdir, dest.endsWith('/') ? posix.join(dest, posix.basename(src)) : dest);
     cpSync(from, join(runtimeRoot, to), { recursive: true });
     copied.push(join(runtimeRoot, to));
     appDir ??= workdir;
   }
-  // The ENTRYPOINT without tini: the launcher, at its place in the runtime tree.
+  assert.deepEqual([...fromBase.keys()].sort(), ['build:/usr/local/bin/node', 'tini:/usr/bin/tini-static'], 'only node and tini come from base images');
+  const tiniStage = stages.find((st) => st.name === 'tini');
+  assert.match(tiniStage?.instructions.find((i) => i.op === 'RUN')?.args ?? '', /apt-get install -y --no-install-recommends tini\b/, "tini-static is Debian's tini package");
+  const nodeInImage = fromBase.get('build:/usr/local/bin/node')!;
+  mkdirSync(join(runtimeRoot, posix.dirname(nodeInImage)), { recursive: true });
+  symlinkSync(pinnedNode, join(runtimeRoot, nodeInImage));
+
+  // Image metadata: a numeric user, OCI labels (the version is package.json's).
+  assert.match(last(runtime, 'USER')?.args ?? '', /^\d+:\d+$/, 'a numeric non-root user and group');
+  assert.notEqual(last(runtime, 'USER')?.args.split(':')[0], '0');
+  const labels = runtime.instructions.filter((i) => i.op === 'LABEL').map((i) => i.args).join(' ');
+  const version = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version;
+  for (const key of ['title', 'description', 'licenses', 'base.name']) assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${key.replace('.', '\\.')}=`), `LABEL org.opencontainers.image.${key}`);
+  assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.version="${version.replaceAll('.', '\\.')}"`), 'the version label is package.json\'s');
+  assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.base\\.name="${runtime.from.replace(/[.:/]/g, (c) => `\\${c}`)}"`));
+
+  // The exec-form ENTRYPOINT: tini, then node on the bundle, at their places in the runtime tree.
   const entrypoint = last(runtime, 'ENTRYPOINT')?.exec ?? [];
-  assert.equal(entrypoint[0], '/usr/bin/tini');
-  const [launcherPath, ...launcherArgs] = entrypoint.slice(entrypoint.indexOf('--') + 1);
-  const launcher = join(runtimeRoot, launcherPath!);
-  assert.ok(existsSync(launcher), `${launcherPath} is in the runtime tree`);
-  assert.ok(statSync(launcher).mode & 0o111, `${launcherPath} is executable`);
+  assert.deepEqual(entrypoint.slice(0, 2), [fromBase.get('tini:/usr/bin/tini-static'), '--']);
+  const [nodePath, ...nodeArgs] = entrypoint.slice(2);
+  assert.equal(nodePath, nodeInImage);
+  const launcher = join(runtimeRoot, nodePath!);
+  const cli = nodeArgs.pop()!;
+  const launcherArgs = [...nodeArgs, join(runtimeRoot, cli)];
+  assert.ok(existsSync(join(runtimeRoot, cli)), `${cli} is in the runtime tree`);
   assert.ok(!existsSync(join(runtimeRoot, appDir!, 'node_modules')), 'the bundle needs no node_modules');
+  for (const f of ['LICENSE', 'NOTICE', 'dist/bundle/THIRD-PARTY-NOTICES.txt']) assert.ok(existsSync(join(runtimeRoot, appDir!, f)), `${f} is in the image`);
 
   const sizes = copied.map((p) => `${posix.basename(p)} ${mib(bytes(p))}`);
   const total = copied.reduce((n, p) => n + bytes(p), 0);
@@ -132,6 +163,8 @@ test('the Dockerfile build steps produce a runtime tree that fetches an SVID fro
   writeFileSync(join(etc, 'helper.conf'), `agent_address = "${agent.address}"\ncert_dir = "${join(dir, 'certs')}"\nsvid_file_name = "svid.pem"\nsvid_key_file_name = "svid_key.pem"\nsvid_bundle_file_name = "bundle.pem"\n`);
   const r = await launch(launcher, [...launcherArgs, '--once', '--timeout', '20s'], etc);
   assert.equal(r.code, 0, r.out);
+  const v = await launch(launcher, ['--version']);
+  assert.equal(v.out.trim(), `v${nodeVersion}`, 'the Node in the runtime tree is the pinned one');
   for (const f of ['svid.pem', 'svid_key.pem', 'bundle.pem']) assert.ok(existsSync(join(dir, 'certs', f)), f);
   const inspect = await launch(launcher, [...launcherArgs, 'inspect', '--config', join(etc, 'helper.conf')]);
   assert.equal(inspect.code, 0, inspect.out);
