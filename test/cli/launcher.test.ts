@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { pinnedNodeVersion } from '../helpers/dockerfile.js';
 import { test } from 'node:test';
 import { launcherPath, runCli, startCli, writeConfig } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -61,13 +64,14 @@ test('the bundled dev agent serves the bundled helper: rotations, SIGHUP to the 
   const dir = tempDir();
   const socket = join(dir, 'agent.sock');
   // The dev agent lives in a chunk of its own (with its certificate library): load it through the bundle too.
-  const agent = startCli(['dev-agent', '--socket', socket, '--ttl', '2s'], launcher);
+  // 6s: two rotations within the wait, and an SVID that outlives the one-shot and inspect on a busy machine.
+  const agent = startCli(['dev-agent', '--socket', socket, '--ttl', '6s'], launcher);
   try {
     await waitFor('the dev agent socket', () => existsSync(socket));
     const script = `echo start >> ${dir}/child.log; trap 'echo hup >> ${dir}/child.log' HUP; trap 'exit 0' TERM; while :; do sleep 0.05; done`;
     const helper = startCli(['--config', writeConfig(dir, `unix://${socket}`, `cmd = "sh"\ncmd_args = ["-c", ${JSON.stringify(script)}]\nrenew_signal = "SIGHUP"\n`)], launcher);
     try {
-      await waitFor('two rotations signalled to the child', () => lines(join(dir, 'child.log')).filter((l) => l === 'hup').length >= 2, 20_000);
+      await waitFor('two rotations signalled to the child', () => lines(join(dir, 'child.log')).filter((l) => l === 'hup').length >= 2, 30_000);
       assert.equal(lines(join(dir, 'child.log')).filter((l) => l === 'start').length, 1);
     } finally {
       helper.child.kill('SIGTERM');
@@ -108,5 +112,22 @@ test('SPIFFE_HELPER_LOG_FORMAT=json applies from the first line: a config error 
         else assert.throws(() => JSON.parse(line), line);
       }
     });
+  }
+});
+
+test('scripts/with-node.sh (npm test, .ci/run, demo, bench) runs commands on the pinned Node, and the launcher picks it from PATH', async () => {
+  const withNode = fileURLToPath(new URL('../../scripts/with-node.sh', import.meta.url));
+  const version = spawnSync('bash', [withNode, 'node', '--version'], { encoding: 'utf8' });
+  assert.equal(version.stdout.trim(), `v${pinnedNodeVersion()}`, version.stderr);
+  const node = spawnSync('bash', [withNode, 'sh', '-c', 'command -v node'], { encoding: 'utf8' }).stdout.trim();
+
+  const dir = tempDir();
+  const helper = startCli([withNode, launcherPath, '--config', writeConfig(dir, `unix://${dir}/none.sock`)], { command: 'bash' });
+  try {
+    await waitFor('the helper to be up', () => /connecting to the workload api/.test(helper.stderr()));
+    assert.equal(readlinkSync(`/proc/${helper.child.pid}/exe`), realpathSync(node), 'exec chain: bash -> launcher -> the pinned node, same pid');
+  } finally {
+    helper.child.kill('SIGTERM');
+    await helper.result;
   }
 });
