@@ -125,6 +125,9 @@ test('the Dockerfile build steps produce a runtime tree that fetches an SVID fro
   assert.deepEqual([...fromBase.keys()].sort(), ['build:/usr/local/bin/node', 'tini:/usr/bin/tini-static'], 'only node and tini come from base images');
   const tiniStage = stages.find((st) => st.name === 'tini');
   assert.match(tiniStage?.instructions.find((i) => i.op === 'RUN')?.args ?? '', /apt-get install -y --no-install-recommends tini\b/, "tini-static is Debian's tini package");
+  // distroless cc provides glibc, libgcc_s and libstdc++: all that the node binary links.
+  const linked = spawnSync('ldd', [pinnedNode], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.trim().split(/\s/)[0]!).filter(Boolean);
+  for (const lib of linked) assert.match(lib, /^(linux-vdso\.so|\/lib64\/ld-linux|lib(c|m|dl|pthread|rt|gcc_s|stdc\+\+)\.so)/, `node links ${lib}, which ${runtime.from} may not have`);
   const nodeInImage = fromBase.get('build:/usr/local/bin/node')!;
   mkdirSync(join(runtimeRoot, posix.dirname(nodeInImage)), { recursive: true });
   symlinkSync(pinnedNode, join(runtimeRoot, nodeInImage));
