@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import { describeError, exitCodeFor, ExitCode, HelperError } from './errors.js';
@@ -6,6 +5,7 @@ import type { Logger } from './log.js';
 import { TrustDomain } from './spiffe/id.js';
 import { parseJwtBundle, parseJwtBundleSet, type JwtBundleSet } from './spiffe/jwtbundle.js';
 import { parseAndValidateJwtSvid } from './spiffe/jwtsvid.js';
+import { readTextFile } from './read-text.js';
 
 /** `spiffe-helper jwt verify`: checks a token against a bundle file the helper wrote. */
 export const jwtVerifyUsage = `Usage: spiffe-helper jwt verify --bundle FILE --audience AUDIENCE [--trust-domain TD] TOKEN|-
@@ -94,7 +94,7 @@ function parseVerifyArgs(argv: string[]): VerifyArgs | 'help' {
 export async function readBundleFile(file: string, trustDomain: TrustDomain | undefined): Promise<JwtBundleSet> {
   let content: string;
   try {
-    content = await readFile(file, 'utf8');
+    content = await readTextFile(file);
   } catch (e) {
     throw new HelperError('jwtbundle', `jwtbundle: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
