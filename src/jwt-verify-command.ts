@@ -22,7 +22,8 @@ Flags:
                          file, which does not say whose keys it holds
   -h, --help             show this help
 
-Exit codes: 0 valid, 2 usage, 5 invalid token or unusable bundle file (the reason on stderr).
+Exit codes: 0 valid, 2 usage, 5 invalid token or unusable bundle file (the reason on stderr),
+130 / 143 stopped by SIGINT / SIGTERM.
 `;
 
 export interface JwtVerifyIo {
