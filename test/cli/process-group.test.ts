@@ -40,7 +40,9 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     const dir = tempDir();
     const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
     const pids = join(dir, 'pids');
-    const run = helper(dir, agent.address, `sleep 1000 & echo $! >> ${pids}; wait`, 'renew_signal = "SIGUSR2"\n');
+    // A non-interactive shell starts background jobs with SIGINT ignored: on SIGINT it is the
+    // group's SIGKILL, after the grace period, that ends the real program.
+    const run = helper(dir, agent.address, `sleep 1000 & echo $! >> ${pids}; wait`, 'renew_signal = "SIGUSR2"\ncmd_stop_grace_period = "1s"\n');
     const [program] = await waitFor('the real program', () => pidsIn(pids).length > 0 && pidsIn(pids));
     const leader = cmdPid(run.stderr());
     assert.ok(alive(program!) && alive(leader));
