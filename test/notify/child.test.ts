@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -87,3 +88,20 @@ test('signalGroup reaches the grandchild; signal reaches the program only', asyn
 function lines(file: string): string[] {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
 }
+
+test('a helper that dies of an uncaught error still takes the group down (exit hook)', async () => {
+  const dir = tempDir();
+  const pids = join(dir, 'pids');
+  const script = `
+    import { Child } from ${JSON.stringify(new URL('../../src/notify/child.ts', import.meta.url).pathname)};
+    import { createLogger } from ${JSON.stringify(new URL('../../src/log.ts', import.meta.url).pathname)};
+    await Child.start('sh', ['-c', 'sleep 1000 & echo $! >> ${pids}; wait'], createLogger());
+    while (!(await import('node:fs')).existsSync(${JSON.stringify(pids)})) await new Promise((r) => setTimeout(r, 10));
+    throw new Error('boom');`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  assert.notEqual(r.status, 0, 'the script died of its error');
+  assert.match(r.stderr, /boom/);
+  const [grandchild] = pidsIn(pids);
+  assert.ok(grandchild, r.stderr);
+  await waitFor('the grandchild to be gone', () => !alive(grandchild!), 5000);
+});
