@@ -27,7 +27,15 @@ const KILL_WAIT_MS = 5000;
 const live = new Set<ProcessGroup>();
 // Last resort for an exit that skips the orderly stop (an uncaught error): no group outlives
 // the helper. A helper killed by SIGKILL runs nothing; see README "Guarantees".
-process.on('exit', () => live.forEach((g) => g.signal('SIGKILL')));
+process.on('exit', () => {
+  for (const g of live) {
+    try {
+      g.signal('SIGKILL');
+    } catch {
+      // EPERM for some member: the others got it; an exiting process can do no more.
+    }
+  }
+});
 
 /**
  * One started program with inherited stdio, in a process group of its own so that whatever it

@@ -25,12 +25,21 @@ export class ProcessGroup {
     }
   }
 
+  /** A member that the helper may not signal (a setuid program) still exists: EPERM. */
+  private exists(): boolean {
+    try {
+      return this.signal(0);
+    } catch {
+      return true;
+    }
+  }
+
   /**
    * Pids of the members still running. Zombies do not count: they are dead, and when the
    * helper is PID 1 nobody reaps the orphaned ones (Node reaps only its own children).
    */
   async members(): Promise<number[]> {
-    if (!this.signal(0)) return [];
+    if (!this.exists()) return [];
     const live = await liveMembersFromProc(this.pgid);
     if (live?.length === 0) this.gone = true;
     // Without /proc, "some process has this group id" is all that can be known.
