@@ -1,9 +1,8 @@
 #!/usr/bin/env node
-import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDuration } from './config/duration.js';
 import { loadConfig } from './config/load.js';
-import { describeError, exitCodeFor, ExitCode, HelperError } from './errors.js';
+import { describeError, exitCodeFor, exitCodeForStop, ExitCode, HelperError } from './errors.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log.js';
 import { SignalHub } from './notify/signals.js';
 import { runDaemon, runOnce } from './sidecar.js';
@@ -30,7 +29,8 @@ Options:
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 timed out waiting for an identity,
 5 the Workload API refused the request or sent an invalid identity, 6 cannot write files,
-7 child command failed to start, 8 health listener failed; 128+N when stopped by signal N.`;
+7 child command failed to start, 8 health listener failed; 130 / 143 when a one-shot command is
+stopped by SIGINT / SIGTERM (the daemon then exits 0, or with its wrapped cmd's code).`;
 
 /** The Go helper's users type single-dash flags (`-config`); accept those spellings. */
 function normalizeArgv(argv: string[]): string[] {
@@ -96,9 +96,23 @@ function parseMainFlags(argv: string[]): MainFlags | 'help' | 'version' {
   };
 }
 
+/**
+ * Settles like `work`, or rejects with the stop reason at SIGINT/SIGTERM: for work that cannot
+ * be aborted, such as reading a FIFO or a terminal (the read itself is left behind: the
+ * process exits without waiting for it).
+ */
+function untilStopped<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const stop = (): void => reject(signal.reason);
+    if (signal.aborted) return stop();
+    signal.addEventListener('abort', stop, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+  });
+}
+
 /** `out.log` becomes the configured logger as soon as the config is known, for the final error line too. */
 async function runMain(flags: MainFlags, signals: SignalHub, out: { log: Logger }): Promise<number> {
-  const config = await loadConfig(flags.config, process.env, { optional: !flags.configGiven });
+  const config = await untilStopped(loadConfig(flags.config, process.env, { optional: !flags.configGiven }), signals.signal);
   const log = createLogger({ level: flags.logLevel ?? config.logLevel, format: flags.logFormat ?? config.logFormat });
   out.log = log;
   if (!(flags.daemonMode ?? config.daemonMode)) {
@@ -120,8 +134,7 @@ function earlyLogFormat(argv: string[], env: NodeJS.ProcessEnv): LogFormat {
   return (flag ?? env.SPIFFE_HELPER_LOG_FORMAT) === 'json' ? 'json' : 'text';
 }
 
-async function main(argv: string[]): Promise<number> {
-  const signals = new SignalHub().install();
+async function main(argv: string[], signals: SignalHub): Promise<number> {
   const out = { log: createLogger({ format: earlyLogFormat(argv, process.env) }) };
   const { log } = out;
   try {
@@ -132,15 +145,15 @@ async function main(argv: string[]): Promise<number> {
     }
     if (argv[0] === 'inspect') {
       const { runInspectCommand } = await import('./inspect/command.js');
-      return await runInspectCommand(argv.slice(1));
+      return await untilStopped(runInspectCommand(argv.slice(1)), signals.signal);
     }
     if (argv[0] === 'convert-config') {
       const { runConvertConfigCommand } = await import('./convert/command.js');
-      return await runConvertConfigCommand(argv.slice(1));
+      return await untilStopped(runConvertConfigCommand(argv.slice(1)), signals.signal);
     }
     if (argv[0] === 'jwt' && argv[1] === 'verify') {
       const { runJwtVerifyCommand } = await import('./jwt-verify-command.js');
-      return await runJwtVerifyCommand(argv.slice(2), log);
+      return await untilStopped(runJwtVerifyCommand(argv.slice(2), log), signals.signal);
     }
     const flags = parseMainFlags(argv);
     if (flags === 'help') {
@@ -155,11 +168,14 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (signals.stoppedBy && signals.signal.aborted && !(e instanceof HelperError)) {
       out.log.info('stopped', { signal: signals.stoppedBy });
-      return 128 + constants.signals[signals.stoppedBy];
+      return exitCodeForStop(signals.stoppedBy);
     }
     out.log.error(describeError(e), { code: e instanceof HelperError ? e.code : 'internal', exit_code: exitCodeFor(e) });
     return exitCodeFor(e);
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const signals = new SignalHub().install();
+process.exitCode = await main(process.argv.slice(2), signals);
+// A stopped command may leave a read behind that would keep the process alive (a FIFO, stdin).
+if (signals.stoppedBy) process.exit();

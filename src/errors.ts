@@ -61,7 +61,14 @@ export const ExitCode = {
   output: 6,
   child: 7,
   health: 8,
+  /** A one-shot command stopped by SIGINT (Ctrl-C) or SIGTERM: 128 + the signal's number, as shells report it. */
+  interrupted: 130,
+  terminated: 143,
 } as const;
+
+export function exitCodeForStop(sig: 'SIGINT' | 'SIGTERM'): number {
+  return sig === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated;
+}
 
 export function exitCodeFor(e: unknown): number {
   if (!(e instanceof HelperError)) return ExitCode.internal;

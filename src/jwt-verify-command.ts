@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import { describeError, exitCodeFor, ExitCode, HelperError } from './errors.js';
@@ -6,6 +5,7 @@ import type { Logger } from './log.js';
 import { TrustDomain } from './spiffe/id.js';
 import { parseJwtBundle, parseJwtBundleSet, type JwtBundleSet } from './spiffe/jwtbundle.js';
 import { parseAndValidateJwtSvid } from './spiffe/jwtsvid.js';
+import { readTextFile } from './read-text.js';
 
 /** `spiffe-helper jwt verify`: checks a token against a bundle file the helper wrote. */
 export const jwtVerifyUsage = `Usage: spiffe-helper jwt verify --bundle FILE --audience AUDIENCE [--trust-domain TD] TOKEN|-
@@ -22,7 +22,8 @@ Flags:
                          file, which does not say whose keys it holds
   -h, --help             show this help
 
-Exit codes: 0 valid, 2 usage, 5 invalid token or unusable bundle file (the reason on stderr).
+Exit codes: 0 valid, 2 usage, 5 invalid token or unusable bundle file (the reason on stderr),
+130 / 143 stopped by SIGINT / SIGTERM.
 `;
 
 export interface JwtVerifyIo {
@@ -94,7 +95,7 @@ function parseVerifyArgs(argv: string[]): VerifyArgs | 'help' {
 export async function readBundleFile(file: string, trustDomain: TrustDomain | undefined): Promise<JwtBundleSet> {
   let content: string;
   try {
-    content = await readFile(file, 'utf8');
+    content = await readTextFile(file);
   } catch (e) {
     throw new HelperError('jwtbundle', `jwtbundle: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }

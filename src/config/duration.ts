@@ -1,13 +1,23 @@
+import { MAX_TIMER_MS } from '../timer.js';
+
 /**
  * Durations as people write them on command lines: `500ms`, `30s`, `2m`, `1h`, `1m30s`,
  * or a bare number of seconds. Returns milliseconds; throws an Error whose message names
- * the accepted forms (callers add the flag or key name).
+ * the accepted forms (callers add the flag or key name). Every duration ends up as a timer,
+ * so one longer than a timer can hold (~24.8 days) is refused here rather than waited
+ * for wrongly somewhere else.
  */
 const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 export function parseDuration(text: string): number {
+  const ms = Math.round(sumOfParts(text));
+  if (!(ms <= MAX_TIMER_MS)) throw new Error(`${JSON.stringify(text)} is too long: the longest duration is ${MAX_TIMER_MS} ms (596h31m23s, about 24.8 days)`);
+  return ms;
+}
+
+function sumOfParts(text: string): number {
   const t = text.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
+  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
   let total = 0;
   let matched = 0;
@@ -18,7 +28,7 @@ export function parseDuration(text: string): number {
   if (t === '' || matched !== t.length) {
     throw new Error(`${JSON.stringify(text)} is not a duration (examples: 500ms, 30s, 2m, 1h, or a number of seconds)`);
   }
-  return Math.round(total);
+  return total;
 }
 
 export function formatDuration(ms: number): string {

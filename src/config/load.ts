@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { parse, TomlError } from 'smol-toml';
 import { HelperError } from '../errors.js';
 import { normalizeConfig, type Config } from './config.js';
 import { applyEnvConfig, ENV_PREFIX, hasEnvConfig, readEnvConfig } from './env.js';
 import { TableReader, Where, type RawTable } from './keys.js';
+import { readTextFile } from '../read-text.js';
 
 export interface LoadOptions {
   /**
@@ -17,7 +17,7 @@ export interface LoadOptions {
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Promise<Config> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readTextFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && options.optional && hasEnvConfig(env)) return configFromEnv(env);

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { text as readAll } from 'node:stream/consumers';
 import { parseConfig } from '../config/load.js';
 import { describeError, exitCodeFor, ExitCode, HelperError } from '../errors.js';
 import { convertHcl } from './to-toml.js';
+import { readTextFile } from '../read-text.js';
 
 /** `spiffe-helper convert-config FILE`: prints the TOML that a Go helper HCL file converts to. */
 export const convertConfigUsage = `Usage: spiffe-helper convert-config FILE|-
@@ -37,7 +37,7 @@ export async function runConvertConfigCommand(argv: string[], io: ConvertIo = {}
   try {
     let text: string;
     try {
-      text = file === '-' ? await readAll(io.stdin ?? process.stdin) : await readFile(file, 'utf8');
+      text = file === '-' ? await readAll(io.stdin ?? process.stdin) : await readTextFile(file);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       throw new HelperError('config', `${file}: cannot read: ${code === 'ENOENT' ? 'file not found' : (e as Error).message}`);

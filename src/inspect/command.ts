@@ -36,7 +36,7 @@ Never prints a private key or a token.
 Exit codes: 0 everything is present, unexpired and consistent; 2 usage; 3 bad config;
 ${INSPECT_PROBLEM_EXIT_CODE} a problem was found (a file missing or unreadable, an SVID or token expired or not yet
 valid, a key that does not match, a chain that does not verify, a token whose signature does
-not verify). Each problem is listed.
+not verify). Each problem is listed. 130 / 143: stopped by SIGINT / SIGTERM.
 `;
 
 export interface InspectIo {

@@ -4,6 +4,7 @@ import { describeError, isHelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { JwtWriter } from '../output/jwt-writer.js';
 import type { JwtSvid } from '../spiffe/jwtsvid.js';
+import { timeoutSignal } from '../timer.js';
 import { Backoff, type BackoffOptions } from '../workload/backoff.js';
 import type { WorkloadClient } from '../workload/client.js';
 import type { JwtBundleWatch } from './bundle-watch.js';
@@ -47,9 +48,10 @@ export async function keepJwtSvidFresh(o: RefreshOptions): Promise<void> {
     let untilExpiry: AbortSignal | undefined;
     try {
       // The client retries an absent agent forever; giving up once when the token on disk
-      // expires makes that moment visible (an error in the log, a failure for health).
+      // expires makes that moment visible (an error in the log, a failure for health). Not
+      // AbortSignal.timeout: a token valid for a month would abort every fetch after 1 ms.
       const validFor = last ? last.expiry.getTime() - Date.now() : 0;
-      untilExpiry = validFor > 0 ? AbortSignal.timeout(validFor) : undefined;
+      untilExpiry = validFor > 0 ? timeoutSignal(validFor) : undefined;
       const fetchSignal = untilExpiry ? AbortSignal.any([signal, untilExpiry]) : signal;
       const svid = await fetchJwtSvid({ client: o.client, entry, hint: o.hint, bundles: o.bundles.current()!, signal: fetchSignal });
       const result = await o.writer.writeSvid(entry.fileName, svid);

@@ -1,13 +1,15 @@
-import { readFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.js';
+import { sleep } from '../timer.js';
 import { Backoff } from '../workload/backoff.js';
 import { never, type Notifier } from './notifier.js';
+import { readTrustedFile } from './trusted-file.js';
 
 /**
  * Signals a process the helper did not start (an nginx under systemd) through its pid file.
  * A missing, empty or stale pid file is retried with backoff in the background, so it never
- * holds up a rotation or shutdown; a newer rotation takes over the retries.
+ * holds up a rotation or shutdown; a newer rotation takes over the retries. So is a pid file
+ * that someone other than the helper's user or root could have written (see trusted-file.ts):
+ * its pid is never signalled, and the log says why.
  */
 export class PidFileSignaller implements Notifier {
   private attempt: AbortController | undefined;
@@ -45,7 +47,7 @@ export class PidFileSignaller implements Notifier {
       const delay = this.backoff.next();
       this.log.warn('cannot signal the process in pid_file_name yet; retrying', { pid_file: this.pidFile, reason: problem, retry_in_ms: delay });
       try {
-        await sleep(delay, undefined, { signal });
+        await sleep(delay, signal);
       } catch {
         return;
       }
@@ -56,9 +58,12 @@ export class PidFileSignaller implements Notifier {
   private async trySignal(): Promise<string | undefined> {
     let text: string;
     try {
-      text = await readFile(this.pidFile, 'utf8');
+      text = await readTrustedFile(this.pidFile);
     } catch (e) {
-      return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'pid file does not exist' : (e as Error).message;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return 'pid file does not exist';
+      if (code === undefined) return `refusing to use the pid file: ${(e as Error).message}`;
+      return (e as Error).message;
     }
     const pid = Number(text.trim());
     if (!Number.isInteger(pid) || pid <= 0) return `pid file holds ${JSON.stringify(text.trim().slice(0, 20))}, not a process id`;

@@ -48,6 +48,8 @@ export class ReloadCommand implements Notifier {
       try {
         this.running = await Child.start(this.cmd.path, this.cmd.args, this.log);
         const status = await this.running.exited;
+        // A reload command that backgrounds something must not leave it behind either.
+        await this.running.stopLeftovers(this.cmd.stopGraceMs);
         const level = status.code === 0 ? 'info' : 'warn';
         this.log[level]('reload command finished', { cmd: this.cmd.path, status: describeExit(status) });
       } catch (e) {

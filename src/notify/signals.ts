@@ -9,7 +9,7 @@ export const FORWARDED_SIGNALS = ['SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const;
 export class SignalHub {
   private readonly controller = new AbortController();
   private forwardTo: ((sig: NodeJS.Signals) => void) | undefined;
-  stoppedBy: NodeJS.Signals | undefined;
+  stoppedBy: (typeof STOP_SIGNALS)[number] | undefined;
 
   get signal(): AbortSignal {
     return this.controller.signal;

@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { CommandConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
+import { sleep } from '../timer.js';
 import { Backoff } from '../workload/backoff.js';
 import { Child, describeExit, exitCodeOf, type ExitStatus } from './child.js';
 import type { Notifier } from './notifier.js';
@@ -36,7 +36,7 @@ export class WrappedProgram implements Notifier {
   }
 
   forward(sig: NodeJS.Signals): void {
-    if (this.child?.signal(sig)) this.log.info('forwarded signal to cmd', { pid: this.child.pid, signal: sig });
+    if (this.child?.signalGroup(sig)) this.log.info('forwarded signal to cmd', { pid: this.child.pid, signal: sig });
   }
 
   async stop(sig: NodeJS.Signals): Promise<number | undefined> {
@@ -44,7 +44,7 @@ export class WrappedProgram implements Notifier {
     this.abort.abort();
     const child = this.child;
     if (!child) return undefined;
-    const status = child.running ? await child.stop(sig, this.cmd.stopGraceMs) : await child.exited;
+    const status = await child.stop(sig, this.cmd.stopGraceMs);
     this.log.info('cmd stopped', { pid: child.pid, status: describeExit(status) });
     return exitCodeOf(status);
   }
@@ -63,11 +63,13 @@ export class WrappedProgram implements Notifier {
       const status = await child.exited;
       if (this.stopping) return this.resolveDone(exitCodeOf(status));
       this.log.warn('cmd exited', { pid: child.pid, status: describeExit(status), policy: this.cmd.restartPolicy });
+      // Before a restart or the helper's exit: what a failed program forked must not pile up.
+      await child.stopLeftovers(this.cmd.stopGraceMs);
       if (!this.shouldRestart(status)) return this.resolveDone(exitCodeOf(status));
       // A program that ran for a while before failing gets a fresh backoff.
       if (Date.now() - startedAt > 60_000) backoff.reset();
       try {
-        await sleep(backoff.next(), undefined, { signal: this.abort.signal });
+        await sleep(backoff.next(), this.abort.signal);
         child = await this.launch();
         this.child = child;
         this.onRestart?.();

@@ -1,0 +1,39 @@
+import { close, constants, fstat, open, readFile } from 'node:fs';
+import { Socket } from 'node:net';
+import { isatty, ReadStream } from 'node:tty';
+import { promisify } from 'node:util';
+
+/**
+ * Reads a file that a person named (a config, a bundle, a file to inspect), which may be a
+ * FIFO (`--config <(...)`), /dev/stdin or a terminal, without ever blocking a libuv thread.
+ * A thread blocked opening or reading a FIFO cannot be cancelled, and Node joins its threads
+ * on exit (process.exit included): Ctrl-C and SIGTERM could not stop the command. So the file
+ * is opened without blocking, and anything but a regular file is read through the event
+ * loop, which a stopping process simply leaves behind.
+ */
+export async function readTextFile(path: string): Promise<string> {
+  const fd = await promisify(open)(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  let stream: Socket | ReadStream | undefined;
+  try {
+    const st = await promisify(fstat)(fd);
+    if (st.isFIFO() || st.isSocket()) stream = new Socket({ fd, readable: true, writable: false });
+    else if (st.isCharacterDevice() && isatty(fd)) stream = new ReadStream(fd);
+    else return await promisify(readFile)(fd, 'utf8');
+  } finally {
+    if (!stream) await promisify(close)(fd);
+  }
+  return readToEnd(stream);
+}
+
+function readToEnd(stream: Socket | ReadStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => (text += chunk));
+    stream.once('end', () => {
+      stream.destroy();
+      resolve(text);
+    });
+    stream.once('error', reject);
+  });
+}

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createLogger } from '../../src/log.js';
+import { Child } from '../../src/notify/child.js';
+import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+import { alive, groupMembers, pidsIn } from './procs.js';
+
+function logger() {
+  const lines: string[] = [];
+  return { lines, log: createLogger({ write: (l) => lines.push(l) }) };
+}
+
+/** `sh -c script`; the script appends the pids of what it starts in the background to $PIDS. */
+async function shell(script: string, pidsFile: string) {
+  const { lines: logLines, log } = logger();
+  process.env.PIDS = pidsFile;
+  const child = await Child.start('sh', ['-c', script], log);
+  return { child, lines: logLines };
+}
+
+test('a wrapped program runs in a process group of its own, with what it starts', async () => {
+  const dir = tempDir();
+  const { child } = await shell('sleep 1000 & echo $! >> "$PIDS"; wait', join(dir, 'pids'));
+  const [grandchild] = await waitFor('the grandchild', () => pidsIn(join(dir, 'pids')).length > 0 && pidsIn(join(dir, 'pids')));
+  assert.deepEqual(groupMembers(child.pid).sort(), [child.pid, grandchild].sort());
+  await child.stop('SIGTERM', 5000);
+});
+
+const stopCases = [
+  { name: 'shell entrypoint that waits for its grandchild', script: 'sleep 1000 & echo $! >> "$PIDS"; wait', killed: false },
+  { name: 'shell entrypoint that execs nothing and loops', script: 'sleep 1000 & echo $! >> "$PIDS"; while :; do sleep 0.05; done', killed: false },
+  // TERM ignored by the shell and (inherited) by the grandchild: only SIGKILL ends them.
+  { name: 'group that ignores the stop signal', script: 'trap "" TERM; sleep 1000 & echo $! >> "$PIDS"; wait', killed: true },
+  // The leader obeys at once, the grandchild ignores TERM: the group, not the leader, decides.
+  // (The grandchild writes its pid once TERM is ignored, so the test cannot signal it earlier.)
+  { name: 'leader exits at once, grandchild ignores the stop signal', script: 'sh -c \'trap "" TERM; echo $$ >> "$PIDS"; exec sleep 1000\' & wait', killed: true },
+];
+
+for (const c of stopCases) {
+  test(`stop leaves no process of the group: ${c.name}`, async () => {
+    const dir = tempDir();
+    const { child, lines } = await shell(c.script, join(dir, 'pids'));
+    const [grandchild] = await waitFor('the grandchild', () => pidsIn(join(dir, 'pids')).length > 0 && pidsIn(join(dir, 'pids')));
+    const status = await child.stop('SIGTERM', 300);
+    assert.equal(alive(grandchild!), false, `grandchild ${grandchild} still runs`);
+    assert.deepEqual(groupMembers(child.pid), [], 'no process of the group remains');
+    assert.equal(lines.some((l) => /killing its process group/.test(l)), c.killed, lines.join('\n'));
+    if (c.killed && c.name.startsWith('group')) assert.equal(status.signal, 'SIGKILL');
+  });
+}
+
+test('a program that exits on its own: stopLeftovers stops what it left in its group', async () => {
+  const dir = tempDir();
+  const { child, lines } = await shell('sleep 1000 & echo $! >> "$PIDS"; exit 3', join(dir, 'pids'));
+  const status = await child.exited;
+  const [grandchild] = pidsIn(join(dir, 'pids'));
+  assert.equal(status.code, 3);
+  assert.ok(alive(grandchild!), 'the leftover runs until the helper stops it');
+  await child.stopLeftovers(5000);
+  assert.equal(alive(grandchild!), false);
+  assert.deepEqual(groupMembers(child.pid), []);
+  assert.match(lines.join('\n'), /cmd exited and left processes behind; stopping them .*pids=\d+/);
+});
+
+test('a program that leaves nothing behind: stopLeftovers does nothing and says nothing', async () => {
+  const { child, lines } = await shell('exit 0', '/dev/null');
+  await child.stopLeftovers(5000);
+  assert.deepEqual(lines, []);
+});
+
+test('signalGroup reaches the grandchild; signal reaches the program only', async () => {
+  const dir = tempDir();
+  const got = join(dir, 'got');
+  const script = `trap 'echo leader >> ${got}' USR1; (trap 'echo grandchild >> ${got}' USR1; echo $$ >> "$PIDS"; while :; do sleep 0.05; done) & while :; do sleep 0.05; done`;
+  const { child } = await shell(script, join(dir, 'pids'));
+  await waitFor('the grandchild', () => pidsIn(join(dir, 'pids')).length > 0);
+  child.signal('SIGUSR1');
+  await waitFor('the leader to get SIGUSR1', () => lines(got).includes('leader'));
+  child.signalGroup('SIGUSR1');
+  await waitFor('both to get SIGUSR1', () => lines(got).length === 3);
+  assert.deepEqual(lines(got).slice(1).sort(), ['grandchild', 'leader'], 'the first signal reached the leader only');
+  await child.stop('SIGTERM', 2000);
+});
+
+function lines(file: string): string[] {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+}
+
+test('a helper that dies of an uncaught error still takes the group down (exit hook)', async () => {
+  const dir = tempDir();
+  const pids = join(dir, 'pids');
+  const script = `
+    import { Child } from ${JSON.stringify(new URL('../../src/notify/child.ts', import.meta.url).pathname)};
+    import { createLogger } from ${JSON.stringify(new URL('../../src/log.ts', import.meta.url).pathname)};
+    await Child.start('sh', ['-c', 'sleep 1000 & echo $! >> ${pids}; wait'], createLogger());
+    while (!(await import('node:fs')).existsSync(${JSON.stringify(pids)})) await new Promise((r) => setTimeout(r, 10));
+    throw new Error('boom');`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  assert.notEqual(r.status, 0, 'the script died of its error');
+  assert.match(r.stderr, /boom/);
+  const [grandchild] = pidsIn(pids);
+  assert.ok(grandchild, r.stderr);
+  await waitFor('the grandchild to be gone', () => !alive(grandchild!), 5000);
+});
