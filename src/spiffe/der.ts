@@ -5,6 +5,8 @@
  */
 export interface Tlv {
   tag: number;
+  /** Offset of the tag byte: the element's first byte. */
+  offset: number;
   /** Offset of the first content byte. */
   start: number;
   /** Offset just past the last content byte. */
@@ -29,20 +31,28 @@ export function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tl
   }
   const end = start + len;
   if (end > limit) throw new Error('truncated DER element');
-  return { tag, start, end, next: end };
+  return { tag, offset, start, end, next: end };
 }
 
-/** Splits concatenated DER SEQUENCEs (certificates) into their own buffers. */
-export function splitDerSequence(buf: Uint8Array): Buffer[] {
+/** Splits concatenated DER SEQUENCEs (certificates) into their own buffers; more than `max` is an error. */
+export function splitDerSequence(buf: Uint8Array, max = Infinity): Buffer[] {
   const out: Buffer[] = [];
   let off = 0;
   while (off < buf.length) {
+    if (out.length === max) throw new TooMany(max);
     const tlv = readTlv(buf, off);
     if (tlv.tag !== 0x30) throw new Error(`expected a DER SEQUENCE at byte ${off}`);
     out.push(Buffer.from(buf.subarray(off, tlv.next)));
     off = tlv.next;
   }
   return out;
+}
+
+/** More elements than the caller allows: found before the rest is read. */
+export class TooMany extends Error {
+  constructor(readonly max: number) {
+    super(`more than ${max}`);
+  }
 }
 
 /** Children of a constructed element. */
@@ -82,6 +92,8 @@ export interface CertExtensions {
   /** Key usage bits, by name, when the extension is present. */
   keyUsage?: { digitalSignature: boolean; keyCertSign: boolean; cRLSign: boolean };
   basicConstraintsCA?: boolean;
+  /** basicConstraints pathLenConstraint: how many CAs may follow below this one. */
+  pathLenConstraint?: number;
   uris: string[];
 }
 
@@ -113,9 +125,15 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
         cRLSign: (b1 & 0x02) !== 0,
       };
     } else if (oid === OID_BASIC_CONSTRAINTS) {
-      const first = children(der, inner)[0];
+      const [first, second] = children(der, inner);
       if (first?.tag === 0x01 && first.end - first.start !== 1) throw new Error('basicConstraints: malformed BOOLEAN');
       result.basicConstraintsCA = first?.tag === 0x01 && der[first.start] !== 0;
+      const pathLen = first?.tag === 0x02 ? first : second;
+      if (pathLen) {
+        const n = pathLen.end - pathLen.start;
+        if (pathLen.tag !== 0x02 || n === 0 || n > 4 || der[pathLen.start]! & 0x80) throw new Error('basicConstraints: malformed pathLenConstraint');
+        result.pathLenConstraint = Buffer.from(der.subarray(pathLen.start, pathLen.end)).readUIntBE(0, n);
+      }
     } else if (oid === OID_SAN) {
       for (const name of children(der, inner)) {
         // uniformResourceIdentifier is [6] IA5String, context-specific primitive.

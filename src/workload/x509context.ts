@@ -1,29 +1,50 @@
 import { HelperError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { parseX509Bundle, type X509Bundle } from '../spiffe/bundle.js';
+import { verifyChain } from '../spiffe/chain.js';
 import { TrustDomain } from '../spiffe/id.js';
-import type { BundleCache } from './bundle-cache.js';
+import { LIMITS } from '../spiffe/limits.js';
 import { parseX509Svid, type X509Svid } from '../spiffe/x509svid.js';
+import type { BundleCache } from './bundle-cache.js';
 import type { X509SVIDResponseMessage } from './proto.js';
 
 /**
- * One FetchX509SVID message, validated as a whole: the SVIDs, each SVID's own trust domain
- * bundle, and the federated bundles. Every message is the complete current state, so a
- * single bad part rejects the message and the last good state stays in force.
+ * One FetchX509SVID message, validated as a whole: the SVIDs, each chained and verified to
+ * its own trust domain's bundle, and the federated bundles. Every message is the complete
+ * current state, so a single bad part rejects the message and the last good state stays in
+ * force.
  */
 export interface X509Context {
   /** Non-empty; hints are unique (a later duplicate is dropped, as go-spiffe does). */
   readonly svids: readonly X509Svid[];
   /** Bundles of the SVIDs' own trust domains, by trust domain name. */
   readonly bundles: ReadonlyMap<string, X509Bundle>;
-  /** Federated bundles, by trust domain name. */
+  /** Federated bundles that hold CAs, by trust domain name. */
   readonly federatedBundles: ReadonlyMap<string, X509Bundle>;
+  /**
+   * Federated trust domains whose X.509 bundle is empty (sorted): nothing of theirs is
+   * trusted, so they are in no file (SPIRE sends this for a domain with only JWT authorities).
+   */
+  readonly emptyFederatedDomains: readonly string[];
 }
 
 /** `cache`: reuse the bundles of the previous message where their bytes are unchanged (daemon mode). */
 export function parseX509Context(msg: X509SVIDResponseMessage, now: Date = new Date(), cache?: BundleCache): X509Context {
-  const bundleOf = (td: TrustDomain, der: Uint8Array): X509Bundle => (cache ? cache.parse(td, der) : parseX509Bundle(td, der));
-  if (!msg.svids || msg.svids.length === 0) {
-    throw new HelperError('x509svid', 'x509svid: the response holds no SVIDs');
+  let bundleCertificates = 0;
+  const bundleOf = (td: TrustDomain, der: Uint8Array): X509Bundle => {
+    const bundle = cache ? cache.parse(td, der) : parseX509Bundle(td, der);
+    bundleCertificates += bundle.certificates.length;
+    if (bundleCertificates > LIMITS.messageBundleCertificates) {
+      throw new HelperError('x509bundle', `x509bundle: the bundles of the response hold more than ${LIMITS.messageBundleCertificates} certificates`, { reason: 'too_large' });
+    }
+    return bundle;
+  };
+  const svidCount = msg.svids?.length ?? 0;
+  if (svidCount === 0) throw new HelperError('x509svid', 'x509svid: the response holds no SVIDs');
+  if (svidCount > LIMITS.svids) throw new HelperError('x509svid', `x509svid: the response holds ${svidCount} SVIDs, more than ${LIMITS.svids}`, { reason: 'too_large' });
+  const federated = Object.entries(msg.federated_bundles ?? {});
+  if (federated.length > LIMITS.federatedBundles) {
+    throw new HelperError('x509bundle', `x509bundle: the response holds ${federated.length} federated bundles, more than ${LIMITS.federatedBundles}`, { reason: 'too_large' });
   }
   const svids: X509Svid[] = [];
   const bundles = new Map<string, X509Bundle>();
@@ -31,26 +52,49 @@ export function parseX509Context(msg: X509SVIDResponseMessage, now: Date = new D
   for (const raw of msg.svids) {
     if (raw.hint !== '' && hints.has(raw.hint)) continue;
     hints.add(raw.hint);
-    const svid = parseX509Svid(
-      { spiffeId: raw.spiffe_id, chainDer: raw.x509_svid, keyDer: raw.x509_svid_key, hint: raw.hint },
-      now,
-    );
-    svids.push(svid);
+    const svid = parseX509Svid({ spiffeId: raw.spiffe_id, chainDer: raw.x509_svid, keyDer: raw.x509_svid_key, hint: raw.hint }, now);
     const td = svid.id.trustDomain;
-    if (!bundles.has(td.name)) bundles.set(td.name, bundleOf(td, raw.bundle));
+    let bundle = bundles.get(td.name);
+    if (!bundle) {
+      bundle = bundleOf(td, raw.bundle);
+      if (bundle.certificates.length === 0) {
+        throw new HelperError('x509bundle', `x509bundle: the bundle of ${svid.id}'s own trust domain "${td.name}" is empty`, { reason: 'bundle_missing' });
+      }
+      bundles.set(td.name, bundle);
+    }
+    const verdict = verifyChain(svid.certificates, bundle.certificates, now);
+    if (!verdict.ok) {
+      throw new HelperError('x509svid', `x509svid ${svid.id}: the chain does not verify against the bundle of "${td.name}": ${verdict.detail}`, { reason: verdict.reason });
+    }
+    svids.push(svid);
   }
   const federatedBundles = new Map<string, X509Bundle>();
-  for (const [key, der] of Object.entries(msg.federated_bundles ?? {})) {
+  const emptyFederatedDomains: string[] = [];
+  for (const [key, der] of federated) {
     let td: TrustDomain;
     try {
       td = TrustDomain.parse(key);
     } catch (e) {
       throw new HelperError('x509bundle', `x509bundle: federated bundle key ${JSON.stringify(key)} is not a trust domain: ${(e as Error).message}`);
     }
-    federatedBundles.set(td.name, bundleOf(td, der));
+    const bundle = bundleOf(td, der);
+    if (bundle.certificates.length > 0) federatedBundles.set(td.name, bundle);
+    else emptyFederatedDomains.push(td.name);
   }
   cache?.prune();
-  return { svids, bundles, federatedBundles };
+  return { svids, bundles, federatedBundles, emptyFederatedDomains: emptyFederatedDomains.sort() };
+}
+
+/**
+ * One log line when the federated domains with an empty X.509 bundle change (not one per
+ * message); returns what to pass as `before` next time.
+ */
+export function logEmptyFederated(ctx: X509Context, before: readonly string[], log: Logger): readonly string[] {
+  const now = ctx.emptyFederatedDomains;
+  if (now.length > 0 && now.join() !== before.join()) {
+    log.info('federated trust domains with an empty x509 bundle: nothing of theirs is trusted or written', { trust_domains: now.join(',') });
+  }
+  return now;
 }
 
 /** The SVID the config asks for: the one with the hint, else the first (the default identity). */
