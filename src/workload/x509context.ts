@@ -31,8 +31,8 @@ export interface X509Context {
 /** `cache`: reuse the bundles of the previous message where their bytes are unchanged (daemon mode). */
 export function parseX509Context(msg: X509SVIDResponseMessage, now: Date = new Date(), cache?: BundleCache): X509Context {
   let bundleCertificates = 0;
-  const bundleOf = (td: TrustDomain, der: Uint8Array): X509Bundle => {
-    const bundle = cache ? cache.parse(td, der) : parseX509Bundle(td, der);
+  const bundleOf = (td: TrustDomain, der: Uint8Array, cached = true): X509Bundle => {
+    const bundle = cache && cached ? cache.parse(td, der) : parseX509Bundle(td, der);
     bundleCertificates += bundle.certificates.length;
     if (bundleCertificates > LIMITS.messageBundleCertificates) {
       throw new HelperError('x509bundle', `x509bundle: the bundles of the response hold more than ${LIMITS.messageBundleCertificates} certificates`, { reason: 'too_large' });
@@ -48,19 +48,23 @@ export function parseX509Context(msg: X509SVIDResponseMessage, now: Date = new D
   }
   const svids: X509Svid[] = [];
   const bundles = new Map<string, X509Bundle>();
+  const bundleBytes = new Map<string, Buffer>();
   const hints = new Set<string>();
   for (const raw of msg.svids) {
     if (raw.hint !== '' && hints.has(raw.hint)) continue;
     hints.add(raw.hint);
     const svid = parseX509Svid({ spiffeId: raw.spiffe_id, chainDer: raw.x509_svid, keyDer: raw.x509_svid_key, hint: raw.hint }, now);
     const td = svid.id.trustDomain;
-    let bundle = bundles.get(td.name);
-    if (!bundle) {
-      bundle = bundleOf(td, raw.bundle);
-      if (bundle.certificates.length === 0) {
-        throw new HelperError('x509bundle', `x509bundle: the bundle of ${svid.id}'s own trust domain "${td.name}" is empty`, { reason: 'bundle_missing' });
-      }
+    // SPIRE sends the same bundle with every SVID of a trust domain; the first one is kept,
+    // and an SVID that came with other bytes is verified against what came with it.
+    const first = bundles.get(td.name);
+    const bundle = first && Buffer.from(raw.bundle).equals(bundleBytes.get(td.name)!) ? first : bundleOf(td, raw.bundle, !first);
+    if (bundle.certificates.length === 0) {
+      throw new HelperError('x509bundle', `x509bundle: the bundle of ${svid.id}'s own trust domain "${td.name}" is empty`, { reason: 'bundle_missing' });
+    }
+    if (!first) {
       bundles.set(td.name, bundle);
+      bundleBytes.set(td.name, Buffer.from(raw.bundle));
     }
     const verdict = verifyChain(svid.certificates, bundle.certificates, now);
     if (!verdict.ok) {
