@@ -2,6 +2,7 @@ import { HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseX509Bundle, type X509Bundle } from '../spiffe/bundle.js';
 import { verifyChain } from '../spiffe/chain.js';
+import { countDerElements } from '../spiffe/der.js';
 import { TrustDomain } from '../spiffe/id.js';
 import { LIMITS } from '../spiffe/limits.js';
 import { parseX509Svid, type X509Svid } from '../spiffe/x509svid.js';
@@ -30,15 +31,7 @@ export interface X509Context {
 
 /** `cache`: reuse the bundles of the previous message where their bytes are unchanged (daemon mode). */
 export function parseX509Context(msg: X509SVIDResponseMessage, now: Date = new Date(), cache?: BundleCache): X509Context {
-  let bundleCertificates = 0;
-  const bundleOf = (td: TrustDomain, der: Uint8Array, cached = true): X509Bundle => {
-    const bundle = cache && cached ? cache.parse(td, der) : parseX509Bundle(td, der);
-    bundleCertificates += bundle.certificates.length;
-    if (bundleCertificates > LIMITS.messageBundleCertificates) {
-      throw new HelperError('x509bundle', `x509bundle: the bundles of the response hold more than ${LIMITS.messageBundleCertificates} certificates`, { reason: 'too_large' });
-    }
-    return bundle;
-  };
+  const bundleOf = (td: TrustDomain, der: Uint8Array, cached = true): X509Bundle => (cache && cached ? cache.parse(td, der) : parseX509Bundle(td, der));
   const svidCount = msg.svids?.length ?? 0;
   if (svidCount === 0) throw new HelperError('x509svid', 'x509svid: the response holds no SVIDs');
   if (svidCount > LIMITS.svids) throw new HelperError('x509svid', `x509svid: the response holds ${svidCount} SVIDs, more than ${LIMITS.svids}`, { reason: 'too_large' });
@@ -46,6 +39,7 @@ export function parseX509Context(msg: X509SVIDResponseMessage, now: Date = new D
   if (federated.length > LIMITS.federatedBundles) {
     throw new HelperError('x509bundle', `x509bundle: the response holds ${federated.length} federated bundles, more than ${LIMITS.federatedBundles}`, { reason: 'too_large' });
   }
+  checkBundleSizes(msg.svids, federated);
   const svids: X509Svid[] = [];
   const bundles = new Map<string, X509Bundle>();
   const bundleBytes = new Map<string, Buffer>();
@@ -87,6 +81,29 @@ export function parseX509Context(msg: X509SVIDResponseMessage, now: Date = new D
   }
   cache?.prune();
   return { svids, bundles, federatedBundles, emptyFederatedDomains: emptyFederatedDomains.sort() };
+}
+
+/**
+ * Bundle sizes are checked before any is parsed, from the DER headers (~1 µs a certificate;
+ * parsing costs tens of µs each), so that an oversized message costs next to nothing.
+ * The bundle SPIRE repeats with every SVID of a trust domain counts once.
+ */
+function checkBundleSizes(svids: X509SVIDResponseMessage['svids'], federated: [string, Uint8Array][]): void {
+  const counted: Uint8Array[] = [];
+  let total = 0;
+  const tooLarge = (message: string): HelperError => new HelperError('x509bundle', `x509bundle: ${message}`, { reason: 'too_large' });
+  const count = (what: string, der: Uint8Array): void => {
+    const n = countDerElements(der, LIMITS.bundleCertificates);
+    if (n > LIMITS.bundleCertificates) throw tooLarge(`${what} holds more than ${LIMITS.bundleCertificates} certificates`);
+    total += n;
+    if (total > LIMITS.messageBundleCertificates) throw tooLarge(`the bundles of the response hold more than ${LIMITS.messageBundleCertificates} certificates`);
+  };
+  for (const s of svids) {
+    if (counted.some((c) => c.length === s.bundle.length && Buffer.from(c.buffer, c.byteOffset, c.length).equals(s.bundle))) continue;
+    counted.push(s.bundle);
+    count(`the bundle sent with ${JSON.stringify(s.spiffe_id)}`, s.bundle);
+  }
+  for (const [key, der] of federated) count(`federated bundle ${JSON.stringify(key)}`, der);
 }
 
 /**
