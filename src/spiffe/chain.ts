@@ -139,14 +139,32 @@ function anchorsByName(anchors: readonly Certificate[]): Map<string, Certificate
   return index;
 }
 
-const publicKeys = new WeakMap<Certificate, KeyObject>();
+/**
+ * Small caches across messages, keyed by bytes: a rotation brings a new leaf, but the CA and
+ * intermediates that sign it stay for days. Loading a key costs ~0.8 ms (OpenSSL 3's
+ * decoders), checking a signature ~0.1 ms; both are pure functions of their bytes.
+ */
+class BoundedCache<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(key: string): V | undefined {
+    return this.map.get(key);
+  }
+  set(key: string, value: V): void {
+    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
+    this.map.set(key, value);
+  }
+}
+const publicKeys = new BoundedCache<KeyObject>(64);
+/** CA certificates whose signature verified with a given parent key (leaves change too often to keep). */
+const verifiedCas = new BoundedCache<true>(64);
 
-/** Loading a key costs more than using it (OpenSSL 3's decoders): once per certificate object. */
 function publicKeyOf(cert: Certificate): KeyObject {
-  let key = publicKeys.get(cert);
+  const id = cert.publicKey.spki.toString('latin1');
+  let key = publicKeys.get(id);
   if (!key) {
     key = createPublicKey({ key: cert.publicKey.spki, format: 'der', type: 'spki' });
-    publicKeys.set(cert, key);
+    publicKeys.set(id, key);
   }
   return key;
 }
@@ -170,6 +188,15 @@ const KEY_TYPES: Readonly<Record<SignatureScheme['kind'], readonly string[]>> = 
 
 /** 'ok', 'bad', or why the signature cannot be checked at all. */
 function checkSignature(cert: Certificate, parent: Certificate): 'ok' | 'bad' | string {
+  const isCa = cert.extensions.basicConstraintsCA === true;
+  const id = isCa ? `${cert.raw.toString('latin1')}\0${parent.publicKey.spki.toString('latin1')}` : '';
+  if (isCa && verifiedCas.get(id)) return 'ok';
+  const verdict = computeSignature(cert, parent);
+  if (isCa && verdict === 'ok') verifiedCas.set(id, true);
+  return verdict;
+}
+
+function computeSignature(cert: Certificate, parent: Certificate): 'ok' | 'bad' | string {
   let scheme: SignatureScheme | string;
   try {
     scheme = signatureScheme(cert.signatureAlgorithm);
