@@ -16,7 +16,7 @@ import type { BackoffOptions } from './workload/backoff.js';
 import { BundleCache } from './workload/bundle-cache.js';
 import { WorkloadClient } from './workload/client.js';
 import type { X509SVIDResponseMessage } from './workload/proto.js';
-import { logEmptyFederated, parseX509Context } from './workload/x509context.js';
+import { logFederatedNotes, parseX509Context } from './workload/x509context.js';
 
 /**
  * Wires the one-way flow: agent message → validated identity → files → notification → health.
@@ -47,7 +47,7 @@ export async function runOnce(options: SidecarOptions & { timeoutMs: number }): 
         onMessage: async (msg) => {
           try {
             const ctx = parseX509Context(msg);
-            logEmptyFederated(ctx, [], log);
+            logFederatedNotes(ctx, '', log);
             await writer.apply(ctx);
             written = true;
           } catch (e) {
@@ -94,7 +94,7 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
   const client = newClient({ ...options, signal }, health);
   const writer = X509Writer.fromConfig(config, log);
   const bundleCache = new BundleCache();
-  let emptyFederated: readonly string[] = [];
+  let federatedNotes = '';
   const notifyAll = async (): Promise<void> => {
     for (const n of notifiers) await n.rotated().catch(fail);
   };
@@ -107,7 +107,7 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
           signal,
           onMessage: async (msg) => {
             const ctx = parseX509Context(msg, new Date(), bundleCache);
-            emptyFederated = logEmptyFederated(ctx, emptyFederated, log);
+            federatedNotes = logFederatedNotes(ctx, federatedNotes, log);
             let result: WriteResult;
             try {
               // The wrapped program is signalled once the files are in place, before the

@@ -12,16 +12,27 @@ import { LIMITS } from './limits.js';
  */
 export interface X509Bundle {
   readonly trustDomain: TrustDomain;
+  /** The CAs: everything in a bundle file is a trust anchor to whoever reads it. */
   readonly certificates: readonly Certificate[];
+  /** Certificates that cannot be a CA, and why (`certificate 2: it is not a CA ...`); not in `certificates`. */
+  readonly notCas: readonly string[];
 }
 
 export function parseX509Bundle(trustDomain: TrustDomain, der: Uint8Array): X509Bundle {
   const what = `x509bundle: bundle of trust domain "${trustDomain.name}"`;
-  const certificates = parseCertificates(der, what, 'x509bundle', LIMITS.bundleCertificates);
-  certificates.forEach((cert, i) => {
-    // Everything in bundle.pem is a trust anchor to whoever reads it.
-    const notCa = authorityProblem(cert);
-    if (notCa) throw new HelperError('x509bundle', `${what}: certificate ${i + 1} cannot be a trust anchor: ${notCa}`, { reason: 'bundle_not_ca' });
+  const certificates: Certificate[] = [];
+  const notCas: string[] = [];
+  parseCertificates(der, what, 'x509bundle', LIMITS.bundleCertificates).forEach((cert, i) => {
+    const why = authorityProblem(cert);
+    if (why) notCas.push(`certificate ${i + 1} cannot be a trust anchor: ${why}`);
+    else certificates.push(cert);
   });
-  return { trustDomain, certificates };
+  return { trustDomain, certificates, notCas };
+}
+
+/** An SVID's own bundle must hold CAs only: anything else there is an agent fault to refuse. */
+export function requireOnlyCas(bundle: X509Bundle): void {
+  if (bundle.notCas.length > 0) {
+    throw new HelperError('x509bundle', `x509bundle: bundle of trust domain "${bundle.trustDomain.name}": ${bundle.notCas[0]}`, { reason: 'bundle_not_ca' });
+  }
 }

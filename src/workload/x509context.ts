@@ -1,6 +1,6 @@
 import { HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { parseX509Bundle, type X509Bundle } from '../spiffe/bundle.js';
+import { parseX509Bundle, requireOnlyCas, type X509Bundle } from '../spiffe/bundle.js';
 import { verifyChain } from '../spiffe/chain.js';
 import { countDerElements } from '../spiffe/der.js';
 import { TrustDomain } from '../spiffe/id.js';
@@ -27,6 +27,11 @@ export interface X509Context {
    * trusted, so they are in no file (SPIRE sends this for a domain with only JWT authorities).
    */
   readonly emptyFederatedDomains: readonly string[];
+  /**
+   * Certificates of federated bundles left out because they cannot be a CA. A partner's
+   * faulty bundle must not stop the workload's own rotation: its CAs are kept, the rest said.
+   */
+  readonly ignoredFederated: readonly string[];
 }
 
 /** `cache`: reuse the bundles of the previous message where their bytes are unchanged (daemon mode). */
@@ -53,6 +58,7 @@ export function parseX509Context(msg: X509SVIDResponseMessage, now: Date = new D
     // and an SVID that came with other bytes is verified against what came with it.
     const first = bundles.get(td.name);
     const bundle = first && Buffer.from(raw.bundle).equals(bundleBytes.get(td.name)!) ? first : bundleOf(td, raw.bundle, !first);
+    requireOnlyCas(bundle);
     if (bundle.certificates.length === 0) {
       throw new HelperError('x509bundle', `x509bundle: the bundle of ${svid.id}'s own trust domain "${td.name}" is empty`, { reason: 'bundle_missing' });
     }
@@ -68,6 +74,7 @@ export function parseX509Context(msg: X509SVIDResponseMessage, now: Date = new D
   }
   const federatedBundles = new Map<string, X509Bundle>();
   const emptyFederatedDomains: string[] = [];
+  const ignoredFederated: string[] = [];
   for (const [key, der] of federated) {
     let td: TrustDomain;
     try {
@@ -76,11 +83,12 @@ export function parseX509Context(msg: X509SVIDResponseMessage, now: Date = new D
       throw new HelperError('x509bundle', `x509bundle: federated bundle key ${JSON.stringify(key)} is not a trust domain: ${(e as Error).message}`);
     }
     const bundle = bundleOf(td, der);
+    ignoredFederated.push(...bundle.notCas.map((why) => `${td.name}: ${why}`));
     if (bundle.certificates.length > 0) federatedBundles.set(td.name, bundle);
     else emptyFederatedDomains.push(td.name);
   }
   cache?.prune();
-  return { svids, bundles, federatedBundles, emptyFederatedDomains: emptyFederatedDomains.sort() };
+  return { svids, bundles, federatedBundles, emptyFederatedDomains: emptyFederatedDomains.sort(), ignoredFederated: ignoredFederated.sort() };
 }
 
 /**
@@ -107,14 +115,16 @@ function checkBundleSizes(svids: X509SVIDResponseMessage['svids'], federated: [s
 }
 
 /**
- * One log line when the federated domains with an empty X.509 bundle change (not one per
- * message); returns what to pass as `before` next time.
+ * Log lines about federated bundles (empty ones, certificates left out) when they change, not
+ * on every message; returns what to pass as `before` next time ('' at first).
  */
-export function logEmptyFederated(ctx: X509Context, before: readonly string[], log: Logger): readonly string[] {
-  const now = ctx.emptyFederatedDomains;
-  if (now.length > 0 && now.join() !== before.join()) {
-    log.info('federated trust domains with an empty x509 bundle: nothing of theirs is trusted or written', { trust_domains: now.join(',') });
+export function logFederatedNotes(ctx: X509Context, before: string, log: Logger): string {
+  const now = JSON.stringify([ctx.emptyFederatedDomains, ctx.ignoredFederated]);
+  if (now === before) return now;
+  if (ctx.emptyFederatedDomains.length > 0) {
+    log.info('federated trust domains with an empty x509 bundle: nothing of theirs is trusted or written', { trust_domains: ctx.emptyFederatedDomains.join(',') });
   }
+  for (const detail of ctx.ignoredFederated) log.warn('federated bundle certificate left out: it cannot be a trust anchor', { detail });
   return now;
 }
 

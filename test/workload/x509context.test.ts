@@ -85,3 +85,12 @@ test('bounds: a 1,000-CA bundle keeps working, and the SVID verifies against the
   console.log(`# 1,000-CA bundle: parsed and verified in ${(performance.now() - started).toFixed(1)} ms`);
   assert.equal(ctx.bundles.get('example.org')!.certificates.length, 1000);
 });
+
+test("a federated bundle's non-CA is left out, said, and does not stop the workload's own rotation", async () => {
+  const notCa = await issue({ uris: ['spiffe://partner.org/x'], issuer: partner });
+  const ctx = parseX509Context(message({ federated: { 'spiffe://partner.org': Buffer.concat([partner.der, notCa.der]) } }));
+  assert.equal(ctx.federatedBundles.get('partner.org')!.certificates.length, 1, 'the partner CA stays');
+  assert.deepEqual(ctx.ignoredFederated, ['partner.org: certificate 2 cannot be a trust anchor: it is not a CA (basicConstraints CA is not set)']);
+  const only = parseX509Context(message({ federated: { 'spiffe://partner.org': notCa.der } }));
+  assert.deepEqual(only.emptyFederatedDomains, ['partner.org'], 'nothing usable left: as an empty bundle');
+});
