@@ -33,7 +33,8 @@ for (const shape of shapes) {
   const root = await issue({ ca: true, name: 'root', notAfter: new Date(Date.now() + 86_400_000) });
   const ca = shape.intermediate ? await issue({ ca: true, issuer: root, name: 'SPIRE CA' }) : root;
   const federated = Buffer.concat(await Promise.all(Array.from({ length: shape.federatedCas }, (_, i) => issue({ ca: true, name: `partner ${i}` }).then((c) => c.der))));
-  const leaves = await Promise.all(Array.from({ length: 20 }, () => issue({ uris: [ID], issuer: ca })));
+  // A new leaf for every message, as after a rotation: nothing about it can be cached.
+  const leaves = await Promise.all(Array.from({ length: ROUNDS + 50 }, () => issue({ uris: [ID], issuer: ca })));
   const message = (i: number) => {
     const leaf = leaves[i % leaves.length]!;
     return {

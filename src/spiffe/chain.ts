@@ -156,8 +156,8 @@ class BoundedCache<V> {
   }
 }
 const publicKeys = new BoundedCache<KeyObject>(64);
-/** CA certificates whose signature verified with a given parent key (leaves change too often to keep). */
-const verifiedCas = new BoundedCache<true>(64);
+/** Certificates whose signature verified with a given parent key (agents re-send the same state). */
+const verified = new BoundedCache<true>(64);
 
 function publicKeyOf(cert: Certificate): KeyObject {
   const id = cert.publicKey.spki.toString('latin1');
@@ -188,11 +188,10 @@ const KEY_TYPES: Readonly<Record<SignatureScheme['kind'], readonly string[]>> = 
 
 /** 'ok', 'bad', or why the signature cannot be checked at all. */
 function checkSignature(cert: Certificate, parent: Certificate): 'ok' | 'bad' | string {
-  const isCa = cert.extensions.basicConstraintsCA === true;
-  const id = isCa ? `${cert.raw.toString('latin1')}\0${parent.publicKey.spki.toString('latin1')}` : '';
-  if (isCa && verifiedCas.get(id)) return 'ok';
+  const id = `${cert.raw.toString('latin1')}\0${parent.publicKey.spki.toString('latin1')}`;
+  if (verified.get(id)) return 'ok';
   const verdict = computeSignature(cert, parent);
-  if (isCa && verdict === 'ok') verifiedCas.set(id, true);
+  if (verdict === 'ok') verified.set(id, true);
   return verdict;
 }
 
