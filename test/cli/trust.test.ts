@@ -144,3 +144,17 @@ test('inspect flags what the helper refuses, with the same verdict (one verifica
   }
 });
 
+
+test('agent_address is an RFC 3986 URI: unix:///dir/a%20b.sock reaches the socket "a b.sock"', async () => {
+  const dir = tempDir();
+  const a = await startDevAgent({ socketPath: join(dir, 'a b.sock') });
+  agents.push(a);
+  const encoded = `unix://${join(dir, 'a b.sock').split('/').map(encodeURIComponent).join('/')}`;
+  assert.match(encoded, /a%20b\.sock$/);
+  const r = await runCli(['--config', writeConfig(dir, encoded), '--once', '--timeout', '20s']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(existsSync(join(dir, 'certs', 'svid.pem')));
+  const bad = await runCli(['--config', writeConfig(dir, `unix://${dir}/a%zzb.sock`), '--once', '--timeout', '5s']);
+  assert.equal(bad.code, 3, bad.stderr);
+  assert.match(bad.stderr, /agent_address: .*invalid percent-encoding "%zz"/);
+});
