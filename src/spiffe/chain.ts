@@ -12,8 +12,8 @@ import { children, decodeOid, readTlv } from './der.js';
  * A parent is found by byte-equal Name (issuer of the child = subject of the parent), must be
  * a CA (basicConstraints CA, or a v1 certificate) with keyCertSign when it has key usage, and
  * its pathLenConstraint holds; intermediates may come in any order and need not all be used;
- * SHA-1 and MD5 signatures are refused. Not evaluated: name constraints and policies (SPIRE
- * sets neither).
+ * name constraints (URI and DNS subtrees: an SVID's names) hold; SHA-1 and MD5 signatures and
+ * critical extensions nobody here understands are refused. Not evaluated: policies.
  */
 
 /**
@@ -69,7 +69,7 @@ export function verifyChain(chain: readonly Certificate[], anchors: readonly Cer
     for (const anchor of byName.get(issuerKey) ?? []) {
       if (!issues(anchor, cert)) continue;
       const full = [...path, anchor];
-      const invalid = validityProblem(anchor, now) ?? pathLenProblem(full);
+      const invalid = validityProblem(anchor, now) ?? pathLenProblem(full) ?? nameConstraintProblem(full);
       if (!invalid) return full;
       note(3, invalid.reason, `${label(invalid.cert ?? anchor)} ${invalid.detail}`);
     }
@@ -87,6 +87,8 @@ export function verifyChain(chain: readonly Certificate[], anchors: readonly Cer
     const issuer = commonName(cert.issuer);
     return note(0, 'chain_untrusted', `no CA of the bundle and no intermediate issued ${label(cert)}${issuer ? ` (its issuer is CN=${issuer}${selfSigned})` : selfSigned}`);
   };
+  const unhandled = chain.find((c) => c.extensions.unhandledCritical);
+  if (unhandled) return { ok: false, reason: 'chain_untrusted', detail: `${label(unhandled)} has a critical extension nobody here understands (${unhandled.extensions.unhandledCritical!.join(', ')})` };
   const leafInvalid = validityProblem(leaf, now);
   if (leafInvalid) return { ok: false, reason: leafInvalid.reason, detail: `the leaf ${leafInvalid.detail}` };
   const path = walk(leaf, [leaf]);
@@ -121,6 +123,40 @@ function pathLenProblem(path: readonly Certificate[]): Invalid | undefined {
     if (max !== undefined && k - 1 > max) return { reason: 'chain_untrusted', cert: path[k], detail: `allows ${max} CAs below it (pathLenConstraint), the chain has ${k - 1}` };
   }
   return undefined;
+}
+
+/** The leaf's URI and DNS names must be within every name constraint of the CAs above it. */
+function nameConstraintProblem(path: readonly Certificate[]): Invalid | undefined {
+  const leaf = path[0]!.extensions;
+  const names = { uri: leaf.uris.map(uriHost), dns: leaf.dnsNames ?? [] };
+  for (const ca of path.slice(1)) {
+    const nc = ca.extensions.nameConstraints;
+    if (!nc) continue;
+    for (const kind of ['uri', 'dns'] as const) {
+      for (const name of names[kind]) {
+        const within = (c: string) => (kind === 'uri' ? uriHostMatches(name, c) : dnsMatches(name, c));
+        if (nc.permitted[kind].length > 0 && !nc.permitted[kind].some(within)) return { reason: 'chain_untrusted', cert: ca, detail: `does not permit the leaf's name ${JSON.stringify(name)} (name constraints)` };
+        if (nc.excluded[kind].some(within)) return { reason: 'chain_untrusted', cert: ca, detail: `excludes the leaf's name ${JSON.stringify(name)} (name constraints)` };
+      }
+    }
+  }
+  return undefined;
+}
+
+function uriHost(uri: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\/([^/?#:@]*)/i.exec(uri)?.[1] ?? '';
+}
+
+/** RFC 5280 4.2.1.10: a URI constraint is a host, or `.domain` for the hosts below it. */
+function uriHostMatches(host: string, c: string): boolean {
+  const [h, k] = [host.toLowerCase(), c.toLowerCase()];
+  return k.startsWith('.') ? h.endsWith(k) : h === k;
+}
+
+/** A DNS constraint matches the name itself and every name below it. */
+function dnsMatches(name: string, c: string): boolean {
+  const [n, k] = [name.toLowerCase(), c.toLowerCase().replace(/^\./, '')];
+  return k === '' || n === k || n.endsWith(`.${k}`);
 }
 
 const anchorIndex = new WeakMap<readonly Certificate[], Map<string, Certificate[]>>();

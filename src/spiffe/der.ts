@@ -109,11 +109,25 @@ export interface CertExtensions {
   /** basicConstraints pathLenConstraint: how many CAs may follow below this one. */
   pathLenConstraint?: number;
   uris: string[];
+  /** dNSName SANs, present when the certificate has any. */
+  dnsNames?: string[];
+  /** RFC 5280 4.2.1.10, URI and DNS subtrees (the name types an SVID carries). */
+  nameConstraints?: NameConstraints;
+  /** OIDs of critical extensions nobody here understands: the certificate must then be refused (RFC 5280 4.2). */
+  unhandledCritical?: string[];
+}
+
+export interface NameConstraints {
+  permitted: { uri: string[]; dns: string[] };
+  excluded: { uri: string[]; dns: string[] };
 }
 
 const OID_KEY_USAGE = '2.5.29.15';
 const OID_BASIC_CONSTRAINTS = '2.5.29.19';
 const OID_SAN = '2.5.29.17';
+const OID_NAME_CONSTRAINTS = '2.5.29.30';
+/** Understood (read here or irrelevant to path validation as Go's crypto/x509 also treats them). */
+const HANDLED = new Set([OID_KEY_USAGE, OID_BASIC_CONSTRAINTS, OID_SAN, OID_NAME_CONSTRAINTS, '2.5.29.14', '2.5.29.35', '2.5.29.37', '2.5.29.32']);
 
 /** Reads a certificate's `[3] EXPLICIT Extensions` element. */
 export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensions {
@@ -129,6 +143,8 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
     if (seen.has(oid)) throw new Error(`extension ${oid} appears twice`);
     seen.add(oid);
     const value = parts[parts.length - 1]!; // OCTET STRING, after the optional critical flag
+    const critical = parts.length === 3 && parts[1]!.tag === 0x01 && der[parts[1]!.start] !== 0;
+    if (critical && !HANDLED.has(oid)) (result.unhandledCritical ??= []).push(oid);
     const inner = readTlv(der, value.start, value.end);
     if (oid === OID_KEY_USAGE) {
       // BIT STRING: first content byte is the unused-bit count; bit 0 is the MSB of byte 1.
@@ -152,8 +168,26 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
       for (const name of children(der, inner)) {
         // uniformResourceIdentifier is [6] IA5String, context-specific primitive.
         if (name.tag === 0x86) result.uris.push(Buffer.from(der.subarray(name.start, name.end)).toString('latin1'));
+        if (name.tag === 0x82) (result.dnsNames ??= []).push(Buffer.from(der.subarray(name.start, name.end)).toString('latin1'));
       }
+    } else if (oid === OID_NAME_CONSTRAINTS) {
+      result.nameConstraints = readNameConstraints(der, inner);
     }
   }
   return result;
+}
+
+function readNameConstraints(der: Uint8Array, seq: Tlv): NameConstraints {
+  const out: NameConstraints = { permitted: { uri: [], dns: [] }, excluded: { uri: [], dns: [] } };
+  for (const subtrees of children(der, seq)) {
+    const into = subtrees.tag === 0xa0 ? out.permitted : subtrees.tag === 0xa1 ? out.excluded : undefined;
+    if (!into) throw new Error('nameConstraints: malformed');
+    for (const subtree of children(der, subtrees)) {
+      const base = children(der, subtree)[0];
+      const text = base ? Buffer.from(der.subarray(base.start, base.end)).toString('latin1') : '';
+      if (base?.tag === 0x86) into.uri.push(text);
+      else if (base?.tag === 0x82) into.dns.push(text);
+    }
+  }
+  return out;
 }

@@ -59,6 +59,8 @@ export interface CertOptions {
   /** The issuer's name and key, when there is no Issued for it yet (certificates that issue each other). */
   issuerName?: string;
   issuerKeys?: CryptoKeyPair;
+  /** More extensions, DER-encoded values: `[oid, critical, value]`. */
+  extraExtensions?: [string, boolean, Uint8Array][];
 }
 
 let serial = 1;
@@ -76,6 +78,7 @@ export async function issue(o: CertOptions = {}): Promise<Issued> {
   if (usage !== null) extensions.push(new x509.KeyUsagesExtension(usage, true));
   const names = [...(o.uris ?? []).map((value) => ({ type: 'url' as const, value })), ...(o.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value }))];
   if (names.length) extensions.push(new x509.SubjectAlternativeNameExtension(names));
+  for (const [oid, critical, value] of o.extraExtensions ?? []) extensions.push(new x509.Extension(oid, critical, value));
   const issuerType = o.issuer?.keyType ?? keyType;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: o.serialNumber ?? (serial++).toString(16).padStart(2, '0'),

@@ -36,6 +36,17 @@ async function withIntermediate(inter: Parameters<typeof issue>[0] = {}, root: P
 
 const out = (chain: Issued[], bundle: Issued[]) => ({ chain: chain.map((c) => c.der), keyDer: chain[0]!.keyDer, bundle: bundle.map((c) => c.der) });
 
+/** A DER element (short lengths only: enough for the small values below). */
+const tlv = (tag: number, ...content: Buffer[]): Buffer => {
+  const body = Buffer.concat(content);
+  return Buffer.concat([Buffer.from([tag, body.length]), body]);
+};
+/** nameConstraints with URI subtrees: `permitted` in [0], `excluded` in [1]. */
+const uriConstraints = (o: { permitted?: string[]; excluded?: string[] }): [string, boolean, Uint8Array] => {
+  const subtrees = (tag: number, hosts: string[] = []) => (hosts.length ? [tlv(tag, ...hosts.map((h) => tlv(0x30, tlv(0x86, Buffer.from(h)))))] : []);
+  return ['2.5.29.30', true, tlv(0x30, ...subtrees(0xa0, o.permitted), ...subtrees(0xa1, o.excluded))];
+};
+
 /** Flips the last byte of the signature (the certificate's last byte). */
 function tamper(der: Buffer): Buffer {
   const copy = Buffer.from(der);
@@ -96,7 +107,24 @@ export const chainCases: ChainCase[] = [
     make: async () => { const c = await withIntermediate({}, { pathLength: 1 }); return out([c.leaf, c.inter], [c.root]); },
   },
 
+  {
+    name: 'root name constraints permit the trust domain', goSpiffe: 'accepts',
+    make: async () => { const c = await rootAndLeaf({}, { extraExtensions: [uriConstraints({ permitted: ['example.org'] })] }); return out([c.leaf], [c.root]); },
+  },
+
   // --- must be refused -----------------------------------------------------------------------
+  {
+    name: 'root name constraints permit another trust domain only', reason: 'chain_untrusted', goSpiffe: 'rejects',
+    make: async () => { const c = await rootAndLeaf({}, { extraExtensions: [uriConstraints({ permitted: ['other.org'] })] }); return out([c.leaf], [c.root]); },
+  },
+  {
+    name: 'intermediate name constraints exclude the trust domain', reason: 'chain_untrusted', goSpiffe: 'rejects',
+    make: async () => { const c = await withIntermediate({ extraExtensions: [uriConstraints({ excluded: ['example.org'] })] }); return out([c.leaf, c.inter], [c.root]); },
+  },
+  {
+    name: 'a critical extension nobody understands on the leaf', reason: 'chain_untrusted', goSpiffe: 'rejects',
+    make: async () => { const c = await rootAndLeaf({ extraExtensions: [['1.3.6.1.4.1.99999.1', true, Buffer.from([0x05, 0x00])]] }); return out([c.leaf], [c.root]); },
+  },
   {
     name: 'leaf signed by a CA outside the bundle', reason: 'chain_untrusted', goSpiffe: 'rejects',
     make: async () => { const c = await rootAndLeaf(); const other = await issue({ ca: true, name: 'other root' }); return out([c.leaf], [other]); },
