@@ -41,6 +41,7 @@ export async function runJwtVerifyCommand(argv: string[], log: Logger, io: JwtVe
     }
     const token = (args.token === '-' ? await text(io.stdin ?? process.stdin) : args.token).trim();
     const bundles = await readBundleFile(args.bundle, args.trustDomain);
+    for (const b of bundles.values()) for (const why of b.ignored) log.warn(`jwt bundle key ignored: ${b.trustDomain.name}: ${why}`);
     const svid = parseAndValidateJwtSvid(token, { audience: args.audience, bundles });
     const out = { spiffe_id: svid.id.toString(), audience: svid.audience, expiry: svid.expiry.toISOString(), issued_at: svid.issuedAt?.toISOString() };
     stdout(JSON.stringify(out) + '\n');

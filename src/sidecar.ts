@@ -16,7 +16,7 @@ import type { BackoffOptions } from './workload/backoff.js';
 import { BundleCache } from './workload/bundle-cache.js';
 import { WorkloadClient } from './workload/client.js';
 import type { X509SVIDResponseMessage } from './workload/proto.js';
-import { parseX509Context } from './workload/x509context.js';
+import { logFederatedNotes, parseX509Context } from './workload/x509context.js';
 
 /**
  * Wires the one-way flow: agent message → validated identity → files → notification → health.
@@ -46,7 +46,9 @@ export async function runOnce(options: SidecarOptions & { timeoutMs: number }): 
         signal: AbortSignal.any([signal, deadline, done.signal]),
         onMessage: async (msg) => {
           try {
-            await writer.apply(parseX509Context(msg));
+            const ctx = parseX509Context(msg);
+            logFederatedNotes(ctx, '', log);
+            await writer.apply(ctx);
             written = true;
           } catch (e) {
             // A bad update may be followed by a good one; a disk that refuses writes will not heal.
@@ -92,6 +94,7 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
   const client = newClient({ ...options, signal }, health);
   const writer = X509Writer.fromConfig(config, log);
   const bundleCache = new BundleCache();
+  let federatedNotes = '';
   const notifyAll = async (): Promise<void> => {
     for (const n of notifiers) await n.rotated().catch(fail);
   };
@@ -104,6 +107,7 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
           signal,
           onMessage: async (msg) => {
             const ctx = parseX509Context(msg, new Date(), bundleCache);
+            federatedNotes = logFederatedNotes(ctx, federatedNotes, log);
             let result: WriteResult;
             try {
               // The wrapped program is signalled once the files are in place, before the

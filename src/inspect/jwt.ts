@@ -20,6 +20,7 @@ export async function inspectJwtBundles(t: NonNullable<Targets['jwtBundle']>, ce
       const set = parseJwtBundleFile(text, f, td === undefined ? undefined : TrustDomain.parse(td));
       report.jwt_bundles.push({ file: f, trust_domains: Object.fromEntries([...set].map(([name, b]) => [name, b.keys.size])) });
       for (const [name, b] of set) merged.set(name, b);
+      for (const b of set.values()) for (const why of b.ignored) report.warnings.push(`${f}: trust domain "${b.trustDomain.name}": ${why} (ignored)`);
     } catch (e) {
       problem(`${f}: ${describeError(e)}`);
     }

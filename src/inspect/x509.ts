@@ -1,10 +1,11 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { describeError, HelperError } from '../errors.js';
-import { parseCertificate, parseCertificates } from '../spiffe/certificate.js';
+import { parseCertificates, type Certificate } from '../spiffe/certificate.js';
+import { authorityProblem, verifyChain } from '../spiffe/chain.js';
 import { SpiffeId, TrustDomain } from '../spiffe/id.js';
 import { fromPem } from '../spiffe/pem.js';
 import { federatedFiles, readText } from './files.js';
-import type { ChainReport, InspectReport, Targets, X509Report } from './report.js';
+import type { InspectReport, Targets, X509Report } from './report.js';
 
 /**
  * The X.509 side of inspect: the SVID, its key and the bundles. Unlike spiffe/x509svid.ts,
@@ -24,12 +25,13 @@ export async function inspectX509(t: NonNullable<Targets['x509']>, certDir: stri
     }
   }
   if (svidText === undefined) return;
-  let chain: X509Certificate[];
+  let parsed: Certificate[];
   try {
-    chain = certificatesIn(svidText, t.svid);
+    parsed = certificatesIn(svidText, t.svid);
   } catch (e) {
     return problem(describeError(e));
   }
+  const chain = parsed.map((c) => new X509Certificate(c.raw));
   const leaf = chain[0]!;
   const notBefore = new Date(leaf.validFrom);
   const notAfter = new Date(leaf.validTo);
@@ -49,7 +51,7 @@ export async function inspectX509(t: NonNullable<Targets['x509']>, certDir: stri
     chain: { verified: false, detail: 'not checked: no readable bundle' },
   };
   report.x509_svid = x;
-  const uris = spiffeUris(leaf);
+  const uris = spiffeUris(parsed[0]!);
   if (uris.length !== 1) problem(`${t.svid}: the certificate has ${uris.length} SPIFFE URI SANs; an X.509-SVID has exactly one`);
   else {
     try {
@@ -69,8 +71,10 @@ export async function inspectX509(t: NonNullable<Targets['x509']>, certDir: stri
     }
   }
   if (anchors) {
-    x.chain = verifyChain(chain, anchors, now);
-    if (!x.chain.verified) problem(`${t.svid}: the chain does not verify against ${t.bundle}: ${x.chain.detail}`);
+    // The very check that refuses an agent's update before it is written (spiffe/chain.ts).
+    const verdict = verifyChain(parsed, anchors, now);
+    x.chain = verdict.ok ? { verified: true, detail: verdict.path.map((c, i) => (i === 0 ? 'leaf' : oneLine(new X509Certificate(c.raw).subject))).join(' <- ') } : { verified: false, detail: verdict.detail };
+    if (!verdict.ok) problem(`${t.svid}: the chain does not verify against ${t.bundle}: ${verdict.detail} [${verdict.reason}]`);
     const td = x.spiffe_id && SpiffeId.parse(x.spiffe_id).trustDomain.name;
     const bundleTds = anchors.map(trustDomainOf).filter((d) => d !== undefined);
     if (td && bundleTds.length > 0 && !bundleTds.includes(td)) {
@@ -80,8 +84,8 @@ export async function inspectX509(t: NonNullable<Targets['x509']>, certDir: stri
 }
 
 /** Parses a bundle file into the report; returns its certificates (the trust anchors). */
-function readBundle(file: string, text: string, report: InspectReport, now: Date): X509Certificate[] | undefined {
-  let cas: X509Certificate[];
+function readBundle(file: string, text: string, report: InspectReport, now: Date): Certificate[] | undefined {
+  let cas: Certificate[];
   try {
     cas = certificatesIn(text, file);
   } catch (e) {
@@ -90,54 +94,22 @@ function readBundle(file: string, text: string, report: InspectReport, now: Date
   }
   const trustDomains: Record<string, number> = {};
   let expired = 0;
-  for (const ca of cas) {
+  cas.forEach((ca, i) => {
     const td = trustDomainOf(ca) ?? '(none)';
     trustDomains[td] = (trustDomains[td] ?? 0) + 1;
-    if (new Date(ca.validTo).getTime() <= now.getTime()) expired++;
-  }
+    if (ca.notAfter.getTime() <= now.getTime()) expired++;
+    const notCa = authorityProblem(ca);
+    if (notCa) report.problems.push(`${file}: certificate ${i + 1} cannot be a trust anchor: ${notCa} [bundle_not_ca]`);
+  });
   report.bundles.push({ file, certificates: cas.length, trust_domains: trustDomains, expired });
   if (expired > 0) report.warnings.push(`${file}: ${expired} of ${cas.length} CA certificates have expired (omit_expired = true leaves them out)`);
   return cas;
 }
 
-/**
- * Walks from the leaf to a bundle certificate: each step must name its issuer (checkIssued)
- * and carry its signature (verify). Intermediates come from the SVID file; with
- * add_intermediates_to_bundle they are in the bundle, which holds trust anchors only.
- */
-function verifyChain(chain: X509Certificate[], anchors: X509Certificate[], now: Date): ChainReport {
-  const issued = (cert: X509Certificate, by: X509Certificate): boolean => {
-    try {
-      return cert.checkIssued(by) && cert.verify(by.publicKey);
-    } catch {
-      return false;
-    }
-  };
-  const steps: string[] = [];
-  let current = chain[0]!;
-  const intermediates = chain.slice(1);
-  for (let depth = 0; depth <= intermediates.length; depth++) {
-    if (depth > 0 && new Date(current.validTo).getTime() <= now.getTime()) {
-      return { verified: false, detail: `intermediate ${oneLine(current.subject)} expired at ${new Date(current.validTo).toISOString()}` };
-    }
-    const anchor = anchors.find((a) => issued(current, a));
-    if (anchor) {
-      steps.push(oneLine(anchor.subject));
-      return { verified: true, detail: `${['leaf', ...steps].join(' <- ')}` };
-    }
-    const next = intermediates.find((c) => c !== current && issued(current, c));
-    if (!next) return { verified: false, detail: `nothing in the bundle issued ${depth === 0 ? 'the leaf' : oneLine(current.subject)} (issuer ${oneLine(current.issuer)})` };
-    steps.push(oneLine(next.subject));
-    current = next;
-  }
-  return { verified: false, detail: 'the chain loops' };
-}
-
-function certificatesIn(text: string, file: string): X509Certificate[] {
+function certificatesIn(text: string, file: string): Certificate[] {
   const der = fromPem(text, 'CERTIFICATE');
   if (der.length === 0) throw new HelperError('x509svid', `${file}: no PEM CERTIFICATE block`);
-  // node:crypto's view, for the names and signature checks a report shows.
-  return parseCertificates(Buffer.concat(der), file, 'x509svid').map((c) => new X509Certificate(c.raw));
+  return parseCertificates(Buffer.concat(der), file, 'x509svid');
 }
 
 /**
@@ -158,16 +130,12 @@ function privateKeyIn(text: string, file: string, problem: (m: string) => void):
   }
 }
 
-function spiffeUris(cert: X509Certificate): string[] {
-  try {
-    return parseCertificate(cert.raw).extensions.uris.filter((u) => u.startsWith('spiffe://'));
-  } catch {
-    return [];
-  }
+function spiffeUris(cert: Certificate): string[] {
+  return cert.extensions.uris.filter((u) => u.startsWith('spiffe://'));
 }
 
 /** The trust domain a CA names in its SPIFFE URI SAN (`spiffe://example.org`), if any. */
-function trustDomainOf(cert: X509Certificate): string | undefined {
+function trustDomainOf(cert: Certificate): string | undefined {
   for (const uri of spiffeUris(cert)) {
     try {
       return TrustDomain.parse(uri).name;

@@ -1,4 +1,5 @@
 import { HelperError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { parseJwtBundleSet, type JwtBundleSet } from '../spiffe/jwtbundle.js';
 import type { WorkloadClient } from '../workload/client.js';
 import type { JWTBundlesResponseMessage } from '../workload/proto.js';
@@ -13,8 +14,14 @@ export class JwtBundleWatch {
   private readonly arrived: Promise<JwtBundleSet>;
   private settle!: { resolve(set: JwtBundleSet): void; reject(reason: unknown): void };
 
+  /** What the last message's bundles left out, so that it is logged once, not per message. */
+  private ignored = '';
+
   /** `onUpdate` runs for every valid message, changed or not: the writer skips what it already wrote. */
-  constructor(private readonly onUpdate?: (set: JwtBundleSet) => Promise<void>) {
+  constructor(
+    private readonly onUpdate?: (set: JwtBundleSet) => Promise<void>,
+    private readonly log?: Logger,
+  ) {
     this.arrived = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // Whoever awaits first() sees the rejection; nobody awaiting it is not an error.
     this.arrived.catch(() => undefined);
@@ -29,6 +36,13 @@ export class JwtBundleWatch {
     return this.arrived;
   }
 
+  private logIgnored(set: JwtBundleSet): void {
+    const lines = [...set.values()].flatMap((b) => b.ignored.map((why) => `${b.trustDomain.name}: ${why}`));
+    if (lines.join('\n') === this.ignored) return;
+    this.ignored = lines.join('\n');
+    for (const line of lines) this.log?.warn('jwt bundle key ignored; the other keys are used', { key: line });
+  }
+
   async run(client: WorkloadClient, signal: AbortSignal): Promise<void> {
     try {
       await client.watch<JWTBundlesResponseMessage>({
@@ -36,6 +50,7 @@ export class JwtBundleWatch {
         signal,
         onMessage: async (msg) => {
           const set = parseJwtBundleSet(msg.bundles ?? {});
+          this.logIgnored(set);
           this.latest = set;
           this.settle.resolve(set);
           await this.onUpdate?.(set);

@@ -56,7 +56,7 @@ export function wantsJwt(config: Config): boolean {
 export async function fetchJwtOnce(o: JwtRunOptions): Promise<void> {
   const { config, client, log, signal } = o;
   const writer = new JwtWriter(config, log);
-  const watch = new JwtBundleWatch();
+  const watch = new JwtBundleWatch(undefined, log);
   const stop = new AbortController();
   const watching = watch.run(client, AbortSignal.any([signal, stop.signal])).catch(() => undefined);
   let waitingFor = 'a valid JWT bundle';
@@ -99,7 +99,7 @@ export async function watchJwt(o: JwtRunOptions & JwtWatchHooks): Promise<void> 
       o.onFailure?.({ kind: 'jwt-bundle', file: bundleFile, error: describeError(e) });
       throw e;
     }
-  });
+  }, log);
   const tasks = [
     bundles.run(client, signal),
     ...config.jwtSvids.map((entry) =>

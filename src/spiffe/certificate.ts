@@ -1,5 +1,5 @@
 import { HelperError } from '../errors.js';
-import { children, decodeOid, parseExtensions, readTlv, splitDerSequence, type CertExtensions, type Tlv } from './der.js';
+import { children, decodeOid, parseExtensions, readTlv, splitDerSequence, TooMany, type CertExtensions, type Tlv } from './der.js';
 
 /**
  * An X.509 certificate read with our own DER reader (RFC 5280 section 4.1), holding what the
@@ -14,6 +14,16 @@ import { children, decodeOid, parseExtensions, readTlv, splitDerSequence, type C
 export interface Certificate {
   /** The DER encoding, exactly as received. */
   readonly raw: Buffer;
+  /** 1 or 3 (2 has no use; a v1 certificate has no extensions). */
+  readonly version: number;
+  /** The DER of the issuer and subject Names: a parent is found by byte equality, as Go's CertPool does. */
+  readonly issuer: Buffer;
+  readonly subject: Buffer;
+  /** What the issuer signed: the tbsCertificate's DER. */
+  readonly tbs: Buffer;
+  /** The signatureAlgorithm AlgorithmIdentifier's DER (the same as the one inside tbsCertificate). */
+  readonly signatureAlgorithm: Buffer;
+  readonly signature: Buffer;
   /** Upper-case hex without leading zero bytes, as node:crypto (OpenSSL) prints it. */
   readonly serial: string;
   readonly notBefore: Date;
@@ -23,6 +33,8 @@ export interface Certificate {
 }
 
 export interface SubjectPublicKey {
+  /** The whole SubjectPublicKeyInfo DER, what node:crypto's createPublicKey reads. */
+  readonly spki: Buffer;
   /** The algorithm OID (1.2.840.10045.2.1 for EC, 1.2.840.113549.1.1.1 for RSA, ...). */
   readonly algorithm: string;
   /** The named curve's OID when the parameters are one (EC keys). */
@@ -42,22 +54,34 @@ export function parseCertificate(der: Buffer): Certificate {
     throw new Error('not a certificate (tbsCertificate, signatureAlgorithm, signature)');
   }
   const fields = children(der, top[0]!);
-  let i = fields[0]?.tag === 0xa0 ? 1 : 0; // [0] version, absent for v1
+  const version = fields[0]?.tag === 0xa0 ? readVersion(der, fields[0]) : 1; // [0] version, absent for v1
+  let i = version === 1 && fields[0]?.tag !== 0xa0 ? 0 : 1;
   const take = (tag: number, what: string): Tlv => {
     const f = fields[i++];
     if (f?.tag !== tag) throw new Error(`tbsCertificate: ${what} missing or malformed`);
     return f;
   };
   const serial = take(TAG.INTEGER, 'serialNumber');
-  take(TAG.SEQUENCE, 'signature algorithm');
-  take(TAG.SEQUENCE, 'issuer');
+  const innerAlgorithm = take(TAG.SEQUENCE, 'signature algorithm');
+  const issuer = take(TAG.SEQUENCE, 'issuer');
   const validity = children(der, take(TAG.SEQUENCE, 'validity'));
-  take(TAG.SEQUENCE, 'subject');
+  const subject = take(TAG.SEQUENCE, 'subject');
   const spki = take(TAG.SEQUENCE, 'subjectPublicKeyInfo');
   if (validity.length !== 2) throw new Error('tbsCertificate: validity must hold notBefore and notAfter');
   const extensions = fields.slice(i).find((f) => f.tag === 0xa3);
+  if (extensions && version !== 3) throw new Error('tbsCertificate: extensions in a certificate that is not version 3');
+  const [tbs, algorithm, signature] = top as [Tlv, Tlv, Tlv];
+  // RFC 5280 4.1.1.2: otherwise which algorithm was signed is ambiguous (Go refuses it too).
+  if (!whole(der, innerAlgorithm).equals(whole(der, algorithm))) throw new Error('the signature algorithm inside and outside tbsCertificate differ');
+  if (signature.end === signature.start || der[signature.start] !== 0) throw new Error('signature: not a whole number of bytes');
   return {
     raw: der,
+    version,
+    issuer: whole(der, issuer),
+    subject: whole(der, subject),
+    tbs: whole(der, tbs),
+    signatureAlgorithm: whole(der, algorithm),
+    signature: der.subarray(signature.start + 1, signature.end),
     serial: serialHex(der.subarray(serial.start, serial.end)),
     notBefore: readTime(der, validity[0]!),
     notAfter: readTime(der, validity[1]!),
@@ -66,12 +90,13 @@ export function parseCertificate(der: Buffer): Certificate {
   };
 }
 
-/** Parses concatenated DER certificates; `what` names them in errors. */
-export function parseCertificates(der: Uint8Array, what: string, code: 'x509svid' | 'x509bundle'): Certificate[] {
+/** Parses concatenated DER certificates, at most `max`; `what` names them in errors. */
+export function parseCertificates(der: Uint8Array, what: string, code: 'x509svid' | 'x509bundle', max = Infinity): Certificate[] {
   let parts: Buffer[];
   try {
-    parts = splitDerSequence(der);
+    parts = splitDerSequence(der, max);
   } catch (e) {
+    if (e instanceof TooMany) throw new HelperError(code, `${what}: more than ${e.max} certificates`, { reason: 'too_large' });
     throw new HelperError(code, `${what}: not a sequence of DER certificates (${(e as Error).message})`);
   }
   return parts.map((part, i) => {
@@ -81,6 +106,17 @@ export function parseCertificates(der: Uint8Array, what: string, code: 'x509svid
       throw new HelperError(code, `${what}: certificate ${i + 1} cannot be parsed (${(e as Error).message})`);
     }
   });
+}
+
+/** An element with its header: tag, length and content. */
+function whole(der: Buffer, t: Tlv): Buffer {
+  return der.subarray(t.offset, t.next);
+}
+
+function readVersion(der: Buffer, wrapper: Tlv): number {
+  const v = readTlv(der, wrapper.start, wrapper.end);
+  if (v.tag !== TAG.INTEGER || v.next !== wrapper.end || v.end - v.start !== 1 || der[v.start]! > 2) throw new Error('tbsCertificate: version malformed');
+  return der[v.start]! + 1;
 }
 
 /** A DER INTEGER that must be non-negative and minimally encoded (Go refuses negative serials). */
@@ -117,6 +153,7 @@ function readPublicKey(der: Buffer, spki: Tlv): SubjectPublicKey {
   if (oid?.tag !== TAG.OID) throw new Error('subjectPublicKeyInfo: algorithm malformed');
   if (bits.end === bits.start || der[bits.start] !== 0) throw new Error('subjectPublicKeyInfo: the key is not a whole number of bytes');
   return {
+    spki: whole(der, spki),
     algorithm: decodeOid(der.subarray(oid.start, oid.end)),
     ...(params?.tag === TAG.OID ? { curve: decodeOid(der.subarray(params.start, params.end)) } : {}),
     key: der.subarray(bits.start + 1, bits.end),

@@ -5,6 +5,8 @@
  */
 export interface Tlv {
   tag: number;
+  /** Offset of the tag byte: the element's first byte. */
+  offset: number;
   /** Offset of the first content byte. */
   start: number;
   /** Offset just past the last content byte. */
@@ -29,20 +31,42 @@ export function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tl
   }
   const end = start + len;
   if (end > limit) throw new Error('truncated DER element');
-  return { tag, start, end, next: end };
+  return { tag, offset, start, end, next: end };
 }
 
-/** Splits concatenated DER SEQUENCEs (certificates) into their own buffers. */
-export function splitDerSequence(buf: Uint8Array): Buffer[] {
+/** Splits concatenated DER SEQUENCEs (certificates) into their own buffers; more than `max` is an error. */
+export function splitDerSequence(buf: Uint8Array, max = Infinity): Buffer[] {
   const out: Buffer[] = [];
   let off = 0;
   while (off < buf.length) {
+    if (out.length === max) throw new TooMany(max);
     const tlv = readTlv(buf, off);
     if (tlv.tag !== 0x30) throw new Error(`expected a DER SEQUENCE at byte ${off}`);
     out.push(Buffer.from(buf.subarray(off, tlv.next)));
     off = tlv.next;
   }
   return out;
+}
+
+/**
+ * How many elements follow each other in `buf`, reading headers only (~1 µs each); stops at
+ * the first malformed one, and past `max`.
+ */
+export function countDerElements(buf: Uint8Array, max = Infinity): number {
+  let n = 0;
+  try {
+    for (let off = 0; off < buf.length && n <= max; off = readTlv(buf, off).next) n++;
+  } catch {
+    // the parser that follows says what is malformed
+  }
+  return n;
+}
+
+/** More elements than the caller allows: found before the rest is read. */
+export class TooMany extends Error {
+  constructor(readonly max: number) {
+    super(`more than ${max}`);
+  }
 }
 
 /** Children of a constructed element. */
@@ -82,12 +106,28 @@ export interface CertExtensions {
   /** Key usage bits, by name, when the extension is present. */
   keyUsage?: { digitalSignature: boolean; keyCertSign: boolean; cRLSign: boolean };
   basicConstraintsCA?: boolean;
+  /** basicConstraints pathLenConstraint: how many CAs may follow below this one. */
+  pathLenConstraint?: number;
   uris: string[];
+  /** dNSName SANs, present when the certificate has any. */
+  dnsNames?: string[];
+  /** RFC 5280 4.2.1.10, URI and DNS subtrees (the name types an SVID carries). */
+  nameConstraints?: NameConstraints;
+  /** OIDs of critical extensions nobody here understands: the certificate must then be refused (RFC 5280 4.2). */
+  unhandledCritical?: string[];
+}
+
+export interface NameConstraints {
+  permitted: { uri: string[]; dns: string[] };
+  excluded: { uri: string[]; dns: string[] };
 }
 
 const OID_KEY_USAGE = '2.5.29.15';
 const OID_BASIC_CONSTRAINTS = '2.5.29.19';
 const OID_SAN = '2.5.29.17';
+const OID_NAME_CONSTRAINTS = '2.5.29.30';
+/** Understood (read here or irrelevant to path validation as Go's crypto/x509 also treats them). */
+const HANDLED = new Set([OID_KEY_USAGE, OID_BASIC_CONSTRAINTS, OID_SAN, OID_NAME_CONSTRAINTS, '2.5.29.14', '2.5.29.35', '2.5.29.37', '2.5.29.32']);
 
 /** Reads a certificate's `[3] EXPLICIT Extensions` element. */
 export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensions {
@@ -103,6 +143,8 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
     if (seen.has(oid)) throw new Error(`extension ${oid} appears twice`);
     seen.add(oid);
     const value = parts[parts.length - 1]!; // OCTET STRING, after the optional critical flag
+    const critical = parts.length === 3 && parts[1]!.tag === 0x01 && der[parts[1]!.start] !== 0;
+    if (critical && !HANDLED.has(oid)) (result.unhandledCritical ??= []).push(oid);
     const inner = readTlv(der, value.start, value.end);
     if (oid === OID_KEY_USAGE) {
       // BIT STRING: first content byte is the unused-bit count; bit 0 is the MSB of byte 1.
@@ -113,15 +155,39 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
         cRLSign: (b1 & 0x02) !== 0,
       };
     } else if (oid === OID_BASIC_CONSTRAINTS) {
-      const first = children(der, inner)[0];
+      const [first, second] = children(der, inner);
       if (first?.tag === 0x01 && first.end - first.start !== 1) throw new Error('basicConstraints: malformed BOOLEAN');
       result.basicConstraintsCA = first?.tag === 0x01 && der[first.start] !== 0;
+      const pathLen = first?.tag === 0x02 ? first : second;
+      if (pathLen) {
+        const n = pathLen.end - pathLen.start;
+        if (pathLen.tag !== 0x02 || n === 0 || n > 4 || der[pathLen.start]! & 0x80) throw new Error('basicConstraints: malformed pathLenConstraint');
+        result.pathLenConstraint = Buffer.from(der.subarray(pathLen.start, pathLen.end)).readUIntBE(0, n);
+      }
     } else if (oid === OID_SAN) {
       for (const name of children(der, inner)) {
         // uniformResourceIdentifier is [6] IA5String, context-specific primitive.
         if (name.tag === 0x86) result.uris.push(Buffer.from(der.subarray(name.start, name.end)).toString('latin1'));
+        if (name.tag === 0x82) (result.dnsNames ??= []).push(Buffer.from(der.subarray(name.start, name.end)).toString('latin1'));
       }
+    } else if (oid === OID_NAME_CONSTRAINTS) {
+      result.nameConstraints = readNameConstraints(der, inner);
     }
   }
   return result;
+}
+
+function readNameConstraints(der: Uint8Array, seq: Tlv): NameConstraints {
+  const out: NameConstraints = { permitted: { uri: [], dns: [] }, excluded: { uri: [], dns: [] } };
+  for (const subtrees of children(der, seq)) {
+    const into = subtrees.tag === 0xa0 ? out.permitted : subtrees.tag === 0xa1 ? out.excluded : undefined;
+    if (!into) throw new Error('nameConstraints: malformed');
+    for (const subtree of children(der, subtrees)) {
+      const base = children(der, subtree)[0];
+      const text = base ? Buffer.from(der.subarray(base.start, base.end)).toString('latin1') : '';
+      if (base?.tag === 0x86) into.uri.push(text);
+      else if (base?.tag === 0x82) into.dns.push(text);
+    }
+  }
+  return out;
 }

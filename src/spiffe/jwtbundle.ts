@@ -1,16 +1,21 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { HelperError } from '../errors.js';
 import { TrustDomain } from './id.js';
+import { LIMITS } from './limits.js';
 
 /**
  * JWT bundles (SPIFFE_Trust_Domain_and_Bundle.md): the public keys a trust domain signs
- * JWT-SVIDs with, by key ID. A `JwtBundle` exists only for a JWKS whose every usable key
- * loaded; what we write out is re-serialised from these keys, never the agent's raw bytes.
+ * JWT-SVIDs with, by key ID. A JWK that cannot be used is ignored, never a reason to refuse
+ * the bundle (TB spec 4.2.1: a client MUST ignore a JWK it does not understand): the other
+ * keys keep working, and `ignored` says what was left out and why, for a log line. What we
+ * write out is re-serialised from the loaded keys, never the agent's raw bytes.
  */
 export interface JwtBundle {
   readonly trustDomain: TrustDomain;
   /** By `kid`. May be empty: a federated domain need not have JWT authorities. */
   readonly keys: ReadonlyMap<string, KeyObject>;
+  /** One line per JWK left out (`key 3 "k1": kty "AKP" is not a key type for JWT-SVIDs`). */
+  readonly ignored: readonly string[];
 }
 
 /** Bundles by trust domain name (`example.org`). */
@@ -21,11 +26,11 @@ export interface Jwks {
 }
 
 /**
- * `use` values of keys that may verify a JWT-SVID. Absent: go-spiffe writes no `use`.
- * `sig`: RFC 7517's generic value, what SPIRE's OIDC discovery provider publishes. Anything
- * else (`x509-svid` CA keys in a SPIFFE bundle, `enc`) must never verify a token: ignored.
+ * `use` values of keys that may verify a JWT-SVID: `jwt-svid`, or none at all (a plain JWKS
+ * as go-spiffe and this helper write it, which holds JWT authorities only). Anything else
+ * (`x509-svid` CA keys of a SPIFFE bundle, `enc`, `sig`) never verifies a JWT-SVID.
  */
-const JWT_USES = new Set([undefined, 'jwt-svid', 'sig']);
+const JWT_USES = new Set([undefined, 'jwt-svid']);
 const KEY_TYPES = new Set(['EC', 'RSA', 'OKP']);
 
 export function parseJwtBundle(trustDomain: TrustDomain, jwks: Uint8Array | string): JwtBundle {
@@ -38,25 +43,35 @@ export function parseJwtBundle(trustDomain: TrustDomain, jwks: Uint8Array | stri
     throw fail(`is not JSON (${(e as Error).message})`);
   }
   if (!isObject(doc) || !Array.isArray(doc['keys'])) throw fail('is not a JWKS document: it needs a "keys" array');
+  if (doc['keys'].length > LIMITS.jwtBundleKeys) throw new HelperError('jwtbundle', `${what}: holds more than ${LIMITS.jwtBundleKeys} keys`, { reason: 'too_large' });
   const keys = new Map<string, KeyObject>();
+  const ignored: string[] = [];
   doc['keys'].forEach((jwk: unknown, i) => {
-    const at = `key ${i + 1}`;
-    if (!isObject(jwk)) throw fail(`${at} is not a JSON object`);
-    if (!JWT_USES.has(jwk['use'] as string | undefined)) return;
-    const kid = jwk['kid'];
-    // Rejected, not skipped (as go-spiffe does): a token names its key by kid, so such a key
-    // is an agent bug worth seeing, and the previous good bundle stays in force meanwhile.
-    if (typeof kid !== 'string' || kid === '') throw fail(`${at} has no "kid"; a JWT authority must have a key ID`);
-    if (keys.has(kid)) throw fail(`key ID ${JSON.stringify(kid)} appears twice`);
-    if (!KEY_TYPES.has(jwk['kty'] as string)) throw fail(`key ${JSON.stringify(kid)}: "kty" must be EC, RSA or OKP, got ${JSON.stringify(jwk['kty'])}`);
-    if ('d' in jwk) throw fail(`key ${JSON.stringify(kid)} holds private key material; a bundle must hold public keys only`);
-    try {
-      keys.set(kid, createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }));
-    } catch (e) {
-      throw fail(`key ${JSON.stringify(kid)} cannot be loaded: ${(e as Error).message}`);
+    const kid = isObject(jwk) && typeof jwk['kid'] === 'string' && jwk['kid'] !== '' ? jwk['kid'] : undefined;
+    const why = isObject(jwk) ? unusable(jwk, kid, keys) : 'not a JSON object';
+    if (why === undefined) {
+      try {
+        keys.set(kid!, createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }));
+        return;
+      } catch (e) {
+        ignored.push(`key ${i + 1} ${JSON.stringify(kid)}: cannot be loaded (${(e as Error).message})`);
+        return;
+      }
     }
+    if (why !== null) ignored.push(`key ${i + 1}${kid ? ` ${JSON.stringify(kid)}` : ''}: ${why}`);
   });
-  return { trustDomain, keys };
+  return { trustDomain, keys, ignored };
+}
+
+/** Why a JWK cannot verify JWT-SVIDs; null when it is simply for another use; undefined when usable. */
+function unusable(jwk: Record<string, unknown>, kid: string | undefined, loaded: ReadonlyMap<string, KeyObject>): string | null | undefined {
+  if (!JWT_USES.has(jwk['use'] as string | undefined)) return null;
+  if (!KEY_TYPES.has(jwk['kty'] as string)) return `kty ${JSON.stringify(jwk['kty'])} is not a key type for JWT-SVIDs (EC, RSA, OKP)`;
+  // TB spec 4.2.2: a JWT authority has a key ID; tokens that name one must find it.
+  if (kid === undefined) return 'no "kid"; a JWT authority must have a key ID';
+  if (loaded.has(kid)) return 'its key ID appears twice (the first key keeps it)';
+  if ('d' in jwk) return 'holds private key material; a bundle holds public keys only';
+  return undefined;
 }
 
 /**
@@ -67,6 +82,9 @@ export function parseJwtBundle(trustDomain: TrustDomain, jwks: Uint8Array | stri
 export function parseJwtBundleSet(bundles: Readonly<Record<string, Uint8Array | string>> | ReadonlyMap<string, Uint8Array | string>): JwtBundleSet {
   const entries = bundles instanceof Map ? [...bundles] : Object.entries(bundles);
   if (entries.length === 0) throw new HelperError('jwtbundle', 'jwtbundle: the response holds no bundles, not even our own trust domain\'s');
+  if (entries.length > LIMITS.federatedBundles + 1) {
+    throw new HelperError('jwtbundle', `jwtbundle: the response holds ${entries.length} bundles, more than ${LIMITS.federatedBundles + 1}`, { reason: 'too_large' });
+  }
   const set = new Map<string, JwtBundle>();
   for (const [key, jwks] of entries) {
     let td: TrustDomain;

@@ -1,5 +1,6 @@
 import { constants, verify, type KeyObject } from 'node:crypto';
 import { HelperError } from '../errors.js';
+import { CLOCK_SKEW_MS } from './chain.js';
 import { SpiffeId } from './id.js';
 import type { JwtBundleSet } from './jwtbundle.js';
 
@@ -46,8 +47,6 @@ const ALGS: Readonly<Record<string, AlgSpec>> = {
 };
 const ALG_NAMES = Object.keys(ALGS).join(', ');
 const DIGEST_BYTES = { sha256: 32, sha384: 48, sha512: 64 } as const;
-/** Tolerated clock skew for "not yet valid", never for expiry: an expired token is expired. */
-const SKEW_MS = 60_000;
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
 export function parseAndValidateJwtSvid(token: string, options: ValidateOptions): JwtSvid {
@@ -69,8 +68,9 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
   }
   if ('crit' in header) throw invalid('header has "crit" extensions, which JWT-SVIDs do not use');
   if (!B64URL.test(signaturePart)) throw invalid('token signature is empty or not base64url');
+  // JWT-SVID 2.2: kid is optional. Without it, every key of the trust domain that fits alg is tried.
   const kid = header['kid'];
-  if (typeof kid !== 'string' || kid === '') throw invalid('header has no "kid"; a JWT-SVID must name the key that signed it');
+  if (kid !== undefined && (typeof kid !== 'string' || kid === '')) throw invalid('header kid must be a non-empty string when present');
 
   const claims = decodeObject(payloadPart, 'payload');
   const id = subject(claims['sub']);
@@ -82,12 +82,20 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
     const have = [...options.bundles.keys()].map((n) => `"${n}"`).join(', ') || 'none';
     throw invalid(`no JWT bundle for trust domain "${td}" of ${id} (bundles: ${have})`);
   }
-  const key = bundle.keys.get(kid);
-  if (!key) throw invalid(`key ${JSON.stringify(kid)} is not in the JWT bundle of trust domain "${td}"`);
-  checkKeyFits(key, alg as string, spec, kid);
   const signature = Buffer.from(signaturePart, 'base64url');
-  if (!verifies(spec, key, Buffer.from(`${headerPart}.${payloadPart}`), signature)) {
-    throw invalid(`signature does not verify with key ${JSON.stringify(kid)} of trust domain "${td}"`);
+  const signed = Buffer.from(`${headerPart}.${payloadPart}`);
+  if (kid !== undefined) {
+    const key = bundle.keys.get(kid);
+    if (!key) throw invalid(`key ${JSON.stringify(kid)} is not in the JWT bundle of trust domain "${td}"`);
+    const misfit = keyMisfit(key, alg as string, spec, kid);
+    if (misfit) throw invalid(misfit);
+    if (!verifies(spec, key, signed, signature)) throw invalid(`signature does not verify with key ${JSON.stringify(kid)} of trust domain "${td}"`);
+  } else {
+    const fitting = [...bundle.keys].filter(([k, key]) => !keyMisfit(key, alg as string, spec, k));
+    if (fitting.length === 0) throw invalid(`the token names no key ("kid") and no key of trust domain "${td}" fits alg ${alg as string}`);
+    if (!fitting.some(([, key]) => verifies(spec, key, signed, signature))) {
+      throw invalid(`the token names no key ("kid") and its signature verifies with none of the ${fitting.length} ${alg as string} keys of trust domain "${td}"`);
+    }
   }
 
   const audience = audiences(claims['aud']);
@@ -96,7 +104,7 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
   }
   if (expiry.getTime() <= now.getTime()) throw invalid(`token expired at ${expiry.toISOString()} (now ${now.toISOString()})`);
   const notBefore = numericDate(claims, 'nbf', false);
-  if (notBefore && notBefore.getTime() > now.getTime() + SKEW_MS) throw invalid(`token is not valid before ${notBefore.toISOString()}`);
+  if (notBefore && notBefore.getTime() > now.getTime() + CLOCK_SKEW_MS) throw invalid(`token is not valid before ${notBefore.toISOString()}`);
   const issuedAt = numericDate(claims, 'iat', false);
   return { token, id, audience, expiry, ...(issuedAt && { issuedAt }), hint: options.hint ?? '' };
 }
@@ -117,16 +125,15 @@ function verifies(spec: AlgSpec, key: KeyObject, data: Buffer, signature: Buffer
   }
 }
 
-/** A key of the wrong type would make node:crypto throw or, worse, verify something else. */
-function checkKeyFits(key: KeyObject, alg: string, spec: AlgSpec, kid: string): void {
+/** Why a key cannot check this alg (a wrong type would make node:crypto throw or verify something else). */
+function keyMisfit(key: KeyObject, alg: string, spec: AlgSpec, kid: string): string | undefined {
   const type = key.asymmetricKeyType;
   const curve = key.asymmetricKeyDetails?.namedCurve;
   const fits = spec.family === 'ES' ? type === 'ec' && curve === spec.curve![0] : type === 'rsa' || type === 'rsa-pss';
-  if (!fits) {
-    const has = type === 'ec' ? `an EC ${curve} key` : `a ${type} key`;
-    const needs = spec.family === 'ES' ? `an EC ${spec.curve![1]} key` : 'an RSA key';
-    throw invalid(`header alg ${alg} needs ${needs}, but key ${JSON.stringify(kid)} is ${has}`);
-  }
+  if (fits) return undefined;
+  const has = type === 'ec' ? `an EC ${curve} key` : `a ${type} key`;
+  const needs = spec.family === 'ES' ? `an EC ${spec.curve![1]} key` : 'an RSA key';
+  return `header alg ${alg} needs ${needs}, but key ${JSON.stringify(kid)} is ${has}`;
 }
 
 function subject(sub: unknown): SpiffeId {

@@ -1,6 +1,7 @@
 import { HelperError } from '../errors.js';
 import { parseCertificates, type Certificate } from './certificate.js';
 import { SpiffeId } from './id.js';
+import { LIMITS } from './limits.js';
 import { privateKeyMatches } from './private-key.js';
 
 /**
@@ -29,7 +30,7 @@ export function parseX509Svid(raw: RawX509Svid, now: Date = new Date()): X509Svi
   const fail = (msg: string): never => {
     throw new HelperError('x509svid', `x509svid ${JSON.stringify(raw.spiffeId)}: ${msg}`);
   };
-  const certificates = parseCertificates(raw.chainDer, `x509svid ${JSON.stringify(raw.spiffeId)}: chain`, 'x509svid');
+  const certificates = parseCertificates(raw.chainDer, `x509svid ${JSON.stringify(raw.spiffeId)}: chain`, 'x509svid', LIMITS.chainCertificates);
   const leaf = certificates[0] ?? fail('certificate chain is empty');
 
   const ext = leaf.extensions;

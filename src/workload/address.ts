@@ -2,8 +2,10 @@ import { isIP } from 'node:net';
 import { HelperError } from '../errors.js';
 
 /**
- * Workload API endpoint addresses (SPIFFE_Workload_Endpoint.md), plus the bare absolute
- * path that Go spiffe-helper users write in `agent_address`. grpc-js cannot resolve a bare
+ * Workload API endpoint addresses (SPIFFE_Workload_Endpoint.md): RFC 3986 URIs, so a unix
+ * socket path is percent-decoded (`unix:///run/a%20b.sock` names `/run/a b.sock`), as
+ * go-spiffe's url.Parse does. Plus the bare absolute path that Go spiffe-helper users write
+ * in `agent_address`: a file name, not a URI, taken literally. grpc-js cannot resolve a bare
  * path (it tries DNS), so every accepted form becomes an explicit grpc target.
  */
 export type EndpointAddress =
@@ -17,7 +19,14 @@ export const ENDPOINT_ENV = 'SPIFFE_ENDPOINT_SOCKET';
 export function resolveAgentAddress(configured: string | undefined, env: NodeJS.ProcessEnv): { address: EndpointAddress; source: string } {
   if (configured !== undefined && configured !== '') return { address: parseEndpointAddress(configured), source: 'agent_address' };
   const fromEnv = env[ENDPOINT_ENV];
-  if (fromEnv !== undefined && fromEnv !== '') return { address: parseEndpointAddress(fromEnv), source: ENDPOINT_ENV };
+  if (fromEnv !== undefined && fromEnv !== '') {
+    try {
+      return { address: parseEndpointAddress(fromEnv), source: ENDPOINT_ENV };
+    } catch (e) {
+      // The config error names agent_address; the value came from the environment.
+      throw new HelperError('address', `${ENDPOINT_ENV}: ${(e as Error).message}`);
+    }
+  }
   return { address: parseEndpointAddress(DEFAULT_AGENT_ADDRESS), source: 'default' };
 }
 
@@ -55,7 +64,22 @@ function parseUnix(input: string, fail: (why: string) => never): EndpointAddress
   }
   if (rest === '' || rest === '/') fail('the socket path is missing');
   if (!rest.startsWith('/')) fail('the socket path must be absolute');
-  return unix(rest);
+  return unix(percentDecode(rest, fail));
+}
+
+/** RFC 3986 2.1: `%` and two hex digits is one byte; the bytes are UTF-8 (RFC 3986 2.5). */
+function percentDecode(path: string, fail: (why: string) => never): string {
+  const bad = /%(?![0-9A-Fa-f]{2})/.exec(path);
+  if (bad) fail(`invalid percent-encoding ${JSON.stringify(path.slice(bad.index, bad.index + 3))} in the socket path`);
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return fail('the percent-encoded socket path is not UTF-8');
+  }
+  // A NUL would silently truncate the path the kernel sees.
+  if (decoded.includes('\0')) fail('the socket path holds a NUL byte (%00)');
+  return decoded;
 }
 
 function parseTcp(input: string, fail: (why: string) => never): EndpointAddress {

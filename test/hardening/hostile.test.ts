@@ -140,12 +140,11 @@ async function corpus(): Promise<Case[]> {
     { name: 'intermediate CA without keyCertSign', build: () => withLeaf(leafUnderInter, {}, [inter.der]), reject: /intermediate certificate 1 must have keyCertSign key usage/ },
     { name: 'truncated intermediate', build: () => withLeaf(leafUnderInter, {}, [inter.der.subarray(0, 40)]), reject: /chain: not a sequence of DER certificates \(truncated DER element\)/ },
     // The SVID's own bundle
-    { name: 'empty bundle', build: () => withMain({ bundle: Buffer.alloc(0) }), reject: /bundle of trust domain "example\.org" is empty/ },
+    { name: 'empty bundle', build: () => withMain({ bundle: Buffer.alloc(0) }), reject: /the bundle of spiffe:\/\/example\.org\/workload's own trust domain "example\.org" is empty/ },
     { name: 'garbage bundle', build: () => withMain({ bundle: garbage(300) }), reject: /bundle of trust domain "example\.org": not a sequence of DER certificates/ },
     { name: 'bundle with a SEQUENCE that is not a certificate', build: () => withMain({ bundle: Buffer.concat([otherRoot.der, notACert]) }), reject: /bundle of trust domain "example\.org": certificate 2 cannot be parsed/ },
     // Federated bundles
     { name: 'federated bundle of garbage', build: () => ({ ...good(), federated_bundles: { 'spiffe://partner.org': garbage(200, 3) } }), reject: /bundle of trust domain "partner\.org": not a sequence of DER certificates/ },
-    { name: 'empty federated bundle', build: () => ({ ...good(), federated_bundles: { 'spiffe://partner.org': Buffer.alloc(0) } }), reject: /bundle of trust domain "partner\.org" is empty/ },
     { name: 'federated key that is not a trust domain', build: () => ({ ...good(), federated_bundles: { 'not a td!': root.der } }), reject: /federated bundle key "not a td!" is not a trust domain/ },
     { name: 'federated key with upper case', build: () => ({ ...good(), federated_bundles: { 'spiffe://Partner.org': root.der } }), reject: /federated bundle key "spiffe:\/\/Partner\.org" is not a trust domain/ },
     { name: 'federated key empty', build: () => ({ ...good(), federated_bundles: { '': root.der } }), reject: /federated bundle key "" is not a trust domain: trust domain is missing/ },

@@ -52,6 +52,15 @@ export interface CertOptions {
   name?: string;
   /** Hex; a counter when absent. */
   serialNumber?: string;
+  /** Instead of the issuer key type's usual algorithm (e.g. SHA-1, RSA-PSS). */
+  signingAlgorithm?: Algorithm | EcdsaParams | RsaPssParams;
+  /** basicConstraints pathLenConstraint (CAs only). */
+  pathLength?: number;
+  /** The issuer's name and key, when there is no Issued for it yet (certificates that issue each other). */
+  issuerName?: string;
+  issuerKeys?: CryptoKeyPair;
+  /** More extensions, DER-encoded values: `[oid, critical, value]`. */
+  extraExtensions?: [string, boolean, Uint8Array][];
 }
 
 let serial = 1;
@@ -61,7 +70,7 @@ export async function issue(o: CertOptions = {}): Promise<Issued> {
   const keys = o.keys ?? (await generateKeys(keyType));
   const ca = o.ca ?? false;
   const extensions: x509.Extension[] = [];
-  if (!o.noBasicConstraints) extensions.push(new x509.BasicConstraintsExtension(ca, undefined, true));
+  if (!o.noBasicConstraints) extensions.push(new x509.BasicConstraintsExtension(ca, o.pathLength, true));
   const defaultUsage = ca
     ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign
     : x509.KeyUsageFlags.digitalSignature | (keyType === 'rsa-2048' ? x509.KeyUsageFlags.keyEncipherment : 0);
@@ -69,16 +78,17 @@ export async function issue(o: CertOptions = {}): Promise<Issued> {
   if (usage !== null) extensions.push(new x509.KeyUsagesExtension(usage, true));
   const names = [...(o.uris ?? []).map((value) => ({ type: 'url' as const, value })), ...(o.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value }))];
   if (names.length) extensions.push(new x509.SubjectAlternativeNameExtension(names));
+  for (const [oid, critical, value] of o.extraExtensions ?? []) extensions.push(new x509.Extension(oid, critical, value));
   const issuerType = o.issuer?.keyType ?? keyType;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: o.serialNumber ?? (serial++).toString(16).padStart(2, '0'),
     subject: `CN=${o.name ?? (ca ? 'Test CA' : 'workload')}`,
-    issuer: o.issuer ? o.issuer.cert.subject : `CN=${o.name ?? (ca ? 'Test CA' : 'workload')}`,
+    issuer: o.issuer ? o.issuer.cert.subject : o.issuerName ? `CN=${o.issuerName}` : `CN=${o.name ?? (ca ? 'Test CA' : 'workload')}`,
     notBefore: o.notBefore ?? new Date(Date.now() - 60_000),
     notAfter: o.notAfter ?? new Date(Date.now() + 3_600_000),
     publicKey: keys.publicKey,
-    signingKey: o.issuer ? o.issuer.keys.privateKey : keys.privateKey,
-    signingAlgorithm: algs[issuerType].sign,
+    signingKey: o.issuer ? o.issuer.keys.privateKey : (o.issuerKeys ?? keys).privateKey,
+    signingAlgorithm: o.signingAlgorithm ?? algs[issuerType].sign,
     extensions,
   });
   const keyDer = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));

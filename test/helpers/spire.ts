@@ -93,6 +93,8 @@ export interface SpireOptions {
   startTimeoutMs?: number;
   /** Use these binaries instead of spireBinDir(). */
   binDir?: string;
+  /** More server plugin blocks, HCL, e.g. an `UpstreamAuthority "disk" { ... }`. */
+  serverPlugins?: string;
 }
 
 export interface EntryOptions {
@@ -445,6 +447,7 @@ plugins {
     KeyManager "memory" {
         plugin_data {}
     }
+${options.serverPlugins ?? ''}
 }
 `,
     );

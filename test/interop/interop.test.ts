@@ -4,12 +4,14 @@
  * writes. What go-spiffe rejects here, real Go workloads (and the Go spiffe-helper) reject too.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startDevAgent, type DevAgent, type DevAgentOptions } from '../../src/dev/agent.js';
 import { keyTypes } from '../../src/dev/ca.js';
 import { runCli, writeConfig } from '../helpers/cli.js';
+import { toPem } from '../../src/spiffe/pem.js';
+import { chainCases } from '../helpers/chain-cases.js';
 import { interopBuild, runInterop, type InteropResult } from '../helpers/interop.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -231,4 +233,34 @@ test('helper JWT bundle files in jwt_bundle_format = "jwks" load with go-spiffe 
   );
   assert.deepEqual(out.jwt_bundle_key_counts, { [TD]: 1, [PARTNER]: 1 });
   assert.equal(out.jwt_subject, `spiffe://${TD}/workload`);
+});
+
+// Path validation, second opinion: go-spiffe's x509svid.Verify (Go's crypto/x509) on the very
+// chains our verification accepts or refuses (test/helpers/chain-cases.ts). Where the two
+// differ, the case says so and why: a 60 s notBefore allowance (Go has none), and a bundle
+// must hold CAs only (Go ignores a non-CA it does not chain through).
+for (const c of chainCases) {
+  const same = (c.goSpiffe === 'accepts') === (c.reason === undefined);
+  test(`go-spiffe ${c.goSpiffe}${same ? ', as we do' : ', where we differ'}: ${c.name} (ours: ${c.reason ?? 'verifies'})`, { timeout: 60_000 }, async () => {
+    const dir = tempDir('gi-');
+    const made = await c.make();
+    const pem = (ders: Buffer[]) => ders.map((d) => toPem('CERTIFICATE', d)).join('');
+    writeFileSync(join(dir, 'svid.pem'), pem(made.chain));
+    writeFileSync(join(dir, 'svid_key.pem'), toPem('PRIVATE KEY', made.keyDer));
+    writeFileSync(join(dir, 'bundle.pem'), pem(made.bundle));
+    const r = await runInterop(loadArgs(dir));
+    if (c.goSpiffe === 'accepts') accepted(r);
+    else rejected(r, /x509svid|x509|certificate|signature|verify/i);
+  });
+}
+
+test('go-spiffe, like the helper, accepts an empty federated bundle (its PR #288): no CA of the partner', { timeout: 60_000 }, async () => {
+  const dir = tempDir('gi-');
+  const a = await agent(dir, { federatedTrustDomains: [PARTNER] });
+  const cur = a.current()!;
+  a.pushX509({ ...cur, federated_bundles: { [`spiffe://${PARTNER}`]: Buffer.alloc(0) } });
+  const out = accepted(await runInterop(['watch', '--addr', a.address, '--count', '1', '--timeout', '20s']));
+  assert.deepEqual(out.x509_context.bundle_cert_counts, { [TD]: 1, [PARTNER]: 0 });
+  const certs = await helperOnce(dir, a, `federated_bundle_file_name = "federated_{trust_domain}.pem"\n`);
+  assert.equal(existsSync(join(certs, `federated_${PARTNER}.pem`)), false);
 });

@@ -18,29 +18,50 @@ test('a JWKS with EC and RSA keys becomes a bundle keyed by kid', () => {
   assert.equal(b.keys.get('a-rsa')!.asymmetricKeyType, 'rsa');
 });
 
-test('keys for other uses are ignored; use "jwt-svid", "sig" or none are kept', () => {
+test('keys for other uses are ignored silently; use "jwt-svid" or none are kept', () => {
   const x509Key = { ...jwk(testKey('ES256'), { use: 'x509-svid' }), kid: undefined, x5c: ['MIIB'] };
-  const b = parseJwtBundle(td, doc(x509Key, jwk(ec, { use: 'sig' }), jwk(rsa, {}), { ...jwk(testKey('ES256', { kid: 'enc' })), use: 'enc' }));
+  const sig = jwk(testKey('ES256', { kid: 'sig' }), { use: 'sig' });
+  const b = parseJwtBundle(td, doc(x509Key, jwk(ec, { use: 'jwt-svid' }), jwk(rsa, {}), sig, { ...jwk(testKey('ES256', { kid: 'enc' })), use: 'enc' }));
   assert.deepEqual([...b.keys.keys()].sort(), ['a-rsa', 'b-ec']);
+  assert.deepEqual(b.ignored, [], 'a key for another use is not an error worth a log line');
 });
 
 test('an empty key list is a valid (if useless) bundle', () => {
   assert.equal(parseJwtBundle(td, doc()).keys.size, 0);
 });
 
+// TB spec 4.2.1: a JWK that cannot be used is ignored; the other keys keep working.
+type Ignored = [name: string, bad: unknown, why: RegExp];
+const ignoredCases: Ignored[] = [
+  ['a key of unknown kty (AKP, post-quantum)', { kty: 'AKP', alg: 'ML-DSA-44', pub: 'AAAA', kid: 'pq', use: 'jwt-svid' }, /key 1 "pq": kty "AKP" is not a key type for JWT-SVIDs/],
+  ['a key without kty', { kid: 'nokty', use: 'jwt-svid', x: 'AA' }, /key 1 "nokty": kty undefined is not a key type/],
+  ['a symmetric key', { kty: 'oct', k: 'c2VjcmV0', kid: 's' }, /key 1 "s": kty "oct" is not a key type/],
+  ['a key that is not an object', 'k', /key 1: not a JSON object/],
+  ['a key without kid', { ...jwk(rsa), kid: undefined }, /key 1: no "kid"; a JWT authority must have a key ID/],
+  ['an empty kid', { ...jwk(rsa), kid: '' }, /key 1: no "kid"/],
+  ['a kid twice (the first keeps it)', { ...jwk(rsa), kid: 'b-ec' }, /key 1 "b-ec": its key ID appears twice/],
+  ['a private key', { ...ec.privateKey.export({ format: 'jwk' }), kid: 'p' }, /key 1 "p": holds private key material/],
+  ['a point not on the curve', { ...jwk(testKey('ES256', { kid: 'off' })), x: jwk(rsa).n }, /key 1 "off": cannot be loaded/],
+  ['an EC key on an unknown curve', { ...jwk(testKey('ES256', { kid: 'curve' })), crv: 'P-192' }, /key 1 "curve": cannot be loaded/],
+  ['an RSA key without its modulus', { ...jwk(testKey('RS256', { kid: 'non' })), n: undefined }, /key 1 "non": cannot be loaded/],
+  ['an OKP key of an unknown curve', { kty: 'OKP', crv: 'X9999', x: 'AAAA', kid: 'okp' }, /key 1 "okp": cannot be loaded/],
+];
+for (const [name, bad, why] of ignoredCases) {
+  test(`a bundle with ${name} keeps its other keys, the bad one ignored and said why`, () => {
+    // The bad key first: a kid it shares with a good one (the duplicate case) is then the good one's.
+    const dup = name.startsWith('a kid twice');
+    const b = parseJwtBundle(td, dup ? doc(jwk(ec), bad) : doc(bad, jwk(ec)));
+    assert.deepEqual([...b.keys.keys()], ['b-ec']);
+    assert.equal(b.ignored.length, 1);
+    assert.match(b.ignored[0]!.replace('key 2', 'key 1'), why);
+  });
+}
+
 type Case = [name: string, content: string, message: RegExp];
 const cases: Case[] = [
   ['not JSON', '{keys', /bundle of trust domain "example.org": is not JSON/],
   ['no keys array', '{"keys": {}}', /is not a JWKS document: it needs a "keys" array/],
   ['a JSON array', '[]', /is not a JWKS document/],
-  ['a key that is not an object', doc('k'), /key 1 is not a JSON object/],
-  // Rejected rather than skipped: tokens name keys by kid, so this is an agent bug to surface.
-  ['a key without kid', doc(jwk(ec), { ...jwk(rsa), kid: undefined }), /key 2 has no "kid"; a JWT authority must have a key ID/],
-  ['an empty kid', doc({ ...jwk(ec), kid: '' }), /key 1 has no "kid"/],
-  ['a kid twice', doc(jwk(ec), { ...jwk(rsa), kid: 'b-ec' }), /key ID "b-ec" appears twice/],
-  ['a symmetric key', doc({ kty: 'oct', k: 'c2VjcmV0', kid: 's' }), /key "s": "kty" must be EC, RSA or OKP, got "oct"/],
-  ['a private key', doc({ ...ec.privateKey.export({ format: 'jwk' }), kid: 'p' }), /key "p" holds private key material/],
-  ['a point not on the curve', doc({ ...jwk(ec), x: jwk(rsa).n }), /key "b-ec" cannot be loaded/],
 ];
 for (const [name, content, message] of cases) {
   test(`rejects a bundle with ${name}`, () => {

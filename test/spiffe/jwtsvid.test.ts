@@ -12,7 +12,7 @@ const keys = {
   ES256: testKey('ES256'), ES384: testKey('ES384'), ES512: testKey('ES512'),
   RS: testKey('RS256'), other: testKey('ES256'), partner: testKey('ES256'),
 };
-const bundles = bundleSet({ 'example.org': [keys.ES256, keys.ES384, keys.ES512, keys.RS], 'partner.org': [keys.partner] });
+const bundles = bundleSet({ 'example.org': [keys.ES256, keys.ES384, keys.ES512, keys.RS], 'partner.org': [keys.partner], 'rsa.org': [keys.RS] });
 
 for (const alg of ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'] as Alg[]) {
   test(`a valid ${alg} JWT-SVID parses into its identity, audience and times`, () => {
@@ -40,6 +40,20 @@ test('typ JOSE and a token without typ or iat are accepted', () => {
   }
 });
 
+// JWT-SVID 2.2: kid is optional; the keys of the subject's trust domain that fit alg are tried.
+for (const alg of ['ES256', 'ES384', 'RS256', 'PS256'] as Alg[]) {
+  test(`a ${alg} JWT-SVID without kid verifies with the fitting key of its trust domain`, () => {
+    const key = alg.startsWith('ES') ? keys[alg as 'ES256'] : keys.RS;
+    const svid = parseAndValidateJwtSvid(token(alg, key, { header: { kid: undefined } }), { audience: 'api', bundles });
+    assert.equal(svid.id.toString(), ID);
+  });
+}
+
+test('a JWT-SVID without kid does not verify with a key of another trust domain', () => {
+  const t = token('ES256', keys.partner, { header: { kid: undefined } });
+  assert.throws(() => parseAndValidateJwtSvid(t, { audience: 'api', bundles }), /verifies with none of the 1 ES256 keys of trust domain "example.org"/);
+});
+
 type Case = [name: string, make: () => string, message: RegExp, audience?: string];
 const es = (parts: Parameters<typeof token>[2]) => token('ES256', keys.ES256, parts);
 const good = es({});
@@ -54,7 +68,10 @@ const cases: Case[] = [
   ['alg naming an Object.prototype member', () => es({ header: { alg: 'constructor' } }), /header alg "constructor" is not allowed/],
   ['typ wrong', () => es({ header: { typ: 'at+jwt' } }), /header typ "at\+jwt" must be "JWT" or "JOSE" when present/],
   ['crit header', () => es({ header: { crit: ['exp'] } }), /"crit" extensions/],
-  ['kid missing', () => es({ header: { kid: undefined } }), /header has no "kid"/],
+  ['kid empty', () => es({ header: { kid: '' } }), /header kid must be a non-empty string when present/],
+  ['kid not a string', () => es({ header: { kid: 7 } }), /header kid must be a non-empty string when present/],
+  ['no kid, signed by a key outside the bundle', () => token('ES256', keys.other, { header: { kid: undefined } }), /names no key \("kid"\) and its signature verifies with none of the 1 ES256 keys of trust domain "example.org"/],
+  ['no kid, and no key of the domain fits alg', () => token('ES256', keys.partner, { header: { kid: undefined }, claims: { sub: 'spiffe://rsa.org/x' } }), /names no key \("kid"\) and no key of trust domain "rsa.org" fits alg ES256/],
   ['kid unknown', () => es({ header: { kid: 'nope' } }), /key "nope" is not in the JWT bundle of trust domain "example.org"/],
   ['signed by another key under a known kid', () => token('ES256', { ...keys.other, kid: keys.ES256.kid }), /signature does not verify with key "kid-\d+" of trust domain "example.org"/],
   ['payload changed after signing', () => `${h}.${b64({ sub: 'spiffe://example.org/admin', aud: 'api', exp: now() + 300 })}.${s}`, /signature does not verify/],
@@ -73,7 +90,7 @@ const cases: Case[] = [
   ['sub missing', () => es({ claims: { sub: undefined } }), /the "sub" claim is missing/],
   ['sub not a SPIFFE ID', () => es({ claims: { sub: 'https://example.org/x' } }), /the "sub" claim is not a SPIFFE ID: .*scheme must be "spiffe:\/\/"/],
   ['sub with an upper-case trust domain', () => es({ claims: { sub: 'spiffe://Example.org/x' } }), /the "sub" claim is not a SPIFFE ID/],
-  ['sub of a domain without bundle', () => es({ claims: { sub: 'spiffe://nowhere.org/x' } }), /no JWT bundle for trust domain "nowhere.org" of spiffe:\/\/nowhere.org\/x \(bundles: "example.org", "partner.org"\)/],
+  ['sub of a domain without bundle', () => es({ claims: { sub: 'spiffe://nowhere.org/x' } }), /no JWT bundle for trust domain "nowhere.org" of spiffe:\/\/nowhere.org\/x \(bundles: "example.org", "partner.org", "rsa.org"\)/],
   ['two parts', () => `${h}.${p}`, /not a compact JWS: expected three dot-separated parts, got 2/],
   ['four parts', () => `${good}.x`, /got 4/],
   ['empty string', () => '', /got 1/],

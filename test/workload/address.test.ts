@@ -42,3 +42,37 @@ test('agent_address wins over SPIFFE_ENDPOINT_SOCKET, which wins over the SPIRE 
 test('an invalid SPIFFE_ENDPOINT_SOCKET is an error, not a silent fallback', () => {
   assert.throws(() => resolveAgentAddress(undefined, { SPIFFE_ENDPOINT_SOCKET: 'unix:relative' }), /must be absolute/);
 });
+
+// RFC 3986: the path of a unix: URI is percent-encoded; a bare path is a file name, taken as is.
+const percentCases: [name: string, input: string, socket: string][] = [
+  ['a space as %20', 'unix:///run/a%20b.sock', '/run/a b.sock'],
+  ['the single-slash form', 'unix:/run/a%20b.sock', '/run/a b.sock'],
+  ['lower-case hex', 'unix:///run/%c3%a9.sock', '/run/é.sock'],
+  ['an encoded percent sign', 'unix:///run/100%25.sock', '/run/100%.sock'],
+  ['an encoded query mark is part of the name', 'unix:///run/a%3Fb.sock', '/run/a?b.sock'],
+  ['a bare path is not decoded', '/run/a%20b.sock', '/run/a%20b.sock'],
+];
+for (const [name, input, socket] of percentCases) {
+  test(`endpoint address percent-decoding: ${name}`, () => {
+    const a = parseEndpointAddress(input);
+    assert.equal(a.kind === 'unix' && a.socketPath, socket);
+    assert.equal(a.target, `unix://${socket}`);
+  });
+}
+
+const badPercent: [name: string, input: string, message: RegExp][] = [
+  ['% and non-hex digits', 'unix:///run/a%zzb.sock', /invalid percent-encoding "%zz"/],
+  ['a truncated escape at the end', 'unix:///run/a.sock%2', /invalid percent-encoding "%2"/],
+  ['a lone percent sign', 'unix:///run/100%.sock', /invalid percent-encoding "%.s"/],
+  ['bytes that are not UTF-8', 'unix:///run/%ff.sock', /not UTF-8/],
+  ['an encoded NUL', 'unix:///run/a%00b.sock', /NUL/],
+];
+for (const [name, input, message] of badPercent) {
+  test(`endpoint address percent-decoding rejects: ${name}`, () => {
+    assert.throws(() => parseEndpointAddress(input), (e) => isHelperError(e, 'address') && message.test(e.message) && e.message.includes(JSON.stringify(input)));
+  });
+}
+
+test('an invalid SPIFFE_ENDPOINT_SOCKET names the variable', () => {
+  assert.throws(() => resolveAgentAddress(undefined, { SPIFFE_ENDPOINT_SOCKET: 'unix:///run/a%zz.sock' }), /^HelperError: SPIFFE_ENDPOINT_SOCKET: .*invalid percent-encoding/);
+});
