@@ -6,6 +6,7 @@ import { loadConfig } from './config/load.js';
 import { describeError, exitCodeFor, ExitCode, HelperError } from './errors.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log.js';
 import { SignalHub } from './notify/signals.js';
+import { lockCertDir } from './output/cert-dir-lock.js';
 import { runDaemon, runOnce } from './sidecar.js';
 
 const USAGE = `Usage:
@@ -29,7 +30,8 @@ Options:
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 timed out waiting for an identity,
 5 the Workload API refused the request or sent an invalid identity, 6 cannot write files,
-7 child command failed to start, 8 health listener failed; 128+N when stopped by signal N.`;
+7 child command failed to start, 8 health listener failed, 10 another helper writes cert_dir;
+128+N when stopped by signal N.`;
 
 const VERSION = '0.1.0';
 
@@ -102,12 +104,19 @@ async function runMain(flags: MainFlags, signals: SignalHub, out: { log: Logger 
   const config = await loadConfig(flags.config, process.env, { optional: !flags.configGiven });
   const log = createLogger({ level: flags.logLevel ?? config.logLevel, format: flags.logFormat ?? config.logFormat });
   out.log = log;
-  if (!(flags.daemonMode ?? config.daemonMode)) {
-    await runOnce({ config, log, signal: signals.signal, timeoutMs: flags.timeoutMs });
-    log.info('one-shot done');
-    return ExitCode.ok;
+  for (const w of config.warnings) log.warn(w.message, { key: w.key });
+  const daemon = flags.daemonMode ?? config.daemonMode;
+  const lock = await lockCertDir(config.certDir, { mode: daemon ? 'daemon' : 'once', config: config.file }, log);
+  try {
+    if (!daemon) {
+      await runOnce({ config, log, signal: signals.signal, timeoutMs: flags.timeoutMs });
+      log.info('one-shot done');
+      return ExitCode.ok;
+    }
+    return await runDaemon({ config, log, signals });
+  } finally {
+    lock.release();
   }
-  return runDaemon({ config, log, signals });
 }
 
 async function main(argv: string[]): Promise<number> {
