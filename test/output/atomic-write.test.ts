@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, symlinkSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isHelperError } from '../../src/errors.js';
@@ -93,8 +94,69 @@ for (const [where, makeDir] of places) {
 
 it('a stale temporary of a target is removed by the first write of that target; others stay', async () => {
   const dir = tempDir('atomic-');
-  writeFileSync(join(dir, '.cert.pem.0123456789ab.tmp'), 'stale');
-  writeFileSync(join(dir, '.other.pem.0123456789ab.tmp'), 'not ours to remove');
+  const hex = '0123456789abcdef0123456789abcdef';
+  writeFileSync(join(dir, `.cert.pem.${hex}.tmp`), 'stale');
+  writeFileSync(join(dir, `.other.pem.${hex}.tmp`), 'not ours to remove');
+  writeFileSync(join(dir, '.cert.pem.0123456789ab.tmp'), 'not the shape the helper makes');
   await writeFilesAtomic([{ path: join(dir, 'cert.pem'), data: 'cert', mode: 0o644 }]);
-  assert.deepEqual(readdirSync(dir).sort(), ['.other.pem.0123456789ab.tmp', 'cert.pem']);
+  assert.deepEqual(readdirSync(dir).sort(), ['.cert.pem.0123456789ab.tmp', `.other.pem.${hex}.tmp`, 'cert.pem']);
 });
+
+it('temporaries are unpredictable: `.<name>.<32 random hex>.tmp`, never the same twice, in both layouts', async () => {
+  const dir = tempDir('atomic-');
+  const seen: string[] = [];
+  const watcher = watch(dir, (_event, name) => name && /\.tmp$/.test(name) && seen.push(name));
+  try {
+    for (let i = 0; i < 20; i++) {
+      const files = [
+        { path: join(dir, 'cert.pem'), data: `cert ${i}`, mode: 0o644 },
+        { path: join(dir, 'key.pem'), data: `key ${i}`, mode: 0o600 },
+      ];
+      await (i % 2 ? writeFilesSwapDir(dir, files) : writeFilesAtomic(files));
+    }
+    await new Promise((r) => setTimeout(r, 100)); // let the last events arrive
+  } finally {
+    watcher.close();
+  }
+  const names = [...new Set(seen)];
+  assert.ok(names.length >= 20, `temporaries seen: ${names.length}`);
+  for (const name of names) assert.match(name, /^\.(cert|key)\.pem\.[0-9a-f]{32}\.tmp$/);
+  const randomParts = names.map((n) => n.split('.')[3]!);
+  assert.equal(new Set(randomParts).size, randomParts.length, 'no random part repeats');
+  // Counted names from one per-process prefix would share it; random ones share no long prefix.
+  assert.ok(new Set(randomParts.map((r) => r.slice(0, 8))).size > randomParts.length / 2, 'no shared prefix');
+});
+
+/** Re-points `link` between `a` and `b` as fast as it can, in another process, for at most `ms`. */
+function flipper(link: string, a: string, b: string, ms: number) {
+  const script = `const fs = require('node:fs'); const [link, a, b, ms] = process.argv.slice(1); const end = Date.now() + Number(ms); let i = 0;
+while (Date.now() < end) { const tmp = link + '.flip'; fs.rmSync(tmp, { force: true }); fs.symlinkSync(i++ % 2 ? a : b, tmp); fs.renameSync(tmp, link); }`;
+  const child = spawn(process.execPath, ['-e', script, link, a, b, String(ms)], { stdio: 'inherit' });
+  return { stop: () => new Promise((r) => (child.exitCode !== null ? r(null) : (child.on('exit', r), child.kill()))) };
+}
+
+for (const layout of ['files', 'atomic_dir'] as const) {
+  it(`cert_dir a symlink flipped between two directories during ${layout} writes: no temporary left anywhere`, async () => {
+    const root = tempDir('flip-');
+    const [a, b, link] = ['a', 'b', 'certs'].map((n) => join(root, n)) as [string, string, string];
+    mkdirSync(a);
+    mkdirSync(b);
+    symlinkSync(a, link);
+    const WRITES = 150;
+    let failed = 0;
+    const flip = flipper(link, a, b, 60_000);
+    try {
+      await new Promise((r) => setTimeout(r, 200)); // flipping is under way
+      for (let i = 0; i < WRITES; i++) {
+        const files = ['svid.pem', 'svid_key.pem', 'bundle.pem'].map((n) => ({ path: join(link, n), data: `${n} ${i}`, mode: n.includes('key') ? 0o600 : 0o644 }));
+        await (layout === 'files' ? writeFilesAtomic(files) : writeFilesSwapDir(link, files)).catch(() => failed++);
+      }
+    } finally {
+      await flip.stop();
+    }
+    const left = [a, b].flatMap((d) => readdirSync(d).filter((n) => /\.tmp$|^\.\.data_tmp$/.test(n)));
+    console.log(`# ${layout}: ${WRITES} writes while cert_dir flipped, ${failed} failed, ${left.length} temporaries left`);
+    assert.deepEqual(left, []);
+    assert.equal(failed, 0, 'every write went wholly to one directory');
+  });
+}
