@@ -160,3 +160,21 @@ for (const layout of ['files', 'atomic_dir'] as const) {
     assert.equal(failed, 0, 'every write went wholly to one directory');
   });
 }
+
+it('atomic_dir clean-up removes only its own old version directories and links', async () => {
+  const dir = tempDir('atomic-');
+  const set = (n: number, names = ['cert.pem', 'key.pem']) => names.map((name) => ({ path: join(dir, name), data: `${name} ${n}`, mode: 0o600 }));
+  await writeFilesSwapDir(dir, set(1, ['cert.pem', 'key.pem', 'extra.pem']));
+  const ownOld = readdirSync(dir).find((n) => n.startsWith('..2'))!;
+  // Look-alikes a user (or another tool) put there: a file with a version's exact name, a
+  // directory whose suffix is not mkdtemp's six characters, a link into ..data under another name.
+  writeFileSync(join(dir, '..2020_01_01_00_00_00.abcdef'), 'a file, not a version directory');
+  mkdirSync(join(dir, '..2020_01_01_00_00_00.notes-dir'));
+  symlinkSync('..data/cert.pem', join(dir, 'my-cert-link.pem'));
+  await writeFilesSwapDir(dir, set(2));
+  await writeFilesSwapDir(dir, set(3));
+  const entries = readdirSync(dir);
+  assert.ok(!entries.includes(ownOld), 'the helper\'s own old version is removed');
+  assert.ok(!entries.includes('extra.pem'), 'the link of a name no longer written is removed');
+  for (const kept of ['..2020_01_01_00_00_00.abcdef', '..2020_01_01_00_00_00.notes-dir', 'my-cert-link.pem']) assert.ok(entries.includes(kept), `${kept} kept`);
+});
