@@ -190,11 +190,14 @@ export function outputError(e: unknown, files: readonly FileContent[], leftAs: L
   const err = e as NodeJS.ErrnoException;
   const where = err.path ? (tempTarget(basename(err.path)) ?? basename(err.path)) : files.map((f) => basename(f.path)).join(', ');
   const dir = files[0] ? dirname(files[0].path) : '';
-  const reason =
-    err.code === 'ENOSPC' ? 'no space left on device'
+  return new HelperError('output', `cannot write ${where} in ${dir}: ${whyFailed(err)}; ${LEFT_AS[leftAs]}`, { cause: e });
+}
+
+/** A file system error in a few words a person can act on. */
+export function whyFailed(err: NodeJS.ErrnoException): string {
+  return err.code === 'ENOSPC' ? 'no space left on device'
     : err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied'
     : err.code === 'EROFS' ? 'read-only file system'
     : err.code === 'ENOENT' ? 'directory does not exist'
     : err.message;
-  return new HelperError('output', `cannot write ${where} in ${dir}: ${reason}; ${LEFT_AS[leftAs]}`, { cause: e });
 }

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { ensureDir, resolveDir } from './atomic-write.js';
+import { ensureDir, resolveDir, whyFailed } from './atomic-write.js';
 import { LOCK_NAME } from './names.js';
 
 /**
@@ -68,7 +68,7 @@ export async function lockCertDir(certDir: string, who: { mode: LockMode; config
       takeOverIfStale(lockDir, dir, log);
     }
   } catch (e) {
-    throw e instanceof HelperError ? e : new HelperError('output', `cert_dir ${certDir}: cannot take the lock ${lockDir}: ${(e as Error).message}`, { cause: e });
+    throw e instanceof HelperError ? e : new HelperError('output', `cannot take the cert_dir lock in ${dir}: ${whyFailed(e as NodeJS.ErrnoException)}; the previous files are unchanged`);
   } finally {
     rmSync(candidate, { recursive: true, force: true });
   }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, symlinkSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -7,6 +6,7 @@ import { isHelperError } from '../../src/errors.js';
 import { writeFilesAtomic } from '../../src/output/atomic-write.js';
 import { writeFilesSwapDir } from '../../src/output/swap-dir.js';
 import { tempDir } from '../helpers/tmp.js';
+import { flipper } from './fixtures/flipper.js';
 
 const TMPFS = 0x01021994;
 const shm = existsSync('/dev/shm') && Number(statfsSync('/dev/shm').type) === TMPFS ? '/dev/shm' : undefined;
@@ -127,14 +127,6 @@ it('temporaries are unpredictable: `.<name>.<32 random hex>.tmp`, never the same
   assert.ok(new Set(randomParts.map((r) => r.slice(0, 8))).size > randomParts.length / 2, 'no shared prefix');
 });
 
-/** Re-points `link` between `a` and `b` as fast as it can, in another process, for at most `ms`. */
-function flipper(link: string, a: string, b: string, ms: number) {
-  const script = `const fs = require('node:fs'); const [link, a, b, ms] = process.argv.slice(1); const end = Date.now() + Number(ms); let i = 0;
-while (Date.now() < end) { const tmp = link + '.flip'; fs.rmSync(tmp, { force: true }); fs.symlinkSync(i++ % 2 ? a : b, tmp); fs.renameSync(tmp, link); }`;
-  const child = spawn(process.execPath, ['-e', script, link, a, b, String(ms)], { stdio: 'inherit' });
-  return { stop: () => new Promise((r) => (child.exitCode !== null ? r(null) : (child.on('exit', r), child.kill()))) };
-}
-
 for (const layout of ['files', 'atomic_dir'] as const) {
   it(`cert_dir a symlink flipped between two directories during ${layout} writes: no temporary left anywhere`, async () => {
     const root = tempDir('flip-');
@@ -144,7 +136,7 @@ for (const layout of ['files', 'atomic_dir'] as const) {
     symlinkSync(a, link);
     const WRITES = 150;
     let failed = 0;
-    const flip = flipper(link, a, b, 60_000);
+    const flip = flipper(link, a, b);
     try {
       await new Promise((r) => setTimeout(r, 200)); // flipping is under way
       for (let i = 0; i < WRITES; i++) {
