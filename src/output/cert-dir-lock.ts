@@ -30,8 +30,8 @@ import { LOCK_NAME } from './names.js';
  *
  * Only helpers that write cert_dir take it (daemon and --once); `inspect` reads without it.
  */
-const RENEW_MS = 10_000;
-const LEASE_MS = 30_000;
+const RENEW_MS = 5_000;
+const LEASE_MS = 20_000;
 const ATTEMPTS = 5;
 
 export type LockMode = 'daemon' | 'once';
