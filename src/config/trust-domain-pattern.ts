@@ -74,7 +74,8 @@ export function checkPerDomainPatterns(r: TableReader, config: Config): void {
   const patterns: [string, string][] = [];
   if (config.x509?.federatedBundleFileName) patterns.push(['federated_bundle_file_name', config.x509.federatedBundleFileName]);
   if (config.jwtBundleFormat === 'jwks' && config.jwtBundleFileName) patterns.push(['jwt_bundle_file_name', config.jwtBundleFileName]);
-  const fixed = [config.x509?.svidFileName, config.x509?.keyFileName, config.x509?.bundleFileName, ...config.jwtSvids.map((j) => j.fileName)];
+  const jwtBundleFile = config.jwtBundleFormat === 'go-helper' ? config.jwtBundleFileName : undefined;
+  const fixed = [config.x509?.svidFileName, config.x509?.keyFileName, config.x509?.bundleFileName, jwtBundleFile, ...config.jwtSvids.map((j) => j.fileName)];
   for (const [key, pattern] of patterns) {
     const clash = fixed.find((n) => n !== undefined && trustDomainInFileName(n, pattern) !== undefined);
     if (clash) throw r.error(key, `pattern ${JSON.stringify(pattern)} also matches "${clash}", which would be deleted as a stale per-trust-domain file`);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureDir, resolveDir, whyFailed } from './atomic-write.js';
-import { LOCK_NAME } from './names.js';
+import { LOCK_NAME, tempName, tempTarget } from './names.js';
 
 /**
  * One writer per cert_dir. Two helpers on one directory would interleave their `..data`
@@ -58,9 +58,10 @@ export async function lockCertDir(certDir: string, who: { mode: LockMode; config
   const dir = resolveDir(certDir);
   const lockDir = join(dir, LOCK_NAME);
   const ownerName = `owner.${randomBytes(16).toString('hex')}`;
-  const candidate = join(dir, `${LOCK_NAME}.${randomBytes(16).toString('hex')}.tmp`);
+  const candidate = join(dir, tempName(LOCK_NAME));
   const me: Owner = { pid: process.pid, ...identity(process.pid), host: hostname(), ...who, since: new Date().toISOString() };
   try {
+    removeAbandonedCandidates(dir);
     mkdirSync(candidate, { mode: 0o755 });
     writeOwner(join(candidate, ownerName), me);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -73,6 +74,16 @@ export async function lockCertDir(certDir: string, who: { mode: LockMode; config
     rmSync(candidate, { recursive: true, force: true });
   }
   throw new HelperError('busy', `cert_dir ${dir}: other helpers keep taking the lock ${lockDir}; only one helper may write a cert_dir`, { reason: 'busy' });
+}
+
+/** A candidate lives for microseconds; one older than a lease was left by a helper killed mid-acquisition. */
+function removeAbandonedCandidates(dir: string): void {
+  for (const entry of readdirSync(dir)) {
+    if (tempTarget(entry) !== LOCK_NAME) continue;
+    const path = join(dir, entry);
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (st?.isDirectory() && Date.now() - st.mtimeMs > LEASE_MS) rmSync(path, { recursive: true, force: true });
+  }
 }
 
 function writeOwner(path: string, owner: Owner): void {

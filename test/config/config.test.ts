@@ -153,6 +153,7 @@ const errors: [string, string, RegExp][] = [
 `, /federated_bundle_file_name: .*starts with "\.\.", which is reserved/],
   ['federated pattern with a path', `${base}federated_bundle_file_name = "fed/{trust_domain}.pem"
 `, /federated_bundle_file_name: .*contains "\/"/],
+  ['federated pattern that matches the JWT bundle file', `${base}federated_bundle_file_name = "fed_{trust_domain}.json"\njwt_bundle_file_name = "fed_example.org.json"\n`, /federated_bundle_file_name: pattern "fed_\{trust_domain\}\.json" also matches "fed_example\.org\.json"/],
   ['jwks pattern in the reserved namespace', `${base}jwt_bundle_format = "jwks"
 jwt_bundle_file_name = "..{trust_domain}.json"
 `, /jwt_bundle_file_name: .*starts with "\.\."/],

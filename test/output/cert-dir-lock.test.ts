@@ -154,3 +154,15 @@ describe('cert_dir lock', () => {
     });
   }
 });
+
+test('a candidate left by a helper killed while taking the lock is removed once older than the lease; a fresh one is not', async () => {
+  const dir = tempDir();
+  const [abandoned, fresh] = ['0'.repeat(32), 'f'.repeat(32)].map((hex) => join(dir, `.${LOCK_NAME}.${hex}.tmp`)) as [string, string];
+  for (const d of [abandoned, fresh]) mkdirSync(d);
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(abandoned, old, old);
+  const lock = await lockCertDir(dir, who, silentLogger);
+  lock.release();
+  assert.ok(!existsSync(abandoned), 'abandoned candidate removed');
+  assert.ok(existsSync(fresh), 'a candidate of a helper acquiring right now is left alone');
+});
