@@ -148,7 +148,7 @@ function liveOwner(owner: Owner | undefined, path: string): string | undefined {
   const here = identity(process.pid);
   const checkable = owner?.start !== undefined && here.boot !== undefined && owner.boot === here.boot && here.pidns !== undefined && owner.pidns === here.pidns;
   if (checkable) {
-    if (startTime(owner.pid) !== owner.start) return undefined;
+    if (!stillRuns(owner)) return undefined;
     const cmd = commandLine(owner.pid);
     return `pid ${owner.pid}${cmd ? ` (${cmd})` : ''}, ${owner.mode} with config ${owner.config}, since ${owner.since}`;
   }
@@ -161,6 +161,21 @@ function liveOwner(owner: Owner | undefined, path: string): string | undefined {
   if (ageMs > LEASE_MS) return undefined;
   const who = owner ? `pid ${owner.pid} on host ${owner.host}, ${owner.mode} with config ${owner.config}, since ${owner.since}` : 'an owner file that cannot be read';
   return `${who}; it runs in another pid namespace or on another host, so it is judged by its lock renewals: the last was ${Math.round(ageMs / 1000)} s ago, and the lock is taken over after ${LEASE_MS / 1000} s without one`;
+}
+
+/**
+ * The owner's process, by pid and start time. When its /proc entry cannot be read (another
+ * user's process under hidepid) only kill(pid, 0) can tell: EPERM means it exists.
+ */
+function stillRuns(owner: Owner): boolean {
+  const start = startTime(owner.pid);
+  if (start !== undefined) return start === owner.start;
+  try {
+    process.kill(owner.pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** What identifies a process beyond its pid: its start time, this boot, its pid namespace. */
