@@ -220,7 +220,9 @@ function held(lockDir: string, ownerName: string, log: Logger): CertDirLock {
     try {
       utimesSync(ownerPath, now, now);
     } catch (e) {
-      if (!lost) log.error('the cert_dir lock was removed while this helper holds it; another helper may now write the same files', { lock: lockDir, error: (e as Error).message });
+      // A read-only or full cert_dir fails the renewal too; only a missing owner file is news.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || lost) return;
+      log.error('the cert_dir lock was removed while this helper holds it; another helper may now write the same files', { lock: lockDir });
       lost = true;
     }
   }, RENEW_MS);

@@ -204,7 +204,8 @@ describe('disk faults', { concurrency: 2 }, () => {
       await agent.rotate();
       await h.waitFor('the write after recovery', m, (l) => isWritten(l) && l.serial === currentSerial(agent));
       assert.equal(serialOf(join(certs, 'svid.pem')), currentSerial(agent));
-      assert.equal(await httpStatus(`${url}/live`), 200, 'live again');
+      // Health records the write once it is complete (directory fsynced), just after the log line.
+      await waitFor('live again', async () => (await httpStatus(`${url}/live`)) === 200, 5_000);
       assertNoPartialFiles(certs, 'after recovery');
     });
 
