@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 /**
  * The names the helper owns in cert_dir, and the rule every output name must pass, whether
  * it comes from the config or from a trust domain the agent sent. Everything starting with
- * `..` is the helper's: the atomic_dir internals (`..data`, `..data_tmp`, `..<timestamp>.<6>`
- * version directories, as Kubernetes' volume writer names them) and the cert_dir lock.
+ * `..` is the helper's: the atomic_dir internals (`..data`, `..<timestamp>.<6>` version
+ * directories, as Kubernetes' volume writer names them; it also uses `..data_tmp`) and the
+ * cert_dir lock.
  */
 export const DATA_LINK = '..data';
-export const DATA_LINK_TMP = '..data_tmp';
 export const LOCK_NAME = '..spiffe-helper.lock';
 
 /** 128 random bits per temporary: another user of the directory cannot predict or pre-plant it. */
@@ -32,7 +32,7 @@ export function nameProblem(name: string): string | undefined {
   if (name.includes('/')) return 'contains "/" (a path, not a file name)';
   if (name.includes('\0')) return 'contains a NUL character';
   if (name === '.' || name === '..') return `is "${name}", not a file name`;
-  if (name.startsWith('..')) return `starts with "..", which is reserved for the helper's own entries (${DATA_LINK}, ${DATA_LINK_TMP}, version directories, ${LOCK_NAME})`;
+  if (name.startsWith('..')) return `starts with "..", which is reserved for the helper's own entries (${DATA_LINK}, its version directories and temporaries, the lock ${LOCK_NAME})`;
   if (tempTarget(name) !== undefined) return 'has the shape of the helper\'s temporary files (".<name>.<hex>.tmp")';
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `is longer than ${MAX_NAME_BYTES} bytes (its temporary must fit the 255-byte limit)`;
   return undefined;

@@ -1,7 +1,7 @@
 import { lstat, mkdtemp, readdir, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fsyncDir, onDisk, outputError, resolveDir, rethrowAs, sweepStaleTemps, writeDurable, type FileContent } from './atomic-write.js';
-import { DATA_LINK, DATA_LINK_TMP, tempName } from './names.js';
+import { DATA_LINK, tempName } from './names.js';
 
 /**
  * The layout Kubernetes' volume writer uses and Envoy's `watched_directory` expects:
@@ -23,13 +23,13 @@ export async function writeFilesSwapDir(configuredDir: string, files: readonly F
   // The version directory is inside cert_dir: one file system, looked up once.
   const disk = onDisk(certDir);
   const previous = await linkTarget(join(certDir, DATA_LINK));
-  const tmpLink = join(certDir, DATA_LINK_TMP);
+  // Random like every temporary: a fixed `..data_tmp` could be planted (as a directory) to fail every swap.
+  const tmpLink = join(certDir, tempName(DATA_LINK));
   try {
     version = await mkdtemp(join(certDir, `..${stamp(new Date())}.`));
     await chmod(version, 0o755);
     await writeDurable(files.map((f) => ({ ...f, path: join(version!, basename(f.path)) })), () => disk);
     if (disk) await fsyncDir(version);
-    await rm(tmpLink, { force: true });
     await symlink(basename(version), tmpLink);
     await rename(tmpLink, join(certDir, DATA_LINK));
   } catch (e) {
@@ -51,7 +51,7 @@ export async function writeFilesSwapDir(configuredDir: string, files: readonly F
  */
 async function linkNames(certDir: string, names: readonly string[]): Promise<void> {
   const wanted = new Set(names);
-  await sweepStaleTemps(certDir, names);
+  await sweepStaleTemps(certDir, [...names, DATA_LINK]);
   for (const name of names) {
     const path = join(certDir, name);
     const target = `${DATA_LINK}/${name}`;

@@ -120,8 +120,9 @@ it('temporaries are unpredictable: `.<name>.<32 random hex>.tmp`, never the same
   }
   const names = [...new Set(seen)];
   assert.ok(names.length >= 20, `temporaries seen: ${names.length}`);
-  for (const name of names) assert.match(name, /^\.(cert|key)\.pem\.[0-9a-f]{32}\.tmp$/);
-  const randomParts = names.map((n) => n.split('.')[3]!);
+  for (const name of names) assert.match(name, /^\.(cert\.pem|key\.pem|\.\.data)\.[0-9a-f]{32}\.tmp$/);
+  assert.ok(names.some((n) => n.startsWith('...data.')), 'the ..data link is swapped in from a random name too');
+  const randomParts = names.map((n) => /\.([0-9a-f]{32})\.tmp$/.exec(n)![1]!);
   assert.equal(new Set(randomParts).size, randomParts.length, 'no random part repeats');
   // Counted names from one per-process prefix would share it; random ones share no long prefix.
   assert.ok(new Set(randomParts.map((r) => r.slice(0, 8))).size > randomParts.length / 2, 'no shared prefix');
