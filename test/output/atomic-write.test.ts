@@ -171,3 +171,12 @@ it('atomic_dir clean-up removes only its own old version directories and links',
   assert.ok(!entries.includes('extra.pem'), 'the link of a name no longer written is removed');
   for (const kept of ['..2020_01_01_00_00_00.abcdef', '..2020_01_01_00_00_00.notes-dir', 'my-cert-link.pem']) assert.ok(entries.includes(kept), `${kept} kept`);
 });
+
+it('atomic_dir: a directory planted at ..data_tmp neither fails the swap nor is touched', async () => {
+  const dir = tempDir('atomic-');
+  mkdirSync(join(dir, '..data_tmp'));
+  writeFileSync(join(dir, '..data_tmp', 'x'), 'planted');
+  await writeFilesSwapDir(dir, [{ path: join(dir, 'cert.pem'), data: 'cert', mode: 0o644 }]);
+  assert.equal(readFileSync(join(dir, 'cert.pem'), 'utf8'), 'cert');
+  assert.equal(readFileSync(join(dir, '..data_tmp', 'x'), 'utf8'), 'planted');
+});
