@@ -5,6 +5,7 @@ import { loadConfig } from './config/load.js';
 import { describeError, exitCodeFor, exitCodeForStop, ExitCode, HelperError } from './errors.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log.js';
 import { SignalHub } from './notify/signals.js';
+import { lockCertDir } from './output/cert-dir-lock.js';
 import { runDaemon, runOnce } from './sidecar.js';
 import { VERSION } from './version.js';
 
@@ -29,8 +30,9 @@ Options:
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 timed out waiting for an identity,
 5 the Workload API refused the request or sent an invalid identity, 6 cannot write files,
-7 child command failed to start, 8 health listener failed; 130 / 143 when a one-shot command is
-stopped by SIGINT / SIGTERM (the daemon then exits 0, or with its wrapped cmd's code).`;
+7 child command failed to start, 8 health listener failed, 10 another helper writes cert_dir;
+130 / 143 when a one-shot command is stopped by SIGINT / SIGTERM (the daemon then exits 0, or
+with its wrapped cmd's code).`;
 
 /** The Go helper's users type single-dash flags (`-config`); accept those spellings. */
 function normalizeArgv(argv: string[]): string[] {
@@ -115,12 +117,19 @@ async function runMain(flags: MainFlags, signals: SignalHub, out: { log: Logger 
   const config = await untilStopped(loadConfig(flags.config, process.env, { optional: !flags.configGiven }), signals.signal);
   const log = createLogger({ level: flags.logLevel ?? config.logLevel, format: flags.logFormat ?? config.logFormat });
   out.log = log;
-  if (!(flags.daemonMode ?? config.daemonMode)) {
-    await runOnce({ config, log, signal: signals.signal, timeoutMs: flags.timeoutMs });
-    log.info('one-shot done');
-    return ExitCode.ok;
+  for (const w of config.warnings) log.warn(w.message, { key: w.key });
+  const daemon = flags.daemonMode ?? config.daemonMode;
+  const lock = await lockCertDir(config.certDir, { mode: daemon ? 'daemon' : 'once', config: config.file }, log);
+  try {
+    if (!daemon) {
+      await runOnce({ config, log, signal: signals.signal, timeoutMs: flags.timeoutMs });
+      log.info('one-shot done');
+      return ExitCode.ok;
+    }
+    return await runDaemon({ config, log, signals });
+  } finally {
+    lock.release();
   }
-  return runDaemon({ config, log, signals });
 }
 
 /**

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'unavailable' // the agent could not be reached or issued no identity (retryable)
   | 'timeout' // gave up waiting (one-shot)
   | 'output' // a file could not be written
+  | 'busy' // another helper writes the same cert_dir
   | 'child' // the child command could not be started
   | 'health' // health listener could not start
   | 'internal';
@@ -61,6 +62,7 @@ export const ExitCode = {
   output: 6,
   child: 7,
   health: 8,
+  busy: 10,
   /** A one-shot command stopped by SIGINT (Ctrl-C) or SIGTERM: 128 + the signal's number, as shells report it. */
   interrupted: 130,
   terminated: 143,
@@ -94,6 +96,8 @@ export function exitCodeFor(e: unknown): number {
       return ExitCode.child;
     case 'health':
       return ExitCode.health;
+    case 'busy':
+      return ExitCode.busy;
     case 'internal':
       return ExitCode.internal;
   }

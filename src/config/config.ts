@@ -87,6 +87,13 @@ export interface Config {
   health: HealthConfig;
   logLevel: LogLevel;
   logFormat: LogFormat;
+  /** Legal but unwise settings, logged once at start-up, each naming its key. */
+  warnings: ConfigWarning[];
+}
+
+export interface ConfigWarning {
+  key: string;
+  message: string;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -126,6 +133,7 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
     health: readHealth(r),
     logLevel: r.oneOf('log_level', LOG_LEVELS, 'info'),
     logFormat: r.oneOf('log_format', LOG_FORMATS, 'text'),
+    warnings: [],
   };
   r.rejectUnknown();
 
@@ -142,7 +150,8 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
     throw r.error('cmd_restart_policy', 'applies to a long-lived cmd (set renew_signal); without renew_signal cmd is a reload command run once per rotation');
   }
   // svid_file_name may equal svid_key_file_name (one combined file); no other two may collide.
-  const names = [x509?.svidFileName, x509?.bundleFileName, jwtBundleFileName, ...jwtSvids.map((j) => j.fileName)];
+  const key = x509 && x509.keyFileName !== x509.svidFileName ? x509.keyFileName : undefined;
+  const names = [x509?.svidFileName, key, x509?.bundleFileName, jwtBundleFileName, ...jwtSvids.map((j) => j.fileName)];
   const seen = new Set<string>();
   for (const n of names) {
     if (n === undefined) continue;
@@ -151,7 +160,20 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
   }
   checkJwtBundleFormat(r, config);
   checkPerDomainPatterns(r, config);
+  config.warnings = secretModeWarnings(config);
   return config;
+}
+
+/** A file holding a private key or a token that group or others may read or write. */
+function secretModeWarnings(config: Config): ConfigWarning[] {
+  const modes: [string, number | undefined][] = [
+    ['key_file_mode', config.x509?.keyFileMode],
+    ['jwt_svid_file_mode', config.jwtSvids.length > 0 ? config.jwtSvidFileMode : undefined],
+    ['jwt_bundle_file_mode', config.jwtBundleFileName !== undefined ? config.jwtBundleFileMode : undefined],
+  ];
+  return modes
+    .filter((m): m is [string, number] => m[1] !== undefined && (m[1] & 0o077) !== 0)
+    .map(([key, mode]) => ({ key, message: `${key} 0${mode.toString(8).padStart(3, '0')} grants access to users other than the owner; 0600 keeps the file private` }));
 }
 
 function readJwtSvid(t: TableReader): JwtSvidOutput {

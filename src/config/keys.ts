@@ -1,4 +1,5 @@
 import { HelperError } from '../errors.js';
+import { nameProblem } from '../output/names.js';
 
 /**
  * Typed reads of one TOML table, each error naming the key, the file and (when it can be
@@ -90,12 +91,14 @@ export class TableReader {
     return v.map((t, i) => new TableReader(t, this.where, `${this.prefix}${key}[${i}].`));
   }
 
-  /** A file inside cert_dir: a name, never a path, so that no output escapes the directory. */
+  /**
+   * A file inside cert_dir: a name, never a path, so that no output escapes the directory, and
+   * none of the names the helper keeps for itself there (names.ts).
+   */
   fileName(key: string): string | undefined {
     const v = this.nonEmptyString(key);
-    if (v !== undefined && (v.includes('/') || v === '.' || v === '..')) {
-      throw this.error(key, `must be a file name inside cert_dir, not a path: ${JSON.stringify(v)}`);
-    }
+    const problem = v === undefined ? undefined : nameProblem(v);
+    if (problem !== undefined) throw this.error(key, `must be a file name inside cert_dir: ${JSON.stringify(v)} ${problem}`);
     return v;
   }
 

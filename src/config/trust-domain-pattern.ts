@@ -1,17 +1,45 @@
+import { HelperError, type ErrorCode } from '../errors.js';
+import { nameProblem } from '../output/names.js';
+import { TrustDomain } from '../spiffe/id.js';
 import type { Config } from './config.js';
 import type { TableReader } from './keys.js';
 
 /**
  * File name patterns with a `{trust_domain}` placeholder: one file per trust domain
  * (federated_bundle_file_name, jwt_bundle_file_name with jwt_bundle_format = "jwks").
- * Such files are found again, to read or to delete as stale, by the pattern's prefix and
- * suffix: the rules below keep that from ever matching a file it should not.
+ * Such files are found again, to read or to delete as stale, by matching the pattern: the
+ * rules below keep that from ever matching a file it should not.
  */
-/** The trust domain that `name` stands for under `pattern`, or undefined when it does not match. */
+/**
+ * The trust domain that `name` stands for under `pattern`, or undefined unless `name` is
+ * exactly a name the helper would write: the part in place of `{trust_domain}` is a valid
+ * trust domain name and the whole passes the output-name rules. Whatever else merely shares
+ * the prefix and suffix (`federated_NOTES.pem`, `federated_a b.pem`) is not the helper's.
+ */
 export function trustDomainInFileName(name: string, pattern: string): string | undefined {
   const [prefix, suffix] = pattern.split('{trust_domain}') as [string, string];
   if (!name.startsWith(prefix) || !name.endsWith(suffix) || name.length <= prefix.length + suffix.length) return undefined;
-  return name.slice(prefix.length, name.length - suffix.length);
+  const td = name.slice(prefix.length, name.length - suffix.length);
+  return isTrustDomainName(td) && nameProblem(name) === undefined ? td : undefined;
+}
+
+function isTrustDomainName(td: string): boolean {
+  try {
+    return TrustDomain.parse(td).name === td;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The file name for `trustDomain` under `pattern`. Trust domain names come from the agent: one
+ * that would make a bad name (`..`, reserved `..data`-like names, too long) refuses the update.
+ */
+export function fileNameForTrustDomain(pattern: string, trustDomain: string, code: ErrorCode): string {
+  const name = pattern.replace('{trust_domain}', trustDomain);
+  const problem = nameProblem(name);
+  if (problem === undefined) return name;
+  throw new HelperError(code, `trust domain "${trustDomain}" would be written as ${JSON.stringify(name)}, which ${problem}`, { reason: 'bad_file_name' });
 }
 
 /** A prefix or suffix is required: stale per-domain files are found by it and deleted. */
@@ -46,7 +74,8 @@ export function checkPerDomainPatterns(r: TableReader, config: Config): void {
   const patterns: [string, string][] = [];
   if (config.x509?.federatedBundleFileName) patterns.push(['federated_bundle_file_name', config.x509.federatedBundleFileName]);
   if (config.jwtBundleFormat === 'jwks' && config.jwtBundleFileName) patterns.push(['jwt_bundle_file_name', config.jwtBundleFileName]);
-  const fixed = [config.x509?.svidFileName, config.x509?.keyFileName, config.x509?.bundleFileName, ...config.jwtSvids.map((j) => j.fileName)];
+  const jwtBundleFile = config.jwtBundleFormat === 'go-helper' ? config.jwtBundleFileName : undefined;
+  const fixed = [config.x509?.svidFileName, config.x509?.keyFileName, config.x509?.bundleFileName, jwtBundleFile, ...config.jwtSvids.map((j) => j.fileName)];
   for (const [key, pattern] of patterns) {
     const clash = fixed.find((n) => n !== undefined && trustDomainInFileName(n, pattern) !== undefined);
     if (clash) throw r.error(key, `pattern ${JSON.stringify(pattern)} also matches "${clash}", which would be deleted as a stale per-trust-domain file`);

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fsync, openSync, renameSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fsync, openSync, realpathSync, renameSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { HelperError } from '../errors.js';
+import { tempName, tempTarget } from './names.js';
 
 /**
  * Replaces files so that a reader sees either the old or the new content, never an empty
@@ -19,6 +19,10 @@ import { HelperError } from '../errors.js';
  * file system (tmpfs or ramfs, e.g. a Kubernetes emptyDir with medium Memory) there is no
  * disk to wait for and the fsyncs are skipped: the order of the steps is what keeps readers
  * safe there.
+ *
+ * Temporaries have unpredictable names (names.ts) and are created with O_EXCL|O_NOFOLLOW. The
+ * directory is resolved once per write, so a cert_dir symlink re-pointed mid-write cannot send
+ * the rename or the clean-up of a temporary to another directory than the one it was made in.
  */
 export interface FileContent {
   path: string;
@@ -27,9 +31,6 @@ export interface FileContent {
 }
 
 const fsyncFd = promisify(fsync);
-/** Random per process, then counted: unique names without drawing randomness for every file. */
-const tempPrefix = randomBytes(4).toString('hex');
-let tempCounter = 0;
 
 /**
  * `inPlace` runs once every file has been renamed into place, before the directory is fsynced:
@@ -37,9 +38,11 @@ let tempCounter = 0;
  * the files) need not wait for the disk. A crash before the directory fsync leaves the old set.
  */
 export async function writeFilesAtomic(files: readonly FileContent[], inPlace?: () => Promise<void>): Promise<void> {
-  await sweepStaleTemps(files);
-  const temps = files.map((f) => ({ ...f, path: join(dirname(f.path), `.${basename(f.path)}.${tempSuffix()}.tmp`), target: f.path }));
-  const diskDirs = [...new Set(files.map((f) => dirname(f.path)))].filter(onDisk);
+  const dirs = new Map([...new Set(files.map((f) => dirname(f.path)))].map((d) => [d, resolveDir(d)]));
+  const targets = files.map((f) => ({ ...f, path: join(dirs.get(dirname(f.path))!, basename(f.path)) }));
+  for (const dir of new Set(dirs.values())) await sweepStaleTemps(dir, targets.filter((f) => dirname(f.path) === dir).map((f) => basename(f.path)));
+  const temps = targets.map((f) => ({ ...f, path: join(dirname(f.path), tempName(basename(f.path))), target: f.path }));
+  const diskDirs = [...new Set(dirs.values())].filter(onDisk);
   let renamed = 0;
   try {
     await writeDurable(temps, (dir) => diskDirs.includes(dir));
@@ -73,37 +76,38 @@ export function onDisk(dir: string): boolean {
   }
 }
 
-/** 12 hex digits, the shape the stale-temporary sweep recognises. */
-function tempSuffix(): string {
-  tempCounter = (tempCounter + 1) % 0x10000;
-  return tempPrefix + tempCounter.toString(16).padStart(4, '0');
+/** The directory's real path, resolved once for the whole write; as given when it cannot be. */
+export function resolveDir(dir: string): string {
+  try {
+    return realpathSync.native(dir);
+  } catch {
+    return dir; // the write itself reports the problem, naming the directory as configured
+  }
 }
 
-const TEMP_NAME = /^\.(.+)\.[0-9a-f]{12}\.tmp$/;
 /** Targets whose stale temporaries this process has already looked for. */
 const swept = new Set<string>();
 
 /**
  * A helper killed between creating a temporary and renaming it leaves `.<name>.<hex>.tmp`
  * behind (holding a private key, for the key file), and nothing else would ever remove it.
- * The first write of each target in a process removes such leftovers of that target only.
+ * The first write of each target in a process removes such leftovers of those targets only:
+ * the exact shape the helper creates, for a name it writes.
  */
-async function sweepStaleTemps(files: readonly FileContent[]): Promise<void> {
-  const fresh = files.filter((f) => !swept.has(f.path));
-  for (const dir of new Set(fresh.map((f) => dirname(f.path)))) {
-    const names = new Set(fresh.filter((f) => dirname(f.path) === dir).map((f) => basename(f.path)));
-    let entries: string[];
-    try {
-      entries = await readdir(dir);
-    } catch {
-      continue; // the write itself will report the problem
-    }
-    for (const entry of entries) {
-      const m = TEMP_NAME.exec(entry);
-      if (m && names.has(m[1]!)) await unlink(join(dir, entry)).catch(() => undefined);
-    }
-    for (const name of names) swept.add(join(dir, name));
+export async function sweepStaleTemps(dir: string, names: readonly string[]): Promise<void> {
+  const fresh = new Set(names.filter((n) => !swept.has(join(dir, n))));
+  if (fresh.size === 0) return;
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return; // the write itself will report the problem
   }
+  for (const entry of entries) {
+    const target = tempTarget(entry);
+    if (target !== undefined && fresh.has(target)) await unlink(join(dir, entry)).catch(() => undefined);
+  }
+  for (const name of fresh) swept.add(join(dir, name));
 }
 
 /**
@@ -184,13 +188,16 @@ export function rethrowAs(files: readonly FileContent[], leftAs: LeftAs): (e: un
 export function outputError(e: unknown, files: readonly FileContent[], leftAs: LeftAs = 'unchanged'): HelperError {
   if (e instanceof HelperError) return e;
   const err = e as NodeJS.ErrnoException;
-  const where = err.path ? basename(err.path).replace(/^\.(.*)\.[0-9a-f]{12}\.tmp$/, '$1') : files.map((f) => basename(f.path)).join(', ');
+  const where = err.path ? (tempTarget(basename(err.path)) ?? basename(err.path)) : files.map((f) => basename(f.path)).join(', ');
   const dir = files[0] ? dirname(files[0].path) : '';
-  const reason =
-    err.code === 'ENOSPC' ? 'no space left on device'
+  return new HelperError('output', `cannot write ${where} in ${dir}: ${whyFailed(err)}; ${LEFT_AS[leftAs]}`, { cause: e });
+}
+
+/** A file system error in a few words a person can act on. */
+export function whyFailed(err: NodeJS.ErrnoException): string {
+  return err.code === 'ENOSPC' ? 'no space left on device'
     : err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied'
     : err.code === 'EROFS' ? 'read-only file system'
     : err.code === 'ENOENT' ? 'directory does not exist'
     : err.message;
-  return new HelperError('output', `cannot write ${where} in ${dir}: ${reason}; ${LEFT_AS[leftAs]}`, { cause: e });
 }

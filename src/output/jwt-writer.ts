@@ -1,5 +1,6 @@
 import { basename, join } from 'node:path';
-import type { Config, JwtBundleFormat } from '../config/config.js';
+import type { Config } from '../config/config.js';
+import { fileNameForTrustDomain } from '../config/trust-domain-pattern.js';
 import type { Logger } from '../log.js';
 import { jwtBundleToJwks, sortedTrustDomains, type JwtBundleSet } from '../spiffe/jwtbundle.js';
 import type { JwtSvid } from '../spiffe/jwtsvid.js';
@@ -73,7 +74,7 @@ export function renderJwtBundleFiles(set: JwtBundleSet, out: JwtOutput): FileCon
   const domains = sortedTrustDomains(set);
   if (out.jwtBundleFormat === 'jwks') {
     return domains.map((td) => ({
-      path: join(certDir, name.replace('{trust_domain}', td)),
+      path: join(certDir, fileNameForTrustDomain(name, td, 'jwtbundle')),
       data: JSON.stringify(jwtBundleToJwks(set.get(td)!), null, 2) + '\n',
       mode,
     }));

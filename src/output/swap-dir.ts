@@ -1,6 +1,7 @@
 import { lstat, mkdtemp, readdir, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { fsyncDir, onDisk, outputError, rethrowAs, writeDurable, type FileContent } from './atomic-write.js';
+import { fsyncDir, onDisk, outputError, resolveDir, rethrowAs, sweepStaleTemps, writeDurable, type FileContent } from './atomic-write.js';
+import { DATA_LINK, tempName } from './names.js';
 
 /**
  * The layout Kubernetes' volume writer uses and Envoy's `watched_directory` expects:
@@ -12,26 +13,29 @@ import { fsyncDir, onDisk, outputError, rethrowAs, writeDurable, type FileConten
  * A reader that resolves `..data` once (or watches it) never pairs a new certificate with an
  * old key. The previous version is kept until the next swap, so a reader that resolved it a
  * moment ago can still finish.
+ *
+ * cert_dir is resolved once per write (see writeFilesAtomic): every step happens in one directory.
  */
-export const DATA_LINK = '..data';
-
 /** `inPlace`: as for writeFilesAtomic, once `..data` and the names point at the new version. */
-export async function writeFilesSwapDir(certDir: string, files: readonly FileContent[], inPlace?: () => Promise<void>): Promise<void> {
+export async function writeFilesSwapDir(configuredDir: string, files: readonly FileContent[], inPlace?: () => Promise<void>): Promise<void> {
+  const certDir = resolveDir(configuredDir);
   let version: string | undefined;
   // The version directory is inside cert_dir: one file system, looked up once.
   const disk = onDisk(certDir);
   const previous = await linkTarget(join(certDir, DATA_LINK));
+  // Random like every temporary: a fixed `..data_tmp` could be planted (as a directory) to fail every swap.
+  const tmpLink = join(certDir, tempName(DATA_LINK));
   try {
     version = await mkdtemp(join(certDir, `..${stamp(new Date())}.`));
     await chmod(version, 0o755);
     await writeDurable(files.map((f) => ({ ...f, path: join(version!, basename(f.path)) })), () => disk);
     if (disk) await fsyncDir(version);
-    const tmpLink = join(certDir, `${DATA_LINK}_tmp`);
-    await rm(tmpLink, { force: true });
     await symlink(basename(version), tmpLink);
     await rename(tmpLink, join(certDir, DATA_LINK));
   } catch (e) {
-    if (version) await rm(version, { recursive: true, force: true });
+    // Best effort: the error to report is the one that failed the write.
+    if (version) await rm(version, { recursive: true, force: true }).catch(() => undefined);
+    await rm(tmpLink, { force: true }).catch(() => undefined);
     throw outputError(e, files);
   }
   // `..data` has switched: readers that go through it see the new set from here on.
@@ -41,29 +45,40 @@ export async function writeFilesSwapDir(certDir: string, files: readonly FileCon
   await removeOldVersions(certDir, [basename(version), previous]);
 }
 
-/** Points each stable name at `..data/<name>`; drops links of names no longer in the set. */
+/**
+ * Points each stable name at `..data/<name>`; drops links of names no longer in the set. What
+ * the helper created is recognised exactly: a symlink named N whose target is `..data/N`.
+ */
 async function linkNames(certDir: string, names: readonly string[]): Promise<void> {
   const wanted = new Set(names);
+  await sweepStaleTemps(certDir, [...names, DATA_LINK]);
   for (const name of names) {
     const path = join(certDir, name);
     const target = `${DATA_LINK}/${name}`;
     if ((await linkTarget(path)) === target) continue;
-    const tmp = join(certDir, `.${name}.link.tmp`);
-    await rm(tmp, { force: true });
-    await symlink(target, tmp);
-    await rename(tmp, path); // replaces a plain file left by the other layout atomically
+    const tmp = join(certDir, tempName(name));
+    try {
+      await symlink(target, tmp);
+      await rename(tmp, path); // replaces a plain file left by the other layout atomically
+    } catch (e) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw e;
+    }
   }
   for (const entry of await readdir(certDir)) {
     if (wanted.has(entry) || entry.startsWith('..')) continue;
-    const target = await linkTarget(join(certDir, entry));
-    if (target?.startsWith(`${DATA_LINK}/`)) await rm(join(certDir, entry), { force: true });
+    if ((await linkTarget(join(certDir, entry))) === `${DATA_LINK}/${entry}`) await rm(join(certDir, entry), { force: true });
   }
 }
 
+/** `mkdtemp`'s six characters after the stamp: only directories of exactly this shape are ours. */
+const VERSION_DIR = /^\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.[A-Za-z0-9]{6}$/;
+
 async function removeOldVersions(certDir: string, keep: readonly (string | undefined)[]): Promise<void> {
   for (const entry of await readdir(certDir)) {
-    if (keep.includes(entry) || !/^\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.\w+$/.test(entry)) continue;
-    await rm(join(certDir, entry), { recursive: true, force: true });
+    if (keep.includes(entry) || !VERSION_DIR.test(entry)) continue;
+    const path = join(certDir, entry);
+    if ((await lstat(path)).isDirectory()) await rm(path, { recursive: true, force: true });
   }
 }
 

@@ -149,6 +149,12 @@ async function corpus(): Promise<Case[]> {
     { name: 'federated key with upper case', build: () => ({ ...good(), federated_bundles: { 'spiffe://Partner.org': root.der } }), reject: /federated bundle key "spiffe:\/\/Partner\.org" is not a trust domain/ },
     { name: 'federated key empty', build: () => ({ ...good(), federated_bundles: { '': root.der } }), reject: /federated bundle key "" is not a trust domain: trust domain is missing/ },
     { name: 'federated key with a port', build: () => ({ ...good(), federated_bundles: { 'spiffe://partner.org:8443': root.der } }), reject: /federated bundle key "spiffe:\/\/partner\.org:8443" is not a trust domain/ },
+    // A valid trust domain name that cannot become a file name (federated_bundle_file_name is set)
+    {
+      name: 'federated trust domain whose per-domain file name would be too long',
+      build: () => ({ ...good(), federated_bundles: { [`spiffe://${'a'.repeat(230)}.org`]: good().federated_bundles['spiffe://partner.org']! } }),
+      reject: /trust domain "a{230}\.org" would be written as "federated_a{230}\.org\.pem", which is longer than 217 bytes/,
+    },
     // Several SVIDs
     { name: 'duplicate hints, the first one invalid', build: () => { const m = good(); m.svids.unshift({ ...m.svids[0], x509_svid_key: otherKey }); return m; }, reject: /x509svid "spiffe:\/\/example\.org\/workload": private key does not match/ },
     { name: 'a valid selected SVID beside an invalid one', build: () => { const m = good(); m.svids[1] = { ...m.svids[1], x509_svid: garbage(50) }; return m; }, reject: /x509svid "spiffe:\/\/example\.org\/other": chain: not a sequence/ },

@@ -283,7 +283,7 @@ test('parseConfig: arbitrary bytes (not TOML at all) yield HelperError("config")
 test('parseConfig: a generated minimal valid config is accepted with what it says', () => {
   fc.assert(
     fc.property(absPath, chars('abcdefgh_.', 1, 10), fc.constantFrom('files', 'atomic_dir'), (dir, name, layout) => {
-      fc.pre(!['.', '..'].includes(name));
+      fc.pre(!`${name}.`.startsWith('..')); // "..": the helper's own names in cert_dir (README "Names")
       const doc = `cert_dir = ${JSON.stringify(dir)}\nsvid_file_name = "${name}.crt"\nsvid_key_file_name = "${name}.key"\nsvid_bundle_file_name = "${name}.ca"\nfile_layout = "${layout}"\nagent_address = "unix:///run/a.sock"\n`;
       const c = typed('config', () => parseConfig(doc, 'gen.conf', {}));
       assert.ok(c, doc);

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, symlinkSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isHelperError } from '../../src/errors.js';
 import { writeFilesAtomic } from '../../src/output/atomic-write.js';
 import { writeFilesSwapDir } from '../../src/output/swap-dir.js';
 import { tempDir } from '../helpers/tmp.js';
+import { flipper } from './fixtures/flipper.js';
 
 const TMPFS = 0x01021994;
 const shm = existsSync('/dev/shm') && Number(statfsSync('/dev/shm').type) === TMPFS ? '/dev/shm' : undefined;
@@ -93,8 +94,89 @@ for (const [where, makeDir] of places) {
 
 it('a stale temporary of a target is removed by the first write of that target; others stay', async () => {
   const dir = tempDir('atomic-');
-  writeFileSync(join(dir, '.cert.pem.0123456789ab.tmp'), 'stale');
-  writeFileSync(join(dir, '.other.pem.0123456789ab.tmp'), 'not ours to remove');
+  const hex = '0123456789abcdef0123456789abcdef';
+  writeFileSync(join(dir, `.cert.pem.${hex}.tmp`), 'stale');
+  writeFileSync(join(dir, `.other.pem.${hex}.tmp`), 'not ours to remove');
+  writeFileSync(join(dir, '.cert.pem.0123456789ab.tmp'), 'not the shape the helper makes');
   await writeFilesAtomic([{ path: join(dir, 'cert.pem'), data: 'cert', mode: 0o644 }]);
-  assert.deepEqual(readdirSync(dir).sort(), ['.other.pem.0123456789ab.tmp', 'cert.pem']);
+  assert.deepEqual(readdirSync(dir).sort(), ['.cert.pem.0123456789ab.tmp', `.other.pem.${hex}.tmp`, 'cert.pem']);
+});
+
+it('temporaries are unpredictable: `.<name>.<32 random hex>.tmp`, never the same twice, in both layouts', async () => {
+  const dir = tempDir('atomic-');
+  const seen: string[] = [];
+  const watcher = watch(dir, (_event, name) => name && /\.tmp$/.test(name) && seen.push(name));
+  try {
+    for (let i = 0; i < 20; i++) {
+      const files = [
+        { path: join(dir, 'cert.pem'), data: `cert ${i}`, mode: 0o644 },
+        { path: join(dir, 'key.pem'), data: `key ${i}`, mode: 0o600 },
+      ];
+      await (i % 2 ? writeFilesSwapDir(dir, files) : writeFilesAtomic(files));
+    }
+    await new Promise((r) => setTimeout(r, 100)); // let the last events arrive
+  } finally {
+    watcher.close();
+  }
+  const names = [...new Set(seen)];
+  assert.ok(names.length >= 20, `temporaries seen: ${names.length}`);
+  for (const name of names) assert.match(name, /^\.(cert\.pem|key\.pem|\.\.data)\.[0-9a-f]{32}\.tmp$/);
+  assert.ok(names.some((n) => n.startsWith('...data.')), 'the ..data link is swapped in from a random name too');
+  const randomParts = names.map((n) => /\.([0-9a-f]{32})\.tmp$/.exec(n)![1]!);
+  assert.equal(new Set(randomParts).size, randomParts.length, 'no random part repeats');
+  // Counted names from one per-process prefix would share it; random ones share no long prefix.
+  assert.ok(new Set(randomParts.map((r) => r.slice(0, 8))).size > randomParts.length / 2, 'no shared prefix');
+});
+
+for (const layout of ['files', 'atomic_dir'] as const) {
+  it(`cert_dir a symlink flipped between two directories during ${layout} writes: no temporary left anywhere`, async () => {
+    const root = tempDir('flip-');
+    const [a, b, link] = ['a', 'b', 'certs'].map((n) => join(root, n)) as [string, string, string];
+    mkdirSync(a);
+    mkdirSync(b);
+    symlinkSync(a, link);
+    const WRITES = 150;
+    let failed = 0;
+    const flip = flipper(link, a, b);
+    try {
+      await new Promise((r) => setTimeout(r, 200)); // flipping is under way
+      for (let i = 0; i < WRITES; i++) {
+        const files = ['svid.pem', 'svid_key.pem', 'bundle.pem'].map((n) => ({ path: join(link, n), data: `${n} ${i}`, mode: n.includes('key') ? 0o600 : 0o644 }));
+        await (layout === 'files' ? writeFilesAtomic(files) : writeFilesSwapDir(link, files)).catch(() => failed++);
+      }
+    } finally {
+      await flip.stop();
+    }
+    const left = [a, b].flatMap((d) => readdirSync(d).filter((n) => /\.tmp$|^\.\.data_tmp$/.test(n)));
+    console.log(`# ${layout}: ${WRITES} writes while cert_dir flipped, ${failed} failed, ${left.length} temporaries left`);
+    assert.deepEqual(left, []);
+    assert.equal(failed, 0, 'every write went wholly to one directory');
+  });
+}
+
+it('atomic_dir clean-up removes only its own old version directories and links', async () => {
+  const dir = tempDir('atomic-');
+  const set = (n: number, names = ['cert.pem', 'key.pem']) => names.map((name) => ({ path: join(dir, name), data: `${name} ${n}`, mode: 0o600 }));
+  await writeFilesSwapDir(dir, set(1, ['cert.pem', 'key.pem', 'extra.pem']));
+  const ownOld = readdirSync(dir).find((n) => n.startsWith('..2'))!;
+  // Look-alikes a user (or another tool) put there: a file with a version's exact name, a
+  // directory whose suffix is not mkdtemp's six characters, a link into ..data under another name.
+  writeFileSync(join(dir, '..2020_01_01_00_00_00.abcdef'), 'a file, not a version directory');
+  mkdirSync(join(dir, '..2020_01_01_00_00_00.notes-dir'));
+  symlinkSync('..data/cert.pem', join(dir, 'my-cert-link.pem'));
+  await writeFilesSwapDir(dir, set(2));
+  await writeFilesSwapDir(dir, set(3));
+  const entries = readdirSync(dir);
+  assert.ok(!entries.includes(ownOld), 'the helper\'s own old version is removed');
+  assert.ok(!entries.includes('extra.pem'), 'the link of a name no longer written is removed');
+  for (const kept of ['..2020_01_01_00_00_00.abcdef', '..2020_01_01_00_00_00.notes-dir', 'my-cert-link.pem']) assert.ok(entries.includes(kept), `${kept} kept`);
+});
+
+it('atomic_dir: a directory planted at ..data_tmp neither fails the swap nor is touched', async () => {
+  const dir = tempDir('atomic-');
+  mkdirSync(join(dir, '..data_tmp'));
+  writeFileSync(join(dir, '..data_tmp', 'x'), 'planted');
+  await writeFilesSwapDir(dir, [{ path: join(dir, 'cert.pem'), data: 'cert', mode: 0o644 }]);
+  assert.equal(readFileSync(join(dir, 'cert.pem'), 'utf8'), 'cert');
+  assert.equal(readFileSync(join(dir, '..data_tmp', 'x'), 'utf8'), 'planted');
 });

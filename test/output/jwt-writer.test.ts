@@ -100,3 +100,23 @@ test('a write that fails leaves the old file and reports an output error naming 
     (e: Error & { code?: string }) => e.code === 'output' && /cannot write api\.jwt .*directory does not exist/.test(e.message),
   );
 });
+
+test('jwks layout: a trust domain that would make a bad file name refuses the update; nothing written or removed', async () => {
+  const dir = tempDir();
+  const w = new JwtWriter(out(dir, { jwtBundleFormat: 'jwks', jwtBundleFileName: '.{trust_domain}' }), silentLogger);
+  await w.writeBundles(bundleSet({ 'example.org': [keyA] }));
+  await assert.rejects(
+    w.writeBundles(bundleSet({ 'example.org': [keyA], '.': [keyB] })),
+    (e: Error & { code?: string; reason?: string }) => e.code === 'jwtbundle' && e.reason === 'bad_file_name' && /trust domain "\." would be written as "\.\."/.test(e.message),
+  );
+  assert.deepEqual(readdirSync(dir), ['.example.org']);
+});
+
+test('jwks layout: cleanup leaves files that merely share the pattern\'s prefix and suffix', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'jwt_README.jwks'), 'a user file');
+  const w = new JwtWriter(out(dir, { jwtBundleFormat: 'jwks', jwtBundleFileName: 'jwt_{trust_domain}.jwks' }), silentLogger);
+  await w.writeBundles(bundleSet({ 'example.org': [keyA], 'partner.org': [keyB] }));
+  await w.writeBundles(bundleSet({ 'example.org': [keyA] }));
+  assert.deepEqual(readdirSync(dir).sort(), ['jwt_README.jwks', 'jwt_example.org.jwks']);
+});

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { X509Output } from '../../src/config/config.js';
+import { isHelperError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { parseX509Bundle } from '../../src/spiffe/bundle.js';
 import { TrustDomain } from '../../src/spiffe/id.js';
@@ -168,4 +169,37 @@ test('an unwritable directory fails with an output error and leaves the old file
   const writer = new X509Writer(out({ bundleFileName: 'sub/bundle.pem' }), certDir, silentLogger);
   await assert.rejects(writer.apply(ctx), (e) => (e as { code?: string }).code === 'output' && /cannot write bundle\.pem .*directory does not exist; the previous files are unchanged/.test((e as Error).message));
   assert.deepEqual(readdirSync(certDir), [], 'no file of the set was renamed into place, and no temporary leaked');
+});
+
+// Trust domain names come from the agent: one that would make a bad file name refuses the
+// update (a reason for the refused-updates metric), and nothing is written.
+const badNames: [string, string, string, RegExp][] = [
+  ['"." under ".{trust_domain}" makes ".."', '.{trust_domain}', '.', /would be written as "\.\.", which is "\.\.", not a file name/],
+  ['".data" under ".{trust_domain}" makes "..data"', '.{trust_domain}', '.data', /"\.\.data", which starts with "\.\.", which is reserved/],
+  ['a name too long for its temporary', 'fed_{trust_domain}.pem', `${'a'.repeat(240)}.org`, /is longer than 217 bytes/],
+];
+for (const layout of ['files', 'atomic_dir'] as const) {
+  for (const [name, pattern, td, re] of badNames) {
+    test(`a federated trust domain that would make a bad file name refuses the update (${layout}): ${name}`, async () => {
+      const dir = tempDir();
+      const writer = new X509Writer(out({ layout, federatedBundleFileName: pattern }), dir, silentLogger);
+      await writer.apply((await context()).ctx);
+      const before = readdirSync(dir).sort();
+      await assert.rejects(writer.apply((await context({ federated: [td] })).ctx), (e) => isHelperError(e, 'x509bundle') && e.reason === 'bad_file_name' && re.test(e.message));
+      assert.deepEqual(readdirSync(dir).sort(), before, 'nothing written, nothing removed');
+    });
+  }
+}
+
+test('stale per-domain cleanup removes only what the helper would have written', async () => {
+  const dir = tempDir();
+  const writer = new X509Writer(out({ federatedBundleFileName: 'fed_{trust_domain}.pem' }), dir, silentLogger);
+  await writer.apply((await context({ federated: ['alpha.org', 'gone.org'] })).ctx);
+  const theirs = ['fed_NOTES.pem', 'fed_a b.pem', 'fed_link.org.pem', 'fed_dir.org.pem'];
+  writeFileSync(join(dir, theirs[0]!), 'a user file that shares the prefix and suffix');
+  writeFileSync(join(dir, theirs[1]!), 'not a trust domain name');
+  symlinkSync('/etc/hostname', join(dir, theirs[2]!));
+  mkdirSync(join(dir, theirs[3]!));
+  await writer.apply((await context({ federated: ['alpha.org'] })).ctx);
+  assert.deepEqual(readdirSync(dir).sort(), ['bundle.pem', 'fed_alpha.org.pem', ...theirs, 'svid.pem', 'svid_key.pem'].sort());
 });

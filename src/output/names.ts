@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * The names the helper owns in cert_dir, and the rule every output name must pass, whether
+ * it comes from the config or from a trust domain the agent sent. Everything starting with
+ * `..` is the helper's: the atomic_dir internals (`..data`, `..<timestamp>.<6>` version
+ * directories, as Kubernetes' volume writer names them; it also uses `..data_tmp`) and the
+ * cert_dir lock.
+ */
+export const DATA_LINK = '..data';
+export const LOCK_NAME = '..spiffe-helper.lock';
+
+/** 128 random bits per temporary: another user of the directory cannot predict or pre-plant it. */
+const TEMP_HEX = 32;
+const TEMP_NAME = new RegExp(`^\\.(.+)\\.[0-9a-f]{${TEMP_HEX}}\\.tmp$`);
+/** NAME_MAX, less what the temporary adds around the name (`.` + `.<hex>.tmp`). */
+export const MAX_NAME_BYTES = 255 - (1 + 1 + TEMP_HEX + 4);
+
+/** `.<name>.<32 random hex>.tmp`: a sibling of `name` holding its content until the rename. */
+export function tempName(name: string): string {
+  return `.${name}.${randomBytes(TEMP_HEX / 2).toString('hex')}.tmp`;
+}
+
+/** The output name whose temporary `entry` is, or undefined when `entry` is not one. */
+export function tempTarget(entry: string): string | undefined {
+  return TEMP_NAME.exec(entry)?.[1];
+}
+
+/** Why `name` cannot be an output file in cert_dir, or undefined when it can. */
+export function nameProblem(name: string): string | undefined {
+  if (name === '') return 'is empty';
+  if (name.includes('/')) return 'contains "/" (a path, not a file name)';
+  if (name.includes('\0')) return 'contains a NUL character';
+  if (name === '.' || name === '..') return `is "${name}", not a file name`;
+  if (name.startsWith('..')) return `starts with "..", which is reserved for the helper's own entries (${DATA_LINK}, its version directories and temporaries, the lock ${LOCK_NAME})`;
+  if (tempTarget(name) !== undefined) return 'has the shape of the helper\'s temporary files (".<name>.<hex>.tmp")';
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `is longer than ${MAX_NAME_BYTES} bytes (its temporary must fit the 255-byte limit)`;
+  return undefined;
+}
