@@ -97,9 +97,18 @@ export class HealthState {
   }
 }
 
+/**
+ * What the listener may hold, so that no client can take the descriptors the helper needs for
+ * its files, its agent connection and its child: probes and a scraper need a handful of
+ * connections, each done in milliseconds. Over the cap, a new connection is closed at once;
+ * a connection that is idle, or slow to send its request, is closed within seconds (idle ones
+ * by their own socket timer, so an idle helper has no periodic wake-up for this).
+ */
+export const LISTENER_LIMITS = { maxConnections: 32, idleMs: 5_000, requestMs: 5_000 } as const;
+
 /** Serves liveness and readiness (and metrics); a port already in use is a start-up error. */
 export async function startHealthServer(config: HealthConfig, state: HealthState, log: Logger): Promise<Server> {
-  const server = createServer((req, res) => {
+  const server = createServer({ headersTimeout: LISTENER_LIMITS.requestMs, requestTimeout: LISTENER_LIMITS.requestMs, keepAliveTimeout: LISTENER_LIMITS.idleMs }, (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (config.metricsEnabled && path === METRICS_PATH && req.method === 'GET') {
       res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(state.metrics.render());
@@ -112,7 +121,8 @@ export async function startHealthServer(config: HealthConfig, state: HealthState
     }
     res.writeHead(check ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(state.report()) + '\n');
   });
-  server.keepAliveTimeout = 5_000;
+  server.maxConnections = LISTENER_LIMITS.maxConnections;
+  server.timeout = LISTENER_LIMITS.idleMs;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       const why = e.code === 'EADDRINUSE' ? 'the port is already in use' : e.message;
