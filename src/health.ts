@@ -113,7 +113,6 @@ export class HealthState {
   /** `changed` false: the token on disk was already this one. */
   jwtWritten(file: string, expiry: Date | undefined, changed: boolean): void {
     this.written(jwtKey(file), changed ? [file] : undefined, expiry);
-    this.recovered('FetchJWTSVID');
     if (expiry) this.metrics.jwtSvidWritten(file, expiry, changed);
   }
 
@@ -140,6 +139,11 @@ export class HealthState {
     if (error.reason !== 'identity_redacted') return;
     const keys = rpc === 'FetchX509SVID' ? [X509] : rpc === 'FetchJWTBundles' ? [JWT_BUNDLE] : [...this.outputs.keys()].filter((k) => k.startsWith('jwt-svid:'));
     keys.forEach((k) => this.redact(k, error.message));
+  }
+
+  /** The agent answered `rpc`: its outage or refusal to issue is over. */
+  agentAnswered(rpc: string): void {
+    this.problems.delete(rpc);
   }
 
   /** A streamed message from the agent was refused; the last good files stay. */
@@ -194,8 +198,6 @@ export class HealthState {
 
   private recovered(key: string): void {
     this.problems.delete(key);
-    if (key === X509) this.problems.delete('FetchX509SVID');
-    if (key === JWT_BUNDLE) this.problems.delete('FetchJWTBundles');
     const out = this.outputs.get(key);
     if (out?.redacted) {
       out.redacted = undefined;

@@ -179,6 +179,7 @@ function newClient(options: SidecarOptions, health?: HealthState): WorkloadClien
     backoff: options.backoff,
     onRetry: health && ((rpc, e) => health.agentError(rpc, e)),
     onRefused: health && ((rpc, e) => health.refused(rpc, e)),
+    onAnswer: health && ((rpc) => health.agentAnswered(rpc)),
   });
 }
 

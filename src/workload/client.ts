@@ -39,6 +39,8 @@ export interface WorkloadClientOptions {
   onRetry?: (rpc: string, error: HelperError) => void;
   /** Called when a streamed message is refused (by a throw from `onMessage`). */
   onRefused?: (rpc: string, error: HelperError) => void;
+  /** Called for every message and every successful call: the agent answers (again). */
+  onAnswer?: (rpc: string) => void;
 }
 
 export interface WatchOptions<T> {
@@ -55,6 +57,7 @@ export class WorkloadClient {
   private readonly backoffOptions: BackoffOptions | undefined;
   private readonly onRetry: WorkloadClientOptions['onRetry'];
   private readonly onRefused: WorkloadClientOptions['onRefused'];
+  private readonly onAnswer: WorkloadClientOptions['onAnswer'];
   /** RPCs the agent has answered: a PERMISSION_DENIED after that is a redaction, not "not yet". */
   private readonly answered = new Set<string>();
   /** The most recent reason a call failed: what a one-shot timeout reports. */
@@ -67,6 +70,7 @@ export class WorkloadClient {
     this.backoffOptions = options.backoff;
     this.onRetry = options.onRetry;
     this.onRefused = options.onRefused;
+    this.onAnswer = options.onAnswer;
     this.client = new Service(options.address.target, credentials.createInsecure(), {
       interceptors: [headerInterceptor],
       'grpc.max_receive_message_length': options.maxReceiveBytes ?? 32 * 1024 * 1024,
@@ -133,6 +137,7 @@ export class WorkloadClient {
         signal.removeEventListener('abort', onAbort);
         if (err) return reject(err);
         this.answered.add(rpc);
+        this.onAnswer?.(rpc);
         resolve(res);
       }) as { cancel(): void };
       signal.addEventListener('abort', onAbort, { once: true });
@@ -169,6 +174,7 @@ export class WorkloadClient {
       call.on('data', (msg: T) => {
         onData();
         this.answered.add(options.rpc);
+        this.onAnswer?.(options.rpc);
         pending = msg;
         busy ??= drain();
       });

@@ -173,10 +173,10 @@ test('liveness: a JWT-SVID expiring during an agent outage leaves /live 200 (not
   }
 });
 
-test('last_error names the current cause and is cleared once the agent is back', async () => {
+test('last_error names the current cause and is cleared once the agent is back (X.509 and JWT-SVIDs without a bundle file)', async () => {
   const dir = tempDir();
   let agent = await devAgent(dir, { svidTtlSeconds: 3600 });
-  const run = startCli(['--config', writeConfig(dir, agent.address, HEALTH)]);
+  const run = startCli(['--config', writeConfig(dir, agent.address, `jwt_svids = [{ jwt_audience = "api", jwt_svid_file_name = "api.jwt" }]\n${HEALTH}`)]);
   try {
     const port = await listenerPort(run);
     await until(port, '/ready', 'ready', (p) => p.status === 200 && p.body.last_error === undefined);
