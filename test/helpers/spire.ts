@@ -160,6 +160,13 @@ export interface Spire {
   startAgent(): Promise<void>;
   /** stopAgent() then startAgent(). The agent keeps its identity (disk key manager). */
   restartAgent(): Promise<void>;
+  /** Stops the server (SIGTERM, then SIGKILL after 5 s): a server outage; the agent keeps running. */
+  stopServer(): Promise<void>;
+  /**
+   * Starts the server again on the same port, config and datastore; resolves when it is healthy.
+   * Its memory key manager makes new CA and JWT keys (the old ones stay in the bundle).
+   */
+  startServer(): Promise<void>;
   /** PIDs of the running server and agent (undefined when not running). */
   pids(): { server: number | undefined; agent: number | undefined };
   /** Kills agent and server (SIGTERM then SIGKILL) and removes the temp dir. Idempotent. */
@@ -526,6 +533,22 @@ plugins {
     writePids();
   };
 
+  const stopServer = async () => {
+    await terminate(server);
+    serverLog.add(`[harness] spire-server stopped\n`);
+    writePids();
+  };
+
+  const resumeServer = async () => {
+    if (stopped) throw new Error('SPIRE harness already stopped');
+    if (alive(server)) return;
+    serverLog.add(`[harness] starting spire-server again on 127.0.0.1:${serverPort}\n`);
+    server = spawn(serverBin, ['run', '-config', serverConf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    pipeLogs(server, serverLog);
+    writePids();
+    await waitHealthy(serverBin, serverSocketPath, server, serverLog, 'spire-server');
+  };
+
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       await terminate(agent);
@@ -605,6 +628,8 @@ plugins {
       await stopAgent();
       await startAgent();
     },
+    stopServer,
+    startServer: resumeServer,
     pids: () => ({ server: alive(server) ? server?.pid : undefined, agent: alive(agent) ? agent?.pid : undefined }),
     stop,
     logs,
