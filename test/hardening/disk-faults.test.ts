@@ -178,7 +178,7 @@ const mode = (p: string) => statSync(p).mode & 0o777;
 
 describe('disk faults', { concurrency: 2 }, () => {
   for (const layout of ['files', 'atomic_dir'] as const) {
-    test(`daemon (${layout}): cert_dir turns read-only; the update is refused, files kept, /live 503; recovery once writable`, { skip: skipReadOnly }, async () => {
+    test(`daemon (${layout}): cert_dir turns read-only; the update is refused, files kept, still live and ready; recovery once writable`, { skip: skipReadOnly }, async () => {
       const s = scope('shr-');
       const certs = join(s.dir, 'certs');
       const agent = await agentIn(s);
@@ -196,14 +196,14 @@ describe('disk faults', { concurrency: 2 }, () => {
       unchanged(before, certs, 'read-only');
       assertNoPartialFiles(certs, 'read-only');
       const url = `http://127.0.0.1:${port}`;
-      assert.equal(await httpStatus(`${url}/live`), 503, 'not live while writes fail');
+      assert.equal(await httpStatus(`${url}/live`), 200, 'live: a restart would not make the disk writable; the helper retries');
       assert.equal(await httpStatus(`${url}/ready`), 200, 'still ready: the SVID on disk is valid');
       assert.ok(h.alive);
       undo();
       await agent.rotate();
       await h.waitFor('the write after recovery', m, (l) => isWritten(l) && l.serial === currentSerial(agent));
       assert.equal(serialOf(join(certs, 'svid.pem')), currentSerial(agent));
-      assert.equal(await httpStatus(`${url}/live`), 200, 'live again');
+      assert.equal(await httpStatus(`${url}/live`), 200, 'still live');
       assertNoPartialFiles(certs, 'after recovery');
     });
 
@@ -272,7 +272,7 @@ describe('disk faults', { concurrency: 2 }, () => {
     assert.equal(readFileSync(join(s.dir, 'certs'), 'utf8'), 'a file where a directory should be\n', 'the file is untouched');
   });
 
-  test('cert_dir removed while the daemon runs: the update is refused ("directory does not exist"), /live 503, no crash', async () => {
+  test('cert_dir removed while the daemon runs: the update is refused ("directory does not exist"), /ready 503, /live 200, no crash', async () => {
     const s = scope('shg-');
     const certs = join(s.dir, 'certs');
     const agent = await agentIn(s);
@@ -286,7 +286,8 @@ describe('disk faults', { concurrency: 2 }, () => {
     const line = await h.waitFor('the refused write', m, (l) => isRejected(l) || isWritten(l));
     assert.match(String(line.error), /cannot write svid\.pem in .*\/certs: directory does not exist/);
     assert.ok(!existsSync(certs), 'cert_dir is not recreated behind the operator\'s back');
-    assert.equal(await httpStatus(`http://127.0.0.1:${port}/live`), 503);
+    assert.equal(await httpStatus(`http://127.0.0.1:${port}/ready`), 503, 'not ready: the files are gone');
+    assert.equal(await httpStatus(`http://127.0.0.1:${port}/live`), 200);
     assert.ok(h.alive);
   });
 
