@@ -27,7 +27,7 @@ export interface SvidSummary {
 
 /** Codes of an agent's message that failed validation: what the refused-updates metric counts. */
 const REFUSALS = new Set(['spiffe-id', 'x509svid', 'x509bundle', 'jwtsvid', 'jwtbundle']);
-export function isRefusal(e: unknown): e is HelperError {
+function isRefusal(e: unknown): e is HelperError {
   return e instanceof HelperError && REFUSALS.has(e.code);
 }
 
@@ -59,9 +59,14 @@ class Output {
     return changed && `${this.label}: ${changed.name} was deleted or replaced since the helper wrote it`;
   }
 
+  /** Undefined when the file cannot be seen (gone, cert_dir replaced by a file, no permission). */
   private stamp(name: string): string | undefined {
-    const st = statSync(join(this.certDir, name), { throwIfNoEntry: false });
-    return st && `${st.ino}:${st.size}:${st.mtimeMs}`;
+    try {
+      const st = statSync(join(this.certDir, name));
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return undefined;
+    }
   }
 }
 
