@@ -32,7 +32,6 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 timed out waiting for a
 5 the Workload API refused the request or sent an invalid identity, 6 cannot write files,
 7 child command failed to start, 8 health listener failed; 128+N when stopped by signal N.`;
 
-
 /** The Go helper's users type single-dash flags (`-config`); accept those spellings. */
 function normalizeArgv(argv: string[]): string[] {
   return argv.map((a) => {
