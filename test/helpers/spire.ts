@@ -91,6 +91,12 @@ export interface SpireOptions {
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Time allowed for each of server and agent to become healthy. Default 60 000 ms. */
   startTimeoutMs?: number;
+  /**
+   * The server's KeyManager. Default "memory": new keys at every start. "disk" keeps the CA and
+   * JWT keys across stopServer()/startServer(), as a production server does; with "memory" the
+   * agent cannot verify a restarted server.
+   */
+  serverKeyManager?: 'memory' | 'disk';
   /** Use these binaries instead of spireBinDir(). */
   binDir?: string;
 }
@@ -164,7 +170,7 @@ export interface Spire {
   stopServer(): Promise<void>;
   /**
    * Starts the server again on the same port, config and datastore; resolves when it is healthy.
-   * Its memory key manager makes new CA and JWT keys (the old ones stay in the bundle).
+   * Needs `serverKeyManager: "disk"` for the agent to trust it again.
    */
   startServer(): Promise<void>;
   /** PIDs of the running server and agent (undefined when not running). */
@@ -449,8 +455,16 @@ plugins {
     NodeAttestor "join_token" {
         plugin_data {}
     }
-    KeyManager "memory" {
+    ${
+      options.serverKeyManager === 'disk'
+        ? `KeyManager "disk" {
+        plugin_data {
+            keys_path = "${join(serverData, 'keys.json')}"
+        }
+    }`
+        : `KeyManager "memory" {
         plugin_data {}
+    }`
     }
 }
 `,

@@ -26,7 +26,7 @@ let spire: Spire | undefined;
 
 before(async () => {
   if (skip) return;
-  spire = await startSpire();
+  spire = await startSpire({ serverKeyManager: 'disk' });
 }, { timeout: 120_000 });
 
 after(async () => {
