@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# What the tests need beyond npm packages: real consumers from Debian (openssl, nginx).
+# What the tests need beyond npm packages: real consumers from Debian (openssl, nginx, promtool).
 # Idempotent; quick when everything is present.
 set -euo pipefail
 need=()
 command -v openssl >/dev/null || need+=(openssl)
 command -v systemd-analyze >/dev/null || need+=(systemd) # test/examples.test.ts: the unit's exposure
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v promtool >/dev/null || need+=(prometheus) # promtool, for the /metrics lint
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-test-deps: installing ${need[*]} from Debian" >&2
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"

@@ -1,13 +1,21 @@
+import { statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import { METRICS_PATH, type HealthConfig } from './config/config.js';
 import { HelperError } from './errors.js';
-import type { Logger } from './log.js';
+import { silentLogger, type Logger } from './log.js';
 import { Metrics, METRICS_CONTENT_TYPE } from './metrics.js';
 
 /**
  * What the helper has achieved: the one place the sidecar reports events to, read by the
- * probes and by `/metrics`. The probe body keeps the Go helper's `file_write_statuses` shape;
- * beyond it, readiness requires a written, unexpired SVID, and liveness fails while writes fail.
+ * probes and by `/metrics`. The probe body keeps the Go helper's `file_write_statuses` shape.
+ *
+ * Ready: every configured output (X.509 set, each JWT-SVID, the JWT bundle) was written, is
+ * unexpired, is still what the helper wrote (checked at probe time with a stat per file), and
+ * its identity has not been redacted by the agent. Live: the helper's loops run; it turns 503
+ * only once they ended for good (a fatal error, the helper stopping). An absent agent, expiry,
+ * failed writes and redaction are readiness matters: the helper retries them itself, and a
+ * restart would do nothing more.
  */
 type WriteStatus = 'unwritten' | 'written' | 'failed';
 
@@ -17,102 +25,250 @@ export interface SvidSummary {
   notAfter: Date;
 }
 
-export class HealthState {
-  private x509Status: WriteStatus | undefined;
-  private svid: SvidSummary | undefined;
-  private readonly jwt = new Map<string, WriteStatus>();
-  private lastError: string | undefined;
-  readonly metrics = new Metrics();
+/** Codes of an agent's message that failed validation: what the refused-updates metric counts. */
+const REFUSALS = new Set(['spiffe-id', 'x509svid', 'x509bundle', 'jwtsvid', 'jwtbundle']);
+function isRefusal(e: unknown): e is HelperError {
+  return e instanceof HelperError && REFUSALS.has(e.code);
+}
 
-  constructor(options: { x509: boolean; jwtFiles: readonly string[] }) {
-    if (options.x509) this.x509Status = 'unwritten';
-    for (const f of options.jwtFiles) this.jwt.set(f, 'unwritten');
+/** One output as the helper last left it on disk. */
+class Output {
+  status: WriteStatus = 'unwritten';
+  /** File names (under cert_dir) and their identity (inode, size, mtime) right after the write. */
+  private files: { name: string; stamp: string | undefined }[] = [];
+  expiry: Date | undefined;
+  /** Why the agent no longer issues this output's identity, while it does not. */
+  redacted: string | undefined;
+  everWritten = false;
+
+  constructor(
+    readonly label: string,
+    private readonly certDir: string,
+  ) {}
+
+  wrote(names: readonly string[]): void {
+    this.files = names.map((name) => ({ name, stamp: this.stamp(name) }));
   }
 
-  x509Written(svid: SvidSummary): void {
-    this.x509Status = 'written';
+  /** What keeps this output from being ready, if anything. */
+  problem(now: Date): string | undefined {
+    if (!this.everWritten) return `${this.label}: not written yet`;
+    if (this.redacted) return `${this.label}: redacted: ${this.redacted}`;
+    if (this.expiry && this.expiry.getTime() <= now.getTime()) return `${this.label}: expired at ${this.expiry.toISOString()}`;
+    const changed = this.files.find((f) => this.stamp(f.name) !== f.stamp);
+    return changed && `${this.label}: ${changed.name} was deleted or replaced since the helper wrote it`;
+  }
+
+  /** Undefined when the file cannot be seen (gone, cert_dir replaced by a file, no permission). */
+  private stamp(name: string): string | undefined {
+    try {
+      const st = statSync(join(this.certDir, name));
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+export interface HealthOptions {
+  certDir: string;
+  x509: boolean;
+  jwtFiles: readonly string[];
+  jwtBundle: boolean;
+  log?: Logger;
+}
+
+const X509 = 'x509';
+const JWT_BUNDLE = 'jwt-bundle';
+const jwtKey = (file: string): string => `jwt-svid:${file}`;
+
+export class HealthState {
+  private readonly outputs = new Map<string, Output>();
+  private svid: SvidSummary | undefined;
+  /** The current causes of trouble by source, the newest last; a source's entry goes when it recovers. */
+  private readonly problems = new Map<string, string>();
+  private ended = false;
+  private readonly log: Logger;
+  readonly metrics = new Metrics();
+
+  constructor(options: HealthOptions) {
+    this.log = options.log ?? silentLogger;
+    const add = (key: string, label: string): void => void this.outputs.set(key, new Output(label, options.certDir));
+    if (options.x509) add(X509, 'x509 svid');
+    for (const f of options.jwtFiles) add(jwtKey(f), `jwt svid ${f}`);
+    if (options.jwtBundle) add(JWT_BUNDLE, 'jwt bundle');
+  }
+
+  /** A new X.509 set is on disk as `files`. */
+  x509Written(svid: SvidSummary, files: readonly string[]): void {
     this.svid = svid;
+    this.written(X509, files, svid.notAfter);
     this.metrics.x509Written(svid.notAfter);
   }
 
+  /** An X.509 update was accepted and was already on disk. */
+  x509Unchanged(): void {
+    this.recovered(X509);
+  }
+
   x509Failed(error: string): void {
-    this.x509Status = 'failed';
-    this.failed(error);
+    this.failed(X509, error);
   }
 
   /** `changed` false: the token on disk was already this one. */
   jwtWritten(file: string, expiry: Date | undefined, changed: boolean): void {
-    this.jwt.set(file, 'written');
+    this.written(jwtKey(file), changed ? [file] : undefined, expiry);
     if (expiry) this.metrics.jwtSvidWritten(file, expiry, changed);
   }
 
-  jwtFailed(file: string, error: string): void {
-    this.jwt.set(file, 'failed');
-    this.failed(error);
+  /** `cause`: the error itself, when there is one: a refused token is counted by its reason. */
+  jwtFailed(file: string, error: string, cause?: unknown): void {
+    if (isRefusal(cause)) this.refusedUpdate(jwtKey(file), cause);
+    this.failed(jwtKey(file), error);
   }
 
-  jwtBundleWritten(changed: boolean): void {
+  jwtBundleWritten(files: readonly string[], changed: boolean): void {
+    this.written(JWT_BUNDLE, changed ? files : undefined, undefined);
     if (changed) this.metrics.updated();
   }
 
   jwtBundleFailed(error: string): void {
-    this.failed(error);
+    this.failed(JWT_BUNDLE, error);
   }
 
-  reconnected(): void {
+  /** The Workload API client retries a stream or a call because of `error`. */
+  agentError(rpc: string, error: HelperError): void {
     this.metrics.reconnected();
+    this.problems.delete(rpc);
+    this.problems.set(rpc, error.message);
+    if (error.reason !== 'identity_redacted') return;
+    const keys = rpc === 'FetchX509SVID' ? [X509] : rpc === 'FetchJWTBundles' ? [JWT_BUNDLE] : [...this.outputs.keys()].filter((k) => k.startsWith('jwt-svid:'));
+    keys.forEach((k) => this.redact(k, error.message));
+  }
+
+  /** The agent answered `rpc`: its outage or refusal to issue is over. */
+  agentAnswered(rpc: string): void {
+    this.problems.delete(rpc);
+  }
+
+  /** A streamed message from the agent was refused; the last good files stay. */
+  refused(rpc: string, error: HelperError): void {
+    if (!isRefusal(error)) return;
+    this.refusedUpdate(rpc === 'FetchX509SVID' ? X509 : rpc === 'FetchJWTBundles' ? JWT_BUNDLE : rpc, error);
   }
 
   childRestarted(): void {
     this.metrics.childRestarted();
   }
 
-  private failed(error: string): void {
-    this.lastError = error;
+  /** The helper's loops ended for good (`error`: why, when it was not a requested stop). */
+  loopsEnded(error?: string): void {
+    this.ended = true;
+    if (error) this.problems.set('helper', error);
+  }
+
+  private written(key: string, files: readonly string[] | undefined, expiry: Date | undefined): void {
+    const out = this.outputs.get(key);
+    if (out) {
+      out.status = 'written';
+      out.everWritten = true;
+      out.expiry = expiry;
+      if (files) out.wrote(files);
+    }
+    this.recovered(key);
+  }
+
+  private failed(key: string, error: string): void {
+    const out = this.outputs.get(key);
+    if (out) out.status = 'failed';
+    this.problems.delete(key);
+    this.problems.set(key, error);
     this.metrics.writeFailed();
   }
 
+  private refusedUpdate(key: string, error: HelperError): void {
+    this.metrics.refused(error.reason);
+    this.problems.delete(key);
+    this.problems.set(key, error.message);
+    // The hinted SVID no longer sent is a redaction of that identity (Workload API §5.2.1).
+    if (error.reason === 'hint_not_sent' && this.outputs.get(key)?.everWritten) this.redact(key, error.message);
+  }
+
+  private redact(key: string, why: string): void {
+    const out = this.outputs.get(key);
+    if (!out || out.redacted) return;
+    out.redacted = why;
+    this.log.warn('the agent no longer issues this identity; not ready until it does again; the files stay until they expire', { output: out.label, reason: why });
+  }
+
+  private recovered(key: string): void {
+    this.problems.delete(key);
+    const out = this.outputs.get(key);
+    if (out?.redacted) {
+      out.redacted = undefined;
+      this.log.info('the agent issues this identity again', { output: out.label });
+    }
+  }
+
   live(): boolean {
-    return this.x509Status !== 'failed' && ![...this.jwt.values()].includes('failed');
+    return !this.ended;
+  }
+
+  /** Why the helper is not ready, one line per output; empty when it is. */
+  notReady(now: Date = new Date()): string[] {
+    return [...this.outputs.values()].flatMap((o) => o.problem(now) ?? []);
   }
 
   ready(now: Date = new Date()): boolean {
-    const x509Ok = this.x509Status === undefined || (this.svid !== undefined && this.svid.notAfter.getTime() > now.getTime());
-    return x509Ok && [...this.jwt.values()].every((s) => s === 'written');
+    return this.notReady(now).length === 0;
   }
 
-  report(now: Date = new Date()): object {
+  report(now: Date = new Date()): { live: boolean; ready: boolean; [field: string]: unknown } {
+    const notReady = this.notReady(now);
+    const jwt = [...this.outputs].filter(([k]) => k.startsWith('jwt-svid:')).map(([k, o]) => [k.slice('jwt-svid:'.length), o.status]);
     return {
       live: this.live(),
-      ready: this.ready(now),
-      file_write_statuses: { x509_write_status: this.x509Status, jwt_write_status: Object.fromEntries(this.jwt) },
+      ready: notReady.length === 0,
+      file_write_statuses: { x509_write_status: this.outputs.get(X509)?.status, jwt_write_status: Object.fromEntries(jwt) },
       x509_svid: this.svid && {
         spiffe_id: this.svid.spiffeId,
         serial: this.svid.serial,
         not_after: this.svid.notAfter.toISOString(),
         expired: this.svid.notAfter.getTime() <= now.getTime(),
       },
-      last_error: this.lastError,
+      not_ready: notReady.length > 0 ? notReady : undefined,
+      last_error: [...this.problems.values()].at(-1),
     };
   }
 }
 
+/**
+ * What the listener may hold, so that no client can take the descriptors the helper needs for
+ * its files, its agent connection and its child: probes and a scraper need a handful of
+ * connections, each done in milliseconds. Over the cap, a new connection is closed at once;
+ * a connection that is idle, or slow to send its request, is closed within seconds (idle ones
+ * by their own socket timer, so an idle helper has no periodic wake-up for this).
+ */
+export const LISTENER_LIMITS = { maxConnections: 32, idleMs: 5_000, requestMs: 5_000 } as const;
+
 /** Serves liveness and readiness (and metrics); a port already in use is a start-up error. */
 export async function startHealthServer(config: HealthConfig, state: HealthState, log: Logger): Promise<Server> {
-  const server = createServer((req, res) => {
+  const server = createServer({ headersTimeout: LISTENER_LIMITS.requestMs, requestTimeout: LISTENER_LIMITS.requestMs, keepAliveTimeout: LISTENER_LIMITS.idleMs }, (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (config.metricsEnabled && path === METRICS_PATH && req.method === 'GET') {
       res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(state.metrics.render());
       return;
     }
-    const check = path === config.livenessPath ? state.live() : path === config.readinessPath ? state.ready() : undefined;
-    if (check === undefined || req.method !== 'GET') {
+    const probe = path === config.livenessPath ? 'live' : path === config.readinessPath ? 'ready' : undefined;
+    if (probe === undefined || req.method !== 'GET') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    res.writeHead(check ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(state.report()) + '\n');
+    const body = state.report();
+    res.writeHead(body[probe] ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body) + '\n');
   });
-  server.keepAliveTimeout = 5_000;
+  server.maxConnections = LISTENER_LIMITS.maxConnections;
+  server.timeout = LISTENER_LIMITS.idleMs;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       const why = e.code === 'EADDRINUSE' ? 'the port is already in use' : e.message;

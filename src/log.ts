@@ -1,14 +1,20 @@
 /**
  * One line per event on stderr, as text (default) or JSON. Fields are flat key/values.
- * Private keys and tokens are never passed to the logger; as a second line of defence,
- * any value that looks like a PEM private key or a compact JWS is redacted.
+ * Private keys and tokens are never passed to the logger; as a second line of defence, a PEM
+ * private key or a JWT anywhere in the message or in a string field (quoted inside an error
+ * message from a peer, say) is replaced by `[redacted]`, the rest of the text kept.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'text' | 'json';
 export type Fields = Record<string, string | number | boolean | undefined | null>;
 
 const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-const secretPattern = /-----BEGIN [A-Z ]*PRIVATE KEY-----|^eyJ[\w-]*\.[\w-]+\.[\w-]*$/;
+/**
+ * A PEM private key block, through its END line or, cut short, to the end of the text; and a
+ * JWS or JWE compact serialization: a base64url JSON header (`{` encodes as "ey" or "ew") long
+ * enough to hold an `alg`, then two to four more segments. Host names and dotted words stay.
+ */
+const secretPatterns = [/-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g, /\be[wy][\w-]{14,}(?:\.[\w-]*){2,4}/g];
 
 export interface Logger {
   debug(msg: string, fields?: Fields): void;
@@ -24,8 +30,12 @@ export interface LoggerOptions {
   now?: () => Date;
 }
 
+export function redact(text: string): string {
+  return secretPatterns.reduce((t, p) => t.replace(p, '[redacted]'), text);
+}
+
 function scrub(v: Fields[string]): Fields[string] {
-  return typeof v === 'string' && secretPattern.test(v) ? '[redacted]' : v;
+  return typeof v === 'string' ? redact(v) : v;
 }
 
 /**
@@ -60,6 +70,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const emit = (level: LogLevel, msg: string, fields: Fields = {}): void => {
     if (order[level] < min) return;
     const time = now().toISOString();
+    msg = redact(msg);
     const clean: [string, string | number | boolean][] = [];
     for (const [k, v] of Object.entries(fields)) {
       const s = scrub(v);

@@ -79,7 +79,7 @@ export async function runOnce(options: SidecarOptions & { timeoutMs: number }): 
 export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { signals: SignalHub }): Promise<number> {
   const { config, log, signals } = options;
   await ensureDir(config.certDir);
-  const health = new HealthState({ x509: config.x509 !== undefined, jwtFiles: config.jwtSvids.map((j) => j.fileName) });
+  const health = new HealthState({ certDir: config.certDir, x509: config.x509 !== undefined, jwtFiles: config.jwtSvids.map((j) => j.fileName), jwtBundle: config.jwtBundleFileName !== undefined, log });
   const server = config.health.enabled ? await startHealthServer(config.health, health, log) : undefined;
   const notifiers = buildNotifiers(config, log, health);
   signals.onForward((sig) => notifiers.forEach((n) => n.forward(sig)));
@@ -87,6 +87,7 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
   const stop = new AbortController();
   let fatal: unknown;
   const fail = (e: unknown): void => {
+    health.loopsEnded(describeError(e));
     fatal ??= e;
     stop.abort();
   };
@@ -117,7 +118,8 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
               if (isHelperError(e, 'output')) health.x509Failed(describeError(e));
               throw e;
             }
-            if (result.changed) health.x509Written({ spiffeId: result.svid.id.toString(), serial: result.svid.serial, notAfter: result.svid.notAfter });
+            if (result.changed) health.x509Written({ spiffeId: result.svid.id.toString(), serial: result.svid.serial, notAfter: result.svid.notAfter }, result.files);
+            else health.x509Unchanged();
           },
         })
         .catch(fail)
@@ -131,19 +133,20 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
         signal,
         onWrite: (e) => {
           if (e.kind === 'jwt-svid') e.files.forEach((f) => health.jwtWritten(f, e.expiry, e.changed));
-          else health.jwtBundleWritten(e.changed);
+          else health.jwtBundleWritten(e.files, e.changed);
           // With no X.509 output there is no rotation to wait for: cmd starts once every token is on disk.
           if (!writer && !jwtOnlyStarted && health.ready()) {
             jwtOnlyStarted = true;
             void notifyAll();
           }
         },
-        onFailure: (e) => (e.kind === 'jwt-svid' ? health.jwtFailed(e.file, e.error) : health.jwtBundleFailed(e.error)),
+        onFailure: (e) => (e.kind === 'jwt-svid' ? health.jwtFailed(e.file, e.error, e.cause) : health.jwtBundleFailed(e.error)),
       }).catch(fail)
     : Promise.resolve();
 
   const childExit = Promise.race(notifiers.map((n) => n.done));
   const exitedWith = await Promise.race([childExit, new Promise<undefined>((r) => signal.addEventListener('abort', () => r(undefined), { once: true }))]);
+  health.loopsEnded();
   stop.abort();
   await Promise.all([watching, jwtWatching]);
   client.close();
@@ -174,7 +177,14 @@ function buildNotifiers(config: Config, log: Logger, health: HealthState): Notif
 function newClient(options: SidecarOptions, health?: HealthState): WorkloadClient {
   const { config, log } = options;
   log.info('connecting to the workload api', { address: config.agentAddress.target, source: config.agentAddressSource });
-  return new WorkloadClient({ address: config.agentAddress, log, backoff: options.backoff, onRetry: health && (() => health.reconnected()) });
+  return new WorkloadClient({
+    address: config.agentAddress,
+    log,
+    backoff: options.backoff,
+    onRetry: health && ((rpc, e) => health.agentError(rpc, e)),
+    onRefused: health && ((rpc, e) => health.refused(rpc, e)),
+    onAnswer: health && ((rpc) => health.agentAnswered(rpc)),
+  });
 }
 
 function closeServer(server: Server | undefined): Promise<void> {

@@ -37,7 +37,7 @@ function pick(svids: readonly JWTSVIDMessage[], hint: string): JWTSVIDMessage {
   const svid = svids.find((s) => s.hint === hint);
   if (!svid) {
     const have = svids.map((s) => JSON.stringify(s.hint)).join(', ');
-    throw new HelperError('jwtsvid', `jwtsvid: no JWT-SVID has hint ${JSON.stringify(hint)} (the agent sent hints: ${have})`);
+    throw new HelperError('jwtsvid', `jwtsvid: no JWT-SVID has hint ${JSON.stringify(hint)} (the agent sent hints: ${have})`, { reason: 'hint_not_sent' });
   }
   return svid;
 }

@@ -35,6 +35,8 @@ export interface JwtFailureEvent {
   /** The configured file name (a pattern for the `jwks` bundle format). */
   file: string;
   error: string;
+  /** The error itself: health counts a refused token by its reason. */
+  cause?: unknown;
 }
 
 export interface JwtWatchHooks {
@@ -113,7 +115,7 @@ export async function watchJwt(o: JwtRunOptions & JwtWatchHooks): Promise<void> 
         signal,
         backoff: o.backoff,
         onWritten: (changed, expiry) => o.onWrite?.({ kind: 'jwt-svid', files: [entry.fileName], changed, expiry }),
-        onFailed: (error) => o.onFailure?.({ kind: 'jwt-svid', file: entry.fileName, error }),
+        onFailed: (error, cause) => o.onFailure?.({ kind: 'jwt-svid', file: entry.fileName, error, cause }),
       }),
     ),
   ];

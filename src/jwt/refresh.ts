@@ -22,7 +22,7 @@ export interface RefreshOptions {
   backoff?: BackoffOptions;
   /** After every successful refresh; `changed` is false when the agent handed out the same token. */
   onWritten?: (changed: boolean, expiry: Date) => void;
-  onFailed?: (error: string) => void;
+  onFailed?: (error: string, cause: unknown) => void;
 }
 
 /** setTimeout fires at once for longer delays. */
@@ -67,7 +67,7 @@ export async function keepJwtSvidFresh(o: RefreshOptions): Promise<void> {
       const error = untilExpiry?.aborted
         ? `no valid token from the agent before the current one expired (${o.client.lastError?.message ?? 'no answer'})`
         : describeError(e);
-      o.onFailed?.(error);
+      o.onFailed?.(error, e);
       const fields = { audience: entry.audience, file: entry.fileName, error, retry_in_ms: delay, current_expiry: last?.expiry.toISOString() };
       if (!last) log.warn('jwt svid fetch failed; retrying', fields);
       else if (last.expiry.getTime() <= Date.now()) log.error('jwt svid refresh failed and the token on disk has expired; retrying', fields);

@@ -35,8 +35,12 @@ export interface WorkloadClientOptions {
   backoff?: BackoffOptions;
   /** grpc-js refuses larger messages with RESOURCE_EXHAUSTED; the default 4 MiB is too small for big bundles. */
   maxReceiveBytes?: number;
-  /** Called each time a stream is reopened or a call retried (for metrics). */
-  onRetry?: (rpc: string) => void;
+  /** Called each time a stream is reopened or a call retried, with the reason (for health and metrics). */
+  onRetry?: (rpc: string, error: HelperError) => void;
+  /** Called when a streamed message is refused (by a throw from `onMessage`). */
+  onRefused?: (rpc: string, error: HelperError) => void;
+  /** Called for every message and every successful call: the agent answers (again). */
+  onAnswer?: (rpc: string) => void;
 }
 
 export interface WatchOptions<T> {
@@ -51,7 +55,11 @@ export class WorkloadClient {
   private readonly log: Logger;
   private readonly address: EndpointAddress;
   private readonly backoffOptions: BackoffOptions | undefined;
-  private readonly onRetry: ((rpc: string) => void) | undefined;
+  private readonly onRetry: WorkloadClientOptions['onRetry'];
+  private readonly onRefused: WorkloadClientOptions['onRefused'];
+  private readonly onAnswer: WorkloadClientOptions['onAnswer'];
+  /** RPCs the agent has answered: a PERMISSION_DENIED after that is a redaction, not "not yet". */
+  private readonly answered = new Set<string>();
   /** The most recent reason a call failed: what a one-shot timeout reports. */
   lastError: HelperError | undefined;
 
@@ -61,6 +69,8 @@ export class WorkloadClient {
     this.log = options.log;
     this.backoffOptions = options.backoff;
     this.onRetry = options.onRetry;
+    this.onRefused = options.onRefused;
+    this.onAnswer = options.onAnswer;
     this.client = new Service(options.address.target, credentials.createInsecure(), {
       interceptors: [headerInterceptor],
       'grpc.max_receive_message_length': options.maxReceiveBytes ?? 32 * 1024 * 1024,
@@ -86,7 +96,7 @@ export class WorkloadClient {
       this.lastError = err;
       const delay = backoff.next();
       this.log.warn('workload api stream interrupted; retrying', { rpc: options.rpc, reason: err.message, retry_in_ms: delay });
-      this.onRetry?.(options.rpc);
+      this.onRetry?.(options.rpc, err);
       try {
         await sleep(delay, undefined, { signal });
       } catch {
@@ -109,7 +119,7 @@ export class WorkloadClient {
         this.lastError = err;
         const delay = backoff.next();
         this.log.warn('workload api call failed; retrying', { rpc, reason: err.message, retry_in_ms: delay });
-        this.onRetry?.(rpc);
+        this.onRetry?.(rpc, err);
         await sleep(delay, undefined, { signal });
       }
     }
@@ -125,8 +135,10 @@ export class WorkloadClient {
       const onAbort = (): void => call.cancel();
       const call = this.client[rpc]!(request, new Metadata(), (err: ServiceError | null, res: T) => {
         signal.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve(res);
+        if (err) return reject(err);
+        this.answered.add(rpc);
+        this.onAnswer?.(rpc);
+        resolve(res);
       }) as { cancel(): void };
       signal.addEventListener('abort', onAbort, { once: true });
     });
@@ -149,6 +161,7 @@ export class WorkloadClient {
         } catch (e) {
           this.lastError = e instanceof HelperError ? e : new HelperError('internal', describeError(e), { cause: e });
           this.log.error('rejected update from the workload api; keeping the last good state', { rpc: options.rpc, error: describeError(e) });
+          this.onRefused?.(options.rpc, this.lastError);
         }
       }
       busy = undefined;
@@ -160,6 +173,8 @@ export class WorkloadClient {
       };
       call.on('data', (msg: T) => {
         onData();
+        this.answered.add(options.rpc);
+        this.onAnswer?.(options.rpc);
         pending = msg;
         busy ??= drain();
       });
@@ -180,6 +195,10 @@ export class WorkloadClient {
         if (/EACCES/.test(details)) return new HelperError('unavailable', `${rpc}: permission denied opening ${where}`);
         return new HelperError('unavailable', `${rpc}: agent at ${where} unavailable: ${details}`);
       case status.PERMISSION_DENIED:
+        // Workload API §5.2.1: the agent no longer issues what it issued before (entry deleted or changed).
+        if (this.answered.has(rpc)) {
+          return new HelperError('unavailable', `${rpc}: the agent no longer issues an identity to this workload (${details}); its registration entry was deleted or no longer matches`, { reason: 'identity_redacted' });
+        }
         return new HelperError('unavailable', `${rpc}: no identity issued to this workload yet (${details}); check the agent's registration entries`);
       case status.INVALID_ARGUMENT:
         return new HelperError('workload-api', `${rpc}: the agent rejected the request as invalid: ${details}`);

@@ -134,7 +134,7 @@ export function selectSvid(ctx: X509Context, hint: string): X509Svid {
   const svid = ctx.svids.find((s) => s.hint === hint);
   if (!svid) {
     const have = ctx.svids.map((s) => JSON.stringify(s.hint)).join(', ');
-    throw new HelperError('x509svid', `x509svid: no SVID has hint ${JSON.stringify(hint)} (the agent sent hints: ${have})`);
+    throw new HelperError('x509svid', `x509svid: no SVID has hint ${JSON.stringify(hint)} (the agent sent hints: ${have})`, { reason: 'hint_not_sent' });
   }
   return svid;
 }

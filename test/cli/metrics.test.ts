@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import { isHelperError } from '../../src/errors.js';
@@ -119,11 +121,79 @@ test('the text format: HELP and TYPE for every family, escaped labels, nothing b
   const now = new Date('2030-01-01T00:00:00Z');
   m.x509Written(new Date(now.getTime() + 90_500), now);
   m.jwtSvidWritten('a"b\\c.jwt', new Date(now.getTime() - 1000), true, now);
+  m.refused('chain_untrusted');
+  m.refused('hint_not_sent');
+  m.refused('chain_untrusted');
   const text = m.render(now);
-  for (const family of ['x509_svid_expiry_seconds', 'jwt_svid_expiry_seconds', 'rotations_total', 'write_failures_total', 'reconnects_total', 'child_restarts_total', 'last_update_timestamp_seconds']) {
+  for (const family of ['build_info', 'x509_svid_expiry_seconds', 'x509_svid_expiry_timestamp_seconds', 'jwt_svid_expiry_seconds', 'jwt_svid_expiry_timestamp_seconds', 'rotations_total', 'write_failures_total', 'refused_updates_total', 'reconnects_total', 'child_restarts_total', 'last_update_timestamp_seconds']) {
     assert.match(text, new RegExp(`^# HELP spiffe_helper_${family} .+\n# TYPE spiffe_helper_${family} (counter|gauge)$`, 'm'));
   }
   assert.match(text, /^spiffe_helper_x509_svid_expiry_seconds 90\.500$/m);
   assert.match(text, /^spiffe_helper_jwt_svid_expiry_seconds\{file="a\\"b\\\\c\.jwt"\} -1$/m);
   assert.match(text, /^spiffe_helper_last_update_timestamp_seconds 1893456000$/m);
+  assert.match(text, /^spiffe_helper_x509_svid_expiry_timestamp_seconds 1893456090\.500$/m);
+  assert.match(text, /^spiffe_helper_jwt_svid_expiry_timestamp_seconds\{file="a\\"b\\\\c\.jwt"\} 1893455999$/m);
+  assert.match(text, /^spiffe_helper_refused_updates_total\{reason="chain_untrusted"\} 2\nspiffe_helper_refused_updates_total\{reason="hint_not_sent"\} 1$/m);
+});
+
+/** `promtool check metrics` (Debian's prometheus package): the exposition parses and passes Prometheus' lint. */
+function promtoolCheck(text: string): void {
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  assert.ok(!r.error, `promtool is needed (scripts/install-test-deps.sh installs it): ${r.error?.message}`);
+  assert.equal(r.status, 0, `promtool check metrics: ${r.stdout}${r.stderr}\n${text}`);
+}
+
+test('/metrics of a running helper passes promtool check metrics, with build info, process metrics, expiry timestamps and refusals by reason', async () => {
+  const dir = tempDir();
+  const agent = await devAgent(dir, { svidTtlSeconds: 3600, jwtTtlSeconds: 600 });
+  const spawned = Date.now() / 1000;
+  const jwt = `jwt_svids = [{ jwt_audience = "api", jwt_svid_file_name = "api.jwt" }]\n`;
+  const run = startCli(['--config', writeConfig(dir, agent.address, jwt + HEALTH)]);
+  try {
+    const port = await listenerPort(run);
+    await waitFor('the first SVID and token', async () => {
+      const s = await scrape(port);
+      return s.get('spiffe_helper_rotations_total')! >= 1 && s.has('spiffe_helper_jwt_svid_expiry_seconds{file="api.jwt"}');
+    });
+    // A refusal: the new certificate with the old key.
+    const old = agent.current()!.svids[0]!;
+    await agent.rotate();
+    agent.pushX509({ svids: [{ ...agent.current()!.svids[0]!, x509_svid_key: old.x509_svid_key }] });
+    const text = await waitFor('the refusal to be counted', async () => {
+      const t = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return /^spiffe_helper_refused_updates_total\{reason="[a-z0-9_]+"\} 1$/m.test(t) ? t : undefined;
+    });
+    promtoolCheck(text);
+    const m = parseMetrics(text);
+    const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    assert.equal(m.get(`spiffe_helper_build_info{version="${version}"}`), 1);
+    const x509Expiry = m.get('spiffe_helper_x509_svid_expiry_timestamp_seconds')!;
+    assert.ok(Math.abs(x509Expiry - (Date.now() / 1000 + m.get('spiffe_helper_x509_svid_expiry_seconds')!)) < 5, `timestamp ${x509Expiry} beside the relative gauge`);
+    const jwtExpiry = m.get('spiffe_helper_jwt_svid_expiry_timestamp_seconds{file="api.jwt"}')!;
+    assert.ok(jwtExpiry > Date.now() / 1000 + 500 && jwtExpiry <= Date.now() / 1000 + 600, `jwt expiry timestamp ${jwtExpiry}`);
+
+    const pid = run.child.pid!;
+    const start = m.get('process_start_time_seconds')!;
+    assert.ok(start >= spawned - 2 && start <= Date.now() / 1000, `start time ${start}, spawned at ${spawned}`);
+    const fds = readdirSync(`/proc/${pid}/fd`).length;
+    assert.ok(Math.abs(m.get('process_open_fds')! - fds) <= 3, `process_open_fds ${m.get('process_open_fds')} while /proc says ${fds}`);
+    const rssKb = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+    assert.ok(Math.abs(m.get('process_resident_memory_bytes')! / 1024 - rssKb) < rssKb / 4, `rss ${m.get('process_resident_memory_bytes')} B, /proc says ${rssKb} kB`);
+    const [utime, stime] = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ').slice(11, 13).map(Number);
+    const cpu = (utime! + stime!) / 100;
+    assert.ok(m.get('process_cpu_seconds_total')! > 0 && Math.abs(m.get('process_cpu_seconds_total')! - cpu) < 0.5, `cpu ${m.get('process_cpu_seconds_total')} s, /proc says ${cpu} s`);
+    assert.ok(m.get('process_max_fds')! > 0);
+  } finally {
+    run.child.kill('SIGTERM');
+    const r = await run.result;
+    assert.equal(r.code, 0, r.stderr);
+  }
+});
+
+test('promtool check metrics: the empty state and odd label values pass too', () => {
+  const m = new Metrics();
+  promtoolCheck(m.render());
+  m.jwtSvidWritten('we"ird\\name\n.jwt', new Date(), true);
+  m.refused('too_large');
+  promtoolCheck(m.render());
 });

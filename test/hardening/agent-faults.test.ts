@@ -311,7 +311,7 @@ describe('agent faults', { concurrency: 3 }, () => {
     assert.equal(agent.openStreams('FetchX509SVID'), 1, 'exactly one stream after recovery (no leaked streams)');
   });
 
-  test('no identity issued for a while (PERMISSION_DENIED): retried with backoff, files kept, then recovery', async () => {
+  test('identity no longer issued for a while (PERMISSION_DENIED on an established stream): retried with backoff, logged as "no longer issues", files kept, then recovery', async () => {
     const s = scope('shp-');
     const dir = s.dir;
     const agent = await agentAt(s, join(dir, 'agent.sock'));
@@ -327,7 +327,7 @@ describe('agent faults', { concurrency: 3 }, () => {
     const during = agent.calls.filter((c) => c.method === 'FetchX509SVID' && c.at >= t0).map((c) => c.at);
     assertCallGaps(during, t0, 'PERMISSION_DENIED');
     assert.ok(during.length >= 2 && during.length <= 4, `calls in 1.6 s: ${during.length}`);
-    assert.match(String(h.find(m, isRetry)!.reason), /no identity issued to this workload yet/);
+    assert.match(String(h.find(m, isRetry)!.reason), /the agent no longer issues an identity to this workload/);
     unchanged(before, certsOf(dir), 'while no identity is issued');
     agent.setIdentities([{ spiffeId: 'spiffe://example.org/workload' }]);
     await agent.rotate();

@@ -91,6 +91,12 @@ export interface SpireOptions {
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Time allowed for each of server and agent to become healthy. Default 60 000 ms. */
   startTimeoutMs?: number;
+  /**
+   * The server's KeyManager. Default "memory": new keys at every start. "disk" keeps the CA and
+   * JWT keys across stopServer()/startServer(), as a production server does; with "memory" the
+   * agent cannot verify a restarted server.
+   */
+  serverKeyManager?: 'memory' | 'disk';
   /** Use these binaries instead of spireBinDir(). */
   binDir?: string;
   /** More server plugin blocks, HCL, e.g. an `UpstreamAuthority "disk" { ... }`. */
@@ -162,6 +168,13 @@ export interface Spire {
   startAgent(): Promise<void>;
   /** stopAgent() then startAgent(). The agent keeps its identity (disk key manager). */
   restartAgent(): Promise<void>;
+  /** Stops the server (SIGTERM, then SIGKILL after 5 s): a server outage; the agent keeps running. */
+  stopServer(): Promise<void>;
+  /**
+   * Starts the server again on the same port, config and datastore; resolves when it is healthy.
+   * Needs `serverKeyManager: "disk"` for the agent to trust it again.
+   */
+  startServer(): Promise<void>;
   /** PIDs of the running server and agent (undefined when not running). */
   pids(): { server: number | undefined; agent: number | undefined };
   /** Kills agent and server (SIGTERM then SIGKILL) and removes the temp dir. Idempotent. */
@@ -444,8 +457,16 @@ plugins {
     NodeAttestor "join_token" {
         plugin_data {}
     }
-    KeyManager "memory" {
+    ${
+      options.serverKeyManager === 'disk'
+        ? `KeyManager "disk" {
+        plugin_data {
+            keys_path = "${join(serverData, 'keys.json')}"
+        }
+    }`
+        : `KeyManager "memory" {
         plugin_data {}
+    }`
     }
 ${options.serverPlugins ?? ''}
 }
@@ -529,6 +550,22 @@ plugins {
     writePids();
   };
 
+  const stopServer = async () => {
+    await terminate(server);
+    serverLog.add(`[harness] spire-server stopped\n`);
+    writePids();
+  };
+
+  const resumeServer = async () => {
+    if (stopped) throw new Error('SPIRE harness already stopped');
+    if (alive(server)) return;
+    serverLog.add(`[harness] starting spire-server again on 127.0.0.1:${serverPort}\n`);
+    server = spawn(serverBin, ['run', '-config', serverConf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    pipeLogs(server, serverLog);
+    writePids();
+    await waitHealthy(serverBin, serverSocketPath, server, serverLog, 'spire-server');
+  };
+
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       await terminate(agent);
@@ -608,6 +645,8 @@ plugins {
       await stopAgent();
       await startAgent();
     },
+    stopServer,
+    startServer: resumeServer,
     pids: () => ({ server: alive(server) ? server?.pid : undefined, agent: alive(agent) ? agent?.pid : undefined }),
     stop,
     logs,
