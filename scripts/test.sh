@@ -9,5 +9,6 @@ echo "test.sh: $(command -v node) $(node --version)" >&2
 [ -d node_modules ] || npm ci --no-audit --no-fund
 [ -f dist/cli.js ] && [ -f dist/bundle/cli.js ] && [ -z "$(find src -newer dist/cli.js -name '*.ts' | head -1)" ] || npm run build
 bash scripts/install-test-deps.sh
+PATH="$PATH:${XDG_CACHE_HOME:-$HOME/.cache}/spiffe-helper-ts/promtool"
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 exec node --import tsx --test --test-concurrency=2 "${files[@]}"
