@@ -11,7 +11,8 @@ import type { SignalHub } from './notify/signals.js';
 import { WrappedProgram } from './notify/wrapped.js';
 import { fetchJwtOnce, wantsJwt, watchJwt } from './jwt/index.js';
 import { ensureDir } from './output/atomic-write.js';
-import { X509Writer, type WriteResult } from './output/x509-writer.js';
+import { X509Writer, type X509Update } from './output/x509-writer.js';
+import { UpdateScheduler } from './update-scheduler.js';
 import type { BackoffOptions } from './workload/backoff.js';
 import { BundleCache } from './workload/bundle-cache.js';
 import { WorkloadClient } from './workload/client.js';
@@ -97,27 +98,34 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
   };
   let jwtOnlyStarted = false;
 
-  const watching = writer
-    ? client
-        .watch<X509SVIDResponseMessage>({
-          rpc: 'FetchX509SVID',
-          signal,
-          onMessage: async (msg) => {
-            const ctx = parseX509Context(msg, new Date(), bundleCache);
-            let result: WriteResult;
-            try {
-              // The wrapped program is signalled once the files are in place, before the
-              // directory fsync that only matters after a crash.
-              result = await writer.apply(ctx, notifyAll);
-            } catch (e) {
-              if (isHelperError(e, 'output')) health.x509Failed(describeError(e));
-              throw e;
-            }
-            if (result.changed) health.x509Written({ spiffeId: result.svid.id.toString(), serial: result.svid.serial, notAfter: result.svid.notAfter });
-          },
-        })
-        .catch(fail)
-    : Promise.resolve();
+  const x509Writes =
+    writer &&
+    new UpdateScheduler<X509Update>({
+      quietMs: config.updateQuietMs,
+      settleMs: config.renewSettleMs,
+      apply: async (update) => {
+        if (!(await writer.write(update))) return false;
+        const { svid } = update;
+        health.x509Written({ spiffeId: svid.id.toString(), serial: svid.serial, notAfter: svid.notAfter });
+        await notifyAll();
+        return notifiers.length > 0;
+      },
+      onFailure: (e, retryInMs) => {
+        health.x509Failed(describeError(e));
+        log.error('x509 write failed; retrying', { error: describeError(e), retry_in_ms: retryInMs });
+      },
+    });
+  const watching =
+    writer && x509Writes
+      ? client
+          .watch<X509SVIDResponseMessage>({
+            rpc: 'FetchX509SVID',
+            signal,
+            // Validation happens here, so that a bad update is refused as it comes.
+            onMessage: (msg) => x509Writes.offer(writer.prepare(parseX509Context(msg, new Date(), bundleCache))),
+          })
+          .catch(fail)
+      : Promise.resolve();
 
   const jwtWatching = wantsJwt(config)
     ? watchJwt({
@@ -141,7 +149,7 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
   const childExit = Promise.race(notifiers.map((n) => n.done));
   const exitedWith = await Promise.race([childExit, new Promise<undefined>((r) => signal.addEventListener('abort', () => r(undefined), { once: true }))]);
   stop.abort();
-  await Promise.all([watching, jwtWatching]);
+  await Promise.all([watching, jwtWatching, x509Writes?.stop()]);
   client.close();
 
   const stopSignal = signals.stoppedBy ?? 'SIGTERM';

@@ -14,7 +14,7 @@ export class JwtBundleWatch {
   private settle!: { resolve(set: JwtBundleSet): void; reject(reason: unknown): void };
 
   /** `onUpdate` runs for every valid message, changed or not: the writer skips what it already wrote. */
-  constructor(private readonly onUpdate?: (set: JwtBundleSet) => Promise<void>) {
+  constructor(private readonly onUpdate?: (set: JwtBundleSet) => void) {
     this.arrived = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // Whoever awaits first() sees the rejection; nobody awaiting it is not an error.
     this.arrived.catch(() => undefined);
@@ -34,11 +34,11 @@ export class JwtBundleWatch {
       await client.watch<JWTBundlesResponseMessage>({
         rpc: 'FetchJWTBundles',
         signal,
-        onMessage: async (msg) => {
+        onMessage: (msg) => {
           const set = parseJwtBundleSet(msg.bundles ?? {});
           this.latest = set;
           this.settle.resolve(set);
-          await this.onUpdate?.(set);
+          this.onUpdate?.(set);
         },
       });
     } catch (e) {
