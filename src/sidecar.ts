@@ -121,8 +121,9 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
           .watch<X509SVIDResponseMessage>({
             rpc: 'FetchX509SVID',
             signal,
-            // Validation happens here, so that a bad update is refused as it comes.
-            onMessage: (msg) => x509Writes.offer(writer.prepare(parseX509Context(msg, new Date(), bundleCache))),
+            // Validation happens here, so that a bad update is refused as it comes. (async: the
+            // client expects a rejected promise, not a synchronous throw.)
+            onMessage: async (msg) => x509Writes.offer(writer.prepare(parseX509Context(msg, new Date(), bundleCache))),
           })
           .catch(fail)
       : Promise.resolve();

@@ -34,7 +34,8 @@ export class JwtBundleWatch {
       await client.watch<JWTBundlesResponseMessage>({
         rpc: 'FetchJWTBundles',
         signal,
-        onMessage: (msg) => {
+        // async: the client expects a rejected promise, not a synchronous throw.
+        onMessage: async (msg) => {
           const set = parseJwtBundleSet(msg.bundles ?? {});
           this.latest = set;
           this.settle.resolve(set);
