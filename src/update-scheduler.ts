@@ -1,5 +1,31 @@
 import { Backoff, type BackoffOptions } from './workload/backoff.js';
 
+export interface UpdateSchedulerOptions<T> {
+  /**
+   * Puts `state` on disk and tells whoever must know; resolves true when a program was
+   * notified (the settle wait starts), rejects when the state is not (wholly) on disk.
+   */
+  apply(state: T): Promise<boolean>;
+  /** A write failed; the next attempt, of this state or a newer one, starts in `retryInMs`. */
+  onFailure(error: unknown, retryInMs: number): void;
+  quietMs: number;
+  settleMs: number;
+  /** Between attempts at a failed state: 1 s doubling to 30 s unless set. */
+  retry?: BackoffOptions;
+}
+
+/** A burst that never pauses is written at the latest this many quiet periods after it began. */
+const QUIET_CAP = 10;
+
+interface Pending<T> {
+  state: T;
+  /** When the first update of the burst this state ends came. */
+  firstAt: number;
+  lastAt: number;
+  /** Set for a failed state tried again: the backoff, not the quiet period, decides. */
+  retryAt?: number;
+}
+
 /**
  * Writes the latest state of one output, one write at a time. Every agent message is a
  * complete state, so only the newest unwritten one matters: it replaces whatever waits, a
@@ -13,30 +39,6 @@ import { Backoff, type BackoffOptions } from './workload/backoff.js';
  * - retry: after a failed write with nothing newer to write, capped backoff (1 s to 30 s by
  *   default), reset by a successful write.
  */
-export interface UpdateSchedulerOptions<T> {
-  /**
-   * Puts `state` on disk and tells whoever must know; resolves true when a program was
-   * notified (the settle wait starts), rejects when the state is not (wholly) on disk.
-   */
-  apply(state: T): Promise<boolean>;
-  /** A write failed; the next attempt, of this state or a newer one, starts in `retryInMs`. */
-  onFailure(error: unknown, retryInMs: number): void;
-  quietMs: number;
-  settleMs: number;
-  retry?: BackoffOptions;
-}
-
-const QUIET_CAP = 10;
-
-interface Pending<T> {
-  state: T;
-  /** When the first update of the burst this state ends came. */
-  firstAt: number;
-  lastAt: number;
-  /** Set for a failed state tried again: the backoff, not the quiet period, decides. */
-  retryAt?: number;
-}
-
 export class UpdateScheduler<T> {
   private pending: Pending<T> | undefined;
   private running: Promise<void> | undefined;
