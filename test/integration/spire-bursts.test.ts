@@ -138,6 +138,7 @@ test(`real SPIRE double pushes (a prepared CA and an entry change in one sync), 
       `control (no pacing): ${times.length} writes, ${signals(control)} SIGHUPs, ${failedReloads(control).length} failed reloads`;
     t.diagnostic(figures);
     console.log(`# spire bursts: ${figures}`);
+    for (const s of sites) for (const l of failedReloads(s)) console.log(`# ${s.name}: ${l}`);
     assert.ok(doublePushes >= 24, `dozens of double pushes are needed for the test to mean anything: ${figures}`);
     assert.deepEqual(failedReloads(paced), [], `nginx under the paced helper failed to reload: ${figures}`);
     assert.ok(writeTimes(paced).length <= times.length - doublePushes, `each double push was written once by the paced helper: ${figures}`);
