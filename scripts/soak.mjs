@@ -123,6 +123,8 @@ cmd = "sh"
 cmd_args = ["-c", ${JSON.stringify(childScript)}]
 renew_signal = "SIGHUP"
 cmd_stop_grace_period = "2s"
+# One rotation a second is faster than the default 1 s settle period after each signal allows.
+renew_settle_period = "200ms"
 
 [health_checks]
 listener_enabled = true

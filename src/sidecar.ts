@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { basename } from 'node:path';
 import type { Config } from './config/config.js';
 import { formatDuration } from './config/duration.js';
 import { describeError, HelperError, isHelperError } from './errors.js';
@@ -11,7 +12,8 @@ import type { SignalHub } from './notify/signals.js';
 import { WrappedProgram } from './notify/wrapped.js';
 import { fetchJwtOnce, wantsJwt, watchJwt } from './jwt/index.js';
 import { ensureDir } from './output/atomic-write.js';
-import { X509Writer, type WriteResult } from './output/x509-writer.js';
+import { X509Writer, type X509Update } from './output/x509-writer.js';
+import { UpdateScheduler } from './update-scheduler.js';
 import type { BackoffOptions } from './workload/backoff.js';
 import { BundleCache } from './workload/bundle-cache.js';
 import { WorkloadClient } from './workload/client.js';
@@ -101,29 +103,42 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
   };
   let jwtOnlyStarted = false;
 
-  const watching = writer
-    ? client
-        .watch<X509SVIDResponseMessage>({
-          rpc: 'FetchX509SVID',
-          signal,
-          onMessage: async (msg) => {
-            const ctx = parseX509Context(msg, new Date(), bundleCache);
-            federatedNotes = logFederatedNotes(ctx, federatedNotes, log);
-            let result: WriteResult;
-            try {
-              // The wrapped program is signalled once the files are in place, before the
-              // directory fsync that only matters after a crash.
-              result = await writer.apply(ctx, notifyAll);
-            } catch (e) {
-              if (isHelperError(e, 'output')) health.x509Failed(describeError(e));
-              throw e;
-            }
-            if (result.changed) health.x509Written({ spiffeId: result.svid.id.toString(), serial: result.svid.serial, notAfter: result.svid.notAfter }, result.files);
-            else health.x509Unchanged();
-          },
-        })
-        .catch(fail)
-    : Promise.resolve();
+  const x509Writes =
+    writer &&
+    new UpdateScheduler<X509Update>({
+      quietMs: config.updateQuietMs,
+      settleMs: config.renewSettleMs,
+      apply: async (update) => {
+        if (!(await writer.write(update))) {
+          health.x509Unchanged();
+          return false;
+        }
+        const { svid, files } = update;
+        health.x509Written({ spiffeId: svid.id.toString(), serial: svid.serial, notAfter: svid.notAfter }, files.map((f) => basename(f.path)));
+        await notifyAll();
+        return notifiers.length > 0;
+      },
+      onFailure: (e, retryInMs) => {
+        health.x509Failed(describeError(e));
+        log.error('x509 write failed; retrying', { error: describeError(e), retry_in_ms: retryInMs });
+      },
+    });
+  const watching =
+    writer && x509Writes
+      ? client
+          .watch<X509SVIDResponseMessage>({
+            rpc: 'FetchX509SVID',
+            signal,
+            // Validation happens here, so that a bad update is refused as it comes. (async: the
+            // client expects a rejected promise, not a synchronous throw.)
+            onMessage: async (msg) => {
+              const ctx = parseX509Context(msg, new Date(), bundleCache);
+              federatedNotes = logFederatedNotes(ctx, federatedNotes, log);
+              x509Writes.offer(writer.prepare(ctx));
+            },
+          })
+          .catch(fail)
+      : Promise.resolve();
 
   const jwtWatching = wantsJwt(config)
     ? watchJwt({
@@ -148,7 +163,7 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
   const exitedWith = await Promise.race([childExit, new Promise<undefined>((r) => signal.addEventListener('abort', () => r(undefined), { once: true }))]);
   health.loopsEnded();
   stop.abort();
-  await Promise.all([watching, jwtWatching]);
+  await Promise.all([watching, jwtWatching, x509Writes?.stop()]);
   client.close();
 
   const stopSignal = signals.stoppedBy ?? 'SIGTERM';

@@ -19,7 +19,7 @@ export const FILES = { svid: 'svid.pem', key: 'svid_key.pem', bundle: 'svid_bund
  * The keys both helpers share, in the syntax both read (`key = value` lines are TOML and HCL
  * alike); only the agent address and the form of cmd_args differ.
  */
-function writeScenarioConfig(file, s, { agentAddress, cmdArgs }) {
+function writeScenarioConfig(file, s, { agentAddress, cmdArgs, extra = [] }) {
   const lines = [
     `agent_address = ${JSON.stringify(agentAddress)}`,
     `cert_dir = ${JSON.stringify(s.certDir)}`,
@@ -29,7 +29,7 @@ function writeScenarioConfig(file, s, { agentAddress, cmdArgs }) {
   ];
   if (s.federated) lines.push('include_federated_domains = true');
   if (s.child) lines.push(`cmd = ${JSON.stringify(process.execPath)}`, `cmd_args = ${cmdArgs}`, 'renew_signal = "SIGHUP"');
-  writeFileSync(file, lines.join('\n') + '\n');
+  writeFileSync(file, [...lines, ...extra].join('\n') + '\n');
   return file;
 }
 
@@ -53,6 +53,9 @@ export function ours({ cliPath, nodeArgs = [], label = 'spiffe-helper (TS)', key
       writeScenarioConfig(join(dir, 'helper.conf'), s, {
         agentAddress: `unix://${s.socketPath}`,
         cmdArgs: `[${JSON.stringify(childPath)}]`,
+        // The write path as the Go helper has it: each rotation written and signalled as it
+        // comes, without our burst pacing (README: Bursts and reloads).
+        extra: ['update_quiet_period = "0s"', 'renew_settle_period = "0s"'],
       }),
     /** [command, args] running the helper with `args`. */
     command: run,

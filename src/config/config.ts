@@ -74,6 +74,10 @@ export interface Config {
   certDir: string;
   x509?: X509Output;
   jwtSvids: JwtSvidOutput[];
+  /** X.509 updates closer together than this are written once (daemon). */
+  updateQuietMs: number;
+  /** After a program was notified, the X.509 files stay unchanged this long (daemon). */
+  renewSettleMs: number;
   jwtBundleFileName?: string;
   jwtBundleFormat: JwtBundleFormat;
   /** Picks the SVID when the agent sends several: X.509 and JWT alike, as in the Go helper. */
@@ -121,6 +125,9 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
     certDir: certDir ?? '',
     x509,
     jwtSvids,
+    // SPIRE's double pushes come 0.3-36 ms apart; nginx reloads in milliseconds.
+    updateQuietMs: r.duration('update_quiet_period', 100, 5_000),
+    renewSettleMs: r.duration('renew_settle_period', 1_000, 60_000),
     jwtBundleFileName,
     jwtBundleFormat: r.oneOf('jwt_bundle_format', JWT_BUNDLE_FORMATS, 'go-helper'),
     hint,

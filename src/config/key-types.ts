@@ -30,6 +30,8 @@ export const TOP_LEVEL_KEYS: Readonly<Record<string, KeyType>> = {
   omit_expired: 'bool',
   hint: 'string',
   file_layout: 'string',
+  update_quiet_period: 'string',
+  renew_settle_period: 'string',
   cert_file_mode: 'mode',
   key_file_mode: 'mode',
   jwt_svids: 'jwt_svids',

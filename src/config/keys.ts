@@ -1,4 +1,5 @@
 import { HelperError } from '../errors.js';
+import { formatDuration, parseDuration } from './duration.js';
 import { nameProblem } from '../output/names.js';
 
 /**
@@ -52,6 +53,20 @@ export class TableReader {
     if (typeof v !== 'number' || !Number.isInteger(v)) throw this.error(key, `must be an integer, got ${describe(v)}`);
     if (v < min || v > max) throw this.error(key, `must be between ${min} and ${max}, got ${v}`);
     return v;
+  }
+
+  /** A duration string (`"500ms"`, `"2s"`) in milliseconds, at most `maxMs`. */
+  duration(key: string, fallbackMs: number, maxMs: number): number {
+    const text = this.string(key);
+    if (text === undefined) return fallbackMs;
+    let ms: number;
+    try {
+      ms = parseDuration(text);
+    } catch (e) {
+      throw this.error(key, (e as Error).message);
+    }
+    if (ms > maxMs) throw this.error(key, `must be at most ${formatDuration(maxMs)}, got ${JSON.stringify(text)}`);
+    return ms;
   }
 
   /** File modes: TOML octal `0o644`, or the string `"0644"` as Go helper configs write them. */

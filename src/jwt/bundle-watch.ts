@@ -19,7 +19,7 @@ export class JwtBundleWatch {
 
   /** `onUpdate` runs for every valid message, changed or not: the writer skips what it already wrote. */
   constructor(
-    private readonly onUpdate?: (set: JwtBundleSet) => Promise<void>,
+    private readonly onUpdate?: (set: JwtBundleSet) => void,
     private readonly log?: Logger,
   ) {
     this.arrived = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
@@ -48,12 +48,13 @@ export class JwtBundleWatch {
       await client.watch<JWTBundlesResponseMessage>({
         rpc: 'FetchJWTBundles',
         signal,
+        // async: the client expects a rejected promise, not a synchronous throw.
         onMessage: async (msg) => {
           const set = parseJwtBundleSet(msg.bundles ?? {});
           this.logIgnored(set);
           this.latest = set;
           this.settle.resolve(set);
-          await this.onUpdate?.(set);
+          this.onUpdate?.(set);
         },
       });
     } catch (e) {

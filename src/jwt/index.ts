@@ -2,6 +2,8 @@ import type { Config } from '../config/config.js';
 import { describeError, HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { JwtWriter } from '../output/jwt-writer.js';
+import type { JwtBundleSet } from '../spiffe/jwtbundle.js';
+import { UpdateScheduler } from '../update-scheduler.js';
 import type { BackoffOptions } from '../workload/backoff.js';
 import type { WorkloadClient } from '../workload/client.js';
 import { JwtBundleWatch } from './bundle-watch.js';
@@ -92,16 +94,8 @@ export async function watchJwt(o: JwtRunOptions & JwtWatchHooks): Promise<void> 
   const failed = new AbortController();
   const signal = AbortSignal.any([o.signal, failed.signal]);
   const bundleFile = config.jwtBundleFileName;
-  const bundles = new JwtBundleWatch(async (set) => {
-    if (!bundleFile) return;
-    try {
-      const result = await writer.writeBundles(set);
-      o.onWrite?.({ kind: 'jwt-bundle', ...result });
-    } catch (e) {
-      o.onFailure?.({ kind: 'jwt-bundle', file: bundleFile, error: describeError(e) });
-      throw e;
-    }
-  }, log);
+  const bundleWrites = bundleFile === undefined ? undefined : bundleFileWrites(o, writer, bundleFile);
+  const bundles = new JwtBundleWatch(bundleWrites ? (set) => bundleWrites.offer(set) : undefined, log);
   const tasks = [
     bundles.run(client, signal),
     ...config.jwtSvids.map((entry) =>
@@ -127,6 +121,22 @@ export async function watchJwt(o: JwtRunOptions & JwtWatchHooks): Promise<void> 
     await Promise.all(tasks.map((t) => t.catch(stopOthers)));
   } finally {
     failed.abort();
-    await Promise.allSettled(tasks);
+    await Promise.allSettled([...tasks, bundleWrites?.stop()]);
   }
+}
+
+/** The bundle file is written as each set comes (nobody is signalled for it); a failed write is tried again. */
+function bundleFileWrites(o: JwtRunOptions & JwtWatchHooks, writer: JwtWriter, file: string): UpdateScheduler<JwtBundleSet> {
+  return new UpdateScheduler<JwtBundleSet>({
+    quietMs: 0,
+    settleMs: 0,
+    apply: async (set) => {
+      o.onWrite?.({ kind: 'jwt-bundle', ...(await writer.writeBundles(set)) });
+      return false;
+    },
+    onFailure: (e, retryInMs) => {
+      o.onFailure?.({ kind: 'jwt-bundle', file, error: describeError(e), cause: e });
+      o.log.error('jwt bundle write failed; retrying', { file, error: describeError(e), retry_in_ms: retryInMs });
+    },
+  });
 }

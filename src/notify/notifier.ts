@@ -1,7 +1,8 @@
 /**
  * Whatever must learn that new files are in place: a wrapped program, a reload command, the
- * process named by a pid file. `rotated` is called strictly after every file of a rotation is
- * durable on disk, and one rotation at a time.
+ * process named by a pid file. `rotated` is called by the sidecar once the write of a rotation
+ * has returned (every file in place and durable), one rotation at a time; the files then stay
+ * unchanged for at least `renew_settle_period`.
  */
 export interface Notifier {
   rotated(): Promise<void>;

@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import type { Config, X509Output } from '../config/config.js';
+import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
 import { selectSvid, type X509Context } from '../workload/x509context.js';
@@ -7,7 +8,11 @@ import { writeFilesAtomic, type FileContent } from './atomic-write.js';
 import { writeFilesSwapDir } from './swap-dir.js';
 import { removeStaleFederatedFiles, renderX509Files } from './x509-files.js';
 
-export type WriteResult = { changed: false } | { changed: true; svid: X509Svid; files: string[] };
+/** A validated update turned into the files it becomes: what waits to be written. */
+export interface X509Update {
+  svid: X509Svid;
+  files: FileContent[];
+}
 
 /**
  * Turns validated X.509 contexts into files. Remembers what it last wrote, so that an
@@ -27,39 +32,55 @@ export class X509Writer {
     return config.x509 ? new X509Writer(config.x509, config.certDir, log) : undefined;
   }
 
-  /**
-   * `inPlace` runs as soon as readers can see the new files (before the directory fsync that
-   * makes them survive a crash): the place to signal the program that reads them.
-   */
-  async apply(ctx: X509Context, inPlace?: () => Promise<void>): Promise<WriteResult> {
+  /** prepare, then write: for callers that write each update as it comes (one-shot). */
+  async apply(ctx: X509Context): Promise<boolean> {
+    return this.write(this.prepare(ctx));
+  }
+
+  /** Picks the SVID and renders the files; throws, like validation, when the update cannot be used. */
+  prepare(ctx: X509Context): X509Update {
     const svid = selectSvid(ctx, this.out.hint);
-    const files = renderX509Files(svid, ctx, this.out, this.certDir, this.now());
+    return { svid, files: renderX509Files(svid, ctx, this.out, this.certDir, this.now()) };
+  }
+
+  /**
+   * Resolves true once the set is in place and durable, false when it was already on disk.
+   * Rejects only when the set is not (wholly) in place; what follows a complete write (removing
+   * the files of trust domains no longer federated) is logged when it fails, not thrown.
+   */
+  async write({ svid, files }: X509Update): Promise<boolean> {
     if (this.last && sameFiles(this.last, files)) {
       this.log.debug('x509 update unchanged; nothing written', { spiffe_id: svid.id.toString(), serial: svid.serial });
-      return { changed: false };
+      return false;
     }
-    const names = files.map((f) => basename(f.path));
-    const written = async (): Promise<void> => {
-      this.log.info('x509 svid written', {
-        spiffe_id: svid.id.toString(),
-        serial: svid.serial,
-        not_after: svid.notAfter.toISOString(),
-        files: names.join(','),
-      });
-      await inPlace?.();
-    };
+    // A failed write may leave a mixed set: whatever comes next is written whole.
+    this.last = undefined;
     if (this.out.layout === 'atomic_dir') {
-      await writeFilesSwapDir(this.certDir, files, written);
+      await writeFilesSwapDir(this.certDir, files);
     } else {
-      await writeFilesAtomic(files, written);
+      await writeFilesAtomic(files);
     }
     this.last = files;
-    if (this.out.federatedBundleFileName && this.out.layout === 'files') {
-      for (const name of await removeStaleFederatedFiles(this.certDir, this.out.federatedBundleFileName, files)) {
+    this.log.info('x509 svid written', {
+      spiffe_id: svid.id.toString(),
+      serial: svid.serial,
+      not_after: svid.notAfter.toISOString(),
+      files: files.map((f) => basename(f.path)).join(','),
+    });
+    await this.removeStaleFederated(files);
+    return true;
+  }
+
+  private async removeStaleFederated(files: readonly FileContent[]): Promise<void> {
+    const pattern = this.out.federatedBundleFileName;
+    if (!pattern || this.out.layout !== 'files') return;
+    try {
+      for (const name of await removeStaleFederatedFiles(this.certDir, pattern, files)) {
         this.log.info('removed bundle file of a trust domain no longer federated', { file: name });
       }
+    } catch (e) {
+      this.log.warn('could not remove the bundle file of a trust domain no longer federated; the new files are in place', { error: describeError(e) });
     }
-    return { changed: true, svid, files: names };
   }
 }
 

@@ -17,7 +17,8 @@ for (const layout of ['files', 'atomic_dir'] as const) {
     const dir = tempDir();
     const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
     const certs = join(dir, 'certs');
-    const run = startCli(['--config', writeConfig(dir, agent.address, `file_layout = "${layout}"\n`)]);
+    // Back-to-back rotations, each written as it comes: what the reader races against.
+    const run = startCli(['--config', writeConfig(dir, agent.address, `file_layout = "${layout}"\nupdate_quiet_period = "0s"\n`)]);
     const serial = () => {
       try {
         return new X509Certificate(readFileSync(join(certs, 'svid.pem'))).serialNumber;

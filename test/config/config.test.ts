@@ -89,6 +89,17 @@ test('cmd policy keys are read', () => {
   assert.equal(c.x509?.layout, 'atomic_dir');
 });
 
+test('update pacing keys: defaults 100ms and 1s; durations are read; 0 turns each off', () => {
+  const d = parse(base);
+  assert.deepEqual([d.updateQuietMs, d.renewSettleMs], [100, 1000]);
+  const c = parse(`${base}update_quiet_period = "250ms"\nrenew_settle_period = "2s"\n`);
+  assert.deepEqual([c.updateQuietMs, c.renewSettleMs], [250, 2000]);
+  const off = parse(`${base}update_quiet_period = "0s"\nrenew_settle_period = "0"\n`);
+  assert.deepEqual([off.updateQuietMs, off.renewSettleMs], [0, 0]);
+  const env = parse(base, { SPIFFE_HELPER_UPDATE_QUIET_PERIOD: '50ms', SPIFFE_HELPER_RENEW_SETTLE_PERIOD: '3s' });
+  assert.deepEqual([env.updateQuietMs, env.renewSettleMs], [50, 3000]);
+});
+
 test('svid_file_name may equal svid_key_file_name (one combined file)', () => {
   const c = parse(base.replace('"svid_key.pem"', '"svid.pem"'));
   assert.equal(c.x509?.keyFileName, 'svid.pem');
@@ -121,6 +132,10 @@ const errors: [string, string, RegExp][] = [
   ['restart policy for a reload command', `${base}cmd = "x"\ncmd_restart_policy = "always"\n`, /cmd_restart_policy: applies to a long-lived cmd/],
   ['restart policy unknown', `${base}cmd = "x"\nrenew_signal = "SIGHUP"\ncmd_restart_policy = "sometimes"\n`, /cmd_restart_policy: must be one of never, on-failure, always/],
   ['stop grace period', `${base}cmd = "x"\ncmd_stop_grace_period = "soon"\n`, /cmd_stop_grace_period: "soon" is not a duration/],
+  ['update_quiet_period not a duration', `${base}update_quiet_period = "short"\n`, /^helper\.conf:7: update_quiet_period: "short" is not a duration/],
+  ['update_quiet_period too long', `${base}update_quiet_period = "10s"\n`, /update_quiet_period: must be at most 5s, got "10s"/],
+  ['update_quiet_period a number', `${base}update_quiet_period = 100\n`, /update_quiet_period: must be a string, got number 100/],
+  ['renew_settle_period too long', `${base}renew_settle_period = "2m"\n`, /renew_settle_period: must be at most 60s, got "2m"/],
   ['cmd_args unterminated', `${base}cmd = "x"\ncmd_args = "-a \\"b"\n`, /cmd_args: unterminated double quote/],
   ['cmd_args wrong type', `${base}cmd = "x"\ncmd_args = 3\n`, /cmd_args: must be a string/],
   ['cmd_args without cmd', `${base}cmd_args = "-a"\n`, /cmd_args: is set but cmd is not/],

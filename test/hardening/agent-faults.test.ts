@@ -460,11 +460,12 @@ describe('agent faults', { concurrency: 3 }, () => {
     await delay(300);
     assert.equal(readFileSync(join(dir, 'hup.log'), 'utf8').trim().split('\n').length, 1, 'one SIGHUP: for the rotation');
     assert.equal(h.lines(m).filter(isWritten).length, 1, 'one write: the rotation; none for the identical updates');
+    // Identical messages that come back to back are coalesced (update_quiet_period): few or none
+    // reach the comparison with the files on disk, and the rotation supersedes what waits.
     const unchangedSeen = h.lines(m).filter((l) => l.msg === 'x509 update unchanged; nothing written').length;
-    assert.ok(unchangedSeen >= 1 && unchangedSeen <= FLOOD, `identical updates recognised: ${unchangedSeen}`);
-    // Each identical message is still parsed and validated (~1.5 ms here) before it is found unchanged.
+    // Each identical message is still parsed and validated (~1.5 ms here).
     assert.ok(landed < FLOOD * 8, `the real rotation landed ${landed} ms after the flood`);
-    t_diag(`flood: ${FLOOD} identical updates (${unchangedSeen} validated one by one), 0 rewrites, 0 signals, rotation landed ${landed} ms after`);
+    t_diag(`flood: ${FLOOD} identical updates (${unchangedSeen} compared with the files on disk), 0 rewrites, 0 signals, rotation landed ${landed} ms after`);
   });
 });
 

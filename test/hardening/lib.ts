@@ -181,6 +181,8 @@ export class Helper {
 
 export const isWritten = (l: LogLine): boolean => l.msg === 'x509 svid written';
 export const isRejected = (l: LogLine): boolean => l.msg === 'rejected update from the workload api; keeping the last good state';
+/** A write that failed and is tried again on its own (the update itself was accepted). */
+export const isWriteFailed = (l: LogLine): boolean => l.msg === 'x509 write failed; retrying';
 export const isRetry = (l: LogLine): boolean => l.msg === 'workload api stream interrupted; retrying';
 
 /** The client's documented backoff: d = min(30 s, 200 ms * 2^k), each delay within [d/2, d]. */

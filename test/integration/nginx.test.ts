@@ -54,7 +54,8 @@ test('the README nginx walkthrough: nginx wrapped as cmd serves the rotated cert
     }, 20_000, 100);
     assert.equal(second, fileSerial(join(certs, 'svid.pem')), 'nginx serves exactly what the helper wrote');
     assert.equal(readFileSync(join(dir, 'nginx.pid'), 'utf8').trim(), masterPid, 'same nginx master: reloaded, not restarted');
-    assert.match(run.stderr(), /signalled cmd after rotation pid=\d+ signal=SIGHUP/);
+    // openssl ran synchronously: let the helper's log lines in before reading them.
+    await waitFor('the SIGHUP in the log', () => /signalled cmd after rotation pid=\d+ signal=SIGHUP/.test(run.stderr()), 5_000);
   } finally {
     run.child.kill('SIGTERM');
     const r = await run.result;

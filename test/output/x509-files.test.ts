@@ -56,8 +56,7 @@ const mode = (path: string) => statSync(path).mode & 0o777;
 test('writes leaf+intermediates, the PKCS#8 key and the own trust domain bundle with their modes', async () => {
   const dir = tempDir();
   const { ctx, chain } = await context();
-  const result = await new X509Writer(out(), dir, silentLogger).apply(ctx);
-  assert.equal(result.changed, true);
+  assert.equal(await new X509Writer(out(), dir, silentLogger).apply(ctx), true, 'written');
   assert.deepEqual(certsIn(join(dir, 'svid.pem')).map((c) => c.serialNumber), [chain.leaf.cert.serialNumber.toUpperCase(), chain.inter!.cert.serialNumber.toUpperCase()]);
   assert.deepEqual(certsIn(join(dir, 'bundle.pem')).map((c) => c.serialNumber), [chain.root.cert.serialNumber.toUpperCase()]);
   const key = readFileSync(join(dir, 'svid_key.pem'), 'utf8');
@@ -133,8 +132,10 @@ test('omit_expired drops expired CA certificates', async () => {
 test('hint selects the SVID; an unknown hint is an error and nothing is written', async () => {
   const dir = tempDir();
   const { ctx } = await context({ hints: ['external', 'internal'] });
-  const r = await new X509Writer(out({ hint: 'internal' }), dir, silentLogger).apply(ctx);
-  assert.equal(r.changed && r.svid.hint, 'internal');
+  const writer = new X509Writer(out({ hint: 'internal' }), dir, silentLogger);
+  const update = writer.prepare(ctx);
+  assert.equal(update.svid.hint, 'internal');
+  assert.equal(await writer.write(update), true);
   const dir2 = tempDir();
   await assert.rejects(new X509Writer(out({ hint: 'nope' }), dir2, silentLogger).apply(ctx), /no SVID has hint "nope" \(the agent sent hints: "external", "internal"\)/);
   assert.deepEqual(readdirSync(dir2), []);
@@ -157,7 +158,7 @@ test('an identical update writes nothing', async () => {
   const writer = new X509Writer(out(), dir, silentLogger);
   await writer.apply(ctx);
   const before = statSync(join(dir, 'svid.pem')).ino;
-  assert.deepEqual(await writer.apply(ctx), { changed: false });
+  assert.equal(await writer.apply(ctx), false, 'nothing written');
   assert.equal(statSync(join(dir, 'svid.pem')).ino, before);
 });
 
