@@ -32,12 +32,7 @@ export interface FileContent {
 
 const fsyncFd = promisify(fsync);
 
-/**
- * `inPlace` runs once every file has been renamed into place, before the directory is fsynced:
- * readers already see the new set, so what only needs that (signalling the program that reads
- * the files) need not wait for the disk. A crash before the directory fsync leaves the old set.
- */
-export async function writeFilesAtomic(files: readonly FileContent[], inPlace?: () => Promise<void>): Promise<void> {
+export async function writeFilesAtomic(files: readonly FileContent[]): Promise<void> {
   const dirs = new Map([...new Set(files.map((f) => dirname(f.path)))].map((d) => [d, resolveDir(d)]));
   const targets = files.map((f) => ({ ...f, path: join(dirs.get(dirname(f.path))!, basename(f.path)) }));
   for (const dir of new Set(dirs.values())) await sweepStaleTemps(dir, targets.filter((f) => dirname(f.path) === dir).map((f) => basename(f.path)));
@@ -61,7 +56,6 @@ export async function writeFilesAtomic(files: readonly FileContent[], inPlace?: 
     // A rename that fails after others succeeded (a directory in the way) leaves a mixed set.
     throw outputError(e, files, renamed === 0 ? 'unchanged' : 'partial');
   }
-  await inPlace?.();
   for (const dir of diskDirs) await fsyncDir(dir).catch(rethrowAs(files, 'not-durable'));
 }
 

@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { jwtBundleToJwks, sortedTrustDomains, type JwtBundleSet } from '../spiffe/jwtbundle.js';
 import type { JwtSvid } from '../spiffe/jwtsvid.js';
 import { writeFilesAtomic, type FileContent } from './atomic-write.js';
+import { cleanUpAfterWrite } from './cleanup.js';
 import { removeStaleFederatedFiles } from './x509-files.js';
 
 /**
@@ -52,12 +53,10 @@ export class JwtWriter {
     await writeFilesAtomic(files);
     this.lastBundle = signature;
     const { jwtBundleFileName: pattern, jwtBundleFormat } = this.out;
-    if (jwtBundleFormat === 'jwks' && pattern) {
-      for (const name of await removeStaleFederatedFiles(this.out.certDir, pattern, files)) {
-        this.log.info('removed jwt bundle file of a trust domain no longer in the bundle set', { file: name });
-      }
-    }
     this.log.info('jwt bundle written', { trust_domains: sortedTrustDomains(set).join(','), files: names.join(',') });
+    if (jwtBundleFormat === 'jwks' && pattern) {
+      await cleanUpAfterWrite(this.log, 'jwt bundle file of a trust domain no longer in the bundle set', () => removeStaleFederatedFiles(this.out.certDir, pattern, files));
+    }
     return { changed: true, files: names };
   }
 }

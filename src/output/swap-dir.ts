@@ -16,8 +16,12 @@ import { DATA_LINK, tempName } from './names.js';
  *
  * cert_dir is resolved once per write (see writeFilesAtomic): every step happens in one directory.
  */
-/** `inPlace`: as for writeFilesAtomic, once `..data` and the names point at the new version. */
-export async function writeFilesSwapDir(configuredDir: string, files: readonly FileContent[], inPlace?: () => Promise<void>): Promise<void> {
+/**
+ * Resolves once the new version is in place and durable, with the clean-up that may follow
+ * (removing versions older than the previous one), for the caller to run and report: see
+ * cleanup.ts.
+ */
+export async function writeFilesSwapDir(configuredDir: string, files: readonly FileContent[]): Promise<{ removeOldVersions(): Promise<string[]> }> {
   const certDir = resolveDir(configuredDir);
   let version: string | undefined;
   // The version directory is inside cert_dir: one file system, looked up once.
@@ -40,9 +44,9 @@ export async function writeFilesSwapDir(configuredDir: string, files: readonly F
   }
   // `..data` has switched: readers that go through it see the new set from here on.
   await linkNames(certDir, files.map((f) => basename(f.path))).catch(rethrowAs(files, 'partial'));
-  await inPlace?.();
   if (disk) await fsyncDir(certDir).catch(rethrowAs(files, 'not-durable'));
-  await removeOldVersions(certDir, [basename(version), previous]);
+  const keep = [basename(version), previous];
+  return { removeOldVersions: () => removeOldVersions(certDir, keep) };
 }
 
 /**
@@ -74,12 +78,16 @@ async function linkNames(certDir: string, names: readonly string[]): Promise<voi
 /** `mkdtemp`'s six characters after the stamp: only directories of exactly this shape are ours. */
 const VERSION_DIR = /^\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.[A-Za-z0-9]{6}$/;
 
-async function removeOldVersions(certDir: string, keep: readonly (string | undefined)[]): Promise<void> {
+async function removeOldVersions(certDir: string, keep: readonly (string | undefined)[]): Promise<string[]> {
+  const removed: string[] = [];
   for (const entry of await readdir(certDir)) {
     if (keep.includes(entry) || !VERSION_DIR.test(entry)) continue;
     const path = join(certDir, entry);
-    if ((await lstat(path)).isDirectory()) await rm(path, { recursive: true, force: true });
+    if (!(await lstat(path)).isDirectory()) continue;
+    await rm(path, { recursive: true, force: true });
+    removed.push(entry);
   }
+  return removed;
 }
 
 async function linkTarget(path: string): Promise<string | undefined> {

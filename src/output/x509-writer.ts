@@ -1,10 +1,10 @@
 import { basename } from 'node:path';
 import type { Config, X509Output } from '../config/config.js';
-import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
 import { selectSvid, type X509Context } from '../workload/x509context.js';
 import { writeFilesAtomic, type FileContent } from './atomic-write.js';
+import { cleanUpAfterWrite } from './cleanup.js';
 import { writeFilesSwapDir } from './swap-dir.js';
 import { removeStaleFederatedFiles, renderX509Files } from './x509-files.js';
 
@@ -55,11 +55,7 @@ export class X509Writer {
     }
     // A failed write may leave a mixed set: whatever comes next is written whole.
     this.last = undefined;
-    if (this.out.layout === 'atomic_dir') {
-      await writeFilesSwapDir(this.certDir, files);
-    } else {
-      await writeFilesAtomic(files);
-    }
+    const swapped = this.out.layout === 'atomic_dir' ? await writeFilesSwapDir(this.certDir, files) : await writeFilesAtomic(files);
     this.last = files;
     this.log.info('x509 svid written', {
       spiffe_id: svid.id.toString(),
@@ -67,20 +63,12 @@ export class X509Writer {
       not_after: svid.notAfter.toISOString(),
       files: files.map((f) => basename(f.path)).join(','),
     });
-    await this.removeStaleFederated(files);
-    return true;
-  }
-
-  private async removeStaleFederated(files: readonly FileContent[]): Promise<void> {
+    if (swapped) await cleanUpAfterWrite(this.log, 'old atomic_dir version', swapped.removeOldVersions);
     const pattern = this.out.federatedBundleFileName;
-    if (!pattern || this.out.layout !== 'files') return;
-    try {
-      for (const name of await removeStaleFederatedFiles(this.certDir, pattern, files)) {
-        this.log.info('removed bundle file of a trust domain no longer federated', { file: name });
-      }
-    } catch (e) {
-      this.log.warn('could not remove the bundle file of a trust domain no longer federated; the new files are in place', { error: describeError(e) });
+    if (pattern && this.out.layout === 'files') {
+      await cleanUpAfterWrite(this.log, 'bundle file of a trust domain no longer federated', () => removeStaleFederatedFiles(this.certDir, pattern, files));
     }
+    return true;
   }
 }
 

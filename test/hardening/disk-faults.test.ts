@@ -15,6 +15,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   renameSync,
@@ -343,33 +344,70 @@ describe('disk faults', { concurrency: 2 }, () => {
     assert.equal(h.lines(m).filter(isRejected).length, 0, 'failed writes are not refused updates');
   });
 
-  test('a stale federated bundle file that cannot be removed (immutable) is a warning: the update is written, not refused, and /live stays 200', { skip: chattrWorks ? false : 'needs chattr +i (root, a file system with the immutable flag)' }, async () => {
-    const s = scope('shi-');
-    const certs = join(s.dir, 'certs');
-    const agent = await startDevAgent({ socketPath: join(s.dir, 'agent.sock'), svidTtlSeconds: 3600, federatedTrustDomains: ['partner.org'] });
-    s.defer(() => agent.close());
-    const port = await freePort();
-    const h = daemon(s, agent.address, `federated_bundle_file_name = "federated_{trust_domain}.pem"\n${healthConf(port)}`);
-    await h.waitFor('the first write', 0, isWritten);
-    const stale = join(certs, 'federated_partner.org.pem');
-    assert.ok(existsSync(stale));
-    execFileSync('chattr', ['+i', stale]);
-    s.defer(() => execFileSync('chattr', ['-i', stale]));
-    counts.faults++;
-    const m = h.mark();
-    agent.setFederatedTrustDomains([]);
-    await agent.rotate();
-    const rotated = currentSerial(agent);
-    await h.waitFor('the write', m, (l) => isWritten(l) && l.serial === rotated);
-    const warning = await h.waitFor('the cleanup warning', m, (l) => l.msg.startsWith('could not remove the bundle file'));
-    assert.equal(warning.level, 'warn');
-    assert.match(String(warning.error), /operation not permitted/);
-    const url = `http://127.0.0.1:${port}`;
-    assert.equal(await httpStatus(`${url}/live`), 200, 'the write is recorded as a success');
-    assert.equal(await httpStatus(`${url}/ready`), 200);
-    assert.equal(h.lines(m).filter((l) => isRejected(l) || isWriteFailed(l)).length, 0, 'neither refused nor retried');
-    assert.equal(serialOf(join(certs, 'svid.pem')), rotated);
-  });
+  // Clean-up after a complete write (what only follows the new files) fails: a warning, never
+  // a failed or refused update. One case per clean-up the helper does.
+  const cleanups: { name: string; conf: string; federated: boolean; pin(certs: string): string; warning: RegExp; error?: RegExp }[] = [
+    {
+      name: 'a stale federated bundle file (files layout)',
+      conf: 'federated_bundle_file_name = "federated_{trust_domain}.pem"\n',
+      federated: true,
+      pin: (certs) => join(certs, 'federated_partner.org.pem'),
+      warning: /^could not remove the bundle file of a trust domain no longer federated/,
+    },
+    {
+      name: 'a stale per-domain JWKS file (jwt_bundle_format = "jwks")',
+      conf: 'jwt_bundle_file_name = "jwks_{trust_domain}.json"\njwt_bundle_format = "jwks"\n',
+      federated: true,
+      pin: (certs) => join(certs, 'jwks_partner.org.json'),
+      warning: /^could not remove the jwt bundle file of a trust domain no longer in the bundle set/,
+    },
+    {
+      name: 'an old atomic_dir version directory',
+      conf: 'file_layout = "atomic_dir"\n',
+      federated: false,
+      // The first version goes at the second swap after it: pin a file inside it.
+      pin: (certs) => join(certs, readdirSync(certs).find((n) => n.startsWith('..2'))!, 'svid.pem'),
+      warning: /^could not remove the old atomic_dir version/,
+      // fs.rm, refused the unlink inside, retries the file as a directory and reports that.
+      error: /operation not permitted|not a directory/,
+    },
+  ];
+  for (const c of cleanups) {
+    test(`clean-up after a complete write fails (${c.name}, immutable): a warning; the update is written, not refused, /live and /ready 200`, { skip: chattrWorks ? false : 'needs chattr +i (root, a file system with the immutable flag)' }, async () => {
+      const s = scope('shi-');
+      const certs = join(s.dir, 'certs');
+      const agent = await startDevAgent({ socketPath: join(s.dir, 'agent.sock'), svidTtlSeconds: 3600, federatedTrustDomains: c.federated ? ['partner.org'] : [] });
+      s.defer(() => agent.close());
+      const port = await freePort();
+      const h = daemon(s, agent.address, `${c.conf}${healthConf(port)}`);
+      await h.waitFor('the first write', 0, isWritten);
+      if (c.conf.includes('jwt_bundle')) await h.waitFor('the first JWT bundle', 0, (l) => l.msg === 'jwt bundle written');
+      const pinned = c.pin(certs);
+      assert.ok(existsSync(pinned), `${pinned} exists`);
+      execFileSync('chattr', ['+i', pinned]);
+      s.defer(() => execFileSync('chattr', ['-i', pinned]));
+      counts.faults++;
+      const m = h.mark();
+      if (c.federated) agent.setFederatedTrustDomains([]);
+      else {
+        // The second version; the pinned first one goes at the swap after it.
+        await agent.rotate();
+        const second = currentSerial(agent);
+        await h.waitFor('the second version', m, (l) => isWritten(l) && l.serial === second);
+      }
+      await agent.rotate();
+      const rotated = currentSerial(agent);
+      await h.waitFor('the write', m, (l) => isWritten(l) && l.serial === rotated);
+      const warning = await h.waitFor('the cleanup warning', m, (l) => c.warning.test(l.msg));
+      assert.equal(warning.level, 'warn');
+      assert.match(String(warning.error), c.error ?? /operation not permitted/);
+      const url = `http://127.0.0.1:${port}`;
+      assert.equal(await httpStatus(`${url}/live`), 200, 'the write is recorded as a success');
+      assert.equal(await httpStatus(`${url}/ready`), 200);
+      assert.equal(h.lines(m).filter((l) => isRejected(l) || isWriteFailed(l) || l.msg.includes('write failed')).length, 0, 'neither refused nor retried');
+      assert.equal(serialOf(join(certs, 'svid.pem')), rotated);
+    });
+  }
 
   test('cert_dir replaced by a symlink to another directory: writes follow the link; the old directory keeps its last files', async () => {
     const s = scope('shl-');

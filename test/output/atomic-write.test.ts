@@ -165,7 +165,8 @@ it('atomic_dir clean-up removes only its own old version directories and links',
   mkdirSync(join(dir, '..2020_01_01_00_00_00.notes-dir'));
   symlinkSync('..data/cert.pem', join(dir, 'my-cert-link.pem'));
   await writeFilesSwapDir(dir, set(2));
-  await writeFilesSwapDir(dir, set(3));
+  const removed = await (await writeFilesSwapDir(dir, set(3))).removeOldVersions();
+  assert.deepEqual(removed, [ownOld]);
   const entries = readdirSync(dir);
   assert.ok(!entries.includes(ownOld), 'the helper\'s own old version is removed');
   assert.ok(!entries.includes('extra.pem'), 'the link of a name no longer written is removed');
