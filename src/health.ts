@@ -12,10 +12,11 @@ import { Metrics, METRICS_CONTENT_TYPE } from './metrics.js';
  *
  * Ready: every configured output (X.509 set, each JWT-SVID, the JWT bundle) was written, is
  * unexpired, is still what the helper wrote (checked at probe time with a stat per file), and
- * its identity has not been redacted by the agent. Live: the helper's loops run; it turns 503
- * only once they ended for good (a fatal error, the helper stopping). An absent agent, expiry,
- * failed writes and redaction are readiness matters: the helper retries them itself, and a
- * restart would do nothing more.
+ * its identity has not been redacted by the agent. Live: 503 only when a restart would help:
+ * the helper's loops ended for good (a fatal error, the helper stopping), or cert_dir is gone
+ * (a running helper does not recreate it behind an operator's back; a start does). An absent
+ * agent, expiry, other failed writes and redaction are readiness matters: the helper retries
+ * them itself, and a restart would do nothing more.
  */
 type WriteStatus = 'unwritten' | 'written' | 'failed';
 
@@ -40,6 +41,8 @@ class Output {
   /** Why the agent no longer issues this output's identity, while it does not. */
   redacted: string | undefined;
   everWritten = false;
+  /** A write is under way: its files change at the helper's own hand until it ends. */
+  writing = false;
 
   constructor(
     readonly label: string,
@@ -55,6 +58,7 @@ class Output {
     if (!this.everWritten) return `${this.label}: not written yet`;
     if (this.redacted) return `${this.label}: redacted: ${this.redacted}`;
     if (this.expiry && this.expiry.getTime() <= now.getTime()) return `${this.label}: expired at ${this.expiry.toISOString()}`;
+    if (this.writing) return undefined;
     const changed = this.files.find((f) => this.stamp(f.name) !== f.stamp);
     return changed && `${this.label}: ${changed.name} was deleted or replaced since the helper wrote it`;
   }
@@ -88,10 +92,12 @@ export class HealthState {
   /** The current causes of trouble by source, the newest last; a source's entry goes when it recovers. */
   private readonly problems = new Map<string, string>();
   private ended = false;
+  private readonly certDir: string;
   private readonly log: Logger;
   readonly metrics = new Metrics();
 
   constructor(options: HealthOptions) {
+    this.certDir = options.certDir;
     this.log = options.log ?? silentLogger;
     const add = (key: string, label: string): void => void this.outputs.set(key, new Output(label, options.certDir));
     if (options.x509) add(X509, 'x509 svid');
@@ -106,8 +112,26 @@ export class HealthState {
     this.metrics.x509Written(svid.notAfter);
   }
 
+  /**
+   * A write of an output begins. Until it ends (written, unchanged or failed) the files are
+   * replaced by the helper itself, so a probe in between must not take them for replaced
+   * behind its back.
+   */
+  x509Writing(): void {
+    this.writing(X509);
+  }
+
+  jwtWriting(file: string): void {
+    this.writing(jwtKey(file));
+  }
+
+  jwtBundleWriting(): void {
+    this.writing(JWT_BUNDLE);
+  }
+
   /** An X.509 update was accepted and was already on disk. */
   x509Unchanged(): void {
+    this.settled(X509);
     this.recovered(X509);
   }
 
@@ -167,7 +191,18 @@ export class HealthState {
     if (error) this.problems.set('helper', error);
   }
 
+  private writing(key: string): void {
+    const out = this.outputs.get(key);
+    if (out) out.writing = true;
+  }
+
+  private settled(key: string): void {
+    const out = this.outputs.get(key);
+    if (out) out.writing = false;
+  }
+
   private written(key: string, files: readonly string[] | undefined, expiry: Date | undefined): void {
+    this.settled(key);
     const out = this.outputs.get(key);
     if (out) {
       out.status = 'written';
@@ -179,6 +214,7 @@ export class HealthState {
   }
 
   private failed(key: string, error: string): void {
+    this.settled(key);
     const out = this.outputs.get(key);
     if (out) out.status = 'failed';
     this.problems.delete(key);
@@ -211,7 +247,7 @@ export class HealthState {
   }
 
   live(): boolean {
-    return !this.ended;
+    return !this.ended && statSync(this.certDir, { throwIfNoEntry: false })?.isDirectory() === true;
   }
 
   /** Why the helper is not ready, one line per output; empty when it is. */

@@ -109,6 +109,7 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
       quietMs: config.updateQuietMs,
       settleMs: config.renewSettleMs,
       apply: async (update) => {
+        health.x509Writing();
         if (!(await writer.write(update))) {
           health.x509Unchanged();
           return false;
@@ -155,6 +156,7 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
             void notifyAll();
           }
         },
+        onWriting: (e) => (e.kind === 'jwt-svid' ? health.jwtWriting(e.file) : health.jwtBundleWriting()),
         onFailure: (e) => (e.kind === 'jwt-svid' ? health.jwtFailed(e.file, e.error, e.cause) : health.jwtBundleFailed(e.error)),
       }).catch(fail)
     : Promise.resolve();

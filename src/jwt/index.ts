@@ -42,6 +42,8 @@ export interface JwtFailureEvent {
 }
 
 export interface JwtWatchHooks {
+  /** A write begins (health: the files change at the helper's own hand until it ends). */
+  onWriting?: (event: { kind: 'jwt-svid' | 'jwt-bundle'; file: string }) => void;
   /** For notifications (only `changed` ones matter) and health (every one). */
   onWrite?: (event: JwtWriteEvent) => void;
   /** A refresh or bundle write failed; the last good file stays and a retry is scheduled. */
@@ -108,6 +110,7 @@ export async function watchJwt(o: JwtRunOptions & JwtWatchHooks): Promise<void> 
         log,
         signal,
         backoff: o.backoff,
+        onWriting: () => o.onWriting?.({ kind: 'jwt-svid', file: entry.fileName }),
         onWritten: (changed, expiry) => o.onWrite?.({ kind: 'jwt-svid', files: [entry.fileName], changed, expiry }),
         onFailed: (error, cause) => o.onFailure?.({ kind: 'jwt-svid', file: entry.fileName, error, cause }),
       }),
@@ -131,6 +134,7 @@ function bundleFileWrites(o: JwtRunOptions & JwtWatchHooks, writer: JwtWriter, f
     quietMs: 0,
     settleMs: 0,
     apply: async (set) => {
+      o.onWriting?.({ kind: 'jwt-bundle', file });
       o.onWrite?.({ kind: 'jwt-bundle', ...(await writer.writeBundles(set)) });
       return false;
     },

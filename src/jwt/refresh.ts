@@ -21,6 +21,7 @@ export interface RefreshOptions {
   /** Between failed refreshes; the Go helper's 1 s doubling to 60 s by default. */
   backoff?: BackoffOptions;
   /** After every successful refresh; `changed` is false when the agent handed out the same token. */
+  onWriting?: () => void;
   onWritten?: (changed: boolean, expiry: Date) => void;
   onFailed?: (error: string, cause: unknown) => void;
 }
@@ -54,6 +55,7 @@ export async function keepJwtSvidFresh(o: RefreshOptions): Promise<void> {
       untilExpiry = validFor > 0 ? timeoutSignal(validFor) : undefined;
       const fetchSignal = untilExpiry ? AbortSignal.any([signal, untilExpiry]) : signal;
       const svid = await fetchJwtSvid({ client: o.client, entry, hint: o.hint, bundles: o.bundles.current()!, signal: fetchSignal });
+      o.onWriting?.();
       const result = await o.writer.writeSvid(entry.fileName, svid);
       last = svid;
       backoff.reset();

@@ -7,6 +7,7 @@ import { runCli, startCli, writeConfig } from '../helpers/cli.js';
 import { devAgent } from '../helpers/dev-agent.js';
 import { opensslPublicKeys, opensslUriSan, opensslVerify } from '../helpers/openssl.js';
 import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 
 
 for (const keyType of ['ec-p256', 'ec-p384', 'rsa-2048', 'ed25519'] as const) {
@@ -58,7 +59,8 @@ test('retries after UNAVAILABLE until the agent is up', async () => {
   const dir = tempDir();
   const socket = join(dir, 'agent.sock');
   const run = startCli(['--config', writeConfig(dir, `unix://${socket}`), '--once', '--timeout', '20s']);
-  await new Promise((r) => setTimeout(r, 1000));
+  // The agent comes up only once the helper has been refused at least once, however slowly it starts.
+  await waitFor('a refused first attempt', () => /socket file not found/.test(run.stderr()), 15_000);
   await devAgent(dir);
   const r = await run.result;
   assert.equal(r.code, 0, r.stderr);

@@ -67,6 +67,8 @@ test('daemon: an empty federated bundle is accepted: its CAs leave bundle.pem, i
   const want = leafSerial(a.current()!.svids[0]!.x509_svid);
   await h.waitFor('the rotated SVID without the partner', back, (l) => /empty x509 bundle/.test(l.msg));
   assert.equal(notes().length, 2, 'one line per change to the set of empty domains, none for repeats');
+  // The note comes as the message is read; the write follows once the agent is quiet (update_quiet_period).
+  await h.waitFor('the rotated SVID written', back, (l) => isWritten(l) && l.serial === want);
   await waitFor('the per-domain file to go again', () => !existsSync(join(certs, 'federated_partner.org.pem')) || undefined, 5_000);
   assert.equal(leafSerial(Buffer.from(fromPem(readFileSync(join(certs, 'svid.pem'), 'utf8'), 'CERTIFICATE')[0]!)), want, 'the own SVID rotated');
 });

@@ -368,7 +368,8 @@ describe('agent faults', { concurrency: 3 }, () => {
     const a1 = await agentAt(s, sock, 3);
     const port = await freePort();
     const h = startHelper(s, a1.address, healthConf(port));
-    await waitSerial(h, dir, currentSerial(a1));
+    // Any set: with a 3 s TTL the agent may rotate again before a loaded machine starts the helper.
+    await h.waitFor('the first write', 0, isWritten);
     await a1.close();
     const fake = await FakeAgent.start(s, sock, 'stall');
     counts.faults++;
@@ -443,6 +444,8 @@ describe('agent faults', { concurrency: 3 }, () => {
     const h = startHelper(s, agent.address, `log_level = "debug"\ncmd = "sh"\ncmd_args = ["-c", ${JSON.stringify(script)}]\nrenew_signal = "SIGHUP"\n`);
     const FLOOD = 1000;
     await waitFor('the child to start', () => existsSync(join(dir, 'up')));
+    // The first write's log line may reach us after the child is up: mark after it.
+    await h.waitFor('the first write', 0, isWritten);
     const before = snapshot(certsOf(dir));
     const m = h.mark();
     const state = agent.current()!;

@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { startDevAgent, type DevAgent } from '../../src/dev/agent.js';
 import { cliPath, writeConfig, type CliResult } from '../helpers/cli.js';
+import { flipper } from '../output/fixtures/flipper.js';
 import { waitFor } from '../helpers/wait.js';
 import {
   assertUnchanged,
@@ -265,7 +266,8 @@ describe('disk faults', { concurrency: 2 }, () => {
     await agent.rotate();
     const r = await once(s, agent.address);
     assert.equal(r.code, 6, r.stderr);
-    assert.match(r.stderr, /cannot write svid\.pem in .*: (read-only file system|permission denied); the previous files are unchanged/);
+    // The first thing a one-shot writes in cert_dir is its lock.
+    assert.match(r.stderr, /cannot take the cert_dir lock in .*: (read-only file system|permission denied); the previous files are unchanged/);
     unchanged(before, certs, 'one-shot read-only');
   });
 
@@ -295,7 +297,7 @@ describe('disk faults', { concurrency: 2 }, () => {
     assert.equal(readFileSync(join(s.dir, 'certs'), 'utf8'), 'a file where a directory should be\n', 'the file is untouched');
   });
 
-  test('cert_dir removed while the daemon runs: the write fails ("directory does not exist"), /ready 503, /live 200, no crash', async () => {
+  test('cert_dir removed while the daemon runs: the write fails ("directory does not exist"), /ready 503, /live 503 (a restart recreates it), no crash', async () => {
     const s = scope('shg-');
     const certs = join(s.dir, 'certs');
     const agent = await agentIn(s);
@@ -310,7 +312,7 @@ describe('disk faults', { concurrency: 2 }, () => {
     assert.match(String(line.error), /cannot write svid\.pem in .*\/certs: directory does not exist/);
     assert.ok(!existsSync(certs), 'cert_dir is not recreated behind the operator\'s back');
     assert.equal(await httpStatus(`http://127.0.0.1:${port}/ready`), 503, 'not ready: the files are gone');
-    assert.equal(await httpStatus(`http://127.0.0.1:${port}/live`), 200);
+    assert.equal(await httpStatus(`http://127.0.0.1:${port}/live`), 503, 'not live: only a restart recreates cert_dir');
     assert.ok(h.alive);
   });
 
@@ -471,8 +473,9 @@ describe('disk faults', { concurrency: 2 }, () => {
     const certs = join(s.dir, 'certs');
     const agent = await agentIn(s);
     mkdirSync(certs);
-    const ours = ['.svid.pem.0123456789ab.tmp', '.svid_key.pem.abcdefabcdef.tmp', '.bundle.pem.000000000000.tmp'];
-    const notOurs = ['.other.pem.0123456789ab.tmp', '.svid.pem.not-hex.tmp', 'svid.pem.0123456789ab.tmp', 'notes.txt'];
+    const hex = '0123456789abcdef0123456789abcdef';
+    const ours = [`.svid.pem.${hex}.tmp`, `.svid_key.pem.${'ab'.repeat(16)}.tmp`, `.bundle.pem.${'0'.repeat(32)}.tmp`];
+    const notOurs = [`.other.pem.${hex}.tmp`, '.svid.pem.not-hex.tmp', `svid.pem.${hex}.tmp`, '.svid.pem.0123456789ab.tmp', 'notes.txt'];
     for (const name of [...ours, ...notOurs]) writeFileSync(join(certs, name), 'left over\n', { mode: 0o600 });
     const r = await once(s, agent.address);
     assert.equal(r.code, 0, r.stderr);
@@ -593,3 +596,78 @@ test('no partial file at any time: a reader polling during failing and succeedin
   assert.equal(partial, 0, 'never a partial file');
   counts.checks++;
 });
+
+describe('one writer per cert_dir', () => {
+  test('a second helper on the same cert_dir (daemon, then --once) exits 10 at once naming the first; the first\'s ..data set stays whole', async () => {
+    const s = scope('sho-');
+    const certs = join(s.dir, 'certs');
+    const agent = await agentIn(s);
+    const first = daemon(s, agent.address, 'file_layout = "atomic_dir"\nkey_file_mode = "0640"\n');
+    await first.waitFor('the first write', 0, isWritten);
+    const warnings = first.lines().filter((l) => l.level === 'warn' && l.key === 'key_file_mode');
+    assert.equal(warnings.length, 1, 'one start-up warning naming key_file_mode');
+    // The second helper uses its own config file (same cert_dir), as a second deployment would.
+    mkdirSync(join(s.dir, 'second'));
+    const secondConfig = writeConfig(join(s.dir, 'second'), agent.address, `file_layout = "atomic_dir"\n`);
+    writeFileSync(secondConfig, readFileSync(secondConfig, 'utf8').replace(/cert_dir = .*/, `cert_dir = "${certs}"`));
+    for (const args of [[], ['--once', '--timeout', '10s']]) {
+      const second = Helper.start(secondConfig, args);
+      s.defer(() => second.stop());
+      const r = await second.run.result;
+      counts.faults++;
+      assert.equal(r.code, 10, `${args.join(' ') || 'daemon'}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`cert_dir \\S+ is in use by another spiffe-helper: pid ${first.pid} \\([^)]*cli\\.js[^)]*\\), daemon with config \\S+helper\\.conf`));
+    }
+    const m = first.mark();
+    await agent.rotate();
+    await first.waitFor('the write after the refused helpers', m, (l) => isWritten(l) && l.serial === currentSerial(agent));
+    assert.equal(serialOf(join(certs, 'svid.pem')), currentSerial(agent), 'svid.pem resolves through ..data to the newest SVID');
+    assert.ok(existsSync(realpathSync(join(certs, '..data'))), '..data points at a version that exists');
+    assertNoPartialFiles(certs, 'after a refused second writer');
+  });
+
+  test('N helpers started at once on one cert_dir: exactly one keeps running, the others exit 10', async () => {
+    const s = scope('shn-');
+    const agent = await agentIn(s);
+    const config = writeConfig(s.dir, agent.address, 'file_layout = "atomic_dir"\n');
+    const N = 4;
+    const helpers = Array.from({ length: N }, () => Helper.start(config));
+    helpers.forEach((h) => s.defer(() => h.stop()));
+    const exited = await waitFor('all but one to exit', () => (helpers.filter((h) => !h.alive).length >= N - 1 ? helpers.filter((h) => !h.alive) : undefined), 30_000, 20);
+    const running = helpers.filter((h) => h.alive);
+    assert.equal(running.length, 1, 'exactly one helper runs');
+    for (const h of exited) assert.equal((await h.run.result).code, 10, h.run.stderr());
+    await running[0]!.waitFor('the winner writes', 0, isWritten);
+    assertNoPartialFiles(join(s.dir, 'certs'), 'after N helpers at once');
+  });
+});
+
+for (const layout of ['files', 'atomic_dir'] as const) {
+  test(`cert_dir a symlink flipped between two directories during rotations (${layout}): no temporary left in either`, async () => {
+    const s = scope('shf-');
+    const certs = join(s.dir, 'certs');
+    const [a, b] = [join(s.dir, 'a'), join(s.dir, 'b')];
+    mkdirSync(a);
+    mkdirSync(b);
+    symlinkSync(a, certs);
+    const agent = await agentIn(s);
+    const h = daemon(s, agent.address, `file_layout = "${layout}"\n`);
+    await h.waitFor('the first write', 0, isWritten);
+    const flip = flipper(certs, a, b);
+    s.defer(() => flip.stop());
+    const ROTATIONS = 60;
+    const m = h.mark();
+    for (let i = 0; i < ROTATIONS; i++) {
+      const mi = h.mark();
+      await agent.rotate();
+      await h.waitFor(`rotation ${i + 1}`, mi, (l) => (isWritten(l) && l.serial === currentSerial(agent)) || l.level === 'error');
+    }
+    await flip.stop();
+    counts.faults += ROTATIONS;
+    const failed = h.lines(m).filter((l) => l.level === 'error').length;
+    const left = [...leftovers(a), ...leftovers(b)];
+    console.log(`# cert_dir flipped during ${ROTATIONS} rotations (${layout}): ${left.length} temporaries left, ${failed} failed writes`);
+    assert.deepEqual(left, [], 'temporaries left behind');
+    assert.equal(failed, 0, 'each write went wholly to one directory');
+  });
+}

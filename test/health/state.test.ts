@@ -1,0 +1,63 @@
+/**
+ * HealthState's readiness against the disk, without a helper process: what a probe that lands
+ * in the middle of the helper's own write sees.
+ */
+import assert from 'node:assert/strict';
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { HealthState } from '../../src/health.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const svid = { spiffeId: 'spiffe://example.org/w', serial: '01', notAfter: new Date(Date.now() + 3_600_000) };
+const files = ['svid.pem', 'svid_key.pem', 'bundle.pem'];
+
+function replaceAll(dir: string, content: string): void {
+  for (const f of files) {
+    writeFileSync(join(dir, `.${f}.tmp`), content);
+    renameSync(join(dir, `.${f}.tmp`), join(dir, f));
+  }
+}
+
+test('a probe during the helper\'s own write (files renamed in, not yet recorded) stays ready; the same change from someone else is not', () => {
+  const dir = tempDir();
+  const health = new HealthState({ certDir: dir, x509: true, jwtFiles: [], jwtBundle: false });
+  replaceAll(dir, 'first');
+  health.x509Written(svid, files);
+  assert.equal(health.ready(), true);
+
+  health.x509Writing();
+  replaceAll(dir, 'second'); // renamed into place; the write has not returned yet
+  assert.deepEqual(health.notReady(), [], 'our own write in flight is not "replaced behind our back"');
+  health.x509Written({ ...svid, serial: '02' }, files);
+  assert.equal(health.ready(), true);
+
+  replaceAll(dir, 'someone else');
+  assert.match(health.notReady().join(), /svid\.pem was deleted or replaced/);
+});
+
+test('a failed or unchanged write ends the in-flight window: a later change behind the helper\'s back is seen', () => {
+  const dir = tempDir();
+  const health = new HealthState({ certDir: dir, x509: true, jwtFiles: ['api.jwt'], jwtBundle: true });
+  replaceAll(dir, 'first');
+  writeFileSync(join(dir, 'api.jwt'), 'token');
+  writeFileSync(join(dir, 'jwt.json'), '{}');
+  health.x509Written(svid, files);
+  health.jwtWritten('api.jwt', new Date(Date.now() + 60_000), true);
+  health.jwtBundleWritten(['jwt.json'], true);
+  assert.equal(health.ready(), true);
+
+  health.x509Writing();
+  health.x509Failed('disk full');
+  health.jwtWriting('api.jwt');
+  health.jwtWritten('api.jwt', new Date(Date.now() + 60_000), false);
+  health.jwtBundleWriting();
+  health.jwtBundleFailed('disk full');
+  replaceAll(dir, 'someone else');
+  writeFileSync(join(dir, 'api.jwt'), 'another token');
+  writeFileSync(join(dir, 'jwt.json'), '{"x":1}');
+  const why = health.notReady().join('\n');
+  assert.match(why, /x509 svid: svid\.pem was deleted or replaced/);
+  assert.match(why, /jwt svid api\.jwt: api\.jwt was deleted or replaced/);
+  assert.match(why, /jwt bundle: jwt\.json was deleted or replaced/);
+});
