@@ -10,10 +10,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SCALARS = { string: 'string', bytes: 'bytes', double: 'double', bool: 'bool', NullValue: 'null-enum' };
 
-/** Every difference between the .proto and the schemas, as readable lines (none: they agree). */
-export async function protoMismatches() {
+/**
+ * Every difference between the .proto and the schemas, as readable lines (none: they agree).
+ * `schemas`: the proto module to check (default: the one tsc just built).
+ */
+export async function protoMismatches(schemas) {
   const protobuf = createRequire(import.meta.url)('protobufjs');
-  const { Rpcs, SERVICE } = await import(pathToFileURL(`${root}dist/workload/proto.js`).href);
+  const { Rpcs, SERVICE } = schemas ?? (await import(pathToFileURL(`${root}dist/workload/proto.js`).href));
   const proto = new protobuf.Root();
   proto.loadSync(`${root}proto/workload.proto`, { keepCase: true });
   proto.resolveAll();

@@ -191,7 +191,7 @@ function decodeAt(s: Schema<object>, r: Reader, depth: number): object {
     const where = `${s.name}.${f.name}`;
     if (f.map) {
       expectWire(tag, WireType.len, where);
-      const [key, value] = mapEntry(f, new Reader(r.bytes()), depth, where);
+      const [key, value] = mapEntry(f, r.message(), depth, where);
       // A key such as "__proto__" must stay a key, not become the object's prototype.
       Object.defineProperty(out[f.name], key, { value, enumerable: true, writable: true, configurable: true });
     } else if (f.repeated) {
@@ -257,7 +257,7 @@ function readValue(type: Field['type'], tag: Tag, r: Reader, depth: number, wher
     }
     default:
       expectWire(tag, WireType.len, where);
-      return decodeAt(type, new Reader(r.bytes()), depth + 1);
+      return decodeAt(type, r.message(), depth + 1);
   }
 }
 

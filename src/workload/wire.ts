@@ -21,12 +21,16 @@ export interface Tag {
   at: number;
 }
 
+/** Reads buf[pos, end); nested messages get their own Reader over the same bytes, so offsets stay absolute. */
 export class Reader {
-  pos = 0;
-  constructor(readonly buf: Buffer) {}
+  constructor(
+    private readonly buf: Buffer,
+    private pos = 0,
+    private readonly end = buf.length,
+  ) {}
 
   get done(): boolean {
-    return this.pos >= this.buf.length;
+    return this.pos >= this.end;
   }
 
   /** An unsigned varint of up to 64 bits (precise up to 2^53, which lengths and tags never reach). */
@@ -34,7 +38,7 @@ export class Reader {
     const start = this.pos;
     let value = 0;
     for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.buf.length) throw new ProtoError(`truncated varint at byte ${start}`);
+      if (this.pos >= this.end) throw new ProtoError(`truncated varint at byte ${start}`);
       const b = this.buf[this.pos++]!;
       value += (b & 0x7f) * 2 ** (7 * i);
       if (b < 0x80) return value;
@@ -54,13 +58,24 @@ export class Reader {
 
   /** The bytes of a length-delimited field, sharing memory with the message. */
   bytes(): Buffer {
+    const start = this.lengthDelimited();
+    return this.buf.subarray(start, this.pos);
+  }
+
+  /** A length-delimited field read as a message of its own. */
+  message(): Reader {
+    const start = this.lengthDelimited();
+    return new Reader(this.buf, start, this.pos);
+  }
+
+  /** Passes over a length prefix and what it announces; returns where the content starts. */
+  private lengthDelimited(): number {
     const at = this.pos;
     const len = this.varint();
-    const left = this.buf.length - this.pos;
+    const left = this.end - this.pos;
     if (len > left) throw new ProtoError(`length ${len} at byte ${at} runs past the end of the message (${left} bytes left)`);
-    const out = this.buf.subarray(this.pos, this.pos + len);
     this.pos += len;
-    return out;
+    return this.pos - len;
   }
 
   string(): string {
@@ -91,7 +106,7 @@ export class Reader {
         this.pos += 8;
         return;
       case WireType.len:
-        this.bytes();
+        this.lengthDelimited();
         return;
       case WireType.fixed32:
         this.need(4);
@@ -114,7 +129,7 @@ export class Reader {
   }
 
   private need(n: number): void {
-    if (this.buf.length - this.pos < n) throw new ProtoError(`truncated fixed-size field at byte ${this.pos}`);
+    if (this.end - this.pos < n) throw new ProtoError(`truncated fixed-size field at byte ${this.pos}`);
   }
 }
 
