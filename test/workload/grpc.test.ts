@@ -6,52 +6,19 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { constants, createServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { constants, type ServerHttp2Stream } from 'node:http2';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { EndpointAddress } from '../../src/workload/address.js';
 import { Channel, frame, GrpcError, Status, type ChannelOptions } from '../../src/workload/grpc.js';
+import { rawGrpcServer, type Handler } from '../helpers/h2.js';
 import { tempDir } from '../helpers/tmp.js';
 import { delay, waitFor } from '../helpers/wait.js';
 
 const dir = tempDir('grpc-');
 let sockets = 0;
-
-interface RawServer {
-  address: EndpointAddress;
-  /** Request headers of every call, in order. */
-  requests: IncomingHttpHeaders[];
-  bodies: Buffer[];
-  sessions: ServerHttp2Session[];
-  /** RST_STREAM codes of the server's streams once closed (what the client sent or caused). */
-  closedWith: number[];
-}
-
-type Handler = (stream: ServerHttp2Stream, call: number) => void | Promise<void>;
-
-async function serve(handler: Handler): Promise<RawServer> {
-  const socketPath = join(dir, `s${sockets++}.sock`);
-  const server = createServer();
-  const s: RawServer = { address: { kind: 'unix', socketPath, target: `unix://${socketPath}` }, requests: [], bodies: [], sessions: [], closedWith: [] };
-  server.on('session', (session) => s.sessions.push(session));
-  server.on('stream', (stream, headers) => {
-    const call = s.requests.push(headers) - 1;
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => s.bodies.push(Buffer.concat(chunks)));
-    stream.on('close', () => s.closedWith.push(stream.rstCode));
-    stream.on('error', () => undefined);
-    void handler(stream, call);
-  });
-  server.listen(socketPath);
-  await once(server, 'listening');
-  after(() => {
-    for (const session of s.sessions) session.destroy();
-    server.close();
-  });
-  return s;
-}
+const serve = (handler: Handler) => rawGrpcServer(dir, handler);
 
 const grpcHeaders = { ':status': 200, 'content-type': 'application/grpc' };
 const ok = { 'grpc-status': '0' };
