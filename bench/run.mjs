@@ -132,7 +132,8 @@ const nodeArgs = a['node-args'] ? a['node-args'].split(' ').filter(Boolean) : []
 const impls = [ours({ cliPath: options.cliPath, nodeArgs, ...(options.cliPath || nodeArgs.length ? { label: `node ${[...nodeArgs, a.cli ?? 'dist/cli.js'].join(' ')}` } : {}) })];
 if (a.reference && a.baseline) throw new Error('--reference and --baseline: one or the other');
 if (a.reference) impls.push(goReference(resolve(a.reference)));
-if (a.baseline) impls.push(ours({ cliPath: resolve(a.baseline), label: `baseline (${a.baseline})`, key: 'baseline', short: 'base' }));
+// The baseline runs under the same --node-args as ours, so that only the build differs.
+if (a.baseline) impls.push(ours({ cliPath: resolve(a.baseline), nodeArgs, label: `baseline (${a.baseline})`, key: 'baseline', short: 'base' }));
 const baseDir = a.dir ? resolve(a.dir) : tmpdir();
 mkdirSync(baseDir, { recursive: true });
 const workDir = mkdtempSync(join(baseDir, 'shb-'));

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { METRICS_PATH, type HealthConfig } from './config/config.js';
 import { HelperError } from './errors.js';
 import type { Logger } from './log.js';
@@ -99,6 +99,9 @@ export class HealthState {
 
 /** Serves liveness and readiness (and metrics); a port already in use is a start-up error. */
 export async function startHealthServer(config: HealthConfig, state: HealthState, log: Logger): Promise<Server> {
+  // Not an ESM import: on Node 22+ importing node:http as ESM evaluates every export, which
+  // loads fetch (undici) and zlib, ~50 ms of start-up for every run, health checks or not.
+  const { createServer } = process.getBuiltinModule('node:http');
   const server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (config.metricsEnabled && path === METRICS_PATH && req.method === 'GET') {
