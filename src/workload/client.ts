@@ -118,11 +118,11 @@ export class WorkloadClient {
       signal,
       timeoutMs: this.unaryTimeoutMs,
       onMessage: (bytes) => {
-        if (answers.length > 0) throw new GrpcError(Status.INTERNAL, `${rpc}: the agent sent more than one response to a unary call`);
+        if (answers.length > 0) throw new GrpcError(Status.INTERNAL, 'the agent sent more than one response to a unary call');
         answers.push(decode(response, bytes) as T);
       },
     });
-    if (answers.length === 0) throw new GrpcError(Status.INTERNAL, `${rpc}: the agent ended the call without a response`);
+    if (answers.length === 0) throw new GrpcError(Status.INTERNAL, 'the agent ended the call without a response');
     return answers[0]!;
   }
 

@@ -77,7 +77,7 @@ describe('WorkloadClient', () => {
     c.close();
     assert.equal(res.svids[0]!.spiffe_id, 'spiffe://td/one');
     assert.deepEqual(retries, ['FetchJWTSVID']);
-    assert.match(c.lastError!.message, /more than one response to a unary call/);
+    assert.match(c.lastError!.message, /^FetchJWTSVID: INTERNAL: the agent sent more than one response to a unary call$/);
     assert.equal(server.requests[0]!['grpc-timeout'], '5000m');
     assert.deepEqual(server.bodies[0], frame(encode(Messages.JWTSVIDRequest, { audience: ['aud'], spiffe_id: '' })));
   });
@@ -89,6 +89,6 @@ describe('WorkloadClient', () => {
     const res = await c.unary<JWTSVIDResponseMessage>('FetchJWTSVID', { audience: ['aud'], spiffe_id: '' }, new AbortController().signal);
     c.close();
     assert.deepEqual(res, { svids: [] });
-    assert.match(c.lastError!.message, /ended the call without a response/);
+    assert.match(c.lastError!.message, /^FetchJWTSVID: INTERNAL: the agent ended the call without a response$/);
   });
 });
