@@ -21,7 +21,9 @@ const HELP = `usage: node bench/run.mjs [options]
   --out FILE           Markdown report (default docs/BENCHMARKS.md; none with --smoke)
   --json FILE          raw results as JSON
   --only LIST          comma-separated: latency,latency-tmpfs,oneshot,firstfile,memory,memory-plain,
-                       idle,scale,startup (memory-plain: our helper's memory run again as
+                       idle,pod,scale,startup (pod: N copies of each helper and of bare node side by
+                       side, each in its own memory cgroup: cgroup anonymous + kernel memory, PSS)
+                       (memory-plain: our helper's memory run again as
                        \`node dist/cli.js\`, unbundled and without bin/spiffe-helper's V8 flags)
                        (latency-tmpfs: the latency again with cert dirs in /dev/shm, where fsync
                        costs nothing; skipped when --dir is already on tmpfs)
@@ -38,6 +40,7 @@ const HELP = `usage: node bench/run.mjs [options]
                        (default 15: V8's start-up housekeeping, reported on its own row)
   --runs N             one-shot / first-file / start-up runs per variant (default 10)
   --scale-samples N    updates per scale shape (default 5)
+  --instances N        copies per helper in the pod section (default 10)
   --variant NAME=FILE  start-up profile: also time the one-shot of this build of the helper
                        (e.g. an older dist/cli.js), alternating with the others; repeatable`;
 
@@ -62,6 +65,7 @@ const { values: a } = parseArgs({
     'idle-settle-seconds': { type: 'string' },
     runs: { type: 'string' },
     'scale-samples': { type: 'string' },
+    instances: { type: 'string' },
     variant: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   },
@@ -83,13 +87,14 @@ const options = {
   idleSettleSeconds: num(a['idle-settle-seconds'], 15, 0.2),
   runs: num(a.runs, 10, 1),
   scaleSamples: num(a['scale-samples'], 5, 1),
+  instances: num(a.instances, 10, 2),
   gapMs: smoke ? 1 : 5,
   settleMs: smoke ? 50 : 1000,
   memIdleMs: num(a['mem-idle-seconds'], 20, 0.1) * 1000,
   waitMs: 30_000,
   cliPath: a.cli ? resolve(a.cli) : undefined,
 };
-const sections = new Set((a.only ?? 'latency,latency-tmpfs,oneshot,firstfile,memory,memory-plain,idle,scale,startup').split(','));
+const sections = new Set((a.only ?? 'latency,latency-tmpfs,oneshot,firstfile,memory,memory-plain,idle,pod,scale,startup').split(','));
 const shapes = smoke
   ? [
       { label: '1 SVID, 1 CA, 0 federated', svids: 1, cas: 1, federated: 0 },
@@ -111,6 +116,8 @@ const { buildTables, renderMarkdown } = await import('./lib/report.mjs');
 const { killAll } = await import('./lib/session.mjs');
 const { goReference, ours, oursPlain } = await import('./lib/impls.mjs');
 const { loadAverage, machine } = await import('./lib/proc.mjs');
+const { removedVars } = await import('./lib/env.mjs');
+const { launcherFlags } = await import('./lib/impls.mjs');
 let Minter, Bench;
 try {
   ({ Minter } = await import('./lib/messages.mjs'));
@@ -125,7 +132,8 @@ const nodeArgs = a['node-args'] ? a['node-args'].split(' ').filter(Boolean) : []
 const impls = [ours({ cliPath: options.cliPath, nodeArgs, ...(options.cliPath || nodeArgs.length ? { label: `node ${[...nodeArgs, a.cli ?? 'dist/cli.js'].join(' ')}` } : {}) })];
 if (a.reference && a.baseline) throw new Error('--reference and --baseline: one or the other');
 if (a.reference) impls.push(goReference(resolve(a.reference)));
-if (a.baseline) impls.push(ours({ cliPath: resolve(a.baseline), label: `baseline (${a.baseline})`, key: 'baseline', short: 'base' }));
+// The baseline runs under the same --node-args as ours, so that only the build differs.
+if (a.baseline) impls.push(ours({ cliPath: resolve(a.baseline), nodeArgs, label: `baseline (${a.baseline})`, key: 'baseline', short: 'base' }));
 const baseDir = a.dir ? resolve(a.dir) : tmpdir();
 mkdirSync(baseDir, { recursive: true });
 const workDir = mkdtempSync(join(baseDir, 'shb-'));
@@ -164,6 +172,7 @@ try {
     reported.push(plain);
   }
   if (sections.has('idle')) results.idle = await bench.idle(pool[0]);
+  if (sections.has('pod')) results.pod = await bench.pod(pool[0], options.instances);
   if (sections.has('scale')) results.scale = await bench.scale(shapes);
   if (sections.has('startup')) results.startup = await profileStartup({ root, workDir, runs: options.runs, progress, minter, first: pool[0], cliPath: options.cliPath, variants: (a.variant ?? []).map(parseVariant) });
 } finally {
@@ -189,6 +198,8 @@ const head = [
   '| --- | --- |',
   `| machine | ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.kernel} |`,
   `| Node | ${m.node} |`,
+  `| node binary, launcher flags | ${process.execPath}; bin/spiffe-helper runs a daemon with \`${launcherFlags().join(' ') || 'no flags'}\` |`,
+  `| environment | variables that change Node's start-up removed for every measured process (bench/lib/env.mjs): ${removedVars.length ? removedVars.map((v) => `\`${v}\` (was set)`).join(', ') : 'none was set'}; none other of them set |`,
   `| helpers | ${reported.map((i) => `${i.label}`).join('; ')} |`,
   `| cert dir file system | ${m.fsType} (ours fsyncs every file and the directory; the Go helper does not fsync) |`,
   `| load average (1/5/15 min) | at start ${results.load.start}, at end ${results.load.end} |`,

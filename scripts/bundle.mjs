@@ -4,7 +4,7 @@
 // bin/spiffe-helper and the container image run: one file to read and compile for the helper
 // instead of ~150 modules (about 50 ms less start-up, docs/BENCHMARKS.md), and no node_modules
 // needed at run time. `node dist/cli.js` runs the same code unbundled (the tests use it).
-import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeNotices } from './notices.mjs';
@@ -19,7 +19,6 @@ export async function buildBundle(cli, outdir) {
     outdir,
     bundle: true,
     splitting: true,
-    // Chunks beside the entry: src/workload/proto.ts finds workload.json beside its own file.
     chunkNames: '[name]-[hash]',
     platform: 'node',
     format: 'esm',
@@ -29,10 +28,9 @@ export async function buildBundle(cli, outdir) {
     // Its inputs name the third-party packages bundled, for the notices file.
     metafile: true,
     logLevel: 'warning',
-    // grpc-js and other CommonJS dependencies call require() for Node built-ins.
+    // CommonJS dependencies (grpc-js in the dev agent's chunk) call require() for Node built-ins.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   });
-  copyFileSync(join(cli, '..', 'workload', 'workload.json'), join(outdir, 'workload.json'));
   writeNotices(metafile, outdir);
   return join(outdir, 'cli.js');
 }

@@ -7,10 +7,9 @@ import { HealthState, startHealthServer } from './health.js';
 import type { Logger } from './log.js';
 import type { Notifier } from './notify/notifier.js';
 import { PidFileSignaller } from './notify/pid-file.js';
-import { ReloadCommand } from './notify/reload.js';
 import type { SignalHub } from './notify/signals.js';
-import { WrappedProgram } from './notify/wrapped.js';
-import { fetchJwtOnce, wantsJwt, watchJwt } from './jwt/index.js';
+// Child processes and JWT code load only for a config that uses them (dynamic imports below).
+import { wantsJwt } from './jwt/wants.js';
 import { ensureDir } from './output/atomic-write.js';
 import { X509Writer, type X509Update } from './output/x509-writer.js';
 import { UpdateScheduler } from './update-scheduler.js';
@@ -62,6 +61,7 @@ export async function runOnce(options: SidecarOptions & { timeoutMs: number }): 
       });
     }
     if (wantsJwt(config) && !fatal && (written || !config.x509)) {
+      const { fetchJwtOnce } = await import('./jwt/index.js');
       await fetchJwtOnce({ config, client, log, signal: AbortSignal.any([signal, deadline]) });
     }
   } finally {
@@ -83,7 +83,8 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
   await ensureDir(config.certDir);
   const health = new HealthState({ certDir: config.certDir, x509: config.x509 !== undefined, jwtFiles: config.jwtSvids.map((j) => j.fileName), jwtBundle: config.jwtBundleFileName !== undefined, log });
   const server = config.health.enabled ? await startHealthServer(config.health, health, log) : undefined;
-  const notifiers = buildNotifiers(config, log, health);
+  const notifiers = await buildNotifiers(config, log, health);
+  const jwt = wantsJwt(config) ? await import('./jwt/index.js') : undefined;
   signals.onForward((sig) => notifiers.forEach((n) => n.forward(sig)));
 
   const stop = new AbortController();
@@ -141,8 +142,8 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
           .catch(fail)
       : Promise.resolve();
 
-  const jwtWatching = wantsJwt(config)
-    ? watchJwt({
+  const jwtWatching = jwt
+    ? jwt.watchJwt({
         config,
         client,
         log,
@@ -182,9 +183,11 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
   return code;
 }
 
-function buildNotifiers(config: Config, log: Logger, health: HealthState): Notifier[] {
+async function buildNotifiers(config: Config, log: Logger, health: HealthState): Promise<Notifier[]> {
   const notifiers: Notifier[] = [];
   if (config.cmd) {
+    const { WrappedProgram } = await import('./notify/wrapped.js');
+    const { ReloadCommand } = await import('./notify/reload.js');
     notifiers.push(config.renewSignal ? new WrappedProgram(config.cmd, config.renewSignal, log, () => health.childRestarted()) : new ReloadCommand(config.cmd, log));
   }
   if (config.pidFileName && config.renewSignal) notifiers.push(new PidFileSignaller(config.pidFileName, config.renewSignal, log));

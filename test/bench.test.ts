@@ -74,7 +74,7 @@ test('npm run bench, smoke mode: every measurement runs and lands in a well-form
     for (const row of t.rows) assert.equal(row.length, t.header.length, `table "${t.title}": row ${JSON.stringify(row)} has ${row.length} cells, header ${t.header.length}`);
   }
   const byTitle = new Map(tables(r.stdout).map((t) => [t.title, t]));
-  for (const title of ['Rotation latency', 'Start-up', 'Memory', 'Memory: RSS at each checkpoint', 'Idle cost', 'Scale: validate and write one response', 'Start-up profile']) {
+  for (const title of ['Rotation latency', 'Start-up', 'Memory', 'Memory: RSS at each checkpoint', 'Idle cost', 'What a pod is charged', 'Scale: validate and write one response', 'Start-up profile']) {
     assert.ok(byTitle.has(title), `no "${title}" table in:\n${text}`);
   }
   const cell = (title: string, rowStart: string, col = 1): string => {
@@ -90,6 +90,10 @@ test('npm run bench, smoke mode: every measurement runs and lands in a well-form
   assert.match(cell('Memory', 'steady RSS'), MIB);
   assert.match(cell('Memory', 'RSS growth'), MIB);
   assert.match(cell('Idle cost', 'CPU time'), /^\d+ ms$/);
+  assert.match(text, /\| environment \| variables that change Node's start-up removed/);
+  // Every copy's PSS; the cgroup rows say n/a where no memory cgroup can be created.
+  assert.match(cell('What a pod is charged', 'PSS with 2 copies', 2), MIB);
+  assert.match(cell('What a pod is charged', 'cgroup: anonymous + kernel', 2), /^(\d+(\.\d+)? MiB|n\/a)$/);
   for (const row of byTitle.get('Scale: validate and write one response')!.rows) assert.match(row[2]!, MS, `scale row ${row[0]}`);
   for (const row of byTitle.get('Start-up profile')!.rows) assert.match(row[1]!, MS, `start-up probe ${row[0]}`);
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,6 +12,12 @@ export const childPath = fileURLToPath(new URL('../child.mjs', import.meta.url))
 export const defaultCliPath = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 /** What users run (package.json bin, the image's ENTRYPOINT): the bundle under V8 flags. */
 export const launcherPath = fileURLToPath(new URL('../../bin/spiffe-helper', import.meta.url));
+
+/** The V8 flags bin/spiffe-helper gives a daemon (its `flags="..."` line): the floor runs bare node with them. */
+export function launcherFlags() {
+  const m = /^flags="([^"]*)"/m.exec(readFileSync(launcherPath, 'utf8'));
+  return m ? m[1].split(' ').filter(Boolean) : [];
+}
 
 export const FILES = { svid: 'svid.pem', key: 'svid_key.pem', bundle: 'svid_bundle.pem' };
 

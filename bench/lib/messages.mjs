@@ -3,7 +3,7 @@ import * as x509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
 import { join } from 'node:path';
 import { startDevAgent } from '../../dist/dev/agent.js';
-import { workloadServiceDefinition } from '../../dist/workload/proto.js';
+import { encode, Messages } from '../../dist/workload/proto.js';
 
 /**
  * Mints X509SVIDResponse messages ahead of time with a development agent that nobody connects
@@ -78,7 +78,7 @@ export class Minter {
   }
 }
 
-const serialize = workloadServiceDefinition().FetchX509SVID.responseSerialize;
+const serialize = (msg) => encode(Messages.X509SVIDResponse, msg);
 
 /** The message's size on the wire (protobuf encoding, before gRPC framing). */
 export function wireSize(msg) {

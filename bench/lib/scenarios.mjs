@@ -3,6 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDevAgent } from '../../dist/dev/agent.js';
+import { memoryCgroups, pss } from './cgroup.mjs';
+import { benchEnv } from './env.mjs';
+import { launcherFlags } from './impls.mjs';
 import { expectedFiles, wireSize } from './messages.mjs';
 import { contextSwitches, cpuMs, memory, threads } from './proc.mjs';
 import { checkFiles, HelperProcess, whenFilesComplete } from './session.mjs';
@@ -183,6 +186,58 @@ export class Bench {
     }
   }
 
+  /**
+   * What a pod is charged: `instances` copies of each helper side by side (no child, one agent),
+   * each in a memory cgroup of its own, and as many bare `node` processes with the launcher's
+   * V8 flags idling (the floor), sampled after `memIdleMs` of idling: the cgroup's anonymous and
+   * kernel memory, and PSS (/proc/<pid>/smaps_rollup: pages shared between the copies, such as
+   * the node binary's, count once in all).
+   */
+  async pod(first, instances) {
+    const cgroups = memoryCgroups();
+    const dir = this.tmp('p-');
+    const agent = await this.agent(dir, first);
+    const floor = { key: 'floor', label: 'bare node' };
+    const out = { instances, cgroupVersion: cgroups?.version, cgroupDir: cgroups?.dir };
+    try {
+      for (const impl of [floor, ...this.impls]) {
+        this.progress(`pod: ${instances} × ${impl.label}, each in its own memory cgroup, ${this.o.memIdleMs / 1000} s idle`);
+        const running = [];
+        try {
+          for (let i = 0; i < instances; i++) {
+            const cg = cgroups?.create(`${impl.key}-${i}`);
+            const idir = join(dir, `${impl.key}-${i}`);
+            const certDir = join(idir, 'certs');
+            mkdirSync(certDir, { recursive: true });
+            let [cmd, args] =
+              impl === floor
+                ? [process.execPath, [...launcherFlags(), '-e', 'setInterval(() => {}, 2 ** 30)']]
+                : impl.daemon(impl.writeConfig(idir, { socketPath: agent.socketPath, certDir }));
+            if (cg) [cmd, args] = cg.wrap(cmd, args);
+            let h;
+            const written = impl === floor ? sleep(200) : whenFilesComplete(certDir, this.o.waitMs, () => h.error('wrote no files'));
+            h = new HelperProcess(cmd, args, { label: impl.label, timeoutMs: this.o.waitMs });
+            running.push({ h, cg });
+            await written;
+          }
+          await sleep(this.o.memIdleMs);
+          const samples = running.map(({ h, cg }) => ({ ...memory(h.pid), ...pss(h.pid), ...(cg ? cg.read() : {}) }));
+          const mean = (f) => samples.reduce((a, s) => a + s[f], 0) / samples.length;
+          out[impl.key] = Object.fromEntries(['rssKb', 'anonKb', 'cgAnonKb', 'cgKernelKb', 'cgFileKb', 'cgUsageKb', 'pssKb', 'pssAnonKb', 'pssFileKb'].map((f) => [f, mean(f)]));
+        } finally {
+          for (const { h, cg } of running) {
+            await h.stop();
+            cg?.remove();
+          }
+        }
+      }
+    } finally {
+      await agent.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return out;
+  }
+
   /** One-shot wall time (spawn → files → exit), alternating helpers, plus bare node as the floor. */
   async oneShot(first) {
     const dir = this.tmp('o-');
@@ -290,7 +345,7 @@ function summary(xs) {
 export function wallTime(cmd, args, options = {}) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const p = spawn(cmd, args, { stdio: 'ignore', ...options });
+    const p = spawn(cmd, args, { stdio: 'ignore', env: benchEnv, ...options });
     p.on('error', reject);
     p.on('exit', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}`))));
   });

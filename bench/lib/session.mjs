@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { FILES } from './impls.mjs';
+import { benchEnv } from './env.mjs';
 
 /** Every process the harness started, so that nothing outlives it whatever happens. */
 const live = new Set();
@@ -28,7 +29,7 @@ export class HelperProcess {
     this.label = label ?? command;
     this.timeoutMs = timeoutMs;
     this.startedAt = performance.now();
-    this.proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPIFFE_ENDPOINT_SOCKET: '' } });
+    this.proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...benchEnv, SPIFFE_ENDPOINT_SOCKET: '' } });
     this.pid = this.proc.pid;
     live.add(this.pid);
     this.stderrTail = '';

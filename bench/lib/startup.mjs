@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { benchEnv } from './env.mjs';
 import { expectedFiles } from './messages.mjs';
 import { checkFiles, HelperProcess } from './session.mjs';
 import { median } from './stats.mjs';
@@ -24,18 +25,14 @@ export async function profileStartup({ root, workDir, runs, progress, first, cli
   const cli = cliPath ?? join(root, 'dist', 'cli.js');
   const bundle = join(root, 'dist', 'bundle', 'cli.js');
 
-  // The JSON descriptor, as the build step (scripts/build-proto.mjs) makes it.
-  const descPath = join(dir, 'workload.json');
-  const { descriptorFromProto } = await import('../../dist/workload/proto.js');
-  writeFileSync(descPath, JSON.stringify(descriptorFromProto()));
-
   const esm = (code) => [process.execPath, ['--input-type=module', '-e', code]];
   // Each protobuf probe also encodes and decodes one X509SVIDResponse: protobufjs generates
   // its codecs at first use.
   const use = (svc) =>
     `const d = ${svc}.service.FetchX509SVID; d.responseDeserialize(d.responseSerialize({ svids: [{ spiffe_id: 'spiffe://a/b', x509_svid: Buffer.alloc(600, 1), x509_svid_key: Buffer.alloc(138, 2), bundle: Buffer.alloc(500, 3) }] }));`;
   const protoModule = JSON.stringify(join(cli, '..', 'workload', 'proto.js'));
-  // @grpc/proto-loader is what proto.ts used before; its probes run while it is installed.
+  const clientModule = JSON.stringify(join(cli, '..', 'workload', 'client.js'));
+  // grpc-js + @grpc/proto-loader is what the helper used before; their probes run while they are installed.
   let hasLoader = true;
   try {
     createRequire(join(root, 'package.json')).resolve('@grpc/proto-loader');
@@ -43,25 +40,22 @@ export async function profileStartup({ root, workDir, runs, progress, first, cli
     hasLoader = false;
   }
   const loaderProbes = [
+    { name: 'import @grpc/grpc-js (the helper before)', cmd: esm(`import '@grpc/grpc-js';`) },
     { name: '+ import @grpc/proto-loader', cmd: esm(`import '@grpc/grpc-js'; import '@grpc/proto-loader';`) },
     {
-      name: '+ loadSync(workload.proto) (what src/workload/proto.ts did before)',
+      name: '+ loadSync(workload.proto), one X509SVIDResponse through it',
       cmd: esm(`import { loadPackageDefinition } from '@grpc/grpc-js'; import { loadSync } from '@grpc/proto-loader';
         ${use(`loadPackageDefinition(loadSync(${JSON.stringify(protoPath)}, ${PROTO_OPTS})).SpiffeWorkloadAPI`)}`),
-    },
-    {
-      name: 'proto-loader fromJSON(prebuilt JSON descriptor)',
-      cmd: esm(`import { loadPackageDefinition } from '@grpc/grpc-js'; import { fromJSON } from '@grpc/proto-loader'; import { readFileSync } from 'node:fs';
-        ${use(`loadPackageDefinition(fromJSON(JSON.parse(readFileSync(${JSON.stringify(descPath)}, 'utf8')), ${PROTO_OPTS})).SpiffeWorkloadAPI`)}`),
     },
   ];
   const probes = [
     { name: '`node -e 0` (floor)', cmd: [process.execPath, ['-e', '0']] },
-    { name: 'import @grpc/grpc-js', cmd: esm(`import '@grpc/grpc-js';`) },
     ...(hasLoader ? loaderProbes : []),
+    { name: 'import node:http2 (what our gRPC client is built on)', cmd: esm(`import 'node:http2';`) },
     {
-      name: 'protobufjs/light + JSON descriptor, no proto-loader (dist/workload/proto.js now)',
-      cmd: esm(`import { workloadService } from ${protoModule}; ${use('workloadService()')}`),
+      name: 'our gRPC client + protobuf codec (dist/workload/client.js), one X509SVIDResponse decoded',
+      cmd: esm(`import ${clientModule}; import { decode, encode, Messages } from ${protoModule};
+        decode(Messages.X509SVIDResponse, encode(Messages.X509SVIDResponse, { svids: [{ spiffe_id: 'spiffe://a/b', x509_svid: Buffer.alloc(600, 1), x509_svid_key: Buffer.alloc(138, 2), bundle: Buffer.alloc(500, 3) }] }));`),
     },
     { name: '`node dist/cli.js --version` (every helper module, unbundled)', cmd: [process.execPath, [cli, '--version']] },
     { name: '`node dist/bundle/cli.js --version` (the same, bundled)', cmd: [process.execPath, [bundle, '--version']] },
@@ -125,7 +119,7 @@ export async function profileStartup({ root, workDir, runs, progress, first, cli
 function wall(cmd, args, cwd) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd });
+    const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd, env: benchEnv });
     let err = '';
     p.stderr.on('data', (d) => (err += d));
     p.on('error', reject);

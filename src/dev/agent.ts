@@ -3,17 +3,13 @@ import { rm } from 'node:fs/promises';
 import { HelperError, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { TrustDomain } from '../spiffe/id.js';
-import {
-  workloadServiceDefinition,
-  type JWTSVIDRequestMessage,
-  type ValidateJWTSVIDRequestMessage,
-  type X509SVIDResponseMessage,
-} from '../workload/proto.js';
+import type { JWTSVIDRequestMessage, ValidateJWTSVIDRequestMessage, X509SVIDResponseMessage } from '../workload/proto.js';
 import type { KeyType } from './ca.js';
 import { Calls, noIdentity, type Fault, type RecordedCall, type Stream, type StreamRpc, type WorkloadRpc } from './calls.js';
 import { asDecoded, Issuance, type DevIdentity, type RawX509SVIDResponse, type Settings } from './issuance.js';
 import type { JwtAlg } from './jwt-issuer.js';
 import { fetchJwtSvid, validateJwtSvid } from './jwt-rpc.js';
+import { workloadServiceDefinition } from './service.js';
 import { checkSocketPath, prepareSocketPath } from './socket.js';
 
 /**

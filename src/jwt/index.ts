@@ -50,9 +50,7 @@ export interface JwtWatchHooks {
   onFailure?: (event: JwtFailureEvent) => void;
 }
 
-export function wantsJwt(config: Config): boolean {
-  return config.jwtSvids.length > 0 || config.jwtBundleFileName !== undefined;
-}
+export { wantsJwt } from './wants.js';
 
 /**
  * Waits for the first valid bundle set, writes the bundle file, then fetches, validates and

@@ -1,40 +1,29 @@
-import {
-  credentials,
-  InterceptingCall,
-  Metadata,
-  status,
-  type Client,
-  type ClientReadableStream,
-  type Interceptor,
-  type ServiceError,
-} from '@grpc/grpc-js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError, HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EndpointAddress } from './address.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import { workloadService } from './proto.js';
+import { Channel, GrpcError, Status, statusName } from './grpc.js';
+import { decode, encode, methodPath, Rpcs } from './proto.js';
 
 /** Every Workload API call must carry this header; agents refuse calls without it. */
 export const SECURITY_HEADER = 'workload.spiffe.io';
-
-const headerInterceptor: Interceptor = (options, nextCall) =>
-  new InterceptingCall(nextCall(options), {
-    start(metadata, listener, next) {
-      metadata.set(SECURITY_HEADER, 'true');
-      next(metadata, listener);
-    },
-  });
+const METADATA = { [SECURITY_HEADER]: 'true' };
 
 /** Codes that retrying cannot fix: our request is wrong, or the agent does not speak the API. */
-const FATAL = new Set<number>([status.INVALID_ARGUMENT, status.UNIMPLEMENTED]);
+const FATAL = new Set<number>([Status.INVALID_ARGUMENT, Status.UNIMPLEMENTED]);
 
 export interface WorkloadClientOptions {
   address: EndpointAddress;
   log: Logger;
   backoff?: BackoffOptions;
-  /** grpc-js refuses larger messages with RESOURCE_EXHAUSTED; the default 4 MiB is too small for big bundles. */
+  /** Larger messages are refused with RESOURCE_EXHAUSTED (gRPC's usual 4 MiB is too small for big bundles). */
   maxReceiveBytes?: number;
+  /** A unary call that has no answer within this is retried (DEADLINE_EXCEEDED). */
+  unaryTimeoutMs?: number;
+  /** PING the agent this often while a call is open, and give up on the connection without an ack. */
+  keepaliveMs?: number;
+  keepaliveTimeoutMs?: number;
   /** Called each time a stream is reopened or a call retried, with the reason (for health and metrics). */
   onRetry?: (rpc: string, error: HelperError) => void;
   /** Called when a streamed message is refused (by a throw from `onMessage`). */
@@ -51,7 +40,8 @@ export interface WatchOptions<T> {
 }
 
 export class WorkloadClient {
-  private readonly client: Client & Record<string, (...args: unknown[]) => unknown>;
+  private readonly channel: Channel;
+  private readonly unaryTimeoutMs: number;
   private readonly log: Logger;
   private readonly address: EndpointAddress;
   private readonly backoffOptions: BackoffOptions | undefined;
@@ -64,20 +54,21 @@ export class WorkloadClient {
   lastError: HelperError | undefined;
 
   constructor(options: WorkloadClientOptions) {
-    const Service = workloadService();
     this.address = options.address;
     this.log = options.log;
     this.backoffOptions = options.backoff;
     this.onRetry = options.onRetry;
     this.onRefused = options.onRefused;
     this.onAnswer = options.onAnswer;
-    this.client = new Service(options.address.target, credentials.createInsecure(), {
-      interceptors: [headerInterceptor],
-      'grpc.max_receive_message_length': options.maxReceiveBytes ?? 32 * 1024 * 1024,
-      // A local agent: reconnect quickly instead of grpc's default 1 s..120 s channel backoff.
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 1000,
-    }) as WorkloadClient['client'];
+    this.unaryTimeoutMs = options.unaryTimeoutMs ?? 30_000;
+    this.channel = new Channel({
+      address: options.address,
+      maxReceiveBytes: options.maxReceiveBytes ?? 32 * 1024 * 1024,
+      // Not more often than every 5 min: gRPC-Go servers (SPIRE) answer more frequent PINGs
+      // on a quiet stream with GOAWAY too_many_pings.
+      keepaliveMs: options.keepaliveMs ?? 5 * 60_000,
+      keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? 20_000,
+    });
   }
 
   /**
@@ -114,8 +105,8 @@ export class WorkloadClient {
         return await this.unaryOnce<T>(rpc, request, signal);
       } catch (e) {
         if (signal.aborted) throw signal.reason;
-        const err = this.classify(rpc, e as ServiceError);
-        if (FATAL.has((e as ServiceError).code)) throw err;
+        const err = this.classify(rpc, e as GrpcError);
+        if (FATAL.has((e as GrpcError).code)) throw err;
         this.lastError = err;
         const delay = backoff.next();
         this.log.warn('workload api call failed; retrying', { rpc, reason: err.message, retry_in_ms: delay });
@@ -126,29 +117,30 @@ export class WorkloadClient {
   }
 
   close(): void {
-    this.client.close();
+    this.channel.close();
   }
 
-  private unaryOnce<T>(rpc: string, request: object, signal: AbortSignal): Promise<T> {
-    return new Promise((resolve, reject) => {
-      // Removed when the call ends: daemon signals live for the whole run, calls do not.
-      const onAbort = (): void => call.cancel();
-      const call = this.client[rpc]!(request, new Metadata(), (err: ServiceError | null, res: T) => {
-        signal.removeEventListener('abort', onAbort);
-        if (err) return reject(err);
-        this.answered.add(rpc);
-        this.onAnswer?.(rpc);
-        resolve(res);
-      }) as { cancel(): void };
-      signal.addEventListener('abort', onAbort, { once: true });
+  private async unaryOnce<T>(rpc: 'FetchJWTSVID' | 'ValidateJWTSVID', request: object, signal: AbortSignal): Promise<T> {
+    const { request: requestType, response } = Rpcs[rpc];
+    const answers: T[] = [];
+    await this.channel.call(methodPath(rpc), encode(requestType, request), {
+      metadata: METADATA,
+      signal,
+      timeoutMs: this.unaryTimeoutMs,
+      onMessage: (bytes) => {
+        if (answers.length > 0) throw new GrpcError(Status.INTERNAL, 'the agent sent more than one response to a unary call');
+        answers.push(decode(response, bytes) as T);
+      },
     });
+    if (answers.length === 0) throw new GrpcError(Status.INTERNAL, 'the agent ended the call without a response');
+    this.answered.add(rpc);
+    this.onAnswer?.(rpc);
+    return answers[0]!;
   }
 
   /** One stream's life: resolves with the error that ended it, or undefined for a clean end. */
-  private streamOnce<T>(options: WatchOptions<T>, onData: () => void): Promise<ServiceError | undefined> {
-    const call = this.client[options.rpc]!({}, new Metadata()) as ClientReadableStream<T>;
-    const onAbort = (): void => call.cancel();
-    options.signal.addEventListener('abort', onAbort, { once: true });
+  private streamOnce<T>(options: WatchOptions<T>, onData: () => void): Promise<GrpcError | undefined> {
+    const { request, response } = Rpcs[options.rpc];
     // Messages are complete states: while one is being handled only the newest waiting one matters.
     let pending: T | undefined;
     let busy: Promise<void> | undefined;
@@ -160,52 +152,59 @@ export class WorkloadClient {
           await options.onMessage(msg);
         } catch (e) {
           this.lastError = e instanceof HelperError ? e : new HelperError('internal', describeError(e), { cause: e });
-          this.log.error('rejected update from the workload api; keeping the last good state', { rpc: options.rpc, error: describeError(e) });
+          this.log.error('rejected update from the workload api; keeping the last good state', { rpc: options.rpc, reason: this.lastError.reason, error: describeError(e) });
           this.onRefused?.(options.rpc, this.lastError);
         }
       }
       busy = undefined;
     };
-    return new Promise((resolve) => {
-      const finish = (err: ServiceError | undefined): void => {
-        options.signal.removeEventListener('abort', onAbort);
-        void (busy ?? Promise.resolve()).then(() => resolve(err));
-      };
-      call.on('data', (msg: T) => {
+    const call = this.channel.call(methodPath(options.rpc), encode(request, {}), {
+      metadata: METADATA,
+      signal: options.signal,
+      onMessage: (bytes) => {
+        // Decoded here, before the backoff reset: a malformed message ends the stream (INTERNAL).
+        const msg = decode(response, bytes) as T;
         onData();
         this.answered.add(options.rpc);
         this.onAnswer?.(options.rpc);
         pending = msg;
         busy ??= drain();
-      });
-      call.on('error', (err: ServiceError) => finish(err));
-      call.on('end', () => finish(undefined));
+      },
+    });
+    const ended = call.then(
+      () => undefined,
+      (e: unknown) => (e instanceof GrpcError ? e : new GrpcError(Status.INTERNAL, describeError(e))),
+    );
+    return ended.then(async (err) => {
+      await busy;
+      return err;
     });
   }
 
   /** Turns a gRPC status into an error a person can act on. */
-  private classify(rpc: string, err: ServiceError | undefined): HelperError {
+  private classify(rpc: string, err: GrpcError | undefined): HelperError {
     const where = this.address.kind === 'unix' ? `socket ${this.address.socketPath}` : this.address.target;
     if (!err) return new HelperError('unavailable', `${rpc}: the agent closed the stream`);
-    const details = err.details || err.message;
+    if (!(err instanceof GrpcError)) return new HelperError('internal', `${rpc}: ${describeError(err)}`, { cause: err });
+    const details = err.details;
     switch (err.code) {
-      case status.UNAVAILABLE:
+      case Status.UNAVAILABLE:
         if (/ENOENT/.test(details)) return new HelperError('unavailable', `${rpc}: no agent at ${where} (socket file not found)`);
         if (/ECONNREFUSED/.test(details)) return new HelperError('unavailable', `${rpc}: no agent is listening at ${where}`);
         if (/EACCES/.test(details)) return new HelperError('unavailable', `${rpc}: permission denied opening ${where}`);
         return new HelperError('unavailable', `${rpc}: agent at ${where} unavailable: ${details}`);
-      case status.PERMISSION_DENIED:
+      case Status.PERMISSION_DENIED:
         // Workload API §5.2.1: the agent no longer issues what it issued before (entry deleted or changed).
         if (this.answered.has(rpc)) {
           return new HelperError('unavailable', `${rpc}: the agent no longer issues an identity to this workload (${details}); its registration entry was deleted or no longer matches`, { reason: 'identity_redacted' });
         }
         return new HelperError('unavailable', `${rpc}: no identity issued to this workload yet (${details}); check the agent's registration entries`);
-      case status.INVALID_ARGUMENT:
+      case Status.INVALID_ARGUMENT:
         return new HelperError('workload-api', `${rpc}: the agent rejected the request as invalid: ${details}`);
-      case status.UNIMPLEMENTED:
+      case Status.UNIMPLEMENTED:
         return new HelperError('workload-api', `${rpc}: the agent at ${where} does not implement /SpiffeWorkloadAPI/${rpc}: ${details}`);
       default:
-        return new HelperError('unavailable', `${rpc}: ${status[err.code] ?? err.code}: ${details}`);
+        return new HelperError('unavailable', `${rpc}: ${statusName(err.code)}: ${details}`);
     }
   }
 }

@@ -1,92 +1,39 @@
-import { makeGenericClientConstructor, type ServiceClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs/light.js';
+import { expectWire, ProtoError, Reader, WireType, Writer, type Tag } from './wire.js';
 
 /**
- * The Workload API definition. proto/workload.proto is the source of truth; `npm run build`
- * turns it into a JSON descriptor, dist/workload/workload.json (scripts/build-proto.mjs),
- * loaded here with protobufjs' light build: no .proto parser and no @grpc/proto-loader at run
- * time, which saves ~35 ms of start-up (docs/BENCHMARKS.md). Without the JSON (running from
- * src/ under tsx) the .proto is parsed instead, with the same result.
+ * The Workload API messages (proto/workload.proto, the source of truth) as small schemas read
+ * by one decoder and one encoder, with no protobuf library at run time. Messages decode into
+ * the object form @grpc/proto-loader gave (snake_case names, defaults filled in, bytes as
+ * Buffer, maps as plain objects, google.protobuf.Value's oneof named in `kind`, enums as
+ * names), so the rest of the code reads the same fields as before.
  *
- * The proto has no package line, so the service's full name is `SpiffeWorkloadAPI` and method
- * paths are `/SpiffeWorkloadAPI/<Rpc>`, as SPIRE serves them. Messages decode as
- * @grpc/proto-loader decoded them (keepCase, defaults, bytes as Buffer, enums as names).
+ * The proto has no package line: the service is `SpiffeWorkloadAPI` and method paths are
+ * `/SpiffeWorkloadAPI/<Rpc>`, as SPIRE serves them.
  */
-export const protoPath = fileURLToPath(new URL('../../proto/workload.proto', import.meta.url));
-export const descriptorPath = fileURLToPath(new URL('./workload.json', import.meta.url));
 
-const SERVICE = 'SpiffeWorkloadAPI';
-const toObjectOptions: protobuf.IConversionOptions = { longs: String, enums: String, defaults: true, oneofs: true };
-
-/** Parses proto/workload.proto (with the full protobufjs, loaded only here) into a JSON descriptor. */
-export function descriptorFromProto(): protobuf.INamespace {
-  const full = createRequire(import.meta.url)('protobufjs') as typeof protobuf;
-  const root = new full.Root();
-  root.loadSync(protoPath, { keepCase: true });
-  root.resolveAll();
-  return root.toJSON();
+type Scalar = 'string' | 'bytes' | 'double' | 'bool' | 'null-enum';
+interface Field {
+  no: number;
+  name: string;
+  type: Scalar | Schema<object>;
+  repeated?: true;
+  /** map<string, type>: decoded into a plain object keyed by the entry's key. */
+  map?: true;
+  /** The oneof this field belongs to: decoded as `{ [name]: value, [oneof]: name }`, others absent. */
+  oneof?: string;
+}
+export interface Schema<T> {
+  name: string;
+  fields: Field[];
+  /** Only carries T for decode()/encode(). */
+  readonly type?: T;
 }
 
-function loadDescriptor(): protobuf.INamespace {
-  let text: string;
-  try {
-    text = readFileSync(descriptorPath, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return descriptorFromProto();
-    throw e;
-  }
-  return JSON.parse(text) as protobuf.INamespace;
+function schema<T>(name: string, fields: Field[]): Schema<T> {
+  return { name, fields };
 }
 
-/** What @grpc/proto-loader builds for each method, from the descriptor. */
-function serviceDefinition(descriptor: protobuf.INamespace): ServiceDefinition {
-  const root = protobuf.Root.fromJSON(descriptor);
-  const service = root.lookupService(SERVICE);
-  service.resolveAll();
-  const def: Record<string, ServiceDefinition[string]> = {};
-  for (const method of service.methodsArray) {
-    const req = method.resolvedRequestType!;
-    const res = method.resolvedResponseType!;
-    def[method.name] = {
-      path: `/${SERVICE}/${method.name}`,
-      requestStream: Boolean(method.requestStream),
-      responseStream: Boolean(method.responseStream),
-      requestSerialize: serializer(req),
-      requestDeserialize: deserializer(req),
-      responseSerialize: serializer(res),
-      responseDeserialize: deserializer(res),
-    };
-  }
-  return def as ServiceDefinition;
-}
-
-function serializer(type: protobuf.Type): (value: object) => Buffer {
-  return (value) => {
-    if (Array.isArray(value)) throw new Error(`Failed to serialize message: expected object with ${type.name} structure, got array instead`);
-    // In Node, protobufjs writes into a Buffer already: no copy.
-    return type.encode(type.fromObject(value)).finish() as Buffer;
-  };
-}
-
-function deserializer(type: protobuf.Type): (bytes: Buffer) => object {
-  return (bytes) => type.toObject(type.decode(bytes), toObjectOptions);
-}
-
-let cached: ServiceClientConstructor | undefined;
-
-export function workloadService(): ServiceClientConstructor {
-  cached ??= makeGenericClientConstructor(serviceDefinition(loadDescriptor()), SERVICE);
-  return cached;
-}
-
-export function workloadServiceDefinition(): ServiceDefinition {
-  return workloadService().service;
-}
-
-/** The messages as proto-loader decodes them (keepCase, defaults on). */
+/** The messages as proto-loader decoded them (keepCase, defaults on). */
 export interface X509SVIDMessage {
   spiffe_id: string;
   x509_svid: Buffer;
@@ -121,4 +68,243 @@ export interface JWTBundlesResponseMessage {
 export interface ValidateJWTSVIDRequestMessage {
   audience: string;
   svid: string;
+}
+/** google.protobuf.Value: one of the members, named in `kind` (absent when none is set). */
+export interface ValueMessage {
+  kind?: 'nullValue' | 'numberValue' | 'stringValue' | 'boolValue' | 'structValue' | 'listValue';
+  nullValue?: 'NULL_VALUE' | number;
+  numberValue?: number;
+  stringValue?: string;
+  boolValue?: boolean;
+  structValue?: StructMessage;
+  listValue?: { values: ValueMessage[] };
+}
+export interface StructMessage {
+  fields: Record<string, ValueMessage>;
+}
+export interface ValidateJWTSVIDResponseMessage {
+  spiffe_id: string;
+  claims: StructMessage | null;
+}
+export type EmptyMessage = Record<string, never>;
+
+const X509SVID = schema<X509SVIDMessage>('X509SVID', [
+  { no: 1, name: 'spiffe_id', type: 'string' },
+  { no: 2, name: 'x509_svid', type: 'bytes' },
+  { no: 3, name: 'x509_svid_key', type: 'bytes' },
+  { no: 4, name: 'bundle', type: 'bytes' },
+  { no: 5, name: 'hint', type: 'string' },
+]);
+const JWTSVID = schema<JWTSVIDMessage>('JWTSVID', [
+  { no: 1, name: 'spiffe_id', type: 'string' },
+  { no: 2, name: 'svid', type: 'string' },
+  { no: 3, name: 'hint', type: 'string' },
+]);
+const Struct = schema<StructMessage>('google.protobuf.Struct', []);
+const ListValue = schema<{ values: ValueMessage[] }>('google.protobuf.ListValue', []);
+const Value = schema<ValueMessage>('google.protobuf.Value', [
+  { no: 1, name: 'nullValue', type: 'null-enum', oneof: 'kind' },
+  { no: 2, name: 'numberValue', type: 'double', oneof: 'kind' },
+  { no: 3, name: 'stringValue', type: 'string', oneof: 'kind' },
+  { no: 4, name: 'boolValue', type: 'bool', oneof: 'kind' },
+  { no: 5, name: 'structValue', type: Struct, oneof: 'kind' },
+  { no: 6, name: 'listValue', type: ListValue, oneof: 'kind' },
+]);
+// Struct and ListValue contain Value, which contains them.
+Struct.fields.push({ no: 1, name: 'fields', type: Value, map: true });
+ListValue.fields.push({ no: 1, name: 'values', type: Value, repeated: true });
+
+export const Messages = {
+  X509SVIDRequest: schema<EmptyMessage>('X509SVIDRequest', []),
+  X509SVIDResponse: schema<X509SVIDResponseMessage>('X509SVIDResponse', [
+    { no: 1, name: 'svids', type: X509SVID, repeated: true },
+    { no: 2, name: 'crl', type: 'bytes', repeated: true },
+    { no: 3, name: 'federated_bundles', type: 'bytes', map: true },
+  ]),
+  X509BundlesRequest: schema<EmptyMessage>('X509BundlesRequest', []),
+  X509BundlesResponse: schema<X509BundlesResponseMessage>('X509BundlesResponse', [
+    { no: 1, name: 'crl', type: 'bytes', repeated: true },
+    { no: 2, name: 'bundles', type: 'bytes', map: true },
+  ]),
+  JWTSVIDRequest: schema<JWTSVIDRequestMessage>('JWTSVIDRequest', [
+    { no: 1, name: 'audience', type: 'string', repeated: true },
+    { no: 2, name: 'spiffe_id', type: 'string' },
+  ]),
+  JWTSVIDResponse: schema<JWTSVIDResponseMessage>('JWTSVIDResponse', [{ no: 1, name: 'svids', type: JWTSVID, repeated: true }]),
+  JWTBundlesRequest: schema<EmptyMessage>('JWTBundlesRequest', []),
+  JWTBundlesResponse: schema<JWTBundlesResponseMessage>('JWTBundlesResponse', [{ no: 1, name: 'bundles', type: 'bytes', map: true }]),
+  ValidateJWTSVIDRequest: schema<ValidateJWTSVIDRequestMessage>('ValidateJWTSVIDRequest', [
+    { no: 1, name: 'audience', type: 'string' },
+    { no: 2, name: 'svid', type: 'string' },
+  ]),
+  ValidateJWTSVIDResponse: schema<ValidateJWTSVIDResponseMessage>('ValidateJWTSVIDResponse', [
+    { no: 1, name: 'spiffe_id', type: 'string' },
+    { no: 2, name: 'claims', type: Struct },
+  ]),
+};
+
+export const SERVICE = 'SpiffeWorkloadAPI';
+export type RpcName = 'FetchX509SVID' | 'FetchX509Bundles' | 'FetchJWTSVID' | 'FetchJWTBundles' | 'ValidateJWTSVID';
+export interface RpcSchemas {
+  request: Schema<object>;
+  response: Schema<object>;
+  /** The response is a stream (the request never is). */
+  stream: boolean;
+}
+
+/** Every RPC of the service: request and response messages, and whether the response streams. */
+export const Rpcs: Record<RpcName, RpcSchemas> = {
+  FetchX509SVID: { request: Messages.X509SVIDRequest, response: Messages.X509SVIDResponse, stream: true },
+  FetchX509Bundles: { request: Messages.X509BundlesRequest, response: Messages.X509BundlesResponse, stream: true },
+  FetchJWTSVID: { request: Messages.JWTSVIDRequest, response: Messages.JWTSVIDResponse, stream: false },
+  FetchJWTBundles: { request: Messages.JWTBundlesRequest, response: Messages.JWTBundlesResponse, stream: true },
+  ValidateJWTSVID: { request: Messages.ValidateJWTSVIDRequest, response: Messages.ValidateJWTSVIDResponse, stream: false },
+};
+
+export function methodPath(rpc: RpcName): string {
+  return `/${SERVICE}/${rpc}`;
+}
+
+/** google.protobuf.Struct can nest without end; protobuf implementations stop at 100 levels. */
+const MAX_DEPTH = 100;
+
+/** Decodes one message; throws ProtoError naming the message, field and byte on malformed input. */
+export function decode<T>(s: Schema<T>, bytes: Buffer): T {
+  try {
+    return decodeAt(s as Schema<object>, new Reader(bytes), 0) as T;
+  } catch (e) {
+    if (e instanceof ProtoError) throw new ProtoError(`malformed ${s.name}: ${e.message}`);
+    throw e;
+  }
+}
+
+function decodeAt(s: Schema<object>, r: Reader, depth: number): object {
+  if (depth > MAX_DEPTH) throw new ProtoError(`messages nested deeper than ${MAX_DEPTH}`);
+  const out = defaults(s);
+  while (!r.done) {
+    const tag = r.tag();
+    const f = s.fields.find((x) => x.no === tag.field);
+    if (!f) {
+      r.skip(tag);
+      continue;
+    }
+    const where = `${s.name}.${f.name}`;
+    if (f.map) {
+      expectWire(tag, WireType.len, where);
+      const [key, value] = mapEntry(f, r.message(), depth, where);
+      // A key such as "__proto__" must stay a key, not become the object's prototype.
+      Object.defineProperty(out[f.name], key, { value, enumerable: true, writable: true, configurable: true });
+    } else if (f.repeated) {
+      (out[f.name] as unknown[]).push(readValue(f.type, tag, r, depth, where));
+    } else {
+      if (f.oneof) {
+        for (const other of s.fields) if (other.oneof === f.oneof) delete out[other.name];
+        out[f.oneof] = f.name;
+      }
+      out[f.name] = readValue(f.type, tag, r, depth, where);
+    }
+  }
+  return out;
+}
+
+function defaults(s: Schema<object>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of s.fields) {
+    if (f.oneof) continue;
+    if (f.map) out[f.name] = {};
+    else if (f.repeated) out[f.name] = [];
+    else if (f.type === 'string') out[f.name] = '';
+    else if (f.type === 'bytes') out[f.name] = Buffer.alloc(0);
+    else if (typeof f.type === 'object') out[f.name] = null;
+  }
+  return out;
+}
+
+function mapEntry(f: Field, r: Reader, depth: number, where: string): [string, unknown] {
+  let key = '';
+  let value: unknown;
+  while (!r.done) {
+    const tag = r.tag();
+    if (tag.field === 1) {
+      expectWire(tag, WireType.len, `${where} key`);
+      key = r.string();
+    } else if (tag.field === 2) {
+      value = readValue(f.type, tag, r, depth, `${where} value`);
+    } else r.skip(tag);
+  }
+  if (value === undefined) value = f.type === 'bytes' ? Buffer.alloc(0) : f.type === 'string' ? '' : defaults(f.type as Schema<object>);
+  return [key, value];
+}
+
+function readValue(type: Field['type'], tag: Tag, r: Reader, depth: number, where: string): unknown {
+  switch (type) {
+    case 'string':
+      expectWire(tag, WireType.len, where);
+      return r.string();
+    case 'bytes':
+      expectWire(tag, WireType.len, where);
+      return r.bytes();
+    case 'double':
+      expectWire(tag, WireType.fixed64, where);
+      return r.double();
+    case 'bool':
+      expectWire(tag, WireType.varint, where);
+      return r.varint() !== 0;
+    case 'null-enum': {
+      expectWire(tag, WireType.varint, where);
+      const n = r.varint();
+      return n === 0 ? 'NULL_VALUE' : n;
+    }
+    default:
+      expectWire(tag, WireType.len, where);
+      return decodeAt(type, r.message(), depth + 1);
+  }
+}
+
+/** Encodes a message from its object form; absent fields and proto3 defaults are left out. */
+export function encode<T>(s: Schema<T>, value: T): Buffer {
+  return encodeAt(s as Schema<object>, value as Record<string, unknown>);
+}
+
+function encodeAt(s: Schema<object>, value: Record<string, unknown>): Buffer {
+  const w = new Writer();
+  for (const f of s.fields) {
+    const v = value[f.name];
+    if (v === undefined || v === null) continue;
+    if (f.map) {
+      for (const [key, item] of Object.entries(v as Record<string, unknown>)) {
+        const entry = new Writer().stringField(1, key, true);
+        writeValue(entry, 2, f.type, item, true);
+        w.bytesField(f.no, entry.finish(), true);
+      }
+    } else if (f.repeated) {
+      for (const item of v as unknown[]) writeValue(w, f.no, f.type, item, true);
+    } else {
+      // A oneof member is written even when it holds its default: it says which member is set.
+      writeValue(w, f.no, f.type, v, f.oneof !== undefined);
+    }
+  }
+  return w.finish();
+}
+
+function writeValue(w: Writer, no: number, type: Field['type'], v: unknown, keepDefault: boolean): void {
+  switch (type) {
+    case 'string':
+      w.stringField(no, v as string, keepDefault);
+      return;
+    case 'bytes':
+      w.bytesField(no, v as Uint8Array, keepDefault);
+      return;
+    case 'double':
+      if (keepDefault || v !== 0) w.doubleField(no, v as number);
+      return;
+    case 'bool':
+      if (keepDefault || v) w.varintField(no, v ? 1 : 0, keepDefault);
+      return;
+    case 'null-enum':
+      w.varintField(no, typeof v === 'number' ? v : 0, keepDefault);
+      return;
+    default:
+      w.bytesField(no, encodeAt(type, v as Record<string, unknown>), true);
+  }
 }

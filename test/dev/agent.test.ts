@@ -11,13 +11,8 @@ import { startDevAgent, type DevAgent, type DevAgentOptions } from '../../src/de
 import { isHelperError } from '../../src/errors.js';
 import { splitDerSequence } from '../../src/spiffe/der.js';
 import { parseX509Svid } from '../../src/spiffe/x509svid.js';
-import {
-  workloadService,
-  type JWTBundlesResponseMessage,
-  type JWTSVIDResponseMessage,
-  type X509BundlesResponseMessage,
-  type X509SVIDResponseMessage,
-} from '../../src/workload/proto.js';
+import { workloadService } from '../../src/dev/service.js';
+import type { JWTBundlesResponseMessage, JWTSVIDResponseMessage, X509BundlesResponseMessage, X509SVIDResponseMessage } from '../../src/workload/proto.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sh-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -14,7 +14,8 @@ import { after, describe, test } from 'node:test';
 import { Server, ServerCredentials, status, type ServerWritableStream } from '@grpc/grpc-js';
 import { startDevAgent, type DevAgent } from '../../src/dev/agent.js';
 import { Backoff } from '../../src/workload/backoff.js';
-import { workloadServiceDefinition, type X509SVIDResponseMessage } from '../../src/workload/proto.js';
+import { workloadServiceDefinition } from '../../src/dev/service.js';
+import type { X509SVIDResponseMessage } from '../../src/workload/proto.js';
 import { cliPath, writeConfig } from '../helpers/cli.js';
 import { delay, waitFor } from '../helpers/wait.js';
 import {

@@ -13,7 +13,8 @@ import { webcrypto, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 x509.cryptoProvider.set(webcrypto);
 import { credentials, Metadata, status, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
-import { workloadService, type X509SVIDResponseMessage } from '../../src/workload/proto.js';
+import { workloadService } from '../../src/dev/service.js';
+import type { X509SVIDResponseMessage } from '../../src/workload/proto.js';
 import { spireBinDir, spireUnavailableReason, startSpire, type Spire } from '../helpers/spire.js';
 
 const binDir = spireBinDir();

@@ -1,0 +1,367 @@
+import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import { connect as netConnect } from 'node:net';
+import type { EndpointAddress } from './address.js';
+
+/**
+ * The part of gRPC a Workload API client uses, over node:http2: unary and server-streaming
+ * calls on one HTTP/2 connection, length-prefixed messages, the status from the trailers
+ * (or from a trailers-only response, the HTTP status, or the RST_STREAM code), deadlines,
+ * a receive size limit enforced before anything is buffered, keepalive PINGs, GOAWAY. It knows
+ * nothing of protobuf: messages go in and out as bytes. What the Workload API adds (the
+ * security header, retries) is the caller's.
+ */
+
+export const Status = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+} as const;
+const STATUS_NAMES = Object.keys(Status);
+
+export function statusName(code: number): string {
+  return STATUS_NAMES[code] ?? String(code);
+}
+
+/** How a call ended when it did not end OK. */
+export class GrpcError extends Error {
+  override readonly name = 'GrpcError';
+  constructor(
+    readonly code: number,
+    readonly details: string,
+  ) {
+    super(`${statusName(code)}: ${details}`);
+  }
+}
+
+export interface ChannelOptions {
+  address: EndpointAddress;
+  /** Larger messages are refused with RESOURCE_EXHAUSTED as soon as their length prefix arrives. */
+  maxReceiveBytes: number;
+  /** PING the agent this often while a call is open; 0: never. */
+  keepaliveMs: number;
+  /** No PING ack within this: the connection is dead (e.g. a frozen agent); calls end UNAVAILABLE. */
+  keepaliveTimeoutMs: number;
+}
+
+export interface CallOptions {
+  /** Extra request headers (gRPC metadata). */
+  metadata: Record<string, string>;
+  signal: AbortSignal;
+  /** A deadline: sent as grpc-timeout and enforced here with DEADLINE_EXCEEDED. */
+  timeoutMs?: number;
+  /** Each message, whole, in order. A throw ends the call with INTERNAL and the thrown message. */
+  onMessage(message: Buffer): void;
+}
+
+interface Connection {
+  session: ClientHttp2Session;
+  streams: number;
+  /** Why the connection ended, when it did not end by our own close: for the status details. */
+  ended?: string;
+}
+
+const { NGHTTP2_CANCEL } = constants;
+const HEADER_BYTES = 5;
+
+export class Channel {
+  private conn: Connection | undefined;
+  private closed = false;
+
+  constructor(private readonly options: ChannelOptions) {}
+
+  /** One call: resolves when it ends with status OK, rejects with a GrpcError otherwise. */
+  call(path: string, request: Buffer, o: CallOptions): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new GrpcError(Status.CANCELLED, 'the client is closed'));
+      if (o.signal.aborted) return reject(new GrpcError(Status.CANCELLED, 'cancelled by the client'));
+      const conn = this.connection();
+      let stream: ClientHttp2Stream;
+      try {
+        stream = conn.session.request({
+          ':method': 'POST',
+          ':path': path,
+          'content-type': 'application/grpc',
+          te: 'trailers',
+          ...(o.timeoutMs !== undefined && { 'grpc-timeout': `${Math.max(1, Math.ceil(o.timeoutMs))}m` }),
+          ...o.metadata,
+        });
+      } catch (e) {
+        return reject(new GrpcError(Status.UNAVAILABLE, `cannot start a call: ${(e as Error).message}`));
+      }
+      if (++conn.streams === 1) conn.session.ref();
+
+      const deframer = new Deframer(this.options.maxReceiveBytes);
+      let failure: GrpcError | undefined;
+      let headers: IncomingHttpHeaders | undefined;
+      let trailers: IncomingHttpHeaders | undefined;
+      let streamError: Error | undefined;
+      const fail = (err: GrpcError): void => {
+        failure ??= err;
+        if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+      };
+      const onAbort = (): void => fail(new GrpcError(Status.CANCELLED, 'cancelled by the client'));
+      o.signal.addEventListener('abort', onAbort, { once: true });
+      const deadline =
+        o.timeoutMs === undefined ? undefined : setTimeout(() => fail(new GrpcError(Status.DEADLINE_EXCEEDED, `no answer within ${o.timeoutMs} ms`)), o.timeoutMs);
+
+      stream.on('response', (h) => {
+        headers = h;
+        const refusal = refusedResponse(h);
+        if (refusal) fail(refusal);
+      });
+      stream.on('data', (chunk: Buffer) => {
+        if (failure) return;
+        try {
+          for (const message of deframer.push(chunk)) o.onMessage(message);
+        } catch (e) {
+          fail(e instanceof GrpcError ? e : new GrpcError(Status.INTERNAL, (e as Error).message));
+        }
+      });
+      stream.on('trailers', (t) => (trailers = t));
+      stream.on('error', (e) => (streamError ??= e));
+      stream.on('close', () => {
+        o.signal.removeEventListener('abort', onAbort);
+        clearTimeout(deadline);
+        if (--conn.streams === 0) conn.session.unref();
+        const err = failure ?? outcome(stream, headers, trailers, streamError, deframer, conn);
+        if (err) reject(err);
+        else resolve();
+      });
+      stream.end(frame(request));
+    });
+  }
+
+  /** Ends the connection and every call on it; later calls fail with CANCELLED. */
+  close(): void {
+    this.closed = true;
+    this.conn?.session.destroy();
+    this.conn = undefined;
+  }
+
+  /** The open connection, or a new one: after GOAWAY or a dropped connection the next call reconnects. */
+  private connection(): Connection {
+    const current = this.conn;
+    if (current && !current.session.closed && !current.session.destroyed) return current;
+    const a = this.options.address;
+    const settings = { enablePush: false };
+    const session =
+      a.kind === 'unix'
+        ? connect('http://localhost', { settings, createConnection: () => netConnect(a.socketPath) })
+        : connect(`http://${a.target}`, { settings });
+    const conn: Connection = { session, streams: 0 };
+    // Errors reach every open call through its stream; the session's own event needs a listener.
+    session.on('error', (e) => (conn.ended ??= e.message));
+    session.on('goaway', (code) => (conn.ended ??= `the agent ended the connection (GOAWAY ${http2ErrorName(code)})`));
+    session.on('close', () => {
+      if (this.conn === conn) this.conn = undefined;
+    });
+    session.unref();
+    this.keepAlive(conn);
+    this.conn = conn;
+    return conn;
+  }
+
+  private keepAlive(conn: Connection): void {
+    const { keepaliveMs, keepaliveTimeoutMs } = this.options;
+    if (keepaliveMs <= 0) return;
+    const timer = setInterval(() => {
+      if (conn.streams === 0 || conn.session.closed) return;
+      const dead = setTimeout(() => {
+        conn.ended ??= `keepalive: the agent did not answer a PING within ${keepaliveTimeoutMs} ms`;
+        conn.session.destroy();
+      }, keepaliveTimeoutMs);
+      dead.unref();
+      conn.session.ping(() => clearTimeout(dead));
+    }, keepaliveMs);
+    timer.unref();
+    conn.session.on('close', () => clearInterval(timer));
+  }
+}
+
+/**
+ * Splits the response body into messages: several may share a chunk and one may span many.
+ * The length prefix is checked against the limit before a byte of the message is kept.
+ */
+export class Deframer {
+  private readonly header = Buffer.alloc(HEADER_BYTES);
+  private headerFill = 0;
+  /** Length of the message being read, or -1 while reading a header. */
+  private bodyLength = -1;
+  private bodyFill = 0;
+  private parts: Buffer[] = [];
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** Inside a message or its prefix: the stream must not end here. */
+  get partial(): boolean {
+    return this.headerFill > 0 || this.bodyLength >= 0;
+  }
+
+  push(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let pos = 0;
+    while (pos < chunk.length) {
+      if (this.bodyLength < 0) {
+        const n = Math.min(HEADER_BYTES - this.headerFill, chunk.length - pos);
+        chunk.copy(this.header, this.headerFill, pos, pos + n);
+        pos += n;
+        this.headerFill += n;
+        if (this.headerFill < HEADER_BYTES) break;
+        this.headerFill = 0;
+        this.bodyLength = this.messageLength();
+        this.bodyFill = 0;
+      }
+      const n = Math.min(this.bodyLength - this.bodyFill, chunk.length - pos);
+      if (n > 0) this.parts.push(chunk.subarray(pos, pos + n));
+      pos += n;
+      this.bodyFill += n;
+      if (this.bodyFill === this.bodyLength) {
+        out.push(this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.bodyLength));
+        this.parts = [];
+        this.bodyLength = -1;
+      }
+    }
+    return out;
+  }
+
+  private messageLength(): number {
+    const flag = this.header[0]!;
+    if (flag === 1) throw new GrpcError(Status.INTERNAL, 'the agent sent a compressed message; this client asks for none and decompresses none');
+    if (flag !== 0) throw new GrpcError(Status.INTERNAL, `invalid message flag ${flag} (0: plain, 1: compressed)`);
+    const length = this.header.readUInt32BE(1);
+    if (length > this.maxBytes) {
+      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `the agent sent a message of ${length} bytes, more than the limit of ${this.maxBytes} bytes`);
+    }
+    return length;
+  }
+}
+
+export function frame(message: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_BYTES + message.length);
+  out[0] = 0;
+  out.writeUInt32BE(message.length, 1);
+  message.copy(out, HEADER_BYTES);
+  return out;
+}
+
+/** A response that is not gRPC, or a trailers-only error: refused at once. */
+function refusedResponse(h: IncomingHttpHeaders): GrpcError | undefined {
+  if (h['grpc-status'] !== undefined) return undefined; // trailers-only: the status is in these headers
+  const httpStatus = Number(h[':status']);
+  if (httpStatus !== 200) return new GrpcError(codeForHttpStatus(httpStatus), `the agent answered HTTP status ${httpStatus}`);
+  const type = String(h['content-type'] ?? '');
+  if (!/^application\/grpc([+;]|$)/.test(type)) return new GrpcError(Status.UNKNOWN, `the agent answered with content-type ${JSON.stringify(type)}, not application/grpc`);
+  return undefined;
+}
+
+function outcome(
+  stream: ClientHttp2Stream,
+  headers: IncomingHttpHeaders | undefined,
+  trailers: IncomingHttpHeaders | undefined,
+  streamError: Error | undefined,
+  deframer: Deframer,
+  conn: Connection,
+): GrpcError | undefined {
+  const status = trailers ?? (headers?.['grpc-status'] !== undefined ? headers : undefined);
+  if (status) {
+    const code = parseStatus(status['grpc-status']);
+    if (code !== Status.OK) return new GrpcError(code, percentDecode(String(status['grpc-message'] ?? '')));
+    if (deframer.partial) return new GrpcError(Status.INTERNAL, 'the stream ended inside a message');
+    return undefined;
+  }
+  // A connection that failed or ended takes its streams with it: its reason is the one to report.
+  const connectionError = conn.ended ?? (streamError?.cause as Error | undefined)?.message;
+  if (connectionError) return new GrpcError(Status.UNAVAILABLE, connectionError);
+  const rst = stream.rstCode;
+  if (rst !== undefined && rst !== constants.NGHTTP2_NO_ERROR) {
+    return new GrpcError(codeForRstStream(rst), `the agent reset the stream (RST_STREAM ${http2ErrorName(rst)})`);
+  }
+  if (streamError || !headers) return new GrpcError(Status.UNAVAILABLE, streamError?.message ?? 'the connection closed before a response');
+  return new GrpcError(Status.INTERNAL, 'the stream ended without a grpc-status');
+}
+
+function parseStatus(value: string | string[] | undefined): number {
+  const code = Number(value);
+  return /^\d+$/.test(String(value)) && code <= 16 ? code : Status.UNKNOWN;
+}
+
+/** grpc-message is percent-encoded UTF-8; a malformed one is shown as received, not dropped. */
+function percentDecode(message: string): string {
+  try {
+    return decodeURIComponent(message);
+  } catch {
+    return message;
+  }
+}
+
+/** The gRPC spec's mapping of HTTP statuses of non-gRPC responses. */
+function codeForHttpStatus(httpStatus: number): number {
+  switch (httpStatus) {
+    case 400:
+      return Status.INTERNAL;
+    case 401:
+      return Status.UNAUTHENTICATED;
+    case 403:
+      return Status.PERMISSION_DENIED;
+    case 404:
+      return Status.UNIMPLEMENTED;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return Status.UNAVAILABLE;
+    default:
+      return Status.UNKNOWN;
+  }
+}
+
+/** The gRPC spec's mapping of HTTP/2 error codes in RST_STREAM. */
+function codeForRstStream(code: number): number {
+  switch (code) {
+    case constants.NGHTTP2_REFUSED_STREAM:
+      return Status.UNAVAILABLE;
+    case constants.NGHTTP2_CANCEL:
+      return Status.CANCELLED;
+    case constants.NGHTTP2_ENHANCE_YOUR_CALM:
+      return Status.RESOURCE_EXHAUSTED;
+    case constants.NGHTTP2_INADEQUATE_SECURITY:
+      return Status.PERMISSION_DENIED;
+    default:
+      return Status.INTERNAL;
+  }
+}
+
+const HTTP2_ERRORS = [
+  'NO_ERROR',
+  'PROTOCOL_ERROR',
+  'INTERNAL_ERROR',
+  'FLOW_CONTROL_ERROR',
+  'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM',
+  'CANCEL',
+  'COMPRESSION_ERROR',
+  'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY',
+  'HTTP_1_1_REQUIRED',
+];
+
+function http2ErrorName(code: number): string {
+  return HTTP2_ERRORS[code] ?? `code ${code}`;
+}

@@ -1,0 +1,94 @@
+/**
+ * WorkloadClient over a raw HTTP/2 agent: what it sends (method path, security header, request
+ * message, deadline) and what it does with what comes back (malformed messages, unary
+ * cardinality, statuses that end a watch and statuses that are retried).
+ */
+import assert from 'node:assert/strict';
+import type { ServerHttp2Stream } from 'node:http2';
+import { describe, test } from 'node:test';
+import { silentLogger } from '../../src/log.js';
+import { WorkloadClient } from '../../src/workload/client.js';
+import { frame } from '../../src/workload/grpc.js';
+import { encode, Messages, type JWTSVIDResponseMessage, type X509SVIDResponseMessage } from '../../src/workload/proto.js';
+import { rawGrpcServer, type Handler } from '../helpers/h2.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const dir = tempDir('wlc-');
+const grpcHeaders = { ':status': 200, 'content-type': 'application/grpc' };
+
+function answer(s: ServerHttp2Stream, messages: Buffer[], status = '0', message = ''): void {
+  s.respond(grpcHeaders, { waitForTrailers: true });
+  s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': status, 'grpc-message': message }));
+  s.end(Buffer.concat(messages.map(frame)));
+}
+
+const x509 = (id: string) => encode(Messages.X509SVIDResponse, { svids: [{ spiffe_id: id, x509_svid: Buffer.from([1]), x509_svid_key: Buffer.from([2]), bundle: Buffer.from([3]), hint: '' }], crl: [], federated_bundles: {} });
+
+async function client(handler: Handler, retries: string[] = []) {
+  const server = await rawGrpcServer(dir, handler);
+  const c = new WorkloadClient({ address: server.address, log: silentLogger, backoff: { initialMs: 10, maxMs: 20 }, unaryTimeoutMs: 5000, onRetry: (rpc) => retries.push(rpc) });
+  return { server, c };
+}
+
+describe('WorkloadClient', () => {
+  test('a stream is a POST to /SpiffeWorkloadAPI/FetchX509SVID with workload.spiffe.io: true and an empty X509SVIDRequest', async () => {
+    const ac = new AbortController();
+    const { server, c } = await client((s) => answer(s, [x509('spiffe://td/a')]));
+    const got: string[] = [];
+    await c.watch<X509SVIDResponseMessage>({ rpc: 'FetchX509SVID', signal: ac.signal, onMessage: (m) => void (got.push(m.svids[0]!.spiffe_id), ac.abort()) });
+    c.close();
+    assert.deepEqual(got, ['spiffe://td/a']);
+    assert.equal(server.requests[0]![':path'], '/SpiffeWorkloadAPI/FetchX509SVID');
+    assert.equal(server.requests[0]!['workload.spiffe.io'], 'true');
+    assert.deepEqual(server.bodies[0], frame(Buffer.alloc(0)));
+  });
+
+  test('a malformed message ends the stream (INTERNAL, naming the field); the watch reconnects and takes the next good one', async () => {
+    const ac = new AbortController();
+    const retries: string[] = [];
+    const { c } = await client((s, n) => answer(s, n === 0 ? [Buffer.from([0x0a, 0x05, 0x0a])] : [x509('spiffe://td/good')]), retries);
+    const got: string[] = [];
+    await c.watch<X509SVIDResponseMessage>({ rpc: 'FetchX509SVID', signal: ac.signal, onMessage: (m) => void (got.push(m.svids[0]!.spiffe_id), ac.abort()) });
+    c.close();
+    assert.deepEqual(got, ['spiffe://td/good']);
+    assert.deepEqual(retries, ['FetchX509SVID']);
+    assert.match(c.lastError!.message, /FetchX509SVID: INTERNAL: malformed X509SVIDResponse: length 5 at byte 1 runs past the end/);
+  });
+
+  for (const [name, code] of [['UNIMPLEMENTED', '12'], ['INVALID_ARGUMENT', '3']] as const) {
+    test(`${name} ends the watch with a workload-api error, no retry`, async () => {
+      const retries: string[] = [];
+      const { server, c } = await client((s) => s.respond({ ...grpcHeaders, 'grpc-status': code, 'grpc-message': 'no' }, { endStream: true }), retries);
+      await assert.rejects(
+        c.watch({ rpc: 'FetchJWTBundles', signal: new AbortController().signal, onMessage: () => undefined }),
+        (e: { code?: string }) => e.code === 'workload-api',
+      );
+      c.close();
+      assert.equal(server.requests.length, 1);
+      assert.deepEqual(retries, []);
+    });
+  }
+
+  test('unary: the request is encoded, the deadline sent, a second response refused and the call retried', async () => {
+    const retries: string[] = [];
+    const svid = (id: string) => encode(Messages.JWTSVIDResponse, { svids: [{ spiffe_id: id, svid: 'x.y.z', hint: '' }] });
+    const { server, c } = await client((s, n) => answer(s, n === 0 ? [svid('spiffe://td/one'), svid('spiffe://td/two')] : [svid('spiffe://td/one')]), retries);
+    const res = await c.unary<JWTSVIDResponseMessage>('FetchJWTSVID', { audience: ['aud'], spiffe_id: '' }, new AbortController().signal);
+    c.close();
+    assert.equal(res.svids[0]!.spiffe_id, 'spiffe://td/one');
+    assert.deepEqual(retries, ['FetchJWTSVID']);
+    assert.match(c.lastError!.message, /^FetchJWTSVID: INTERNAL: the agent sent more than one response to a unary call$/);
+    assert.equal(server.requests[0]!['grpc-timeout'], '5000m');
+    assert.deepEqual(server.bodies[0], frame(encode(Messages.JWTSVIDRequest, { audience: ['aud'], spiffe_id: '' })));
+  });
+
+  test('unary: a call ended OK without a response is refused and retried', async () => {
+    const retries: string[] = [];
+    const empty = encode(Messages.JWTSVIDResponse, { svids: [] });
+    const { c } = await client((s, n) => (n === 0 ? answer(s, []) : answer(s, [empty])), retries);
+    const res = await c.unary<JWTSVIDResponseMessage>('FetchJWTSVID', { audience: ['aud'], spiffe_id: '' }, new AbortController().signal);
+    c.close();
+    assert.deepEqual(res, { svids: [] });
+    assert.match(c.lastError!.message, /^FetchJWTSVID: INTERNAL: the agent ended the call without a response$/);
+  });
+});
