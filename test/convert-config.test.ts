@@ -139,7 +139,7 @@ test('envoy: /* */ comments, multi-line jwt_svids, the health_checks block liste
   assert.deepEqual(config.health, { enabled: true, bindAddress: '0.0.0.0', port: 8081, livenessPath: '/live', readinessPath: '/ready', metricsEnabled: false });
   assert.match(toml, /^# Envoy reads the files itself/m);
   assert.match(toml, /\n\[health_checks\]\n/);
-  assert.match(warnings.join('\n'), /log_level "DEBUG" written as "debug"/);
+  assert.match(warnings.join('\n'), /log_level "DEBUG" read as "debug"/);
 });
 
 test('unknown keys are warned about, named by line, and left as comments; a decimal mode is read as meant', () => {
