@@ -99,9 +99,14 @@ function parseMainFlags(argv: string[]): MainFlags | 'help' | 'version' {
 
 /** `out.log` becomes the configured logger as soon as the config is known, for the final error line too. */
 async function runMain(flags: MainFlags, signals: SignalHub, out: { log: Logger }): Promise<number> {
-  const config = await loadConfig(flags.config, process.env, { optional: !flags.configGiven });
+  const config = await loadConfig(flags.config, process.env, { optional: !flags.configGiven, daemonMode: flags.daemonMode });
   const log = createLogger({ level: flags.logLevel ?? config.logLevel, format: flags.logFormat ?? config.logFormat });
   out.log = log;
+  log.info('config read', { file: config.file, dialect: config.dialect });
+  for (const n of config.notices) {
+    if (n.startsWith('warning: ')) log.warn(n.slice('warning: '.length));
+    else log.info(n.replace(/^note: /, ''));
+  }
   if (!(flags.daemonMode ?? config.daemonMode)) {
     await runOnce({ config, log, signal: signals.signal, timeoutMs: flags.timeoutMs });
     log.info('one-shot done');
