@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import { isHelperError } from '../../src/errors.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const parse = (text: string, env: NodeJS.ProcessEnv = {}, daemonMode?: boolean) => parseConfig(text, 'helper.conf', env, { daemonMode });
 const rejects = (text: string, re: RegExp, env: NodeJS.ProcessEnv = {}, daemonMode?: boolean) =>
@@ -174,3 +178,26 @@ for (const [name, extra, env, want, source] of addresses) {
     assert.equal(/SPIRE_AGENT_ADDRESS is deprecated/.test(c.notices.join('\n')), source === 'SPIRE_AGENT_ADDRESS');
   });
 }
+
+const CORPUS = new URL('../fixtures/go-configs/', import.meta.url).pathname;
+
+test('every config of the Go corpus loads unchanged, in the dialect its syntax says', () => {
+  const names = readdirSync(CORPUS).filter((f) => /\.(conf|json)$/.test(f));
+  assert.ok(names.length >= 12);
+  for (const name of names) {
+    const text = readFileSync(join(CORPUS, name), 'utf8').replaceAll('@AGENT@', '/run/agent.sock').replaceAll('@PORT@', '8181').replaceAll('@PIDFILE@', '/run/app.pid');
+    const c = parse(text);
+    const syntaxIsToml = !/\{\s*$|^\/[/*]|=\s*0\d/m.test(text) && !text.trimStart().startsWith('{');
+    assert.equal(c.dialect, name.endsWith('.json') ? 'hcl-json' : syntaxIsToml ? 'toml' : 'hcl', name);
+  }
+});
+
+test('the start-up log names the dialect read, and the notices', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'helper.conf');
+  writeFileSync(file, `cert_dir = "${dir}/certs"\n${X509}cert_file_mode = 0644\ndaemon_mode = false\nrenew_signal = "SIGHUP"\n`);
+  const r = await runCli(['-config', file], { env: { SPIRE_AGENT_ADDRESS: join(dir, 'none.sock') }, timeoutMs: 3000 });
+  assert.match(r.stderr, /config read file=\S+helper\.conf dialect=hcl/);
+  assert.match(r.stderr, /WARN.*SPIRE_AGENT_ADDRESS is deprecated/);
+  assert.match(r.stderr, /WARN.*renew_signal is set but daemon_mode is false/);
+});
