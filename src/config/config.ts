@@ -114,6 +114,8 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
   const notices = agent.notice ? [agent.notice] : [];
 
   const certDir = r.string('cert_dir');
+  // Read even when the command line decides, so that the key is known and type-checked.
+  const fileDaemonMode = r.bool('daemon_mode', true);
   // One `hint` picks both the X.509-SVID and the JWT-SVIDs, as in the Go helper.
   const hint = r.string('hint') ?? '';
   const x509 = readX509(r, hint);
@@ -133,7 +135,7 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
     hint,
     jwtSvidFileMode: r.mode('jwt_svid_file_mode', 0o600),
     jwtBundleFileMode: r.mode('jwt_bundle_file_mode', 0o600),
-    daemonMode: daemonModeOverride ?? r.bool('daemon_mode', true),
+    daemonMode: daemonModeOverride ?? fileDaemonMode,
     cmd: readCmd(r),
     renewSignal: readSignal(r),
     pidFileName: r.nonEmptyString('pid_file_name'),

@@ -201,3 +201,8 @@ test('the start-up log names the dialect read, and the notices', async () => {
   assert.match(r.stderr, /WARN.*SPIRE_AGENT_ADDRESS is deprecated/);
   assert.match(r.stderr, /WARN.*renew_signal is set but daemon_mode is false/);
 });
+
+test('daemon_mode in the file is still read (and checked) when the command line sets the mode', () => {
+  assert.equal(parse(`cert_dir = "c"\n${X509}daemon_mode = true\n`, {}, false).daemonMode, false);
+  rejects(`cert_dir = "c"\n${X509}daemon_mode = "yes"\n`, /daemon_mode: must be true or false/, {}, false);
+});
