@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parse, TomlError } from 'smol-toml';
+import { WRAPPED_CMD_EXITS } from '../convert/go-values.js';
 import { HclError, parseHcl } from '../convert/hcl.js';
 import { HelperError } from '../errors.js';
 import { normalizeConfig, type Config } from './config.js';
@@ -93,5 +94,8 @@ function build(read: Read, text: string, file: string, env: NodeJS.ProcessEnv, o
   if (addressVar) config.agentAddressSource = addressVar;
   config.dialect = read.dialect;
   config.notices.unshift(...read.notices);
+  if (read.dialect.startsWith('hcl') && config.daemonMode && config.cmd?.restartPolicy === 'never' && config.renewSignal) {
+    config.notices.push(`warning: ${WRAPPED_CMD_EXITS}`);
+  }
   return config;
 }

@@ -11,6 +11,10 @@ export interface GoReport {
 
 export type GoValue = string | number | boolean | string[];
 
+/** Said once, by convert-config and at start-up, when a Go config wraps a program with renew_signal. */
+export const WRAPPED_CMD_EXITS =
+  'cmd with renew_signal: when the program exits, this helper exits with its exit code (the Go helper starts it again only at the next rotation); cmd_restart_policy = "always" keeps it running';
+
 /** logrus levels (what the Go helper accepts, in any case) → ours. */
 const LOG_LEVELS: Readonly<Record<string, string>> = { trace: 'debug', debug: 'debug', info: 'info', warn: 'warn', warning: 'warn', error: 'error', fatal: 'error', panic: 'error' };
 

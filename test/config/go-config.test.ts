@@ -206,3 +206,9 @@ test('daemon_mode in the file is still read (and checked) when the command line 
   assert.equal(parse(`cert_dir = "c"\n${X509}daemon_mode = true\n`, {}, false).daemonMode, false);
   rejects(`cert_dir = "c"\n${X509}daemon_mode = "yes"\n`, /daemon_mode: must be true or false/, {}, false);
 });
+
+test('a Go config wrapping cmd with renew_signal is told, once, that an exiting program ends the helper', () => {
+  const hcl = (extra: string) => `cert_dir = "c"\n${X509}cmd = "/usr/sbin/nginx"\nrenew_signal = "SIGHUP"\n${extra}health_checks {\n}\n`;
+  assert.equal(parse(hcl('')).notices.filter((n) => /when the program exits, this helper exits with its exit code/.test(n)).length, 1);
+  assert.equal(parse(hcl('cmd_restart_policy = "always"\n')).notices.some((n) => /program exits/.test(n)), false);
+});
