@@ -114,9 +114,14 @@ function untilStopped<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 
 /** `out.log` becomes the configured logger as soon as the config is known, for the final error line too. */
 async function runMain(flags: MainFlags, signals: SignalHub, out: { log: Logger }): Promise<number> {
-  const config = await untilStopped(loadConfig(flags.config, process.env, { optional: !flags.configGiven }), signals.signal);
+  const config = await untilStopped(loadConfig(flags.config, process.env, { optional: !flags.configGiven, daemonMode: flags.daemonMode }), signals.signal);
   const log = createLogger({ level: flags.logLevel ?? config.logLevel, format: flags.logFormat ?? config.logFormat });
   out.log = log;
+  log.info('config read', { file: config.file, dialect: config.dialect });
+  for (const n of config.notices) {
+    if (n.startsWith('warning: ')) log.warn(n.slice('warning: '.length));
+    else log.info(n.replace(/^note: /, ''));
+  }
   for (const w of config.warnings) log.warn(w.message, { key: w.key });
   const daemon = flags.daemonMode ?? config.daemonMode;
   const lock = await lockCertDir(config.certDir, { mode: daemon ? 'daemon' : 'once', config: config.file }, log);

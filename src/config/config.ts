@@ -1,6 +1,8 @@
 import type { LogFormat, LogLevel } from '../log.js';
-import { resolveAgentAddress, type EndpointAddress } from '../workload/address.js';
+import type { EndpointAddress } from '../workload/address.js';
+import { agentAddress } from './agent-address.js';
 import { readCmd, readSignal } from './cmd.js';
+import type { Dialect } from './go-config.js';
 import { readHealth } from './health-checks.js';
 import type { TableReader } from './keys.js';
 import { checkJwtBundleFormat, checkPerDomainPatterns } from './trust-domain-pattern.js';
@@ -71,6 +73,14 @@ export interface Config {
   agentAddress: EndpointAddress;
   /** Which setting the address came from: `agent_address`, the environment, or the default. */
   agentAddressSource: string;
+  /** The file's syntax (`env` when there is no file): logged once at start-up. */
+  dialect: Dialect | 'env';
+  /**
+   * Warnings and notes for the start-up log, one line each: where a Go config's meaning was
+   * made explicit or differs, and deprecated settings.
+   */
+  notices: string[];
+  /** `.` when not set: the working directory, as in the Go helper. */
   certDir: string;
   x509?: X509Output;
   jwtSvids: JwtSvidOutput[];
@@ -103,16 +113,20 @@ export interface ConfigWarning {
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
 
-export function normalizeConfig(r: TableReader, file: string, env: NodeJS.ProcessEnv): Config {
+/** `daemonModeOverride`: the command line's daemon mode, which wins over the file's. */
+export function normalizeConfig(r: TableReader, file: string, env: NodeJS.ProcessEnv, daemonModeOverride?: boolean): Config {
   const agentAddressText = r.string('agent_address');
   let agent;
   try {
-    agent = resolveAgentAddress(agentAddressText, env);
+    agent = agentAddress(agentAddressText, env);
   } catch (e) {
     throw r.error('agent_address', (e as Error).message);
   }
+  const notices = agent.notice ? [agent.notice] : [];
 
-  const certDir = r.nonEmptyString('cert_dir');
+  const certDir = r.string('cert_dir');
+  // Read even when the command line decides, so that the key is known and type-checked.
+  const fileDaemonMode = r.bool('daemon_mode', true);
   // One `hint` picks both the X.509-SVID and the JWT-SVIDs, as in the Go helper.
   const hint = r.string('hint') ?? '';
   const x509 = readX509(r, hint);
@@ -122,7 +136,9 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
     file,
     agentAddress: agent.address,
     agentAddressSource: agent.source,
-    certDir: certDir ?? '',
+    dialect: 'toml',
+    notices,
+    certDir: certDir || '.',
     x509,
     jwtSvids,
     // SPIRE's double pushes come 0.3-36 ms apart; nginx reloads in milliseconds.
@@ -133,7 +149,7 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
     hint,
     jwtSvidFileMode: r.mode('jwt_svid_file_mode', 0o600),
     jwtBundleFileMode: r.mode('jwt_bundle_file_mode', 0o600),
-    daemonMode: r.bool('daemon_mode', true),
+    daemonMode: daemonModeOverride ?? fileDaemonMode,
     cmd: readCmd(r),
     renewSignal: readSignal(r),
     pidFileName: r.nonEmptyString('pid_file_name'),
@@ -150,8 +166,15 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
       'nothing to write: set svid_file_name, svid_key_file_name and svid_bundle_file_name, or jwt_svids, or jwt_bundle_file_name',
     );
   }
-  if (certDir === undefined) throw r.error('cert_dir', 'is required: the directory the files are written to');
-  if (config.renewSignal && !config.cmd && !config.pidFileName) throw r.error('renew_signal', 'is set but neither cmd nor pid_file_name is');
+  if (!certDir) notices.push('note: cert_dir is not set: the files are written to the working directory, as the Go helper does');
+  if (!config.daemonMode) {
+    // The Go helper's one-shot rules: a pid file would be silently ignored, so it is an error.
+    if (config.pidFileName) throw r.error('pid_file_name', 'is set but daemon_mode is false: pid_file_name is only supported in daemon mode (as in the Go helper)');
+    if (config.cmd) notices.push('warning: cmd is set but daemon_mode is false: cmd is not run in one-shot mode (as in the Go helper)');
+    if (config.renewSignal) notices.push('warning: renew_signal is set but daemon_mode is false: no signal is sent in one-shot mode (as in the Go helper)');
+  } else if (config.renewSignal && !config.cmd && !config.pidFileName) {
+    notices.push('warning: renew_signal is set but neither cmd nor pid_file_name is: nothing is signalled (as in the Go helper)');
+  }
   if (config.pidFileName && !config.renewSignal) throw r.error('pid_file_name', 'needs renew_signal: the signal to send to that process');
   if (config.cmd && !config.renewSignal && config.cmd.restartPolicy !== 'never') {
     throw r.error('cmd_restart_policy', 'applies to a long-lived cmd (set renew_signal); without renew_signal cmd is a reload command run once per rotation');

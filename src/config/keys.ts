@@ -150,12 +150,14 @@ export class Where {
     readonly file: string,
     private readonly text: string,
     private readonly envSources: ReadonlyMap<string, string> = new Map(),
+    /** Dotted key → line, when the reader of the file's dialect knows them (HCL, HCL-JSON). */
+    private readonly lines: ReadonlyMap<string, number> = new Map(),
   ) {}
 
   error(dottedKey: string, message: string): HelperError {
     const variable = this.envSources.get(dottedKey) ?? this.envSources.get(dottedKey.split(/[.[]/)[0]!);
     if (variable) return new HelperError('config', `${variable}: ${dottedKey}: ${message}`);
-    const line = this.lineOf(dottedKey);
+    const line = this.lines.get(dottedKey) ?? this.lineOf(dottedKey);
     const at = line ? `${this.file}:${line}` : this.file;
     return new HelperError('config', `${at}: ${dottedKey}: ${message}`);
   }

@@ -1,7 +1,10 @@
 import { parse, TomlError } from 'smol-toml';
+import { WRAPPED_CMD_EXITS } from '../convert/go-values.js';
+import { HclError, parseHcl } from '../convert/hcl.js';
 import { HelperError } from '../errors.js';
 import { normalizeConfig, type Config } from './config.js';
 import { applyEnvConfig, ENV_PREFIX, hasEnvConfig, readEnvConfig } from './env.js';
+import { dropGoUnset, goTable, parseGoJson, type Dialect } from './go-config.js';
 import { TableReader, Where, type RawTable } from './keys.js';
 import { readTextFile } from '../read-text.js';
 
@@ -11,48 +14,88 @@ export interface LoadOptions {
    * exist and `SPIFFE_HELPER_*` variables are set, the environment alone configures the helper.
    */
   optional?: boolean;
+  /** The command line's daemon mode, which wins over the file's (the one-shot rules depend on it). */
+  daemonMode?: boolean;
 }
 
-/** Reads and validates a TOML config file. Nothing is touched on disk before this succeeds. */
+/**
+ * Reads and validates a config file: TOML (the documented format), or the Go helper's HCL or
+ * HCL-JSON, told apart by the content. Nothing is touched on disk before this succeeds.
+ */
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Promise<Config> {
   let text: string;
   try {
     text = await readTextFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && options.optional && hasEnvConfig(env)) return configFromEnv(env);
+    if (code === 'ENOENT' && options.optional && hasEnvConfig(env)) return configFromEnv(env, options);
     const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
     const hint = code === 'ENOENT' && options.optional ? ` (pass --config FILE, or configure with ${ENV_PREFIX}* environment variables)` : '';
     throw new HelperError('config', `${file}: cannot read config: ${why}${hint}`);
   }
-  return parseConfig(text, file, env);
+  return parseConfig(text, file, env, options);
 }
 
 /** A config file's text, with the `SPIFFE_HELPER_*` variables of `env` on top. */
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
-  let raw: Record<string, unknown>;
-  try {
-    raw = parse(text);
-  } catch (e) {
-    if (e instanceof TomlError) {
-      const first = e.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
-      throw new HelperError('config', `${file}:${e.line}:${e.column}: invalid TOML: ${first}`);
-    }
-    throw new HelperError('config', `${file}: invalid TOML: ${(e as Error).message}`);
-  }
-  return build(raw, text, file, env);
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Config {
+  const read = readDialect(text, file);
+  return build(read, text, file, env, options);
 }
 
 /** The configuration from `SPIFFE_HELPER_*` variables alone, without a file. */
-export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
-  return build({}, '', `environment (${ENV_PREFIX}*)`, env);
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Config {
+  return build({ dialect: 'env', table: {}, lines: new Map(), notices: [] }, '', `environment (${ENV_PREFIX}*)`, env, options);
 }
 
-function build(fileTable: RawTable, text: string, file: string, env: NodeJS.ProcessEnv): Config {
+interface Read {
+  dialect: Dialect | 'env';
+  table: RawTable;
+  lines: Map<string, number>;
+  notices: string[];
+}
+
+/**
+ * HCL-JSON when the text starts with `{` (as the Go helper's HCL library decides); otherwise
+ * TOML when it parses as TOML, else the Go helper's HCL. A Go file that is also valid TOML
+ * (its flat sample files) means the same either way: the Go "not set" values are read alike.
+ */
+function readDialect(text: string, file: string): Read {
+  if (/^\ufeff?\s*\{/.test(text)) return { dialect: 'hcl-json', ...goTable(parseGoJson(text, file), file) };
+  let tomlError: unknown;
+  try {
+    return { dialect: 'toml', table: dropGoUnset(parse(text)), lines: new Map(), notices: [] };
+  } catch (e) {
+    tomlError = e;
+  }
+  let hcl;
+  try {
+    hcl = parseHcl(text);
+  } catch (e) {
+    if (!(e instanceof HclError)) throw e;
+    throw tomlSyntaxError(tomlError, file, ` (nor the Go helper's HCL: line ${e.line}: ${e.message})`);
+  }
+  return { dialect: 'hcl', ...goTable(hcl, file) };
+}
+
+function tomlSyntaxError(e: unknown, file: string, also: string): HelperError {
+  if (e instanceof TomlError) {
+    const first = e.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+    return new HelperError('config', `${file}:${e.line}:${e.column}: invalid TOML: ${first}${also}`);
+  }
+  return new HelperError('config', `${file}: invalid TOML: ${(e as Error).message}${also}`);
+}
+
+function build(read: Read, text: string, file: string, env: NodeJS.ProcessEnv, options: LoadOptions): Config {
   const fromEnv = readEnvConfig(env);
-  const raw = applyEnvConfig(fileTable, fromEnv);
-  const config = normalizeConfig(new TableReader(raw, new Where(file, text, fromEnv.sources)), file, env);
+  const raw = applyEnvConfig(read.table, fromEnv);
+  const where = new Where(file, text, fromEnv.sources, read.lines);
+  const config = normalizeConfig(new TableReader(raw, where), file, env, options.daemonMode);
   const addressVar = fromEnv.sources.get('agent_address');
   if (addressVar) config.agentAddressSource = addressVar;
+  config.dialect = read.dialect;
+  config.notices.unshift(...read.notices);
+  if (read.dialect.startsWith('hcl') && config.daemonMode && config.cmd?.restartPolicy === 'never' && config.renewSignal) {
+    config.notices.push(`warning: ${WRAPPED_CMD_EXITS}`);
+  }
   return config;
 }

@@ -1,6 +1,7 @@
 import { splitCmdArgs } from '../config/cmd-args.js';
 import { HEALTH_CHECKS_KEYS, JWT_SVID_KEYS, TOP_LEVEL_KEYS, type KeyType } from '../config/key-types.js';
 import { HelperError } from '../errors.js';
+import { describeValue, goValue, WRAPPED_CMD_EXITS, type GoReport } from './go-values.js';
 import { parseHcl, HclError, type HclItem, type HclValue } from './hcl.js';
 
 export interface ConvertResult {
@@ -17,16 +18,13 @@ type Kind = KeyType | 'health_checks';
  */
 const TOP_LEVEL: Readonly<Record<string, Kind>> = { ...TOP_LEVEL_KEYS, health_checks: 'health_checks' };
 
-/** logrus levels (what the Go helper accepts, in any case) → ours. */
-const LOG_LEVELS: Readonly<Record<string, string>> = { trace: 'debug', debug: 'debug', info: 'info', warn: 'warn', warning: 'warn', error: 'error', fatal: 'error', panic: 'error' };
-
 interface Line {
   comments: string[];
   text: string;
   trailing?: string;
 }
 
-class Converter {
+class Converter implements GoReport {
   readonly warnings: string[] = [];
   private readonly top: Line[] = [];
   private readonly health: Line[] = [];
@@ -46,6 +44,8 @@ class Converter {
       throw e;
     }
     for (const item of hcl.items) this.topItem(item);
+    const wraps = hcl.items.find((i) => i.key === 'renew_signal' && i.value.kind === 'string' && i.value.value !== '');
+    if (wraps && hcl.items.some((i) => i.key === 'cmd' && i.value.kind === 'string' && i.value.value !== '')) this.warn(wraps.line, WRAPPED_CMD_EXITS);
     const out: string[] = [`# Converted from ${this.file} (Go spiffe-helper HCL) by spiffe-helper convert-config.`, ''];
     const emit = (lines: Line[]): void => {
       lines.forEach((l, i) => {
@@ -84,91 +84,18 @@ class Converter {
     else if (comments.length > 0) this.top.push({ comments, text: `# ${item.key} = ${render(item.value)}  # not set: the Go helper reads it as the default` });
   }
 
-  /**
-   * One value as TOML text, or undefined when the Go helper reads it as "not set" (an empty
-   * string, a mode or port of 0): the key is then left out, so that our default applies too.
-   */
+  /** One value as TOML text, or undefined when the Go helper reads it as "not set" (see goValue). */
   private scalar(key: string, kind: Kind, v: HclValue): string | undefined {
-    const wrong = (what: string): HelperError => this.error(v.line, `${key}: must be ${what}, got ${describeValue(v)}`);
-    switch (kind) {
-      case 'string':
-      case 'log_level': {
-        if (v.kind !== 'string') throw wrong('a string');
-        if (v.value === '') {
-          this.note(v.line, `${key} = "": the Go helper reads an empty string as "not set"; left out`);
-          return undefined;
-        }
-        if (kind === 'log_level') return tomlString(this.logLevel(v.value, v.line));
-        return tomlString(v.value);
-      }
-      case 'bool': {
-        if (v.kind === 'bool') return String(v.value);
-        if (v.kind === 'string' && (v.value === 'true' || v.value === 'false')) return v.value;
-        throw wrong('true or false');
-      }
-      case 'int': {
-        const n = v.kind === 'number' ? v.value : v.kind === 'string' && /^\d+$/.test(v.value) ? Number(v.value) : NaN;
-        if (!Number.isInteger(n)) throw wrong('an integer');
-        if (n === 0) {
-          this.note(v.line, `${key} = 0: the Go helper reads 0 as "the default"; left out`);
-          return undefined;
-        }
-        return String(n);
-      }
-      case 'mode':
-        return this.mode(key, v);
-      case 'cmd_args': {
-        if (v.kind === 'list') return this.scalar(key, 'strings', v);
-        if (v.kind !== 'string') throw wrong('a string');
-        if (v.value === '') return undefined;
-        try {
-          return `[${splitCmdArgs(v.value).map(tomlString).join(', ')}]`;
-        } catch (e) {
-          throw this.error(v.line, `cmd_args: ${(e as Error).message}`);
-        }
-      }
-      case 'strings': {
-        if (v.kind === 'string') return `[${tomlString(v.value)}]`;
-        if (v.kind !== 'list' || !v.items.every((i) => i.kind === 'string')) throw wrong('a list of strings');
-        return `[${v.items.map((i) => tomlString((i as { value: string }).value)).join(', ')}]`;
-      }
-      default:
-        throw new Error(`unexpected kind ${kind}`);
+    const value = goValue(key, kind as KeyType, v, this);
+    if (value === undefined) return undefined;
+    if (kind === 'mode') return `0o${(value as number).toString(8)}`;
+    if (typeof value !== 'string') return Array.isArray(value) ? tomlArray(value) : String(value);
+    if (kind !== 'cmd_args') return tomlString(value);
+    try {
+      return tomlArray(splitCmdArgs(value));
+    } catch (e) {
+      throw this.error(v.line, `cmd_args: ${(e as Error).message}`);
     }
-  }
-
-  /**
-   * HCL reads `0644` as octal and `644` as the decimal number 644, which the Go helper then
-   * uses as mode 0o1204. A three- or four-digit decimal made of octal digits is surely meant
-   * as octal: it is written so, with a warning. A string is read like a number (`"0644"`).
-   */
-  private mode(key: string, v: HclValue): string | undefined {
-    let raw: string;
-    if (v.kind === 'number') raw = v.raw;
-    else if (v.kind === 'string' && /^\d+$/.test(v.value)) raw = v.value;
-    else throw this.error(v.line, `${key}: must be a file mode such as 0644, got ${describeValue(v)}`);
-    let mode: number;
-    if (/^0[0-7]*$/.test(raw)) {
-      mode = parseInt(raw, 8);
-    } else if (/^[0-7]{3,4}$/.test(raw)) {
-      mode = parseInt(raw, 8);
-      this.warn(v.line, `${key} = ${raw}: HCL reads this as the decimal number ${raw} (mode 0o${Number(raw).toString(8)}); written as 0o${mode.toString(8)}, the octal mode it surely means`);
-    } else {
-      mode = Number(raw);
-    }
-    if (mode === 0) {
-      this.note(v.line, `${key} = 0: the Go helper reads 0 as "the default"; left out`);
-      return undefined;
-    }
-    if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw this.error(v.line, `${key}: ${raw} is not a permission mode (0 to 0777)`);
-    return `0o${mode.toString(8)}`;
-  }
-
-  private logLevel(level: string, line: number): string {
-    const ours = LOG_LEVELS[level.toLowerCase()];
-    if (ours === undefined) return level;
-    if (ours !== level) this.note(line, `log_level "${level}" written as "${ours}"`);
-    return ours;
   }
 
   private jwtSvids(item: HclItem, comments: string[]): void {
@@ -222,15 +149,15 @@ class Converter {
     }
   }
 
-  private error(line: number, message: string): HelperError {
+  error(line: number, message: string): HelperError {
     return new HelperError('config', `${this.file}:${line}: ${message}`);
   }
 
-  private warn(line: number, message: string): void {
+  warn(line: number, message: string): void {
     this.warnings.push(`warning: ${this.file}:${line}: ${message}`);
   }
 
-  private note(line: number, message: string): void {
+  note(line: number, message: string): void {
     this.warnings.push(`note: ${this.file}:${line}: ${message}`);
   }
 }
@@ -251,6 +178,10 @@ function comment(text: string): string {
   return text === '' ? '#' : `# ${text}`;
 }
 
+function tomlArray(items: string[]): string {
+  return `[${items.map(tomlString).join(', ')}]`;
+}
+
 function tomlString(s: string): string {
   // JSON's escapes are TOML's, except that TOML also wants DEL escaped.
   return JSON.stringify(s).replace(/\x7f/g, '\\u007f');
@@ -269,20 +200,5 @@ function render(v: HclValue): string {
       return `[${v.items.map(render).join(', ')}]`;
     case 'object':
       return `{ ${v.items.map((i) => `${i.key} = ${render(i.value)}`).join(', ')} }`;
-  }
-}
-
-function describeValue(v: HclValue): string {
-  switch (v.kind) {
-    case 'string':
-      return `the string ${JSON.stringify(v.value)}`;
-    case 'number':
-      return `the number ${v.raw}`;
-    case 'bool':
-      return String(v.value);
-    case 'list':
-      return 'a list';
-    case 'object':
-      return 'an object';
   }
 }

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { compareAll, corpus, documented, goHelperBinary, matches, startAgents, table, tempRoot, type Agents, type Difference } from './harness.js';
+
+/**
+ * The Go spiffe-helper v0.11.0 and ours, side by side on every config of the Go corpus
+ * (test/fixtures/go-configs/): the differences must be exactly the documented ones.
+ * Needs the Go toolchain (the reference is built once, cached outside the repo) and dist/.
+ */
+const root = tempRoot();
+let agents: Agents;
+let results: Map<string, Difference[]>;
+
+before(async () => {
+  const go = goHelperBinary();
+  agents = await startAgents(root);
+  results = await compareAll(corpus(), go, agents, root);
+});
+
+after(async () => {
+  await agents?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const docs = documented();
+
+for (const name of corpus()) {
+  test(`differential: ${name} differs from the Go helper only as documented`, () => {
+    const diffs = results.get(name)!;
+    const unexpected = diffs.filter((d) => !docs.some((doc) => matches(doc, d)));
+    assert.equal(unexpected.length, 0, `differences not in documented-differences.json:\n${table(unexpected)}`);
+    for (const doc of docs.filter((d) => d.configs.includes(name))) {
+      assert.ok(diffs.some((d) => matches(doc, d)), `documented difference no longer seen on ${name} (remove it from the list): ${doc.key}: ${doc.reason}`);
+    }
+  });
+}
+
+test('differential: every documented difference names its configs, reason and fix', () => {
+  const names = new Set(corpus());
+  for (const doc of docs) {
+    assert.ok(doc.configs.length > 0 && doc.configs.every((c) => names.has(c)), `configs of ${doc.key}`);
+    assert.ok(doc.reason.length > 20 && /^(issue \d+ item \d+|stays: )/.test(doc.fix), `reason and fix of ${doc.key}`);
+  }
+});

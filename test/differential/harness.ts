@@ -1,0 +1,310 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, join, relative } from 'node:path';
+import { startDevAgent, type DevAgent } from '../../src/dev/agent.js';
+
+/**
+ * Runs the Go spiffe-helper v0.11.0 and ours side by side on one Go configuration, against the
+ * same development agent, each in a fresh working directory, and reduces what each did to a
+ * flat record of observations (`file certs/svid.pem mode` → `0644`), so that two runs compare
+ * key by key. Long-running configs run both helpers at once against an agent that rotates
+ * every 2 s; one-shot configs use an agent that does not rotate, so that files compare byte
+ * for byte.
+ */
+export const CORPUS_DIR = new URL('../fixtures/go-configs/', import.meta.url).pathname;
+const RECORDER = new URL('./recorder.sh', import.meta.url).pathname;
+const REPO = new URL('../../', import.meta.url).pathname;
+
+export type Observations = Map<string, string>;
+
+export interface Difference {
+  config: string;
+  key: string;
+  go: string;
+  ours: string;
+}
+
+export interface Agents {
+  /** Rotates every 2 s (4 s SVIDs): for long-running configs. */
+  rotating: DevAgent;
+  /** One SVID for the whole run: for one-shot configs, whose files compare byte for byte. */
+  stable: DevAgent;
+  close(): Promise<void>;
+}
+
+export async function startAgents(dir: string): Promise<Agents> {
+  const rotating = await startDevAgent({ socketPath: join(dir, 'rotating.sock'), svidTtlSeconds: 4, jwtTtlSeconds: 600 });
+  const stable = await startDevAgent({ socketPath: join(dir, 'stable.sock'), svidTtlSeconds: 3600, jwtTtlSeconds: 600 });
+  return { rotating, stable, close: async () => void (await Promise.all([rotating.close(), stable.close()])) };
+}
+
+/** The Go helper, built once into the user's cache by bench/build-reference.sh. */
+export function goHelperBinary(): string {
+  const out = execFileSync('bash', [join(REPO, 'bench/build-reference.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REFERENCE_TAGS: 'v0.11.0' } });
+  return out.trim().split('\n').pop()!;
+}
+
+export function corpus(): string[] {
+  return readdirSync(CORPUS_DIR)
+    .filter((f) => f.endsWith('.conf') || f.endsWith('.json'))
+    .sort();
+}
+
+interface Run {
+  dir: string;
+  port: number;
+  recorderLog: string;
+  pidProcess?: ChildProcess;
+}
+
+/** Runs both helpers on one config; the observations of each. */
+export async function compareConfig(name: string, goBinary: string, agents: Agents, workRoot: string): Promise<{ go: Observations; ours: Observations }> {
+  const template = readFileSync(join(CORPUS_DIR, name), 'utf8');
+  const oneShot = /daemon_mode"?\s*[=:]\s*false/.test(template);
+  const agent = oneShot ? agents.stable : agents.rotating;
+  const helpers: ChildProcess[] = [];
+  const runs = await Promise.all(['go', 'ours'].map((who) => prepare(join(workRoot, `${basename(name)}-${who}`), template, agent.socketPath)));
+  try {
+    const [goRun, oursRun] = runs as [Run & { config: string }, Run & { config: string }];
+    const wait = /renew_signal"?\s*[=:]\s*"SIG/.test(template) ? '1' : '0';
+    const start = (binary: string[], run: Run & { config: string }) =>
+      spawn(binary[0]!, [...binary.slice(1), '-config', run.config], {
+        cwd: run.dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, RECORDER_LOG: run.recorderLog, RECORDER_WAIT: wait, SPIFFE_ENDPOINT_SOCKET: '', SPIRE_AGENT_ADDRESS: '' },
+      });
+    const goChild = start([goBinary], goRun);
+    const oursChild = start([process.execPath, join(REPO, 'dist/cli.js')], oursRun);
+    helpers.push(goChild, oursChild);
+    for (const [child, run] of [[goChild, goRun], [oursChild, oursRun]] as const) {
+      const log = createWriteStream(`${run.dir}.log`);
+      child.stdout!.pipe(log);
+      child.stderr!.pipe(log);
+    }
+    const exits = [exitOf(goChild), exitOf(oursChild)];
+    if (!oneShot) {
+      // Long enough for the first files and one rotation (2 s) with its signal or re-run.
+      await sleep(5000);
+      const health = await Promise.all([goRun, oursRun].map((r) => probeHealth(template, r.port)));
+      goChild.kill('SIGTERM');
+      oursChild.kill('SIGTERM');
+      const codes = await Promise.all(exits.map((e) => withTimeout(e, 10_000)));
+      await sleep(500);
+      return {
+        go: observe(goRun, codes[0]!, health[0]!, oneShot),
+        ours: observe(oursRun, codes[1]!, health[1]!, oneShot),
+      };
+    }
+    const codes = await Promise.all(exits.map((e) => withTimeout(e, 20_000)));
+    return { go: observe(goRun, codes[0]!, new Map(), oneShot), ours: observe(oursRun, codes[1]!, new Map(), oneShot) };
+  } finally {
+    for (const h of helpers) if (h.exitCode === null && h.signalCode === null) h.kill('SIGKILL');
+    for (const r of runs) killLeftovers(r);
+  }
+}
+
+async function prepare(dir: string, template: string, socket: string): Promise<Run & { config: string }> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const recorderLog = join(dir, '..', `${basename(dir)}.recorder.log`);
+  writeFileSync(recorderLog, '');
+  let pidProcess: ChildProcess | undefined;
+  let text = template.replaceAll('@AGENT@', socket).replaceAll('@PORT@', String(port));
+  if (text.includes('@PIDFILE@')) {
+    const pidFile = join(dir, '..', `${basename(dir)}.pid`);
+    pidProcess = spawn(RECORDER, [], { stdio: 'ignore', env: { ...process.env, RECORDER_LOG: recorderLog, RECORDER_WAIT: '1' } });
+    await sleep(200);
+    writeFileSync(pidFile, `${pidProcess.pid}\n`);
+    text = text.replaceAll('@PIDFILE@', pidFile);
+  }
+  // Every command is the recorder; its arguments stay as written.
+  text = text.replace(/^(\s*"?cmd"?\s*[=:]\s*)"[^"]+"/m, `$1${JSON.stringify(RECORDER)}`);
+  // The cert_dir exists, as in a deployment (the Go helper does not create it).
+  const certDir = text.match(/^\s*"?cert_dir"?\s*[=:]\s*"([^"]*)"/m)?.[1];
+  if (certDir) mkdirSync(join(dir, certDir), { recursive: true });
+  const config = join(dir, '..', `${basename(dir)}.conf`);
+  writeFileSync(config, text);
+  return { dir, port, recorderLog, pidProcess, config };
+}
+
+/** Everything compared: exit code, files (paths, modes, owners, content), health, the child's log. */
+function observe(run: Run, code: string, health: Observations, oneShot: boolean): Observations {
+  const o: Observations = new Map([['exit', code]]);
+  for (const file of walk(run.dir)) {
+    const rel = relative(run.dir, file);
+    const st = statSync(file);
+    o.set(`file ${rel} mode`, (st.mode & 0o7777).toString(8).padStart(4, '0'));
+    o.set(`file ${rel} owner`, `${st.uid === process.getuid?.() ? 'me' : st.uid}:${st.gid === process.getgid?.() ? 'me' : st.gid}`);
+    o.set(`file ${rel} content`, describeContent(readFileSync(file), oneShot));
+  }
+  for (const [k, v] of health) o.set(k, v);
+  const events = readFileSync(run.recorderLog, 'utf8').split('\n').filter(Boolean);
+  const starts = events.filter((e) => e.startsWith('start') && e.split(' ')[1] !== `pid=${run.pidProcess?.pid}`);
+  if (starts.length > 0) {
+    o.set('child args', starts[0]!.replace(/^start pid=\d+ ?/, ''));
+    // Counts depend on timing; what is compared is whether it happened.
+    o.set('child started', starts.length > 1 ? 'more than once' : 'once');
+  } else {
+    o.set('child started', 'never');
+  }
+  const signals = [...new Set(events.filter((e) => e.startsWith('signal')))].sort();
+  o.set('child signalled', signals.join(', ') || 'never');
+  if (!oneShot && starts.length > 0) o.set('child stopped with the helper', events.some((e) => e.startsWith('stop')) ? 'yes' : 'no');
+  return o;
+}
+
+/**
+ * PEM files: the blocks and, for certificates, each one's SPIFFE ID (bytes differ across a
+ * rotation); bytes too for one-shot runs, which share one SVID. JWTs: the claims that matter.
+ */
+function describeContent(data: Buffer, oneShot: boolean): string {
+  const text = data.toString('utf8');
+  const blocks = [...text.matchAll(/-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----/g)];
+  if (blocks.length > 0) {
+    const parts = blocks.map((b) => (b[1] === 'CERTIFICATE' ? `CERT(${uriOf(b[0])})` : b[1]!));
+    return oneShot ? `${parts.join(' ')} sha=${hash(data)}` : parts.join(' ');
+  }
+  if (/^[\w-]+\.[\w-]+\.[\w-]+\s*$/.test(text)) {
+    const claims = JSON.parse(Buffer.from(text.split('.')[1]!, 'base64url').toString());
+    return `JWT sub=${claims.sub} aud=${[claims.aud].flat().join(',')}`;
+  }
+  try {
+    return `JSON keys=${Object.keys(JSON.parse(text)).sort().join(',')} sha=${hash(data)}`;
+  } catch {
+    return `${data.length} bytes sha=${hash(data)}`;
+  }
+}
+
+function uriOf(pem: string): string {
+  const cert = new X509Certificate(pem);
+  return cert.subjectAltName?.match(/URI:([^,]+)/)?.[1] ?? (cert.ca ? 'CA' : 'no URI');
+}
+
+function hash(data: Buffer): string {
+  return execFileSync('sha256sum', { input: data, encoding: 'utf8' }).slice(0, 12);
+}
+
+async function probeHealth(template: string, port: number): Promise<Observations> {
+  const o: Observations = new Map();
+  if (!/listener_enabled"?\s*[=:]\s*true/.test(template)) return o;
+  for (const key of ['liveness_path', 'readiness_path']) {
+    const path = template.match(new RegExp(`${key}"?\\s*[=:]\\s*"([^"]+)"`))?.[1] ?? (key === 'liveness_path' ? '/live' : '/ready');
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(3000) });
+      o.set(`health ${path} status`, String(res.status));
+      o.set(`health ${path} body`, canonical(await res.text()));
+    } catch (e) {
+      o.set(`health ${path} status`, `unreachable (${(e as Error).message})`);
+    }
+  }
+  return o;
+}
+
+function canonical(body: string): string {
+  try {
+    const sort = (v: unknown): unknown =>
+      Array.isArray(v) ? v.map(sort) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, sort(x)])) : v;
+    return JSON.stringify(sort(JSON.parse(body)));
+  } catch {
+    return body.trim();
+  }
+}
+
+/** The differences between the two runs of one config, key by key. */
+export function differences(config: string, go: Observations, ours: Observations): Difference[] {
+  const keys = [...new Set([...go.keys(), ...ours.keys()])].sort();
+  return keys.filter((k) => go.get(k) !== ours.get(k)).map((key) => ({ config, key, go: go.get(key) ?? '(none)', ours: ours.get(key) ?? '(none)' }));
+}
+
+export function table(diffs: Difference[]): string {
+  if (diffs.length === 0) return 'no differences';
+  const rows = [['config', 'what', 'Go v0.11.0', 'ours'], ...diffs.map((d) => [d.config, d.key, d.go, d.ours])];
+  const widths = rows[0]!.map((_, i) => Math.min(60, Math.max(...rows.map((r) => r[i]!.length))));
+  return rows.map((r) => r.map((c, i) => (c.length > 60 ? `${c.slice(0, 57)}...` : c.padEnd(widths[i]!))).join(' | ')).join('\n');
+}
+
+/** Children a helper left running (the Go helper does not stop its cmd), and the pid-file process. */
+function killLeftovers(run: Run): void {
+  run.pidProcess?.kill('SIGKILL');
+  for (const m of readFileSync(run.recorderLog, 'utf8').matchAll(/^start pid=(\d+)/gm)) {
+    try {
+      process.kill(Number(m[1]), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function walk(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+function exitOf(child: ChildProcess): Promise<string> {
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ? `signal ${signal}` : String(code))));
+}
+
+function withTimeout(p: Promise<string>, ms: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still running'), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function tempRoot(): string {
+  return mkdtempSync(join(tmpdir(), 'differential-'));
+}
+
+/** Every config of `names`, `concurrency` at a time (most of a run is waiting for a rotation). */
+export async function compareAll(names: string[], goBinary: string, agents: Agents, workRoot: string, concurrency = 3): Promise<Map<string, Difference[]>> {
+  const result = new Map<string, Difference[]>();
+  const queue = [...names];
+  const worker = async (): Promise<void> => {
+    for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+      const { go, ours } = await compareConfig(name, goBinary, agents, workRoot);
+      result.set(name, differences(name, go, ours));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return new Map(names.map((n) => [n, result.get(n)!]));
+}
+
+/** A difference the project knows of: why, and what will remove it (or why it stays). */
+export interface DocumentedDifference {
+  configs: string[];
+  /** Anchored regular expressions over the observation's key and each helper's value. */
+  key: string;
+  go: string;
+  ours: string;
+  reason: string;
+  fix: string;
+}
+
+export const DOCUMENTED = new URL('./documented-differences.json', import.meta.url).pathname;
+
+export function documented(): DocumentedDifference[] {
+  return (JSON.parse(readFileSync(DOCUMENTED, 'utf8')) as { differences: DocumentedDifference[] }).differences;
+}
+
+export function matches(doc: DocumentedDifference, d: Difference): boolean {
+  const full = (re: string, s: string): boolean => new RegExp(`^(?:${re})$`).test(s);
+  return doc.configs.includes(d.config) && full(doc.key, d.key) && full(doc.go, d.go) && full(doc.ours, d.ours);
+}
