@@ -16,6 +16,7 @@ import { startDevAgent, type DevAgent } from '../../src/dev/agent.js';
  */
 export const CORPUS_DIR = new URL('../fixtures/go-configs/', import.meta.url).pathname;
 const RECORDER = new URL('./recorder.sh', import.meta.url).pathname;
+const RUN = new URL('./run.ts', import.meta.url).pathname;
 const REPO = new URL('../../', import.meta.url).pathname;
 
 export type Observations = Map<string, string>;
@@ -267,6 +268,21 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Runs the whole comparison (run.ts) in a new network namespace with only its own loopback:
+ * the Go helper's health listener binds every interface (`:port`), and so does ours for a Go
+ * config, so that nothing a test starts is reachable from outside this machine.
+ */
+export async function compareInPrivateNetwork(names: string[], workRoot: string): Promise<Map<string, Difference[]>> {
+  const out = join(workRoot, 'differences.json');
+  const unshare = process.getuid?.() === 0 ? ['--net'] : ['--map-root-user', '--net'];
+  const args = [...unshare, 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', process.execPath, '--import', 'tsx', RUN, '--json', out, ...names];
+  const child = spawn('unshare', args, { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
+  const code = await new Promise<number | null>((resolve, reject) => child.on('error', reject).on('close', resolve));
+  if (code !== 0) throw new Error(`the comparison in a private network namespace (unshare ${args.join(' ')}) exited ${code}`);
+  return new Map(JSON.parse(readFileSync(out, 'utf8')) as [string, Difference[]][]);
 }
 
 export function tempRoot(): string {
