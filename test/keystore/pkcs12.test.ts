@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { encodeKeystore, encodeTruststore, trustDomainCertificates, type KeystoreEntry, type Pkcs12Format } from '../../src/keystore/pkcs12.js';
 import { readPkcs12 } from '../../src/keystore/read.js';
 import { issue, svidChain, type KeyType } from '../helpers/certs.js';
-import { tempDir } from '../helpers/tmp.js';
 
 const KEY_TYPES: KeyType[] = ['ec-p256', 'ec-p384', 'rsa-2048', 'ed25519'];
 const FORMATS: Pkcs12Format[] = ['aes256-sha256', 'legacy-3des-sha1'];
 const PASSWORD = 'changeit';
-
-const pem = (der: Buffer): string => new X509Certificate(der).toString();
-const keyPem = (der: Buffer): string => createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }) as string;
 
 describe('readPkcs12 reads back what encodeKeystore/encodeTruststore wrote', () => {
   for (const keyType of KEY_TYPES) {
