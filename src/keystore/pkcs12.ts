@@ -85,6 +85,10 @@ function encodePfx(kind: string, certBags: Buffer[], key: { plaintext: Buffer; a
   const format = options.format ?? 'aes256-sha256';
   const iterations = options.iterations ?? DEFAULT_ITERATIONS[format];
   if (!options.password) throw new Error(`${kind}: the password is empty`);
+  // Java 17 cannot open a store whose password has other characters, in either format (its PBE
+  // keys take printable ASCII only; Java 25 still refuses them in the legacy format), though
+  // OpenSSL can: measured with keytool 17.0.15 and 25.0.3.
+  if (!/^[\x20-\x7e]+$/.test(options.password)) throw new Error(`${kind}: the password must be printable ASCII, which every JVM accepts`);
   if (!Number.isSafeInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS) {
     throw new Error(`${kind}: iterations must be 1..${MAX_ITERATIONS}`);
   }

@@ -106,6 +106,8 @@ describe('encoder refuses inputs no reader could use', () => {
     const entry = { alias: 'spiffe', keyDer: c.leaf.keyDer, chainDer: [c.leaf.der] };
     const cases: { name: string; run: () => unknown; error: RegExp }[] = [
       { name: 'empty password', run: () => encodeKeystore(entry, { password: '' }), error: /password is empty/ },
+      { name: 'non-ASCII password (keytool 17 cannot open such a store)', run: () => encodeKeystore(entry, { password: 'pässwörd€' }), error: /printable ASCII/ },
+      { name: 'control character in password', run: () => encodeKeystore(entry, { password: 'pass\n' }), error: /printable ASCII/ },
       { name: 'empty chain', run: () => encodeKeystore({ ...entry, chainDer: [] }, { password: PASSWORD }), error: /chain is empty/ },
       { name: 'empty alias', run: () => encodeKeystore({ ...entry, alias: '' }, { password: PASSWORD }), error: /alias is empty/ },
       { name: 'key not DER', run: () => encodeKeystore({ ...entry, keyDer: Buffer.from('-----BEGIN') }, { password: PASSWORD }), error: /private key is not a single DER SEQUENCE|truncated/ },
