@@ -4,6 +4,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { encodeKeystore, encodeTruststore, trustDomainCertificates } from '../../src/keystore/pkcs12.js';
 import { readPkcs12 } from '../../src/keystore/read.js';
 import { svidChain } from '../helpers/certs.js';
@@ -97,6 +98,30 @@ describe('readPkcs12 without the password, with a wrong one, on altered files', 
     const c = await svidChain('spiffe://example.org/w');
     const p12 = encodeTruststore(trustDomainCertificates('example.org', [c.root.der]), { password: PASSWORD });
     assert.throws(() => readPkcs12(p12.subarray(0, p12.length - 10), PASSWORD), /not a single DER SEQUENCE|truncated/);
+  });
+});
+
+describe('readPkcs12 on hostile bytes', () => {
+  it('altered or truncated stores: a plain Error with our message, never a TypeError or RangeError', async () => {
+    const c = await svidChain('spiffe://example.org/w', { intermediate: true });
+    // One iteration keeps the MAC cheap: the structure, not the KDF, is under test.
+    const files = [
+      encodeKeystore({ alias: 'spiffe', keyDer: c.leaf.keyDer, chainDer: [c.leaf.der, c.inter!.der] }, { password: PASSWORD, iterations: 1 }),
+      encodeTruststore(trustDomainCertificates('example.org', [c.root.der]), { password: PASSWORD, iterations: 1 }),
+    ];
+    fc.assert(
+      fc.property(fc.nat(1), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 4 }), fc.option(fc.nat()), fc.boolean(), (which, edits, cut, withPassword) => {
+        const file = Buffer.from(files[which]!);
+        for (const [at, value] of edits) file[at % file.length] = value;
+        const input = cut === null ? file : file.subarray(0, cut % file.length);
+        try {
+          readPkcs12(input, withPassword ? PASSWORD : undefined);
+        } catch (e) {
+          assert.equal((e as Error).constructor, Error, String(e));
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
