@@ -46,6 +46,7 @@ export interface TrustedCertificate {
   certDer: Buffer;
 }
 
+/** `entry` is a validated X509-SVID's (key matches leaf, chain verified): only the DER shape is checked here. */
 export function encodeKeystore(entry: KeystoreEntry, options: Pkcs12Options): Buffer {
   checkAlias(entry.alias);
   if (entry.chainDer.length === 0) throw new Error('keystore: the certificate chain is empty');

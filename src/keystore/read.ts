@@ -27,7 +27,7 @@ export interface Pkcs12Contents {
   mac?: { digest: string; iterations: number; verified: boolean };
   keys: KeyEntry[];
   trusted: TrustedEntry[];
-  /** Certificates that are neither a key's leaf nor marked trusted (intermediates, usually). */
+  /** Certificates in no key's chain and not marked trusted. */
   otherCertificates: X509Certificate[];
   /** What could not be checked or listed (without the password). */
   unchecked: string[];
