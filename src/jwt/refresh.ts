@@ -72,7 +72,9 @@ export async function keepJwtSvidFresh(o: RefreshOptions): Promise<void> {
       o.onFailed?.(error, e);
       const fields = { audience: entry.audience, file: entry.fileName, error, retry_in_ms: delay, current_expiry: last?.expiry.toISOString() };
       if (!last) log.warn('jwt svid fetch failed; retrying', fields);
-      else if (last.expiry.getTime() <= Date.now()) log.error('jwt svid refresh failed and the token on disk has expired; retrying', fields);
+      // untilExpiry fires on the monotonic clock, which may be a millisecond ahead of Date.now():
+      // its firing is what says the token has expired.
+      else if (untilExpiry?.aborted || last.expiry.getTime() <= Date.now()) log.error('jwt svid refresh failed and the token on disk has expired; retrying', fields);
       else log.warn('jwt svid refresh failed; the current token stays until it expires; retrying', fields);
     }
     try {
