@@ -11,6 +11,7 @@ import type { JwtAlg } from './jwt-issuer.js';
 import { fetchJwtSvid, validateJwtSvid } from './jwt-rpc.js';
 import { workloadServiceDefinition } from './service.js';
 import { checkSocketPath, prepareSocketPath } from './socket.js';
+import { MAX_TIMER_MS } from '../timer.js';
 
 /**
  * The development Workload API agent: a local CA behind the real Workload API on a Unix
@@ -59,8 +60,6 @@ export interface DevAgent {
 
 /** X.509 validity has one-second resolution and rotation happens at half the TTL. */
 const MIN_TTL_SECONDS = 2;
-/** setTimeout fires at once for longer delays; rotating early is harmless. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const shuttingDown: Fault = { code: status.UNAVAILABLE, message: 'dev agent is shutting down' };
 
@@ -174,6 +173,7 @@ class Agent implements DevAgent {
 
   /** Automatic rotation keeps its own cadence; rotate() from a test neither delays nor skips it. */
   private schedule(): void {
+    // A longer delay would fire at once (see timer.ts); rotating early is harmless.
     const delay = Math.min((this.settings.svidTtlSeconds * 1000) / 2, MAX_TIMER_MS);
     this.timer = setTimeout(() => {
       this.rotate()

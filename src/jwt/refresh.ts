@@ -4,7 +4,7 @@ import { describeError, isHelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { JwtWriter } from '../output/jwt-writer.js';
 import type { JwtSvid } from '../spiffe/jwtsvid.js';
-import { timeoutSignal } from '../timer.js';
+import { MAX_TIMER_MS, timeoutSignal } from '../timer.js';
 import { Backoff, type BackoffOptions } from '../workload/backoff.js';
 import type { WorkloadClient } from '../workload/client.js';
 import type { JwtBundleWatch } from './bundle-watch.js';
@@ -26,8 +26,6 @@ export interface RefreshOptions {
   onFailed?: (error: string, cause: unknown) => void;
 }
 
-/** setTimeout fires at once for longer delays. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Keeps one JWT-SVID file fresh until `signal` aborts. A failed refresh (agent down, a token
