@@ -8,15 +8,14 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Calls `fn` once `ms` have passed on the monotonic clock, chaining timers of at most
- * MAX_TIMER_MS. Returns a canceller. `unref`: the wait alone does not keep the process alive.
+ * MAX_TIMER_MS. Returns a canceller.
  */
-function after(ms: number, fn: () => void, unref: boolean): () => void {
+function after(ms: number, fn: () => void): () => void {
   if (Number.isNaN(ms)) throw new RangeError('a timer delay must be a number of milliseconds');
   const due = performance.now() + ms;
   let timer: NodeJS.Timeout;
   const arm = (left: number): void => {
     timer = setTimeout(tick, Math.min(Math.max(0, Math.ceil(left)), MAX_TIMER_MS));
-    if (unref) timer.unref();
   };
   const tick = (): void => {
     const left = due - performance.now();
@@ -41,15 +40,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
         signal?.removeEventListener('abort', onAbort);
         resolve();
       },
-      false,
     );
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-/** AbortSignal.timeout without the 24.8-day limit: aborts with a TimeoutError after `ms`. */
-export function timeoutSignal(ms: number): AbortSignal {
-  const controller = new AbortController();
-  after(ms, () => controller.abort(new DOMException(`timed out after ${ms} ms`, 'TimeoutError')), true);
-  return controller.signal;
 }

@@ -4,7 +4,7 @@ import { describeError, isHelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { JwtWriter } from '../output/jwt-writer.js';
 import type { JwtSvid } from '../spiffe/jwtsvid.js';
-import { MAX_TIMER_MS, timeoutSignal } from '../timer.js';
+import { MAX_TIMER_MS, sleep as waitUntil } from '../timer.js';
 import { Backoff, type BackoffOptions } from '../workload/backoff.js';
 import type { WorkloadClient } from '../workload/client.js';
 import type { JwtBundleWatch } from './bundle-watch.js';
@@ -42,19 +42,27 @@ export async function keepJwtSvidFresh(o: RefreshOptions): Promise<void> {
     if (signal.aborted) return;
     throw e;
   }
+  // The client retries an absent agent forever, so a fetch can outlive the token on disk. Its
+  // expiry is reported when it comes (an error in the log, a failure for health), whatever the
+  // fetch is doing; the fetch goes on.
+  let expiryWatch: AbortController | undefined;
+  signal.addEventListener('abort', () => expiryWatch?.abort(), { once: true });
+  const watchExpiry = (svid: JwtSvid): void => {
+    expiryWatch?.abort();
+    expiryWatch = new AbortController();
+    waitUntil(svid.expiry.getTime() - Date.now(), expiryWatch.signal).then(() => {
+      const error = `no valid token from the agent before the current one expired at ${svid.expiry.toISOString()} (${o.client.lastError?.message ?? 'no answer'})`;
+      o.onFailed?.(error, undefined);
+      log.error('jwt svid refresh failing and the token on disk has expired; retrying', { audience: entry.audience, file: entry.fileName, error });
+    }, () => undefined);
+  };
   while (!signal.aborted) {
     let delay: number;
-    let untilExpiry: AbortSignal | undefined;
     try {
-      // The client retries an absent agent forever; giving up once when the token on disk
-      // expires makes that moment visible (an error in the log, a failure for health). Not
-      // AbortSignal.timeout: a token valid for a month would abort every fetch after 1 ms.
-      const validFor = last ? last.expiry.getTime() - Date.now() : 0;
-      untilExpiry = validFor > 0 ? timeoutSignal(validFor) : undefined;
-      const fetchSignal = untilExpiry ? AbortSignal.any([signal, untilExpiry]) : signal;
-      const svid = await fetchJwtSvid({ client: o.client, entry, hint: o.hint, bundles: o.bundles.current()!, signal: fetchSignal });
+      const svid = await fetchJwtSvid({ client: o.client, entry, hint: o.hint, bundles: o.bundles.current()!, signal });
       o.onWriting?.();
       const result = await o.writer.writeSvid(entry.fileName, svid);
+      if (svid.token !== last?.token) watchExpiry(svid);
       last = svid;
       backoff.reset();
       o.onWritten?.(result.changed, svid.expiry);
@@ -64,15 +72,11 @@ export async function keepJwtSvidFresh(o: RefreshOptions): Promise<void> {
       if (signal.aborted) return;
       if (isHelperError(e, 'workload-api')) throw e;
       delay = backoff.next();
-      const error = untilExpiry?.aborted
-        ? `no valid token from the agent before the current one expired (${o.client.lastError?.message ?? 'no answer'})`
-        : describeError(e);
+      const error = describeError(e);
       o.onFailed?.(error, e);
       const fields = { audience: entry.audience, file: entry.fileName, error, retry_in_ms: delay, current_expiry: last?.expiry.toISOString() };
       if (!last) log.warn('jwt svid fetch failed; retrying', fields);
-      // untilExpiry fires on the monotonic clock, which may be a millisecond ahead of Date.now():
-      // its firing is what says the token has expired.
-      else if (untilExpiry?.aborted || last.expiry.getTime() <= Date.now()) log.error('jwt svid refresh failed and the token on disk has expired; retrying', fields);
+      else if (last.expiry.getTime() <= Date.now()) log.error('jwt svid refresh failed and the token on disk has expired; retrying', fields);
       else log.warn('jwt svid refresh failed; the current token stays until it expires; retrying', fields);
     }
     try {

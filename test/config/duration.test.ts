@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseDuration } from '../../src/config/duration.js';
 import { parseConfig } from '../../src/config/load.js';
-import { MAX_TIMER_MS, sleep, timeoutSignal } from '../../src/timer.js';
+import { MAX_TIMER_MS, sleep } from '../../src/timer.js';
 import { baseConfigToml } from '../helpers/config.js';
 import { delay } from '../helpers/wait.js';
 
@@ -50,20 +50,6 @@ test('config error names the variable: SPIFFE_HELPER_CMD_STOP_GRACE_PERIOD=1000h
     () => parseConfig(`${baseConfigToml}cmd = "x"\nrenew_signal = "SIGHUP"\n`, 'helper.conf', { SPIFFE_HELPER_CMD_STOP_GRACE_PERIOD: '1000h' }),
     /CMD_STOP_GRACE_PERIOD.*"1000h" is too long/i,
   );
-});
-
-test('timeoutSignal: a delay over 2^31-1 ms does not abort early (AbortSignal.timeout aborts after 1 ms)', async () => {
-  const signal = timeoutSignal(MAX_TIMER_MS + 1);
-  await delay(200);
-  assert.equal(signal.aborted, false);
-});
-
-test('timeoutSignal: aborts with a TimeoutError once the delay has passed', async () => {
-  const signal = timeoutSignal(30);
-  // Its timer does not keep the process alive (like AbortSignal.timeout): this one does.
-  await Promise.race([new Promise((r) => signal.addEventListener('abort', r)), delay(5000)]);
-  assert.equal(signal.aborted, true);
-  assert.equal((signal.reason as DOMException).name, 'TimeoutError');
 });
 
 test('sleep: a delay over 2^31-1 ms does not resolve early; aborting rejects with the reason', async () => {
