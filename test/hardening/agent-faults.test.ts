@@ -396,7 +396,13 @@ describe('agent faults', { concurrency: 3 }, () => {
       await a1.close();
       return FakeAgent.start(s, sock, 'stall');
     })();
-    await waitFor('a stream on the fake agent', () => stalled.stalled === 1, 10_000);
+    // Settled: one stalled stream and no other call for 500 ms (a loaded run once saw a second
+    // call land just after the first, which the gaps below would then count from t0).
+    await waitFor('one stalled stream on the fake agent, settled', async () => {
+      const n = stalled.calls.length;
+      await delay(500);
+      return stalled.stalled === 1 && stalled.calls.length === n;
+    }, 15_000);
     const m = h.mark();
     const t0 = Date.now();
     stalled.setMode('end'); // every new stream ends at once...
