@@ -1,10 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { JwtSvidOutput } from '../config/config.js';
 import { describeError, isHelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { JwtWriter } from '../output/jwt-writer.js';
 import type { JwtSvid } from '../spiffe/jwtsvid.js';
-import { MAX_TIMER_MS, sleep as waitUntil } from '../timer.js';
+import { MAX_TIMER_MS, sleep } from '../timer.js';
 import { Backoff, type BackoffOptions } from '../workload/backoff.js';
 import type { WorkloadClient } from '../workload/client.js';
 import type { JwtBundleWatch } from './bundle-watch.js';
@@ -50,7 +49,7 @@ export async function keepJwtSvidFresh(o: RefreshOptions): Promise<void> {
   const watchExpiry = (svid: JwtSvid): void => {
     expiryWatch?.abort();
     expiryWatch = new AbortController();
-    waitUntil(svid.expiry.getTime() - Date.now(), expiryWatch.signal).then(() => {
+    sleep(svid.expiry.getTime() - Date.now(), expiryWatch.signal).then(() => {
       const error = `no valid token from the agent before the current one expired at ${svid.expiry.toISOString()} (${o.client.lastError?.message ?? 'no answer'})`;
       o.onFailed?.(error, undefined);
       log.error('jwt svid refresh failing and the token on disk has expired; retrying', { audience: entry.audience, file: entry.fileName, error });
@@ -80,7 +79,7 @@ export async function keepJwtSvidFresh(o: RefreshOptions): Promise<void> {
       else log.warn('jwt svid refresh failed; the current token stays until it expires; retrying', fields);
     }
     try {
-      await sleep(delay, undefined, { signal });
+      await sleep(delay, signal);
     } catch {
       return;
     }
