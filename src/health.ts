@@ -1,14 +1,15 @@
 import { statSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { join } from 'node:path';
 import { METRICS_PATH, type HealthConfig } from './config/config.js';
 import { HelperError } from './errors.js';
 import { silentLogger, type Logger } from './log.js';
 import { Metrics, METRICS_CONTENT_TYPE } from './metrics.js';
+import { outputPath } from './output/names.js';
 
 /**
  * What the helper has achieved: the one place the sidecar reports events to, read by the
- * probes and by `/metrics`. The probe body keeps the Go helper's `file_write_statuses` shape.
+ * probes and by `/metrics`. The probe body is the Go helper's (`status`, and `health` holding
+ * `file_write_statuses` keyed as Go keys them, `<cert_dir>/<file>`), with ours beside it.
  *
  * Ready: every configured output (X.509 set, each JWT-SVID, the JWT bundle) was written, is
  * unexpired, is still what the helper wrote (checked at probe time with a stat per file), and
@@ -66,7 +67,7 @@ class Output {
   /** Undefined when the file cannot be seen (gone, cert_dir replaced by a file, no permission). */
   private stamp(name: string): string | undefined {
     try {
-      const st = statSync(join(this.certDir, name));
+      const st = statSync(outputPath(this.certDir, name));
       return `${st.ino}:${st.size}:${st.mtimeMs}`;
     } catch {
       return undefined;
@@ -78,7 +79,8 @@ export interface HealthOptions {
   certDir: string;
   x509: boolean;
   jwtFiles: readonly string[];
-  jwtBundle: boolean;
+  /** jwt_bundle_file_name, when the JWT bundle is written. */
+  jwtBundleFile?: string;
   log?: Logger;
 }
 
@@ -93,6 +95,7 @@ export class HealthState {
   private readonly problems = new Map<string, string>();
   private ended = false;
   private readonly certDir: string;
+  private readonly jwtBundleFile: string | undefined;
   private readonly log: Logger;
   readonly metrics = new Metrics();
 
@@ -102,7 +105,8 @@ export class HealthState {
     const add = (key: string, label: string): void => void this.outputs.set(key, new Output(label, options.certDir));
     if (options.x509) add(X509, 'x509 svid');
     for (const f of options.jwtFiles) add(jwtKey(f), `jwt svid ${f}`);
-    if (options.jwtBundle) add(JWT_BUNDLE, 'jwt bundle');
+    this.jwtBundleFile = options.jwtBundleFile;
+    if (options.jwtBundleFile !== undefined) add(JWT_BUNDLE, 'jwt bundle');
   }
 
   /** A new X.509 set is on disk as `files`. */
@@ -191,6 +195,20 @@ export class HealthState {
     if (error) this.problems.set('helper', error);
   }
 
+  /**
+   * The Go helper's `file_write_statuses`: x509 absent without X.509 output; one entry per JWT
+   * file and one for the JWT bundle file, each keyed by the path Go joins (cert_dir/file).
+   */
+  private goWriteStatuses(): { x509_write_status?: WriteStatus; jwt_write_status: Record<string, WriteStatus> } {
+    const jwt: Record<string, WriteStatus> = {};
+    for (const [key, out] of this.outputs) {
+      if (key === X509) continue;
+      const file = key === JWT_BUNDLE ? this.jwtBundleFile! : key.slice('jwt-svid:'.length);
+      jwt[outputPath(this.certDir, file)] = out.status;
+    }
+    return { x509_write_status: this.outputs.get(X509)?.status, jwt_write_status: jwt };
+  }
+
   private writing(key: string): void {
     const out = this.outputs.get(key);
     if (out) out.writing = true;
@@ -259,11 +277,16 @@ export class HealthState {
     return this.notReady(now).length === 0;
   }
 
-  report(now: Date = new Date()): { live: boolean; ready: boolean; [field: string]: unknown } {
+  /** `probe`: which probe the body answers; Go's `status` is that probe's HTTP status text. */
+  report(now: Date = new Date(), probe: 'live' | 'ready' = 'ready'): { live: boolean; ready: boolean; [field: string]: unknown } {
     const notReady = this.notReady(now);
+    const live = this.live();
     const jwt = [...this.outputs].filter(([k]) => k.startsWith('jwt-svid:')).map(([k, o]) => [k.slice('jwt-svid:'.length), o.status]);
+    const good = probe === 'live' ? live : notReady.length === 0;
     return {
-      live: this.live(),
+      status: good ? 'OK' : 'Service Unavailable',
+      health: { file_write_statuses: this.goWriteStatuses() },
+      live,
       ready: notReady.length === 0,
       file_write_statuses: { x509_write_status: this.outputs.get(X509)?.status, jwt_write_status: Object.fromEntries(jwt) },
       x509_svid: this.svid && {
@@ -303,7 +326,7 @@ export async function startHealthServer(config: HealthConfig, state: HealthState
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    const body = state.report();
+    const body = state.report(new Date(), probe);
     res.writeHead(body[probe] ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body) + '\n');
   });
   server.maxConnections = LISTENER_LIMITS.maxConnections;

@@ -81,7 +81,7 @@ export async function runOnce(options: SidecarOptions & { timeoutMs: number }): 
 export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { signals: SignalHub }): Promise<number> {
   const { config, log, signals } = options;
   await ensureDir(config.certDir);
-  const health = new HealthState({ certDir: config.certDir, x509: config.x509 !== undefined, jwtFiles: config.jwtSvids.map((j) => j.fileName), jwtBundle: config.jwtBundleFileName !== undefined, log });
+  const health = new HealthState({ certDir: config.certDir, x509: config.x509 !== undefined, jwtFiles: config.jwtSvids.map((j) => j.fileName), jwtBundleFile: config.jwtBundleFileName, log });
   const server = config.health.enabled ? await startHealthServer(config.health, health, log) : undefined;
   const notifiers = await buildNotifiers(config, log, health);
   const jwt = wantsJwt(config) ? await import('./jwt/index.js') : undefined;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { basename, isAbsolute, join, normalize } from 'node:path';
 
 /**
  * The names the helper owns in cert_dir, and the rule every output name must pass, whether
@@ -36,4 +37,23 @@ export function nameProblem(name: string): string | undefined {
   if (tempTarget(name) !== undefined) return 'has the shape of the helper\'s temporary files (".<name>.<hex>.tmp")';
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `is longer than ${MAX_NAME_BYTES} bytes (its temporary must fit the 255-byte limit)`;
   return undefined;
+}
+
+/**
+ * Where an output file named `name` (a plain name or a path, as in the Go helper) is written:
+ * `cert_dir/name` as Go's path.Join makes it (an absolute name under a set cert_dir lands
+ * inside cert_dir), and the name itself when cert_dir is not set (`.`), so that Go's
+ * `cert_dir = ""` with `/etc/jwts/aws.jwt` writes that very file.
+ */
+export function outputPath(certDir: string, name: string): string {
+  return certDir === '.' && isAbsolute(name) ? normalize(name) : join(certDir, name);
+}
+
+/** Why `name` cannot be an output path (cert_dir-relative or absolute), or undefined when it can. */
+export function pathProblem(name: string): string | undefined {
+  if (name === '') return 'is empty';
+  if (name.includes('\0')) return 'contains a NUL character';
+  if (name.endsWith('/')) return 'ends with "/" (a directory, not a file)';
+  const base = basename(name);
+  return base === name ? nameProblem(name) : nameProblem(base)?.replace(/^/, `ends in "${base}", which `);
 }

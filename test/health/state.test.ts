@@ -21,7 +21,7 @@ function replaceAll(dir: string, content: string): void {
 
 test('a probe during the helper\'s own write (files renamed in, not yet recorded) stays ready; the same change from someone else is not', () => {
   const dir = tempDir();
-  const health = new HealthState({ certDir: dir, x509: true, jwtFiles: [], jwtBundle: false });
+  const health = new HealthState({ certDir: dir, x509: true, jwtFiles: [] });
   replaceAll(dir, 'first');
   health.x509Written(svid, files);
   assert.equal(health.ready(), true);
@@ -38,7 +38,7 @@ test('a probe during the helper\'s own write (files renamed in, not yet recorded
 
 test('a failed or unchanged write ends the in-flight window: a later change behind the helper\'s back is seen', () => {
   const dir = tempDir();
-  const health = new HealthState({ certDir: dir, x509: true, jwtFiles: ['api.jwt'], jwtBundle: true });
+  const health = new HealthState({ certDir: dir, x509: true, jwtFiles: ['api.jwt'], jwtBundleFile: 'jwt.json' });
   replaceAll(dir, 'first');
   writeFileSync(join(dir, 'api.jwt'), 'token');
   writeFileSync(join(dir, 'jwt.json'), '{}');
@@ -60,4 +60,36 @@ test('a failed or unchanged write ends the in-flight window: a later change behi
   assert.match(why, /x509 svid: svid\.pem was deleted or replaced/);
   assert.match(why, /jwt svid api\.jwt: api\.jwt was deleted or replaced/);
   assert.match(why, /jwt bundle: jwt\.json was deleted or replaced/);
+});
+
+test('the body is the Go helper\'s ({status, health: {file_write_statuses}}, JWT keys <cert_dir>/<file>) with ours beside it', () => {
+  const dir = tempDir();
+  const health = new HealthState({ certDir: dir, x509: true, jwtFiles: ['api.jwt', '/etc/jwts/aws.jwt'], jwtBundleFile: 'jwt.json' });
+  const before = health.report(new Date(), 'ready');
+  assert.equal(before['status'], 'Service Unavailable');
+  assert.deepEqual(before['health'], {
+    file_write_statuses: {
+      x509_write_status: 'unwritten',
+      jwt_write_status: { [`${dir}/api.jwt`]: 'unwritten', [`${dir}/etc/jwts/aws.jwt`]: 'unwritten', [`${dir}/jwt.json`]: 'unwritten' },
+    },
+  });
+  assert.equal(health.report(new Date(), 'live')['status'], 'OK', 'status follows the probe asked');
+  replaceAll(dir, 'first');
+  writeFileSync(join(dir, 'api.jwt'), 'token');
+  health.x509Written(svid, files);
+  health.jwtWritten('api.jwt', new Date(Date.now() + 60_000), true);
+  health.jwtFailed('/etc/jwts/aws.jwt', 'no such directory');
+  const after = health.report(new Date(), 'ready');
+  const go = (after['health'] as { file_write_statuses: { x509_write_status: string; jwt_write_status: Record<string, string> } }).file_write_statuses;
+  assert.equal(go.x509_write_status, 'written');
+  assert.equal(go.jwt_write_status[`${dir}/api.jwt`], 'written');
+  assert.equal(go.jwt_write_status[`${dir}/etc/jwts/aws.jwt`], 'failed');
+  assert.ok('file_write_statuses' in after && 'ready' in after, 'our fields stay beside Go\'s');
+});
+
+test('without cert_dir (".") the Go keys are the file names as written, absolute ones included; no X.509 output, no x509 status', () => {
+  const health = new HealthState({ certDir: '.', x509: false, jwtFiles: ['api.jwt', '/etc/jwts/aws.jwt'] });
+  const go = (health.report()['health'] as { file_write_statuses: Record<string, unknown> }).file_write_statuses;
+  assert.deepEqual(go, { x509_write_status: undefined, jwt_write_status: { 'api.jwt': 'unwritten', '/etc/jwts/aws.jwt': 'unwritten' } });
+  assert.equal(JSON.stringify(go).includes('x509_write_status'), false);
 });
