@@ -6,6 +6,7 @@ import { jwtBundleToJwks, sortedTrustDomains, type JwtBundleSet } from '../spiff
 import type { JwtSvid } from '../spiffe/jwtsvid.js';
 import { writeFilesAtomic, type FileContent } from './atomic-write.js';
 import { cleanUpAfterWrite } from './cleanup.js';
+import { outputPath } from './names.js';
 import { removeStaleFederatedFiles } from './x509-files.js';
 
 /**
@@ -32,7 +33,7 @@ export class JwtWriter {
 
   /** The raw token text, as the Go helper writes it (no trailing newline). */
   async writeSvid(fileName: string, svid: JwtSvid): Promise<JwtWriteResult> {
-    const path = join(this.out.certDir, fileName);
+    const path = outputPath(this.out.certDir, fileName);
     const fields = { spiffe_id: svid.id.toString(), audience: svid.audience.join(','), expiry: svid.expiry.toISOString(), file: fileName };
     if (this.lastToken.get(path) === svid.token) {
       this.log.debug('jwt svid unchanged; nothing written', fields);
@@ -84,5 +85,5 @@ export function renderJwtBundleFiles(set: JwtBundleSet, out: JwtOutput): FileCon
     const jwks = Buffer.from(JSON.stringify(jwtBundleToJwks(set.get(td)!))).toString('base64');
     return `${JSON.stringify(td)}:${JSON.stringify(jwks)}`;
   });
-  return [{ path: join(certDir, name), data: `{${members.join(',')}}`, mode }];
+  return [{ path: outputPath(certDir, name), data: `{${members.join(',')}}`, mode }];
 }

@@ -8,19 +8,23 @@ import { toPem } from '../spiffe/pem.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
 import type { X509Context } from '../workload/x509context.js';
 import { resolveDir, type FileContent } from './atomic-write.js';
+import { outputPath } from './names.js';
 
 /**
  * What the Go spiffe-helper writes for an X.509 context, as file contents (pure: no I/O),
  * so that an unchanged state can be recognised and skipped before anything touches the disk.
  */
 export function renderX509Files(svid: X509Svid, ctx: X509Context, out: X509Output, certDir: string, now: Date): FileContent[] {
+  const path = (name: string): string => outputPath(certDir, name);
   const [leaf, ...intermediates] = svid.certificates;
   const keep = (certs: readonly Certificate[]): Certificate[] =>
     out.omitExpired ? certs.filter((c) => c.notAfter.getTime() > now.getTime()) : [...certs];
 
-  const chain = out.addIntermediatesToBundle ? [leaf!] : [leaf!, ...intermediates];
+  // As in the Go helper, omit_expired filters every certificate written, the SVID's own
+  // intermediates too (the leaf is never expired here: validation refuses an expired SVID).
+  const chain = out.addIntermediatesToBundle ? [leaf!] : [leaf!, ...keep(intermediates)];
   const own = ctx.bundles.get(svid.id.trustDomain.name);
-  const bundle = [...keep(own?.certificates ?? []), ...(out.addIntermediatesToBundle ? intermediates : [])];
+  const bundle = [...keep(own?.certificates ?? []), ...(out.addIntermediatesToBundle ? keep(intermediates) : [])];
   if (out.includeFederatedDomains) {
     for (const b of sortedFederated(ctx)) bundle.push(...keep(b.certificates));
   }
@@ -30,16 +34,16 @@ export function renderX509Files(svid: X509Svid, ctx: X509Context, out: X509Outpu
   const files: FileContent[] = [];
   if (out.svidFileName === out.keyFileName) {
     // One file holding key and chain (what some servers, e.g. HAProxy, want); it holds a key.
-    files.push({ path: join(certDir, out.svidFileName), data: keyPem + chainPem, mode: out.keyFileMode });
+    files.push({ path: path(out.svidFileName), data: keyPem + chainPem, mode: out.keyFileMode });
   } else {
-    files.push({ path: join(certDir, out.svidFileName), data: chainPem, mode: out.certFileMode });
-    files.push({ path: join(certDir, out.keyFileName), data: keyPem, mode: out.keyFileMode });
+    files.push({ path: path(out.svidFileName), data: chainPem, mode: out.certFileMode });
+    files.push({ path: path(out.keyFileName), data: keyPem, mode: out.keyFileMode });
   }
-  files.push({ path: join(certDir, out.bundleFileName), data: pemCerts(bundle), mode: out.certFileMode });
+  files.push({ path: path(out.bundleFileName), data: pemCerts(bundle), mode: out.certFileMode });
   if (out.federatedBundleFileName) {
     for (const b of sortedFederated(ctx)) {
       files.push({
-        path: join(certDir, fileNameForTrustDomain(out.federatedBundleFileName, b.trustDomain.name, 'x509bundle')),
+        path: path(fileNameForTrustDomain(out.federatedBundleFileName, b.trustDomain.name, 'x509bundle')),
         data: pemCerts(keep(b.certificates)),
         mode: out.certFileMode,
       });

@@ -7,6 +7,7 @@ import type { X509Output } from '../../src/config/config.js';
 import { isHelperError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { parseX509Bundle } from '../../src/spiffe/bundle.js';
+import { parseCertificate } from '../../src/spiffe/certificate.js';
 import { TrustDomain } from '../../src/spiffe/id.js';
 import { fromPem } from '../../src/spiffe/pem.js';
 import { parseX509Svid } from '../../src/spiffe/x509svid.js';
@@ -127,6 +128,28 @@ test('omit_expired drops expired CA certificates', async () => {
   const dir2 = tempDir();
   await new X509Writer(out({ omitExpired: true }), dir2, silentLogger).apply(ctx);
   assert.equal(certsIn(join(dir2, 'bundle.pem')).length, 1);
+});
+
+test('omit_expired also drops expired intermediates from the SVID chain written (svid.pem, and the bundle with add_intermediates_to_bundle), as the Go helper does', async () => {
+  const { ctx, chain } = await context();
+  const expired = parseCertificate((await issue({ ca: true, name: 'old intermediate', notBefore: new Date(Date.now() - 7200_000), notAfter: new Date(Date.now() - 3600_000) })).der);
+  const svid = { ...ctx.svids[0]!, certificates: [...ctx.svids[0]!.certificates, expired] };
+  const withExpired: X509Context = { ...ctx, svids: [svid] };
+  const serials = (path: string) => certsIn(path).map((c) => c.serialNumber);
+  const live = [chain.leaf.cert.serialNumber.toUpperCase(), chain.inter!.cert.serialNumber.toUpperCase()];
+  const cases = [
+    { name: 'kept without omit_expired', o: {}, svidPem: [...live, expired.serial.toUpperCase()] },
+    { name: 'dropped with omit_expired', o: { omitExpired: true }, svidPem: live },
+  ];
+  for (const c of cases) {
+    const dir = tempDir();
+    await new X509Writer(out(c.o), dir, silentLogger).apply(withExpired);
+    assert.deepEqual(serials(join(dir, 'svid.pem')), c.svidPem, c.name);
+  }
+  const dir = tempDir();
+  await new X509Writer(out({ omitExpired: true, addIntermediatesToBundle: true }), dir, silentLogger).apply(withExpired);
+  assert.deepEqual(serials(join(dir, 'svid.pem')), [live[0]]);
+  assert.equal(serials(join(dir, 'bundle.pem')).includes(expired.serial.toUpperCase()), false, 'the expired intermediate is not moved into the bundle either');
 });
 
 test('hint selects the SVID; an unknown hint is an error and nothing is written', async () => {
