@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { HelperError } from '../errors.js';
 import { tempName, tempTarget } from './names.js';
+import { giveOwner, ownerFor, type Owner } from './ownership.js';
 
 /**
  * Replaces files so that a reader sees either the old or the new content, never an empty
@@ -19,6 +20,8 @@ import { tempName, tempTarget } from './names.js';
  * file system (tmpfs or ramfs, e.g. a Kubernetes emptyDir with medium Memory) there is no
  * disk to wait for and the fsyncs are skipped: the order of the steps is what keeps readers
  * safe there.
+ *
+ * Each new file gets the owner of the one it replaces, or the configured one (ownership.ts).
  *
  * Temporaries have unpredictable names (names.ts) and are created with O_EXCL|O_NOFOLLOW. The
  * directory is resolved once per write, so a cert_dir symlink re-pointed mid-write cannot send
@@ -36,7 +39,7 @@ export async function writeFilesAtomic(files: readonly FileContent[]): Promise<v
   const dirs = new Map([...new Set(files.map((f) => dirname(f.path)))].map((d) => [d, resolveDir(d)]));
   const targets = files.map((f) => ({ ...f, path: join(dirs.get(dirname(f.path))!, basename(f.path)) }));
   for (const dir of new Set(dirs.values())) await sweepStaleTemps(dir, targets.filter((f) => dirname(f.path) === dir).map((f) => basename(f.path)));
-  const temps = targets.map((f) => ({ ...f, path: join(dirname(f.path), tempName(basename(f.path))), target: f.path }));
+  const temps = targets.map((f) => ({ ...f, path: join(dirname(f.path), tempName(basename(f.path))), target: f.path, owner: ownerFor(f.path) }));
   const diskDirs = [...new Set(dirs.values())].filter(onDisk);
   let renamed = 0;
   try {
@@ -109,15 +112,16 @@ export async function sweepStaleTemps(dir: string, names: readonly string[]): Pr
  * side by side those in directories `onDiskDir` says are on disk (see onDisk). Files already
  * created stay behind on failure: the caller removes them.
  */
-export async function writeDurable(files: readonly FileContent[], onDiskDir: (dir: string) => boolean): Promise<void> {
+export async function writeDurable(files: readonly (FileContent & { owner?: Owner })[], onDiskDir: (dir: string) => boolean): Promise<void> {
   const fds: number[] = [];
   let failed = false;
   try {
     for (const f of files) {
       const fd = openSync(f.path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, f.mode & 0o600);
       fds.push(fd);
+      giveOwner(fd, f.owner, f.path);
       // Created with at most owner access; the final mode is set explicitly because the umask
-      // would otherwise decide it.
+      // would otherwise decide it (and after the chown, which may clear mode bits).
       fchmodSync(fd, f.mode);
       writeFileSync(fd, f.data);
     }

@@ -2,6 +2,7 @@ import { lstat, mkdtemp, readdir, readlink, rename, rm, symlink, chmod } from 'n
 import { basename, join } from 'node:path';
 import { fsyncDir, onDisk, outputError, resolveDir, rethrowAs, sweepStaleTemps, writeDurable, type FileContent } from './atomic-write.js';
 import { DATA_LINK, tempName } from './names.js';
+import { ownerFor } from './ownership.js';
 
 /**
  * The layout Kubernetes' volume writer uses and Envoy's `watched_directory` expects:
@@ -32,7 +33,9 @@ export async function writeFilesSwapDir(configuredDir: string, files: readonly F
   try {
     version = await mkdtemp(join(certDir, `..${stamp(new Date())}.`));
     await chmod(version, 0o755);
-    await writeDurable(files.map((f) => ({ ...f, path: join(version!, basename(f.path)) })), () => disk);
+    // The previous version's file (through `..data`), not the stable name, which is our symlink.
+    const owned = files.map((f) => ({ ...f, path: join(version!, basename(f.path)), owner: ownerFor(join(certDir, DATA_LINK, basename(f.path))) }));
+    await writeDurable(owned, () => disk);
     if (disk) await fsyncDir(version);
     await symlink(basename(version), tmpLink);
     await rename(tmpLink, join(certDir, DATA_LINK));
