@@ -115,7 +115,9 @@ test('nginx: quoted arguments, // comments kept, daemon_mode', () => {
   assert.match(toml, /^# nginx, wrapped/m);
   assert.match(toml, /^cert_dir = "\/etc\/nginx\/certs"  # nginx.conf points here$/m);
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /^warning: helper\.conf:\d+: cmd with renew_signal: when the program exits, this helper exits with its exit code/);
+  assert.match(warnings[0]!, /^note: helper\.conf:\d+: cmd with renew_signal: when the program exits, it is started again at the next rotation/);
+  assert.match(toml, /^cmd_restart_policy = "next-rotation"$/m, 'the Go behaviour is kept in TOML by saying it');
+  assert.equal(config.cmd?.restartPolicy, 'next-rotation');
 });
 
 test('mysql: an empty renew_signal means "not set" and is left out; the reload command pattern stays', () => {

@@ -4,7 +4,7 @@ import type { Config, RestartPolicy } from './config.js';
 import { parseDuration } from './duration.js';
 import type { TableReader } from './keys.js';
 
-const RESTART_POLICIES: readonly RestartPolicy[] = ['never', 'on-failure', 'always'];
+const RESTART_POLICIES: readonly RestartPolicy[] = ['never', 'on-failure', 'always', 'next-rotation'];
 
 /** `cmd` and the keys that only mean something with it. */
 export function readCmd(r: TableReader): Config['cmd'] {

@@ -54,7 +54,8 @@ export interface CommandConfig {
   stopGraceMs: number;
 }
 
-export type RestartPolicy = 'never' | 'on-failure' | 'always';
+/** `next-rotation`: start it again at the next rotation, as the Go helper does (the default for its configs). */
+export type RestartPolicy = 'never' | 'on-failure' | 'always' | 'next-rotation';
 
 export interface HealthConfig {
   enabled: boolean;

@@ -1,5 +1,5 @@
 import { parse, TomlError } from 'smol-toml';
-import { WRAPPED_CMD_EXITS } from '../convert/go-values.js';
+import { GO_CMD_RELAUNCH } from '../convert/go-values.js';
 import { HclError, parseHcl } from '../convert/hcl.js';
 import { HelperError } from '../errors.js';
 import { normalizeConfig, type Config } from './config.js';
@@ -94,8 +94,10 @@ function build(read: Read, text: string, file: string, env: NodeJS.ProcessEnv, o
   if (addressVar) config.agentAddressSource = addressVar;
   config.dialect = read.dialect;
   config.notices.unshift(...read.notices);
-  if (read.dialect.startsWith('hcl') && config.daemonMode && config.cmd?.restartPolicy === 'never' && config.renewSignal) {
-    config.notices.push(`warning: ${WRAPPED_CMD_EXITS}`);
+  // A Go config's cmd is re-run at the next rotation when it exits (Go issue #246): so it is here.
+  if (read.dialect.startsWith('hcl') && config.cmd && config.renewSignal && raw['cmd_restart_policy'] === undefined) {
+    config.cmd.restartPolicy = 'next-rotation';
+    if (config.daemonMode) config.notices.push(`note: ${GO_CMD_RELAUNCH}`);
   }
   return config;
 }

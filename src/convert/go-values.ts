@@ -11,9 +11,12 @@ export interface GoReport {
 
 export type GoValue = string | number | boolean | string[];
 
-/** Said once, by convert-config and at start-up, when a Go config wraps a program with renew_signal. */
-export const WRAPPED_CMD_EXITS =
-  'cmd with renew_signal: when the program exits, this helper exits with its exit code (the Go helper starts it again only at the next rotation); cmd_restart_policy = "always" keeps it running';
+/**
+ * Said once, by convert-config and at start-up, when a Go config wraps a program with
+ * renew_signal and does not choose a cmd_restart_policy: it gets the Go helper's behaviour.
+ */
+export const GO_CMD_RELAUNCH =
+  'cmd with renew_signal: when the program exits, it is started again at the next rotation and the helper keeps going, as the Go helper does (cmd_restart_policy = "next-rotation"; "always" restarts it at once, "never" makes the helper exit with its exit code)';
 
 /** logrus levels (what the Go helper accepts, in any case) → ours. */
 const LOG_LEVELS: Readonly<Record<string, string>> = { trace: 'debug', debug: 'debug', info: 'info', warn: 'warn', warning: 'warn', error: 'error', fatal: 'error', panic: 'error' };

@@ -1,7 +1,7 @@
 import { splitCmdArgs } from '../config/cmd-args.js';
 import { HEALTH_CHECKS_KEYS, JWT_SVID_KEYS, TOP_LEVEL_KEYS, type KeyType } from '../config/key-types.js';
 import { HelperError } from '../errors.js';
-import { describeValue, goValue, WRAPPED_CMD_EXITS, type GoReport } from './go-values.js';
+import { describeValue, GO_CMD_RELAUNCH, goValue, type GoReport } from './go-values.js';
 import { parseHcl, HclError, type HclItem, type HclValue } from './hcl.js';
 
 export interface ConvertResult {
@@ -45,7 +45,11 @@ class Converter implements GoReport {
     }
     for (const item of hcl.items) this.topItem(item);
     const wraps = hcl.items.find((i) => i.key === 'renew_signal' && i.value.kind === 'string' && i.value.value !== '');
-    if (wraps && hcl.items.some((i) => i.key === 'cmd' && i.value.kind === 'string' && i.value.value !== '')) this.warn(wraps.line, WRAPPED_CMD_EXITS);
+    if (wraps && !this.seen.has('cmd_restart_policy') && hcl.items.some((i) => i.key === 'cmd' && i.value.kind === 'string' && i.value.value !== '')) {
+      // TOML's default is wrapper semantics: the Go behaviour is kept by saying it.
+      this.note(wraps.line, GO_CMD_RELAUNCH);
+      this.top.push({ comments: ['The Go helper starts an exited cmd again at the next rotation.'], text: 'cmd_restart_policy = "next-rotation"' });
+    }
     const out: string[] = [`# Converted from ${this.file} (Go spiffe-helper HCL) by spiffe-helper convert-config.`, ''];
     const emit = (lines: Line[]): void => {
       lines.forEach((l, i) => {

@@ -9,11 +9,15 @@ import type { Notifier } from './notifier.js';
  * `cmd` with `renew_signal`: a long-lived program (nginx) that the helper wraps the way an init
  * wraps a service. Started once the first identity is on disk, signalled after each rotation,
  * sent the signals the helper receives; when it exits the helper exits with its code, unless
- * the restart policy says to start it again.
+ * the restart policy says to start it again: at once (`always`, `on-failure`), or at the next
+ * rotation (`next-rotation`, the Go helper's behaviour: its cmd is whatever runs after each
+ * rotation, and the helper keeps going without it meanwhile).
  */
 export class WrappedProgram implements Notifier {
   private child: Child | undefined;
   private stopping = false;
+  /** A child has exited before (a launch at a rotation is then a restart). */
+  private exited = false;
   private readonly abort = new AbortController();
   private resolveDone!: (code: number) => void;
   readonly done = new Promise<number>((r) => (this.resolveDone = r));
@@ -32,6 +36,7 @@ export class WrappedProgram implements Notifier {
       return;
     }
     this.child = await this.launch();
+    if (this.exited) this.onRestart?.();
     void this.supervise(this.child);
   }
 
@@ -63,6 +68,14 @@ export class WrappedProgram implements Notifier {
       const status = await child.exited;
       if (this.stopping) return this.resolveDone(exitCodeOf(status));
       this.log.warn('cmd exited', { pid: child.pid, status: describeExit(status), policy: this.cmd.restartPolicy });
+      if (this.cmd.restartPolicy === 'next-rotation') {
+        // No child from here on: the next rotation starts one instead of signalling.
+        this.child = undefined;
+        this.exited = true;
+        await child.stopLeftovers(this.cmd.stopGraceMs);
+        this.log.info('cmd will be started again at the next rotation', { policy: this.cmd.restartPolicy });
+        return;
+      }
       // Before a restart or the helper's exit: what a failed program forked must not pile up.
       await child.stopLeftovers(this.cmd.stopGraceMs);
       if (!this.shouldRestart(status)) return this.resolveDone(exitCodeOf(status));

@@ -120,6 +120,37 @@ test('cmd_restart_policy = "on-failure" restarts a failing child with backoff', 
   assert.match(r.stderr, /cmd exited .*status="exit code 1" policy=on-failure/);
 });
 
+// A short-lived cmd with renew_signal (configs written for the Go helper 0.9.x, Go issue #246):
+// started again at each rotation while the helper keeps going. The Go behaviour, for a Go (HCL)
+// config by default and for TOML with cmd_restart_policy = "next-rotation".
+for (const [dialect, policy] of [['HCL (Go config, by default)', ''], ['TOML', 'cmd_restart_policy = "next-rotation"\n']] as const) {
+  test(`${dialect}: a cmd that exits is started again at each rotation and the helper keeps going`, async () => {
+    const dir = tempDir();
+    const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
+    const script = join(dir, 'append.sh');
+    writeFileSync(script, `#!/bin/sh\nopenssl x509 -in ${dir}/certs/svid.pem -noout -serial >> ${dir}/child.log\n`, { mode: 0o755 });
+    // `0644` is not TOML: that file is read as the Go helper's HCL.
+    const run = helper(dir, agent.address, `cmd = "${script}"\nrenew_signal = "SIGHUP"\n${policy || 'cert_file_mode = 0644\n'}`);
+    try {
+      await waitFor('the first run', () => lines(join(dir, 'child.log')).length === 1);
+      for (const n of [2, 3]) {
+        await delay(300);
+        assert.equal(lines(join(dir, 'child.log')).length, n - 1, 'not restarted before a rotation');
+        await agent.rotate();
+        await waitFor(`run ${n}, after rotation ${n - 1}`, () => lines(join(dir, 'child.log')).length === n);
+      }
+      const serials = lines(join(dir, 'child.log'));
+      assert.equal(new Set(serials).size, 3, `each run saw its rotation's certificate: ${serials}`);
+      assert.equal(run.child.exitCode, null, 'the helper is still running');
+    } finally {
+      const r = await stopHelper(run);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /cmd will be started again at the next rotation/);
+      if (!policy) assert.match(r.stderr, /dialect=hcl/);
+    }
+  });
+}
+
 test('without renew_signal, cmd is a reload command run once per rotation', async () => {
   const dir = tempDir();
   const agent = await devAgent(dir, { svidTtlSeconds: 3600 });

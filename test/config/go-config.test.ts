@@ -207,8 +207,13 @@ test('daemon_mode in the file is still read (and checked) when the command line 
   rejects(`cert_dir = "c"\n${X509}daemon_mode = "yes"\n`, /daemon_mode: must be true or false/, {}, false);
 });
 
-test('a Go config wrapping cmd with renew_signal is told, once, that an exiting program ends the helper', () => {
+test('a Go config wrapping cmd with renew_signal gets the Go behaviour (started again at the next rotation), said once; its own policy wins', () => {
   const hcl = (extra: string) => `cert_dir = "c"\n${X509}cmd = "/usr/sbin/nginx"\nrenew_signal = "SIGHUP"\n${extra}health_checks {\n}\n`;
-  assert.equal(parse(hcl('')).notices.filter((n) => /when the program exits, this helper exits with its exit code/.test(n)).length, 1);
-  assert.equal(parse(hcl('cmd_restart_policy = "always"\n')).notices.some((n) => /program exits/.test(n)), false);
+  const go = parse(hcl(''));
+  assert.equal(go.cmd?.restartPolicy, 'next-rotation');
+  assert.equal(go.notices.filter((n) => /when the program exits, it is started again at the next rotation/.test(n)).length, 1);
+  const own = parse(hcl('cmd_restart_policy = "always"\n'));
+  assert.equal(own.cmd?.restartPolicy, 'always');
+  assert.equal(own.notices.some((n) => /program exits/.test(n)), false);
+  assert.equal(parse(`cert_dir = "c"\n${X509}cmd = "/usr/sbin/nginx"\nrenew_signal = "SIGHUP"\n`).cmd?.restartPolicy, 'never', 'TOML keeps wrapper semantics');
 });
