@@ -5,7 +5,7 @@ import { loadConfig } from './config/load.js';
 import { describeError, exitCodeFor, exitCodeForStop, ExitCode, HelperError } from './errors.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log.js';
 import { SignalHub } from './notify/signals.js';
-import { lockCertDir } from './output/cert-dir-lock.js';
+import { lockOutputDirs } from './output/cert-dir-lock.js';
 import { runDaemon, runOnce } from './sidecar.js';
 import { VERSION } from './version.js';
 
@@ -124,7 +124,7 @@ async function runMain(flags: MainFlags, signals: SignalHub, out: { log: Logger 
   }
   for (const w of config.warnings) log.warn(w.message, { key: w.key });
   const daemon = flags.daemonMode ?? config.daemonMode;
-  const lock = await lockCertDir(config.certDir, { mode: daemon ? 'daemon' : 'once', config: config.file }, log);
+  const lock = await lockOutputDirs(config, { mode: daemon ? 'daemon' : 'once', config: config.file }, log);
   try {
     if (!daemon) {
       await runOnce({ config, log, signal: signals.signal, timeoutMs: flags.timeoutMs });

@@ -7,6 +7,7 @@ import { readHealth } from './health-checks.js';
 import type { TableReader } from './keys.js';
 import { checkJwtBundleFormat, checkPerDomainPatterns } from './trust-domain-pattern.js';
 import { readX509 } from './x509-output.js';
+import { outputPath } from '../output/names.js';
 
 /**
  * The validated configuration. normalizeConfig, with the readers it calls beside it in
@@ -132,7 +133,7 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
   const hint = r.string('hint') ?? '';
   const x509 = readX509(r, hint);
   const jwtSvids = r.tableArray('jwt_svids').map(readJwtSvid);
-  const jwtBundleFileName = r.fileName('jwt_bundle_file_name');
+  const jwtBundleFileName = r.filePath('jwt_bundle_file_name');
   const config: Config = {
     file,
     agentAddress: agent.address,
@@ -183,11 +184,14 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
   // svid_file_name may equal svid_key_file_name (one combined file); no other two may collide.
   const key = x509 && x509.keyFileName !== x509.svidFileName ? x509.keyFileName : undefined;
   const names = [x509?.svidFileName, key, x509?.bundleFileName, jwtBundleFileName, ...jwtSvids.map((j) => j.fileName)];
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   for (const n of names) {
     if (n === undefined) continue;
-    if (seen.has(n)) throw r.error('cert_dir', `two outputs would write the same file "${n}"`);
-    seen.add(n);
+    // By the path written: `a.pem` and `./a.pem` are one file.
+    const path = outputPath(config.certDir, n);
+    const first = seen.get(path);
+    if (first !== undefined) throw r.error('cert_dir', `two outputs would write the same file "${n}"${first === n ? '' : ` (the same as "${first}")`}`);
+    seen.set(path, n);
   }
   checkJwtBundleFormat(r, config);
   checkPerDomainPatterns(r, config);
@@ -209,7 +213,7 @@ function secretModeWarnings(config: Config): ConfigWarning[] {
 
 function readJwtSvid(t: TableReader): JwtSvidOutput {
   const audience = t.nonEmptyString('jwt_audience');
-  const file = t.fileName('jwt_svid_file_name');
+  const file = t.filePath('jwt_svid_file_name');
   const extra = t.stringArray('jwt_extra_audiences') ?? [];
   t.rejectUnknown();
   if (audience === undefined) throw t.error('jwt_audience', 'is required');

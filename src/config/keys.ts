@@ -1,6 +1,6 @@
 import { HelperError } from '../errors.js';
 import { formatDuration, parseDuration } from './duration.js';
-import { nameProblem } from '../output/names.js';
+import { nameProblem, pathProblem } from '../output/names.js';
 
 /**
  * Typed reads of one TOML table, each error naming the key, the file and (when it can be
@@ -110,6 +110,14 @@ export class TableReader {
    * A file inside cert_dir: a name, never a path, so that no output escapes the directory, and
    * none of the names the helper keeps for itself there (names.ts).
    */
+  /** A file name or path (relative to cert_dir, or absolute), as the Go helper's file model allows. */
+  filePath(key: string): string | undefined {
+    const v = this.nonEmptyString(key);
+    const problem = v === undefined ? undefined : pathProblem(v);
+    if (problem !== undefined) throw this.error(key, `must be a file name ${v!.includes('/') ? 'or path' : 'inside cert_dir'}: ${JSON.stringify(v)} ${problem}`);
+    return v;
+  }
+
   fileName(key: string): string | undefined {
     const v = this.nonEmptyString(key);
     const problem = v === undefined ? undefined : nameProblem(v);

@@ -6,9 +6,9 @@ const FILE_LAYOUTS: readonly FileLayout[] = ['files', 'atomic_dir'];
 
 /** The X.509 output keys: the three file names go together, or none is set. */
 export function readX509(r: TableReader, hint: string): X509Output | undefined {
-  const svid = r.fileName('svid_file_name');
-  const key = r.fileName('svid_key_file_name');
-  const bundle = r.fileName('svid_bundle_file_name');
+  const svid = r.filePath('svid_file_name');
+  const key = r.filePath('svid_key_file_name');
+  const bundle = r.filePath('svid_bundle_file_name');
   const options = {
     addIntermediatesToBundle: r.bool('add_intermediates_to_bundle', false),
     includeFederatedDomains: r.bool('include_federated_domains', false),
@@ -31,6 +31,11 @@ export function readX509(r: TableReader, hint: string): X509Output | undefined {
     throw r.error(missing, 'is required when any of svid_file_name, svid_key_file_name and svid_bundle_file_name is set');
   }
   checkFederatedPattern(r, options.federatedBundleFileName);
+  if (options.layout === 'atomic_dir') {
+    // One `..data` switch covers one directory: the set must live in it.
+    const path = (['svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name'] as const).find((k, i) => [svid, key, bundle][i]!.includes('/'));
+    if (path) throw r.error(path, `is a path (${JSON.stringify([svid, key, bundle][['svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name'].indexOf(path)])}); file_layout = "atomic_dir" switches one directory at once, so its files must be plain names in cert_dir`);
+  }
   if (bundle === svid || bundle === key) throw r.error('svid_bundle_file_name', 'must differ from svid_file_name and svid_key_file_name');
   return { svidFileName: svid!, keyFileName: key!, bundleFileName: bundle!, ...options };
 }

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { Config } from '../config/config.js';
 import { HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureDir, resolveDir, whyFailed } from './atomic-write.js';
-import { LOCK_NAME, tempName, tempTarget } from './names.js';
+import { LOCK_NAME, outputPath, tempName, tempTarget } from './names.js';
 
 /**
- * One writer per cert_dir. Two helpers on one directory would interleave their `..data`
+ * One writer per cert_dir (and per directory the outputs are written to: lockOutputDirs). Two helpers on one directory would interleave their `..data`
  * swaps and clean up each other's versions, leaving every name dangling.
  *
  * Node has no flock(2), so the lock is built from what the file system makes atomic:
@@ -51,6 +52,31 @@ export interface CertDirLock {
   /** Where the lock lives (cert_dir resolved once, at acquisition). */
   readonly path: string;
   release(): void;
+}
+
+/**
+ * The lock of every directory the helper writes: cert_dir, and the directory of each output
+ * whose name is a path (Go's file model: `jwt_svid_file_name = "/etc/jwts/aws.jwt"`). Each
+ * directory gets its own lock, so that two helpers whose configs share any output directory
+ * cannot both start, whichever cert_dir each names. Taken in a fixed order (by real path) and
+ * all or none: on a busy directory those already taken are released.
+ */
+export async function lockOutputDirs(config: Pick<Config, 'certDir' | 'x509' | 'jwtSvids' | 'jwtBundleFileName'>, who: { mode: LockMode; config: string }, log: Logger): Promise<CertDirLock> {
+  const names = [config.x509?.svidFileName, config.x509?.keyFileName, config.x509?.bundleFileName, config.jwtBundleFileName, ...config.jwtSvids.map((j) => j.fileName)];
+  const dirs = [config.certDir, ...names.flatMap((n) => (n === undefined ? [] : [dirname(outputPath(config.certDir, n))]))];
+  const byRealPath = new Map<string, string>();
+  for (const d of dirs) {
+    await ensureDir(d);
+    byRealPath.set(resolveDir(d), d);
+  }
+  const locks: CertDirLock[] = [];
+  try {
+    for (const real of [...byRealPath.keys()].sort()) locks.push(await lockCertDir(byRealPath.get(real)!, who, log));
+  } catch (e) {
+    locks.forEach((l) => l.release());
+    throw e;
+  }
+  return { path: locks[0]!.path, release: () => locks.forEach((l) => l.release()) };
 }
 
 export async function lockCertDir(certDir: string, who: { mode: LockMode; config: string }, log: Logger): Promise<CertDirLock> {

@@ -119,7 +119,7 @@ const errors: [string, string, RegExp][] = [
   ['only one of the svid names', `cert_dir = "c"\nsvid_file_name = "svid.pem"\n`, /svid_key_file_name: is required when any of/],
   ['two of the three svid names', `cert_dir = "c"\nsvid_file_name = "a"\nsvid_key_file_name = "b"\n`, /svid_bundle_file_name: is required/],
   ['nothing to write', `cert_dir = "c"\n`, /nothing to write/],
-  ['file name with a path', base.replace('"svid.pem"', '"../svid.pem"'), /svid_file_name: must be a file name inside cert_dir/],
+  ['file path ending in a reserved name', base.replace('"svid.pem"', '"../..data"'), /svid_file_name: must be a file name or path: "\.\.\/\.\.data" ends in "\.\.data", which starts with "\.\."/],
   ['bad mode string', `${base}key_file_mode = "rw"\n`, /key_file_mode: must be a file mode such as 0o644/],
   ['mode out of range', `${base}cert_file_mode = 0o7777\n`, /cert_file_mode: must be a permission mode/],
   ['bad agent address', base.replace('"/run/spire/sockets/agent.sock"', '"unix:relative"'), /^helper\.conf:2: agent_address: .*must be absolute/],
@@ -157,8 +157,8 @@ const errors: [string, string, RegExp][] = [
   ['name with the shape of a temporary', base.replace('"bundle.pem"', '".svid.pem.0123456789abcdef0123456789abcdef.tmp"'), /svid_bundle_file_name: .*has the shape of the helper's temporary files/],
   ['name with a NUL', base.replace('"bundle.pem"', '"bundle\\u0000.pem"'), /svid_bundle_file_name: .*contains a NUL character/],
   ['name too long for its temporary', base.replace('"bundle.pem"', `"${'b'.repeat(218)}"`), /svid_bundle_file_name: .*is longer than 217 bytes/],
-  ['jwt_svid_file_name with a path', `${base}jwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "../a.jwt" }]
-`, /jwt_svids\[0\]\.jwt_svid_file_name: .*contains "\/"/],
+  ['jwt_svid_file_name naming a directory', `${base}jwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "../jwts/" }]
+`, /jwt_svids\[0\]\.jwt_svid_file_name: .*ends with "\/"/],
   ['jwt_svid_file_name equal to svid_key_file_name', `${base}jwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "svid_key.pem" }]
 `, /two outputs would write the same file "svid_key\.pem"/],
   ['federated pattern in the reserved namespace', `${base}federated_bundle_file_name = "..{trust_domain}.pem"

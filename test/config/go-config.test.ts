@@ -217,3 +217,55 @@ test('a Go config wrapping cmd with renew_signal gets the Go behaviour (started 
   assert.equal(own.notices.some((n) => /program exits/.test(n)), false);
   assert.equal(parse(`cert_dir = "c"\n${X509}cmd = "/usr/sbin/nginx"\nrenew_signal = "SIGHUP"\n`).cmd?.restartPolicy, 'never', 'TOML keeps wrapper semantics');
 });
+
+// Go's file model (Go issues #179/#183): every output name may be a path, relative to cert_dir
+// or absolute; with cert_dir "" an absolute name is that very file.
+const pathCases: { name: string; text: string; want: Record<string, string> }[] = [
+  {
+    name: 'relative paths under cert_dir',
+    text: `cert_dir = "/certs"\nsvid_file_name = "x509/svid.pem"\nsvid_key_file_name = "../keys/svid_key.pem"\nsvid_bundle_file_name = "bundle.pem"\n`,
+    want: { svid: 'x509/svid.pem', key: '../keys/svid_key.pem' },
+  },
+  {
+    name: 'an absolute JWT file with cert_dir ""',
+    text: `cert_dir = ""\njwt_svids = [{ jwt_audience = "aws", jwt_svid_file_name = "/etc/jwts/aws.jwt" }]\n`,
+    want: { jwt: '/etc/jwts/aws.jwt' },
+  },
+];
+for (const c of pathCases) {
+  test(`file names may be paths: ${c.name}`, () => {
+    const config = parse(c.text);
+    if (c.want['svid']) assert.equal(config.x509?.svidFileName, c.want['svid']);
+    if (c.want['key']) assert.equal(config.x509?.keyFileName, c.want['key']);
+    if (c.want['jwt']) assert.equal(config.jwtSvids[0]?.fileName, c.want['jwt']);
+  });
+}
+
+test('file_layout = "atomic_dir" keeps requiring plain names in cert_dir: a path is a config error naming the key', () => {
+  rejects(`cert_dir = "c"\nsvid_file_name = "a/svid.pem"\nsvid_key_file_name = "k.pem"\nsvid_bundle_file_name = "b.pem"\nfile_layout = "atomic_dir"\n`, /svid_file_name: is a path \("a\/svid\.pem"\); file_layout = "atomic_dir" switches one directory at once, so its files must be plain names in cert_dir/);
+  rejects(`cert_dir = "c"\n${X509}jwt_bundle_format = "jwks"\njwt_bundle_file_name = "jwt/{trust_domain}.json"\n`, /jwt_bundle_file_name: with jwt_bundle_format = "jwks" must be a plain file name in cert_dir/);
+});
+
+test('two names for one file (a.pem and ./a.pem) are refused', () => {
+  rejects(`cert_dir = "c"\n${X509}jwt_bundle_file_name = "./svid.pem"\n`, /two outputs would write the same file "\.\/svid\.pem" \(the same as "svid\.pem"\)/);
+});
+
+test('files at paths are written atomically in their own directories, which are locked too (one-shot, dev agent)', async () => {
+  const dir = tempDir();
+  const { startDevAgent } = await import('../../src/dev/agent.js');
+  const agent = await startDevAgent({ socketPath: join(dir, 'agent.sock'), svidTtlSeconds: 3600, jwtTtlSeconds: 600 });
+  try {
+    const { mkdirSync, statSync } = await import('node:fs');
+    mkdirSync(join(dir, 'work', 'certs'), { recursive: true });
+    mkdirSync(join(dir, 'jwts'));
+    const file = join(dir, 'helper.conf');
+    writeFileSync(file, `agent_address = "unix://${agent.socketPath}"\ncert_dir = ""\ndaemon_mode = false\nsvid_file_name = "certs/svid.pem"\nsvid_key_file_name = "certs/svid_key.pem"\nsvid_bundle_file_name = "bundle.pem"\njwt_svids = [{ jwt_audience = "aws", jwt_svid_file_name = "${dir}/jwts/aws.jwt" }]\n`);
+    const r = await runCli(['-config', file], { cwd: join(dir, 'work'), timeoutMs: 10_000 });
+    assert.equal(r.code, 0, r.stderr);
+    for (const f of ['work/certs/svid.pem', 'work/certs/svid_key.pem', 'work/bundle.pem', 'jwts/aws.jwt']) assert.ok(statSync(join(dir, f)).isFile(), f);
+    assert.deepEqual(readdirSync(join(dir, 'jwts')), ['aws.jwt'], 'no temporary or lock left behind');
+    assert.equal(readFileSync(join(dir, 'jwts/aws.jwt'), 'utf8').split('.').length, 3);
+  } finally {
+    await agent.close();
+  }
+});

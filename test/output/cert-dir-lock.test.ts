@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isHelperError } from '../../src/errors.js';
 import { silentLogger, type Logger } from '../../src/log.js';
-import { lockCertDir } from '../../src/output/cert-dir-lock.js';
+import { lockCertDir, lockOutputDirs } from '../../src/output/cert-dir-lock.js';
 import { LOCK_NAME } from '../../src/output/names.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -165,4 +165,30 @@ test('a candidate left by a helper killed while taking the lock is removed once 
   lock.release();
   assert.ok(!existsSync(abandoned), 'abandoned candidate removed');
   assert.ok(existsSync(fresh), 'a candidate of a helper acquiring right now is left alone');
+});
+
+describe('output directory locks (file names that are paths)', () => {
+  const outputs = (certDir: string, jwt: string) => ({ certDir, x509: undefined, jwtBundleFileName: undefined, jwtSvids: [{ audience: 'a', extraAudiences: [], fileName: jwt }] });
+
+  test('two helpers with different cert_dirs writing one JWT file elsewhere: the second is busy on that directory; nothing is left locked', async () => {
+    const root = tempDir();
+    const shared = join(root, 'jwts');
+    const first = await lockOutputDirs(outputs(join(root, 'a'), '../jwts/aws.jwt'), who, silentLogger);
+    try {
+      assert.ok(existsSync(join(shared, LOCK_NAME)), 'the directory of a path output is locked too');
+      await assert.rejects(lockOutputDirs(outputs(join(root, 'b'), '../jwts/aws.jwt'), who, silentLogger), isBusy(new RegExp(`cert_dir ${shared} is in use by another spiffe-helper`)));
+      assert.equal(existsSync(join(root, 'b', LOCK_NAME)), false, 'the lock taken before the busy one was released');
+    } finally {
+      first.release();
+    }
+    assert.deepEqual(readdirSync(shared), [], 'released: no lock left');
+    (await lockOutputDirs(outputs(join(root, 'b'), '../jwts/aws.jwt'), who, silentLogger)).release();
+  });
+
+  test('one directory named two ways is locked once', async () => {
+    const root = tempDir();
+    const lock = await lockOutputDirs(outputs(root, `./${'x.jwt'}`), who, silentLogger);
+    lock.release();
+    assert.deepEqual(readdirSync(root), []);
+  });
 });
