@@ -82,8 +82,20 @@ export function renderJwtBundleFiles(set: JwtBundleSet, out: JwtOutput): FileCon
   // Written by hand so that the order is the sorted one even for numeric-looking names,
   // which a JS object would move to the front.
   const members = domains.map((td) => {
-    const jwks = Buffer.from(JSON.stringify(jwtBundleToJwks(set.get(td)!))).toString('base64');
+    const { keys } = jwtBundleToJwks(set.get(td)!);
+    const jwks = Buffer.from(JSON.stringify({ keys: keys.map(inGoJoseOrder) })).toString('base64');
     return `${JSON.stringify(td)}:${JSON.stringify(jwks)}`;
   });
   return [{ path: outputPath(certDir, name), data: `{${members.join(',')}}`, mode }];
+}
+
+/**
+ * go-jose's member order for a JWK (its rawJSONWebKey): the Go helper re-serialises every key
+ * so, and a reader comparing bytes (or a checksum) sees the same file from both helpers.
+ */
+const GO_JOSE_ORDER = ['use', 'kty', 'kid', 'crv', 'alg', 'k', 'x', 'y', 'n', 'e', 'd', 'p', 'q', 'dp', 'dq', 'qi', 'x5c', 'x5u', 'x5t', 'x5t#S256'];
+
+function inGoJoseOrder(jwk: object): object {
+  const rank = (k: string): number => (GO_JOSE_ORDER.includes(k) ? GO_JOSE_ORDER.indexOf(k) : GO_JOSE_ORDER.length);
+  return Object.fromEntries(Object.entries(jwk).sort(([a], [b]) => rank(a) - rank(b)));
 }

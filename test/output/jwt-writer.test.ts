@@ -39,6 +39,14 @@ test('go-helper layout: {"<trust domain>": "<base64 JWKS>"}, domains sorted, mod
   assert.equal(mode(path), 0o640);
 });
 
+test('go-helper layout: each JWK\'s members in go-jose\'s order (kty, kid, crv, x, y), as the Go helper re-serialises them', async () => {
+  const dir = tempDir();
+  await new JwtWriter(out(dir), silentLogger).writeBundles(bundleSet({ 'example.org': [keyA] }));
+  const jwks = Buffer.from(readJson(join(dir, 'jwt_bundle.json'))['example.org'] as string, 'base64').toString('utf8');
+  const [key] = (JSON.parse(jwks) as { keys: Record<string, unknown>[] }).keys;
+  assert.deepEqual(Object.keys(key!), ['kty', 'kid', 'crv', 'x', 'y']);
+});
+
 test('a trust domain that leaves the stream leaves the file; an identical set is not rewritten', async () => {
   const dir = tempDir();
   const w = new JwtWriter(out(dir), silentLogger);
