@@ -217,3 +217,34 @@ test('the command: TOML on stdout, warnings on stderr; exit 3 when the input can
   assert.equal((await runCli(['convert-config'])).code, 2);
   assert.equal((await runCli(['convert-config', join(dir, 'missing.conf')])).code, 3);
 });
+
+// convert-config warns about every deliberate difference the config meets (README "Migrating
+// from the Go spiffe-helper"), each naming its entry of test/differential/documented-differences.json.
+test('convert-config warns about each deliberate difference the config meets, and only those', async () => {
+  const dir = tempDir();
+  const certs = join(dir, 'certs');
+  const { mkdirSync, symlinkSync, writeFileSync: write } = await import('node:fs');
+  mkdirSync(certs);
+  symlinkSync('/etc/ssl/ca.pem', join(certs, 'ca.pem'));
+  write(join(certs, 'tls.key'), 'old', { mode: 0o640 });
+  const cases: { name: string; hcl: string; titles: string[] }[] = [
+    {
+      name: 'a wrapped server with health checks, a planted symlink and a key of another mode',
+      hcl: `agent_address = "/run/a.sock"\ncert_dir = "${certs}"\ncmd = "/usr/sbin/nginx"\nrenew_signal = "SIGHUP"\nsvid_file_name = "tls.crt"\nsvid_key_file_name = "tls.key"\nsvid_bundle_file_name = "ca.pem"\nkey_file_mode = 0600\nhealth_checks {\n  listener_enabled = true\n}\n`,
+      titles: ['Atomic writes: a new inode per rotation', 'Planted symlinks are replaced, not followed', 'File modes follow the config', 'Updates are validated', 'Wrapper semantics: the wrapped cmd stops with the helper', 'Health: our details beside the Go body, stricter readiness'],
+    },
+    {
+      name: 'a one-shot init container with extra audiences',
+      hcl: `agent_address = "/run/a.sock"\ncert_dir = ""\ndaemon_mode = false\njwt_svids = [{ jwt_audience = "a", jwt_extra_audiences = ["b"], jwt_svid_file_name = "a.jwt" }]\n`,
+      titles: ['Updates are validated', 'JWT extra audiences in one-shot mode', 'Exit codes'],
+    },
+  ];
+  for (const c of cases) {
+    const file = join(dir, 'helper.conf');
+    writeFileSync(file, c.hcl);
+    const r = await runCli(['convert-config', file]);
+    assert.equal(r.code, 0, r.stderr);
+    const titles = [...r.stderr.matchAll(/^warning: differs from the Go helper \(([^)]+)\)/gm)].map((m) => m[1]);
+    assert.deepEqual(titles, c.titles, c.name);
+  }
+});

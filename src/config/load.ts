@@ -1,4 +1,5 @@
 import { parse, TomlError } from 'smol-toml';
+import { differencesMet, isGoConfig } from '../convert/differences.js';
 import { GO_CMD_RELAUNCH } from '../convert/go-values.js';
 import { HclError, parseHcl } from '../convert/hcl.js';
 import { HelperError } from '../errors.js';
@@ -99,5 +100,6 @@ function build(read: Read, text: string, file: string, env: NodeJS.ProcessEnv, o
     config.cmd.restartPolicy = 'next-rotation';
     if (config.daemonMode) config.notices.push(`note: ${GO_CMD_RELAUNCH}`);
   }
+  if (isGoConfig(read.dialect, Object.keys(read.table))) config.notices.push(...differencesMet(config).map((m) => `note: ${m}`));
   return config;
 }

@@ -1,6 +1,7 @@
 import { text as readAll } from 'node:stream/consumers';
 import { parseConfig } from '../config/load.js';
 import { describeError, exitCodeFor, ExitCode, HelperError } from '../errors.js';
+import { differencesMet } from './differences.js';
 import { convertHcl } from './to-toml.js';
 import { readTextFile } from '../read-text.js';
 
@@ -8,7 +9,8 @@ import { readTextFile } from '../read-text.js';
 export const convertConfigUsage = `Usage: spiffe-helper convert-config FILE|-
 
 Reads a Go spiffe-helper configuration (HCL; - reads stdin) and prints the equivalent TOML
-configuration on stdout. Warnings (unknown keys, values that change meaning) go to stderr.
+configuration on stdout. Warnings (unknown keys, values that change meaning, and where this
+helper deliberately differs from the Go helper for this config) go to stderr.
 
   spiffe-helper convert-config /etc/spiffe-helper/helper.conf > helper.toml
 
@@ -46,13 +48,15 @@ export async function runConvertConfigCommand(argv: string[], io: ConvertIo = {}
     const { toml, warnings } = convertHcl(text, name);
     stdout(toml);
     for (const w of warnings) stderr(`${w}\n`);
+    let config;
     try {
       // Checked without SPIFFE_HELPER_* variables: the file must stand on its own.
-      parseConfig(toml, `${name} (converted)`, {});
+      config = parseConfig(toml, `${name} (converted)`, {});
     } catch (e) {
       stderr(`error: the converted configuration does not load: ${describeError(e)}\n`);
       return ExitCode.config;
     }
+    for (const d of differencesMet(config)) stderr(`warning: ${d}\n`);
     return ExitCode.ok;
   } catch (e) {
     stderr(`error: ${describeError(e)}\n`);

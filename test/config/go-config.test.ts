@@ -269,3 +269,13 @@ test('files at paths are written atomically in their own directories, which are 
     await agent.close();
   }
 });
+
+test('a Go config is told at start-up, once each, the deliberate differences it relies on; a TOML config with our keys is not', () => {
+  const go = parse(`cert_dir = "c"\n${X509}cmd = "/usr/sbin/nginx"\nrenew_signal = "SIGHUP"\nkey_file_mode = 0600\n`);
+  const titles = go.notices.map((n) => /differs from the Go helper \(([^)]+)\)/.exec(n)?.[1]).filter(Boolean);
+  assert.deepEqual(titles, ['Atomic writes: a new inode per rotation', 'Updates are validated', 'Wrapper semantics: the wrapped cmd stops with the helper']);
+  const goToml = parse(`cert_dir = "c"\n${X509}cmd = "/usr/sbin/nginx"\nrenew_signal = "SIGHUP"\n`);
+  assert.ok(goToml.notices.some((n) => /\(Wrapper semantics in TOML: an exiting cmd ends the helper\): .*set cmd_restart_policy = "next-rotation"/.test(n)), 'a Go config that is valid TOML is told it gets wrapper semantics');
+  const ours = parse(`cert_dir = "c"\n${X509}cmd = "/usr/sbin/nginx"\nrenew_signal = "SIGHUP"\nfile_layout = "atomic_dir"\n`);
+  assert.equal(ours.notices.some((n) => /differs from the Go helper/.test(n)), false);
+});

@@ -1,9 +1,9 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, createWriteStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { basename, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { startDevAgent, type DevAgent } from '../../src/dev/agent.js';
 
 /**
@@ -37,8 +37,10 @@ export interface Agents {
 }
 
 export async function startAgents(dir: string): Promise<Agents> {
-  const rotating = await startDevAgent({ socketPath: join(dir, 'rotating.sock'), svidTtlSeconds: 4, jwtTtlSeconds: 600 });
-  const stable = await startDevAgent({ socketPath: join(dir, 'stable.sock'), svidTtlSeconds: 3600, jwtTtlSeconds: 600 });
+  // Federated with one partner: the bundles of federated trust domains are compared too.
+  const federatedTrustDomains = ['partner.example'];
+  const rotating = await startDevAgent({ socketPath: join(dir, 'rotating.sock'), svidTtlSeconds: 4, jwtTtlSeconds: 600, federatedTrustDomains });
+  const stable = await startDevAgent({ socketPath: join(dir, 'stable.sock'), svidTtlSeconds: 3600, jwtTtlSeconds: 600, federatedTrustDomains });
   return { rotating, stable, close: async () => void (await Promise.all([rotating.close(), stable.close()])) };
 }
 
@@ -70,7 +72,8 @@ export async function compareConfig(name: string, goBinary: string, agents: Agen
   const runs = await Promise.all(['go', 'ours'].map((who) => prepare(join(workRoot, `${basename(name)}-${who}`), template, agent.socketPath)));
   try {
     const [goRun, oursRun] = runs as [Run & { config: string }, Run & { config: string }];
-    const wait = /renew_signal"?\s*[=:]\s*"SIG/.test(template) ? '1' : '0';
+    // A wrapped server stays up; a reload command, or a wrapped cmd the config says exits, does not.
+    const wait = /renew_signal"?\s*[=:]\s*"SIG/.test(template) && !directives(template).some((d) => d[0] === 'cmd-exits') ? '1' : '0';
     const start = (binary: string[], run: Run & { config: string }) =>
       spawn(binary[0]!, [...binary.slice(1), '-config', run.config], {
         cwd: run.dir,
@@ -87,16 +90,18 @@ export async function compareConfig(name: string, goBinary: string, agents: Agen
     }
     const exits = [exitOf(goChild), exitOf(oursChild)];
     if (!oneShot) {
-      // Long enough for the first files and one rotation (2 s) with its signal or re-run.
-      await sleep(5000);
+      // The first files of both, then long enough for a rotation (every 2 s) with its signal or re-run.
+      const firstFile = await waitForFiles([goRun, oursRun], 3000);
+      const early = [goRun, oursRun].map((r) => inodes(r.dir));
+      await sleep(firstFile ? 4500 : 0);
       const health = await Promise.all([goRun, oursRun].map((r) => probeHealth(template, r.port)));
       goChild.kill('SIGTERM');
       oursChild.kill('SIGTERM');
       const codes = await Promise.all(exits.map((e) => withTimeout(e, 10_000)));
       await sleep(500);
       return {
-        go: observe(goRun, codes[0]!, health[0]!, oneShot),
-        ours: observe(oursRun, codes[1]!, health[1]!, oneShot),
+        go: observe(goRun, codes[0]!, health[0]!, oneShot, early[0]),
+        ours: observe(oursRun, codes[1]!, health[1]!, oneShot, early[1]),
       };
     }
     const codes = await Promise.all(exits.map((e) => withTimeout(e, 20_000)));
@@ -114,7 +119,7 @@ async function prepare(dir: string, template: string, socket: string): Promise<R
   const recorderLog = join(dir, '..', `${basename(dir)}.recorder.log`);
   writeFileSync(recorderLog, '');
   let pidProcess: ChildProcess | undefined;
-  let text = template.replaceAll('@AGENT@', socket).replaceAll('@PORT@', String(port));
+  let text = template.replaceAll('@AGENT@', socket).replaceAll('@PORT@', String(port)).replaceAll('@DIR@', dir);
   if (text.includes('@PIDFILE@')) {
     const pidFile = join(dir, '..', `${basename(dir)}.pid`);
     pidProcess = spawn(RECORDER, [], { stdio: 'ignore', env: { ...process.env, RECORDER_LOG: recorderLog, RECORDER_WAIT: '1' } });
@@ -127,17 +132,65 @@ async function prepare(dir: string, template: string, socket: string): Promise<R
   // The cert_dir exists, as in a deployment (the Go helper does not create it).
   const certDir = text.match(/^\s*"?cert_dir"?\s*[=:]\s*"([^"]*)"/m)?.[1];
   if (certDir) mkdirSync(join(dir, certDir), { recursive: true });
+  setUp(dir, template);
   const config = join(dir, '..', `${basename(dir)}.conf`);
   writeFileSync(config, text);
   return { dir, port, recorderLog, pidProcess, config };
 }
 
-/** Everything compared: exit code, files (paths, modes, owners, content), health, the child's log. */
-function observe(run: Run, code: string, health: Observations, oneShot: boolean): Observations {
+/**
+ * `# differential: <what>` lines of a config: what a deployment sets up before the helper starts.
+ *   mkdir DIR...                 directories the outputs go to (mounts)
+ *   file PATH UID:GID MODE       a file there already (chowned by an operator)
+ *   symlink PATH -> TARGET       a symlink planted under an output's name (TARGET holds "planted")
+ *   cmd-exits                    the wrapped cmd exits at once instead of staying up
+ */
+function directives(template: string): string[][] {
+  return [...template.matchAll(/^\s*(?:#|\/\/) differential: (.+)$/gm)].map((m) => m[1]!.trim().split(/\s+/));
+}
+
+function setUp(dir: string, template: string): void {
+  for (const [what, ...args] of directives(template)) {
+    if (what === 'mkdir') args.forEach((d) => mkdirSync(join(dir, d), { recursive: true }));
+    if (what === 'file') {
+      const [path, owner, mode] = args as [string, string, string];
+      writeFileSync(join(dir, path), 'placed by the operator\n', { mode: parseInt(mode, 8) });
+      chmodSync(join(dir, path), parseInt(mode, 8));
+      const [uid, gid] = owner.split(':').map(Number) as [number, number];
+      chownSync(join(dir, path), uid, gid);
+    }
+    if (what === 'symlink') {
+      const [path, , target] = args as [string, string, string];
+      mkdirSync(dirname(join(dir, path, '..', target)), { recursive: true });
+      writeFileSync(join(dir, path, '..', target), 'planted\n');
+      symlinkSync(target, join(dir, path));
+    }
+  }
+}
+
+/** Waits until both runs have written a file (the Go helper may take longer to start); false after `ms`. */
+async function waitForFiles(runs: Run[], ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (runs.every((r) => walk(r.dir).some((f) => /\.(pem|crt|key|jwt|json|token)$/.test(f)))) return true;
+    await sleep(100);
+  }
+  return false;
+}
+
+function inodes(dir: string): Map<string, number> {
+  return new Map(walk(dir).map((f) => [relative(dir, f), statSync(f).ino]));
+}
+
+/** Everything compared: exit code, files (paths, modes, owners, content, inode across a rotation), health, the child's log. */
+function observe(run: Run, code: string, health: Observations, oneShot: boolean, early?: Map<string, number>): Observations {
   const o: Observations = new Map([['exit', code]]);
   for (const file of walk(run.dir)) {
     const rel = relative(run.dir, file);
     const st = statSync(file);
+    if (lstatSync(file).isSymbolicLink()) o.set(`file ${rel} kind`, 'symlink');
+    // Whether a reader holding the file open (or watching its inode) sees the rotation in it.
+    if (early?.has(rel)) o.set(`file ${rel} inode after a rotation`, early.get(rel) === st.ino ? 'same' : 'new');
     o.set(`file ${rel} mode`, (st.mode & 0o7777).toString(8).padStart(4, '0'));
     o.set(`file ${rel} owner`, `${st.uid === process.getuid?.() ? 'me' : st.uid}:${st.gid === process.getgid?.() ? 'me' : st.gid}`);
     o.set(`file ${rel} content`, describeContent(readFileSync(file), oneShot));
@@ -197,7 +250,9 @@ async function probeHealth(template: string, port: number): Promise<Observations
     try {
       const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(3000) });
       o.set(`health ${path} status`, String(res.status));
-      o.set(`health ${path} body`, canonical(await res.text()));
+      const body = await res.text();
+      o.set(`health ${path} body`, canonical(body, GO_HEALTH_FIELDS));
+      o.set(`health ${path} body, other fields`, otherFields(body, GO_HEALTH_FIELDS));
     } catch (e) {
       o.set(`health ${path} status`, `unreachable (${(e as Error).message})`);
     }
@@ -205,13 +260,26 @@ async function probeHealth(template: string, port: number): Promise<Observations
   return o;
 }
 
-function canonical(body: string): string {
+/** The members of the Go helper's health body: compared as they are; ours carries more beside them. */
+const GO_HEALTH_FIELDS = ['status', 'health'];
+
+/** The body with sorted members, `only` those at the top. */
+function canonical(body: string, only: readonly string[]): string {
   try {
     const sort = (v: unknown): unknown =>
       Array.isArray(v) ? v.map(sort) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, sort(x)])) : v;
-    return JSON.stringify(sort(JSON.parse(body)));
+    const top = Object.entries(JSON.parse(body) as Record<string, unknown>).filter(([k]) => only.includes(k));
+    return JSON.stringify(sort(Object.fromEntries(top)));
   } catch {
     return body.trim();
+  }
+}
+
+function otherFields(body: string, known: readonly string[]): string {
+  try {
+    return Object.keys(JSON.parse(body) as Record<string, unknown>).filter((k) => !known.includes(k)).sort().join(',') || 'none';
+  } catch {
+    return 'not JSON';
   }
 }
 
