@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { compareInPrivateNetwork, corpus, documented, goHelperBinary, matches, table, tempRoot, type Difference } from './harness.js';
 
@@ -33,10 +33,16 @@ for (const name of corpus()) {
   });
 }
 
-test('differential: every documented difference names its configs, reason and fix', () => {
+test('differential: every documented difference names its configs (or the test proving it), reason and fix', () => {
   const names = new Set(corpus());
   for (const doc of docs) {
-    assert.ok(doc.configs.length > 0 && doc.configs.every((c) => names.has(c)), `configs of ${doc.key}`);
+    if (doc.proof) {
+      assert.equal(doc.configs.length, 0, `${doc.title}: configs or a proof, not both`);
+      const text = readFileSync(new URL(`../../${doc.proof.file}`, import.meta.url), 'utf8');
+      assert.ok(text.includes(doc.proof.test), `${doc.title}: the proof ${doc.proof.file} has no test "${doc.proof.test}"`);
+    } else {
+      assert.ok(doc.configs.length > 0 && doc.configs.every((c) => names.has(c)), `configs of ${doc.key}`);
+    }
     assert.ok(doc.reason.length > 20 && /^(issue \d+ item \d+|stays: )/.test(doc.fix), `reason and fix of ${doc.key}`);
   }
 });

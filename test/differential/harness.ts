@@ -373,7 +373,11 @@ export async function compareAll(names: string[], goBinary: string, agents: Agen
 
 /** A difference the project knows of: why, and what will remove it (or why it stays). */
 export interface DocumentedDifference {
+  /** The README's bullet, and the title src/convert/differences.ts says it under. */
+  title: string;
   configs: string[];
+  /** For a difference no config can show: the test that proves it. */
+  proof?: { file: string; test: string };
   /** Anchored regular expressions over the observation's key and each helper's value. */
   key: string;
   go: string;
