@@ -119,8 +119,8 @@ export const TOP_LEVEL_KEYS = {
     doc: 'how the X.509 set is replaced: each file atomically (`files`), or all at once through a `..data` symlink (`atomic_dir`, Kubernetes\' atomic writer layout)',
   },
   // SPIRE's double pushes come 0.3-36 ms apart; nginx reloads in milliseconds.
-  update_quiet_period: { kind: 'string', duration: true, default: '100ms', max: '5s', group: 'timing', go: false, doc: 'daemon: X.509 updates are written once the agent has been quiet this long, so a burst is one write and one signal' },
-  renew_settle_period: { kind: 'string', duration: true, default: '1s', max: '60s', group: 'timing', go: false, doc: 'daemon: after a signal, a reload command or the start of `cmd`, the X.509 files stay unchanged this long' },
+  update_quiet_period: { kind: 'string', duration: true, default: '100ms', max: '5s', group: 'timing', go: false, doc: 'X.509 updates are written once the agent has been quiet this long, so a burst is one write and one signal' },
+  renew_settle_period: { kind: 'string', duration: true, default: '1s', max: '60s', group: 'timing', go: false, doc: 'after a signal, a reload command or the start of `cmd`, the X.509 files stay unchanged this long' },
   cert_file_mode: { kind: 'mode', group: 'x509', go: true, default: 0o644, doc: 'mode of the certificate and bundle files: TOML octal `0o644`, or `"0644"`' },
   key_file_mode: { kind: 'mode', group: 'x509', go: true, default: 0o600, doc: 'mode of the private key file' },
   jwt_svids: {
