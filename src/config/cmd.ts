@@ -1,13 +1,10 @@
 import { constants } from 'node:os';
 import { splitCmdArgs } from './cmd-args.js';
 import type { Config } from './config.js';
-import type { TableReader } from './keys.js';
-import type { TOP_LEVEL_KEYS } from './schema.js';
-
-type TopLevel = TableReader<typeof TOP_LEVEL_KEYS>;
+import type { TopLevelReader } from './keys.js';
 
 /** `cmd` and the keys that only mean something with it. */
-export function readCmd(r: TopLevel): Config['cmd'] {
+export function readCmd(r: TopLevelReader): Config['cmd'] {
   const cmd = r.nonEmptyString('cmd');
   const raw = r.raw('cmd_args');
   const policy = r.oneOf('cmd_restart_policy');
@@ -34,7 +31,7 @@ export function readCmd(r: TopLevel): Config['cmd'] {
 }
 
 /** `renew_signal`, with a suggestion for the spellings people type ("hup", "sighup"). */
-export function readSignal(r: TopLevel): NodeJS.Signals | undefined {
+export function readSignal(r: TopLevelReader): NodeJS.Signals | undefined {
   const name = r.nonEmptyString('renew_signal');
   if (name === undefined) return undefined;
   if (name in constants.signals) return name as NodeJS.Signals;

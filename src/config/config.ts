@@ -1,13 +1,13 @@
-import type { LogFormat, LogLevel } from '../log.js';
-import type { EndpointAddress } from '../workload/address.js';
-import type { Dialect } from './go-config.js';
-import type { OneOf, TOP_LEVEL_KEYS } from './schema.js';
-
 /**
  * The validated configuration. normalizeConfig (normalize.ts), with the readers it calls
  * beside it in config/, is the only place that decides a rule across keys, and schema.ts the
  * only one that holds a default; everything downstream trusts these values.
  */
+import type { LogFormat, LogLevel } from '../log.js';
+import type { EndpointAddress } from '../workload/address.js';
+import type { Dialect } from './go-config.js';
+import type { OneOf, TOP_LEVEL_KEYS } from './schema.js';
+
 export interface X509Output {
   svidFileName: string;
   keyFileName: string;

@@ -1,8 +1,3 @@
-import { parse } from 'smol-toml';
-import { HelperError } from '../errors.js';
-import type { RawTable } from './keys.js';
-import { ENV_PREFIX, envConfigKeys, envVarName, TABLES, TOP_LEVEL_KEYS, type KeyType } from './schema.js';
-
 /**
  * Configuration from the environment: every top-level key as `SPIFFE_HELPER_<KEY>` (upper
  * case), every `[health_checks]` key as `SPIFFE_HELPER_HEALTH_CHECKS_<KEY>`. Values are typed
@@ -12,6 +7,10 @@ import { ENV_PREFIX, envConfigKeys, envVarName, TABLES, TOP_LEVEL_KEYS, type Key
  *
  * Precedence, highest first: command-line flags, environment, file, defaults.
  */
+import { parse } from 'smol-toml';
+import { HelperError } from '../errors.js';
+import type { RawTable } from './keys.js';
+import { ENV_PREFIX, envConfigKeys, envVarName, TABLES, TOP_LEVEL_KEYS, type KeyType } from './schema.js';
 
 /**
  * `SPIFFE_HELPER_*` names that the project uses for something other than a config key, which

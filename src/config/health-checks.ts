@@ -1,9 +1,9 @@
 import { METRICS_PATH, type HealthConfig } from './config.js';
-import type { TableReader } from './keys.js';
-import { HEALTH_CHECKS_KEYS, type TOP_LEVEL_KEYS } from './schema.js';
+import type { TopLevelReader } from './keys.js';
+import { HEALTH_CHECKS_KEYS } from './schema.js';
 
 /** The `[health_checks]` table. */
-export function readHealth(r: TableReader<typeof TOP_LEVEL_KEYS>): HealthConfig {
+export function readHealth(r: TopLevelReader): HealthConfig {
   const h = r.subtable('health_checks', HEALTH_CHECKS_KEYS);
   const path = (key: 'liveness_path' | 'readiness_path'): string => {
     const v = h.string(key);

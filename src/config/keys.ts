@@ -1,14 +1,17 @@
+/**
+ * Typed reads of one TOML table, each error naming the key, the file and (when it can be
+ * found) the line. The table's schema gives each key its type and default; a table is read
+ * once, and whatever key nobody asked for is reported as unknown.
+ */
 import { HelperError } from '../errors.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { nameProblem } from '../output/names.js';
-import type { DurationSpec, EnumSpec, IntSpec, KeySpec, KeyType, OneOf, Schema } from './schema.js';
+import type { DurationSpec, EnumSpec, IntSpec, KeySpec, KeyType, OneOf, Schema, TOP_LEVEL_KEYS } from './schema.js';
 
-/**
- * Typed reads of one TOML table, each error naming the key, the file and (when it can be
- * found) the line. The table's schema gives each key its default; a key the schema does not
- * know is reported as unknown, and so is one that nobody read.
- */
 export type RawTable = Record<string, unknown>;
+
+/** The reader of a whole config: its top-level keys. */
+export type TopLevelReader = TableReader<typeof TOP_LEVEL_KEYS>;
 
 /** The keys of `S` whose spec is a `Spec`: what a typed read may ask for. */
 type KeysOf<S extends Schema, Spec> = { [K in keyof S]: S[K] extends Spec ? K : never }[keyof S] & string;

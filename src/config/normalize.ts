@@ -2,8 +2,8 @@ import { agentAddress } from './agent-address.js';
 import { readCmd, readSignal } from './cmd.js';
 import type { Config, ConfigWarning, JwtSvidOutput } from './config.js';
 import { readHealth } from './health-checks.js';
-import type { TableReader } from './keys.js';
-import { JWT_SVID_KEYS, type TOP_LEVEL_KEYS } from './schema.js';
+import type { TableReader, TopLevelReader } from './keys.js';
+import { JWT_SVID_KEYS } from './schema.js';
 import { checkJwtBundleFormat, checkPerDomainPatterns } from './trust-domain-pattern.js';
 import { readX509 } from './x509-output.js';
 
@@ -12,7 +12,7 @@ import { readX509 } from './x509-output.js';
  * once, with its schema default, and the rules across keys. `daemonModeOverride`: the command
  * line's daemon mode, which wins over the file's.
  */
-export function normalizeConfig(r: TableReader<typeof TOP_LEVEL_KEYS>, file: string, env: NodeJS.ProcessEnv, daemonModeOverride?: boolean): Config {
+export function normalizeConfig(r: TopLevelReader, file: string, env: NodeJS.ProcessEnv, daemonModeOverride?: boolean): Config {
   const agentAddressText = r.string('agent_address');
   let agent;
   try {

@@ -6,6 +6,8 @@
  * helper.conf.example and docs/configuration.md are generated from it (`npm run docs`).
  * Adding a key is one entry here plus its use in normalizeConfig.
  */
+
+/** How every reader types a key's value (TOML, environment, HCL). */
 export type KeyType =
   | 'string'
   | 'bool'

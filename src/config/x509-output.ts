@@ -1,10 +1,9 @@
 import type { X509Output } from './config.js';
-import type { TableReader } from './keys.js';
-import type { TOP_LEVEL_KEYS } from './schema.js';
+import type { TopLevelReader } from './keys.js';
 import { checkFederatedPattern } from './trust-domain-pattern.js';
 
 /** The X.509 output keys: the three file names go together, or none is set. */
-export function readX509(r: TableReader<typeof TOP_LEVEL_KEYS>, hint: string): X509Output | undefined {
+export function readX509(r: TopLevelReader, hint: string): X509Output | undefined {
   const svid = r.fileName('svid_file_name');
   const key = r.fileName('svid_key_file_name');
   const bundle = r.fileName('svid_bundle_file_name');
@@ -25,7 +24,7 @@ export function readX509(r: TableReader<typeof TOP_LEVEL_KEYS>, hint: string): X
   }
   if (given !== 3) {
     const missing = (['svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name'] as const).find(
-      (k, i) => [svid, key, bundle][i] === undefined,
+      (_, i) => [svid, key, bundle][i] === undefined,
     )!;
     throw r.error(missing, 'is required when any of svid_file_name, svid_key_file_name and svid_bundle_file_name is set');
   }
