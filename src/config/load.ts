@@ -3,10 +3,12 @@ import { differencesMet, isGoConfig } from '../convert/differences.js';
 import { GO_CMD_RELAUNCH } from '../convert/go-values.js';
 import { HclError, parseHcl } from '../convert/hcl.js';
 import { HelperError } from '../errors.js';
-import { normalizeConfig, type Config } from './config.js';
-import { applyEnvConfig, ENV_PREFIX, hasEnvConfig, readEnvConfig } from './env.js';
+import type { Config } from './config.js';
+import { applyEnvConfig, hasEnvConfig, readEnvConfig } from './env.js';
 import { dropGoUnset, goTable, parseGoJson, type Dialect } from './go-config.js';
 import { TableReader, Where, type RawTable } from './keys.js';
+import { normalizeConfig } from './normalize.js';
+import { ENV_PREFIX, TOP_LEVEL_KEYS } from './schema.js';
 import { readTextFile } from '../read-text.js';
 
 export interface LoadOptions {
@@ -90,7 +92,7 @@ function build(read: Read, text: string, file: string, env: NodeJS.ProcessEnv, o
   const fromEnv = readEnvConfig(env);
   const raw = applyEnvConfig(read.table, fromEnv);
   const where = new Where(file, text, fromEnv.sources, read.lines);
-  const config = normalizeConfig(new TableReader(raw, where), file, env, options.daemonMode);
+  const config = normalizeConfig(new TableReader(raw, where, TOP_LEVEL_KEYS), file, env, options.daemonMode);
   const addressVar = fromEnv.sources.get('agent_address');
   if (addressVar) config.agentAddressSource = addressVar;
   config.dialect = read.dialect;

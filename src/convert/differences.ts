@@ -1,5 +1,6 @@
 import { lstatSync, readlinkSync, statSync } from 'node:fs';
 import type { Config } from '../config/config.js';
+import { TABLES, TOP_LEVEL_KEYS } from '../config/schema.js';
 import { outputPath } from '../output/names.js';
 
 /**
@@ -15,12 +16,8 @@ export interface DeliberateDifference {
   met(config: Config): string[];
 }
 
-/** The keys the Go helper v0.11.0 reads at the top level. */
-export const GO_TOP_LEVEL_KEYS: ReadonlySet<string> = new Set([
-  'add_intermediates_to_bundle', 'agent_address', 'cmd', 'cmd_args', 'pid_file_name', 'cert_dir', 'cert_file_mode', 'key_file_mode',
-  'jwt_bundle_file_mode', 'jwt_svid_file_mode', 'include_federated_domains', 'omit_expired', 'renew_signal', 'daemon_mode',
-  'health_checks', 'hint', 'svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name', 'jwt_svids', 'jwt_bundle_file_name',
-]);
+/** The keys the Go helper v0.11.0 reads at the top level (its health_checks block among them). */
+const GO_TOP_LEVEL_KEYS: ReadonlySet<string> = new Set([...Object.entries(TOP_LEVEL_KEYS).filter(([, spec]) => spec.go).map(([key]) => key), ...Object.keys(TABLES)]);
 
 interface Output {
   key: string;

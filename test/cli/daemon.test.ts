@@ -151,6 +151,36 @@ for (const [dialect, policy] of [['HCL (Go config, by default)', ''], ['TOML', '
   });
 }
 
+test('ownership across rotations: a key chowned to uid 70 stays 70 with its mode; file_owner / file_group set the others', { skip: process.getuid?.() !== 0 && 'needs root (chown)' }, async () => {
+  const { chownSync } = await import('node:fs');
+  const dir = tempDir();
+  const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
+  const run = helper(dir, agent.address, 'file_group = "71"\n');
+  const owner = (f: string) => { const st = statSync(join(dir, 'certs', f)); return `${st.uid}:${st.gid}:${(st.mode & 0o777).toString(8)}`; };
+  try {
+    await waitFor('the first files', () => serialIn(dir) !== '');
+    assert.equal(owner('svid.pem'), '0:71:644', 'file_group applies to a created file');
+    chownSync(join(dir, 'certs', 'svid_key.pem'), 70, 70);
+    const first = serialIn(dir);
+    await agent.rotate();
+    await waitFor('a rotation', () => serialIn(dir) !== first);
+    await delay(200);
+    assert.equal(owner('svid_key.pem'), '70:71:600', 'the owner given by the operator is kept, the configured group applied, the mode kept');
+    assert.equal(owner('svid.pem'), '0:71:644');
+  } finally {
+    await stopHelper(run);
+  }
+});
+
+test('file_owner / file_group: names and ids are read, an unknown name is a config error naming the key', async () => {
+  const { parseConfig } = await import('../../src/config/load.js');
+  const base = 'cert_dir = "c"\nsvid_file_name = "a"\nsvid_key_file_name = "b"\nsvid_bundle_file_name = "d"\n';
+  assert.deepEqual(parseConfig(`${base}file_owner = "root"\nfile_group = 71\n`, 'helper.conf', {}).fileOwnership, { uid: 0, gid: 71 });
+  assert.deepEqual(parseConfig(base, 'helper.conf', {}).fileOwnership, { uid: undefined, gid: undefined });
+  assert.throws(() => parseConfig(`${base}file_owner = "no-such-user-here"\n`, 'helper.conf', {}), /helper\.conf:5: file_owner: no user named "no-such-user-here" in \/etc\/passwd; give the numeric id instead/);
+  assert.throws(() => parseConfig(`${base}file_group = true\n`, 'helper.conf', {}), /file_group: must be a group name or a numeric id, got boolean/);
+});
+
 test('without renew_signal, cmd is a reload command run once per rotation', async () => {
   const dir = tempDir();
   const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
