@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { basename } from 'node:path';
+import { relative } from 'node:path';
 import type { Config } from './config/config.js';
 import { formatDuration } from './config/duration.js';
 import { describeError, HelperError, isHelperError } from './errors.js';
@@ -116,7 +116,8 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
           return false;
         }
         const { svid, files } = update;
-        health.x509Written({ spiffeId: svid.id.toString(), serial: svid.serial, notAfter: svid.notAfter }, files.map((f) => basename(f.path)));
+        // Names as configured (relative to cert_dir): a file name may be a path (Go's file model).
+        health.x509Written({ spiffeId: svid.id.toString(), serial: svid.serial, notAfter: svid.notAfter }, files.map((f) => relative(config.certDir, f.path)));
         await notifyAll();
         return notifiers.length > 0;
       },

@@ -192,3 +192,24 @@ test('last_error names the current cause and is cleared once the agent is back (
     await stopped(run);
   }
 });
+
+test('readiness with file names that are paths: a file replaced behind the helper\'s back in its own directory is seen; Go\'s keys are the joined paths', async () => {
+  const dir = tempDir();
+  const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
+  const conf = join(dir, 'helper.conf');
+  const certs = join(dir, 'certs');
+  writeFileSync(conf, `agent_address = "${agent.address}"\ncert_dir = "${certs}"\nsvid_file_name = "x509/svid.pem"\nsvid_key_file_name = "../keys/svid_key.pem"\nsvid_bundle_file_name = "bundle.pem"\njwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "../jwts/a.jwt" }]\n${HEALTH}`);
+  const run = startCli(['--config', conf]);
+  try {
+    const port = await listenerPort(run);
+    const ready = await until(port, '/ready', 'ready', (p) => p.status === 200);
+    const go = (ready.body as unknown as { health: { file_write_statuses: { jwt_write_status: Record<string, string> } } }).health.file_write_statuses;
+    assert.deepEqual(go.jwt_write_status, { [join(dir, 'jwts/a.jwt')]: 'written' });
+    writeFileSync(join(dir, 'keys', 'svid_key.tmp'), 'not a key');
+    renameSync(join(dir, 'keys', 'svid_key.tmp'), join(dir, 'keys', 'svid_key.pem'));
+    const after = await until(port, '/ready', 'not ready', (p) => p.status === 503);
+    assert.match(after.body.not_ready!.join(), /x509 svid: \.\.\/keys\/svid_key\.pem was deleted or replaced/);
+  } finally {
+    await stopped(run);
+  }
+});
