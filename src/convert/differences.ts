@@ -1,4 +1,4 @@
-import { lstatSync, readlinkSync, statSync } from 'node:fs';
+import { lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import type { Config } from '../config/config.js';
 import { TABLES, TOP_LEVEL_KEYS } from '../config/schema.js';
 import { outputPath } from '../output/names.js';
@@ -39,6 +39,15 @@ function outputs(c: Config): Output[] {
   return list;
 }
 
+/** What is at `path` now; undefined when nothing can be seen there (no file, no directory). */
+function statOf(path: string, stat: (p: string) => Stats): Stats | undefined {
+  try {
+    return stat(path);
+  } catch {
+    return undefined;
+  }
+}
+
 const octal = (m: number): string => `0${m.toString(8).padStart(3, '0')}`;
 
 export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
@@ -54,7 +63,7 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     met: (c) =>
       outputs(c).flatMap((o) => {
         const path = outputPath(c.certDir, o.name);
-        if (!lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) return [];
+        if (!statOf(path, lstatSync)?.isSymbolicLink()) return [];
         return [`${o.key}: ${path} is a symlink (to ${readlinkSync(path)}): it is replaced by the file, not written through as the Go helper does; point readers at ${path} itself`];
       }),
   },
@@ -62,7 +71,7 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     title: 'File modes follow the config',
     met: (c) =>
       outputs(c).flatMap((o) => {
-        const st = statSync(outputPath(c.certDir, o.name), { throwIfNoEntry: false });
+        const st = statOf(outputPath(c.certDir, o.name), statSync);
         if (!st?.isFile() || (st.mode & 0o777) === o.mode) return [];
         return [`${o.name} has mode ${octal(st.mode & 0o777)}: it is rewritten with mode ${octal(o.mode)} from the config (the Go helper keeps the mode of a file that exists); set the mode key to ${octal(st.mode & 0o777)} to keep it`];
       }),

@@ -187,7 +187,8 @@ export function outputError(e: unknown, files: readonly FileContent[], leftAs: L
   if (e instanceof HelperError) return e;
   const err = e as NodeJS.ErrnoException;
   const where = err.path ? (tempTarget(basename(err.path)) ?? basename(err.path)) : files.map((f) => basename(f.path)).join(', ');
-  const dir = files[0] ? dirname(files[0].path) : '';
+  // The directory of the file that failed: outputs may be in several (file names that are paths).
+  const dir = err.path ? dirname(err.path) : files[0] ? dirname(files[0].path) : '';
   return new HelperError('output', `cannot write ${where} in ${dir}: ${whyFailed(err)}; ${LEFT_AS[leftAs]}`, { cause: e });
 }
 

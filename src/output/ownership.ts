@@ -1,4 +1,4 @@
-import { fchownSync, lstatSync, readFileSync } from 'node:fs';
+import { fchownSync, lstatSync, readFileSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { HelperError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -41,12 +41,20 @@ export function setFileOwnership(owner: FileOwnership, logger: Logger): void {
  * who may read the key.
  */
 export function ownerFor(previous: string): Owner | undefined {
-  const st = lstatSync(previous, { throwIfNoEntry: false });
-  const kept = st?.isFile() ? st : undefined;
+  const kept = regularFile(previous);
   const uid = configured.uid ?? kept?.uid;
   const gid = configured.gid ?? kept?.gid;
   if (uid === undefined && gid === undefined) return undefined;
   return { uid: uid ?? -1, gid: gid ?? -1 };
+}
+
+function regularFile(path: string): Stats | undefined {
+  try {
+    const st = lstatSync(path);
+    return st.isFile() ? st : undefined;
+  } catch {
+    return undefined; // none yet, or no directory there: the write itself reports that
+  }
 }
 
 /**

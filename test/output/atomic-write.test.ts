@@ -181,3 +181,33 @@ it('atomic_dir: a directory planted at ..data_tmp neither fails the swap nor is 
   assert.equal(readFileSync(join(dir, 'cert.pem'), 'utf8'), 'cert');
   assert.equal(readFileSync(join(dir, '..data_tmp', 'x'), 'utf8'), 'planted');
 });
+
+describe('writeFilesAtomic with files in several directories (file names that are paths)', () => {
+  it('writes each file in its own directory, leaving no temporary in either', async () => {
+    const root = tempDir('atomic-');
+    mkdirSync(join(root, 'certs'));
+    mkdirSync(join(root, 'keys'));
+    await writeFilesAtomic([
+      { path: join(root, 'certs', 'svid.pem'), data: 'cert', mode: 0o644 },
+      { path: join(root, 'keys', 'svid_key.pem'), data: 'key', mode: 0o600 },
+    ]);
+    assert.deepEqual(readdirSync(join(root, 'certs')), ['svid.pem']);
+    assert.deepEqual(readdirSync(join(root, 'keys')), ['svid_key.pem']);
+    assert.equal(statSync(join(root, 'keys', 'svid_key.pem')).mode & 0o777, 0o600);
+  });
+
+  it('a directory that cannot be written fails the whole set before any rename: the other directory keeps its old file and no temporary', async () => {
+    const root = tempDir('atomic-');
+    mkdirSync(join(root, 'certs'));
+    writeFileSync(join(root, 'certs', 'svid.pem'), 'old');
+    await assert.rejects(
+      writeFilesAtomic([
+        { path: join(root, 'certs', 'svid.pem'), data: 'new', mode: 0o644 },
+        { path: join(root, 'missing', 'svid_key.pem'), data: 'key', mode: 0o600 },
+      ]),
+      (e) => isHelperError(e, 'output') && /cannot write svid_key\.pem in \S+\/missing: directory does not exist; the previous files are unchanged/.test(e.message),
+    );
+    assert.equal(readFileSync(join(root, 'certs', 'svid.pem'), 'utf8'), 'old');
+    assert.deepEqual(readdirSync(join(root, 'certs')), ['svid.pem']);
+  });
+});
