@@ -99,7 +99,7 @@ export function normalizeConfig(r: TopLevelReader, file: string, env: NodeJS.Pro
  * svid_key_file_name (one combined file). A `{trust_domain}` pattern (jwt_bundle_format =
  * "jwks") is among them as written; no trust domain name has its braces, so it matches none.
  */
-function outputNames(config: Config): string[] {
+export function outputNames(config: Pick<Config, 'x509' | 'jwtBundleFileName' | 'jwtSvids'>): string[] {
   const x509 = config.x509;
   const key = x509 && x509.keyFileName !== x509.svidFileName ? x509.keyFileName : undefined;
   const names = [x509?.svidFileName, key, x509?.bundleFileName, config.jwtBundleFileName, ...config.jwtSvids.map((j) => j.fileName)];

@@ -3,6 +3,7 @@ import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, read
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/config.js';
+import { outputNames } from '../config/normalize.js';
 import { HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureDir, resolveDir, whyFailed } from './atomic-write.js';
@@ -62,8 +63,7 @@ export interface CertDirLock {
  * all or none: on a busy directory those already taken are released.
  */
 export async function lockOutputDirs(config: Pick<Config, 'certDir' | 'x509' | 'jwtSvids' | 'jwtBundleFileName'>, who: { mode: LockMode; config: string }, log: Logger): Promise<CertDirLock> {
-  const names = [config.x509?.svidFileName, config.x509?.keyFileName, config.x509?.bundleFileName, config.jwtBundleFileName, ...config.jwtSvids.map((j) => j.fileName)];
-  const dirs = [config.certDir, ...names.flatMap((n) => (n === undefined ? [] : [dirname(outputPath(config.certDir, n))]))];
+  const dirs = [config.certDir, ...outputNames(config).map((n) => dirname(outputPath(config.certDir, n)))];
   const byRealPath = new Map<string, string>();
   for (const d of dirs) {
     await ensureDir(d);
