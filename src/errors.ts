@@ -51,7 +51,7 @@ export function describeError(e: unknown): string {
   return String(e);
 }
 
-/** Exit codes of the `spiffe-helper` command. Documented in README.md ("Exit codes"). */
+/** Exit codes of the `spiffe-helper` command, every one of them. Documented in README.md ("Exit codes"). */
 export const ExitCode = {
   ok: 0,
   internal: 1,
@@ -62,6 +62,8 @@ export const ExitCode = {
   output: 6,
   child: 7,
   health: 8,
+  /** `spiffe-helper inspect` found a problem in the files (each one is listed). */
+  inspectProblem: 9,
   busy: 10,
   /** A one-shot command stopped by SIGINT (Ctrl-C) or SIGTERM: 128 + the signal's number, as shells report it. */
   interrupted: 130,
