@@ -74,33 +74,26 @@ export function exitCodeForStop(sig: 'SIGINT' | 'SIGTERM'): number {
   return sig === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated;
 }
 
+/** The exit code of each error code, by its name in ExitCode. */
+export const exitCodeOfError: Readonly<Record<ErrorCode, keyof typeof ExitCode>> = {
+  usage: 'usage',
+  config: 'config',
+  address: 'config',
+  timeout: 'timeout',
+  unavailable: 'timeout',
+  'workload-api': 'workloadApi',
+  'spiffe-id': 'workloadApi',
+  x509svid: 'workloadApi',
+  x509bundle: 'workloadApi',
+  jwtsvid: 'workloadApi',
+  jwtbundle: 'workloadApi',
+  output: 'output',
+  child: 'child',
+  health: 'health',
+  busy: 'busy',
+  internal: 'internal',
+};
+
 export function exitCodeFor(e: unknown): number {
-  if (!(e instanceof HelperError)) return ExitCode.internal;
-  switch (e.code) {
-    case 'usage':
-      return ExitCode.usage;
-    case 'config':
-    case 'address':
-      return ExitCode.config;
-    case 'timeout':
-    case 'unavailable':
-      return ExitCode.timeout;
-    case 'workload-api':
-    case 'spiffe-id':
-    case 'x509svid':
-    case 'x509bundle':
-    case 'jwtsvid':
-    case 'jwtbundle':
-      return ExitCode.workloadApi;
-    case 'output':
-      return ExitCode.output;
-    case 'child':
-      return ExitCode.child;
-    case 'health':
-      return ExitCode.health;
-    case 'busy':
-      return ExitCode.busy;
-    case 'internal':
-      return ExitCode.internal;
-  }
+  return ExitCode[e instanceof HelperError ? exitCodeOfError[e.code] : 'internal'];
 }
