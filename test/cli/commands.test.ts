@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { parseCommandArgs } from '../../src/cli/args.js';
 import { commands } from '../../src/cli/commands.js';
@@ -124,5 +126,26 @@ describe('exit codes: one table', () => {
     const table = readme.slice(readme.indexOf('## Exit codes'));
     const documented = new Set([...table.slice(0, table.indexOf('\n## ', 3)).matchAll(/^\| ([\d, ]+) \|/gm)].flatMap((m) => m[1]!.split(',').map(Number)));
     for (const [name, code] of Object.entries(ExitCode)) assert.ok(documented.has(code), `${name} (${code})`);
+  });
+});
+
+describe('lazy commands', () => {
+  const bundleDir = fileURLToPath(new URL('../../dist/bundle/', import.meta.url));
+  /** The entry and every chunk it imports statically: what a helper run loads. */
+  function staticGraph(file: string, seen = new Set<string>()): Set<string> {
+    if (seen.has(file)) return seen;
+    seen.add(file);
+    for (const m of readFileSync(file, 'utf8').matchAll(/^import [^;]*? from "(\.\/[^"]+)";?$/gm)) staticGraph(join(bundleDir, m[1]!), seen);
+    return seen;
+  }
+
+  it('the helper loads no code of inspect, convert-config, jwt verify or the dev agent', () => {
+    const graph = [...staticGraph(join(bundleDir, 'cli.js'))];
+    assert.ok(graph.length > 1, 'the entry imports its shared chunks');
+    const code = graph.map((f) => readFileSync(f, 'utf8')).join('\n');
+    assert.match(code, /function parseCommandArgs\d*\(/, 'the check sees the functions of the static graph');
+    for (const fn of ['renderText', 'inspectJwtBundles', 'convertHcl', 'startDevAgent', 'parseJwtBundleFile', 'parseAndValidateJwtSvid']) {
+      assert.doesNotMatch(code, new RegExp(`function ${fn}\\d*\\(`), fn);
+    }
   });
 });
