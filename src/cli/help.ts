@@ -33,13 +33,7 @@ export function renderHelp(usage: readonly string[], command: Command): string {
   });
   flags.push(flagLine('-h, --help', 'show this help'));
   const codes = command.exitCodes.map(([name, meaning]) => `${ExitCode[name]} ${meaning}`).join('; ');
-  return [
-    `Usage: ${usage.join(`\n${' '.repeat('Usage: '.length)}`)}`,
-    command.about
-      .split(/\n\n/)
-      .map((p) => (p.startsWith(' ') ? p : wrap(p, 0)))
-      .join('\n\n'),
-    `Flags:\n${flags.join('\n')}`,
-    `Exit codes: ${wrap(`${codes}.`, 0, 'Exit codes: '.length)}`,
-  ].join('\n\n') + '\n';
+  const about = command.about.split(/\n\n/).map((p) => (p.startsWith(' ') ? p : wrap(p, 0)));
+  const sections = [`Usage: ${usage.join(`\n${' '.repeat('Usage: '.length)}`)}`, ...about, `Flags:\n${flags.join('\n')}`, `Exit codes: ${wrap(`${codes}.`, 0, 'Exit codes: '.length)}`];
+  return `${sections.join('\n\n')}\n`;
 }

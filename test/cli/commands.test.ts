@@ -35,7 +35,10 @@ describe('help', () => {
   }
 
   // `jwt --help` used to be read as the helper's flags: "Unexpected argument 'jwt'", exit 2.
-  for (const argv of [['jwt', '--help'], ['jwt', '-h']]) {
+  for (const argv of [
+    ['jwt', '--help'],
+    ['jwt', '-h'],
+  ]) {
     it(`spiffe-helper ${argv.join(' ')} lists the jwt commands`, async () => {
       const r = await runCli(argv);
       assert.equal(r.code, ExitCode.ok, r.stderr);
@@ -98,7 +101,10 @@ describe('Go-style flags', () => {
   }
   it('-help', () => assert.equal(parse(['-help']), 'help'));
   it('an undeclared single-dash word stays an error', () => {
-    assert.throws(() => parse(['-bogus']), (e) => e instanceof HelperError && e.code === 'usage' && /-b/.test(e.message));
+    assert.throws(
+      () => parse(['-bogus']),
+      (e) => e instanceof HelperError && e.code === 'usage' && /-b/.test(e.message),
+    );
   });
 });
 
@@ -117,7 +123,10 @@ describe('exit codes: one table', () => {
     // inspect finds a problem: nothing in an empty directory.
     const r = await runCli(['inspect', '--dir', tempDir()]);
     reached.add(r.code!);
-    assert.deepEqual([...reached].sort((a, b) => a - b), Object.values(ExitCode).sort((a, b) => a - b));
+    assert.deepEqual(
+      [...reached].sort((a, b) => a - b),
+      Object.values(ExitCode).sort((a, b) => a - b),
+    );
     assert.equal(r.code, ExitCode.inspectProblem, r.stderr);
   });
 
