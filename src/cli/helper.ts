@@ -1,6 +1,7 @@
 /** `spiffe-helper [flags]`: the helper itself, as a daemon or one-shot. */
 import { parseDuration } from '../config/duration.js';
 import { loadConfig } from '../config/load.js';
+import { TOP_LEVEL_KEYS } from '../config/schema.js';
 import { ExitCode } from '../errors.js';
 import { createLogger, type LogFormat, type LogLevel } from '../log.js';
 import { lockCertDir } from '../output/cert-dir-lock.js';
@@ -21,8 +22,8 @@ export const helperCommand = defineCommand({
     once: { type: 'boolean', doc: 'fetch the SVIDs, write the files and exit (same as --daemon-mode=false)' },
     'daemon-mode': { type: 'string', value: 'BOOL', choices: ['true', 'false'], alone: 'true', doc: 'override daemon_mode from the config' },
     timeout: { type: 'string', value: 'DURATION', doc: 'one-shot: how long to wait for the agent (default 60s; 500ms, 30s, 2m)' },
-    'log-level': { type: 'string', choices: ['debug', 'info', 'warn', 'error'], doc: 'override log_level' },
-    'log-format': { type: 'string', choices: ['text', 'json'], doc: 'override log_format' },
+    'log-level': { type: 'string', choices: TOP_LEVEL_KEYS.log_level.oneOf, doc: 'override log_level' },
+    'log-format': { type: 'string', choices: TOP_LEVEL_KEYS.log_format.oneOf, doc: 'override log_format' },
     version: { type: 'boolean', doc: 'print the version and exit' },
   },
   exitCodes: [

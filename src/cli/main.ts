@@ -1,4 +1,5 @@
 /** Finds the command `argv` names, parses its flags, runs it and maps what it throws to an exit code. */
+import { envVarName } from '../config/schema.js';
 import { describeError, ExitCode, exitCodeFor, exitCodeForStop, HelperError } from '../errors.js';
 import { createLogger, type LogFormat } from '../log.js';
 import type { SignalHub } from '../notify/signals.js';
@@ -34,7 +35,7 @@ function resolve(argv: string[]): { entry: Entry; rest: string[] } | 'group help
 function earlyLogFormat(argv: string[], env: NodeJS.ProcessEnv): LogFormat {
   const i = argv.findLastIndex((a) => /^--?log-format(=|$)/.test(a));
   const flag = i < 0 ? undefined : argv[i]!.includes('=') ? argv[i]!.slice(argv[i]!.indexOf('=') + 1) : argv[i + 1];
-  return (flag ?? env.SPIFFE_HELPER_LOG_FORMAT) === 'json' ? 'json' : 'text';
+  return (flag ?? env[envVarName('log_format')]) === 'json' ? 'json' : 'text';
 }
 
 export async function main(argv: string[], signals: SignalHub): Promise<number> {
