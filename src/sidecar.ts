@@ -13,11 +13,11 @@ import { wantsJwt } from './jwt/wants.js';
 import { ensureDir } from './output/atomic-write.js';
 import { X509Writer, type X509Update } from './output/x509-writer.js';
 import { UpdateScheduler } from './update-scheduler.js';
-import type { BackoffOptions } from './workload/backoff.js';
-import { BundleCache } from './workload/bundle-cache.js';
+import type { BackoffOptions } from './backoff.js';
+import { BundleCache } from './spiffe/bundle-cache.js';
+import type { X509Context } from './spiffe/x509context.js';
+import { watchX509Context } from './workload/api.js';
 import { WorkloadClient } from './workload/client.js';
-import type { X509SVIDResponseMessage } from './workload/proto.js';
-import { logFederatedNotes, parseX509Context } from './workload/x509context.js';
 
 /**
  * Wires the one-way flow: agent message → validated identity → files → notification → health.
@@ -42,12 +42,10 @@ export async function runOnce(options: SidecarOptions & { timeoutMs: number }): 
     await ensureDir(config.certDir);
     const writer = X509Writer.fromConfig(config, log);
     if (writer) {
-      await client.watch<X509SVIDResponseMessage>({
-        rpc: 'FetchX509SVID',
+      await watchX509Context(client, {
         signal: AbortSignal.any([signal, deadline, done.signal]),
-        onMessage: async (msg) => {
+        onUpdate: async (ctx) => {
           try {
-            const ctx = parseX509Context(msg);
             logFederatedNotes(ctx, '', log);
             await writer.apply(ctx);
             written = true;
@@ -127,14 +125,10 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
     });
   const watching =
     writer && x509Writes
-      ? client
-          .watch<X509SVIDResponseMessage>({
-            rpc: 'FetchX509SVID',
+      ? watchX509Context(client, {
             signal,
-            // Validation happens here, so that a bad update is refused as it comes. (async: the
-            // client expects a rejected promise, not a synchronous throw.)
-            onMessage: async (msg) => {
-              const ctx = parseX509Context(msg, new Date(), bundleCache);
+            cache: bundleCache,
+            onUpdate: (ctx) => {
               federatedNotes = logFederatedNotes(ctx, federatedNotes, log);
               x509Writes.offer(writer.prepare(ctx));
             },
@@ -214,3 +208,16 @@ function closeServer(server: Server | undefined): Promise<void> {
 }
 
 
+/**
+ * Log lines about federated bundles (empty ones, certificates left out) when they change, not
+ * on every message; returns what to pass as `before` next time ('' at first).
+ */
+function logFederatedNotes(ctx: X509Context, before: string, log: Logger): string {
+  const now = JSON.stringify([ctx.emptyFederatedDomains, ctx.ignoredFederated]);
+  if (now === before) return now;
+  if (ctx.emptyFederatedDomains.length > 0) {
+    log.info('federated trust domains with an empty x509 bundle: nothing of theirs is trusted or written', { trust_domains: ctx.emptyFederatedDomains.join(',') });
+  }
+  for (const detail of ctx.ignoredFederated) log.warn('federated bundle certificate left out: it cannot be a trust anchor', { detail });
+  return now;
+}

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { JwtWriter } from '../output/jwt-writer.js';
 import type { JwtBundleSet } from '../spiffe/jwtbundle.js';
 import { UpdateScheduler } from '../update-scheduler.js';
-import type { BackoffOptions } from '../workload/backoff.js';
+import type { BackoffOptions } from '../backoff.js';
 import type { WorkloadClient } from '../workload/client.js';
 import { JwtBundleWatch } from './bundle-watch.js';
 import { fetchJwtSvid } from './fetch.js';

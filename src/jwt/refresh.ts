@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { JwtWriter } from '../output/jwt-writer.js';
 import type { JwtSvid } from '../spiffe/jwtsvid.js';
 import { MAX_TIMER_MS, sleep } from '../timer.js';
-import { Backoff, type BackoffOptions } from '../workload/backoff.js';
+import { Backoff, type BackoffOptions } from '../backoff.js';
 import type { WorkloadClient } from '../workload/client.js';
 import type { JwtBundleWatch } from './bundle-watch.js';
 import { fetchJwtSvid } from './fetch.js';

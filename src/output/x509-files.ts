@@ -5,8 +5,8 @@ import { fileNameForTrustDomain, trustDomainInFileName } from '../config/trust-d
 import type { X509Bundle } from '../spiffe/bundle.js';
 import type { Certificate } from '../spiffe/certificate.js';
 import { toPem } from '../spiffe/pem.js';
+import type { X509Context } from '../spiffe/x509context.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
-import type { X509Context } from '../workload/x509context.js';
 import { resolveDir, type FileContent } from './atomic-write.js';
 
 /**

@@ -18,6 +18,13 @@ export interface JwtSvid {
   readonly hint: string;
 }
 
+/** A JWT-SVID as the agent sends it, not yet validated. */
+export interface RawJwtSvid {
+  spiffeId: string;
+  token: string;
+  hint: string;
+}
+
 export interface ValidateOptions {
   /** Must be one of the token's `aud` values. */
   audience: string;
@@ -161,6 +168,13 @@ function numericDate(claims: Record<string, unknown>, name: string, required: bo
   }
   if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(`the "${name}" claim must be a number of seconds since the epoch`);
   return new Date(v * 1000);
+}
+
+/** A token as the agent sent it: valid, and for the SPIFFE ID the agent said it is for. */
+export function validateSentJwtSvid(raw: RawJwtSvid, options: Omit<ValidateOptions, 'hint'>): JwtSvid {
+  const svid = parseAndValidateJwtSvid(raw.token, { ...options, hint: raw.hint });
+  if (raw.spiffeId !== svid.id.toString()) throw invalid(`the response says the token is for ${JSON.stringify(raw.spiffeId)} but its "sub" claim is ${svid.id}`);
+  return svid;
 }
 
 /**

@@ -153,13 +153,20 @@ export interface RpcSchemas {
 }
 
 /** Every RPC of the service: request and response messages, and whether the response streams. */
-export const Rpcs: Record<RpcName, RpcSchemas> = {
+export const Rpcs = {
   FetchX509SVID: { request: Messages.X509SVIDRequest, response: Messages.X509SVIDResponse, stream: true },
   FetchX509Bundles: { request: Messages.X509BundlesRequest, response: Messages.X509BundlesResponse, stream: true },
   FetchJWTSVID: { request: Messages.JWTSVIDRequest, response: Messages.JWTSVIDResponse, stream: false },
   FetchJWTBundles: { request: Messages.JWTBundlesRequest, response: Messages.JWTBundlesResponse, stream: true },
   ValidateJWTSVID: { request: Messages.ValidateJWTSVIDRequest, response: Messages.ValidateJWTSVIDResponse, stream: false },
-};
+} as const satisfies Record<RpcName, RpcSchemas>;
+
+/** The RPCs whose response is a stream, and the others (unary). */
+export type StreamRpc = { [R in RpcName]: (typeof Rpcs)[R]['stream'] extends true ? R : never }[RpcName];
+export type UnaryRpc = Exclude<RpcName, StreamRpc>;
+/** The message types an RPC takes and returns, read off its schemas. */
+export type RequestOf<R extends RpcName> = (typeof Rpcs)[R]['request'] extends Schema<infer T> ? T : never;
+export type ResponseOf<R extends RpcName> = (typeof Rpcs)[R]['response'] extends Schema<infer T> ? T : never;
 
 export function methodPath(rpc: RpcName): string {
   return `/${SERVICE}/${rpc}`;
