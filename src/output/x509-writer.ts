@@ -29,7 +29,8 @@ export class X509Writer {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  static fromConfig(config: Config, log: Logger): X509Writer | undefined {
+  /** Async so that an output format can load its encoder only for a config that asks for it. */
+  static async fromConfig(config: Config, log: Logger): Promise<X509Writer | undefined> {
     return config.x509 ? new X509Writer(config.x509, config.certDir, log) : undefined;
   }
 
