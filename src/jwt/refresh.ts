@@ -1,10 +1,10 @@
+import { Backoff, type BackoffOptions } from '../backoff.js';
 import type { JwtSvidOutput } from '../config/config.js';
 import { describeError, isHelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { JwtWriter } from '../output/jwt-writer.js';
 import type { JwtSvid } from '../spiffe/jwtsvid.js';
 import { MAX_TIMER_MS, sleep } from '../timer.js';
-import { Backoff, type BackoffOptions } from '../backoff.js';
 import type { WorkloadClient } from '../workload/client.js';
 import type { JwtBundleWatch } from './bundle-watch.js';
 import { fetchJwtSvid } from './fetch.js';
@@ -24,7 +24,6 @@ export interface RefreshOptions {
   onWritten?: (changed: boolean, expiry: Date) => void;
   onFailed?: (error: string, cause: unknown) => void;
 }
-
 
 /**
  * Keeps one JWT-SVID file fresh until `signal` aborts. A failed refresh (agent down, a token

@@ -5,9 +5,9 @@ import { selectByHint } from '../spiffe/hint.js';
 import type { X509Context } from '../spiffe/x509context.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
 import { writeFilesAtomic, type FileContent } from './atomic-write.js';
-import { cleanUpAfterWrite } from './cleanup.js';
+import { cleanUpAfterWrite, removeStaleFederatedFiles } from './cleanup.js';
 import { writeFilesSwapDir } from './swap-dir.js';
-import { removeStaleFederatedFiles, renderX509Files } from './x509-files.js';
+import { renderX509Files } from './x509-files.js';
 
 /** A validated update turned into the files it becomes: what waits to be written. */
 export interface X509Update {

@@ -1,14 +1,15 @@
-import { constants, verify, type KeyObject } from 'node:crypto';
-import { HelperError } from '../errors.js';
-import { CLOCK_SKEW_MS } from './chain.js';
-import { SpiffeId } from './id.js';
-import type { JwtBundleSet } from './jwtbundle.js';
-
 /**
  * JWT-SVIDs (JWT-SVID.md). Parsing is validation: a `JwtSvid` exists only for a token whose
  * header, signature (against the bundle of the subject's trust domain) and claims passed.
  * No error message ever holds the token: it is a bearer credential.
  */
+import { constants, verify, type KeyObject } from 'node:crypto';
+import { HelperError } from '../errors.js';
+import { isPlainObject } from '../guards.js';
+import { CLOCK_SKEW_MS } from './chain.js';
+import { SpiffeId } from './id.js';
+import type { JwtBundleSet } from './jwtbundle.js';
+
 export interface JwtSvid {
   readonly token: string;
   readonly id: SpiffeId;
@@ -184,7 +185,7 @@ export function validateSentJwtSvid(raw: RawJwtSvid, options: Omit<ValidateOptio
 export function decodeJwtSegment(part: string): Record<string, unknown> | undefined {
   try {
     const value = decodeJson(part);
-    return isJsonObject(value) ? value : undefined;
+    return isPlainObject(value) ? value : undefined;
   } catch {
     return undefined;
   }
@@ -198,16 +199,12 @@ function decodeObject(part: string, what: string): Record<string, unknown> {
   } catch {
     throw invalid(`token ${what} is not base64url-encoded JSON`);
   }
-  if (!isJsonObject(value)) throw invalid(`token ${what} is not a JSON object`);
+  if (!isPlainObject(value)) throw invalid(`token ${what} is not a JSON object`);
   return value;
 }
 
 function decodeJson(part: string): unknown {
   return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-}
-
-function isJsonObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function invalid(message: string): HelperError {

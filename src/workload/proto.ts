@@ -1,5 +1,3 @@
-import { expectWire, ProtoError, Reader, WireType, Writer, type Tag } from './wire.js';
-
 /**
  * The Workload API messages (proto/workload.proto, the source of truth) as small schemas read
  * by one decoder and one encoder, with no protobuf library at run time. Messages decode into
@@ -10,6 +8,7 @@ import { expectWire, ProtoError, Reader, WireType, Writer, type Tag } from './wi
  * The proto has no package line: the service is `SpiffeWorkloadAPI` and method paths are
  * `/SpiffeWorkloadAPI/<Rpc>`, as SPIRE serves them.
  */
+import { expectWire, ProtoError, Reader, WireType, Writer, type Tag } from './wire.js';
 
 type Scalar = 'string' | 'bytes' | 'double' | 'bool' | 'null-enum';
 interface Field {
