@@ -15,6 +15,9 @@ export interface X509Update {
   files: FileContent[];
 }
 
+/** More files made from the same update (the PKCS#12 stores): pure, written with the PEM files as one set. */
+export type X509Render = (svid: X509Svid, ctx: X509Context, now: Date) => FileContent[];
+
 /**
  * Turns validated X.509 contexts into files. Remembers what it last wrote, so that an
  * identical update (agents re-send state) rewrites nothing and wakes nobody.
@@ -27,9 +30,9 @@ export class X509Writer {
     private readonly certDir: string,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
+    private readonly renders: readonly X509Render[] = [],
   ) {}
 
-  /** Async so that an output format can load its encoder only for a config that asks for it. */
   static async fromConfig(config: Config, log: Logger): Promise<X509Writer | undefined> {
     return config.x509 ? new X509Writer(config.x509, config.certDir, log) : undefined;
   }
@@ -42,7 +45,8 @@ export class X509Writer {
   /** Picks the SVID and renders the files; throws, like validation, when the update cannot be used. */
   prepare(ctx: X509Context): X509Update {
     const svid = selectByHint(ctx.svids, this.out.hint, 'x509svid');
-    return { svid, files: renderX509Files(svid, ctx, this.out, this.certDir, this.now()) };
+    const now = this.now();
+    return { svid, files: [...renderX509Files(svid, ctx, this.out, this.certDir, now), ...this.renders.flatMap((render) => render(svid, ctx, now))] };
   }
 
   /**
