@@ -19,9 +19,11 @@ export interface RefreshOptions {
   signal: AbortSignal;
   /** Between failed refreshes; the Go helper's 1 s doubling to 60 s by default. */
   backoff?: BackoffOptions;
-  /** After every successful refresh; `changed` is false when the agent handed out the same token. */
+  /** A validated token is about to be written (health: the file changes at the helper's own hand). */
   onWriting?: () => void;
+  /** After every successful refresh; `changed` is false when the agent handed out the same token. */
   onWritten?: (changed: boolean, expiry: Date) => void;
+  /** A refresh failed, or the token on disk expired meanwhile; the last good file stays. */
   onFailed?: (error: string, cause: unknown) => void;
 }
 
