@@ -309,6 +309,7 @@ export class Http2Connection {
 
   private onData(f: Frame): void {
     const s = this.stream(f);
+    const data = unpad(f);
     // Flow control counts the whole payload, padding included, whatever the stream's state.
     const size = f.payload.length;
     this.recvWindow -= size;
@@ -319,7 +320,6 @@ export class Http2Connection {
     if (s.blocks === 0) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, 'DATA before the response headers');
     s.recvWindow -= size;
     if (s.recvWindow < 0) return this.streamError(s, ErrorCode.FLOW_CONTROL_ERROR, `the agent sent more data than the stream window of ${this.receiveWindow} bytes allows`);
-    const data = unpad(f);
     if (data.length > 0) s.events.onData(data);
     if (!this.streams.has(s.id)) return; // the handler ended it
     if (f.flags & Flag.END_STREAM) return this.remoteEnd(s);
