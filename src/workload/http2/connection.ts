@@ -69,7 +69,6 @@ interface StreamState {
   id: number;
   events: StreamEvents;
   sendWindow: number;
-  recvWindow: number;
   /** Bytes received and delivered since our last WINDOW_UPDATE for the stream. */
   recvConsumed: number;
   /** The request body not yet sent (flow control). */
@@ -102,8 +101,8 @@ export class Http2Connection {
   private peerMaxFrame = DEFAULT_MAX_FRAME;
   private peerMaxStreams = Number.POSITIVE_INFINITY;
   private sendWindow = DEFAULT_WINDOW;
-  private recvWindow: number;
-  private recvConsumed = 0;
+  /** Bytes received on the connection since our last WINDOW_UPDATE for it. */
+  private readonly window = { id: 0, recvConsumed: 0 };
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private pingDeadline: NodeJS.Timeout | undefined;
   private goawayLastStream: number | undefined;
@@ -118,8 +117,7 @@ export class Http2Connection {
   ) {
     this.maxHeaderListSize = options.maxHeaderListSize ?? 64 * 1024;
     this.receiveWindow = options.receiveWindow ?? 1024 * 1024;
-    this.recvWindow = this.receiveWindow;
-    socket.setNoDelay?.(true);
+    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (e) => this.destroy(e.message));
     socket.on('end', () => this.destroy('the agent closed the connection'));
@@ -137,13 +135,9 @@ export class Http2Connection {
     );
   }
 
-  /** Open, and not told by a GOAWAY to stop starting streams. */
+  /** Open, not told by a GOAWAY to stop starting streams, and with stream identifiers left. */
   get usable(): boolean {
-    return !this.closed && this.goawayLastStream === undefined;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
+    return !this.closed && this.goawayLastStream === undefined && this.nextStreamId <= MAX_WINDOW;
   }
 
   /** Why the connection ended or is ending (GOAWAY, an error), when not by our own close. */
@@ -163,14 +157,12 @@ export class Http2Connection {
   request(fields: HeaderField[], body: Buffer, events: StreamEvents): ClientStream {
     if (!this.usable) throw new Error(this.closedReason ?? 'the connection is closed');
     if (this.streams.size >= this.peerMaxStreams) throw new Error(`the agent allows no more than ${this.peerMaxStreams} concurrent streams`);
-    if (this.nextStreamId > MAX_WINDOW) throw new Error('the connection has used up its stream identifiers');
     const id = this.nextStreamId;
     this.nextStreamId += 2;
     const s: StreamState = {
       id,
       events,
       sendWindow: this.peerInitialWindow,
-      recvWindow: this.receiveWindow,
       recvConsumed: 0,
       pending: body,
       localEnded: false,
@@ -311,36 +303,25 @@ export class Http2Connection {
     const s = this.stream(f);
     const data = unpad(f);
     // Flow control counts the whole payload, padding included, whatever the stream's state.
+    // Every byte is consumed as it arrives (the deframer enforces the message size limit), so
+    // the windows granted never run out and a peer cannot overrun them.
     const size = f.payload.length;
-    this.recvWindow -= size;
-    if (this.recvWindow < 0) throw new Http2Error(ErrorCode.FLOW_CONTROL_ERROR, `the agent sent more data than the connection window of ${this.receiveWindow} bytes allows`);
-    this.consumed(undefined, size);
+    this.consumed(this.window, size);
     if (!s) return;
     if (s.remoteEnded) return this.streamError(s, ErrorCode.STREAM_CLOSED, 'DATA after the end of the stream');
     if (s.blocks === 0) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, 'DATA before the response headers');
-    s.recvWindow -= size;
-    if (s.recvWindow < 0) return this.streamError(s, ErrorCode.FLOW_CONTROL_ERROR, `the agent sent more data than the stream window of ${this.receiveWindow} bytes allows`);
     if (data.length > 0) s.events.onData(data);
     if (!this.streams.has(s.id)) return; // the handler ended it
     if (f.flags & Flag.END_STREAM) return this.remoteEnd(s);
     this.consumed(s, size);
   }
 
-  /** Grants consumed bytes back to the peer once half a window has been used. */
-  private consumed(s: StreamState | undefined, size: number): void {
-    if (s) {
-      s.recvConsumed += size;
-      if (s.recvConsumed < this.receiveWindow / 2) return;
-      this.socket.write(encodeFrame(FrameType.WINDOW_UPDATE, 0, s.id, u32(s.recvConsumed)));
-      s.recvWindow += s.recvConsumed;
-      s.recvConsumed = 0;
-      return;
-    }
-    this.recvConsumed += size;
-    if (this.recvConsumed < this.receiveWindow / 2) return;
-    this.socket.write(encodeFrame(FrameType.WINDOW_UPDATE, 0, 0, u32(this.recvConsumed)));
-    this.recvWindow += this.recvConsumed;
-    this.recvConsumed = 0;
+  /** Grants consumed bytes back to the peer (stream 0: the connection) once half a window has been used. */
+  private consumed(w: { id: number; recvConsumed: number }, size: number): void {
+    w.recvConsumed += size;
+    if (w.recvConsumed < this.receiveWindow / 2) return;
+    this.socket.write(encodeFrame(FrameType.WINDOW_UPDATE, 0, w.id, u32(w.recvConsumed)));
+    w.recvConsumed = 0;
   }
 
   private onHeaders(f: Frame): void {
