@@ -69,16 +69,10 @@ export interface CallOptions {
   onMessage(message: Buffer): void;
 }
 
-interface Connection {
-  h2: Http2Connection;
-  /** Calls open on it: the socket keeps the process alive only while there are some. */
-  streams: number;
-}
-
 const HEADER_BYTES = 5;
 
 export class Channel {
-  private conn: Connection | undefined;
+  private conn: Http2Connection | undefined;
   private closed = false;
 
   constructor(private readonly options: ChannelOptions) {}
@@ -135,23 +129,19 @@ export class Channel {
   /** Ends the connection and every call on it; later calls fail with CANCELLED. */
   close(): void {
     this.closed = true;
-    this.conn?.h2.destroy();
+    this.conn?.destroy();
     this.conn = undefined;
   }
 
   /** The open connection, or a new one: after GOAWAY or a dropped connection the next call reconnects. */
-  private connection(): Connection {
+  private connection(): Http2Connection {
     const current = this.conn;
-    if (current?.h2.usable) return current;
+    if (current?.usable) return current;
     const { address: a, keepaliveMs, keepaliveTimeoutMs } = this.options;
     const socket = a.kind === 'unix' ? netConnect(a.socketPath) : netConnect({ host: a.host, port: a.port });
-    const conn: Connection = {
-      h2: new Http2Connection(socket, { keepaliveMs, keepaliveTimeoutMs }, () => {
-        if (this.conn === conn) this.conn = undefined;
-      }),
-      streams: 0,
-    };
-    conn.h2.unref();
+    const conn = new Http2Connection(socket, { keepaliveMs, keepaliveTimeoutMs }, () => {
+      if (this.conn === conn) this.conn = undefined;
+    });
     this.conn = conn;
     return conn;
   }
@@ -163,10 +153,9 @@ class Attempt {
   private readonly deframer: Deframer;
   private headers: Headers | undefined;
   private trailers: Headers | undefined;
-  private done = false;
 
   constructor(
-    private readonly conn: Connection,
+    private readonly conn: Http2Connection,
     fields: HeaderField[],
     body: Buffer,
     maxReceiveBytes: number,
@@ -175,7 +164,7 @@ class Attempt {
     onEnd: (end: { error: GrpcError | undefined; refused: boolean; answered: boolean }) => void,
   ) {
     this.deframer = new Deframer(maxReceiveBytes);
-    this.stream = conn.h2.request(fields, body, {
+    this.stream = conn.request(fields, body, {
       onHeaders: (h) => {
         if (this.headers) return void (this.trailers = h);
         this.headers = h;
@@ -190,23 +179,14 @@ class Attempt {
         }
       },
       onClose: (end) => {
-        this.release();
         onEnd({ error: this.outcome(end), refused: end.refused === true, answered: this.headers !== undefined });
       },
     });
-    if (++conn.streams === 1) conn.h2.ref();
   }
 
   /** Ends the stream with RST_STREAM CANCEL (a failure decided here: the call is settled already). */
   cancel(): void {
     this.stream.cancel();
-    this.release();
-  }
-
-  private release(): void {
-    if (this.done) return;
-    this.done = true;
-    if (--this.conn.streams === 0) this.conn.h2.unref();
   }
 
   private outcome(end: StreamEnd): GrpcError | undefined {
@@ -219,7 +199,7 @@ class Attempt {
       return undefined;
     }
     // A connection that failed or ended takes its streams with it: its reason is the one to report.
-    const connectionError = end.connectionError ? end.error : this.conn.h2.reason;
+    const connectionError = end.connectionError ? end.error : this.conn.reason;
     if (connectionError) return new GrpcError(Status.UNAVAILABLE, connectionError);
     if (end.rstCode !== undefined && end.rstCode !== ErrorCode.NO_ERROR) {
       return new GrpcError(codeForRstStream(end.rstCode), `the agent reset the stream (RST_STREAM ${errorName(end.rstCode)})`);

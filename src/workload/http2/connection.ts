@@ -118,6 +118,8 @@ export class Http2Connection {
     this.maxHeaderListSize = options.maxHeaderListSize ?? 64 * 1024;
     this.receiveWindow = options.receiveWindow ?? 1024 * 1024;
     socket.setNoDelay(true);
+    // Only open streams keep the process alive (an idle connection to the agent does not).
+    socket.unref();
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (e) => this.destroy(e.message));
     socket.on('end', () => this.destroy('the agent closed the connection'));
@@ -145,14 +147,6 @@ export class Http2Connection {
     return this.closedReason;
   }
 
-  ref(): void {
-    this.socket.ref();
-  }
-
-  unref(): void {
-    this.socket.unref();
-  }
-
   /** Starts a request: HEADERS (and CONTINUATION), then `body` as DATA ending the stream. */
   request(fields: HeaderField[], body: Buffer, events: StreamEvents): ClientStream {
     if (!this.usable) throw new Error(this.closedReason ?? 'the connection is closed');
@@ -169,6 +163,7 @@ export class Http2Connection {
       remoteEnded: false,
       blocks: 0,
     };
+    if (this.streams.size === 0) this.socket.ref();
     this.streams.set(id, s);
     this.writeHeaders(id, encode(fields));
     this.flush(s);
@@ -232,6 +227,7 @@ export class Http2Connection {
 
   private afterStreamEnd(): void {
     if (this.streams.size > 0) return;
+    this.socket.unref();
     this.stopKeepalive();
     // After a graceful GOAWAY the connection ends with its last stream.
     if (this.goawayLastStream !== undefined) this.destroy();
