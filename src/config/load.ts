@@ -2,10 +2,12 @@ import { parse, TomlError } from 'smol-toml';
 import { WRAPPED_CMD_EXITS } from '../convert/go-values.js';
 import { HclError, parseHcl } from '../convert/hcl.js';
 import { HelperError } from '../errors.js';
-import { normalizeConfig, type Config } from './config.js';
-import { applyEnvConfig, ENV_PREFIX, hasEnvConfig, readEnvConfig } from './env.js';
+import type { Config } from './config.js';
+import { applyEnvConfig, hasEnvConfig, readEnvConfig } from './env.js';
 import { dropGoUnset, goTable, parseGoJson, type Dialect } from './go-config.js';
 import { TableReader, Where, type RawTable } from './keys.js';
+import { normalizeConfig } from './normalize.js';
+import { ENV_PREFIX, TOP_LEVEL_KEYS } from './schema.js';
 import { readTextFile } from '../read-text.js';
 
 export interface LoadOptions {
@@ -89,7 +91,7 @@ function build(read: Read, text: string, file: string, env: NodeJS.ProcessEnv, o
   const fromEnv = readEnvConfig(env);
   const raw = applyEnvConfig(read.table, fromEnv);
   const where = new Where(file, text, fromEnv.sources, read.lines);
-  const config = normalizeConfig(new TableReader(raw, where), file, env, options.daemonMode);
+  const config = normalizeConfig(new TableReader(raw, where, TOP_LEVEL_KEYS), file, env, options.daemonMode);
   const addressVar = fromEnv.sources.get('agent_address');
   if (addressVar) config.agentAddressSource = addressVar;
   config.dialect = read.dialect;
