@@ -87,6 +87,8 @@ interface HeaderBlock {
 }
 
 const DEFAULT_WINDOW = 65535;
+/** Bytes we let wait in the socket's send buffer before treating the peer as a flooder. */
+const MAX_UNSENT = 1024 * 1024;
 
 export class Http2Connection {
   private readonly streams = new Map<number, StreamState>();
@@ -402,7 +404,7 @@ export class Http2Connection {
           break;
       }
     }
-    this.socket.write(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0));
+    this.acknowledge(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0));
     for (const s of [...this.streams.values()]) this.flush(s);
   }
 
@@ -417,8 +419,19 @@ export class Http2Connection {
     }
   }
 
+  /**
+   * Sends a SETTINGS or PING acknowledgement. The peer decides how many it gets: one that
+   * floods us with PINGs and reads nothing back would otherwise grow our send buffer without end.
+   */
+  private acknowledge(frame: Buffer): void {
+    if (this.socket.writableLength > MAX_UNSENT) {
+      throw new Http2Error(ErrorCode.ENHANCE_YOUR_CALM, `the agent does not read what it asks for: ${this.socket.writableLength} bytes of acknowledgements unsent`);
+    }
+    this.socket.write(frame);
+  }
+
   private onPing(f: Frame): void {
-    if (!(f.flags & Flag.ACK)) return void this.socket.write(encodeFrame(FrameType.PING, Flag.ACK, 0, f.payload));
+    if (!(f.flags & Flag.ACK)) return this.acknowledge(encodeFrame(FrameType.PING, Flag.ACK, 0, f.payload));
     clearTimeout(this.pingDeadline);
     this.pingDeadline = undefined;
   }

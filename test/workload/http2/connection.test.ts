@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Http2Server, type IncomingHttpHeaders } from 'node:http2';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { EndpointAddress } from '../../../src/workload/address.js';
@@ -14,7 +15,7 @@ import { ErrorCode, Flag, FrameType, Setting } from '../../../src/workload/http2
 import { encodeInt } from '../../../src/workload/http2/hpack.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
-import { okTrailers, type PeerFrame, rawPeer, responseHeaders, type Send } from './peer.js';
+import { frameHeader, okTrailers, type PeerFrame, rawPeer, responseHeaders, type Send } from './peer.js';
 
 const dir = tempDir('h2-');
 
@@ -151,6 +152,29 @@ describe('connection behaviour', () => {
     assert.equal(second.error, undefined, second.error?.message);
     assert.deepEqual(second.messages.map(String), ['fine']);
     assert.equal(peer.connections, 1);
+  });
+
+  test('a peer that floods PINGs and reads none of the acknowledgements: ENHANCE_YOUR_CALM, not an ever-growing send buffer', async () => {
+    const socketPath = join(dir, 'flood.sock');
+    const held: Socket[] = [];
+    const server = createNetServer((c) => {
+      held.push(c);
+      c.write(frameHeader(0, FrameType.SETTINGS, 0, 0));
+      c.once('data', () => {
+        c.pause(); // reads nothing more, ever
+        const ping = Buffer.concat([frameHeader(8, FrameType.PING, 0, 0), Buffer.alloc(8)]);
+        c.write(Buffer.concat(Array.from({ length: 200_000 }, () => ping)));
+      });
+    });
+    server.listen(socketPath);
+    await once(server, 'listening');
+    after(() => {
+      held.forEach((c) => c.destroy());
+      server.close();
+    });
+    const got = await call(channel({ kind: 'unix', socketPath, target: `unix://${socketPath}` }));
+    assert.equal(got.error?.code, Status.UNAVAILABLE);
+    assert.match(got.error!.details, /^HTTP\/2 ENHANCE_YOUR_CALM: the agent does not read what it asks for: \d+ bytes of acknowledgements unsent$/);
   });
 
   test("the agent's PINGs are answered with an ACK carrying the same payload", async () => {
