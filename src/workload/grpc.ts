@@ -5,8 +5,9 @@ import { ErrorCode, errorName } from './http2/frame.js';
 import type { HeaderField } from './http2/hpack.js';
 
 /**
- * The part of gRPC a Workload API client uses, over our HTTP/2 client (./http2/): unary and server-streaming
- * calls on one HTTP/2 connection, length-prefixed messages, the status from the trailers
+ * The part of gRPC a Workload API client uses, over our own HTTP/2 client (./http2/, on
+ * node:net: node:http2 costs more memory and start-up than the whole helper's code): unary
+ * and server-streaming calls on one HTTP/2 connection, length-prefixed messages, the status from the trailers
  * (or from a trailers-only response, the HTTP status, or the RST_STREAM code), deadlines,
  * a receive size limit enforced before anything is buffered, keepalive PINGs, GOAWAY. It knows
  * nothing of protobuf: messages go in and out as bytes. What the Workload API adds (the

@@ -211,7 +211,6 @@ export class Http2Connection {
       s.localEnded = true;
       this.socket.write(encodeFrame(FrameType.DATA, Flag.END_STREAM, s.id));
     }
-    if (s.remoteEnded) this.finish(s, {});
   }
 
   private reset(s: StreamState, code: number): void {
