@@ -1,5 +1,5 @@
 import { ErrorCode, Http2Error } from './frame.js';
-import { HuffmanError, huffmanDecode } from './huffman.js';
+import { huffmanDecode } from './huffman.js';
 
 /**
  * HPACK (RFC 7541). The decoder is complete (static and dynamic tables, size updates, Huffman)
@@ -83,7 +83,7 @@ export class Decoder {
       try {
         return latin1(huffmanDecode(raw));
       } catch (e) {
-        throw compression((e as HuffmanError).message);
+        throw compression((e as Error).message);
       }
     };
     const emit = (field: HeaderField): void => {

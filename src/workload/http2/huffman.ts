@@ -32,8 +32,6 @@ function canonical(): Canonical {
   return table;
 }
 
-export class HuffmanError extends Error {}
-
 /** Decodes a Huffman-coded string; the padding must be the EOS prefix, shorter than a byte. */
 export function huffmanDecode(input: Buffer): Buffer {
   const { firstCode, symbols } = canonical();
@@ -50,17 +48,17 @@ export function huffmanDecode(input: Buffer): Buffer {
       const index = code - firstCode[len]!;
       if (index >= 0 && index < symbols[len]!.length) {
         const sym = symbols[len]![index]!;
-        if (sym === EOS) throw new HuffmanError('Huffman-coded string holds the EOS symbol');
+        if (sym === EOS) throw new Error('Huffman-coded string holds the EOS symbol');
         out[n++] = sym;
         code = 0;
         len = 0;
       } else if (len >= 30) {
-        throw new HuffmanError('invalid Huffman code');
+        throw new Error('invalid Huffman code');
       }
     }
   }
   // The leftover bits are padding: at most 7, all ones (the most significant bits of EOS).
-  if (len > 7) throw new HuffmanError('Huffman padding longer than 7 bits');
-  if (code !== 2 ** len - 1) throw new HuffmanError('Huffman padding is not the EOS prefix');
+  if (len > 7) throw new Error('Huffman padding longer than 7 bits');
+  if (code !== 2 ** len - 1) throw new Error('Huffman padding is not the EOS prefix');
   return out.subarray(0, n);
 }
