@@ -1,18 +1,22 @@
 import { basename } from 'node:path';
 import type { Config, X509Output } from '../config/config.js';
 import type { Logger } from '../log.js';
+import { selectByHint } from '../spiffe/hint.js';
+import type { X509Context } from '../spiffe/x509context.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
-import { selectSvid, type X509Context } from '../workload/x509context.js';
 import { writeFilesAtomic, type FileContent } from './atomic-write.js';
-import { cleanUpAfterWrite } from './cleanup.js';
+import { cleanUpAfterWrite, removeStaleFederatedFiles } from './cleanup.js';
 import { writeFilesSwapDir } from './swap-dir.js';
-import { removeStaleFederatedFiles, renderX509Files } from './x509-files.js';
+import { renderX509Files } from './x509-files.js';
 
 /** A validated update turned into the files it becomes: what waits to be written. */
 export interface X509Update {
   svid: X509Svid;
   files: FileContent[];
 }
+
+/** More files made from the same update (the PKCS#12 stores): pure, written with the PEM files as one set. */
+export type X509Render = (svid: X509Svid, ctx: X509Context, now: Date) => FileContent[];
 
 /**
  * Turns validated X.509 contexts into files. Remembers what it last wrote, so that an
@@ -26,9 +30,10 @@ export class X509Writer {
     private readonly certDir: string,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
+    private readonly renders: readonly X509Render[] = [],
   ) {}
 
-  static fromConfig(config: Config, log: Logger): X509Writer | undefined {
+  static async fromConfig(config: Config, log: Logger): Promise<X509Writer | undefined> {
     return config.x509 ? new X509Writer(config.x509, config.certDir, log) : undefined;
   }
 
@@ -39,8 +44,9 @@ export class X509Writer {
 
   /** Picks the SVID and renders the files; throws, like validation, when the update cannot be used. */
   prepare(ctx: X509Context): X509Update {
-    const svid = selectSvid(ctx, this.out.hint);
-    return { svid, files: renderX509Files(svid, ctx, this.out, this.certDir, this.now()) };
+    const svid = selectByHint(ctx.svids, this.out.hint, 'x509svid');
+    const now = this.now();
+    return { svid, files: [...renderX509Files(svid, ctx, this.out, this.certDir, now), ...this.renders.flatMap((render) => render(svid, ctx, now))] };
   }
 
   /**
