@@ -91,17 +91,16 @@ export async function compareConfig(name: string, goBinary: string, agents: Agen
     const exits = [exitOf(goChild), exitOf(oursChild)];
     if (!oneShot) {
       // The first files of both, then long enough for a rotation (every 2 s) with its signal or re-run.
-      const firstFile = await waitForFiles([goRun, oursRun], 3000);
-      const early = [goRun, oursRun].map((r) => inodes(r.dir));
-      await sleep(firstFile ? 4500 : 0);
+      const early = await firstFiles([goRun, oursRun], 3000);
+      await sleep(early ? 4500 : 0);
       const health = await Promise.all([goRun, oursRun].map((r) => probeHealth(template, r.port)));
       goChild.kill('SIGTERM');
       oursChild.kill('SIGTERM');
       const codes = await Promise.all(exits.map((e) => withTimeout(e, 10_000)));
       await sleep(500);
       return {
-        go: observe(goRun, codes[0]!, health[0]!, oneShot, early[0]),
-        ours: observe(oursRun, codes[1]!, health[1]!, oneShot, early[1]),
+        go: observe(goRun, codes[0]!, health[0]!, oneShot, early?.[0]),
+        ours: observe(oursRun, codes[1]!, health[1]!, oneShot, early?.[1]),
       };
     }
     const codes = await Promise.all(exits.map((e) => withTimeout(e, 20_000)));
@@ -168,18 +167,25 @@ function setUp(dir: string, template: string): void {
   }
 }
 
-/** Waits until both runs have written a file (the Go helper may take longer to start); false after `ms`. */
-async function waitForFiles(runs: Run[], ms: number): Promise<boolean> {
+/**
+ * The inodes of the first files, once both runs have written the same ones (the Go helper may
+ * take longer to start, and JWT files may come after the X.509 ones), each run's limited to the
+ * files both have; undefined when that does not happen within `ms`.
+ */
+async function firstFiles(runs: [Run, Run], ms: number): Promise<[Map<string, number>, Map<string, number>] | undefined> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (runs.every((r) => walk(r.dir).some((f) => /\.(pem|crt|key|jwt|json|token)$/.test(f)))) return true;
+    const [a, b] = runs.map((r) => inodes(r.dir)) as [Map<string, number>, Map<string, number>];
+    if (a.size > 0 && a.size === b.size && [...a.keys()].every((k) => b.has(k))) return [a, b];
     await sleep(100);
   }
-  return false;
+  return undefined;
 }
 
+/** The outputs' inodes: not our lock (`..spiffe-helper.lock/`), which the Go helper has no counterpart of. */
 function inodes(dir: string): Map<string, number> {
-  return new Map(walk(dir).map((f) => [relative(dir, f), statSync(f).ino]));
+  const outputs = walk(dir).filter((f) => !relative(dir, f).split('/').some((part) => part.startsWith('..')));
+  return new Map(outputs.map((f) => [relative(dir, f), statSync(f).ino]));
 }
 
 /** Everything compared: exit code, files (paths, modes, owners, content, inode across a rotation), health, the child's log. */
