@@ -40,7 +40,7 @@ export async function runOnce(options: SidecarOptions & { timeoutMs: number }): 
   let fatal: unknown;
   try {
     await ensureDir(config.certDir);
-    const writer = X509Writer.fromConfig(config, log);
+    const writer = await X509Writer.fromConfig(config, log);
     if (writer) {
       await client.watch<X509SVIDResponseMessage>({
         rpc: 'FetchX509SVID',
@@ -96,7 +96,7 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
   };
   const signal = AbortSignal.any([signals.signal, stop.signal]);
   const client = newClient({ ...options, signal }, health);
-  const writer = X509Writer.fromConfig(config, log);
+  const writer = await X509Writer.fromConfig(config, log);
   const bundleCache = new BundleCache();
   let federatedNotes = '';
   const notifyAll = async (): Promise<void> => {

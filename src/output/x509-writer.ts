@@ -14,6 +14,9 @@ export interface X509Update {
   files: FileContent[];
 }
 
+/** More files made from the same update (the PKCS#12 stores): pure, written with the PEM files as one set. */
+export type X509Render = (svid: X509Svid, ctx: X509Context, now: Date) => FileContent[];
+
 /**
  * Turns validated X.509 contexts into files. Remembers what it last wrote, so that an
  * identical update (agents re-send state) rewrites nothing and wakes nobody.
@@ -26,10 +29,15 @@ export class X509Writer {
     private readonly certDir: string,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
+    private readonly renders: readonly X509Render[] = [],
   ) {}
 
-  static fromConfig(config: Config, log: Logger): X509Writer | undefined {
-    return config.x509 ? new X509Writer(config.x509, config.certDir, log) : undefined;
+  static async fromConfig(config: Config, log: Logger): Promise<X509Writer | undefined> {
+    if (!config.x509) return undefined;
+    const { stores } = config.x509;
+    // The PKCS#12 encoder loads only for a config with a keystore or truststore.
+    const renders = stores ? [(await import('./keystore-files.js')).storeRenderer(stores, config.x509, config.certDir)] : [];
+    return new X509Writer(config.x509, config.certDir, log, undefined, renders);
   }
 
   /** prepare, then write: for callers that write each update as it comes (one-shot). */
@@ -40,7 +48,8 @@ export class X509Writer {
   /** Picks the SVID and renders the files; throws, like validation, when the update cannot be used. */
   prepare(ctx: X509Context): X509Update {
     const svid = selectSvid(ctx, this.out.hint);
-    return { svid, files: renderX509Files(svid, ctx, this.out, this.certDir, this.now()) };
+    const now = this.now();
+    return { svid, files: [...renderX509Files(svid, ctx, this.out, this.certDir, now), ...this.renders.flatMap((render) => render(svid, ctx, now))] };
   }
 
   /**

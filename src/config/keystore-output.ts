@@ -1,0 +1,139 @@
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import type { TableReader } from './keys.js';
+
+/**
+ * The keystore keys: PKCS#12 stores for JVM servers, written with the X.509 files
+ * (docs/keystores.md). Passwords come from a file or an environment variable, never from the
+ * config text, and are read here, once, so that a missing one is a config error at start-up.
+ */
+export interface StoreOutputs {
+  keystore?: { fileName: string; alias: string; password: Secret };
+  truststore?: { fileName: string; password: Secret; includeFederatedDomains: boolean };
+  format: KeystoreFormat;
+}
+
+/** `pkcs12`: AES-256 and an HMAC-SHA-256 MAC (Java 12+, 11.0.12+, 8u301+); `pkcs12-legacy`: 3DES and HMAC-SHA-1 (every JVM). */
+export type KeystoreFormat = 'pkcs12' | 'pkcs12-legacy';
+const FORMATS: readonly KeystoreFormat[] = ['pkcs12', 'pkcs12-legacy'];
+
+/** Every key read here: set without a store, each is an error rather than silently unused. */
+const STORE_KEYS = [
+  'keystore_alias',
+  'keystore_password_file',
+  'keystore_password_env',
+  'keystore_format',
+  'truststore_password_file',
+  'truststore_password_env',
+  'truststore_include_federated_domains',
+] as const;
+
+/** A password: what logs, JSON and util.inspect print of it is where it came from, never the value. */
+export class Secret {
+  readonly #value: string;
+
+  constructor(
+    value: string,
+    /** The key and the file or variable, e.g. `keystore_password_file /run/secrets/ks`. */
+    readonly source: string,
+  ) {
+    this.#value = value;
+  }
+
+  reveal(): string {
+    return this.#value;
+  }
+
+  toString(): string {
+    return `[password from ${this.source}]`;
+  }
+
+  toJSON(): string {
+    return this.toString();
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+}
+
+export function readStores(r: TableReader, env: NodeJS.ProcessEnv): StoreOutputs | undefined {
+  const keystoreFile = r.fileName('keystore_file_name');
+  const truststoreFile = r.fileName('truststore_file_name');
+  const alias = r.nonEmptyString('keystore_alias');
+  const format = r.oneOf('keystore_format', FORMATS, 'pkcs12');
+  const includeFederated = r.bool('truststore_include_federated_domains', false);
+  const keystorePassword = readPassword(r, 'keystore', env);
+  const truststorePassword = readPassword(r, 'truststore', env);
+  if (keystoreFile === undefined && truststoreFile === undefined) {
+    const stray = STORE_KEYS.find((k) => r.has(k));
+    if (stray) throw r.error(stray, 'is set but neither keystore_file_name nor truststore_file_name is');
+    return undefined;
+  }
+  // keystore_password_* alone may serve a truststore (its default password); the alias may not.
+  if (keystoreFile === undefined && alias !== undefined) throw r.error('keystore_alias', 'is set but keystore_file_name is not');
+  if (truststoreFile === undefined) {
+    for (const k of ['truststore_password_file', 'truststore_password_env', 'truststore_include_federated_domains'] as const) {
+      if (r.has(k)) throw r.error(k, 'is set but truststore_file_name is not');
+    }
+  }
+  if (keystoreFile !== undefined && truststoreFile === keystoreFile) throw r.error('truststore_file_name', 'must differ from keystore_file_name: a JVM takes the key and the trusted CAs as two stores');
+  const stores: StoreOutputs = { format };
+  if (keystoreFile !== undefined) {
+    if (!keystorePassword) throw r.error('keystore_password_file', 'is required with keystore_file_name (or keystore_password_env): the password is never written in the config');
+    stores.keystore = { fileName: keystoreFile, alias: alias ?? 'spiffe', password: keystorePassword };
+  }
+  if (truststoreFile !== undefined) {
+    // The same password as the keystore's unless the truststore has its own, as JVM servers are often configured.
+    const password = truststorePassword ?? keystorePassword;
+    if (!password) throw r.error('truststore_password_file', 'is required with truststore_file_name (or truststore_password_env, or keystore_password_file for both stores)');
+    stores.truststore = { fileName: truststoreFile, password, includeFederatedDomains: includeFederated };
+  }
+  return stores;
+}
+
+function readPassword(r: TableReader, store: 'keystore' | 'truststore', env: NodeJS.ProcessEnv): Secret | undefined {
+  const fileKey = `${store}_password_file`;
+  const envKey = `${store}_password_env`;
+  const file = r.nonEmptyString(fileKey);
+  const variable = r.nonEmptyString(envKey);
+  if (file !== undefined && variable !== undefined) throw r.error(envKey, `and ${fileKey} are both set: set one`);
+  let password: string;
+  let key: string;
+  if (file !== undefined) {
+    key = fileKey;
+    try {
+      // One trailing newline is the file's, not the password's (`echo secret > file`, Kubernetes secrets from literals don't have one).
+      password = readRegularFile(file).replace(/\r?\n$/, '');
+    } catch (e) {
+      throw r.error(fileKey, `${file}: cannot read the password: ${whyUnreadable(e)}`);
+    }
+    if (password === '') throw r.error(fileKey, `${file}: the password file is empty`);
+  } else if (variable !== undefined) {
+    key = envKey;
+    const value = env[variable];
+    if (value === undefined || value === '') throw r.error(envKey, `names the environment variable ${variable}, which is ${value === undefined ? 'not set' : 'empty'}`);
+    password = value;
+  } else {
+    return undefined;
+  }
+  const where = file ?? variable!;
+  // Java's PBE keys take printable ASCII only: keytool 17 cannot open a store with another password (docs/keystores.md).
+  if (!/^[\x20-\x7e]+$/.test(password)) throw r.error(key, `${where}: the password must be printable ASCII (space to ~), the only passwords every JVM can open a PKCS#12 store with`);
+  return new Secret(password, `${key} ${where}`);
+}
+
+/** A password file must be a regular file: reading a FIFO or a terminal here would block the start-up. */
+function readRegularFile(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) throw new Error('not a regular file');
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function whyUnreadable(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
+}
