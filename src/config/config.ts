@@ -2,6 +2,7 @@ import type { LogFormat, LogLevel } from '../log.js';
 import type { EndpointAddress } from '../workload/address.js';
 import { agentAddress } from './agent-address.js';
 import { readCmd, readSignal } from './cmd.js';
+import type { StoreOutputs } from './keystore-output.js';
 import type { Dialect } from './go-config.js';
 import { readHealth } from './health-checks.js';
 import type { TableReader } from './keys.js';
@@ -26,7 +27,10 @@ export interface X509Output {
   /** `files`: each file replaced atomically; `atomic_dir`: the set switches at once through `..data`. */
   layout: FileLayout;
   certFileMode: number;
+  /** Also the keystore's mode (it holds the key); the truststore takes certFileMode. */
   keyFileMode: number;
+  /** PKCS#12 keystore and truststore for JVM servers, written with the PEM files. */
+  stores?: StoreOutputs;
 }
 
 export type FileLayout = 'files' | 'atomic_dir';
@@ -129,7 +133,7 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
   const fileDaemonMode = r.bool('daemon_mode', true);
   // One `hint` picks both the X.509-SVID and the JWT-SVIDs, as in the Go helper.
   const hint = r.string('hint') ?? '';
-  const x509 = readX509(r, hint);
+  const x509 = readX509(r, hint, env);
   const jwtSvids = r.tableArray('jwt_svids').map(readJwtSvid);
   const jwtBundleFileName = r.fileName('jwt_bundle_file_name');
   const config: Config = {
@@ -181,7 +185,7 @@ export function normalizeConfig(r: TableReader, file: string, env: NodeJS.Proces
   }
   // svid_file_name may equal svid_key_file_name (one combined file); no other two may collide.
   const key = x509 && x509.keyFileName !== x509.svidFileName ? x509.keyFileName : undefined;
-  const names = [x509?.svidFileName, key, x509?.bundleFileName, jwtBundleFileName, ...jwtSvids.map((j) => j.fileName)];
+  const names = [x509?.svidFileName, key, x509?.bundleFileName, x509?.stores?.keystore?.fileName, x509?.stores?.truststore?.fileName, jwtBundleFileName, ...jwtSvids.map((j) => j.fileName)];
   const seen = new Set<string>();
   for (const n of names) {
     if (n === undefined) continue;

@@ -1,11 +1,12 @@
 import type { FileLayout, X509Output } from './config.js';
 import type { TableReader } from './keys.js';
+import { readStores } from './keystore-output.js';
 import { checkFederatedPattern } from './trust-domain-pattern.js';
 
 const FILE_LAYOUTS: readonly FileLayout[] = ['files', 'atomic_dir'];
 
 /** The X.509 output keys: the three file names go together, or none is set. */
-export function readX509(r: TableReader, hint: string): X509Output | undefined {
+export function readX509(r: TableReader, hint: string, env: NodeJS.ProcessEnv): X509Output | undefined {
   const svid = r.fileName('svid_file_name');
   const key = r.fileName('svid_key_file_name');
   const bundle = r.fileName('svid_bundle_file_name');
@@ -18,10 +19,13 @@ export function readX509(r: TableReader, hint: string): X509Output | undefined {
     layout: r.oneOf('file_layout', FILE_LAYOUTS, 'files'),
     certFileMode: r.mode('cert_file_mode', 0o644),
     keyFileMode: r.mode('key_file_mode', 0o600),
+    stores: readStores(r, env),
   };
   const given = [svid, key, bundle].filter((x) => x !== undefined).length;
   if (given === 0) {
     if (options.federatedBundleFileName) throw r.error('federated_bundle_file_name', 'needs svid_file_name, svid_key_file_name and svid_bundle_file_name');
+    const store = options.stores?.keystore ? 'keystore_file_name' : options.stores && 'truststore_file_name';
+    if (store) throw r.error(store, 'needs svid_file_name, svid_key_file_name and svid_bundle_file_name: the stores are written with the X.509 files');
     return undefined;
   }
   if (given !== 3) {
