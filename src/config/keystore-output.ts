@@ -102,12 +102,10 @@ function readPassword(r: TableReader, store: 'keystore' | 'truststore', env: Nod
   if (file !== undefined) {
     key = fileKey;
     try {
-      // One trailing newline is the file's, not the password's (`echo secret > file`, Kubernetes secrets from literals don't have one).
-      password = readRegularFile(file).replace(/\r?\n$/, '');
+      password = readPasswordFile(file);
     } catch (e) {
-      throw r.error(fileKey, `${file}: cannot read the password: ${whyUnreadable(e)}`);
+      throw r.error(fileKey, `${file}: ${(e as Error).message}`);
     }
-    if (password === '') throw r.error(fileKey, `${file}: the password file is empty`);
   } else if (variable !== undefined) {
     key = envKey;
     const value = env[variable];
@@ -122,18 +120,27 @@ function readPassword(r: TableReader, store: 'keystore' | 'truststore', env: Nod
   return new Secret(password, `${key} ${where}`);
 }
 
-/** A password file must be a regular file: reading a FIFO or a terminal here would block the start-up. */
-function readRegularFile(path: string): string {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+/**
+ * The password in a file, without the one trailing newline `echo secret > file` adds. Throws
+ * an Error saying why in a few words: unreadable, not a regular file (reading a FIFO or a
+ * terminal would block the start-up), or empty.
+ */
+export function readPasswordFile(path: string): string {
+  let text: string;
   try {
-    if (!fstatSync(fd).isFile()) throw new Error('not a regular file');
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      if (!fstatSync(fd).isFile()) throw new Error('not a regular file');
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new Error(`cannot read the password: ${why}`, { cause: e });
   }
-}
-
-function whyUnreadable(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
+  const password = text.replace(/\r?\n$/, '');
+  if (password === '') throw new Error('the password file is empty');
+  return password;
 }

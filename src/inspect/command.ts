@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config/config.js';
 import { loadConfig } from '../config/load.js';
 import { describeError, exitCodeFor, ExitCode, HelperError } from '../errors.js';
+import { configStoreTargets, dirStoreTargets } from './keystore.js';
 import { renderText } from './render.js';
 import { inspect, type Targets } from './report.js';
 
@@ -20,6 +21,8 @@ Reads the files the helper wrote and reports, for each:
   bundles      trust domains (from the CAs' URI SANs) and CA counts
   JWT-SVIDs    subject, audiences, expiry, and the signature against the JWT bundle file
   JWT bundle   trust domains and key counts
+  keystores    PKCS#12 keystore and truststore (keystore_file_name, truststore_file_name):
+               aliases, SPIFFE ID, validity, chain, trusted CAs, with the MAC verified
 Never prints a private key or a token.
 
   --config FILE        the helper's config: inspect every file it names (default: helper.conf,
@@ -30,6 +33,9 @@ Never prints a private key or a token.
     --bundle NAME        CA bundle (default bundle.pem)
     --jwt-svid NAME      a JWT-SVID file; repeatable
     --jwt-bundle NAME    a JWT bundle file ({"<trust domain>": "<base64 JWKS>"})
+    --keystore NAME      a PKCS#12 keystore (alias, SPIFFE ID, validity, chain, key)
+    --truststore NAME    a PKCS#12 truststore (trusted CAs)
+    --password-file FILE the stores' password; without it, says what it cannot check
   --json               one JSON document on stdout instead of text
   -h, --help           show this help
 
@@ -73,6 +79,9 @@ interface InspectArgs {
   bundle?: string;
   jwtSvids: string[];
   jwtBundle?: string;
+  keystore?: string;
+  truststore?: string;
+  passwordFile?: string;
   json: boolean;
 }
 
@@ -89,6 +98,9 @@ function parseInspectArgs(argv: string[]): InspectArgs | 'help' {
         bundle: { type: 'string' },
         'jwt-svid': { type: 'string', multiple: true },
         'jwt-bundle': { type: 'string' },
+        keystore: { type: 'string' },
+        truststore: { type: 'string' },
+        'password-file': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -100,8 +112,9 @@ function parseInspectArgs(argv: string[]): InspectArgs | 'help' {
   }
   if (values.help) return 'help';
   if (values.config !== undefined && values.dir !== undefined) throw usage('give --config or --dir, not both');
-  const dirOnly = (['svid', 'key', 'bundle', 'jwt-svid', 'jwt-bundle'] as const).find((k) => values[k] !== undefined);
+  const dirOnly = (['svid', 'key', 'bundle', 'jwt-svid', 'jwt-bundle', 'keystore', 'truststore', 'password-file'] as const).find((k) => values[k] !== undefined);
   if (dirOnly && values.dir === undefined) throw usage(`--${dirOnly} goes with --dir`);
+  if (values['password-file'] !== undefined && values.keystore === undefined && values.truststore === undefined) throw usage('--password-file goes with --keystore or --truststore');
   return {
     config: values.config,
     dir: values.dir,
@@ -110,6 +123,9 @@ function parseInspectArgs(argv: string[]): InspectArgs | 'help' {
     bundle: values.bundle,
     jwtSvids: values['jwt-svid'] ?? [],
     jwtBundle: values['jwt-bundle'],
+    keystore: values.keystore,
+    truststore: values.truststore,
+    passwordFile: values['password-file'],
     json: values.json ?? false,
   };
 }
@@ -126,6 +142,7 @@ function configTargets(config: Config): Targets {
     x509: x && { svid: join(dir, x.svidFileName), key: join(dir, x.keyFileName), bundle: join(dir, x.bundleFileName), federatedPattern: x.federatedBundleFileName },
     jwtSvids: config.jwtSvids.map((j) => ({ file: join(dir, j.fileName), audience: j.audience })),
     jwtBundle: config.jwtBundleFileName === undefined ? undefined : { file: config.jwtBundleFileName, pattern: config.jwtBundleFormat === 'jwks' },
+    stores: configStoreTargets(config),
   };
 }
 
@@ -133,12 +150,13 @@ function dirTargets(args: InspectArgs): Targets {
   const dir = args.dir!;
   const at = (name: string): string => resolve(dir, name);
   const x509Named = args.svid !== undefined || args.key !== undefined || args.bundle !== undefined;
-  const jwtNamed = args.jwtSvids.length > 0 || args.jwtBundle !== undefined;
+  const othersNamed = args.jwtSvids.length > 0 || args.jwtBundle !== undefined || args.keystore !== undefined || args.truststore !== undefined;
   return {
     certDir: dir,
-    // With only JWT files named, the X.509 defaults are not looked for.
-    x509: x509Named || !jwtNamed ? { svid: at(args.svid ?? 'svid.pem'), key: at(args.key ?? 'svid_key.pem'), bundle: at(args.bundle ?? 'bundle.pem') } : undefined,
+    // With only JWT files or stores named, the X.509 defaults are not looked for.
+    x509: x509Named || !othersNamed ? { svid: at(args.svid ?? 'svid.pem'), key: at(args.key ?? 'svid_key.pem'), bundle: at(args.bundle ?? 'bundle.pem') } : undefined,
     jwtSvids: args.jwtSvids.map((f) => ({ file: at(f) })),
     jwtBundle: args.jwtBundle === undefined ? undefined : { file: args.jwtBundle, pattern: false },
+    stores: dirStoreTargets(at, args.keystore, args.truststore, args.passwordFile),
   };
 }
