@@ -19,12 +19,12 @@ export function readX509(r: TableReader, hint: string, env: NodeJS.ProcessEnv): 
     layout: r.oneOf('file_layout', FILE_LAYOUTS, 'files'),
     certFileMode: r.mode('cert_file_mode', 0o644),
     keyFileMode: r.mode('key_file_mode', 0o600),
-    stores: readStores(r, env),
   };
+  const stores = readStores(r, env);
   const given = [svid, key, bundle].filter((x) => x !== undefined).length;
   if (given === 0) {
     if (options.federatedBundleFileName) throw r.error('federated_bundle_file_name', 'needs svid_file_name, svid_key_file_name and svid_bundle_file_name');
-    const store = options.stores?.keystore ? 'keystore_file_name' : options.stores && 'truststore_file_name';
+    const store = stores?.keystore ? 'keystore_file_name' : stores && 'truststore_file_name';
     if (store) throw r.error(store, 'needs svid_file_name, svid_key_file_name and svid_bundle_file_name: the stores are written with the X.509 files');
     return undefined;
   }
@@ -36,5 +36,5 @@ export function readX509(r: TableReader, hint: string, env: NodeJS.ProcessEnv): 
   }
   checkFederatedPattern(r, options.federatedBundleFileName);
   if (bundle === svid || bundle === key) throw r.error('svid_bundle_file_name', 'must differ from svid_file_name and svid_key_file_name');
-  return { svidFileName: svid!, keyFileName: key!, bundleFileName: bundle!, ...options };
+  return { svidFileName: svid!, keyFileName: key!, bundleFileName: bundle!, ...options, ...(stores ? { stores } : {}) };
 }
