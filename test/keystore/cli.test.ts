@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -110,6 +110,33 @@ describe('the daemon writes the stores with the X.509 files', () => {
     const trusted = readPkcs12(readFileSync(join(dir, 'certs', 'truststore.p12')), PASSWORD).trusted.map((t) => t.alias);
     assert.deepEqual(trusted, ['example.org-1', 'alpha.test-1', 'partner.org-1']);
     assert.doesNotMatch(once.stderr, new RegExp(PASSWORD), 'the password is never logged');
+  });
+});
+
+describe('health and metrics cover the stores', () => {
+  it('ready once the stores are written, file_write_statuses written; a deleted keystore makes it not ready; a rotation counts', async () => {
+    const dir = tempDir('ksh-');
+    const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
+    const run = startCli(['--config', storeConfig(dir, agent.address, '[health_checks]\nlistener_enabled = true\nbind_port = 0\nmetrics_enabled = true\n')]);
+    try {
+      const port = Number((await waitFor('the health listener', () => /health listener started address=[\d.]+:(\d+)/.exec(run.stderr())))[1]);
+      const ready = async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/ready`);
+        return { status: res.status, body: (await res.json()) as { not_ready?: string[]; file_write_statuses: { x509_write_status?: string } } };
+      };
+      const metric = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1]);
+      await waitFor('ready', async () => (await ready()).status === 200);
+      assert.equal((await ready()).body.file_write_statuses.x509_write_status, 'written');
+      const rotations = await metric('spiffe_helper_rotations_total');
+      await agent.rotate();
+      await waitFor('the rotation to be counted', async () => (await metric('spiffe_helper_rotations_total')) === rotations + 1);
+      rmSync(join(dir, 'certs', 'keystore.p12'));
+      const after = await ready();
+      assert.equal(after.status, 503);
+      assert.deepEqual(after.body.not_ready, ['x509 svid: keystore.p12 was deleted or replaced since the helper wrote it']);
+    } finally {
+      await stop(run);
+    }
   });
 });
 
