@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from './config/duration.js';
 import { loadConfig } from './config/load.js';
+import { envVarName, TOP_LEVEL_KEYS } from './config/schema.js';
 import { describeError, exitCodeFor, exitCodeForStop, ExitCode, HelperError } from './errors.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log.js';
 import { SignalHub } from './notify/signals.js';
@@ -85,9 +86,9 @@ function parseMainFlags(argv: string[]): MainFlags | 'help' | 'version' {
     throw new HelperError('usage', `--timeout: ${(e as Error).message}`);
   }
   const level = values['log-level'];
-  if (level !== undefined && !['debug', 'info', 'warn', 'error'].includes(level)) throw new HelperError('usage', `--log-level must be debug, info, warn or error`);
+  if (level !== undefined && !(TOP_LEVEL_KEYS.log_level.oneOf as readonly string[]).includes(level)) throw new HelperError('usage', `--log-level must be debug, info, warn or error`);
   const format = values['log-format'];
-  if (format !== undefined && !['text', 'json'].includes(format)) throw new HelperError('usage', `--log-format must be text or json`);
+  if (format !== undefined && !(TOP_LEVEL_KEYS.log_format.oneOf as readonly string[]).includes(format)) throw new HelperError('usage', `--log-format must be text or json`);
   return {
     config: values.config ?? 'helper.conf',
     configGiven: values.config !== undefined,
@@ -145,7 +146,7 @@ async function runMain(flags: MainFlags, signals: SignalHub, out: { log: Logger 
 function earlyLogFormat(argv: string[], env: NodeJS.ProcessEnv): LogFormat {
   const i = argv.findLastIndex((a) => a === '--log-format' || a.startsWith('--log-format='));
   const flag = i < 0 ? undefined : argv[i] === '--log-format' ? argv[i + 1] : argv[i]!.slice('--log-format='.length);
-  return (flag ?? env.SPIFFE_HELPER_LOG_FORMAT) === 'json' ? 'json' : 'text';
+  return (flag ?? env[envVarName('log_format')]) === 'json' ? 'json' : 'text';
 }
 
 async function main(argv: string[], signals: SignalHub): Promise<number> {

@@ -1,4 +1,6 @@
-import { ENDPOINT_ENV, parseEndpointAddress, resolveAgentAddress, type EndpointAddress } from '../workload/address.js';
+import { HelperError } from '../errors.js';
+import { ENDPOINT_ENV, parseEndpointAddress, type EndpointAddress } from '../workload/address.js';
+import { DEFAULT_AGENT_ADDRESS } from './schema.js';
 
 /** What the Go helper v0.11.0 still reads, with a deprecation warning, when agent_address is not set. */
 export const DEPRECATED_ADDRESS_ENV = 'SPIRE_AGENT_ADDRESS';
@@ -26,4 +28,19 @@ export function agentAddress(configured: string | undefined, env: NodeJS.Process
     source: DEPRECATED_ADDRESS_ENV,
     notice: `warning: ${DEPRECATED_ADDRESS_ENV} is deprecated: set ${ENDPOINT_ENV} (or agent_address) instead`,
   };
+}
+
+/** Explicit configuration wins, then the environment, then SPIRE's default socket. */
+export function resolveAgentAddress(configured: string | undefined, env: NodeJS.ProcessEnv): AgentAddress {
+  if (configured !== undefined && configured !== '') return { address: parseEndpointAddress(configured), source: 'agent_address' };
+  const fromEnv = env[ENDPOINT_ENV];
+  if (fromEnv !== undefined && fromEnv !== '') {
+    try {
+      return { address: parseEndpointAddress(fromEnv), source: ENDPOINT_ENV };
+    } catch (e) {
+      // The config error names agent_address; the value came from the environment.
+      throw new HelperError('address', `${ENDPOINT_ENV}: ${(e as Error).message}`);
+    }
+  }
+  return { address: parseEndpointAddress(DEFAULT_AGENT_ADDRESS), source: 'default' };
 }

@@ -1,17 +1,13 @@
 import { constants } from 'node:os';
 import { splitCmdArgs } from './cmd-args.js';
-import type { Config, RestartPolicy } from './config.js';
-import { parseDuration } from './duration.js';
-import type { TableReader } from './keys.js';
-
-const RESTART_POLICIES: readonly RestartPolicy[] = ['never', 'on-failure', 'always'];
+import type { Config } from './config.js';
+import type { TopLevelReader } from './keys.js';
 
 /** `cmd` and the keys that only mean something with it. */
-export function readCmd(r: TableReader): Config['cmd'] {
+export function readCmd(r: TopLevelReader): Config['cmd'] {
   const cmd = r.nonEmptyString('cmd');
   const raw = r.raw('cmd_args');
-  const policy = r.oneOf('cmd_restart_policy', RESTART_POLICIES, 'never');
-  const graceText = r.string('cmd_stop_grace_period');
+  const policy = r.oneOf('cmd_restart_policy');
   let args: string[] = [];
   if (typeof raw === 'string') {
     try {
@@ -24,16 +20,9 @@ export function readCmd(r: TableReader): Config['cmd'] {
   } else if (raw !== undefined) {
     throw r.error('cmd_args', 'must be a string ("-a \\"b c\\"") or an array of strings (["-a", "b c"])');
   }
-  let stopGraceMs = 10_000;
-  if (graceText !== undefined) {
-    try {
-      stopGraceMs = parseDuration(graceText);
-    } catch (e) {
-      throw r.error('cmd_stop_grace_period', (e as Error).message);
-    }
-  }
+  const stopGraceMs = r.duration('cmd_stop_grace_period');
   if (cmd === undefined) {
-    for (const key of ['cmd_args', 'cmd_restart_policy', 'cmd_stop_grace_period']) {
+    for (const key of ['cmd_args', 'cmd_restart_policy', 'cmd_stop_grace_period'] as const) {
       if (r.has(key)) throw r.error(key, 'is set but cmd is not');
     }
     return undefined;
@@ -42,7 +31,7 @@ export function readCmd(r: TableReader): Config['cmd'] {
 }
 
 /** `renew_signal`, with a suggestion for the spellings people type ("hup", "sighup"). */
-export function readSignal(r: TableReader): NodeJS.Signals | undefined {
+export function readSignal(r: TopLevelReader): NodeJS.Signals | undefined {
   const name = r.nonEmptyString('renew_signal');
   if (name === undefined) return undefined;
   if (name in constants.signals) return name as NodeJS.Signals;

@@ -1,5 +1,3 @@
-import { MAX_TIMER_MS } from '../timer.js';
-
 /**
  * Durations as people write them on command lines: `500ms`, `30s`, `2m`, `1h`, `1m30s`,
  * or a bare number of seconds. Returns milliseconds; throws an Error whose message names
@@ -7,6 +5,8 @@ import { MAX_TIMER_MS } from '../timer.js';
  * so one longer than a timer can hold (~24.8 days) is refused here rather than waited
  * for wrongly somewhere else.
  */
+import { MAX_TIMER_MS } from '../timer.js';
+
 const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 export function parseDuration(text: string): number {

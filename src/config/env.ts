@@ -1,8 +1,3 @@
-import { parse } from 'smol-toml';
-import { HelperError } from '../errors.js';
-import { HEALTH_CHECKS_KEYS, TOP_LEVEL_KEYS, type KeyType } from './key-types.js';
-import type { RawTable } from './keys.js';
-
 /**
  * Configuration from the environment: every top-level key as `SPIFFE_HELPER_<KEY>` (upper
  * case), every `[health_checks]` key as `SPIFFE_HELPER_HEALTH_CHECKS_<KEY>`. Values are typed
@@ -12,28 +7,16 @@ import type { RawTable } from './keys.js';
  *
  * Precedence, highest first: command-line flags, environment, file, defaults.
  */
-export const ENV_PREFIX = 'SPIFFE_HELPER_';
+import { parse } from 'smol-toml';
+import { HelperError } from '../errors.js';
+import type { RawTable } from './keys.js';
+import { ENV_PREFIX, envConfigKeys, envVarName, TABLES, TOP_LEVEL_KEYS, type KeyType } from './schema.js';
 
 /**
  * `SPIFFE_HELPER_*` names that the project uses for something other than a config key, which
  * the typo check must leave alone. None today; add one here if it ever is.
  */
 const NOT_CONFIG_KEYS: ReadonlySet<string> = new Set<string>();
-
-/** Tables whose keys are set one variable each: `SPIFFE_HELPER_<TABLE>_<KEY>`. */
-const TABLES: Readonly<Record<string, Readonly<Record<string, KeyType>>>> = {
-  health_checks: HEALTH_CHECKS_KEYS,
-};
-
-/** Every key the environment can set, dotted for table keys (`health_checks.bind_port`). */
-export function envConfigKeys(): string[] {
-  return [...Object.keys(TOP_LEVEL_KEYS), ...Object.entries(TABLES).flatMap(([t, keys]) => Object.keys(keys).map((k) => `${t}.${k}`))];
-}
-
-/** The variable that sets a dotted key: `health_checks.bind_port` → `SPIFFE_HELPER_HEALTH_CHECKS_BIND_PORT`. */
-export function envVarName(dottedKey: string): string {
-  return ENV_PREFIX + dottedKey.replace('.', '_').toUpperCase();
-}
 
 export interface EnvConfig {
   /** Values shaped like a parsed TOML file. */
@@ -59,8 +42,8 @@ export function readEnvConfig(env: NodeJS.ProcessEnv): EnvConfig {
     const text = env[name];
     if (text === undefined || text === '') continue;
     const [tableName, sub] = key.includes('.') ? (key.split('.') as [string, string]) : [undefined, key];
-    const kind = tableName ? TABLES[tableName]![sub]! : TOP_LEVEL_KEYS[key]!;
-    const value = convert(name, kind, text);
+    const spec = tableName ? TABLES[tableName]![sub]! : TOP_LEVEL_KEYS[key as keyof typeof TOP_LEVEL_KEYS];
+    const value = convert(name, spec.kind, text);
     if (tableName) {
       const t = (table[tableName] ??= {}) as RawTable;
       t[sub] = value;

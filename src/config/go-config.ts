@@ -1,8 +1,8 @@
 import { goValue, type GoReport } from '../convert/go-values.js';
 import type { HclFile, HclItem, HclValue } from '../convert/hcl.js';
 import { HelperError } from '../errors.js';
-import { HEALTH_CHECKS_KEYS, JWT_SVID_KEYS, TOP_LEVEL_KEYS, type KeyType } from './key-types.js';
 import type { RawTable } from './keys.js';
+import { HEALTH_CHECKS_KEYS, JWT_SVID_KEYS, TOP_LEVEL_KEYS, type Schema } from './schema.js';
 
 /** The syntaxes a config file may be written in; TOML is the documented one. */
 export type Dialect = 'toml' | 'hcl' | 'hcl-json';
@@ -75,12 +75,12 @@ export function goTable(hcl: HclFile, file: string): GoTable {
   };
   const table: RawTable = {};
   const jwtSvids: RawTable[] = [];
-  const read = (into: RawTable, prefix: string, item: HclItem, kinds: Readonly<Record<string, KeyType>>): void => {
+  const read = (into: RawTable, prefix: string, item: HclItem, schema: Schema): void => {
     const dotted = prefix + item.key;
     if (lines.has(dotted)) throw report.error(item.line, `"${dotted}" is set twice (first on line ${lines.get(dotted)})`);
     lines.set(dotted, item.line);
-    const kind = kinds[item.key];
-    const value = kind === undefined ? plain(item.value) : goValue(dotted, kind, item.value, report);
+    const spec = schema[item.key];
+    const value = spec === undefined ? plain(item.value) : goValue(dotted, spec.kind, item.value, report);
     if (value !== undefined) into[item.key] = value;
   };
   for (const item of hcl.items) {
@@ -124,7 +124,7 @@ export function goTable(hcl: HclFile, file: string): GoTable {
 export function dropGoUnset(table: RawTable): RawTable {
   return Object.fromEntries(
     Object.entries(table).filter(([key, v]) => {
-      const kind = TOP_LEVEL_KEYS[key];
+      const kind = (TOP_LEVEL_KEYS as Schema)[key]?.kind;
       if (v === '' && (kind === 'string' || kind === 'log_level' || kind === 'cmd_args')) return false;
       return !(v === 0 && kind === 'mode');
     }),

@@ -2,10 +2,13 @@ import { parse, TomlError } from 'smol-toml';
 import { WRAPPED_CMD_EXITS } from '../convert/go-values.js';
 import { HclError, parseHcl } from '../convert/hcl.js';
 import { HelperError } from '../errors.js';
-import { normalizeConfig, type Config } from './config.js';
-import { applyEnvConfig, ENV_PREFIX, hasEnvConfig, readEnvConfig } from './env.js';
+import type { Config } from './config.js';
+import { applyEnvConfig, hasEnvConfig, readEnvConfig } from './env.js';
 import { dropGoUnset, goTable, parseGoJson, type Dialect } from './go-config.js';
 import { TableReader, Where, type RawTable } from './keys.js';
+import { loadStorePasswords } from './keystore-output.js';
+import { normalizeConfig } from './normalize.js';
+import { ENV_PREFIX, TOP_LEVEL_KEYS } from './schema.js';
 import { readTextFile } from '../read-text.js';
 
 export interface LoadOptions {
@@ -28,12 +31,18 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     text = await readTextFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && options.optional && hasEnvConfig(env)) return configFromEnv(env, options);
+    if (code === 'ENOENT' && options.optional && hasEnvConfig(env)) return withSecrets(configFromEnv(env, options), env);
     const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
     const hint = code === 'ENOENT' && options.optional ? ` (pass --config FILE, or configure with ${ENV_PREFIX}* environment variables)` : '';
     throw new HelperError('config', `${file}: cannot read config: ${why}${hint}`);
   }
-  return parseConfig(text, file, env, options);
+  return withSecrets(parseConfig(text, file, env, options), env);
+}
+
+/** Parsing reads no secret; loading reads the passwords the config names (errors name key and file). */
+function withSecrets(config: Config, env: NodeJS.ProcessEnv): Config {
+  loadStorePasswords(config.x509?.stores, env);
+  return config;
 }
 
 /** A config file's text, with the `SPIFFE_HELPER_*` variables of `env` on top. */
@@ -89,7 +98,7 @@ function build(read: Read, text: string, file: string, env: NodeJS.ProcessEnv, o
   const fromEnv = readEnvConfig(env);
   const raw = applyEnvConfig(read.table, fromEnv);
   const where = new Where(file, text, fromEnv.sources, read.lines);
-  const config = normalizeConfig(new TableReader(raw, where), file, env, options.daemonMode);
+  const config = normalizeConfig(new TableReader(raw, where, TOP_LEVEL_KEYS), file, env, options.daemonMode);
   const addressVar = fromEnv.sources.get('agent_address');
   if (addressVar) config.agentAddressSource = addressVar;
   config.dialect = read.dialect;

@@ -1,15 +1,15 @@
-import { HelperError, type ErrorCode } from '../errors.js';
-import { nameProblem } from '../output/names.js';
-import { TrustDomain } from '../spiffe/id.js';
-import type { Config } from './config.js';
-import type { TableReader } from './keys.js';
-
 /**
  * File name patterns with a `{trust_domain}` placeholder: one file per trust domain
  * (federated_bundle_file_name, jwt_bundle_file_name with jwt_bundle_format = "jwks").
  * Such files are found again, to read or to delete as stale, by matching the pattern: the
  * rules below keep that from ever matching a file it should not.
  */
+import { HelperError, type ErrorCode } from '../errors.js';
+import { nameProblem } from '../output/names.js';
+import { TrustDomain } from '../spiffe/id.js';
+import type { Config } from './config.js';
+import type { TopLevelReader } from './keys.js';
+
 /**
  * The trust domain that `name` stands for under `pattern`, or undefined unless `name` is
  * exactly a name the helper would write: the part in place of `{trust_domain}` is a valid
@@ -43,7 +43,7 @@ export function fileNameForTrustDomain(pattern: string, trustDomain: string, cod
 }
 
 /** A prefix or suffix is required: stale per-domain files are found by it and deleted. */
-export function checkFederatedPattern(r: TableReader, pattern: string | undefined): void {
+export function checkFederatedPattern(r: TopLevelReader, pattern: string | undefined): void {
   if (pattern !== undefined && (!pattern.includes('{trust_domain}') || pattern === '{trust_domain}')) {
     throw r.error('federated_bundle_file_name', 'must contain {trust_domain} and a prefix or suffix, e.g. "federated_{trust_domain}.pem"');
   }
@@ -52,7 +52,7 @@ export function checkFederatedPattern(r: TableReader, pattern: string | undefine
 /**
  * `jwks` writes one file per trust domain; it needs the placeholder exactly then.
  */
-export function checkJwtBundleFormat(r: TableReader, config: Config): void {
+export function checkJwtBundleFormat(r: TopLevelReader, config: Config): void {
   const pattern = config.jwtBundleFileName;
   const key = 'jwt_bundle_file_name';
   if (config.jwtBundleFormat === 'go-helper') {
@@ -68,16 +68,15 @@ export function checkJwtBundleFormat(r: TableReader, config: Config): void {
 
 /**
  * Per-trust-domain outputs delete the files of domains that go away, found by the pattern's
- * prefix and suffix: no other output may match a pattern, or it would be deleted as stale.
+ * prefix and suffix: no other output (`names`, every configured output name) may match a
+ * pattern, or it would be deleted as stale.
  */
-export function checkPerDomainPatterns(r: TableReader, config: Config): void {
+export function checkPerDomainPatterns(r: TopLevelReader, config: Config, names: readonly string[]): void {
   const patterns: [string, string][] = [];
   if (config.x509?.federatedBundleFileName) patterns.push(['federated_bundle_file_name', config.x509.federatedBundleFileName]);
   if (config.jwtBundleFormat === 'jwks' && config.jwtBundleFileName) patterns.push(['jwt_bundle_file_name', config.jwtBundleFileName]);
-  const jwtBundleFile = config.jwtBundleFormat === 'go-helper' ? config.jwtBundleFileName : undefined;
-  const fixed = [config.x509?.svidFileName, config.x509?.keyFileName, config.x509?.bundleFileName, jwtBundleFile, ...config.jwtSvids.map((j) => j.fileName)];
   for (const [key, pattern] of patterns) {
-    const clash = fixed.find((n) => n !== undefined && trustDomainInFileName(n, pattern) !== undefined);
+    const clash = names.find((n) => trustDomainInFileName(n, pattern) !== undefined);
     if (clash) throw r.error(key, `pattern ${JSON.stringify(pattern)} also matches "${clash}", which would be deleted as a stale per-trust-domain file`);
   }
   if (patterns.length === 2) {

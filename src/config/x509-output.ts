@@ -1,26 +1,24 @@
-import type { FileLayout, X509Output } from './config.js';
-import type { TableReader } from './keys.js';
+import type { X509Output } from './config.js';
+import type { TopLevelReader } from './keys.js';
 import { readStores } from './keystore-output.js';
 import { checkFederatedPattern } from './trust-domain-pattern.js';
 
-const FILE_LAYOUTS: readonly FileLayout[] = ['files', 'atomic_dir'];
-
 /** The X.509 output keys: the three file names go together, or none is set. */
-export function readX509(r: TableReader, hint: string, env: NodeJS.ProcessEnv): X509Output | undefined {
+export function readX509(r: TopLevelReader, hint: string): X509Output | undefined {
   const svid = r.fileName('svid_file_name');
   const key = r.fileName('svid_key_file_name');
   const bundle = r.fileName('svid_bundle_file_name');
   const options = {
-    addIntermediatesToBundle: r.bool('add_intermediates_to_bundle', false),
-    includeFederatedDomains: r.bool('include_federated_domains', false),
+    addIntermediatesToBundle: r.bool('add_intermediates_to_bundle'),
+    includeFederatedDomains: r.bool('include_federated_domains'),
     federatedBundleFileName: r.fileName('federated_bundle_file_name'),
-    omitExpired: r.bool('omit_expired', false),
+    omitExpired: r.bool('omit_expired'),
     hint,
-    layout: r.oneOf('file_layout', FILE_LAYOUTS, 'files'),
-    certFileMode: r.mode('cert_file_mode', 0o644),
-    keyFileMode: r.mode('key_file_mode', 0o600),
+    layout: r.oneOf('file_layout'),
+    certFileMode: r.mode('cert_file_mode'),
+    keyFileMode: r.mode('key_file_mode'),
   };
-  const stores = readStores(r, env);
+  const stores = readStores(r);
   const given = [svid, key, bundle].filter((x) => x !== undefined).length;
   if (given === 0) {
     if (options.federatedBundleFileName) throw r.error('federated_bundle_file_name', 'needs svid_file_name, svid_key_file_name and svid_bundle_file_name');
@@ -30,7 +28,7 @@ export function readX509(r: TableReader, hint: string, env: NodeJS.ProcessEnv): 
   }
   if (given !== 3) {
     const missing = (['svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name'] as const).find(
-      (k, i) => [svid, key, bundle][i] === undefined,
+      (_, i) => [svid, key, bundle][i] === undefined,
     )!;
     throw r.error(missing, 'is required when any of svid_file_name, svid_key_file_name and svid_bundle_file_name is set');
   }

@@ -1,4 +1,4 @@
-import type { KeyType } from '../config/key-types.js';
+import type { KeyType } from '../config/schema.js';
 import type { HelperError } from '../errors.js';
 import type { HclValue } from './hcl.js';
 

@@ -1,5 +1,5 @@
 import { splitCmdArgs } from '../config/cmd-args.js';
-import { HEALTH_CHECKS_KEYS, JWT_SVID_KEYS, TOP_LEVEL_KEYS, type KeyType } from '../config/key-types.js';
+import { HEALTH_CHECKS_KEYS, JWT_SVID_KEYS, TOP_LEVEL_KEYS, type KeyType, type Schema } from '../config/schema.js';
 import { HelperError } from '../errors.js';
 import { describeValue, goValue, WRAPPED_CMD_EXITS, type GoReport } from './go-values.js';
 import { parseHcl, HclError, type HclItem, type HclValue } from './hcl.js';
@@ -16,7 +16,13 @@ type Kind = KeyType | 'health_checks';
  * Every key our loader knows, with how an HCL value becomes a TOML one. Our own keys are
  * accepted too, in case a file was half migrated by hand.
  */
-const TOP_LEVEL: Readonly<Record<string, Kind>> = { ...TOP_LEVEL_KEYS, health_checks: 'health_checks' };
+const TOP_LEVEL: Readonly<Record<string, Kind>> = { ...kinds(TOP_LEVEL_KEYS), health_checks: 'health_checks' };
+const JWT_SVID: Readonly<Record<string, KeyType>> = kinds(JWT_SVID_KEYS);
+const HEALTH_CHECKS: Readonly<Record<string, KeyType>> = kinds(HEALTH_CHECKS_KEYS);
+
+function kinds(schema: Schema): Record<string, KeyType> {
+  return Object.fromEntries(Object.entries(schema).map(([key, spec]) => [key, spec.kind]));
+}
 
 interface Line {
   comments: string[];
@@ -105,7 +111,7 @@ class Converter implements GoReport {
       if (entry.kind !== 'object') throw this.error(entry.line, `jwt_svids: each entry must be an object { jwt_audience = "...", jwt_svid_file_name = "..." }, got ${describeValue(entry)}`);
       const fields: string[] = [];
       for (const field of entry.items) {
-        const kind = JWT_SVID_KEYS[field.key];
+        const kind = JWT_SVID[field.key];
         if (kind === undefined) {
           this.warn(field.line, `unknown key "${field.key}" in jwt_svids: not converted`);
           continue;
@@ -131,7 +137,7 @@ class Converter implements GoReport {
     let enabled = false;
     let bindAddress = false;
     for (const field of v.items) {
-      const kind = HEALTH_CHECKS_KEYS[field.key];
+      const kind = HEALTH_CHECKS[field.key];
       if (kind === undefined) {
         this.warn(field.line, `unknown key "${field.key}" in health_checks: not converted (left as a comment)`);
         this.health.push({ comments: field.comments, text: `# ${field.key} = ${render(field.value)}  # unknown key, not converted` });

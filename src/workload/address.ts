@@ -12,23 +12,8 @@ export type EndpointAddress =
   | { kind: 'unix'; socketPath: string; target: string }
   | { kind: 'tcp'; host: string; port: number; target: string };
 
-export const DEFAULT_AGENT_ADDRESS = 'unix:///tmp/spire-agent/public/api.sock';
+/** The variable by which the SPIFFE Workload Endpoint standard names the endpoint. */
 export const ENDPOINT_ENV = 'SPIFFE_ENDPOINT_SOCKET';
-
-/** Explicit configuration wins, then the environment, then SPIRE's default socket. */
-export function resolveAgentAddress(configured: string | undefined, env: NodeJS.ProcessEnv): { address: EndpointAddress; source: string } {
-  if (configured !== undefined && configured !== '') return { address: parseEndpointAddress(configured), source: 'agent_address' };
-  const fromEnv = env[ENDPOINT_ENV];
-  if (fromEnv !== undefined && fromEnv !== '') {
-    try {
-      return { address: parseEndpointAddress(fromEnv), source: ENDPOINT_ENV };
-    } catch (e) {
-      // The config error names agent_address; the value came from the environment.
-      throw new HelperError('address', `${ENDPOINT_ENV}: ${(e as Error).message}`);
-    }
-  }
-  return { address: parseEndpointAddress(DEFAULT_AGENT_ADDRESS), source: 'default' };
-}
 
 export function parseEndpointAddress(input: string): EndpointAddress {
   const fail = (why: string): never => {

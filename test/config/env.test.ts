@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { envConfigKeys, envVarName } from '../../src/config/env.js';
+import { envConfigKeys, envVarName } from '../../src/config/schema.js';
 import { configFromEnv, parseConfig } from '../../src/config/load.js';
 import { isHelperError } from '../../src/errors.js';
 import { baseConfigToml } from '../helpers/config.js';

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
-import { parseConfig } from '../../src/config/load.js';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { baseConfigToml } from '../helpers/config.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -21,11 +21,16 @@ const EMPTY = file('empty', '\n');
 const NON_ASCII = file('umlaut', 'pässwörd\n');
 mkdirSync(join(dir, 'a-dir'));
 
-const load = (extra: string, env: NodeJS.ProcessEnv = {}) => parseConfig(baseConfigToml + extra, 'helper.conf', env);
+/** loadConfig on a helper.conf in a directory of its own: parsing, then reading the passwords. */
+const load = (extra: string, env: NodeJS.ProcessEnv = {}) => {
+  const conf = join(tempDir('kscf-'), 'helper.conf');
+  writeFileSync(conf, baseConfigToml + extra);
+  return loadConfig(conf, env);
+};
 
 describe('keystore config: what is read', () => {
-  it('keystore and truststore with one password file: alias spiffe, format pkcs12, one password for both', () => {
-    const c = load(`keystore_file_name = "keystore.p12"\ntruststore_file_name = "truststore.p12"\nkeystore_password_file = "${PW}"\n`);
+  it('keystore and truststore with one password file: alias spiffe, format pkcs12, one password for both', async () => {
+    const c = await load(`keystore_file_name = "keystore.p12"\ntruststore_file_name = "truststore.p12"\nkeystore_password_file = "${PW}"\n`);
     const s = c.x509!.stores!;
     assert.equal(s.format, 'pkcs12');
     assert.equal(s.keystore!.fileName, 'keystore.p12');
@@ -35,8 +40,8 @@ describe('keystore config: what is read', () => {
     assert.equal(s.truststore!.includeFederatedDomains, false);
   });
 
-  it('separate truststore password from the environment, legacy format, own alias, federated CAs', () => {
-    const c = load(
+  it('separate truststore password from the environment, legacy format, own alias, federated CAs', async () => {
+    const c = await load(
       `keystore_file_name = "ks.p12"\nkeystore_alias = "server"\nkeystore_password_file = "${PW}"\nkeystore_format = "pkcs12-legacy"\ntruststore_file_name = "ts.p12"\ntruststore_password_env = "TS_PASS"\ntruststore_include_federated_domains = true\n`,
       { TS_PASS: 'from env' },
     );
@@ -47,14 +52,14 @@ describe('keystore config: what is read', () => {
     assert.equal(s.truststore!.includeFederatedDomains, true);
   });
 
-  it('a truststore alone, with its own password file', () => {
-    const s = load(`truststore_file_name = "ts.p12"\ntruststore_password_file = "${TRUST_PW}"\n`).x509!.stores!;
+  it('a truststore alone, with its own password file', async () => {
+    const s = (await load(`truststore_file_name = "ts.p12"\ntruststore_password_file = "${TRUST_PW}"\n`)).x509!.stores!;
     assert.equal(s.keystore, undefined);
     assert.equal(s.truststore!.password.reveal(), 'trust-me');
   });
 
-  it('every key from SPIFFE_HELPER_* variables', () => {
-    const s = load('', {
+  it('every key from SPIFFE_HELPER_* variables', async () => {
+    const s = (await load('', {
       SPIFFE_HELPER_KEYSTORE_FILE_NAME: 'ks.p12',
       SPIFFE_HELPER_KEYSTORE_PASSWORD_ENV: 'KS_PASS',
       KS_PASS: 'env secret',
@@ -63,15 +68,15 @@ describe('keystore config: what is read', () => {
       SPIFFE_HELPER_TRUSTSTORE_INCLUDE_FEDERATED_DOMAINS: 'true',
       SPIFFE_HELPER_KEYSTORE_FORMAT: 'pkcs12-legacy',
       SPIFFE_HELPER_KEYSTORE_ALIAS: 'jvm',
-    }).x509!.stores!;
+    })).x509!.stores!;
     assert.deepEqual(
       [s.keystore!.fileName, s.keystore!.alias, s.keystore!.password.reveal(), s.truststore!.fileName, s.truststore!.password.reveal(), s.truststore!.includeFederatedDomains, s.format],
       ['ks.p12', 'jvm', 'env secret', 'ts.p12', 'trust-me', true, 'pkcs12-legacy'],
     );
   });
 
-  it('the password never shows in JSON, util.inspect or string form: only where it came from', () => {
-    const c = load(`keystore_file_name = "ks.p12"\nkeystore_password_file = "${PW}"\n`);
+  it('the password never shows in JSON, util.inspect or string form: only where it came from', async () => {
+    const c = await load(`keystore_file_name = "ks.p12"\nkeystore_password_file = "${PW}"\n`);
     for (const text of [JSON.stringify(c), inspect(c, { depth: 10 }), String(c.x509!.stores!.keystore!.password)]) {
       assert.ok(!text.includes('changeit'), text);
     }
@@ -103,7 +108,7 @@ const errors: [string, string, NodeJS.ProcessEnv, RegExp][] = [
 
 describe('keystore config errors', () => {
   for (const [name, extra, env, want] of errors) {
-    it(name, () => assert.throws(() => load(extra, env), (e: Error) => (assert.match(e.message, want), assert.equal((e as { code?: string }).code, 'config'), true)));
+    it(name, () => assert.rejects(load(extra, env), (e: Error) => (assert.match(e.message, want), assert.equal((e as { code?: string }).code, 'config'), true)));
   }
   it('stores without the PEM files', () =>
     assert.throws(
@@ -111,8 +116,13 @@ describe('keystore config errors', () => {
       /keystore_file_name: needs svid_file_name, svid_key_file_name and svid_bundle_file_name/,
     ),
   );
-  it('no error message holds the password', () => {
+  it('parsing reads no secret (convert-config, the example file); loading reads it', async () => {
+    const extra = `keystore_file_name = "ks.p12"\nkeystore_password_file = "${dir}/nope"\n`;
+    assert.equal(parseConfig(baseConfigToml + extra, 'helper.conf', {}).x509!.stores!.keystore!.fileName, 'ks.p12');
+    await assert.rejects(load(extra), /keystore_password_file: .*nope: cannot read the password: file not found/);
+  });
+  it('no error message holds the password', async () => {
     const wrong = file('wrong', 'sekrit-\u00e9\n');
-    assert.throws(() => load(`keystore_file_name = "ks.p12"\nkeystore_password_file = "${wrong}"\n`), (e: Error) => !e.message.includes('sekrit'));
+    await assert.rejects(load(`keystore_file_name = "ks.p12"\nkeystore_password_file = "${wrong}"\n`), (e: Error) => /printable ASCII/.test(e.message) && !e.message.includes('sekrit'));
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { X509Output } from '../../src/config/config.js';
-import { Secret, type StoreOutputs } from '../../src/config/keystore-output.js';
+import type { StoreOutputs } from '../../src/config/keystore-output.js';
 import { isHelperError } from '../../src/errors.js';
 import { readPkcs12 } from '../../src/keystore/read.js';
 import { storeRenderer } from '../../src/output/keystore-files.js';
@@ -10,14 +10,15 @@ import { TrustDomain } from '../../src/spiffe/id.js';
 import { parseX509Svid } from '../../src/spiffe/x509svid.js';
 import type { X509Context } from '../../src/workload/x509context.js';
 import { issue, svidChain } from '../helpers/certs.js';
+import { password } from './password.js';
 
 /** The stores as files of the X.509 set: names, modes, content, and "same identity, same bytes". */
 
 const ID = 'spiffe://example.org/workload';
 const out = { keyFileMode: 0o600, certFileMode: 0o644, omitExpired: false } as X509Output;
 const stores = (o: Partial<StoreOutputs> = {}, federated = false): StoreOutputs => ({
-  keystore: { fileName: 'keystore.p12', alias: 'spiffe', password: new Secret('changeit', 'test') },
-  truststore: { fileName: 'truststore.p12', password: new Secret('trust', 'test'), includeFederatedDomains: federated },
+  keystore: { fileName: 'keystore.p12', alias: 'spiffe', password: password('changeit') },
+  truststore: { fileName: 'truststore.p12', password: password('trust'), includeFederatedDomains: federated },
   format: 'pkcs12',
   ...o,
 });

@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { X509Output } from '../../src/config/config.js';
-import { Secret } from '../../src/config/keystore-output.js';
 import { startDevAgent } from '../../src/dev/agent.js';
 import { silentLogger } from '../../src/log.js';
 import { storeRenderer } from '../../src/output/keystore-files.js';
@@ -23,6 +22,7 @@ import { TrustDomain } from '../../src/spiffe/id.js';
 import { parseX509Svid } from '../../src/spiffe/x509svid.js';
 import type { X509Context } from '../../src/workload/x509context.js';
 import { svidChain } from '../helpers/certs.js';
+import { password } from './password.js';
 
 const N = Number(process.env.N ?? 9);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -62,8 +62,8 @@ try {
     omitExpired: false, hint: '', layout: 'files', certFileMode: 0o644, keyFileMode: 0o600,
   };
   const stores = {
-    keystore: { fileName: 'ks.p12', alias: 'spiffe', password: new Secret('changeit', 'measure') },
-    truststore: { fileName: 'ts.p12', password: new Secret('changeit', 'measure'), includeFederatedDomains: false },
+    keystore: { fileName: 'ks.p12', alias: 'spiffe', password: password('changeit') },
+    truststore: { fileName: 'ts.p12', password: password('changeit'), includeFederatedDomains: false },
     format: 'pkcs12' as const,
   };
   const contexts: X509Context[] = [];

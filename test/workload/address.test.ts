@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isHelperError } from '../../src/errors.js';
-import { DEFAULT_AGENT_ADDRESS, parseEndpointAddress, resolveAgentAddress } from '../../src/workload/address.js';
+import { resolveAgentAddress } from '../../src/config/agent-address.js';
+import { DEFAULT_AGENT_ADDRESS } from '../../src/config/schema.js';
+import { parseEndpointAddress } from '../../src/workload/address.js';
 import { vectors } from '../helpers/vectors.js';
 
 for (const v of vectors.endpoint_address) {
