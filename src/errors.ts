@@ -51,7 +51,7 @@ export function describeError(e: unknown): string {
   return String(e);
 }
 
-/** Exit codes of the `spiffe-helper` command. Documented in README.md ("Exit codes"). */
+/** Exit codes of the `spiffe-helper` command, every one of them. Documented in README.md ("Exit codes"). */
 export const ExitCode = {
   ok: 0,
   internal: 1,
@@ -62,6 +62,8 @@ export const ExitCode = {
   output: 6,
   child: 7,
   health: 8,
+  /** `spiffe-helper inspect` found a problem in the files (each one is listed). */
+  inspectProblem: 9,
   busy: 10,
   /** A one-shot command stopped by SIGINT (Ctrl-C) or SIGTERM: 128 + the signal's number, as shells report it. */
   interrupted: 130,
@@ -72,33 +74,26 @@ export function exitCodeForStop(sig: 'SIGINT' | 'SIGTERM'): number {
   return sig === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated;
 }
 
+/** The exit code of each error code, by its name in ExitCode. */
+export const exitCodeOfError: Readonly<Record<ErrorCode, keyof typeof ExitCode>> = {
+  usage: 'usage',
+  config: 'config',
+  address: 'config',
+  timeout: 'timeout',
+  unavailable: 'timeout',
+  'workload-api': 'workloadApi',
+  'spiffe-id': 'workloadApi',
+  x509svid: 'workloadApi',
+  x509bundle: 'workloadApi',
+  jwtsvid: 'workloadApi',
+  jwtbundle: 'workloadApi',
+  output: 'output',
+  child: 'child',
+  health: 'health',
+  busy: 'busy',
+  internal: 'internal',
+};
+
 export function exitCodeFor(e: unknown): number {
-  if (!(e instanceof HelperError)) return ExitCode.internal;
-  switch (e.code) {
-    case 'usage':
-      return ExitCode.usage;
-    case 'config':
-    case 'address':
-      return ExitCode.config;
-    case 'timeout':
-    case 'unavailable':
-      return ExitCode.timeout;
-    case 'workload-api':
-    case 'spiffe-id':
-    case 'x509svid':
-    case 'x509bundle':
-    case 'jwtsvid':
-    case 'jwtbundle':
-      return ExitCode.workloadApi;
-    case 'output':
-      return ExitCode.output;
-    case 'child':
-      return ExitCode.child;
-    case 'health':
-      return ExitCode.health;
-    case 'busy':
-      return ExitCode.busy;
-    case 'internal':
-      return ExitCode.internal;
-  }
+  return ExitCode[e instanceof HelperError ? exitCodeOfError[e.code] : 'internal'];
 }

@@ -51,7 +51,8 @@ export async function profileStartup({ root, workDir, runs, progress, first, cli
   const probes = [
     { name: '`node -e 0` (floor)', cmd: [process.execPath, ['-e', '0']] },
     ...(hasLoader ? loaderProbes : []),
-    { name: 'import node:http2 (what our gRPC client is built on)', cmd: esm(`import 'node:http2';`) },
+    { name: 'import node:net (what our gRPC client is built on)', cmd: esm(`import 'node:net';`) },
+    { name: 'import node:http2 (what it was built on before)', cmd: esm(`import 'node:http2';`) },
     {
       name: 'our gRPC client + protobuf codec (dist/workload/client.js), one X509SVIDResponse decoded',
       cmd: esm(`import ${clientModule}; import { decode, encode, Messages } from ${protoModule};

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { describeError } from '../errors.js';
-import { parseJwtBundleFile } from '../jwt-verify-command.js';
+import { parseJwtBundleFile } from '../spiffe/jwt-bundle-file.js';
 import { TrustDomain } from '../spiffe/id.js';
 import type { JwtBundle, JwtBundleSet } from '../spiffe/jwtbundle.js';
 import { decodeJwtSegment, parseAndValidateJwtSvid } from '../spiffe/jwtsvid.js';

@@ -2,7 +2,8 @@ import { createPrivateKey, type X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { readPasswordFile } from '../config/keystore-output.js';
-import { describeError, HelperError } from '../errors.js';
+import { usageError } from '../cli/args.js';
+import { describeError } from '../errors.js';
 import { readPkcs12, type Pkcs12Contents } from '../keystore/read.js';
 import { parseCertificate, type Certificate } from '../spiffe/certificate.js';
 import { verifyChain } from '../spiffe/chain.js';
@@ -76,7 +77,7 @@ export function dirStoreTargets(at: (name: string) => string, keystore: string |
     try {
       password = readPasswordFile(passwordFile);
     } catch (e) {
-      throw new HelperError('usage', `--password-file ${passwordFile}: ${(e as Error).message}`);
+      throw usageError('inspect', `--password-file ${passwordFile}: ${(e as Error).message}`);
     }
   }
   const target = (kind: StoreTarget['kind'], name: string | undefined): StoreTarget[] => (name === undefined ? [] : [{ kind, file: at(name), ...(password !== undefined ? { password } : {}) }]);

@@ -1,10 +1,13 @@
-import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import type { EndpointAddress } from './address.js';
+import { type ClientStream, type Headers, Http2Connection, type StreamEnd } from './http2/connection.js';
+import { ErrorCode, errorName } from './http2/frame.js';
+import type { HeaderField } from './http2/hpack.js';
 
 /**
- * The part of gRPC a Workload API client uses, over node:http2: unary and server-streaming
- * calls on one HTTP/2 connection, length-prefixed messages, the status from the trailers
+ * The part of gRPC a Workload API client uses, over our own HTTP/2 client (./http2/, on
+ * node:net: node:http2 costs more memory and start-up than the whole helper's code): unary
+ * and server-streaming calls on one HTTP/2 connection, length-prefixed messages, the status from the trailers
  * (or from a trailers-only response, the HTTP status, or the RST_STREAM code), deadlines,
  * a receive size limit enforced before anything is buffered, keepalive PINGs, GOAWAY. It knows
  * nothing of protobuf: messages go in and out as bytes. What the Workload API adds (the
@@ -67,18 +70,10 @@ export interface CallOptions {
   onMessage(message: Buffer): void;
 }
 
-interface Connection {
-  session: ClientHttp2Session;
-  streams: number;
-  /** Why the connection ended, when it did not end by our own close: for the status details. */
-  ended?: string;
-}
-
-const { NGHTTP2_CANCEL } = constants;
 const HEADER_BYTES = 5;
 
 export class Channel {
-  private conn: Connection | undefined;
+  private conn: Http2Connection | undefined;
   private closed = false;
 
   constructor(private readonly options: ChannelOptions) {}
@@ -88,107 +83,131 @@ export class Channel {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new GrpcError(Status.CANCELLED, 'the client is closed'));
       if (o.signal.aborted) return reject(new GrpcError(Status.CANCELLED, 'cancelled by the client'));
-      const conn = this.connection();
-      let stream: ClientHttp2Stream;
-      try {
-        stream = conn.session.request({
-          ':method': 'POST',
-          ':path': path,
-          'content-type': 'application/grpc',
-          te: 'trailers',
-          ...(o.timeoutMs !== undefined && { 'grpc-timeout': `${Math.max(1, Math.ceil(o.timeoutMs))}m` }),
-          ...o.metadata,
-        });
-      } catch (e) {
-        return reject(new GrpcError(Status.UNAVAILABLE, `cannot start a call: ${(e as Error).message}`));
-      }
-      if (++conn.streams === 1) conn.session.ref();
-
-      const deframer = new Deframer(this.options.maxReceiveBytes);
-      let failure: GrpcError | undefined;
-      let headers: IncomingHttpHeaders | undefined;
-      let trailers: IncomingHttpHeaders | undefined;
-      let streamError: Error | undefined;
+      const fields: HeaderField[] = [
+        [':method', 'POST'],
+        [':scheme', 'http'],
+        [':path', path],
+        [':authority', this.options.address.kind === 'unix' ? 'localhost' : this.options.address.target],
+        ['content-type', 'application/grpc'],
+        ['te', 'trailers'],
+        ...(o.timeoutMs === undefined ? [] : [['grpc-timeout', `${Math.max(1, Math.ceil(o.timeoutMs))}m`] as HeaderField]),
+        ...Object.entries(o.metadata).map(([k, v]): HeaderField => [k.toLowerCase(), v]),
+      ];
+      const body = frame(request);
+      let attempt: Attempt | undefined;
+      let settled = false;
+      const settle = (err: GrpcError | undefined): void => {
+        if (settled) return;
+        settled = true;
+        o.signal.removeEventListener('abort', onAbort);
+        clearTimeout(deadline);
+        if (err) reject(err);
+        else resolve();
+      };
       const fail = (err: GrpcError): void => {
-        failure ??= err;
-        if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+        attempt?.cancel();
+        settle(err);
       };
       const onAbort = (): void => fail(new GrpcError(Status.CANCELLED, 'cancelled by the client'));
       o.signal.addEventListener('abort', onAbort, { once: true });
       const deadline =
         o.timeoutMs === undefined ? undefined : setTimeout(() => fail(new GrpcError(Status.DEADLINE_EXCEEDED, `no answer within ${o.timeoutMs} ms`)), o.timeoutMs);
-
-      stream.on('response', (h) => {
-        headers = h;
-        const refusal = refusedResponse(h);
-        if (refusal) fail(refusal);
-      });
-      stream.on('data', (chunk: Buffer) => {
-        if (failure) return;
+      const start = (retried: boolean): void => {
         try {
-          for (const message of deframer.push(chunk)) o.onMessage(message);
+          attempt = new Attempt(this.connection(), fields, body, this.options.maxReceiveBytes, o.onMessage, fail, (end) => {
+            // gRPC's transparent retry: a stream the agent's GOAWAY says it never processed.
+            if (end.refused && !end.answered && !retried && !settled && !this.closed) return start(true);
+            settle(end.error);
+          });
         } catch (e) {
-          fail(e instanceof GrpcError ? e : new GrpcError(Status.INTERNAL, (e as Error).message));
+          settle(new GrpcError(Status.UNAVAILABLE, `cannot start a call: ${(e as Error).message}`));
         }
-      });
-      stream.on('trailers', (t) => (trailers = t));
-      stream.on('error', (e) => (streamError ??= e));
-      stream.on('close', () => {
-        o.signal.removeEventListener('abort', onAbort);
-        clearTimeout(deadline);
-        if (--conn.streams === 0) conn.session.unref();
-        const err = failure ?? outcome(stream, headers, trailers, streamError, deframer, conn);
-        if (err) reject(err);
-        else resolve();
-      });
-      stream.end(frame(request));
+      };
+      start(false);
     });
   }
 
   /** Ends the connection and every call on it; later calls fail with CANCELLED. */
   close(): void {
     this.closed = true;
-    this.conn?.session.destroy();
+    this.conn?.destroy();
     this.conn = undefined;
   }
 
   /** The open connection, or a new one: after GOAWAY or a dropped connection the next call reconnects. */
-  private connection(): Connection {
+  private connection(): Http2Connection {
     const current = this.conn;
-    if (current && !current.session.closed && !current.session.destroyed) return current;
-    const a = this.options.address;
-    const settings = { enablePush: false };
-    const session =
-      a.kind === 'unix'
-        ? connect('http://localhost', { settings, createConnection: () => netConnect(a.socketPath) })
-        : connect(`http://${a.target}`, { settings });
-    const conn: Connection = { session, streams: 0 };
-    // Errors reach every open call through its stream; the session's own event needs a listener.
-    session.on('error', (e) => (conn.ended ??= e.message));
-    session.on('goaway', (code) => (conn.ended ??= `the agent ended the connection (GOAWAY ${http2ErrorName(code)})`));
-    session.on('close', () => {
+    if (current?.usable) return current;
+    const { address: a, keepaliveMs, keepaliveTimeoutMs } = this.options;
+    const socket = a.kind === 'unix' ? netConnect(a.socketPath) : netConnect({ host: a.host, port: a.port });
+    const conn = new Http2Connection(socket, { keepaliveMs, keepaliveTimeoutMs }, () => {
       if (this.conn === conn) this.conn = undefined;
     });
-    session.unref();
-    this.keepAlive(conn);
     this.conn = conn;
     return conn;
   }
+}
 
-  private keepAlive(conn: Connection): void {
-    const { keepaliveMs, keepaliveTimeoutMs } = this.options;
-    if (keepaliveMs <= 0) return;
-    const timer = setInterval(() => {
-      if (conn.streams === 0 || conn.session.closed) return;
-      const dead = setTimeout(() => {
-        conn.ended ??= `keepalive: the agent did not answer a PING within ${keepaliveTimeoutMs} ms`;
-        conn.session.destroy();
-      }, keepaliveTimeoutMs);
-      dead.unref();
-      conn.session.ping(() => clearTimeout(dead));
-    }, keepaliveMs);
-    timer.unref();
-    conn.session.on('close', () => clearInterval(timer));
+/** One stream of a call: the response it reads, and how it ended. */
+class Attempt {
+  private readonly stream: ClientStream;
+  private readonly deframer: Deframer;
+  private headers: Headers | undefined;
+  private trailers: Headers | undefined;
+
+  constructor(
+    private readonly conn: Http2Connection,
+    fields: HeaderField[],
+    body: Buffer,
+    maxReceiveBytes: number,
+    onMessage: (message: Buffer) => void,
+    fail: (err: GrpcError) => void,
+    onEnd: (end: { error: GrpcError | undefined; refused: boolean; answered: boolean }) => void,
+  ) {
+    this.deframer = new Deframer(maxReceiveBytes);
+    this.stream = conn.request(fields, body, {
+      onHeaders: (h) => {
+        if (this.headers) return void (this.trailers = h);
+        this.headers = h;
+        const refusal = refusedResponse(h);
+        if (refusal) fail(refusal);
+      },
+      onData: (chunk) => {
+        try {
+          for (const message of this.deframer.push(chunk)) onMessage(message);
+        } catch (e) {
+          fail(e instanceof GrpcError ? e : new GrpcError(Status.INTERNAL, (e as Error).message));
+        }
+      },
+      onClose: (end) => {
+        onEnd({ error: this.outcome(end), refused: end.refused === true, answered: this.headers !== undefined });
+      },
+    });
+  }
+
+  /** Ends the stream with RST_STREAM CANCEL (a failure decided here: the call is settled already). */
+  cancel(): void {
+    this.stream.cancel();
+  }
+
+  private outcome(end: StreamEnd): GrpcError | undefined {
+    const { headers, trailers } = this;
+    const status = trailers ?? (headers?.['grpc-status'] !== undefined ? headers : undefined);
+    if (status) {
+      const code = parseStatus(status['grpc-status']);
+      if (code !== Status.OK) return new GrpcError(code, percentDecode(status['grpc-message'] ?? ''));
+      if (this.deframer.partial) return new GrpcError(Status.INTERNAL, 'the stream ended inside a message');
+      return undefined;
+    }
+    // A connection that failed or ended takes its streams with it: its reason is the one to report.
+    const connectionError = end.connectionError ? end.error : this.conn.reason;
+    if (connectionError) return new GrpcError(Status.UNAVAILABLE, connectionError);
+    if (end.rstCode !== undefined && end.rstCode !== ErrorCode.NO_ERROR) {
+      return new GrpcError(codeForRstStream(end.rstCode), `the agent reset the stream (RST_STREAM ${errorName(end.rstCode)})`);
+    }
+    if (end.error) return new GrpcError(Status.INTERNAL, end.error);
+    if (!headers) return new GrpcError(Status.UNAVAILABLE, 'the connection closed before a response');
+    return new GrpcError(Status.INTERNAL, 'the stream ended without a grpc-status');
   }
 }
 
@@ -259,42 +278,16 @@ export function frame(message: Buffer): Buffer {
 }
 
 /** A response that is not gRPC, or a trailers-only error: refused at once. */
-function refusedResponse(h: IncomingHttpHeaders): GrpcError | undefined {
+function refusedResponse(h: Headers): GrpcError | undefined {
   if (h['grpc-status'] !== undefined) return undefined; // trailers-only: the status is in these headers
   const httpStatus = Number(h[':status']);
   if (httpStatus !== 200) return new GrpcError(codeForHttpStatus(httpStatus), `the agent answered HTTP status ${httpStatus}`);
-  const type = String(h['content-type'] ?? '');
+  const type = h['content-type'] ?? '';
   if (!/^application\/grpc([+;]|$)/.test(type)) return new GrpcError(Status.UNKNOWN, `the agent answered with content-type ${JSON.stringify(type)}, not application/grpc`);
   return undefined;
 }
 
-function outcome(
-  stream: ClientHttp2Stream,
-  headers: IncomingHttpHeaders | undefined,
-  trailers: IncomingHttpHeaders | undefined,
-  streamError: Error | undefined,
-  deframer: Deframer,
-  conn: Connection,
-): GrpcError | undefined {
-  const status = trailers ?? (headers?.['grpc-status'] !== undefined ? headers : undefined);
-  if (status) {
-    const code = parseStatus(status['grpc-status']);
-    if (code !== Status.OK) return new GrpcError(code, percentDecode(String(status['grpc-message'] ?? '')));
-    if (deframer.partial) return new GrpcError(Status.INTERNAL, 'the stream ended inside a message');
-    return undefined;
-  }
-  // A connection that failed or ended takes its streams with it: its reason is the one to report.
-  const connectionError = conn.ended ?? (streamError?.cause as Error | undefined)?.message;
-  if (connectionError) return new GrpcError(Status.UNAVAILABLE, connectionError);
-  const rst = stream.rstCode;
-  if (rst !== undefined && rst !== constants.NGHTTP2_NO_ERROR) {
-    return new GrpcError(codeForRstStream(rst), `the agent reset the stream (RST_STREAM ${http2ErrorName(rst)})`);
-  }
-  if (streamError || !headers) return new GrpcError(Status.UNAVAILABLE, streamError?.message ?? 'the connection closed before a response');
-  return new GrpcError(Status.INTERNAL, 'the stream ended without a grpc-status');
-}
-
-function parseStatus(value: string | string[] | undefined): number {
+function parseStatus(value: string | undefined): number {
   const code = Number(value);
   return /^\d+$/.test(String(value)) && code <= 16 ? code : Status.UNKNOWN;
 }
@@ -332,36 +325,15 @@ function codeForHttpStatus(httpStatus: number): number {
 /** The gRPC spec's mapping of HTTP/2 error codes in RST_STREAM. */
 function codeForRstStream(code: number): number {
   switch (code) {
-    case constants.NGHTTP2_REFUSED_STREAM:
+    case ErrorCode.REFUSED_STREAM:
       return Status.UNAVAILABLE;
-    case constants.NGHTTP2_CANCEL:
+    case ErrorCode.CANCEL:
       return Status.CANCELLED;
-    case constants.NGHTTP2_ENHANCE_YOUR_CALM:
+    case ErrorCode.ENHANCE_YOUR_CALM:
       return Status.RESOURCE_EXHAUSTED;
-    case constants.NGHTTP2_INADEQUATE_SECURITY:
+    case ErrorCode.INADEQUATE_SECURITY:
       return Status.PERMISSION_DENIED;
     default:
       return Status.INTERNAL;
   }
-}
-
-const HTTP2_ERRORS = [
-  'NO_ERROR',
-  'PROTOCOL_ERROR',
-  'INTERNAL_ERROR',
-  'FLOW_CONTROL_ERROR',
-  'SETTINGS_TIMEOUT',
-  'STREAM_CLOSED',
-  'FRAME_SIZE_ERROR',
-  'REFUSED_STREAM',
-  'CANCEL',
-  'COMPRESSION_ERROR',
-  'CONNECT_ERROR',
-  'ENHANCE_YOUR_CALM',
-  'INADEQUATE_SECURITY',
-  'HTTP_1_1_REQUIRED',
-];
-
-function http2ErrorName(code: number): string {
-  return HTTP2_ERRORS[code] ?? `code ${code}`;
 }

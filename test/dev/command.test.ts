@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parseDevAgentArgs, runDevAgentCommand } from '../../src/dev/command.js';
+import { parseDevAgentArgs, serveDevAgent } from '../../src/dev/command.js';
 import { isHelperError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 
@@ -86,13 +86,15 @@ describe('dev-agent flags', () => {
   });
 });
 
-describe('runDevAgentCommand', () => {
+describe('serveDevAgent', () => {
   it('logs where it listens and what it issues, and stops cleanly on abort', async () => {
     const lines: string[] = [];
     const log = createLogger({ format: 'json', write: (line) => lines.push(line) });
     const socket = join(dir, 'agent.sock');
     const abort = new AbortController();
-    const running = runDevAgentCommand(['--socket', socket, '--spiffe-id', 'spiffe://acme.org/web'], log, abort.signal);
+    const options = parseDevAgentArgs(['--socket', socket, '--spiffe-id', 'spiffe://acme.org/web']);
+    assert.ok(options !== 'help');
+    const running = serveDevAgent(options, log, abort.signal);
     const deadline = Date.now() + 5000;
     while (!lines.some((l) => l.includes('dev agent listening')) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));

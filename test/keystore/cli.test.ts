@@ -222,6 +222,16 @@ describe('inspect reads the stores', () => {
     assert.equal(JSON.parse(right.stdout).stores[0].keys[0].chain_verified.verified, true);
   });
 
+  it('usage errors: --password-file without a store, an unreadable password file', async () => {
+    const dir = tempDir('ksi-');
+    const alone = await runCli(['inspect', '--dir', dir, '--password-file', join(dir, 'pw')]);
+    assert.equal(alone.code, 2);
+    assert.match(alone.stderr, /inspect: --password-file goes with --keystore or --truststore/);
+    const missing = await runCli(['inspect', '--dir', dir, '--keystore', 'ks.p12', '--password-file', join(dir, 'nope')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--password-file .*nope: cannot read the password: file not found/);
+  });
+
   it('a keystore without the configured alias, or a truststore with no trusted entry, is a problem', async () => {
     const dir = tempDir('ksi-');
     const agent = await devAgent(dir);

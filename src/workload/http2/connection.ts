@@ -1,0 +1,490 @@
+import type { Socket } from 'node:net';
+import {
+  DEFAULT_MAX_FRAME,
+  encodeFrame,
+  encodeSettings,
+  ErrorCode,
+  errorName,
+  Flag,
+  type Frame,
+  FrameParser,
+  FrameType,
+  Http2Error,
+  MAX_WINDOW,
+  PREFACE,
+  Setting,
+  typeName,
+  u32,
+  unpad,
+} from './frame.js';
+import { Decoder, encode, type HeaderField } from './hpack.js';
+
+/**
+ * The client side of HTTP/2 over an already connected socket (h2c with prior knowledge), the
+ * subset gRPC uses: requests with a body, responses with headers, data and trailers, flow
+ * control both ways, PING (answered, and our keepalive), GOAWAY, RST_STREAM. Whatever the
+ * peer sends is bounded: frames by our maximum frame size, header blocks and header lists by
+ * `maxHeaderListSize`, the HPACK table by its 4096 bytes, data by the windows we grant.
+ */
+
+export type Headers = Record<string, string>;
+
+export interface StreamEvents {
+  /** The response headers, then the trailers; `endStream` on the last block. */
+  onHeaders(headers: Headers, endStream: boolean): void;
+  /** Body bytes, in order; the window they used is granted back once this returns. */
+  onData(chunk: Buffer): void;
+  onClose(end: StreamEnd): void;
+}
+
+export interface StreamEnd {
+  /** The RST_STREAM code the peer ended the stream with. */
+  rstCode?: number;
+  /** Why the stream ended without a complete response: a protocol error, the connection's end. */
+  error?: string;
+  /** Whether the error is the connection's (it took every stream) rather than this stream's. */
+  connectionError?: boolean;
+  /** The peer's GOAWAY said it never processed this stream: it may be retried elsewhere. */
+  refused?: boolean;
+}
+
+export interface ConnectionOptions {
+  /** PING this often while a stream is open; 0: never. */
+  keepaliveMs: number;
+  /** No PING ack within this: the connection is closed. */
+  keepaliveTimeoutMs: number;
+  /** Our SETTINGS_MAX_HEADER_LIST_SIZE; also the cap on one header block's encoded bytes. */
+  maxHeaderListSize?: number;
+  /** The window we grant each stream and the connection. */
+  receiveWindow?: number;
+}
+
+export interface ClientStream {
+  readonly id: number;
+  /** Ends the stream from our side with RST_STREAM (CANCEL unless told); no event follows. */
+  cancel(code?: number): void;
+}
+
+interface StreamState {
+  id: number;
+  events: StreamEvents;
+  sendWindow: number;
+  /** Bytes received and delivered since our last WINDOW_UPDATE for the stream. */
+  recvConsumed: number;
+  /** The request body not yet sent (flow control). */
+  pending: Buffer;
+  localEnded: boolean;
+  remoteEnded: boolean;
+  /** Header blocks received: the response headers, then the trailers. */
+  blocks: number;
+}
+
+interface HeaderBlock {
+  stream: number;
+  endStream: boolean;
+  fragments: Buffer[];
+  bytes: number;
+}
+
+const DEFAULT_WINDOW = 65535;
+/** Bytes we let wait in the socket's send buffer before treating the peer as a flooder. */
+const MAX_UNSENT = 1024 * 1024;
+
+export class Http2Connection {
+  private readonly streams = new Map<number, StreamState>();
+  private readonly parser = new FrameParser(DEFAULT_MAX_FRAME);
+  private readonly decoder = new Decoder();
+  private readonly maxHeaderListSize: number;
+  private readonly receiveWindow: number;
+  private nextStreamId = 1;
+  private block: HeaderBlock | undefined;
+  // What the peer allows us (its SETTINGS), defaults until they arrive.
+  private peerInitialWindow = DEFAULT_WINDOW;
+  private peerMaxFrame = DEFAULT_MAX_FRAME;
+  private peerMaxStreams = Number.POSITIVE_INFINITY;
+  private sendWindow = DEFAULT_WINDOW;
+  /** Bytes received on the connection since our last WINDOW_UPDATE for it. */
+  private readonly window = { id: 0, recvConsumed: 0 };
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private pingDeadline: NodeJS.Timeout | undefined;
+  private goawayLastStream: number | undefined;
+  private closedReason: string | undefined;
+  private closed = false;
+
+  /** @param onClose once, when the connection is gone; `reason` unless we closed it ourselves. */
+  constructor(
+    private readonly socket: Socket,
+    private readonly options: ConnectionOptions,
+    private readonly onClose: (reason: string | undefined) => void = () => undefined,
+  ) {
+    this.maxHeaderListSize = options.maxHeaderListSize ?? 64 * 1024;
+    this.receiveWindow = options.receiveWindow ?? 1024 * 1024;
+    socket.setNoDelay(true);
+    // Only open streams keep the process alive (an idle connection to the agent does not).
+    socket.unref();
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('error', (e) => this.destroy(e.message));
+    socket.on('end', () => this.destroy('the agent closed the connection'));
+    socket.on('close', () => this.destroy('the connection closed'));
+    socket.write(
+      Buffer.concat([
+        PREFACE,
+        encodeSettings([
+          [Setting.ENABLE_PUSH, 0],
+          [Setting.INITIAL_WINDOW_SIZE, this.receiveWindow],
+          [Setting.MAX_HEADER_LIST_SIZE, this.maxHeaderListSize],
+        ]),
+        encodeFrame(FrameType.WINDOW_UPDATE, 0, 0, u32(this.receiveWindow - DEFAULT_WINDOW)),
+      ]),
+    );
+  }
+
+  /** Open, not told by a GOAWAY to stop starting streams, and with stream identifiers left. */
+  get usable(): boolean {
+    return !this.closed && this.goawayLastStream === undefined && this.nextStreamId <= MAX_WINDOW;
+  }
+
+  /** Why the connection ended or is ending (GOAWAY, an error), when not by our own close. */
+  get reason(): string | undefined {
+    return this.closedReason;
+  }
+
+  /** Starts a request: HEADERS (and CONTINUATION), then `body` as DATA ending the stream. */
+  request(fields: HeaderField[], body: Buffer, events: StreamEvents): ClientStream {
+    if (!this.usable) throw new Error(this.closedReason ?? 'the connection is closed');
+    if (this.streams.size >= this.peerMaxStreams) throw new Error(`the agent allows no more than ${this.peerMaxStreams} concurrent streams`);
+    const id = this.nextStreamId;
+    this.nextStreamId += 2;
+    const s: StreamState = {
+      id,
+      events,
+      sendWindow: this.peerInitialWindow,
+      recvConsumed: 0,
+      pending: body,
+      localEnded: false,
+      remoteEnded: false,
+      blocks: 0,
+    };
+    if (this.streams.size === 0) this.socket.ref();
+    this.streams.set(id, s);
+    this.writeHeaders(id, encode(fields));
+    this.flush(s);
+    this.keepalive();
+    return { id, cancel: (code = ErrorCode.CANCEL) => this.reset(s, code) };
+  }
+
+  /** Closes the socket; open streams end with `reason` (or "the connection closed"). */
+  destroy(reason?: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closedReason ??= reason;
+    this.stopKeepalive();
+    this.socket.destroy();
+    const end: StreamEnd = { error: this.closedReason ?? 'the connection closed', connectionError: true };
+    for (const s of [...this.streams.values()]) this.finish(s, end);
+    this.onClose(this.closedReason);
+  }
+
+  private writeHeaders(id: number, block: Buffer): void {
+    const frames: Buffer[] = [];
+    for (let pos = 0; pos === 0 || pos < block.length; pos += this.peerMaxFrame) {
+      const last = pos + this.peerMaxFrame >= block.length;
+      frames.push(encodeFrame(pos === 0 ? FrameType.HEADERS : FrameType.CONTINUATION, last ? Flag.END_HEADERS : 0, id, block.subarray(pos, pos + this.peerMaxFrame)));
+    }
+    this.socket.write(Buffer.concat(frames));
+  }
+
+  /** Sends what the windows allow of the stream's pending body, END_STREAM with its last byte. */
+  private flush(s: StreamState): void {
+    if (s.localEnded || this.closed) return;
+    while (s.pending.length > 0) {
+      const n = Math.min(s.pending.length, this.peerMaxFrame, s.sendWindow, this.sendWindow);
+      if (n <= 0) return;
+      const chunk = s.pending.subarray(0, n);
+      s.pending = s.pending.subarray(n);
+      s.sendWindow -= n;
+      this.sendWindow -= n;
+      s.localEnded = s.pending.length === 0;
+      this.socket.write(encodeFrame(FrameType.DATA, s.localEnded ? Flag.END_STREAM : 0, s.id, chunk));
+    }
+    if (!s.localEnded) {
+      s.localEnded = true;
+      this.socket.write(encodeFrame(FrameType.DATA, Flag.END_STREAM, s.id));
+    }
+  }
+
+  private reset(s: StreamState, code: number): void {
+    if (!this.streams.has(s.id)) return;
+    this.streams.delete(s.id);
+    if (!this.closed) this.socket.write(encodeFrame(FrameType.RST_STREAM, 0, s.id, u32(code)));
+    this.afterStreamEnd();
+  }
+
+  private finish(s: StreamState, end: StreamEnd): void {
+    if (!this.streams.delete(s.id)) return;
+    this.afterStreamEnd();
+    s.events.onClose(end);
+  }
+
+  private afterStreamEnd(): void {
+    if (this.streams.size > 0) return;
+    this.socket.unref();
+    this.stopKeepalive();
+    // After a graceful GOAWAY the connection ends with its last stream.
+    if (this.goawayLastStream !== undefined) this.destroy();
+  }
+
+  private receive(chunk: Buffer): void {
+    try {
+      for (const f of this.parser.push(chunk)) {
+        if (this.closed) return;
+        this.handle(f);
+      }
+    } catch (e) {
+      if (!(e instanceof Http2Error)) throw e;
+      this.connectionError(e);
+    }
+  }
+
+  private connectionError(e: Http2Error): void {
+    if (this.closed) return;
+    const debug = Buffer.from(e.message.slice(0, 200), 'latin1');
+    this.socket.write(encodeFrame(FrameType.GOAWAY, 0, 0, Buffer.concat([u32(0), u32(e.h2code), debug])));
+    this.destroy(e.message);
+  }
+
+  private handle(f: Frame): void {
+    if (this.block && f.type !== FrameType.CONTINUATION) {
+      throw new Http2Error(ErrorCode.PROTOCOL_ERROR, `${typeName(f.type)} frame inside the header block of stream ${this.block.stream}, expected CONTINUATION`);
+    }
+    switch (f.type) {
+      case FrameType.DATA:
+        return this.onData(f);
+      case FrameType.HEADERS:
+        return this.onHeaders(f);
+      case FrameType.CONTINUATION:
+        return this.onContinuation(f);
+      case FrameType.RST_STREAM:
+        return this.onReset(f);
+      case FrameType.SETTINGS:
+        return this.onSettings(f);
+      case FrameType.PING:
+        return this.onPing(f);
+      case FrameType.GOAWAY:
+        return this.onGoaway(f);
+      case FrameType.WINDOW_UPDATE:
+        return this.onWindowUpdate(f);
+      case FrameType.PUSH_PROMISE:
+        throw new Http2Error(ErrorCode.PROTOCOL_ERROR, 'PUSH_PROMISE received, but push is disabled (SETTINGS_ENABLE_PUSH 0)');
+      default:
+        // PRIORITY and unknown frame types carry nothing a client needs (RFC 9113 5.5).
+        return;
+    }
+  }
+
+  /**
+   * The stream a frame is for; undefined if it is one we opened and have since closed (frames
+   * in flight are ignored). A stream we never opened is a protocol error: the server cannot
+   * open streams (push is off) and cannot answer requests we have not sent.
+   */
+  private stream(f: Frame): StreamState | undefined {
+    const s = this.streams.get(f.stream);
+    if (s) return s;
+    if (f.stream % 2 === 0 || f.stream >= this.nextStreamId) {
+      throw new Http2Error(ErrorCode.PROTOCOL_ERROR, `${typeName(f.type)} frame on stream ${f.stream}, which this client never opened`);
+    }
+    return undefined;
+  }
+
+  private onData(f: Frame): void {
+    const s = this.stream(f);
+    const data = unpad(f);
+    // Flow control counts the whole payload, padding included, whatever the stream's state.
+    // Every byte is consumed as it arrives (the deframer enforces the message size limit), so
+    // the windows granted never run out and a peer cannot overrun them.
+    const size = f.payload.length;
+    this.consumed(this.window, size);
+    if (!s) return;
+    if (s.remoteEnded) return this.streamError(s, ErrorCode.STREAM_CLOSED, 'DATA after the end of the stream');
+    if (s.blocks === 0) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, 'DATA before the response headers');
+    if (data.length > 0) s.events.onData(data);
+    if (!this.streams.has(s.id)) return; // the handler ended it
+    if (f.flags & Flag.END_STREAM) return this.remoteEnd(s);
+    this.consumed(s, size);
+  }
+
+  /** Grants consumed bytes back to the peer (stream 0: the connection) once half a window has been used. */
+  private consumed(w: { id: number; recvConsumed: number }, size: number): void {
+    w.recvConsumed += size;
+    if (w.recvConsumed < this.receiveWindow / 2) return;
+    this.socket.write(encodeFrame(FrameType.WINDOW_UPDATE, 0, w.id, u32(w.recvConsumed)));
+    w.recvConsumed = 0;
+  }
+
+  private onHeaders(f: Frame): void {
+    this.stream(f);
+    this.block = { stream: f.stream, endStream: (f.flags & Flag.END_STREAM) !== 0, fragments: [], bytes: 0 };
+    this.addFragment(unpad(f), f.flags);
+  }
+
+  private onContinuation(f: Frame): void {
+    if (!this.block || this.block.stream !== f.stream) throw new Http2Error(ErrorCode.PROTOCOL_ERROR, `CONTINUATION frame on stream ${f.stream} without a header block in progress`);
+    this.addFragment(f.payload, f.flags);
+  }
+
+  private addFragment(fragment: Buffer, flags: number): void {
+    const b = this.block!;
+    b.bytes += fragment.length;
+    // The whole block must be read (it updates the shared HPACK table), so its size is capped here.
+    if (b.bytes > this.maxHeaderListSize) {
+      throw new Http2Error(ErrorCode.ENHANCE_YOUR_CALM, `a header block of more than ${this.maxHeaderListSize} bytes on stream ${b.stream}`);
+    }
+    b.fragments.push(fragment);
+    if (!(flags & Flag.END_HEADERS)) return;
+    this.block = undefined;
+    const decoded = this.decoder.decode(Buffer.concat(b.fragments, b.bytes), this.maxHeaderListSize);
+    const s = this.streams.get(b.stream);
+    if (!s) return;
+    if (decoded.tooLarge) {
+      return this.streamError(s, ErrorCode.PROTOCOL_ERROR, `header fields of ${decoded.listSize} bytes, more than the limit of ${this.maxHeaderListSize}`);
+    }
+    if (s.remoteEnded) return this.streamError(s, ErrorCode.STREAM_CLOSED, 'HEADERS after the end of the stream');
+    const headers: Headers = {};
+    for (const [name, value] of decoded.headers) headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+    s.blocks++;
+    if (s.blocks === 1 && headers[':status'] === undefined) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, 'response headers without :status');
+    if (s.blocks > 1 && !b.endStream) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, 'trailers without END_STREAM');
+    s.events.onHeaders(headers, b.endStream);
+    if (b.endStream && this.streams.has(s.id)) this.remoteEnd(s);
+  }
+
+  private remoteEnd(s: StreamState): void {
+    s.remoteEnded = true;
+    // The response is complete: a request body still held back by flow control is abandoned.
+    if (s.localEnded) return this.finish(s, {});
+    this.reset(s, ErrorCode.CANCEL);
+    s.events.onClose({});
+  }
+
+  private streamError(s: StreamState, code: number, message: string): void {
+    this.reset(s, code);
+    s.events.onClose({ error: new Http2Error(code, `stream ${s.id}: ${message}`, s.id).message });
+  }
+
+  private onReset(f: Frame): void {
+    const s = this.stream(f);
+    if (s) this.finish(s, { rstCode: f.payload.readUInt32BE(0) });
+  }
+
+  private onSettings(f: Frame): void {
+    if (f.flags & Flag.ACK) {
+      if (f.payload.length !== 0) throw new Http2Error(ErrorCode.FRAME_SIZE_ERROR, `SETTINGS ACK with a payload of ${f.payload.length} bytes`);
+      return;
+    }
+    for (let pos = 0; pos < f.payload.length; pos += 6) {
+      const id = f.payload.readUInt16BE(pos);
+      const value = f.payload.readUInt32BE(pos + 2);
+      switch (id) {
+        case Setting.ENABLE_PUSH:
+          if (value > 1) throw new Http2Error(ErrorCode.PROTOCOL_ERROR, `SETTINGS_ENABLE_PUSH ${value}, must be 0 or 1`);
+          break;
+        case Setting.MAX_CONCURRENT_STREAMS:
+          this.peerMaxStreams = value;
+          break;
+        case Setting.INITIAL_WINDOW_SIZE:
+          this.setInitialWindow(value);
+          break;
+        case Setting.MAX_FRAME_SIZE:
+          if (value < DEFAULT_MAX_FRAME || value > 2 ** 24 - 1) throw new Http2Error(ErrorCode.PROTOCOL_ERROR, `SETTINGS_MAX_FRAME_SIZE ${value}, must be between 16384 and 16777215`);
+          this.peerMaxFrame = value;
+          break;
+        default:
+          // HEADER_TABLE_SIZE: our encoder never indexes. MAX_HEADER_LIST_SIZE: our headers are small.
+          break;
+      }
+    }
+    this.acknowledge(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0));
+    for (const s of [...this.streams.values()]) this.flush(s);
+  }
+
+  /** RFC 9113 6.9.2: a new initial window changes every open stream's window by the difference. */
+  private setInitialWindow(value: number): void {
+    if (value > MAX_WINDOW) throw new Http2Error(ErrorCode.FLOW_CONTROL_ERROR, `SETTINGS_INITIAL_WINDOW_SIZE ${value}, more than 2^31-1`);
+    const delta = value - this.peerInitialWindow;
+    this.peerInitialWindow = value;
+    for (const s of this.streams.values()) {
+      s.sendWindow += delta;
+      if (s.sendWindow > MAX_WINDOW) throw new Http2Error(ErrorCode.FLOW_CONTROL_ERROR, `SETTINGS_INITIAL_WINDOW_SIZE ${value} overflows the window of stream ${s.id}`);
+    }
+  }
+
+  /**
+   * Sends a SETTINGS or PING acknowledgement. The peer decides how many it gets: one that
+   * floods us with PINGs and reads nothing back would otherwise grow our send buffer without end.
+   */
+  private acknowledge(frame: Buffer): void {
+    if (this.socket.writableLength > MAX_UNSENT) {
+      throw new Http2Error(ErrorCode.ENHANCE_YOUR_CALM, `the agent does not read what it asks for: ${this.socket.writableLength} bytes of acknowledgements unsent`);
+    }
+    this.socket.write(frame);
+  }
+
+  private onPing(f: Frame): void {
+    if (!(f.flags & Flag.ACK)) return this.acknowledge(encodeFrame(FrameType.PING, Flag.ACK, 0, f.payload));
+    clearTimeout(this.pingDeadline);
+    this.pingDeadline = undefined;
+  }
+
+  private onGoaway(f: Frame): void {
+    const last = f.payload.readUInt32BE(0) & 0x7fffffff;
+    const code = f.payload.readUInt32BE(4);
+    const debug = printable(f.payload.subarray(8));
+    this.goawayLastStream = Math.min(last, this.goawayLastStream ?? last);
+    this.closedReason ??= `the agent ended the connection (GOAWAY ${errorName(code)}${debug ? `: ${debug}` : ''})`;
+    const refused: StreamEnd = { error: this.closedReason, connectionError: true, refused: true };
+    for (const s of [...this.streams.values()]) if (s.id > this.goawayLastStream) this.finish(s, refused);
+    if (code !== ErrorCode.NO_ERROR || this.streams.size === 0) this.destroy();
+  }
+
+  private onWindowUpdate(f: Frame): void {
+    const increment = f.payload.readUInt32BE(0) & 0x7fffffff;
+    if (f.stream === 0) {
+      if (increment === 0) throw new Http2Error(ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0 on the connection');
+      this.sendWindow += increment;
+      if (this.sendWindow > MAX_WINDOW) throw new Http2Error(ErrorCode.FLOW_CONTROL_ERROR, 'WINDOW_UPDATE overflows the connection window');
+      for (const s of [...this.streams.values()]) this.flush(s);
+      return;
+    }
+    const s = this.stream(f);
+    if (!s) return;
+    if (increment === 0) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0');
+    s.sendWindow += increment;
+    if (s.sendWindow > MAX_WINDOW) return this.streamError(s, ErrorCode.FLOW_CONTROL_ERROR, 'WINDOW_UPDATE overflows the stream window');
+    this.flush(s);
+  }
+
+  /** While streams are open: a PING every keepaliveMs, and the connection closed if unanswered. */
+  private keepalive(): void {
+    const { keepaliveMs, keepaliveTimeoutMs } = this.options;
+    if (keepaliveMs <= 0 || this.keepaliveTimer) return;
+    this.keepaliveTimer = setInterval(() => {
+      if (this.pingDeadline) return;
+      this.socket.write(encodeFrame(FrameType.PING, 0, 0, Buffer.alloc(8)));
+      this.pingDeadline = setTimeout(() => this.destroy(`keepalive: the agent did not answer a PING within ${keepaliveTimeoutMs} ms`), keepaliveTimeoutMs);
+      this.pingDeadline.unref();
+    }, keepaliveMs);
+    this.keepaliveTimer.unref();
+  }
+
+  private stopKeepalive(): void {
+    clearInterval(this.keepaliveTimer);
+    clearTimeout(this.pingDeadline);
+    this.keepaliveTimer = undefined;
+    this.pingDeadline = undefined;
+  }
+}
+
+/** GOAWAY debug data, shown in messages: printable ASCII only, and not much of it. */
+function printable(b: Buffer): string {
+  return b.toString('latin1', 0, Math.min(b.length, 120)).replace(/[^\x20-\x7e]/g, '?');
+}

@@ -1,0 +1,299 @@
+/**
+ * The HTTP/2 connection (src/workload/http2/connection.ts) under gRPC calls: hostile peers
+ * written frame by frame (one named case each: what the call ends with, and what the client
+ * tells the peer), then flow control and frame sizes against node:http2's server, a real peer.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Http2Server, type IncomingHttpHeaders } from 'node:http2';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import type { EndpointAddress } from '../../../src/workload/address.js';
+import { Channel, frame, GrpcError, Status, type ChannelOptions } from '../../../src/workload/grpc.js';
+import { ErrorCode, Flag, FrameType, Setting } from '../../../src/workload/http2/frame.js';
+import { encodeInt } from '../../../src/workload/http2/hpack.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { waitFor } from '../../helpers/wait.js';
+import { frameHeader, okTrailers, type PeerFrame, rawPeer, responseHeaders, type Send } from './peer.js';
+
+const dir = tempDir('h2-');
+
+function channel(address: EndpointAddress, o: Partial<ChannelOptions> = {}): Channel {
+  const ch = new Channel({ address, maxReceiveBytes: 1024, keepaliveMs: 0, keepaliveTimeoutMs: 0, ...o });
+  after(() => ch.close());
+  return ch;
+}
+
+async function call(ch: Channel, o: { metadata?: Record<string, string>; request?: Buffer; timeoutMs?: number } = {}): Promise<{ messages: Buffer[]; error?: GrpcError }> {
+  const messages: Buffer[] = [];
+  try {
+    await ch.call('/SpiffeWorkloadAPI/FetchX509SVID', o.request ?? Buffer.alloc(0), {
+      metadata: o.metadata ?? {},
+      signal: new AbortController().signal,
+      timeoutMs: o.timeoutMs ?? 10_000,
+      onMessage: (m) => messages.push(m),
+    });
+    return { messages };
+  } catch (e) {
+    assert.ok(e instanceof GrpcError, `not a GrpcError: ${String(e)}`);
+    return { messages, error: e };
+  }
+}
+
+const u32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
+const settings = (...pairs: [number, number][]): Buffer => Buffer.concat(pairs.map(([id, v]) => Buffer.concat([Buffer.from([id >> 8, id & 0xff]), u32(v)])));
+const END_HEADERS = Flag.END_HEADERS;
+
+interface HostileCase {
+  name: string;
+  /** What the peer sends once the request's HEADERS arrive (`id`: the request's stream). */
+  reply: (send: Send, id: number) => void;
+  code: number;
+  details: RegExp;
+  /** The connection error the client reports in its GOAWAY, or the code of its RST_STREAM. */
+  goaway?: number;
+  rst?: number;
+}
+
+const hostile: HostileCase[] = [
+  { name: 'SETTINGS_MAX_FRAME_SIZE below 16384', reply: (send) => send(FrameType.SETTINGS, 0, 0, settings([Setting.MAX_FRAME_SIZE, 1024])), code: Status.UNAVAILABLE, details: /HTTP\/2 PROTOCOL_ERROR: SETTINGS_MAX_FRAME_SIZE 1024/, goaway: ErrorCode.PROTOCOL_ERROR },
+  { name: 'SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1', reply: (send) => send(FrameType.SETTINGS, 0, 0, settings([Setting.INITIAL_WINDOW_SIZE, 2 ** 31])), code: Status.UNAVAILABLE, details: /FLOW_CONTROL_ERROR: SETTINGS_INITIAL_WINDOW_SIZE 2147483648/, goaway: ErrorCode.FLOW_CONTROL_ERROR },
+  { name: 'SETTINGS_ENABLE_PUSH 2', reply: (send) => send(FrameType.SETTINGS, 0, 0, settings([Setting.ENABLE_PUSH, 2])), code: Status.UNAVAILABLE, details: /PROTOCOL_ERROR: SETTINGS_ENABLE_PUSH 2/, goaway: ErrorCode.PROTOCOL_ERROR },
+  { name: 'SETTINGS ACK with a payload', reply: (send) => send(FrameType.SETTINGS, Flag.ACK, 0, Buffer.alloc(6)), code: Status.UNAVAILABLE, details: /FRAME_SIZE_ERROR: SETTINGS ACK with a payload of 6 bytes/, goaway: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'DATA frame larger than our maximum frame size', reply: (send, id) => send(FrameType.DATA, 0, id, Buffer.alloc(16385)), code: Status.UNAVAILABLE, details: /FRAME_SIZE_ERROR: DATA frame of 16385 bytes/, goaway: ErrorCode.FRAME_SIZE_ERROR },
+  { name: 'PUSH_PROMISE although push is disabled', reply: (send, id) => send(FrameType.PUSH_PROMISE, END_HEADERS, id, u32(2)), code: Status.UNAVAILABLE, details: /PROTOCOL_ERROR: PUSH_PROMISE received/, goaway: ErrorCode.PROTOCOL_ERROR },
+  { name: 'HEADERS on a stream the client never opened', reply: (send, id) => send(FrameType.HEADERS, END_HEADERS, id + 2, responseHeaders), code: Status.UNAVAILABLE, details: /HEADERS frame on stream 3, which this client never opened/, goaway: ErrorCode.PROTOCOL_ERROR },
+  { name: 'HEADERS on an even (server-initiated) stream', reply: (send) => send(FrameType.HEADERS, END_HEADERS, 2, responseHeaders), code: Status.UNAVAILABLE, details: /stream 2, which this client never opened/, goaway: ErrorCode.PROTOCOL_ERROR },
+  { name: 'CONTINUATION without HEADERS', reply: (send, id) => send(FrameType.CONTINUATION, END_HEADERS, id, responseHeaders), code: Status.UNAVAILABLE, details: /CONTINUATION frame on stream 1 without a header block in progress/, goaway: ErrorCode.PROTOCOL_ERROR },
+  {
+    name: 'DATA inside a header block',
+    reply: (send, id) => {
+      send(FrameType.HEADERS, 0, id, responseHeaders);
+      send(FrameType.DATA, 0, id, frame(Buffer.from('x')));
+    },
+    code: Status.UNAVAILABLE,
+    details: /DATA frame inside the header block of stream 1, expected CONTINUATION/,
+    goaway: ErrorCode.PROTOCOL_ERROR,
+  },
+  {
+    name: 'header block past the limit across CONTINUATION frames (never ending)',
+    reply: (send, id) => {
+      send(FrameType.HEADERS, 0, id, Buffer.alloc(16384, 0x82));
+      for (let i = 0; i < 8; i++) send(FrameType.CONTINUATION, 0, id, Buffer.alloc(16384, 0x82));
+    },
+    code: Status.UNAVAILABLE,
+    details: /ENHANCE_YOUR_CALM: a header block of more than 65536 bytes on stream 1/,
+    goaway: ErrorCode.ENHANCE_YOUR_CALM,
+  },
+  { name: 'HPACK index past the tables', reply: (send, id) => send(FrameType.HEADERS, END_HEADERS, id, Buffer.from([0x88, 0xff, 0x00])), code: Status.UNAVAILABLE, details: /COMPRESSION_ERROR: header block: index 127 is past the end/, goaway: ErrorCode.COMPRESSION_ERROR },
+  { name: 'DATA padding longer than its payload', reply: (send, id) => send(FrameType.DATA, Flag.PADDED, id, Buffer.from([9, 1])), code: Status.UNAVAILABLE, details: /PROTOCOL_ERROR: DATA frame padding longer/, goaway: ErrorCode.PROTOCOL_ERROR },
+  { name: 'WINDOW_UPDATE of 0 on the connection', reply: (send) => send(FrameType.WINDOW_UPDATE, 0, 0, u32(0)), code: Status.UNAVAILABLE, details: /PROTOCOL_ERROR: WINDOW_UPDATE of 0 on the connection/, goaway: ErrorCode.PROTOCOL_ERROR },
+  { name: 'WINDOW_UPDATE overflowing the connection window', reply: (send) => send(FrameType.WINDOW_UPDATE, 0, 0, u32(2 ** 31 - 1)), code: Status.UNAVAILABLE, details: /FLOW_CONTROL_ERROR: WINDOW_UPDATE overflows the connection window/, goaway: ErrorCode.FLOW_CONTROL_ERROR },
+  // Stream errors: the call ends INTERNAL and the stream is reset; the connection lives on.
+  { name: 'WINDOW_UPDATE of 0 on the stream', reply: (send, id) => send(FrameType.WINDOW_UPDATE, 0, id, u32(0)), code: Status.INTERNAL, details: /PROTOCOL_ERROR: stream 1: WINDOW_UPDATE of 0/, rst: ErrorCode.PROTOCOL_ERROR },
+  { name: 'response headers without :status', reply: (send, id) => send(FrameType.HEADERS, END_HEADERS, id, responseHeaders.subarray(1)), code: Status.INTERNAL, details: /stream 1: response headers without :status/, rst: ErrorCode.PROTOCOL_ERROR },
+  { name: 'DATA before the response headers', reply: (send, id) => send(FrameType.DATA, 0, id, frame(Buffer.from('x'))), code: Status.INTERNAL, details: /stream 1: DATA before the response headers/, rst: ErrorCode.PROTOCOL_ERROR },
+  {
+    name: 'trailers without END_STREAM',
+    reply: (send, id) => {
+      send(FrameType.HEADERS, END_HEADERS, id, responseHeaders);
+      send(FrameType.HEADERS, END_HEADERS, id, okTrailers);
+    },
+    code: Status.INTERNAL,
+    details: /stream 1: trailers without END_STREAM/,
+    rst: ErrorCode.PROTOCOL_ERROR,
+  },
+];
+
+describe('hostile peers: the call ends with a clear status, the peer is told why', () => {
+  for (const c of hostile) {
+    test(c.name, async () => {
+      const peer = await rawPeer(dir, (f, send) => {
+        if (f.type === FrameType.HEADERS) c.reply(send, f.stream);
+      });
+      const got = await call(channel(peer.address));
+      assert.equal(got.error?.code, c.code, got.error?.message ?? 'OK');
+      assert.match(got.error!.details, c.details);
+      const told = (type: number): PeerFrame | undefined => peer.received.find((f) => f.type === type);
+      if (c.goaway !== undefined) {
+        await waitFor('the client GOAWAY', () => told(FrameType.GOAWAY) !== undefined);
+        assert.equal(told(FrameType.GOAWAY)!.payload.readUInt32BE(4), c.goaway);
+      }
+      if (c.rst !== undefined) {
+        await waitFor('the client RST_STREAM', () => told(FrameType.RST_STREAM) !== undefined);
+        assert.equal(told(FrameType.RST_STREAM)!.payload.readUInt32BE(0), c.rst);
+      }
+    });
+  }
+});
+
+describe('connection behaviour', () => {
+  test('a header list past the limit fails that call only: the HPACK table stays in step and the next call on the connection succeeds', async () => {
+    // Call 1: a 4000-byte header added to the dynamic table, then referenced 20 times (80 KB
+    // decoded from 4 KB). Call 2: the response refers to the same entry.
+    const big = Buffer.concat([Buffer.from([0x40, 0x01, 0x6b, ...encodeInt(4000, 7, 0)]), Buffer.alloc(4000, 0x76)]);
+    const peer = await rawPeer(dir, (f, send) => {
+      if (f.type !== FrameType.HEADERS) return;
+      if (f.stream === 1) return send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, 1, Buffer.concat([responseHeaders, big, Buffer.alloc(20, 0xbe)]));
+      send(FrameType.HEADERS, END_HEADERS, f.stream, Buffer.concat([responseHeaders, Buffer.from([0xbe])]));
+      send(FrameType.DATA, 0, f.stream, frame(Buffer.from('fine')));
+      send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, f.stream, okTrailers);
+    });
+    const ch = channel(peer.address);
+    const first = await call(ch);
+    assert.equal(first.error?.code, Status.INTERNAL);
+    assert.match(first.error!.details, /header fields of 84\d+ bytes, more than the limit of 65536/);
+    const second = await call(ch);
+    assert.equal(second.error, undefined, second.error?.message);
+    assert.deepEqual(second.messages.map(String), ['fine']);
+    assert.equal(peer.connections, 1);
+  });
+
+  test('a peer that floods PINGs and reads none of the acknowledgements: ENHANCE_YOUR_CALM, not an ever-growing send buffer', async () => {
+    const socketPath = join(dir, 'flood.sock');
+    const held: Socket[] = [];
+    const server = createNetServer((c) => {
+      held.push(c);
+      c.write(frameHeader(0, FrameType.SETTINGS, 0, 0));
+      c.once('data', () => {
+        c.pause(); // reads nothing more, ever
+        const ping = Buffer.concat([frameHeader(8, FrameType.PING, 0, 0), Buffer.alloc(8)]);
+        c.write(Buffer.concat(Array.from({ length: 200_000 }, () => ping)));
+      });
+    });
+    server.listen(socketPath);
+    await once(server, 'listening');
+    after(() => {
+      held.forEach((c) => c.destroy());
+      server.close();
+    });
+    const got = await call(channel({ kind: 'unix', socketPath, target: `unix://${socketPath}` }));
+    assert.equal(got.error?.code, Status.UNAVAILABLE);
+    assert.match(got.error!.details, /^HTTP\/2 ENHANCE_YOUR_CALM: the agent does not read what it asks for: \d+ bytes of acknowledgements unsent$/);
+  });
+
+  test("the agent's PINGs are answered with an ACK carrying the same payload", async () => {
+    const payload = Buffer.from('8 bytes!');
+    const peer = await rawPeer(dir, (f, send) => {
+      if (f.type === FrameType.HEADERS) send(FrameType.PING, 0, 0, payload);
+      if (f.type === FrameType.PING && f.flags & Flag.ACK) {
+        send(FrameType.HEADERS, END_HEADERS, 1, responseHeaders);
+        send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, 1, okTrailers);
+      }
+    });
+    const got = await call(channel(peer.address));
+    assert.equal(got.error, undefined, got.error?.message);
+    assert.deepEqual(peer.received.find((f) => f.type === FrameType.PING)?.payload, payload);
+  });
+
+  test('GOAWAY saying the stream was never processed: the call is retried once on a new connection', async () => {
+    const peer = await rawPeer(dir, (f, send, connection) => {
+      if (f.type !== FrameType.HEADERS) return;
+      if (connection === 0) return send(FrameType.GOAWAY, 0, 0, Buffer.concat([u32(0), u32(ErrorCode.NO_ERROR), Buffer.from('restarting')]));
+      send(FrameType.HEADERS, END_HEADERS, f.stream, responseHeaders);
+      send(FrameType.DATA, 0, f.stream, frame(Buffer.from('second connection')));
+      send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, f.stream, okTrailers);
+    });
+    const got = await call(channel(peer.address));
+    assert.equal(got.error, undefined, got.error?.message);
+    assert.deepEqual(got.messages.map(String), ['second connection']);
+    assert.equal(peer.connections, 2);
+  });
+
+  test('GOAWAY refusing the stream on every connection: UNAVAILABLE after one retry, naming the GOAWAY and its debug data', async () => {
+    const peer = await rawPeer(dir, (f, send) => {
+      if (f.type === FrameType.HEADERS) send(FrameType.GOAWAY, 0, 0, Buffer.concat([u32(0), u32(ErrorCode.NO_ERROR), Buffer.from('draining\n')]));
+    });
+    const got = await call(channel(peer.address));
+    assert.equal(got.error?.code, Status.UNAVAILABLE);
+    assert.equal(got.error!.details, 'the agent ended the connection (GOAWAY NO_ERROR: draining?)');
+    assert.equal(peer.connections, 2);
+  });
+});
+
+/** node:http2's server, a real peer, with the given settings; `handler` answers each call. */
+async function h2Server(
+  serverSettings: Record<string, number>,
+  handler: (stream: import('node:http2').ServerHttp2Stream, headers: IncomingHttpHeaders, body: Buffer) => void,
+): Promise<{ address: EndpointAddress; server: Http2Server }> {
+  const socketPath = join(dir, `real${Math.random().toString(36).slice(2)}.sock`);
+  const server = createServer({ settings: serverSettings, maxSessionMemory: 100 });
+  server.on('stream', (stream, headers) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => handler(stream, headers, Buffer.concat(chunks)));
+    stream.on('error', () => undefined);
+  });
+  server.listen(socketPath);
+  await once(server, 'listening');
+  after(() => server.close());
+  return { address: { kind: 'unix', socketPath, target: `unix://${socketPath}` }, server };
+}
+
+describe('flow control and frame sizes against node:http2 (a real peer)', () => {
+  test('a 5 MiB message across hundreds of DATA frames: the client grants the window back as it reads', async () => {
+    const message = Buffer.alloc(5 * 1024 * 1024);
+    for (let i = 0; i < message.length; i += 4) message.writeUInt32BE(i, i);
+    const { address } = await h2Server({}, (s) => {
+      s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
+      s.end(frame(message));
+    });
+    // Without WINDOW_UPDATEs the server stops at the first window and the deadline ends the call.
+    const got = await call(channel(address, { maxReceiveBytes: 6 * 1024 * 1024 }), { timeoutMs: 30_000 });
+    assert.equal(got.error, undefined, got.error?.message);
+    assert.equal(got.messages.length, 1);
+    assert.ok(got.messages[0]!.equals(message), 'the message arrives intact');
+  });
+
+  test('a server with a 1000-byte initial window and the smallest frame size: the request body waits for WINDOW_UPDATE; headers over a frame go in CONTINUATION', async () => {
+    const request = Buffer.alloc(100 * 1024, 0x61);
+    const metadata = { 'x-large': 'm'.repeat(20 * 1024) };
+    let seen: { headers: IncomingHttpHeaders; body: Buffer } | undefined;
+    const { address } = await h2Server({ initialWindowSize: 1000, maxFrameSize: 16384, maxHeaderListSize: 64 * 1024 }, (s, headers, body) => {
+      seen = { headers, body };
+      s.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' }, { endStream: true });
+    });
+    const got = await call(channel(address), { request, metadata });
+    assert.equal(got.error, undefined, got.error?.message);
+    assert.equal(seen!.headers['x-large'], metadata['x-large']);
+    assert.ok(seen!.body.equals(frame(request)), 'the request body arrives intact');
+  });
+
+  test('what the client sends respects the peer’s stream and connection windows, frame by frame', async () => {
+    const request = Buffer.alloc(40_000, 0x62);
+    const data: PeerFrame[] = [];
+    const peer = await rawPeer(
+      dir,
+      (f, send) => {
+        if (f.type !== FrameType.DATA) return;
+        data.push(f);
+        // Grant back what arrived, on the stream and the connection: the client must never run ahead.
+        send(FrameType.WINDOW_UPDATE, 0, f.stream, u32(f.payload.length));
+        send(FrameType.WINDOW_UPDATE, 0, 0, u32(f.payload.length));
+        if (f.flags & Flag.END_STREAM) {
+          send(FrameType.HEADERS, END_HEADERS, f.stream, responseHeaders);
+          send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, f.stream, okTrailers);
+        }
+      },
+      [[Setting.INITIAL_WINDOW_SIZE, 3000]],
+    );
+    const ch = channel(peer.address);
+    // The first request may go out before the peer's SETTINGS arrive, under the default window
+    // of 65535; the second is sent under the 3000 bytes the peer announced.
+    for (const _ of [1, 2]) {
+      const got = await call(ch, { request });
+      assert.equal(got.error, undefined, got.error?.message);
+    }
+    const second = data.filter((f) => f.stream === 3);
+    assert.ok(second.every((f) => f.payload.length <= 3000), `DATA frame sizes: ${second.map((f) => f.payload.length).join(',')}`);
+    assert.ok(second.length >= 14, `${second.length} DATA frames`);
+    assert.deepEqual(Buffer.concat(second.map((f) => f.payload)), frame(request));
+    assert.equal(peer.connections, 1);
+  });
+});
