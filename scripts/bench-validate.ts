@@ -13,8 +13,8 @@ import { pathToFileURL } from 'node:url';
 import { issue } from '../test/helpers/certs.js';
 
 const src = resolve(process.argv[2] ?? 'src');
-const { parseX509Context } = await import(pathToFileURL(`${src}/workload/x509context.ts`).href);
-const { BundleCache } = await import(pathToFileURL(`${src}/workload/bundle-cache.ts`).href);
+const { parseX509Context } = await import(pathToFileURL(`${src}/workload/api.ts`).href);
+const { BundleCache } = await import(pathToFileURL(`${src}/spiffe/bundle-cache.ts`).href);
 const ID = 'spiffe://example.org/workload';
 const ROUNDS = 300;
 

@@ -37,3 +37,9 @@ function readToEnd(stream: Socket | ReadStream): Promise<string> {
     stream.once('error', reject);
   });
 }
+
+/** Why a file a person named cannot be read, in words rather than an errno code. */
+export function whyUnreadable(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+}

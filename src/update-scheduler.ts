@@ -1,4 +1,4 @@
-import { Backoff, type BackoffOptions } from './workload/backoff.js';
+import { Backoff, type BackoffOptions } from './backoff.js';
 
 export interface UpdateSchedulerOptions<T> {
   /**

@@ -9,7 +9,7 @@
  */
 import { parse } from 'smol-toml';
 import { HelperError } from '../errors.js';
-import type { RawTable } from './keys.js';
+import { isTable, type RawTable } from './keys.js';
 import { ENV_PREFIX, envConfigKeys, envVarName, TABLES, TOP_LEVEL_KEYS, type KeyType } from './schema.js';
 
 /**
@@ -140,8 +140,4 @@ function distance(a: string, b: string): number {
     prev = cur;
   }
   return prev[b.length]!;
-}
-
-function isTable(v: unknown): v is RawTable {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 }

@@ -1,6 +1,7 @@
 import { goValue, type GoReport } from '../convert/go-values.js';
 import type { HclFile, HclItem, HclValue } from '../convert/hcl.js';
 import { HelperError } from '../errors.js';
+import { isPlainObject } from '../guards.js';
 import type { RawTable } from './keys.js';
 import { HEALTH_CHECKS_KEYS, JWT_SVID_KEYS, TOP_LEVEL_KEYS, type Schema } from './schema.js';
 
@@ -27,7 +28,7 @@ export function parseGoJson(text: string, file: string): HclFile {
   } catch (e) {
     throw new HelperError('config', `${file}: invalid HCL-JSON: ${(e as Error).message}`);
   }
-  if (!isObject(doc)) throw new HelperError('config', `${file}: invalid HCL-JSON: the top level must be an object`);
+  if (!isPlainObject(doc)) throw new HelperError('config', `${file}: invalid HCL-JSON: the top level must be an object`);
   const lineStarts = [0];
   for (let i = 0; i < text.length; i++) if (text[i] === '\n') lineStarts.push(i + 1);
   let cursor = 0;
@@ -49,7 +50,7 @@ export function parseGoJson(text: string, file: string): HclFile {
     if (typeof v === 'number') return { kind: 'number', value: v, raw: String(v), line };
     if (typeof v === 'boolean') return { kind: 'bool', value: v, line };
     if (Array.isArray(v)) return { kind: 'list', items: v.map((x) => value(x, line)), line };
-    if (isObject(v)) return { kind: 'object', items: items(v), line };
+    if (isPlainObject(v)) return { kind: 'object', items: items(v), line };
     throw new HelperError('config', `${file}:${line}: null is not a value the Go helper reads`);
   };
   const items = (o: Record<string, unknown>): HclItem[] =>
@@ -138,9 +139,6 @@ function plain(v: HclValue): unknown {
   return v.value;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

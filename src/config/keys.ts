@@ -4,6 +4,7 @@
  * once, and whatever key nobody asked for is reported as unknown.
  */
 import { HelperError } from '../errors.js';
+import { isPlainObject } from '../guards.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { nameProblem } from '../output/names.js';
 import type { DurationSpec, EnumSpec, IntSpec, KeySpec, KeyType, OneOf, Schema, TOP_LEVEL_KEYS } from './schema.js';
@@ -191,8 +192,9 @@ export class Where {
   }
 }
 
-function isTable(v: unknown): v is RawTable {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+/** A TOML table: an object that is neither an array nor a date (smol-toml gives dates as Date). */
+export function isTable(v: unknown): v is RawTable {
+  return isPlainObject(v) && !(v instanceof Date);
 }
 
 function describe(v: unknown): string {

@@ -1,5 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { HelperError } from '../errors.js';
+import { whyUnreadable } from '../read-text.js';
 import type { TopLevelReader } from './keys.js';
 import type { OneOf, TOP_LEVEL_KEYS } from './schema.js';
 
@@ -153,9 +154,7 @@ export function readPasswordFile(path: string): string {
       closeSync(fd);
     }
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new Error(`cannot read the password: ${why}`, { cause: e });
+    throw new Error(`cannot read the password: ${whyUnreadable(e)}`, { cause: e });
   }
   const password = text.replace(/\r?\n$/, '');
   if (password === '') throw new Error('the password file is empty');

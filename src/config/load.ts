@@ -9,7 +9,7 @@ import { TableReader, Where, type RawTable } from './keys.js';
 import { loadStorePasswords } from './keystore-output.js';
 import { normalizeConfig } from './normalize.js';
 import { ENV_PREFIX, TOP_LEVEL_KEYS } from './schema.js';
-import { readTextFile } from '../read-text.js';
+import { readTextFile, whyUnreadable } from '../read-text.js';
 
 export interface LoadOptions {
   /**
@@ -32,9 +32,8 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && options.optional && hasEnvConfig(env)) return withSecrets(configFromEnv(env, options), env);
-    const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
     const hint = code === 'ENOENT' && options.optional ? ` (pass --config FILE, or configure with ${ENV_PREFIX}* environment variables)` : '';
-    throw new HelperError('config', `${file}: cannot read config: ${why}${hint}`);
+    throw new HelperError('config', `${file}: cannot read config: ${whyUnreadable(e)}${hint}`);
   }
   return withSecrets(parseConfig(text, file, env, options), env);
 }

@@ -2,7 +2,7 @@ import { text as readAll } from 'node:stream/consumers';
 import { defineCommand } from '../cli/command.js';
 import { parseConfig } from '../config/load.js';
 import { describeError, ExitCode, HelperError } from '../errors.js';
-import { readTextFile } from '../read-text.js';
+import { readTextFile, whyUnreadable } from '../read-text.js';
 import { convertHcl } from './to-toml.js';
 
 /** `spiffe-helper convert-config FILE`: prints the TOML that a Go helper HCL file converts to. */
@@ -24,8 +24,7 @@ export const convertConfigCommand = defineCommand({
     try {
       text = file === '-' ? await readAll(process.stdin) : await readTextFile(file);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new HelperError('config', `${file}: cannot read: ${code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
+      throw new HelperError('config', `${file}: cannot read: ${whyUnreadable(e)}`);
     }
     const name = file === '-' ? '<stdin>' : file;
     const { toml, warnings } = convertHcl(text, name);

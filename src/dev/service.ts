@@ -1,5 +1,5 @@
 import { makeGenericClientConstructor, type ServiceClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
-import { decode, encode, methodPath, Rpcs, SERVICE, type RpcName, type Schema } from '../workload/proto.js';
+import { decode, encode, methodPath, Rpcs, SERVICE, type RpcName, type RpcSchemas, type Schema } from '../workload/proto.js';
 
 /**
  * The Workload API as a @grpc/grpc-js service, for the development agent (a server library is
@@ -9,7 +9,7 @@ import { decode, encode, methodPath, Rpcs, SERVICE, type RpcName, type Schema } 
 export function workloadServiceDefinition(): ServiceDefinition {
   const def: Record<string, ServiceDefinition[string]> = {};
   for (const rpc of Object.keys(Rpcs) as RpcName[]) {
-    const { request, response, stream } = Rpcs[rpc];
+    const { request, response, stream }: RpcSchemas = Rpcs[rpc];
     def[rpc] = {
       path: methodPath(rpc),
       requestStream: false,

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { trustDomainInFileName } from '../config/trust-domain-pattern.js';
-import { readTextFile } from '../read-text.js';
+import { readTextFile, whyUnreadable } from '../read-text.js';
 
 /** The file's text, or undefined after reporting why it cannot be read. */
 export async function readText(file: string, problem: (m: string) => void): Promise<string | undefined> {
@@ -17,8 +17,7 @@ async function readOrReport<T>(file: string, read: (file: string) => Promise<T>,
   try {
     return await read(file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    problem(`${file}: cannot read: ${code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+    problem(`${file}: cannot read: ${whyUnreadable(e)}`);
     return undefined;
   }
 }

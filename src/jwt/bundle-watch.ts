@@ -1,8 +1,8 @@
 import { HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { parseJwtBundleSet, type JwtBundleSet } from '../spiffe/jwtbundle.js';
+import type { JwtBundleSet } from '../spiffe/jwtbundle.js';
+import { watchJwtBundles } from '../workload/api.js';
 import type { WorkloadClient } from '../workload/client.js';
-import type { JWTBundlesResponseMessage } from '../workload/proto.js';
 
 /**
  * The FetchJWTBundles stream as a value that is always the last good bundle set. Tokens
@@ -45,12 +45,9 @@ export class JwtBundleWatch {
 
   async run(client: WorkloadClient, signal: AbortSignal): Promise<void> {
     try {
-      await client.watch<JWTBundlesResponseMessage>({
-        rpc: 'FetchJWTBundles',
+      await watchJwtBundles(client, {
         signal,
-        // async: the client expects a rejected promise, not a synchronous throw.
-        onMessage: async (msg) => {
-          const set = parseJwtBundleSet(msg.bundles ?? {});
+        onUpdate: (set) => {
           this.logIgnored(set);
           this.latest = set;
           this.settle.resolve(set);

@@ -1,10 +1,10 @@
+import { Backoff, type BackoffOptions } from '../backoff.js';
 import type { JwtSvidOutput } from '../config/config.js';
 import { describeError, isHelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { JwtWriter } from '../output/jwt-writer.js';
 import type { JwtSvid } from '../spiffe/jwtsvid.js';
 import { MAX_TIMER_MS, sleep } from '../timer.js';
-import { Backoff, type BackoffOptions } from '../workload/backoff.js';
 import type { WorkloadClient } from '../workload/client.js';
 import type { JwtBundleWatch } from './bundle-watch.js';
 import { fetchJwtSvid } from './fetch.js';
@@ -19,12 +19,13 @@ export interface RefreshOptions {
   signal: AbortSignal;
   /** Between failed refreshes; the Go helper's 1 s doubling to 60 s by default. */
   backoff?: BackoffOptions;
-  /** After every successful refresh; `changed` is false when the agent handed out the same token. */
+  /** A validated token is about to be written (health: the file changes at the helper's own hand). */
   onWriting?: () => void;
+  /** After every successful refresh; `changed` is false when the agent handed out the same token. */
   onWritten?: (changed: boolean, expiry: Date) => void;
+  /** A refresh failed, or the token on disk expired meanwhile; the last good file stays. */
   onFailed?: (error: string, cause: unknown) => void;
 }
-
 
 /**
  * Keeps one JWT-SVID file fresh until `signal` aborts. A failed refresh (agent down, a token

@@ -1,8 +1,10 @@
 /**
  * Whatever must learn that new files are in place: a wrapped program, a reload command, the
- * process named by a pid file. `rotated` is called by the sidecar once the write of a rotation
- * has returned (every file in place and durable), one rotation at a time; the files then stay
- * unchanged for at least `renew_settle_period`.
+ * process named by a pid file. `rotated` is called by the notification step of a pipeline
+ * (pipeline/notification.ts), one call at a time: after each X.509 set written whole (the X.509
+ * files then stay unchanged for at least `renew_settle_period`), or, for a config without
+ * X.509 output, once, when every JWT output is first on disk (JWT files are rewritten as
+ * tokens and bundles change, and are never waited for).
  */
 export interface Notifier {
   rotated(): Promise<void>;

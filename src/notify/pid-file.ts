@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import { sleep } from '../timer.js';
-import { Backoff } from '../workload/backoff.js';
+import { Backoff } from '../backoff.js';
 import { never, type Notifier } from './notifier.js';
 import { readTrustedFile } from './trusted-file.js';
 

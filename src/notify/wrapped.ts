@@ -1,7 +1,7 @@
 import type { CommandConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../timer.js';
-import { Backoff } from '../workload/backoff.js';
+import { Backoff } from '../backoff.js';
 import { Child, describeExit, exitCodeOf, type ExitStatus } from './child.js';
 import type { Notifier } from './notifier.js';
 

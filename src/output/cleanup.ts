@@ -1,5 +1,9 @@
+import { lstat, readdir, unlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { trustDomainInFileName } from '../config/trust-domain-pattern.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { resolveDir, type FileContent } from './atomic-write.js';
 
 /**
  * Runs the clean-up that follows a complete write: files of trust domains no longer in the
@@ -13,4 +17,25 @@ export async function cleanUpAfterWrite(log: Logger, what: string, work: () => P
   } catch (e) {
     log.warn(`could not remove the ${what}; the new files are in place`, { error: describeError(e) });
   }
+}
+
+/**
+ * Removes per-domain files of trust domains that are no longer in the agent's state: each
+ * message is the complete state, so a domain that disappears must disappear on disk. Only
+ * what the helper would have written goes: a regular file whose name is exactly the pattern
+ * with a valid trust domain name in it (trustDomainInFileName); a symlink or a directory of
+ * that name, or a name that merely shares the prefix and suffix, is somebody else's.
+ */
+export async function removeStaleFederatedFiles(certDir: string, pattern: string, current: readonly FileContent[]): Promise<string[]> {
+  const keep = new Set(current.map((f) => basename(f.path)));
+  const dir = resolveDir(certDir);
+  const removed: string[] = [];
+  for (const name of await readdir(dir)) {
+    if (keep.has(name) || trustDomainInFileName(name, pattern) === undefined) continue;
+    const path = join(dir, name);
+    if (!(await lstat(path).catch(() => undefined))?.isFile()) continue;
+    await unlink(path);
+    removed.push(name);
+  }
+  return removed;
 }

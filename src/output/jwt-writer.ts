@@ -1,3 +1,8 @@
+/**
+ * JWT-SVID and JWT bundle files. Each write is atomic; each remembers what it last wrote,
+ * so that an identical update (bundles are re-sent; a token can be re-issued unchanged)
+ * rewrites nothing.
+ */
 import { basename, join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { fileNameForTrustDomain } from '../config/trust-domain-pattern.js';
@@ -5,14 +10,8 @@ import type { Logger } from '../log.js';
 import { jwtBundleToJwks, sortedTrustDomains, type JwtBundleSet } from '../spiffe/jwtbundle.js';
 import type { JwtSvid } from '../spiffe/jwtsvid.js';
 import { writeFilesAtomic, type FileContent } from './atomic-write.js';
-import { cleanUpAfterWrite } from './cleanup.js';
-import { removeStaleFederatedFiles } from './x509-files.js';
+import { cleanUpAfterWrite, removeStaleFederatedFiles } from './cleanup.js';
 
-/**
- * JWT-SVID and JWT bundle files. Each write is atomic; each remembers what it last wrote,
- * so that an identical update (bundles are re-sent; a token can be re-issued unchanged)
- * rewrites nothing.
- */
 export type JwtOutput = Pick<Config, 'certDir' | 'jwtSvidFileMode' | 'jwtBundleFileName' | 'jwtBundleFileMode' | 'jwtBundleFormat'>;
 
 /** `files`: the file names (in cert_dir) now holding the content, rewritten or not. */

@@ -6,7 +6,7 @@ import { HelperError } from '../errors.js';
 import { encodeKeystore, encodeTruststore, trustDomainCertificates, type Pkcs12Format, type TrustedCertificate } from '../keystore/pkcs12.js';
 import type { Certificate } from '../spiffe/certificate.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
-import type { X509Context } from '../workload/x509context.js';
+import type { X509Context } from '../spiffe/x509context.js';
 import type { FileContent } from './atomic-write.js';
 import type { X509Render } from './x509-writer.js';
 

@@ -1,13 +1,12 @@
-import { lstat, readdir, unlink } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type { X509Output } from '../config/config.js';
-import { fileNameForTrustDomain, trustDomainInFileName } from '../config/trust-domain-pattern.js';
+import { fileNameForTrustDomain } from '../config/trust-domain-pattern.js';
 import type { X509Bundle } from '../spiffe/bundle.js';
 import type { Certificate } from '../spiffe/certificate.js';
 import { toPem } from '../spiffe/pem.js';
+import type { X509Context } from '../spiffe/x509context.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
-import type { X509Context } from '../workload/x509context.js';
-import { resolveDir, type FileContent } from './atomic-write.js';
+import type { FileContent } from './atomic-write.js';
 
 /**
  * What the Go spiffe-helper writes for an X.509 context, as file contents (pure: no I/O),
@@ -46,27 +45,6 @@ export function renderX509Files(svid: X509Svid, ctx: X509Context, out: X509Outpu
     }
   }
   return files;
-}
-
-/**
- * Removes per-domain files of trust domains that are no longer in the agent's state: each
- * message is the complete state, so a domain that disappears must disappear on disk. Only
- * what the helper would have written goes: a regular file whose name is exactly the pattern
- * with a valid trust domain name in it (trustDomainInFileName); a symlink or a directory of
- * that name, or a name that merely shares the prefix and suffix, is somebody else's.
- */
-export async function removeStaleFederatedFiles(certDir: string, pattern: string, current: readonly FileContent[]): Promise<string[]> {
-  const keep = new Set(current.map((f) => basename(f.path)));
-  const dir = resolveDir(certDir);
-  const removed: string[] = [];
-  for (const name of await readdir(dir)) {
-    if (keep.has(name) || trustDomainInFileName(name, pattern) === undefined) continue;
-    const path = join(dir, name);
-    if (!(await lstat(path).catch(() => undefined))?.isFile()) continue;
-    await unlink(path);
-    removed.push(name);
-  }
-  return removed;
 }
 
 function sortedFederated(ctx: X509Context): X509Bundle[] {

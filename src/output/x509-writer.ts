@@ -1,12 +1,13 @@
 import { basename } from 'node:path';
 import type { Config, X509Output } from '../config/config.js';
 import type { Logger } from '../log.js';
+import { selectByHint } from '../spiffe/hint.js';
+import type { X509Context } from '../spiffe/x509context.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
-import { selectSvid, type X509Context } from '../workload/x509context.js';
 import { writeFilesAtomic, type FileContent } from './atomic-write.js';
-import { cleanUpAfterWrite } from './cleanup.js';
+import { cleanUpAfterWrite, removeStaleFederatedFiles } from './cleanup.js';
 import { writeFilesSwapDir } from './swap-dir.js';
-import { removeStaleFederatedFiles, renderX509Files } from './x509-files.js';
+import { renderX509Files } from './x509-files.js';
 
 /** A validated update turned into the files it becomes: what waits to be written. */
 export interface X509Update {
@@ -47,7 +48,7 @@ export class X509Writer {
 
   /** Picks the SVID and renders the files; throws, like validation, when the update cannot be used. */
   prepare(ctx: X509Context): X509Update {
-    const svid = selectSvid(ctx, this.out.hint);
+    const svid = selectByHint(ctx.svids, this.out.hint, 'x509svid');
     const now = this.now();
     return { svid, files: [...renderX509Files(svid, ctx, this.out, this.certDir, now), ...this.renders.flatMap((render) => render(svid, ctx, now))] };
   }

@@ -1,5 +1,6 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { HelperError } from '../errors.js';
+import { isPlainObject } from '../guards.js';
 import { TrustDomain } from './id.js';
 import { LIMITS } from './limits.js';
 
@@ -42,13 +43,13 @@ export function parseJwtBundle(trustDomain: TrustDomain, jwks: Uint8Array | stri
   } catch (e) {
     throw fail(`is not JSON (${(e as Error).message})`);
   }
-  if (!isObject(doc) || !Array.isArray(doc['keys'])) throw fail('is not a JWKS document: it needs a "keys" array');
+  if (!isPlainObject(doc) || !Array.isArray(doc['keys'])) throw fail('is not a JWKS document: it needs a "keys" array');
   if (doc['keys'].length > LIMITS.jwtBundleKeys) throw new HelperError('jwtbundle', `${what}: holds more than ${LIMITS.jwtBundleKeys} keys`, { reason: 'too_large' });
   const keys = new Map<string, KeyObject>();
   const ignored: string[] = [];
   doc['keys'].forEach((jwk: unknown, i) => {
-    const kid = isObject(jwk) && typeof jwk['kid'] === 'string' && jwk['kid'] !== '' ? jwk['kid'] : undefined;
-    const why = isObject(jwk) ? unusable(jwk, kid, keys) : 'not a JSON object';
+    const kid = isPlainObject(jwk) && typeof jwk['kid'] === 'string' && jwk['kid'] !== '' ? jwk['kid'] : undefined;
+    const why = isPlainObject(jwk) ? unusable(jwk, kid, keys) : 'not a JSON object';
     if (why === undefined) {
       try {
         keys.set(kid!, createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }));
@@ -111,8 +112,4 @@ export function jwtBundleToJwks(bundle: JwtBundle): Jwks {
 /** The set's trust domain names, sorted: the order files and file entries are written in. */
 export function sortedTrustDomains(set: JwtBundleSet): string[] {
   return [...set.keys()].sort();
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -1,14 +1,15 @@
-import { constants, verify, type KeyObject } from 'node:crypto';
-import { HelperError } from '../errors.js';
-import { CLOCK_SKEW_MS } from './chain.js';
-import { SpiffeId } from './id.js';
-import type { JwtBundleSet } from './jwtbundle.js';
-
 /**
  * JWT-SVIDs (JWT-SVID.md). Parsing is validation: a `JwtSvid` exists only for a token whose
  * header, signature (against the bundle of the subject's trust domain) and claims passed.
  * No error message ever holds the token: it is a bearer credential.
  */
+import { constants, verify, type KeyObject } from 'node:crypto';
+import { HelperError } from '../errors.js';
+import { isPlainObject } from '../guards.js';
+import { CLOCK_SKEW_MS } from './chain.js';
+import { SpiffeId } from './id.js';
+import type { JwtBundleSet } from './jwtbundle.js';
+
 export interface JwtSvid {
   readonly token: string;
   readonly id: SpiffeId;
@@ -16,6 +17,13 @@ export interface JwtSvid {
   readonly expiry: Date;
   readonly issuedAt?: Date;
   readonly hint: string;
+}
+
+/** A JWT-SVID as the agent sends it, not yet validated. */
+export interface RawJwtSvid {
+  spiffeId: string;
+  token: string;
+  hint: string;
 }
 
 export interface ValidateOptions {
@@ -163,6 +171,13 @@ function numericDate(claims: Record<string, unknown>, name: string, required: bo
   return new Date(v * 1000);
 }
 
+/** A token as the agent sent it: valid, and for the SPIFFE ID the agent said it is for. */
+export function validateSentJwtSvid(raw: RawJwtSvid, options: Omit<ValidateOptions, 'hint'>): JwtSvid {
+  const svid = parseAndValidateJwtSvid(raw.token, { ...options, hint: raw.hint });
+  if (raw.spiffeId !== svid.id.toString()) throw invalid(`the response says the token is for ${JSON.stringify(raw.spiffeId)} but its "sub" claim is ${svid.id}`);
+  return svid;
+}
+
 /**
  * One part of a compact JWS (header or claims) as a JSON object, or undefined. It checks
  * nothing else: for showing what a token says (inspect, the dev agent), never for trusting it.
@@ -170,7 +185,7 @@ function numericDate(claims: Record<string, unknown>, name: string, required: bo
 export function decodeJwtSegment(part: string): Record<string, unknown> | undefined {
   try {
     const value = decodeJson(part);
-    return isJsonObject(value) ? value : undefined;
+    return isPlainObject(value) ? value : undefined;
   } catch {
     return undefined;
   }
@@ -184,16 +199,12 @@ function decodeObject(part: string, what: string): Record<string, unknown> {
   } catch {
     throw invalid(`token ${what} is not base64url-encoded JSON`);
   }
-  if (!isJsonObject(value)) throw invalid(`token ${what} is not a JSON object`);
+  if (!isPlainObject(value)) throw invalid(`token ${what} is not a JSON object`);
   return value;
 }
 
 function decodeJson(part: string): unknown {
   return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-}
-
-function isJsonObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function invalid(message: string): HelperError {

@@ -4,7 +4,7 @@
  * Each is far above what SPIRE sends; going over it refuses the message with reason
  * `too_large` before the excess is parsed. The overall message size is bounded by the
  * transport. Costs are per certificate parsed (tens of µs) and per signature checked
- * (~0.1 ms); unchanged bundles are not parsed again (workload/bundle-cache.ts).
+ * (~0.1 ms); unchanged bundles are not parsed again (bundle-cache.ts).
  */
 export const LIMITS = {
   /** Leaf plus intermediates: SPIRE sends 1 to 3 (leaf, its CA, upstream intermediates). */

@@ -1,10 +1,16 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+/**
+ * The Workload API session: one connection to the agent, the security header on every call,
+ * retries with backoff, and gRPC statuses turned into errors a person can act on. Typed by
+ * the RPC table of proto.ts; the helper calls it through api.ts, which turns its messages
+ * into SPIFFE values, so that RPC names and protobuf types stay in this folder.
+ */
+import { Backoff, type BackoffOptions } from '../backoff.js';
 import { describeError, HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { sleep } from '../timer.js';
 import type { EndpointAddress } from './address.js';
-import { Backoff, type BackoffOptions } from './backoff.js';
 import { Channel, GrpcError, Status, statusName } from './grpc.js';
-import { decode, encode, methodPath, Rpcs } from './proto.js';
+import { decode, encode, methodPath, Rpcs, type RequestOf, type ResponseOf, type RpcName, type Schema, type StreamRpc, type UnaryRpc } from './proto.js';
 
 /** Every Workload API call must carry this header; agents refuse calls without it. */
 export const SECURITY_HEADER = 'workload.spiffe.io';
@@ -25,17 +31,17 @@ export interface WorkloadClientOptions {
   keepaliveMs?: number;
   keepaliveTimeoutMs?: number;
   /** Called each time a stream is reopened or a call retried, with the reason (for health and metrics). */
-  onRetry?: (rpc: string, error: HelperError) => void;
+  onRetry?: (rpc: RpcName, error: HelperError) => void;
   /** Called when a streamed message is refused (by a throw from `onMessage`). */
-  onRefused?: (rpc: string, error: HelperError) => void;
+  onRefused?: (rpc: RpcName, error: HelperError) => void;
   /** Called for every message and every successful call: the agent answers (again). */
-  onAnswer?: (rpc: string) => void;
+  onAnswer?: (rpc: RpcName) => void;
 }
 
-export interface WatchOptions<T> {
-  rpc: 'FetchX509SVID' | 'FetchX509Bundles' | 'FetchJWTBundles';
+export interface WatchOptions<R extends StreamRpc> {
+  rpc: R;
   /** Called for each message, one at a time. A throw is reported; the stream goes on. */
-  onMessage(message: T): Promise<void> | void;
+  onMessage(message: ResponseOf<R>): Promise<void> | void;
   signal: AbortSignal;
 }
 
@@ -49,7 +55,7 @@ export class WorkloadClient {
   private readonly onRefused: WorkloadClientOptions['onRefused'];
   private readonly onAnswer: WorkloadClientOptions['onAnswer'];
   /** RPCs the agent has answered: a PERMISSION_DENIED after that is a redaction, not "not yet". */
-  private readonly answered = new Set<string>();
+  private readonly answered = new Set<RpcName>();
   /** The most recent reason a call failed: what a one-shot timeout reports. */
   lastError: HelperError | undefined;
 
@@ -76,7 +82,7 @@ export class WorkloadClient {
    * capped backoff on stream end and on retryable errors. Resolves when aborted; rejects
    * with a 'workload-api' error on a status that retrying cannot fix.
    */
-  async watch<T>(options: WatchOptions<T>): Promise<void> {
+  async watch<R extends StreamRpc>(options: WatchOptions<R>): Promise<void> {
     const backoff = new Backoff(this.backoffOptions);
     const { signal } = options;
     while (!signal.aborted) {
@@ -89,7 +95,7 @@ export class WorkloadClient {
       this.log.warn('workload api stream interrupted; retrying', { rpc: options.rpc, reason: err.message, retry_in_ms: delay });
       this.onRetry?.(options.rpc, err);
       try {
-        await sleep(delay, undefined, { signal });
+        await sleep(delay, signal);
       } catch {
         return;
       }
@@ -97,12 +103,12 @@ export class WorkloadClient {
   }
 
   /** A unary call, retried like a stream until it succeeds, the signal aborts, or it fails fatally. */
-  async unary<T>(rpc: 'FetchJWTSVID' | 'ValidateJWTSVID', request: object, signal: AbortSignal): Promise<T> {
+  async unary<R extends UnaryRpc>(rpc: R, request: RequestOf<R>, signal: AbortSignal): Promise<ResponseOf<R>> {
     const backoff = new Backoff(this.backoffOptions);
     for (;;) {
       signal.throwIfAborted();
       try {
-        return await this.unaryOnce<T>(rpc, request, signal);
+        return await this.unaryOnce(rpc, request, signal);
       } catch (e) {
         if (signal.aborted) throw signal.reason;
         const err = this.classify(rpc, e as GrpcError);
@@ -111,7 +117,7 @@ export class WorkloadClient {
         const delay = backoff.next();
         this.log.warn('workload api call failed; retrying', { rpc, reason: err.message, retry_in_ms: delay });
         this.onRetry?.(rpc, err);
-        await sleep(delay, undefined, { signal });
+        await sleep(delay, signal);
       }
     }
   }
@@ -120,16 +126,16 @@ export class WorkloadClient {
     this.channel.close();
   }
 
-  private async unaryOnce<T>(rpc: 'FetchJWTSVID' | 'ValidateJWTSVID', request: object, signal: AbortSignal): Promise<T> {
+  private async unaryOnce<R extends UnaryRpc>(rpc: R, request: RequestOf<R>, signal: AbortSignal): Promise<ResponseOf<R>> {
     const { request: requestType, response } = Rpcs[rpc];
-    const answers: T[] = [];
-    await this.channel.call(methodPath(rpc), encode(requestType, request), {
+    const answers: ResponseOf<R>[] = [];
+    await this.channel.call(methodPath(rpc), encode(requestType as Schema<RequestOf<R>>, request), {
       metadata: METADATA,
       signal,
       timeoutMs: this.unaryTimeoutMs,
       onMessage: (bytes) => {
         if (answers.length > 0) throw new GrpcError(Status.INTERNAL, 'the agent sent more than one response to a unary call');
-        answers.push(decode(response, bytes) as T);
+        answers.push(decode(response as Schema<ResponseOf<R>>, bytes));
       },
     });
     if (answers.length === 0) throw new GrpcError(Status.INTERNAL, 'the agent ended the call without a response');
@@ -139,10 +145,10 @@ export class WorkloadClient {
   }
 
   /** One stream's life: resolves with the error that ended it, or undefined for a clean end. */
-  private streamOnce<T>(options: WatchOptions<T>, onData: () => void): Promise<GrpcError | undefined> {
+  private streamOnce<R extends StreamRpc>(options: WatchOptions<R>, onData: () => void): Promise<GrpcError | undefined> {
     const { request, response } = Rpcs[options.rpc];
     // Messages are complete states: while one is being handled only the newest waiting one matters.
-    let pending: T | undefined;
+    let pending: ResponseOf<R> | undefined;
     let busy: Promise<void> | undefined;
     const drain = async (): Promise<void> => {
       while (pending !== undefined) {
@@ -163,7 +169,7 @@ export class WorkloadClient {
       signal: options.signal,
       onMessage: (bytes) => {
         // Decoded here, before the backoff reset: a malformed message ends the stream (INTERNAL).
-        const msg = decode(response, bytes) as T;
+        const msg = decode(response as Schema<ResponseOf<R>>, bytes);
         onData();
         this.answered.add(options.rpc);
         this.onAnswer?.(options.rpc);
@@ -182,7 +188,7 @@ export class WorkloadClient {
   }
 
   /** Turns a gRPC status into an error a person can act on. */
-  private classify(rpc: string, err: GrpcError | undefined): HelperError {
+  private classify(rpc: RpcName, err: GrpcError | undefined): HelperError {
     const where = this.address.kind === 'unix' ? `socket ${this.address.socketPath}` : this.address.target;
     if (!err) return new HelperError('unavailable', `${rpc}: the agent closed the stream`);
     if (!(err instanceof GrpcError)) return new HelperError('internal', `${rpc}: ${describeError(err)}`, { cause: err });

@@ -1,5 +1,3 @@
-import { expectWire, ProtoError, Reader, WireType, Writer, type Tag } from './wire.js';
-
 /**
  * The Workload API messages (proto/workload.proto, the source of truth) as small schemas read
  * by one decoder and one encoder, with no protobuf library at run time. Messages decode into
@@ -10,6 +8,7 @@ import { expectWire, ProtoError, Reader, WireType, Writer, type Tag } from './wi
  * The proto has no package line: the service is `SpiffeWorkloadAPI` and method paths are
  * `/SpiffeWorkloadAPI/<Rpc>`, as SPIRE serves them.
  */
+import { expectWire, ProtoError, Reader, WireType, Writer, type Tag } from './wire.js';
 
 type Scalar = 'string' | 'bytes' | 'double' | 'bool' | 'null-enum';
 interface Field {
@@ -153,13 +152,20 @@ export interface RpcSchemas {
 }
 
 /** Every RPC of the service: request and response messages, and whether the response streams. */
-export const Rpcs: Record<RpcName, RpcSchemas> = {
+export const Rpcs = {
   FetchX509SVID: { request: Messages.X509SVIDRequest, response: Messages.X509SVIDResponse, stream: true },
   FetchX509Bundles: { request: Messages.X509BundlesRequest, response: Messages.X509BundlesResponse, stream: true },
   FetchJWTSVID: { request: Messages.JWTSVIDRequest, response: Messages.JWTSVIDResponse, stream: false },
   FetchJWTBundles: { request: Messages.JWTBundlesRequest, response: Messages.JWTBundlesResponse, stream: true },
   ValidateJWTSVID: { request: Messages.ValidateJWTSVIDRequest, response: Messages.ValidateJWTSVIDResponse, stream: false },
-};
+} as const satisfies Record<RpcName, RpcSchemas>;
+
+/** The RPCs whose response is a stream, and the others (unary). */
+export type StreamRpc = { [R in RpcName]: (typeof Rpcs)[R]['stream'] extends true ? R : never }[RpcName];
+export type UnaryRpc = Exclude<RpcName, StreamRpc>;
+/** The message types an RPC takes and returns, read off its schemas. */
+export type RequestOf<R extends RpcName> = (typeof Rpcs)[R]['request'] extends Schema<infer T> ? T : never;
+export type ResponseOf<R extends RpcName> = (typeof Rpcs)[R]['response'] extends Schema<infer T> ? T : never;
 
 export function methodPath(rpc: RpcName): string {
   return `/${SERVICE}/${rpc}`;

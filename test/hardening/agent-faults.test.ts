@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Server, ServerCredentials, status, type ServerWritableStream } from '@grpc/grpc-js';
 import { startDevAgent, type DevAgent } from '../../src/dev/agent.js';
-import { Backoff } from '../../src/workload/backoff.js';
+import { Backoff } from '../../src/backoff.js';
 import { workloadServiceDefinition } from '../../src/dev/service.js';
 import type { X509SVIDResponseMessage } from '../../src/workload/proto.js';
 import { cliPath, writeConfig } from '../helpers/cli.js';

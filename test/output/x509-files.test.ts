@@ -11,7 +11,7 @@ import { TrustDomain } from '../../src/spiffe/id.js';
 import { fromPem } from '../../src/spiffe/pem.js';
 import { parseX509Svid } from '../../src/spiffe/x509svid.js';
 import { X509Writer } from '../../src/output/x509-writer.js';
-import type { X509Context } from '../../src/workload/x509context.js';
+import type { X509Context } from '../../src/spiffe/x509context.js';
 import { issue, svidChain } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
 

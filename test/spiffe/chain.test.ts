@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { isHelperError } from '../../src/errors.js';
 import { parseCertificate } from '../../src/spiffe/certificate.js';
 import { CLOCK_SKEW_MS, verifyChain } from '../../src/spiffe/chain.js';
-import { parseX509Context } from '../../src/workload/x509context.js';
+import { parseX509Context } from '../../src/workload/api.js';
 import { CASE_ID, chainCases } from '../helpers/chain-cases.js';
 import { issue } from '../helpers/certs.js';
 

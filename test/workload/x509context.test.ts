@@ -3,8 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { isHelperError } from '../../src/errors.js';
 import { LIMITS } from '../../src/spiffe/limits.js';
-import { BundleCache } from '../../src/workload/bundle-cache.js';
-import { parseX509Context } from '../../src/workload/x509context.js';
+import { BundleCache } from '../../src/spiffe/bundle-cache.js';
+import { parseX509Context } from '../../src/workload/api.js';
 import type { X509SVIDResponseMessage } from '../../src/workload/proto.js';
 import { issue, svidChain } from '../helpers/certs.js';
 

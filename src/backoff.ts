@@ -1,14 +1,14 @@
-/**
- * Capped exponential backoff with jitter, reset on every message received (go-spiffe resets
- * on every message too). Jitter keeps a fleet of sidecars from reconnecting in lockstep
- * after an agent restart.
- */
 export interface BackoffOptions {
   initialMs?: number;
   maxMs?: number;
   random?: () => number;
 }
 
+/**
+ * Capped exponential backoff with jitter, reset on every message received (go-spiffe resets
+ * on every message too). Jitter keeps a fleet of sidecars from reconnecting in lockstep
+ * after an agent restart.
+ */
 export class Backoff {
   private attempt = 0;
   readonly initialMs: number;

@@ -1,16 +1,18 @@
+/**
+ * The X.509 context: what one FetchX509SVID message holds, validated as a whole. Pure: the
+ * Workload API client hands the message's parts in, already out of their protobuf form.
+ */
 import { HelperError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { parseX509Bundle, requireOnlyCas, type X509Bundle } from '../spiffe/bundle.js';
-import { verifyChain } from '../spiffe/chain.js';
-import { countDerElements } from '../spiffe/der.js';
-import { TrustDomain } from '../spiffe/id.js';
-import { LIMITS } from '../spiffe/limits.js';
-import { parseX509Svid, type X509Svid } from '../spiffe/x509svid.js';
 import type { BundleCache } from './bundle-cache.js';
-import type { X509SVIDResponseMessage } from './proto.js';
+import { parseX509Bundle, requireOnlyCas, type X509Bundle } from './bundle.js';
+import { verifyChain } from './chain.js';
+import { countDerElements } from './der.js';
+import { TrustDomain } from './id.js';
+import { LIMITS } from './limits.js';
+import { parseX509Svid, type RawX509Svid, type X509Svid } from './x509svid.js';
 
 /**
- * One FetchX509SVID message, validated as a whole: the SVIDs, each chained and verified to
+ * One X.509 context, validated as a whole: the SVIDs, each chained and verified to
  * its own trust domain's bundle, and the federated bundles. Every message is the complete
  * current state, so a single bad part rejects the message and the last good state stays in
  * force.
@@ -34,37 +36,44 @@ export interface X509Context {
   readonly ignoredFederated: readonly string[];
 }
 
+/** The parts of a context as the agent sends them: each SVID with its trust domain's bundle (DER). */
+export interface RawX509Context {
+  svids: readonly (RawX509Svid & { bundleDer: Uint8Array })[];
+  /** DER bundles by trust domain name. */
+  federatedBundles: readonly [string, Uint8Array][];
+}
+
 /** `cache`: reuse the bundles of the previous message where their bytes are unchanged (daemon mode). */
-export function parseX509Context(msg: X509SVIDResponseMessage, now: Date = new Date(), cache?: BundleCache): X509Context {
+export function validateX509Context(raw: RawX509Context, now: Date = new Date(), cache?: BundleCache): X509Context {
   const bundleOf = (td: TrustDomain, der: Uint8Array, cached = true): X509Bundle => (cache && cached ? cache.parse(td, der) : parseX509Bundle(td, der));
-  const svidCount = msg.svids?.length ?? 0;
+  const svidCount = raw.svids.length;
   if (svidCount === 0) throw new HelperError('x509svid', 'x509svid: the response holds no SVIDs');
   if (svidCount > LIMITS.svids) throw new HelperError('x509svid', `x509svid: the response holds ${svidCount} SVIDs, more than ${LIMITS.svids}`, { reason: 'too_large' });
-  const federated = Object.entries(msg.federated_bundles ?? {});
+  const federated = raw.federatedBundles;
   if (federated.length > LIMITS.federatedBundles) {
     throw new HelperError('x509bundle', `x509bundle: the response holds ${federated.length} federated bundles, more than ${LIMITS.federatedBundles}`, { reason: 'too_large' });
   }
-  checkBundleSizes(msg.svids, federated);
+  checkBundleSizes(raw.svids, federated);
   const svids: X509Svid[] = [];
   const bundles = new Map<string, X509Bundle>();
   const bundleBytes = new Map<string, Buffer>();
   const hints = new Set<string>();
-  for (const raw of msg.svids) {
-    if (raw.hint !== '' && hints.has(raw.hint)) continue;
-    hints.add(raw.hint);
-    const svid = parseX509Svid({ spiffeId: raw.spiffe_id, chainDer: raw.x509_svid, keyDer: raw.x509_svid_key, hint: raw.hint }, now);
+  for (const sent of raw.svids) {
+    if (sent.hint !== '' && hints.has(sent.hint)) continue;
+    hints.add(sent.hint);
+    const svid = parseX509Svid(sent, now);
     const td = svid.id.trustDomain;
     // SPIRE sends the same bundle with every SVID of a trust domain; the first one is kept,
     // and an SVID that came with other bytes is verified against what came with it.
     const first = bundles.get(td.name);
-    const bundle = first && Buffer.from(raw.bundle).equals(bundleBytes.get(td.name)!) ? first : bundleOf(td, raw.bundle, !first);
+    const bundle = first && Buffer.from(sent.bundleDer).equals(bundleBytes.get(td.name)!) ? first : bundleOf(td, sent.bundleDer, !first);
     requireOnlyCas(bundle);
     if (bundle.certificates.length === 0) {
       throw new HelperError('x509bundle', `x509bundle: the bundle of ${svid.id}'s own trust domain "${td.name}" is empty`, { reason: 'bundle_missing' });
     }
     if (!first) {
       bundles.set(td.name, bundle);
-      bundleBytes.set(td.name, Buffer.from(raw.bundle));
+      bundleBytes.set(td.name, Buffer.from(sent.bundleDer));
     }
     const verdict = verifyChain(svid.certificates, bundle.certificates, now);
     if (!verdict.ok) {
@@ -96,7 +105,7 @@ export function parseX509Context(msg: X509SVIDResponseMessage, now: Date = new D
  * parsing costs tens of µs each), so that an oversized message costs next to nothing.
  * The bundle SPIRE repeats with every SVID of a trust domain counts once.
  */
-function checkBundleSizes(svids: X509SVIDResponseMessage['svids'], federated: [string, Uint8Array][]): void {
+function checkBundleSizes(svids: RawX509Context['svids'], federated: RawX509Context['federatedBundles']): void {
   const counted: Uint8Array[] = [];
   let total = 0;
   const tooLarge = (message: string): HelperError => new HelperError('x509bundle', `x509bundle: ${message}`, { reason: 'too_large' });
@@ -107,34 +116,9 @@ function checkBundleSizes(svids: X509SVIDResponseMessage['svids'], federated: [s
     if (total > LIMITS.messageBundleCertificates) throw tooLarge(`the bundles of the response hold more than ${LIMITS.messageBundleCertificates} certificates`);
   };
   for (const s of svids) {
-    if (counted.some((c) => c.length === s.bundle.length && Buffer.from(c.buffer, c.byteOffset, c.length).equals(s.bundle))) continue;
-    counted.push(s.bundle);
-    count(`the bundle sent with ${JSON.stringify(s.spiffe_id)}`, s.bundle);
+    if (counted.some((c) => c.length === s.bundleDer.length && Buffer.from(c.buffer, c.byteOffset, c.length).equals(s.bundleDer))) continue;
+    counted.push(s.bundleDer);
+    count(`the bundle sent with ${JSON.stringify(s.spiffeId)}`, s.bundleDer);
   }
   for (const [key, der] of federated) count(`federated bundle ${JSON.stringify(key)}`, der);
-}
-
-/**
- * Log lines about federated bundles (empty ones, certificates left out) when they change, not
- * on every message; returns what to pass as `before` next time ('' at first).
- */
-export function logFederatedNotes(ctx: X509Context, before: string, log: Logger): string {
-  const now = JSON.stringify([ctx.emptyFederatedDomains, ctx.ignoredFederated]);
-  if (now === before) return now;
-  if (ctx.emptyFederatedDomains.length > 0) {
-    log.info('federated trust domains with an empty x509 bundle: nothing of theirs is trusted or written', { trust_domains: ctx.emptyFederatedDomains.join(',') });
-  }
-  for (const detail of ctx.ignoredFederated) log.warn('federated bundle certificate left out: it cannot be a trust anchor', { detail });
-  return now;
-}
-
-/** The SVID the config asks for: the one with the hint, else the first (the default identity). */
-export function selectSvid(ctx: X509Context, hint: string): X509Svid {
-  if (hint === '') return ctx.svids[0]!;
-  const svid = ctx.svids.find((s) => s.hint === hint);
-  if (!svid) {
-    const have = ctx.svids.map((s) => JSON.stringify(s.hint)).join(', ');
-    throw new HelperError('x509svid', `x509svid: no SVID has hint ${JSON.stringify(hint)} (the agent sent hints: ${have})`, { reason: 'hint_not_sent' });
-  }
-  return svid;
 }

@@ -1,5 +1,5 @@
-import { parseX509Bundle, type X509Bundle } from '../spiffe/bundle.js';
-import type { TrustDomain } from '../spiffe/id.js';
+import { parseX509Bundle, type X509Bundle } from './bundle.js';
+import type { TrustDomain } from './id.js';
 
 /**
  * The bundles of the previous FetchX509SVID message, by trust domain, so that a bundle whose

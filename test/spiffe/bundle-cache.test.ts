@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isHelperError } from '../../src/errors.js';
 import { TrustDomain } from '../../src/spiffe/id.js';
-import { BundleCache } from '../../src/workload/bundle-cache.js';
-import { parseX509Context } from '../../src/workload/x509context.js';
+import { BundleCache } from '../../src/spiffe/bundle-cache.js';
+import { parseX509Context } from '../../src/workload/api.js';
 import { issue, svidChain } from '../helpers/certs.js';
 
 const td = TrustDomain.parse('example.org');
