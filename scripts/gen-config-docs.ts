@@ -16,6 +16,7 @@ const ROOT = new URL('../', import.meta.url);
 const GROUP_TITLES: Readonly<Record<Group, string>> = {
   agent: 'Workload API',
   x509: 'X.509-SVID files',
+  keystore: 'PKCS#12 keystore and truststore (JVM servers)',
   jwt: 'JWT-SVIDs and JWT bundles',
   mode: 'Daemon or one-shot',
   program: 'Program to start or signal',

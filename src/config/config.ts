@@ -7,6 +7,7 @@ import type { LogFormat, LogLevel } from '../log.js';
 import type { EndpointAddress } from '../workload/address.js';
 import type { FileOwnership } from '../output/ownership.js';
 import type { Dialect } from './go-config.js';
+import type { StoreOutputs } from './keystore-output.js';
 import type { OneOf, TOP_LEVEL_KEYS } from './schema.js';
 
 export interface X509Output {
@@ -22,7 +23,10 @@ export interface X509Output {
   /** `files`: each file replaced atomically; `atomic_dir`: the set switches at once through `..data`. */
   layout: FileLayout;
   certFileMode: number;
+  /** Also the keystore's mode (it holds the key); the truststore takes certFileMode. */
   keyFileMode: number;
+  /** PKCS#12 keystore and truststore for JVM servers, written with the PEM files. */
+  stores?: StoreOutputs;
 }
 
 export type FileLayout = OneOf<typeof TOP_LEVEL_KEYS, 'file_layout'>;

@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { applyEnvConfig, hasEnvConfig, readEnvConfig } from './env.js';
 import { dropGoUnset, goTable, parseGoJson, type Dialect } from './go-config.js';
 import { TableReader, Where, type RawTable } from './keys.js';
+import { loadStorePasswords } from './keystore-output.js';
 import { normalizeConfig } from './normalize.js';
 import { ENV_PREFIX, TOP_LEVEL_KEYS } from './schema.js';
 import { readTextFile, whyUnreadable } from '../read-text.js';
@@ -31,11 +32,17 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     text = await readTextFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && options.optional && hasEnvConfig(env)) return configFromEnv(env, options);
+    if (code === 'ENOENT' && options.optional && hasEnvConfig(env)) return withSecrets(configFromEnv(env, options), env);
     const hint = code === 'ENOENT' && options.optional ? ` (pass --config FILE, or configure with ${ENV_PREFIX}* environment variables)` : '';
     throw new HelperError('config', `${file}: cannot read config: ${whyUnreadable(e)}${hint}`);
   }
-  return parseConfig(text, file, env, options);
+  return withSecrets(parseConfig(text, file, env, options), env);
+}
+
+/** Parsing reads no secret; loading reads the passwords the config names (errors name key and file). */
+function withSecrets(config: Config, env: NodeJS.ProcessEnv): Config {
+  loadStorePasswords(config.x509?.stores, env);
+  return config;
 }
 
 /** A config file's text, with the `SPIFFE_HELPER_*` variables of `env` on top. */

@@ -21,7 +21,7 @@ export type KeyType =
   /** An array of `{ jwt_audience, jwt_extra_audiences, jwt_svid_file_name }` tables. */
   | 'jwt_svids';
 
-export type Group = 'agent' | 'x509' | 'jwt' | 'mode' | 'program' | 'timing' | 'log' | 'health';
+export type Group = 'agent' | 'x509' | 'keystore' | 'jwt' | 'mode' | 'program' | 'timing' | 'log' | 'health';
 
 interface Common {
   kind: KeyType;
@@ -137,6 +137,27 @@ export const TOP_LEVEL_KEYS = {
     doc: 'group of every file written: a name from `/etc/group` or a numeric id',
     example: '"ssl-cert"',
   },
+  keystore_file_name: {
+    kind: 'string', group: 'keystore', go: false,
+    doc: 'PKCS#12 keystore for JVM servers: the key and its chain, written with the X.509 files (mode `key_file_mode`; see docs/keystores.md)',
+    example: '"keystore.p12"',
+  },
+  keystore_alias: { kind: 'string', group: 'keystore', go: false, default: 'spiffe', doc: "the keystore's key entry alias" },
+  keystore_password_file: {
+    kind: 'string', group: 'keystore', go: false,
+    doc: "file holding the stores' password, printable ASCII (one trailing newline is dropped); read once at start; never in the config text",
+    example: '"/run/secrets/keystore-password"',
+  },
+  keystore_password_env: { kind: 'string', group: 'keystore', go: false, doc: 'the environment variable holding the password, instead of `keystore_password_file`', example: '"KEYSTORE_PASSWORD"' },
+  keystore_format: { kind: 'string', group: 'keystore', go: false, oneOf: ['pkcs12', 'pkcs12-legacy'], default: 'pkcs12', doc: 'both stores: AES-256 and HMAC-SHA-256 (Java 12+, 11.0.12+, 8u301+), or 3DES and HMAC-SHA-1 for older JVMs' },
+  truststore_file_name: {
+    kind: 'string', group: 'keystore', go: false,
+    doc: "PKCS#12 truststore: the trust domain's CAs as trusted entries `<trust domain>-<n>` (mode `cert_file_mode`)",
+    example: '"truststore.p12"',
+  },
+  truststore_password_file: { kind: 'string', group: 'keystore', go: false, defaultShown: "the keystore's", doc: "the truststore's own password file", example: '"/run/secrets/truststore-password"' },
+  truststore_password_env: { kind: 'string', group: 'keystore', go: false, defaultShown: "the keystore's", doc: "the environment variable holding the truststore's own password", example: '"TRUSTSTORE_PASSWORD"' },
+  truststore_include_federated_domains: { kind: 'bool', group: 'keystore', go: false, default: false, doc: "add every federated trust domain's CAs to the truststore" },
   jwt_svids: {
     kind: 'jwt_svids', group: 'jwt', go: true,
     defaultShown: '`[]`',

@@ -1,5 +1,6 @@
 import type { X509Output } from './config.js';
 import type { TopLevelReader } from './keys.js';
+import { readStores } from './keystore-output.js';
 import { checkFederatedPattern } from './trust-domain-pattern.js';
 
 /** The X.509 output keys: the three file names go together, or none is set. */
@@ -17,9 +18,12 @@ export function readX509(r: TopLevelReader, hint: string): X509Output | undefine
     certFileMode: r.mode('cert_file_mode'),
     keyFileMode: r.mode('key_file_mode'),
   };
+  const stores = readStores(r);
   const given = [svid, key, bundle].filter((x) => x !== undefined).length;
   if (given === 0) {
     if (options.federatedBundleFileName) throw r.error('federated_bundle_file_name', 'needs svid_file_name, svid_key_file_name and svid_bundle_file_name');
+    const store = stores?.keystore ? 'keystore_file_name' : stores && 'truststore_file_name';
+    if (store) throw r.error(store, 'needs svid_file_name, svid_key_file_name and svid_bundle_file_name: the stores are written with the X.509 files');
     return undefined;
   }
   if (given !== 3) {
@@ -35,5 +39,5 @@ export function readX509(r: TopLevelReader, hint: string): X509Output | undefine
     if (path) throw r.error(path, `is a path (${JSON.stringify([svid, key, bundle][['svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name'].indexOf(path)])}); file_layout = "atomic_dir" switches one directory at once, so its files must be plain names in cert_dir`);
   }
   if (bundle === svid || bundle === key) throw r.error('svid_bundle_file_name', 'must differ from svid_file_name and svid_key_file_name');
-  return { svidFileName: svid!, keyFileName: key!, bundleFileName: bundle!, ...options };
+  return { svidFileName: svid!, keyFileName: key!, bundleFileName: bundle!, ...options, ...(stores ? { stores } : {}) };
 }

@@ -4,6 +4,7 @@ import { loadConfig } from '../config/load.js';
 import { usageError } from '../cli/args.js';
 import { defineCommand } from '../cli/command.js';
 import { ExitCode } from '../errors.js';
+import { configStoreTargets, dirStoreTargets } from './keystore.js';
 import { renderText } from './render.js';
 import { inspect, type Targets } from './report.js';
 
@@ -19,6 +20,9 @@ export const inspectCommand = defineCommand({
   bundles      trust domains (from the CAs' URI SANs) and CA counts
   JWT-SVIDs    subject, audiences, expiry, and the signature against the JWT bundle file
   JWT bundle   trust domains and key counts
+  keystores    PKCS#12 keystore and truststore: aliases, SPIFFE ID, validity, chain, key,
+               trusted CAs, with the MAC verified (the password from the config, or
+               --password-file; without it, what could not be checked is said)
 
 Never prints a private key or a token.`,
   flags: {
@@ -27,12 +31,15 @@ Never prints a private key or a token.`,
       value: 'FILE',
       doc: "the helper's config: inspect every file it names (default: helper.conf, or the SPIFFE_HELPER_* environment when there is no helper.conf)",
     },
-    dir: { type: 'string', value: 'DIR', doc: 'inspect files in DIR instead, named by the five flags below' },
+    dir: { type: 'string', value: 'DIR', doc: 'inspect files in DIR instead, named by the flags below' },
     svid: { type: 'string', value: 'NAME', doc: 'with --dir: certificate chain (default svid.pem)' },
     key: { type: 'string', value: 'NAME', doc: 'with --dir: private key (default svid_key.pem)' },
     bundle: { type: 'string', value: 'NAME', doc: 'with --dir: CA bundle (default bundle.pem)' },
     'jwt-svid': { type: 'string', multiple: true, value: 'NAME', doc: 'with --dir: a JWT-SVID file; repeatable' },
     'jwt-bundle': { type: 'string', value: 'NAME', doc: 'with --dir: a JWT bundle file ({"<trust domain>": "<base64 JWKS>"})' },
+    keystore: { type: 'string', value: 'NAME', doc: 'with --dir: a PKCS#12 keystore' },
+    truststore: { type: 'string', value: 'NAME', doc: 'with --dir: a PKCS#12 truststore' },
+    'password-file': { type: 'string', value: 'FILE', doc: "with --keystore/--truststore: the stores' password" },
     json: { type: 'boolean', doc: 'one JSON document on stdout instead of text' },
   },
   exitCodes: [
@@ -48,11 +55,12 @@ Never prints a private key or a token.`,
   ],
   async run({ values }) {
     if (values.config !== undefined && values.dir !== undefined) throw usageError('inspect', 'give --config or --dir, not both');
-    const dirOnly = (['svid', 'key', 'bundle', 'jwt-svid', 'jwt-bundle'] as const).find((k) => values[k] !== undefined);
+    const dirOnly = (['svid', 'key', 'bundle', 'jwt-svid', 'jwt-bundle', 'keystore', 'truststore', 'password-file'] as const).find((k) => values[k] !== undefined);
     if (dirOnly && values.dir === undefined) throw usageError('inspect', `--${dirOnly} goes with --dir`);
+    if (values['password-file'] !== undefined && values.keystore === undefined && values.truststore === undefined) throw usageError('inspect', '--password-file goes with --keystore or --truststore');
     const targets =
       values.dir !== undefined
-        ? dirTargets({ ...values, dir: values.dir, jwtSvids: values['jwt-svid'] ?? [], jwtBundle: values['jwt-bundle'] })
+        ? dirTargets({ ...values, dir: values.dir, jwtSvids: values['jwt-svid'] ?? [], jwtBundle: values['jwt-bundle'], passwordFile: values['password-file'] })
         : configTargets(await loadConfig(values.config ?? 'helper.conf', process.env, { optional: values.config === undefined }));
     const now = new Date();
     const report = await inspect(targets, now);
@@ -68,6 +76,9 @@ interface DirArgs {
   bundle?: string;
   jwtSvids: string[];
   jwtBundle?: string;
+  keystore?: string;
+  truststore?: string;
+  passwordFile?: string;
 }
 
 function configTargets(config: Config): Targets {
@@ -78,6 +89,7 @@ function configTargets(config: Config): Targets {
     x509: x && { svid: join(dir, x.svidFileName), key: join(dir, x.keyFileName), bundle: join(dir, x.bundleFileName), federatedPattern: x.federatedBundleFileName },
     jwtSvids: config.jwtSvids.map((j) => ({ file: join(dir, j.fileName), audience: j.audience })),
     jwtBundle: config.jwtBundleFileName === undefined ? undefined : { file: config.jwtBundleFileName, pattern: config.jwtBundleFormat === 'jwks' },
+    stores: configStoreTargets(config),
   };
 }
 
@@ -85,12 +97,13 @@ function dirTargets(args: DirArgs): Targets {
   const dir = args.dir;
   const at = (name: string): string => resolve(dir, name);
   const x509Named = args.svid !== undefined || args.key !== undefined || args.bundle !== undefined;
-  const jwtNamed = args.jwtSvids.length > 0 || args.jwtBundle !== undefined;
+  const othersNamed = args.jwtSvids.length > 0 || args.jwtBundle !== undefined || args.keystore !== undefined || args.truststore !== undefined;
   return {
     certDir: dir,
-    // With only JWT files named, the X.509 defaults are not looked for.
-    x509: x509Named || !jwtNamed ? { svid: at(args.svid ?? 'svid.pem'), key: at(args.key ?? 'svid_key.pem'), bundle: at(args.bundle ?? 'bundle.pem') } : undefined,
+    // With only JWT files or stores named, the X.509 defaults are not looked for.
+    x509: x509Named || !othersNamed ? { svid: at(args.svid ?? 'svid.pem'), key: at(args.key ?? 'svid_key.pem'), bundle: at(args.bundle ?? 'bundle.pem') } : undefined,
     jwtSvids: args.jwtSvids.map((f) => ({ file: at(f) })),
     jwtBundle: args.jwtBundle === undefined ? undefined : { file: args.jwtBundle, pattern: false },
+    stores: dirStoreTargets(at, args.keystore, args.truststore, args.passwordFile),
   };
 }

@@ -1,12 +1,21 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { trustDomainInFileName } from '../config/trust-domain-pattern.js';
 import { readTextFile, whyUnreadable } from '../read-text.js';
 
 /** The file's text, or undefined after reporting why it cannot be read. */
 export async function readText(file: string, problem: (m: string) => void): Promise<string | undefined> {
+  return readOrReport(file, readTextFile, problem);
+}
+
+/** The file's bytes (a PKCS#12 store), or undefined after reporting why it cannot be read. */
+export async function readBytes(file: string, problem: (m: string) => void): Promise<Buffer | undefined> {
+  return readOrReport(file, (f) => readFile(f), problem);
+}
+
+async function readOrReport<T>(file: string, read: (file: string) => Promise<T>, problem: (m: string) => void): Promise<T | undefined> {
   try {
-    return await readTextFile(file);
+    return await read(file);
   } catch (e) {
     problem(`${file}: cannot read: ${whyUnreadable(e)}`);
     return undefined;

@@ -31,6 +31,19 @@ export function renderText(r: InspectReport, now: Date): string {
     lines.push(`JWT bundle  ${b.file}`);
     row('keys', Object.entries(b.trust_domains).map(([td, n]) => `${td} (${n} key${n === 1 ? '' : 's'})`).join(', ') || '(no trust domain)');
   }
+  for (const s of r.stores) {
+    lines.push(`${(s.kind === 'keystore' ? 'Keystore' : 'Truststore').padEnd(10)}  ${s.file}`);
+    row('integrity', s.integrity);
+    for (const k of s.keys) {
+      row('alias', `${k.alias ?? '(none)'}: private key ${k.key_matches === null ? 'not checked' : k.key_matches ? 'matches the certificate' : 'DOES NOT MATCH the certificate'}`);
+      if (k.spiffe_id !== undefined) row('SPIFFE ID', k.spiffe_id);
+      if (k.serial !== undefined) row('serial', k.serial);
+      if (k.not_after !== undefined) row('valid', `${k.not_before} to ${k.not_after} (${timeLeft(k.seconds_left!)})`);
+      if (k.chain.length > 0) row('chain', k.chain.join(' <- '));
+      if (k.chain_verified) row('verifies', k.chain_verified.verified ? `against the truststore: ${k.chain_verified.detail}` : `NO: ${k.chain_verified.detail}`);
+    }
+    for (const c of s.trusted) row('trusted', `${c.alias ?? '(no alias)'}: ${c.subject}${c.trust_domain ? ` [${c.trust_domain}]` : ''}, until ${c.not_after}${c.expired ? ' (EXPIRED)' : ''}`);
+  }
   if (r.warnings.length > 0) lines.push('', 'Warnings:', ...r.warnings.map((w) => `  - ${w}`));
   lines.push('', r.ok ? `OK at ${now.toISOString()}: every file is present, unexpired and consistent.` : `PROBLEMS at ${now.toISOString()}:`);
   lines.push(...r.problems.map((p) => `  - ${p}`));

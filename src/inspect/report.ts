@@ -1,4 +1,5 @@
 import { inspectJwtBundles, inspectJwtSvid } from './jwt.js';
+import { inspectStores, type StoreReport, type StoreTarget } from './keystore.js';
 import { inspectX509 } from './x509.js';
 
 /** What to inspect: absolute file names, or names relative to `certDir`. */
@@ -8,6 +9,8 @@ export interface Targets {
   jwtSvids: { file: string; audience?: string }[];
   /** A go-helper bundle file, or a `{trust_domain}` pattern of JWKS files. */
   jwtBundle?: { file: string; pattern: boolean };
+  /** PKCS#12 keystore and truststore, with their passwords when known. */
+  stores: StoreTarget[];
 }
 
 export interface ChainReport {
@@ -68,16 +71,18 @@ export interface InspectReport {
   bundles: BundleReport[];
   jwt_svids: JwtSvidReport[];
   jwt_bundles: JwtBundleReport[];
+  stores: StoreReport[];
 }
 
 /** Reads and checks every target. Never throws for what it finds: that goes into `problems`. */
 export async function inspect(targets: Targets, now: Date = new Date()): Promise<InspectReport> {
-  const report: InspectReport = { ok: true, problems: [], warnings: [], x509_svid: undefined, bundles: [], jwt_svids: [], jwt_bundles: [] };
+  const report: InspectReport = { ok: true, problems: [], warnings: [], x509_svid: undefined, bundles: [], jwt_svids: [], jwt_bundles: [], stores: [] };
   const problem = (m: string): void => void report.problems.push(m);
   if (targets.x509) await inspectX509(targets.x509, targets.certDir, report, now);
+  await inspectStores(targets.stores, report, now);
   const bundles = targets.jwtBundle ? await inspectJwtBundles(targets.jwtBundle, targets.certDir, report) : undefined;
   for (const t of targets.jwtSvids) report.jwt_svids.push(await inspectJwtSvid(t, bundles, report, now));
-  if (!targets.x509 && targets.jwtSvids.length === 0 && !targets.jwtBundle) problem('nothing to inspect');
+  if (!targets.x509 && targets.jwtSvids.length === 0 && !targets.jwtBundle && targets.stores.length === 0) problem('nothing to inspect');
   report.ok = report.problems.length === 0;
   return report;
 }

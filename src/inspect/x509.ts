@@ -1,11 +1,11 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { describeError, HelperError } from '../errors.js';
 import { parseCertificates, type Certificate } from '../spiffe/certificate.js';
-import { authorityProblem, verifyChain } from '../spiffe/chain.js';
+import { authorityProblem, verifyChain, type ChainVerdict } from '../spiffe/chain.js';
 import { SpiffeId, TrustDomain } from '../spiffe/id.js';
 import { fromPem } from '../spiffe/pem.js';
 import { federatedFiles, readText } from './files.js';
-import type { InspectReport, Targets, X509Report } from './report.js';
+import type { ChainReport, InspectReport, Targets, X509Report } from './report.js';
 
 /**
  * The X.509 side of inspect: the SVID, its key and the bundles. Unlike spiffe/x509svid.ts,
@@ -73,7 +73,7 @@ export async function inspectX509(t: NonNullable<Targets['x509']>, certDir: stri
   if (anchors) {
     // The very check that refuses an agent's update before it is written (spiffe/chain.ts).
     const verdict = verifyChain(parsed, anchors, now);
-    x.chain = verdict.ok ? { verified: true, detail: verdict.path.map((c, i) => (i === 0 ? 'leaf' : oneLine(new X509Certificate(c.raw).subject))).join(' <- ') } : { verified: false, detail: verdict.detail };
+    x.chain = chainReport(verdict);
     if (!verdict.ok) problem(`${t.svid}: the chain does not verify against ${t.bundle}: ${verdict.detail} [${verdict.reason}]`);
     const td = x.spiffe_id && SpiffeId.parse(x.spiffe_id).trustDomain.name;
     const bundleTds = anchors.map(trustDomainOf).filter((d) => d !== undefined);
@@ -81,6 +81,11 @@ export async function inspectX509(t: NonNullable<Targets['x509']>, certDir: stri
       report.warnings.push(`${t.bundle}: no CA names the SVID's trust domain "${td}" (its CAs name ${[...new Set(bundleTds)].join(', ')})`);
     }
   }
+}
+
+/** A verdict as the report words it: the path from the leaf, or why there is none. */
+export function chainReport(verdict: ChainVerdict): ChainReport {
+  return verdict.ok ? { verified: true, detail: verdict.path.map((c, i) => (i === 0 ? 'leaf' : oneLine(new X509Certificate(c.raw).subject))).join(' <- ') } : { verified: false, detail: verdict.detail };
 }
 
 /** Parses a bundle file into the report; returns its certificates (the trust anchors). */
@@ -130,12 +135,12 @@ function privateKeyIn(text: string, file: string, problem: (m: string) => void):
   }
 }
 
-function spiffeUris(cert: Certificate): string[] {
+export function spiffeUris(cert: Certificate): string[] {
   return cert.extensions.uris.filter((u) => u.startsWith('spiffe://'));
 }
 
 /** The trust domain a CA names in its SPIFFE URI SAN (`spiffe://example.org`), if any. */
-function trustDomainOf(cert: Certificate): string | undefined {
+export function trustDomainOf(cert: Certificate): string | undefined {
   for (const uri of spiffeUris(cert)) {
     try {
       return TrustDomain.parse(uri).name;
@@ -147,6 +152,6 @@ function trustDomainOf(cert: Certificate): string | undefined {
 }
 
 /** Distinguished names come with one attribute per line. */
-function oneLine(dn: string): string {
+export function oneLine(dn: string): string {
   return dn.split('\n').filter(Boolean).join(', ');
 }

@@ -34,7 +34,11 @@ export class X509Writer {
   ) {}
 
   static async fromConfig(config: Config, log: Logger): Promise<X509Writer | undefined> {
-    return config.x509 ? new X509Writer(config.x509, config.certDir, log) : undefined;
+    if (!config.x509) return undefined;
+    const { stores } = config.x509;
+    // The PKCS#12 encoder loads only for a config with a keystore or truststore.
+    const renders = stores ? [(await import('./keystore-files.js')).storeRenderer(stores, config.x509, config.certDir)] : [];
+    return new X509Writer(config.x509, config.certDir, log, undefined, renders);
   }
 
   /** prepare, then write: for callers that write each update as it comes (one-shot). */

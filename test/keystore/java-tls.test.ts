@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { encodeKeystore, encodeTruststore, trustDomainCertificates, type Pkcs12Format } from '../../src/keystore/pkcs12.js';
 import { issue, svidChain, type KeyType } from '../helpers/certs.js';
+import { startCli, writeConfig } from '../helpers/cli.js';
+import { devAgent } from '../helpers/dev-agent.js';
 import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 import { compileServer, jdks, startServer, type Jdk } from './java.js';
 
 /**
@@ -40,7 +43,7 @@ function connect(port: number, dir: string): Handshake {
   assert.match(r.stdout, /Verify return code: 0 \(ok\)/);
   const server = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(r.stdout);
   assert.ok(server, r.stdout);
-  return { server: new X509Certificate(server[0]), reply: /CLIENT \S+ SERIAL \S+/.exec(r.stdout)?.[0] ?? '' };
+  return { server: new X509Certificate(server[0]), reply: /CLIENT [^\n]*? SERIAL \S+/.exec(r.stdout)?.[0] ?? '' };
 }
 
 async function scenario(jdk: Jdk, classDir: string, keyType: KeyType, format: Pkcs12Format, rotate: boolean): Promise<void> {
@@ -86,6 +89,53 @@ describe('a Java TLS server with the keystore and truststore, mutual TLS with op
         it(`${keyType}: mutual TLS${rotate ? ', then a new keystore presents the new serial' : ''}`, () => scenario(jdk, classDir, keyType, 'aes256-sha256', rotate));
       }
       it('ec-p256, legacy format: mutual TLS', () => scenario(jdk, classDir, 'ec-p256', 'legacy-3des-sha1', false));
+    });
+  }
+});
+
+/**
+ * The same server on the files the helper wrote (daemon, dev agent): the client is the workload
+ * itself, with the helper's PEM files. After a rotation the helper rewrote the stores, and the
+ * restarted server presents the new serial.
+ */
+describe('a Java TLS server on the stores the helper wrote', () => {
+  for (const jdk of JDKS) {
+    it(`Java ${jdk.version}: mutual TLS, then after a rotation the new serial`, async () => {
+      const dir = tempDir('ksh-');
+      const classDir = tempDir('ksj-');
+      compileServer(jdk, classDir);
+      const agent = await devAgent(dir, { svidTtlSeconds: 3600, intermediate: true });
+      writeFileSync(join(dir, 'pw'), PASSWORD);
+      const config = writeConfig(dir, agent.address, `keystore_file_name = "keystore.p12"\ntruststore_file_name = "truststore.p12"\nkeystore_password_file = "${join(dir, 'pw')}"\n`);
+      const run = startCli(['--config', config]);
+      const certs = join(dir, 'certs');
+      const leafSerial = (): string => {
+        try {
+          return new X509Certificate(readFileSync(join(certs, 'svid.pem'))).serialNumber;
+        } catch {
+          return '';
+        }
+      };
+      try {
+        await waitFor('the helper to write the stores', () => leafSerial() !== '' && existsSync(join(certs, 'truststore.p12')), 30_000);
+        const first = leafSerial();
+        const server = await startServer(jdk, classDir, join(certs, 'keystore.p12'), join(certs, 'truststore.p12'), PASSWORD);
+        const h1 = connect(server.port, certs);
+        await server.stop();
+        assert.equal(h1.server.serialNumber, first, 'the server presents the SVID the helper wrote');
+        assert.equal(h1.reply, `CLIENT O=spiffe-helper dev agent SERIAL ${BigInt(`0x${first}`).toString(16)}`, 'the server accepted the client certificate');
+
+        await agent.rotate();
+        await waitFor('the helper to write the rotated SVID', () => leafSerial() !== first, 30_000);
+        const renewed = await startServer(jdk, classDir, join(certs, 'keystore.p12'), join(certs, 'truststore.p12'), PASSWORD);
+        const h2 = connect(renewed.port, certs);
+        await renewed.stop();
+        assert.equal(h2.server.serialNumber, leafSerial());
+        assert.notEqual(h2.server.serialNumber, first);
+      } finally {
+        run.child.kill('SIGTERM');
+        await run.result;
+      }
     });
   }
 });
