@@ -18,7 +18,7 @@ before(async () => {
   results = await compareInPrivateNetwork(corpus(), root);
 });
 
-after(() => rmSync(root, { recursive: true, force: true }));
+after(() => rmSync(root, { recursive: true, force: true, maxRetries: 5 }));
 
 const docs = documented();
 

@@ -24,7 +24,7 @@ try {
 } finally {
   await agents.close();
   if (process.env.KEEP) process.stderr.write(`kept ${root}\n`);
-  else rmSync(root, { recursive: true, force: true });
+  else rmSync(root, { recursive: true, force: true, maxRetries: 5 });
 }
 if (jsonFile) {
   writeFileSync(jsonFile, JSON.stringify([...results]));
