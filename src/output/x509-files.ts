@@ -13,6 +13,8 @@ import type { FileContent } from './atomic-write.js';
  * so that an unchanged state can be recognised and skipped before anything touches the disk.
  */
 export function renderX509Files(svid: X509Svid, ctx: X509Context, out: X509Output, certDir: string, now: Date): FileContent[] {
+  // Only the PKCS#12 stores (a renderer of their own) are configured.
+  if (out.svidFileName === undefined) return [];
   const [leaf, ...intermediates] = svid.certificates;
   const keep = (certs: readonly Certificate[]): Certificate[] =>
     out.omitExpired ? certs.filter((c) => c.notAfter.getTime() > now.getTime()) : [...certs];
