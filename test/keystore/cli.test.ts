@@ -331,6 +331,19 @@ describe('inspect reads the stores', () => {
     });
   }
 
+  it('--config, keystore_password_env empty where inspect runs: the stores are inspected without it, the variable named', async () => {
+    const dir = tempDir('ksi-');
+    const agent = await devAgent(dir);
+    const config = storeConfig(dir, agent.address);
+    writeFileSync(config, readFileSync(config, 'utf8').replace(/keystore_password_file = .*\n/, 'keystore_password_env = "KS_PASS_FOR_TEST"\n'));
+    assert.equal((await runCli(['--config', config, '--once'], { env: { KS_PASS_FOR_TEST: PASSWORD } })).code, 0);
+    const r = await runCli(['inspect', '--config', config, '--json'], { env: { KS_PASS_FOR_TEST: '' } });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const [ks] = JSON.parse(r.stdout).stores;
+    assert.equal(ks.integrity, 'not checked: needs the password');
+    assert.match(ks.password_unreadable, /keystore_password_env: names the environment variable KS_PASS_FOR_TEST, which is empty/);
+  });
+
   it('usage errors: --password-file without a store, an unreadable password file', async () => {
     const dir = tempDir('ksi-');
     const alone = await runCli(['inspect', '--dir', dir, '--password-file', join(dir, 'pw')]);
