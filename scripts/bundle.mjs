@@ -19,6 +19,12 @@ import { writeNotices } from './notices.mjs';
 // them that it uses. Imports that were dynamic stay dynamic (the module is only fetched when
 // the import() runs); CommonJS dependencies' require('fs') go the same way.
 const builtinNames = new Set(builtinModules);
+const TARGET_NODE = 24;
+// The getters are named at build time, so the Node running the build must know every name the
+// shipped one exports (Node 20 lacks e.g. fs.glob, util.getCallSites): an older one builds the
+// plain getBuiltinModule form, correct but loading each built-in when the bundle is imported
+// (test/footprint.test.ts then fails on `--version`).
+const namesComplete = Number(process.versions.node.split('.')[0]) >= TARGET_NODE;
 const builtins = {
   name: 'builtins-on-demand',
   setup(build) {
@@ -33,9 +39,8 @@ const builtins = {
     build.onLoad({ filter: /.*/, namespace: 'builtin' }, ({ path }) => {
       const id = JSON.stringify(path);
       const builtin = process.getBuiltinModule(path);
-      if (typeof builtin === 'function') return { contents: `module.exports = process.getBuiltinModule(${id});`, loader: 'js' };
-      // The names as the Node running the build has them (the shipped one; a name it lacked
-      // would read as undefined); listing them calls no getter.
+      if (typeof builtin === 'function' || !namesComplete) return { contents: `module.exports = process.getBuiltinModule(${id});`, loader: 'js' };
+      // The names as the Node running the build has them; listing them calls no getter.
       const names = JSON.stringify(Object.getOwnPropertyNames(builtin));
       return {
         contents: `let m;\nconst load = () => (m ??= process.getBuiltinModule(${id}));\nfor (const k of ${names}) Object.defineProperty(exports, k, { get: () => load()[k], enumerable: true });`,
@@ -58,7 +63,7 @@ export async function buildBundle(cli, outdir) {
     chunkNames: '[name]-[hash]',
     platform: 'node',
     format: 'esm',
-    target: 'node24',
+    target: `node${TARGET_NODE}`,
     // src/version.ts: the version is part of the bundle, not read from package.json at run time.
     define: { SPIFFE_HELPER_VERSION: JSON.stringify(version) },
     // Its inputs name the third-party packages bundled, for the notices file.
