@@ -5,9 +5,50 @@
 // instead of ~150 modules (about 50 ms less start-up, docs/BENCHMARKS.md), and no node_modules
 // needed at run time. `node dist/cli.js` runs the same code unbundled (the tests use it).
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeNotices } from './notices.mjs';
+
+// Every Node built-in is taken with process.getBuiltinModule, as a CommonJS module of the bundle,
+// never with an ESM import. The ESM namespace of a built-in reads each of its exports when it is
+// made, so the lazy getters fire: `import { readFileSync } from 'node:fs'` evaluates fs.promises
+// (fs/promises, readline, the REPL's history, streams), node:util's pull in worker_threads, and
+// so on: 34 modules for node:fs where require() loads 3. esbuild's CommonJS interop copies the
+// exports as getters without calling them, so a run loads only the built-ins and the parts of
+// them that it uses. Imports that were dynamic stay dynamic (the module is only fetched when
+// the import() runs); CommonJS dependencies' require('fs') go the same way.
+const builtinNames = new Set(builtinModules);
+const TARGET_NODE = 24;
+// The getters are named at build time, so the Node running the build must know every name the
+// shipped one exports (Node 20 lacks e.g. fs.glob, util.getCallSites): an older one builds the
+// plain getBuiltinModule form, correct but loading each built-in when the bundle is imported
+// (test/footprint.test.ts then fails on `--version`).
+const namesComplete = Number(process.versions.node.split('.')[0]) >= TARGET_NODE;
+const builtins = {
+  name: 'builtins-on-demand',
+  setup(build) {
+    build.onResolve({ filter: /^[a-z_]/ }, ({ path }) => {
+      const name = path.startsWith('node:') ? path : builtinNames.has(path) ? `node:${path}` : undefined;
+      return name === undefined ? undefined : { path: name, namespace: 'builtin' };
+    });
+    // Its exports are getters that load the built-in when first read: a run that never calls
+    // into node:crypto (`--version`, `--help`) does not pay the ~15 ms its modules take. A
+    // built-in that is itself a function (node:events, node:assert, node:stream) is used as
+    // one (`extends EventEmitter`), so it is taken as it is.
+    build.onLoad({ filter: /.*/, namespace: 'builtin' }, ({ path }) => {
+      const id = JSON.stringify(path);
+      const builtin = process.getBuiltinModule(path);
+      if (typeof builtin === 'function' || !namesComplete) return { contents: `module.exports = process.getBuiltinModule(${id});`, loader: 'js' };
+      // The names as the Node running the build has them; listing them calls no getter.
+      const names = JSON.stringify(Object.getOwnPropertyNames(builtin));
+      return {
+        contents: `let m;\nconst load = () => (m ??= process.getBuiltinModule(${id}));\nfor (const k of ${names}) Object.defineProperty(exports, k, { get: () => load()[k], enumerable: true });`,
+        loader: 'js',
+      };
+    });
+  },
+};
 
 export async function buildBundle(cli, outdir) {
   const { build } = await import('esbuild');
@@ -22,15 +63,20 @@ export async function buildBundle(cli, outdir) {
     chunkNames: '[name]-[hash]',
     platform: 'node',
     format: 'esm',
-    target: 'node24',
+    target: `node${TARGET_NODE}`,
     // src/version.ts: the version is part of the bundle, not read from package.json at run time.
     define: { SPIFFE_HELPER_VERSION: JSON.stringify(version) },
     // Its inputs name the third-party packages bundled, for the notices file.
     metafile: true,
+    plugins: [builtins],
     logLevel: 'warning',
-    // CommonJS dependencies (grpc-js in the dev agent's chunk) call require() for Node built-ins.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   });
+  // No chunk has a `require` (a createRequire banner cost every chunk a Module object at start-up):
+  // the CommonJS dependencies' require() calls are bundled, built-ins included. One esbuild
+  // could not resolve would only fail when it runs, so it fails the build.
+  for (const file of Object.keys(metafile.outputs)) {
+    if (readFileSync(file, 'utf8').includes('Dynamic require of')) throw new Error(`${file}: a require() esbuild could not bundle`);
+  }
   writeNotices(metafile, outdir);
   return join(outdir, 'cli.js');
 }

@@ -10,10 +10,17 @@ import type { Dialect } from './go-config.js';
 import type { StoreOutputs } from './keystore-output.js';
 import type { OneOf, TOP_LEVEL_KEYS } from './schema.js';
 
-export interface X509Output {
-  svidFileName: string;
-  keyFileName: string;
-  bundleFileName: string;
+/**
+ * The PEM files' names go together: all three, or none when the X.509 outputs are only the
+ * PKCS#12 stores (a JVM-only sidecar).
+ */
+export type PemFileNames =
+  | { svidFileName: string; keyFileName: string; bundleFileName: string }
+  | { svidFileName?: undefined; keyFileName?: undefined; bundleFileName?: undefined };
+
+export type X509Output = PemFileNames & X509Options;
+
+export interface X509Options {
   addIntermediatesToBundle: boolean;
   includeFederatedDomains: boolean;
   /** Our extension: one bundle file per federated trust domain, `{trust_domain}` in the name. */
@@ -25,7 +32,7 @@ export interface X509Output {
   certFileMode: number;
   /** Also the keystore's mode (it holds the key); the truststore takes certFileMode. */
   keyFileMode: number;
-  /** PKCS#12 keystore and truststore for JVM servers, written with the PEM files. */
+  /** PKCS#12 keystore and truststore for JVM servers, written with the PEM files (or alone). */
   stores?: StoreOutputs;
 }
 

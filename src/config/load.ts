@@ -20,6 +20,11 @@ export interface LoadOptions {
   optional?: boolean;
   /** The command line's daemon mode, which wins over the file's (the one-shot rules depend on it). */
   daemonMode?: boolean;
+  /**
+   * The stores' passwords are left unread: inspect reads each itself and, when one cannot be
+   * read (a file only the helper's user may read), inspects that store without it.
+   */
+  passwordsLater?: boolean;
 }
 
 /**
@@ -32,16 +37,16 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     text = await readTextFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && options.optional && hasEnvConfig(env)) return withSecrets(configFromEnv(env, options), env);
+    if (code === 'ENOENT' && options.optional && hasEnvConfig(env)) return withSecrets(configFromEnv(env, options), env, options);
     const hint = code === 'ENOENT' && options.optional ? ` (pass --config FILE, or configure with ${ENV_PREFIX}* environment variables)` : '';
     throw new HelperError('config', `${file}: cannot read config: ${whyUnreadable(e)}${hint}`);
   }
-  return withSecrets(parseConfig(text, file, env, options), env);
+  return withSecrets(parseConfig(text, file, env, options), env, options);
 }
 
 /** Parsing reads no secret; loading reads the passwords the config names (errors name key and file). */
-function withSecrets(config: Config, env: NodeJS.ProcessEnv): Config {
-  loadStorePasswords(config.x509?.stores, env);
+function withSecrets(config: Config, env: NodeJS.ProcessEnv, options: LoadOptions): Config {
+  if (!options.passwordsLater) loadStorePasswords(config.x509?.stores, env);
   return config;
 }
 

@@ -63,7 +63,7 @@ export function normalizeConfig(r: TopLevelReader, file: string, env: NodeJS.Pro
   if (!x509 && jwtSvids.length === 0 && !jwtBundleFileName) {
     throw r.error(
       'svid_file_name',
-      'nothing to write: set svid_file_name, svid_key_file_name and svid_bundle_file_name, or jwt_svids, or jwt_bundle_file_name',
+      'nothing to write: set svid_file_name, svid_key_file_name and svid_bundle_file_name, or keystore_file_name or truststore_file_name, or jwt_svids, or jwt_bundle_file_name',
     );
   }
   if (!certDir) notices.push('note: cert_dir is not set: the files are written to the working directory, as the Go helper does');

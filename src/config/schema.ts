@@ -88,7 +88,7 @@ export const TOP_LEVEL_KEYS = {
   },
   svid_file_name: {
     kind: 'string', group: 'x509', go: true,
-    doc: 'leaf certificate, then intermediates (PEM); the three X.509 names go together, or none is set',
+    doc: 'leaf certificate, then intermediates (PEM); the three X.509 names go together, or none is set (then only the PKCS#12 stores, JWT files or both are written)',
     example: '"svid.pem"',
     active: true,
   },
@@ -139,7 +139,7 @@ export const TOP_LEVEL_KEYS = {
   },
   keystore_file_name: {
     kind: 'string', group: 'keystore', go: false,
-    doc: 'PKCS#12 keystore for JVM servers: the key and its chain, written with the X.509 files (mode `key_file_mode`; see docs/keystores.md)',
+    doc: 'PKCS#12 keystore for JVM servers: the key and its chain, written with the PEM files, or alone (mode `key_file_mode`; see docs/keystores.md)',
     example: '"keystore.p12"',
   },
   keystore_alias: { kind: 'string', group: 'keystore', go: false, default: 'spiffe', doc: "the keystore's key entry alias" },

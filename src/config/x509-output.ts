@@ -3,7 +3,10 @@ import type { TopLevelReader } from './keys.js';
 import { readStores } from './keystore-output.js';
 import { checkFederatedPattern } from './trust-domain-pattern.js';
 
-/** The X.509 output keys: the three file names go together, or none is set. */
+/**
+ * The X.509 output keys: the three PEM file names go together, or none is set; with none, a
+ * keystore or truststore alone is an X.509 output (what a JVM server reads).
+ */
 export function readX509(r: TopLevelReader, hint: string): X509Output | undefined {
   const svid = r.filePath('svid_file_name');
   const key = r.filePath('svid_key_file_name');
@@ -22,9 +25,7 @@ export function readX509(r: TopLevelReader, hint: string): X509Output | undefine
   const given = [svid, key, bundle].filter((x) => x !== undefined).length;
   if (given === 0) {
     if (options.federatedBundleFileName) throw r.error('federated_bundle_file_name', 'needs svid_file_name, svid_key_file_name and svid_bundle_file_name');
-    const store = stores?.keystore ? 'keystore_file_name' : stores && 'truststore_file_name';
-    if (store) throw r.error(store, 'needs svid_file_name, svid_key_file_name and svid_bundle_file_name: the stores are written with the X.509 files');
-    return undefined;
+    return stores && { ...options, stores };
   }
   if (given !== 3) {
     const missing = (['svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name'] as const).find(

@@ -27,11 +27,12 @@ interface Output {
 
 function outputs(c: Config): Output[] {
   const x = c.x509;
-  const list: Output[] = x
+  // svid_file_name unset: only the PKCS#12 stores (not the Go helper's) are written.
+  const list: Output[] = x?.svidFileName !== undefined
     ? [
         { key: 'svid_file_name', name: x.svidFileName, mode: x.svidFileName === x.keyFileName ? x.keyFileMode : x.certFileMode },
-        { key: 'svid_key_file_name', name: x.keyFileName, mode: x.keyFileMode },
-        { key: 'svid_bundle_file_name', name: x.bundleFileName, mode: x.certFileMode },
+        { key: 'svid_key_file_name', name: x.keyFileName!, mode: x.keyFileMode },
+        { key: 'svid_bundle_file_name', name: x.bundleFileName!, mode: x.certFileMode },
       ]
     : [];
   if (c.jwtBundleFileName && c.jwtBundleFormat === 'go-helper') list.push({ key: 'jwt_bundle_file_name', name: c.jwtBundleFileName, mode: c.jwtBundleFileMode });

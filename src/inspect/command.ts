@@ -61,7 +61,7 @@ Never prints a private key or a token.`,
     const targets =
       values.dir !== undefined
         ? dirTargets({ ...values, dir: values.dir, jwtSvids: values['jwt-svid'] ?? [], jwtBundle: values['jwt-bundle'], passwordFile: values['password-file'] })
-        : configTargets(await loadConfig(values.config ?? 'helper.conf', process.env, { optional: values.config === undefined }));
+        : configTargets(await loadConfig(values.config ?? 'helper.conf', process.env, { optional: values.config === undefined, passwordsLater: true }), process.env);
     const now = new Date();
     const report = await inspect(targets, now);
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderText(report, now));
@@ -81,15 +81,15 @@ interface DirArgs {
   passwordFile?: string;
 }
 
-function configTargets(config: Config): Targets {
+function configTargets(config: Config, env: NodeJS.ProcessEnv): Targets {
   const dir = config.certDir;
   const x = config.x509;
   return {
     certDir: dir,
-    x509: x && { svid: join(dir, x.svidFileName), key: join(dir, x.keyFileName), bundle: join(dir, x.bundleFileName), federatedPattern: x.federatedBundleFileName },
+    x509: x?.svidFileName !== undefined ? { svid: join(dir, x.svidFileName), key: join(dir, x.keyFileName), bundle: join(dir, x.bundleFileName), federatedPattern: x.federatedBundleFileName } : undefined,
     jwtSvids: config.jwtSvids.map((j) => ({ file: join(dir, j.fileName), audience: j.audience })),
     jwtBundle: config.jwtBundleFileName === undefined ? undefined : { file: config.jwtBundleFileName, pattern: config.jwtBundleFormat === 'jwks' },
-    stores: configStoreTargets(config),
+    stores: configStoreTargets(config, env),
   };
 }
 

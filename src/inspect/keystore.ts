@@ -1,9 +1,9 @@
 import { createPrivateKey, type X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
-import { readPasswordFile } from '../config/keystore-output.js';
+import { readPasswordFile, type Password } from '../config/keystore-output.js';
 import { usageError } from '../cli/args.js';
-import { describeError } from '../errors.js';
+import { describeError, isHelperError } from '../errors.js';
 import { readPkcs12, type Pkcs12Contents } from '../keystore/read.js';
 import { parseCertificate, type Certificate } from '../spiffe/certificate.js';
 import { verifyChain } from '../spiffe/chain.js';
@@ -21,6 +21,8 @@ export interface StoreTarget {
   kind: 'keystore' | 'truststore';
   file: string;
   password?: string;
+  /** Why the config's password could not be read: its error, naming the key and the file or variable. */
+  passwordUnreadable?: string;
   /** The alias the key must have (the config's keystore_alias). */
   alias?: string;
 }
@@ -34,6 +36,8 @@ export interface StoreReport {
   trusted: TrustedCaReport[];
   /** What could not be checked without the password. */
   unchecked: string[];
+  /** Set when the config names a password that could not be read: why. */
+  password_unreadable?: string;
 }
 
 export interface StoreKeyReport {
@@ -60,14 +64,27 @@ export interface TrustedCaReport {
   expired: boolean;
 }
 
-/** The stores a config writes, with the passwords it reads. */
-export function configStoreTargets(config: Config): StoreTarget[] {
+/**
+ * The stores a config writes, with the passwords it names. A password the user running inspect
+ * cannot read (often only the helper's user may) leaves that store inspected without it.
+ */
+export function configStoreTargets(config: Config, env: NodeJS.ProcessEnv): StoreTarget[] {
   const stores = config.x509?.stores;
   const at = (name: string): string => join(config.certDir, name);
   return [
-    ...(stores?.keystore ? [{ kind: 'keystore' as const, file: at(stores.keystore.fileName), password: stores.keystore.password.reveal(), alias: stores.keystore.alias }] : []),
-    ...(stores?.truststore ? [{ kind: 'truststore' as const, file: at(stores.truststore.fileName), password: stores.truststore.password.reveal() }] : []),
+    ...(stores?.keystore ? [{ kind: 'keystore' as const, file: at(stores.keystore.fileName), ...readPassword(stores.keystore.password, env), alias: stores.keystore.alias }] : []),
+    ...(stores?.truststore ? [{ kind: 'truststore' as const, file: at(stores.truststore.fileName), ...readPassword(stores.truststore.password, env) }] : []),
   ];
+}
+
+function readPassword(password: Password, env: NodeJS.ProcessEnv): Pick<StoreTarget, 'password' | 'passwordUnreadable'> {
+  try {
+    password.load(env);
+    return { password: password.reveal() };
+  } catch (e) {
+    if (!isHelperError(e, 'config')) throw e;
+    return { passwordUnreadable: e.message };
+  }
 }
 
 /** `--keystore`, `--truststore` and `--password-file` (for both) of `inspect --dir`. */
@@ -111,8 +128,10 @@ function storeReport(t: StoreTarget, c: Pkcs12Contents, anchors: readonly Certif
     keys: c.keys.map((k) => keyReport(k, anchors, problem, now)),
     trusted: c.trusted.map((e) => caReport(e.alias, e.cert, now)),
     unchecked: c.unchecked,
+    ...(t.passwordUnreadable !== undefined ? { password_unreadable: t.passwordUnreadable } : {}),
   };
-  if (locked) warn(`without the password, not checked: ${c.unchecked.join('; ')}`);
+  const why = t.passwordUnreadable !== undefined ? ` (${t.passwordUnreadable})` : '';
+  if (locked) warn(`without the password${why}, not checked: ${c.unchecked.join('; ')}`);
   if (t.kind === 'keystore') {
     if (c.keys.length === 0) problem('no private key entry: a JVM server would have no certificate to present');
     const aliases = c.keys.map((k) => k.alias);

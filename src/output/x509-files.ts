@@ -13,6 +13,8 @@ import { outputPath } from './names.js';
  * so that an unchanged state can be recognised and skipped before anything touches the disk.
  */
 export function renderX509Files(svid: X509Svid, ctx: X509Context, out: X509Output, certDir: string, now: Date): FileContent[] {
+  // Only the PKCS#12 stores (a renderer of their own) are configured.
+  if (out.svidFileName === undefined) return [];
   const path = (name: string): string => outputPath(certDir, name);
   const [leaf, ...intermediates] = svid.certificates;
   const keep = (certs: readonly Certificate[]): Certificate[] =>

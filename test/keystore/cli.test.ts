@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -113,6 +113,86 @@ describe('the daemon writes the stores with the X.509 files', () => {
   });
 });
 
+/** A JVM-only sidecar: the stores and no PEM file (issue 16: each output optional). */
+function storesOnlyConfig(dir: string, address: string, extra = ''): string {
+  writeFileSync(join(dir, 'pw'), `${PASSWORD}\n`);
+  const file = join(dir, 'helper.conf');
+  writeFileSync(file, `agent_address = "${address}"\ncert_dir = "${join(dir, 'certs')}"\nkeystore_file_name = "keystore.p12"\ntruststore_file_name = "truststore.p12"\nkeystore_password_file = "${join(dir, 'pw')}"\n${extra}`);
+  return file;
+}
+/** What a stores-only run leaves in cert_dir, without atomic_dir's `..data` machinery. */
+const outputs = (dir: string): string[] => readdirSync(join(dir, 'certs')).filter((f) => !f.startsWith('..')).sort();
+const storeSnapshot = (dir: string): string[] =>
+  STORES.map((f) => {
+    const st = statSync(join(dir, 'certs', f));
+    return `${f} ${st.ino} ${st.mtimeMs} ${readFileSync(join(dir, 'certs', f)).toString('base64')}`;
+  });
+
+describe('the stores without the PEM files', () => {
+  for (const layout of ['files', 'atomic_dir']) {
+    it(`daemon, file_layout ${layout}: only keystore.p12 and truststore.p12 are written, keytool reads them, a rotation rewrites them and signals, an identical re-send does neither; health and metrics`, async () => {
+      const dir = tempDir('kso-');
+      const agent = await devAgent(dir, { svidTtlSeconds: 3600, intermediate: true });
+      const child = `echo up >> ${dir}/child.log; trap 'echo hup >> ${dir}/hup.log' HUP; while :; do sleep 0.05; done`;
+      const extra = `file_layout = "${layout}"\ncmd = "sh"\ncmd_args = ["-c", ${JSON.stringify(child)}]\nrenew_signal = "SIGHUP"\n[health_checks]\nlistener_enabled = true\nbind_port = 0\nmetrics_enabled = true\n`;
+      const run = startCli(['--config', storesOnlyConfig(dir, agent.address, extra)]);
+      try {
+        await waitFor('the child to start after the first write', () => lines(join(dir, 'child.log')).length === 1, 30_000);
+        assert.deepEqual(outputs(dir), STORES, 'no svid.pem, svid_key.pem or bundle.pem');
+        if (layout === 'atomic_dir') for (const f of STORES) assert.equal(readlinkSync(join(dir, 'certs', f)), `..data/${f}`);
+        assert.equal(statSync(join(dir, 'certs', 'keystore.p12')).mode & 0o777, 0o600);
+        const first = serialOfKeystore(dir);
+        assert.match(keytoolList(JDK!, join(dir, 'certs', 'keystore.p12'), PASSWORD), /Alias name: spiffe\nCreation date: .*\nEntry type: PrivateKeyEntry\nCertificate chain length: 2\n/);
+        assert.match(keytoolList(JDK!, join(dir, 'certs', 'truststore.p12'), PASSWORD), /Alias name: example\.org-1\nCreation date: .*\nEntry type: trustedCertEntry\n/);
+
+        const port = Number((await waitFor('the health listener', () => /health listener started address=[\d.]+:(\d+)/.exec(run.stderr())))[1]);
+        const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+        assert.equal(ready.status, 200);
+        assert.equal(((await ready.json()) as { file_write_statuses: { x509_write_status?: string } }).file_write_statuses.x509_write_status, 'written');
+        const rotations = async () => Number(/^spiffe_helper_rotations_total (\S+)$/m.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1]);
+        const counted = await rotations();
+
+        const before = storeSnapshot(dir);
+        for (let i = 0; i < 5; i++) agent.pushX509(agent.current()!);
+        await delay(1500);
+        assert.deepEqual(storeSnapshot(dir), before, 'no store was rewritten (inode, mtime, bytes)');
+        assert.deepEqual(lines(join(dir, 'hup.log')), [], 'nobody was signalled');
+
+        await agent.rotate();
+        await waitFor('the rotation to reach the keystore and signal the child', () => serialOfKeystore(dir) !== first && lines(join(dir, 'hup.log')).length === 1, 30_000);
+        const serials = [...keytoolList(JDK!, join(dir, 'certs', 'keystore.p12'), PASSWORD).matchAll(/^Serial number: (\S+)$/gm)].map((m) => m[1]);
+        assert.equal(serials[0], keytoolSerial(serialOfKeystore(dir)), 'keytool reads the rotated keystore');
+        await waitFor('the rotation to be counted', async () => (await rotations()) === counted + 1);
+        assert.deepEqual(outputs(dir), STORES, 'still no PEM file after the rotation');
+      } finally {
+        await stop(run);
+      }
+    });
+  }
+
+  it('--once: only the stores are written and keytool reads them', async () => {
+    const dir = tempDir('kso-');
+    const agent = await devAgent(dir);
+    const once = await runCli(['--config', storesOnlyConfig(dir, agent.address), '--once']);
+    assert.equal(once.code, 0, once.stderr);
+    assert.deepEqual(outputs(dir), STORES);
+    assert.match(keytoolList(JDK!, join(dir, 'certs', 'keystore.p12'), PASSWORD), /Entry type: PrivateKeyEntry/);
+    assert.match(keytoolList(JDK!, join(dir, 'certs', 'truststore.p12'), PASSWORD), /Entry type: trustedCertEntry/);
+  });
+
+  it('inspect --config: the stores only, no PEM file looked for', async () => {
+    const dir = tempDir('kso-');
+    const agent = await devAgent(dir);
+    const config = storesOnlyConfig(dir, agent.address);
+    assert.equal((await runCli(['--config', config, '--once'])).code, 0);
+    const r = await runCli(['inspect', '--config', config, '--json']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.x509_svid, undefined);
+    assert.deepEqual(report.stores.map((s: { kind: string; integrity: string }) => [s.kind, s.integrity.split(' ')[0]]), [['keystore', 'verified'], ['truststore', 'verified']]);
+  });
+});
+
 describe('health and metrics cover the stores', () => {
   it('ready once the stores are written, file_write_statuses written; a deleted keystore makes it not ready; a rotation counts', async () => {
     const dir = tempDir('ksh-');
@@ -220,6 +300,48 @@ describe('inspect reads the stores', () => {
     const right = await runCli(['inspect', '--dir', certs, '--keystore', 'keystore.p12', '--truststore', 'truststore.p12', '--password-file', join(dir, 'pw'), '--json']);
     assert.equal(right.code, 0, right.stdout);
     assert.equal(JSON.parse(right.stdout).stores[0].keys[0].chain_verified.verified, true);
+  });
+
+  for (const [name, password] of [
+    ['the password file is missing', (dir: string) => join(dir, 'gone')],
+    ['the password file is a directory', (dir: string) => dir],
+  ] as const) {
+    it(`--config, ${name}: the stores are inspected without it, and inspect says what it could not check and why`, async () => {
+      const dir = tempDir('ksi-');
+      const agent = await devAgent(dir);
+      const config = storeConfig(dir, agent.address);
+      assert.equal((await runCli(['--config', config, '--once'])).code, 0);
+      writeFileSync(config, readFileSync(config, 'utf8').replace(join(dir, 'pw'), password(dir)));
+      const r = await runCli(['inspect', '--config', config, '--json']);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const report = JSON.parse(r.stdout);
+      assert.equal(report.x509_svid.spiffe_id, 'spiffe://example.org/workload', 'the PEM files are inspected as ever');
+      const [ks, ts] = report.stores;
+      assert.equal(ks.integrity, 'not checked: needs the password');
+      assert.equal(ks.keys[0].alias, 'spiffe', 'what the file shows without the password is listed');
+      assert.equal(ks.keys[0].key_matches, null);
+      const why = new RegExp(`helper\\.conf:\\d+: keystore_password_file: ${password(dir)}: cannot read the password: (file not found|not a regular file)`);
+      for (const s of [ks, ts]) assert.match(s.password_unreadable, why);
+      const warnings = report.warnings.join('\n');
+      assert.match(warnings, new RegExp(`keystore\\.p12: without the password \\(.*${why.source}\\), not checked: the MAC`));
+      assert.match(warnings, /truststore\.p12: without the password \(.*keystore_password_file.*\), not checked: /);
+      const text = await runCli(['inspect', '--config', config]);
+      assert.equal(text.code, 0);
+      assert.match(text.stdout, /Warnings:\n(.*\n)*  - .*keystore\.p12: without the password \(.*keystore_password_file: .*cannot read the password/);
+    });
+  }
+
+  it('--config, keystore_password_env empty where inspect runs: the stores are inspected without it, the variable named', async () => {
+    const dir = tempDir('ksi-');
+    const agent = await devAgent(dir);
+    const config = storeConfig(dir, agent.address);
+    writeFileSync(config, readFileSync(config, 'utf8').replace(/keystore_password_file = .*\n/, 'keystore_password_env = "KS_PASS_FOR_TEST"\n'));
+    assert.equal((await runCli(['--config', config, '--once'], { env: { KS_PASS_FOR_TEST: PASSWORD } })).code, 0);
+    const r = await runCli(['inspect', '--config', config, '--json'], { env: { KS_PASS_FOR_TEST: '' } });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const [ks] = JSON.parse(r.stdout).stores;
+    assert.equal(ks.integrity, 'not checked: needs the password');
+    assert.match(ks.password_unreadable, /keystore_password_env: names the environment variable KS_PASS_FOR_TEST, which is empty/);
   });
 
   it('usage errors: --password-file without a store, an unreadable password file', async () => {

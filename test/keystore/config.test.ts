@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
-import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { configFromEnv, loadConfig, parseConfig } from '../../src/config/load.js';
 import { baseConfigToml } from '../helpers/config.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -106,14 +106,46 @@ const errors: [string, string, NodeJS.ProcessEnv, RegExp][] = [
   ['variable names the password variable, which is not set', '', { SPIFFE_HELPER_KEYSTORE_FILE_NAME: 'ks.p12', SPIFFE_HELPER_KEYSTORE_PASSWORD_ENV: 'NOPE' }, /SPIFFE_HELPER_KEYSTORE_PASSWORD_ENV: keystore_password_env: names the environment variable NOPE, which is not set/],
 ];
 
+/** A JVM-only sidecar: the stores are its X.509 outputs, no PEM file is named (issue 16: each output optional). */
+const STORES_ONLY = `agent_address = "/a.sock"\ncert_dir = "certs"\n`;
+describe('keystore config: stores without the PEM files', () => {
+  for (const [name, extra, want] of [
+    ['a keystore and a truststore, no PEM file', `keystore_file_name = "keystore.p12"\ntruststore_file_name = "truststore.p12"\nkeystore_password_file = "${PW}"\n`, ['keystore.p12', 'truststore.p12']],
+    ['a keystore alone', `keystore_file_name = "keystore.p12"\nkeystore_password_file = "${PW}"\n`, ['keystore.p12', undefined]],
+    ['a truststore alone', `truststore_file_name = "truststore.p12"\ntruststore_password_file = "${TRUST_PW}"\n`, [undefined, 'truststore.p12']],
+  ] as const) {
+    it(name, async () => {
+      const conf = join(tempDir('kscf-'), 'helper.conf');
+      writeFileSync(conf, STORES_ONLY + extra);
+      const x = (await loadConfig(conf, {})).x509!;
+      assert.deepEqual([x.svidFileName, x.keyFileName, x.bundleFileName], [undefined, undefined, undefined], 'no PEM file is written');
+      assert.deepEqual([x.stores!.keystore?.fileName, x.stores!.truststore?.fileName], want);
+    });
+  }
+  it('the same from SPIFFE_HELPER_* variables alone', () => {
+    const x = configFromEnv({ SPIFFE_HELPER_AGENT_ADDRESS: '/a.sock', SPIFFE_HELPER_KEYSTORE_FILE_NAME: 'keystore.p12', SPIFFE_HELPER_KEYSTORE_PASSWORD_FILE: PW }).x509!;
+    assert.equal(x.svidFileName, undefined);
+    assert.equal(x.stores!.keystore!.fileName, 'keystore.p12');
+  });
+  it('neither PEM names, nor stores, nor JWT outputs: still nothing to write', () =>
+    assert.throws(() => parseConfig(STORES_ONLY, 'helper.conf', {}), /svid_file_name: nothing to write: set svid_file_name, svid_key_file_name and svid_bundle_file_name, or keystore_file_name or truststore_file_name/),
+  );
+});
+
 describe('keystore config errors', () => {
   for (const [name, extra, env, want] of errors) {
     it(name, () => assert.rejects(load(extra, env), (e: Error) => (assert.match(e.message, want), assert.equal((e as { code?: string }).code, 'config'), true)));
   }
-  it('stores without the PEM files', () =>
+  it('stores without the PEM files: federated_bundle_file_name still needs them', () =>
     assert.throws(
-      () => parseConfig(`agent_address = "/a.sock"\nkeystore_file_name = "ks.p12"\nkeystore_password_file = "${PW}"\n`, 'helper.conf', {}),
-      /keystore_file_name: needs svid_file_name, svid_key_file_name and svid_bundle_file_name/,
+      () => parseConfig(`agent_address = "/a.sock"\nkeystore_file_name = "ks.p12"\nkeystore_password_file = "${PW}"\nfederated_bundle_file_name = "{trust_domain}.pem"\n`, 'helper.conf', {}),
+      /federated_bundle_file_name: needs svid_file_name, svid_key_file_name and svid_bundle_file_name/,
+    ),
+  );
+  it('stores with only some of the PEM names: the missing one is named, as without stores', () =>
+    assert.throws(
+      () => parseConfig(`agent_address = "/a.sock"\nsvid_file_name = "svid.pem"\nkeystore_file_name = "ks.p12"\nkeystore_password_file = "${PW}"\n`, 'helper.conf', {}),
+      /svid_key_file_name: is required when any of svid_file_name, svid_key_file_name and svid_bundle_file_name is set/,
     ),
   );
   it('parsing reads no secret (convert-config, the example file); loading reads it', async () => {
