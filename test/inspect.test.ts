@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { InspectReport } from '../src/inspect/report.js';
+import type { InspectReport } from '../src/inspect/document.js';
 import { toPem } from '../src/spiffe/pem.js';
 import { generateKeys, issue, svidChain } from './helpers/certs.js';
 import { runCli, writeConfig } from './helpers/cli.js';

@@ -19,12 +19,12 @@ export const commands: readonly Entry[] = [
     synopsis: '[--config FILE] [--once | --daemon-mode=false] [--timeout DURATION] [--log-level LEVEL] [--log-format FORMAT]',
     load: () => Promise.resolve(helperCommand),
   },
-  { name: 'dev-agent', synopsis: '[--socket PATH] [--ttl DURATION] [...]', load: async () => (await import('../dev/command.js')).devAgentCommand },
+  { name: 'dev-agent', synopsis: '[--socket PATH] [--ttl DURATION] [...]', load: async () => (await import('./dev-agent.js')).devAgentCommand },
   {
     name: 'jwt verify',
     synopsis: '--bundle FILE --audience AUDIENCE [--trust-domain TD] TOKEN|-',
     load: async () => (await import('./jwt-verify.js')).jwtVerifyCommand,
   },
-  { name: 'convert-config', synopsis: 'FILE|-', load: async () => (await import('../convert/command.js')).convertConfigCommand },
-  { name: 'inspect', synopsis: '[--config FILE | --dir DIR [options]] [--json]', load: async () => (await import('../inspect/command.js')).inspectCommand },
+  { name: 'convert-config', synopsis: 'FILE|-', load: async () => (await import('./convert-config.js')).convertConfigCommand },
+  { name: 'inspect', synopsis: '[--config FILE | --dir DIR [options]] [--json]', load: async () => (await import('./inspect.js')).inspectCommand },
 ];

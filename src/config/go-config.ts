@@ -1,5 +1,5 @@
-import { goValue, type GoReport } from '../convert/go-values.js';
-import type { HclFile, HclItem, HclValue } from '../convert/hcl.js';
+import { goValue, type GoReport } from './go/values.js';
+import type { HclFile, HclItem, HclValue } from './go/hcl.js';
 import { HelperError } from '../errors.js';
 import { isPlainObject } from '../guards.js';
 import type { RawTable } from './keys.js';

@@ -1,7 +1,7 @@
 import { parse, TomlError } from 'smol-toml';
-import { differencesMet, isGoConfig } from '../convert/differences.js';
-import { GO_CMD_RELAUNCH } from '../convert/go-values.js';
-import { HclError, parseHcl } from '../convert/hcl.js';
+import { differencesMet, isGoConfig } from './go/differences.js';
+import { GO_CMD_RELAUNCH } from './go/values.js';
+import { HclError, parseHcl } from './go/hcl.js';
 import { HelperError } from '../errors.js';
 import type { Config } from './config.js';
 import { applyEnvConfig, hasEnvConfig, readEnvConfig } from './env.js';

@@ -1,8 +1,8 @@
 import { splitCmdArgs } from '../config/cmd-args.js';
 import { HEALTH_CHECKS_KEYS, JWT_SVID_KEYS, TOP_LEVEL_KEYS, type KeyType, type Schema } from '../config/schema.js';
 import { HelperError } from '../errors.js';
-import { describeValue, GO_CMD_RELAUNCH, goValue, type GoReport } from './go-values.js';
-import { parseHcl, HclError, type HclItem, type HclValue } from './hcl.js';
+import { describeValue, GO_CMD_RELAUNCH, goValue, type GoReport } from '../config/go/values.js';
+import { parseHcl, HclError, type HclItem, type HclValue } from '../config/go/hcl.js';
 
 export interface ConvertResult {
   toml: string;

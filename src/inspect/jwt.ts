@@ -5,7 +5,7 @@ import { TrustDomain } from '../spiffe/id.js';
 import type { JwtBundle, JwtBundleSet } from '../spiffe/jwtbundle.js';
 import { decodeJwtSegment, parseAndValidateJwtSvid } from '../spiffe/jwtsvid.js';
 import { federatedFiles, readText, trustDomainOfFile } from './files.js';
-import type { InspectReport, JwtSvidReport, Targets } from './report.js';
+import type { InspectReport, JwtSvidReport, Targets } from './document.js';
 
 /** Reads the JWT bundle file(s) into the report; returns every bundle read, to check tokens with. */
 export async function inspectJwtBundles(t: NonNullable<Targets['jwtBundle']>, certDir: string, report: InspectReport): Promise<JwtBundleSet | undefined> {

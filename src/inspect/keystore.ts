@@ -1,68 +1,20 @@
+/**
+ * The PKCS#12 side of inspect: what a JVM will find in the keystore and the truststore. With
+ * the password, the MAC is verified and everything is listed; without it, what the file shows
+ * unencrypted is, and each thing that could not be checked is said.
+ */
 import { createPrivateKey, type X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
-import { readPasswordFile, type Password } from '../config/keystore-output.js';
-import { usageError } from '../cli/args.js';
+import type { Password } from '../config/keystore-output.js';
 import { describeError, isHelperError } from '../errors.js';
 import { readPkcs12, type Pkcs12Contents } from '../keystore/read.js';
 import { parseCertificate, type Certificate } from '../spiffe/certificate.js';
 import { verifyChain } from '../spiffe/chain.js';
 import { SpiffeId } from '../spiffe/id.js';
 import { readBytes } from './files.js';
-import type { ChainReport, InspectReport } from './report.js';
+import type { InspectReport, StoreKeyReport, StoreReport, StoreTarget, TrustedCaReport } from './document.js';
 import { chainReport, oneLine, spiffeUris, trustDomainOf } from './x509.js';
-
-/**
- * The PKCS#12 side of inspect: what a JVM will find in the keystore and the truststore. With
- * the password, the MAC is verified and everything is listed; without it, what the file shows
- * unencrypted is, and each thing that could not be checked is said.
- */
-export interface StoreTarget {
-  kind: 'keystore' | 'truststore';
-  file: string;
-  password?: string;
-  /** Why the config's password could not be read: its error, naming the key and the file or variable. */
-  passwordUnreadable?: string;
-  /** The alias the key must have (the config's keystore_alias). */
-  alias?: string;
-}
-
-export interface StoreReport {
-  file: string;
-  kind: 'keystore' | 'truststore';
-  /** `verified (HMAC-SHA-256, 10000 iterations)`, or why it was not. */
-  integrity: string;
-  keys: StoreKeyReport[];
-  trusted: TrustedCaReport[];
-  /** What could not be checked without the password. */
-  unchecked: string[];
-  /** Set when the config names a password that could not be read: why. */
-  password_unreadable?: string;
-}
-
-export interface StoreKeyReport {
-  alias?: string;
-  spiffe_id?: string;
-  serial?: string;
-  not_before?: string;
-  not_after?: string;
-  seconds_left?: number;
-  expired?: boolean;
-  /** Subjects, leaf first. */
-  chain: string[];
-  /** null: not checked (no password). */
-  key_matches: boolean | null;
-  /** Against the truststore inspected alongside. */
-  chain_verified?: ChainReport;
-}
-
-export interface TrustedCaReport {
-  alias?: string;
-  subject: string;
-  trust_domain?: string;
-  not_after: string;
-  expired: boolean;
-}
 
 /**
  * The stores a config writes, with the passwords it names. A password the user running inspect
@@ -85,20 +37,6 @@ function readPassword(password: Password, env: NodeJS.ProcessEnv): Pick<StoreTar
     if (!isHelperError(e, 'config')) throw e;
     return { passwordUnreadable: e.message };
   }
-}
-
-/** `--keystore`, `--truststore` and `--password-file` (for both) of `inspect --dir`. */
-export function dirStoreTargets(at: (name: string) => string, keystore: string | undefined, truststore: string | undefined, passwordFile: string | undefined): StoreTarget[] {
-  let password: string | undefined;
-  if (passwordFile !== undefined) {
-    try {
-      password = readPasswordFile(passwordFile);
-    } catch (e) {
-      throw usageError('inspect', `--password-file ${passwordFile}: ${(e as Error).message}`);
-    }
-  }
-  const target = (kind: StoreTarget['kind'], name: string | undefined): StoreTarget[] => (name === undefined ? [] : [{ kind, file: at(name), ...(password !== undefined ? { password } : {}) }]);
-  return [...target('keystore', keystore), ...target('truststore', truststore)];
 }
 
 export async function inspectStores(targets: readonly StoreTarget[], report: InspectReport, now: Date): Promise<void> {

@@ -1,4 +1,4 @@
-import type { InspectReport } from './report.js';
+import type { InspectReport } from './document.js';
 
 /** The report for a person: one block per file, then warnings, then the verdict and problems. */
 export function renderText(r: InspectReport, now: Date): string {

@@ -5,7 +5,7 @@ import { authorityProblem, verifyChain, type ChainVerdict } from '../spiffe/chai
 import { SpiffeId, TrustDomain } from '../spiffe/id.js';
 import { fromPem } from '../spiffe/pem.js';
 import { federatedFiles, readText } from './files.js';
-import type { ChainReport, InspectReport, Targets, X509Report } from './report.js';
+import type { ChainReport, InspectReport, Targets, X509Report } from './document.js';
 
 /**
  * The X.509 side of inspect: the SVID, its key and the bundles. Unlike spiffe/x509svid.ts,

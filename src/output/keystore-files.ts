@@ -8,7 +8,7 @@ import type { Certificate } from '../spiffe/certificate.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
 import type { X509Context } from '../spiffe/x509context.js';
 import type { FileContent } from './atomic-write.js';
-import type { X509Render } from './x509-writer.js';
+import type { X509Render } from './x509-files.js';
 
 /**
  * The PKCS#12 keystore and truststore as files of the X.509 set: written, skipped when

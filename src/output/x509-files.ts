@@ -8,6 +8,9 @@ import type { X509Svid } from '../spiffe/x509svid.js';
 import type { FileContent } from './atomic-write.js';
 import { outputPath } from './names.js';
 
+/** More files made from the same update (the PKCS#12 stores): pure, written with the PEM files as one set. */
+export type X509Render = (svid: X509Svid, ctx: X509Context, now: Date) => FileContent[];
+
 /**
  * What the Go spiffe-helper writes for an X.509 context, as file contents (pure: no I/O),
  * so that an unchanged state can be recognised and skipped before anything touches the disk.

@@ -7,16 +7,13 @@ import type { X509Svid } from '../spiffe/x509svid.js';
 import { writeFilesAtomic, type FileContent } from './atomic-write.js';
 import { cleanUpAfterWrite, removeStaleFederatedFiles } from './cleanup.js';
 import { writeFilesSwapDir } from './swap-dir.js';
-import { renderX509Files } from './x509-files.js';
+import { renderX509Files, type X509Render } from './x509-files.js';
 
 /** A validated update turned into the files it becomes: what waits to be written. */
 export interface X509Update {
   svid: X509Svid;
   files: FileContent[];
 }
-
-/** More files made from the same update (the PKCS#12 stores): pure, written with the PEM files as one set. */
-export type X509Render = (svid: X509Svid, ctx: X509Context, now: Date) => FileContent[];
 
 /**
  * Turns validated X.509 contexts into files. Remembers what it last wrote, so that an

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parseDevAgentArgs, serveDevAgent } from '../../src/dev/command.js';
+import { parseDevAgentArgs, serveDevAgent } from '../../src/cli/dev-agent.js';
 import { isHelperError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 

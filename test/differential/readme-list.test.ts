@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { DELIBERATE_DIFFERENCES } from '../../src/convert/differences.js';
+import { DELIBERATE_DIFFERENCES } from '../../src/config/go/differences.js';
 import { documented } from './harness.js';
 
 /**

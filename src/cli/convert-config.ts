@@ -1,10 +1,10 @@
 import { text as readAll } from 'node:stream/consumers';
-import { defineCommand } from '../cli/command.js';
+import { defineCommand } from './command.js';
 import { parseConfig } from '../config/load.js';
 import { describeError, ExitCode, HelperError } from '../errors.js';
 import { readTextFile, whyUnreadable } from '../read-text.js';
-import { differencesMet } from './differences.js';
-import { convertHcl } from './to-toml.js';
+import { differencesMet } from '../config/go/differences.js';
+import { convertHcl } from '../convert/to-toml.js';
 
 /** `spiffe-helper convert-config FILE`: prints the TOML that a Go helper HCL file converts to. */
 export const convertConfigCommand = defineCommand({

@@ -1,12 +1,12 @@
-import { flagValue, parseCommandArgs } from '../cli/args.js';
-import { defineCommand, type Args, type Flags } from '../cli/command.js';
+import { flagValue, parseCommandArgs } from './args.js';
+import { defineCommand, type Args, type Flags } from './command.js';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import { ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { SpiffeId, TrustDomain } from '../spiffe/id.js';
-import { startDevAgent, type DevAgentOptions, type DevIdentity } from './agent.js';
-import { keyTypes, type KeyType } from './ca.js';
-import type { JwtAlg } from './jwt-issuer.js';
+import { startDevAgent, type DevAgentOptions, type DevIdentity } from '../dev/agent.js';
+import { keyTypes, type KeyType } from '../dev/ca.js';
+import type { JwtAlg } from '../dev/jwt-issuer.js';
 
 const DEFAULT_SOCKET = '/tmp/spiffe-helper-dev/agent.sock';
 const jwtAlgs: readonly JwtAlg[] = ['ES256', 'RS256'];

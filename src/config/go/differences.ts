@@ -1,7 +1,7 @@
 import { lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
-import type { Config } from '../config/config.js';
-import { TABLES, TOP_LEVEL_KEYS } from '../config/schema.js';
-import { outputPath } from '../output/names.js';
+import type { Config } from '../config.js';
+import { TABLES, TOP_LEVEL_KEYS } from '../schema.js';
+import { outputPath } from '../../output/names.js';
 
 /**
  * Where this helper deliberately differs from the Go spiffe-helper v0.11.0, as far as a config

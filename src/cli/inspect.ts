@@ -1,12 +1,14 @@
 import { join, resolve } from 'node:path';
 import type { Config } from '../config/config.js';
+import { readPasswordFile } from '../config/keystore-output.js';
 import { loadConfig } from '../config/load.js';
-import { usageError } from '../cli/args.js';
-import { defineCommand } from '../cli/command.js';
+import { usageError } from './args.js';
+import { defineCommand } from './command.js';
 import { ExitCode } from '../errors.js';
-import { configStoreTargets, dirStoreTargets } from './keystore.js';
-import { renderText } from './render.js';
-import { inspect, type Targets } from './report.js';
+import { configStoreTargets } from '../inspect/keystore.js';
+import { renderText } from '../inspect/render.js';
+import type { StoreTarget, Targets } from '../inspect/document.js';
+import { inspect } from '../inspect/report.js';
 
 /**
  * `spiffe-helper inspect`: what the helper wrote, as a person debugging a pod needs to see it.
@@ -106,4 +108,18 @@ function dirTargets(args: DirArgs): Targets {
     jwtBundle: args.jwtBundle === undefined ? undefined : { file: args.jwtBundle, pattern: false },
     stores: dirStoreTargets(at, args.keystore, args.truststore, args.passwordFile),
   };
+}
+
+/** `--keystore`, `--truststore` and `--password-file` (for both) of `inspect --dir`. */
+function dirStoreTargets(at: (name: string) => string, keystore: string | undefined, truststore: string | undefined, passwordFile: string | undefined): StoreTarget[] {
+  let password: string | undefined;
+  if (passwordFile !== undefined) {
+    try {
+      password = readPasswordFile(passwordFile);
+    } catch (e) {
+      throw usageError('inspect', `--password-file ${passwordFile}: ${(e as Error).message}`);
+    }
+  }
+  const target = (kind: StoreTarget['kind'], name: string | undefined): StoreTarget[] => (name === undefined ? [] : [{ kind, file: at(name), ...(password !== undefined ? { password } : {}) }]);
+  return [...target('keystore', keystore), ...target('truststore', truststore)];
 }

@@ -1,5 +1,5 @@
-import type { KeyType } from '../config/schema.js';
-import type { HelperError } from '../errors.js';
+import type { KeyType } from '../schema.js';
+import type { HelperError } from '../../errors.js';
 import type { HclValue } from './hcl.js';
 
 /** Where goValue reports what it met: `warn` for a changed meaning, `note` for a Go default made explicit. */
