@@ -18,11 +18,16 @@ function helper(dir: string, address: string, script: string, extra: string): Ru
   after(() => {
     run.child.kill('SIGKILL');
     pidsIn(join(dir, 'pids')).filter(alive).forEach((p) => process.kill(p, 'SIGKILL'));
+    // The shell too: it holds the helper's stderr open, and this file would never end.
+    const leader = cmdPid(run.stderr());
+    if (leader && alive(leader)) process.kill(-leader, 'SIGKILL');
   });
   return run;
 }
 
 const cmdPid = (stderr: string): number => Number(/cmd started .*pid=(\d+)/.exec(stderr)?.[1]);
+/** The log line may reach the pipe after the program has written its pid file. */
+const startedCmd = (run: Running): Promise<number> => waitFor('the "cmd started" line', () => cmdPid(run.stderr()));
 
 /**
  * The helper's exit code, once its process has exited. Not its 'close': a leaked process holds
@@ -44,7 +49,7 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     // group's SIGKILL, after the grace period, that ends the real program.
     const run = helper(dir, agent.address, `sleep 1000 & echo $! >> ${pids}; wait`, 'renew_signal = "SIGUSR2"\ncmd_stop_grace_period = "1s"\n');
     const [program] = await waitFor('the real program', () => pidsIn(pids).length > 0 && pidsIn(pids));
-    const leader = cmdPid(run.stderr());
+    const leader = await startedCmd(run);
     assert.ok(alive(program!) && alive(leader));
     run.child.kill(sig);
     const r = await exitOf(run);
@@ -95,7 +100,7 @@ test('a program and a grandchild that ignore the stop signal are SIGKILLed as a 
   const pids = join(dir, 'pids');
   const run = helper(dir, agent.address, `trap "" TERM; sleep 1000 & echo $! >> ${pids}; wait`, 'renew_signal = "SIGUSR2"\ncmd_stop_grace_period = "500ms"\n');
   const [program] = await waitFor('the real program', () => pidsIn(pids).length > 0 && pidsIn(pids));
-  const leader = cmdPid(run.stderr());
+  const leader = await startedCmd(run);
   run.child.kill('SIGTERM');
   const r = await exitOf(run);
   assert.match(r.stderr, /cmd did not stop in time; killing its process group/);
