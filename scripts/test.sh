@@ -7,8 +7,8 @@ PATH="$(bash scripts/node.sh):$PATH"
 export PATH
 echo "test.sh: $(command -v node) $(node --version)" >&2
 [ -d node_modules ] || npm ci --no-audit --no-fund
-# Lint first: a second or two, and a finding fails the run before the slow part (biome.json says
-# which rules and why; the formatter is configured there but not yet checked).
+# Lint and format check first: a second or two, and a finding fails the run before the slow part
+# (biome.json says which rules and why; `npm run format` rewrites what the check refuses).
 npm run --silent lint
 [ -f dist/cli.js ] && [ -f dist/bundle/cli.js ] && [ -z "$(find src -newer dist/cli.js -name '*.ts' | head -1)" ] || npm run build
 bash scripts/install-test-deps.sh

@@ -339,6 +339,11 @@ export async function startHealthServer(config: HealthConfig, state: HealthState
     server.listen(config.port, config.bindAddress, resolve);
   });
   const addr = server.address();
-  log.info('health listener started', { address: typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : String(addr), liveness: config.livenessPath, readiness: config.readinessPath, metrics: config.metricsEnabled ? METRICS_PATH : undefined });
+  log.info('health listener started', {
+    address: typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : String(addr),
+    liveness: config.livenessPath,
+    readiness: config.readinessPath,
+    metrics: config.metricsEnabled ? METRICS_PATH : undefined,
+  });
   return server;
 }

@@ -142,7 +142,11 @@ function processFamilies(): Family[] {
 function renderFamily(f: Family): string {
   const lines = [`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`];
   for (const s of f.samples) {
-    const labels = s.labels ? `{${Object.entries(s.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}` : '';
+    const labels = s.labels
+      ? `{${Object.entries(s.labels)
+          .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+          .join(',')}}`
+      : '';
     lines.push(`${f.name}${labels} ${formatValue(s.value)}`);
   }
   return lines.join('\n') + '\n';

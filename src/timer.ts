@@ -34,13 +34,10 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       cancel();
       reject(signal!.reason);
     };
-    const cancel = after(
-      ms,
-      () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      },
-    );
+    const cancel = after(ms, () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

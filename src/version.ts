@@ -8,6 +8,4 @@ import { readFileSync } from 'node:fs';
 declare const SPIFFE_HELPER_VERSION: string | undefined;
 
 export const VERSION: string =
-  typeof SPIFFE_HELPER_VERSION === 'string'
-    ? SPIFFE_HELPER_VERSION
-    : (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  typeof SPIFFE_HELPER_VERSION === 'string' ? SPIFFE_HELPER_VERSION : (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;

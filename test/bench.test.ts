@@ -44,7 +44,11 @@ function tables(markdown: string): Table[] {
       current = undefined;
       continue;
     }
-    const cells = line.trim().slice(1, -1).split('|').map((c) => c.trim());
+    const cells = line
+      .trim()
+      .slice(1, -1)
+      .split('|')
+      .map((c) => c.trim());
     if (!current) {
       current = { title, header: cells, rows: [] };
       out.push(current);
@@ -74,7 +78,16 @@ test('npm run bench, smoke mode: every measurement runs and lands in a well-form
     for (const row of t.rows) assert.equal(row.length, t.header.length, `table "${t.title}": row ${JSON.stringify(row)} has ${row.length} cells, header ${t.header.length}`);
   }
   const byTitle = new Map(tables(r.stdout).map((t) => [t.title, t]));
-  for (const title of ['Rotation latency', 'Start-up', 'Memory', 'Memory: RSS at each checkpoint', 'Idle cost', 'What a pod is charged', 'Scale: validate and write one response', 'Start-up profile']) {
+  for (const title of [
+    'Rotation latency',
+    'Start-up',
+    'Memory',
+    'Memory: RSS at each checkpoint',
+    'Idle cost',
+    'What a pod is charged',
+    'Scale: validate and write one response',
+    'Start-up profile',
+  ]) {
     assert.ok(byTitle.has(title), `no "${title}" table in:\n${text}`);
   }
   const cell = (title: string, rowStart: string, col = 1): string => {

@@ -168,7 +168,11 @@ health_checks {
   assert.equal(config.x509?.keyFileMode, 0o600);
   assert.equal(config.x509?.certFileMode, 0o644, 'a mode of 0 is the default in Go, and here');
   assert.equal(config.health.port, 8081, 'bind_port 0 is the default in Go, and here');
-  assert.deepEqual(config.jwtSvids.map((j) => j.audience), ['a', 'b'], 'repeated blocks are a list');
+  assert.deepEqual(
+    config.jwtSvids.map((j) => j.audience),
+    ['a', 'b'],
+    'repeated blocks are a list',
+  );
 });
 
 const errors: [string, string, RegExp][] = [
@@ -187,7 +191,10 @@ const errors: [string, string, RegExp][] = [
 
 for (const [name, hcl, re] of errors) {
   test(`convert-config error names the line: ${name}`, () => {
-    assert.throws(() => convertHcl(hcl, 'helper.conf'), (e) => isHelperError(e, 'config') && re.test(e.message));
+    assert.throws(
+      () => convertHcl(hcl, 'helper.conf'),
+      (e) => isHelperError(e, 'config') && re.test(e.message),
+    );
   });
 }
 
@@ -231,7 +238,14 @@ test('convert-config warns about each deliberate difference the config meets, an
     {
       name: 'a wrapped server with health checks, a planted symlink and a key of another mode',
       hcl: `agent_address = "/run/a.sock"\ncert_dir = "${certs}"\ncmd = "/usr/sbin/nginx"\nrenew_signal = "SIGHUP"\nsvid_file_name = "tls.crt"\nsvid_key_file_name = "tls.key"\nsvid_bundle_file_name = "ca.pem"\nkey_file_mode = 0600\nhealth_checks {\n  listener_enabled = true\n}\n`,
-      titles: ['Atomic writes: a new inode per rotation', 'Planted symlinks are replaced, not followed', 'File modes follow the config', 'Updates are validated', 'Wrapper semantics: the wrapped cmd stops with the helper', 'Health: our details beside the Go body, stricter readiness'],
+      titles: [
+        'Atomic writes: a new inode per rotation',
+        'Planted symlinks are replaced, not followed',
+        'File modes follow the config',
+        'Updates are validated',
+        'Wrapper semantics: the wrapped cmd stops with the helper',
+        'Health: our details beside the Go body, stricter readiness',
+      ],
     },
     {
       name: 'a one-shot init container with extra audiences',

@@ -126,7 +126,10 @@ test('the Dockerfile build steps produce a runtime tree that fetches an SVID fro
   const tiniStage = stages.find((st) => st.name === 'tini');
   assert.match(tiniStage?.instructions.find((i) => i.op === 'RUN')?.args ?? '', /apt-get install -y --no-install-recommends tini\b/, "tini-static is Debian's tini package");
   // distroless cc provides glibc, libgcc_s and libstdc++: all that the node binary links.
-  const linked = spawnSync('ldd', [pinnedNode], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.trim().split(/\s/)[0]!).filter(Boolean);
+  const linked = spawnSync('ldd', [pinnedNode], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((l) => l.trim().split(/\s/)[0]!)
+    .filter(Boolean);
   for (const lib of linked) assert.match(lib, /^(linux-vdso\.so|\/lib64\/ld-linux|lib(c|m|dl|pthread|rt|gcc_s|stdc\+\+)\.so)/, `node links ${lib}, which ${runtime.from} may not have`);
   const nodeInImage = fromBase.get('build:/usr/local/bin/node')!;
   mkdirSync(join(runtimeRoot, posix.dirname(nodeInImage)), { recursive: true });
@@ -135,10 +138,14 @@ test('the Dockerfile build steps produce a runtime tree that fetches an SVID fro
   // Image metadata: a numeric user, OCI labels (the version is package.json's).
   assert.match(last(runtime, 'USER')?.args ?? '', /^\d+:\d+$/, 'a numeric non-root user and group');
   assert.notEqual(last(runtime, 'USER')?.args.split(':')[0], '0');
-  const labels = runtime.instructions.filter((i) => i.op === 'LABEL').map((i) => i.args).join(' ');
+  const labels = runtime.instructions
+    .filter((i) => i.op === 'LABEL')
+    .map((i) => i.args)
+    .join(' ');
   const version = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version;
-  for (const key of ['title', 'description', 'licenses', 'base.name']) assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${key.replace('.', '\\.')}=`), `LABEL org.opencontainers.image.${key}`);
-  assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.version="${version.replaceAll('.', '\\.')}"`), 'the version label is package.json\'s');
+  for (const key of ['title', 'description', 'licenses', 'base.name'])
+    assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${key.replace('.', '\\.')}=`), `LABEL org.opencontainers.image.${key}`);
+  assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.version="${version.replaceAll('.', '\\.')}"`), "the version label is package.json's");
   assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.base\\.name="${runtime.from.replace(/[.:/]/g, (c) => `\\${c}`)}"`));
 
   // The exec-form ENTRYPOINT: tini, then node on the bundle, at their places in the runtime tree.
@@ -156,14 +163,20 @@ test('the Dockerfile build steps produce a runtime tree that fetches an SVID fro
   const sizes = copied.map((p) => `${posix.basename(p)} ${mib(bytes(p))}`);
   const total = copied.reduce((n, p) => n + bytes(p), 0);
   const du = spawnSync('du', ['-sk', ...copied], { encoding: 'utf8' });
-  const duKib = du.stdout.split('\n').filter(Boolean).reduce((n, l) => n + Number(l.split('\t')[0]), 0);
+  const duKib = du.stdout
+    .split('\n')
+    .filter(Boolean)
+    .reduce((n, l) => n + Number(l.split('\t')[0]), 0);
   t.diagnostic(`runtime stage copies ${mib(total)} (du: ${mib(duKib * 1024)}): ${sizes.join(', ')}; build steps took ${(buildMs / 1000).toFixed(1)} s`);
 
   // Run it as the ENTRYPOINT does (tini aside), from the image's final WORKDIR holding helper.conf.
   const agent = await devAgent(dir);
   const etc = join(runtimeRoot, workdir);
   mkdirSync(etc, { recursive: true });
-  writeFileSync(join(etc, 'helper.conf'), `agent_address = "${agent.address}"\ncert_dir = "${join(dir, 'certs')}"\nsvid_file_name = "svid.pem"\nsvid_key_file_name = "svid_key.pem"\nsvid_bundle_file_name = "bundle.pem"\n`);
+  writeFileSync(
+    join(etc, 'helper.conf'),
+    `agent_address = "${agent.address}"\ncert_dir = "${join(dir, 'certs')}"\nsvid_file_name = "svid.pem"\nsvid_key_file_name = "svid_key.pem"\nsvid_bundle_file_name = "bundle.pem"\n`,
+  );
   const r = await launch(launcher, [...launcherArgs, '--once', '--timeout', '20s'], etc);
   assert.equal(r.code, 0, r.out);
   const v = await launch(launcher, ['--version']);

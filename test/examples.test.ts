@@ -59,10 +59,12 @@ function podSpecs(doc: Obj): Obj[] {
 
 function readManifests(file: string): Obj[] {
   const docs = parseAllDocuments(readFileSync(file, 'utf8'));
-  return docs.map((d) => {
-    assert.deepEqual(d.errors, [], `${file}: YAML errors`);
-    return d.toJS() as Obj;
-  }).filter((d) => d !== null);
+  return docs
+    .map((d) => {
+      assert.deepEqual(d.errors, [], `${file}: YAML errors`);
+      return d.toJS() as Obj;
+    })
+    .filter((d) => d !== null);
 }
 
 /** The mount of `container` whose path holds `path`, and its volume. */
@@ -102,7 +104,10 @@ function checkHelper(file: string, docs: Obj[], spec: Obj, helper: Obj, initCont
     // A one-shot may drop the daemon's V8 flags, as bin/spiffe-helper does.
     const flags = new Set(launcherDaemonFlags());
     const allowed = [img.entrypoint, ...(args.includes('--once') ? [img.entrypoint.filter((a) => !flags.has(a))] : [])];
-    assert.ok(allowed.some((c) => JSON.stringify(c) === JSON.stringify(helper['command'])), `${where}: command must be the image's ENTRYPOINT (without the daemon flags for --once), or be left out`);
+    assert.ok(
+      allowed.some((c) => JSON.stringify(c) === JSON.stringify(helper['command'])),
+      `${where}: command must be the image's ENTRYPOINT (without the daemon flags for --once), or be left out`,
+    );
   }
   // Every helper container says what it needs: the scheduler places it, the kubelet bounds it.
   const resources = helper['resources'] ?? {};
@@ -158,7 +163,9 @@ function checkHelper(file: string, docs: Obj[], spec: Obj, helper: Obj, initCont
   assert.ok(certs, `${where}: cert_dir ${config.certDir} is not a mountPath`);
   assert.notEqual(certs['readOnly'], true, `${where}: cert_dir is mounted read-only`);
   assert.ok((spec['volumes'] as Obj[]).find((x) => x['name'] === certs['name'])?.['emptyDir'], `${where}: cert_dir is an emptyDir`);
-  const outputs = [config.x509?.svidFileName, config.x509?.keyFileName, config.x509?.bundleFileName, config.jwtBundleFileName, ...config.jwtSvids.map((j) => j.fileName)].filter((n) => n !== undefined);
+  const outputs = [config.x509?.svidFileName, config.x509?.keyFileName, config.x509?.bundleFileName, config.jwtBundleFileName, ...config.jwtSvids.map((j) => j.fileName)].filter(
+    (n) => n !== undefined,
+  );
   const apps = (spec['containers'] as Obj[]).filter((c) => c !== helper);
   assert.ok(apps.length > 0);
   for (const app of apps) {
@@ -177,7 +184,10 @@ function checkHelper(file: string, docs: Obj[], spec: Obj, helper: Obj, initCont
     const sameUser = app['securityContext']?.['runAsUser'] !== undefined && app['securityContext']['runAsUser'] === helper['securityContext']?.['runAsUser'];
     for (const [name, mode] of modes) {
       if (name === undefined || sameUser || mode & 0o004) continue;
-      assert.ok(mode & 0o040 && spec['securityContext']?.['fsGroup'] !== undefined, `${basename(file)}: container ${app['name']} cannot read ${name} (mode 0o${mode.toString(8)}): make it group-readable and set the pod's fsGroup`);
+      assert.ok(
+        mode & 0o040 && spec['securityContext']?.['fsGroup'] !== undefined,
+        `${basename(file)}: container ${app['name']} cannot read ${name} (mode 0o${mode.toString(8)}): make it group-readable and set the pod's fsGroup`,
+      );
     }
     // Paths the application is given to a file the helper writes must be in that mount.
     const strings = [...((app['args'] ?? []) as string[]), ...((app['env'] ?? []) as Obj[]).map((e) => e['value'] as string)];
@@ -191,7 +201,10 @@ function checkHelper(file: string, docs: Obj[], spec: Obj, helper: Obj, initCont
   assert.ok(config.health.enabled, `${where}: a sidecar without health listener cannot gate the application's start`);
   assert.ok(!['127.0.0.1', '::1', 'localhost'].includes(config.health.bindAddress), `${where}: bind_address ${config.health.bindAddress} is not reachable by the kubelet`);
   const ports = (helper['ports'] ?? []) as Obj[];
-  assert.ok(ports.some((p) => p['containerPort'] === config.health.port), `${where}: containerPort ${config.health.port} is not declared`);
+  assert.ok(
+    ports.some((p) => p['containerPort'] === config.health.port),
+    `${where}: containerPort ${config.health.port} is not declared`,
+  );
   const paths = { startupProbe: config.health.readinessPath, readinessProbe: config.health.readinessPath, livenessProbe: config.health.livenessPath };
   assert.ok(helper['startupProbe'] && helper['readinessProbe'], `${where}: startup and readiness probes hold the application back until the SVID is on disk`);
   for (const [probe, path] of Object.entries(paths)) {
@@ -205,7 +218,7 @@ function checkHelper(file: string, docs: Obj[], spec: Obj, helper: Obj, initCont
 
 const manifests = readdirSync(join(examples, 'kubernetes')).filter((f) => /\.ya?ml$/.test(f));
 
-test('the image: ENTRYPOINT runs the bundle under tini with the launcher\'s daemon flags, node and bundle where the runtime stage copies them', () => {
+test("the image: ENTRYPOINT runs the bundle under tini with the launcher's daemon flags, node and bundle where the runtime stage copies them", () => {
   const img = image();
   assert.equal(img.entrypoint[0], '/usr/bin/tini', 'an init as PID 1');
   assert.equal(img.entrypoint[1], '--');
@@ -263,8 +276,15 @@ test('the Kubernetes examples pass Pod Security "restricted", as judged by the o
   const files = manifests.map((f) => join(examples, 'kubernetes', f));
   const r = spawnSync(binary, files, { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  const verdicts = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { file: string; kind: string; name: string; level: string; allowed: boolean; forbidden: string[] });
-  for (const f of files) assert.ok(verdicts.some((v) => v.file === f), `${f}: no pod template evaluated`);
+  const verdicts = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { file: string; kind: string; name: string; level: string; allowed: boolean; forbidden: string[] });
+  for (const f of files)
+    assert.ok(
+      verdicts.some((v) => v.file === f),
+      `${f}: no pod template evaluated`,
+    );
   for (const v of verdicts) {
     assert.match(v.level, /^restricted:/);
     assert.ok(v.allowed, `${basename(v.file)}: ${v.kind} ${v.name} is refused by Pod Security restricted: ${v.forbidden.join('; ')}`);
@@ -311,12 +331,15 @@ test('examples/systemd: the unit runs a config that exists here and loads, and s
   assert.match(dropIn, /^After=spiffe-helper\.service$/m);
 });
 
-test('examples/systemd: systemd-analyze security rates the unit\'s exposure 2.0 or lower', () => {
+test("examples/systemd: systemd-analyze security rates the unit's exposure 2.0 or lower", () => {
   const unit = join(examples, 'systemd', 'spiffe-helper.service');
   const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', unit], { encoding: 'utf8' });
   assert.equal(r.error, undefined, 'systemd-analyze (Debian package systemd; scripts/install-test-deps.sh installs it)');
   const m = /Overall exposure level for spiffe-helper\.service: (\d+\.\d+)/.exec(r.stdout);
   assert.ok(m, `no exposure in:\n${r.stdout}${r.stderr}`);
-  const exposed = r.stdout.split('\n').filter((l) => l.startsWith('✗')).map((l) => l.replace(/\s{2,}.*\s(\d\.\d)$/, ' $1'));
+  const exposed = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('✗'))
+    .map((l) => l.replace(/\s{2,}.*\s(\d\.\d)$/, ' $1'));
   assert.ok(Number(m[1]) <= 2.0, `exposure ${m[1]}; still exposed:\n${exposed.join('\n')}`);
 });

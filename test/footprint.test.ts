@@ -30,8 +30,13 @@ function staticGraph(file: string, seen = new Set<string>()): Set<string> {
 test('the helper bundle holds no gRPC or protobuf library; the dev agent chunk holds grpc-js', () => {
   const graph = [...staticGraph(entry)];
   for (const f of graph) assert.doesNotMatch(readFileSync(f, 'utf8'), /node_modules\/(@grpc\/grpc-js|protobufjs|@grpc\/proto-loader)\//, f);
-  const others = readdirSync(bundleDir).map((f) => join(bundleDir, f)).filter((f) => !graph.includes(f));
-  assert.ok(others.some((f) => /node_modules\/@grpc\/grpc-js\//.test(readFileSync(f, 'utf8'))), 'grpc-js in a chunk of its own');
+  const others = readdirSync(bundleDir)
+    .map((f) => join(bundleDir, f))
+    .filter((f) => !graph.includes(f));
+  assert.ok(
+    others.some((f) => /node_modules\/@grpc\/grpc-js\//.test(readFileSync(f, 'utf8'))),
+    'grpc-js in a chunk of its own',
+  );
 });
 
 /** The built-in modules a run of the bundle loads, as process.moduleLoadList names them. */

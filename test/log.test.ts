@@ -19,7 +19,12 @@ function lines(format: LogFormat, log: (l: ReturnType<typeof createLogger>) => v
 const cases: { name: string; msg: string; field?: string; kept: string[]; secrets: string[] }[] = [
   { name: 'a bare token as a field', msg: 'token', field: jws, kept: [], secrets: [jws.split('.')[2]!] },
   { name: 'a token quoted inside an error message', msg: 'fetch failed', field: `jwtsvid: token "${jws}" has expired`, kept: ['jwtsvid: token', 'has expired'], secrets: [jws.split('.')[1]!] },
-  { name: 'a token after Bearer in the message itself', msg: `agent said: Authorization: Bearer ${jws}; retrying`, kept: ['agent said: Authorization: Bearer ', '; retrying'], secrets: [jws.split('.')[1]!] },
+  {
+    name: 'a token after Bearer in the message itself',
+    msg: `agent said: Authorization: Bearer ${jws}; retrying`,
+    kept: ['agent said: Authorization: Bearer ', '; retrying'],
+    secrets: [jws.split('.')[1]!],
+  },
   { name: 'a token whose header has spaces (base64url "ey" then not "J")', msg: 'x', field: `bad (${spacedHeader})`, kept: ['bad ('], secrets: [b64url('{"sub":"x"}')] },
   { name: 'a JWE compact serialization', msg: 'x', field: `value=${jwe}`, kept: ['value='], secrets: ['Y2lwaGVy'] },
   { name: 'a PEM private key inside an error message', msg: 'write failed', field: `cannot parse ${JSON.stringify(pem)} as a key`, kept: ['cannot parse', 'as a key'], secrets: [keyBody] },

@@ -48,7 +48,13 @@ test('npm pack, then npm install -g of the tarball offline with --omit=dev: --ve
   const contents = files(installed);
   assert.ok(!contents.some((f) => f.split('/').includes('node_modules')), `node_modules installed: ${contents.filter((f) => f.includes('node_modules')).join(', ')}`);
   assert.deepEqual(readdirSync(join(prefix, 'lib', 'node_modules')), [pkg['name']], 'nothing but the package itself');
-  assert.equal(createHash('md5').update(readFileSync(join(installed, 'LICENSE'))).digest('hex'), APACHE_2_0_MD5, 'LICENSE is the Apache-2.0 text');
+  assert.equal(
+    createHash('md5')
+      .update(readFileSync(join(installed, 'LICENSE')))
+      .digest('hex'),
+    APACHE_2_0_MD5,
+    'LICENSE is the Apache-2.0 text',
+  );
   assert.ok(existsSync(join(installed, 'NOTICE')));
   const notices = readFileSync(join(installed, 'dist', 'bundle', 'THIRD-PARTY-NOTICES.txt'), 'utf8');
   assert.match(notices, /^smol-toml \d/m, 'the bundled TOML parser is in the notices');
@@ -57,7 +63,7 @@ test('npm pack, then npm install -g of the tarball offline with --omit=dev: --ve
   const command = join(prefix, 'bin', 'spiffe-helper');
   const version = await runCli(['--version'], { command });
   assert.equal(version.code, 0, version.stderr);
-  assert.equal(version.stdout, `spiffe-helper ${pkg['version']}\n`, 'the version is package.json\'s, built into the bundle');
+  assert.equal(version.stdout, `spiffe-helper ${pkg['version']}\n`, "the version is package.json's, built into the bundle");
 
   // The dev agent too: its certificate libraries are bundled in a chunk of their own.
   const socket = join(dir, 'agent.sock');

@@ -68,10 +68,7 @@ export function parseDevAgentArgs(argv: string[]): ParsedOptions | 'help' {
 
 function devAgentOptions({ values }: Args<typeof devAgentFlags>): ParsedOptions {
   const identities = (values['spiffe-id'] ?? []).map((text) => flagValue('dev-agent', '--spiffe-id', text, parseIdentity));
-  const trustDomain =
-    values['trust-domain'] === undefined
-      ? defaultTrustDomain(identities)
-      : flagValue('dev-agent', '--trust-domain', values['trust-domain'], trustDomainName);
+  const trustDomain = values['trust-domain'] === undefined ? defaultTrustDomain(identities) : flagValue('dev-agent', '--trust-domain', values['trust-domain'], trustDomainName);
   return {
     socketPath: values.socket ?? DEFAULT_SOCKET,
     trustDomain,

@@ -88,7 +88,8 @@ function configTargets(config: Config, env: NodeJS.ProcessEnv): Targets {
   const x = config.x509;
   return {
     certDir: dir,
-    x509: x?.svidFileName !== undefined ? { svid: join(dir, x.svidFileName), key: join(dir, x.keyFileName), bundle: join(dir, x.bundleFileName), federatedPattern: x.federatedBundleFileName } : undefined,
+    x509:
+      x?.svidFileName !== undefined ? { svid: join(dir, x.svidFileName), key: join(dir, x.keyFileName), bundle: join(dir, x.bundleFileName), federatedPattern: x.federatedBundleFileName } : undefined,
     jwtSvids: config.jwtSvids.map((j) => ({ file: join(dir, j.fileName), audience: j.audience })),
     jwtBundle: config.jwtBundleFileName === undefined ? undefined : { file: config.jwtBundleFileName, pattern: config.jwtBundleFormat === 'jwks' },
     stores: configStoreTargets(config, env),

@@ -14,9 +14,7 @@ import type { OneOf, TOP_LEVEL_KEYS } from './schema.js';
  * The PEM files' names go together: all three, or none when the X.509 outputs are only the
  * PKCS#12 stores (a JVM-only sidecar).
  */
-export type PemFileNames =
-  | { svidFileName: string; keyFileName: string; bundleFileName: string }
-  | { svidFileName?: undefined; keyFileName?: undefined; bundleFileName?: undefined };
+export type PemFileNames = { svidFileName: string; keyFileName: string; bundleFileName: string } | { svidFileName?: undefined; keyFileName?: undefined; bundleFileName?: undefined };
 
 export type X509Output = PemFileNames & X509Options;
 

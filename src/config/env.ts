@@ -102,10 +102,7 @@ function parseTables(name: string, text: string): unknown {
       value = JSON.parse(text);
     } catch {
       const why = (tomlError as Error).message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
-      throw new HelperError(
-        'config',
-        `${name}: must be a TOML inline array of tables, e.g. [{ jwt_audience = "api", jwt_svid_file_name = "api.jwt" }], or the same as JSON (${why})`,
-      );
+      throw new HelperError('config', `${name}: must be a TOML inline array of tables, e.g. [{ jwt_audience = "api", jwt_svid_file_name = "api.jwt" }], or the same as JSON (${why})`);
     }
   }
   if (!Array.isArray(value) || !value.every(isTable)) {

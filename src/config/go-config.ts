@@ -139,7 +139,6 @@ function plain(v: HclValue): unknown {
   return v.value;
 }
 
-
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -192,7 +192,10 @@ export class Where {
   }
 
   private lineOf(dottedKey: string): number | undefined {
-    const last = dottedKey.replace(/\[\d+\]/g, '').split('.').pop()!;
+    const last = dottedKey
+      .replace(/\[\d+\]/g, '')
+      .split('.')
+      .pop()!;
     const escaped = last.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     const re = new RegExp(`^\\s*(?:["']?)${escaped}(?:["']?)\\s*=|[{,]\\s*${escaped}\\s*=`);
     const idx = this.text.split('\n').findIndex((l) => re.test(l));

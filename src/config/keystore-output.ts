@@ -113,7 +113,8 @@ export function readStores(r: TopLevelReader): StoreOutputs | undefined {
       if (r.has(k)) throw r.error(k, 'is set but truststore_file_name is not');
     }
   }
-  if (keystoreFile !== undefined && truststoreFile === keystoreFile) throw r.error('truststore_file_name', 'must differ from keystore_file_name: a JVM takes the key and the trusted CAs as two stores');
+  if (keystoreFile !== undefined && truststoreFile === keystoreFile)
+    throw r.error('truststore_file_name', 'must differ from keystore_file_name: a JVM takes the key and the trusted CAs as two stores');
   const stores: StoreOutputs = { format };
   if (keystoreFile !== undefined) {
     if (!keystorePassword) throw r.error('keystore_password_file', 'is required with keystore_file_name (or keystore_password_env): the password is never written in the config');

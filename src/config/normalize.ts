@@ -102,7 +102,15 @@ export function normalizeConfig(r: TopLevelReader, file: string, env: NodeJS.Pro
 export function outputNames(config: Pick<Config, 'x509' | 'jwtBundleFileName' | 'jwtSvids'>): string[] {
   const x509 = config.x509;
   const key = x509 && x509.keyFileName !== x509.svidFileName ? x509.keyFileName : undefined;
-  const names = [x509?.svidFileName, key, x509?.bundleFileName, x509?.stores?.keystore?.fileName, x509?.stores?.truststore?.fileName, config.jwtBundleFileName, ...config.jwtSvids.map((j) => j.fileName)];
+  const names = [
+    x509?.svidFileName,
+    key,
+    x509?.bundleFileName,
+    x509?.stores?.keystore?.fileName,
+    x509?.stores?.truststore?.fileName,
+    config.jwtBundleFileName,
+    ...config.jwtSvids.map((j) => j.fileName),
+  ];
   return names.filter((n): n is string => n !== undefined);
 }
 

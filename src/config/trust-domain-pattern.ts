@@ -60,7 +60,8 @@ export function checkJwtBundleFormat(r: TopLevelReader, config: Config): void {
     return;
   }
   if (pattern === undefined) throw r.error('jwt_bundle_format', 'is "jwks" but jwt_bundle_file_name is not set');
-  if (pattern.includes('/')) throw r.error(key, 'with jwt_bundle_format = "jwks" must be a plain file name in cert_dir, not a path: its per-trust-domain files are found (and removed when a domain goes) there');
+  if (pattern.includes('/'))
+    throw r.error(key, 'with jwt_bundle_format = "jwks" must be a plain file name in cert_dir, not a path: its per-trust-domain files are found (and removed when a domain goes) there');
   const parts = pattern.split('{trust_domain}');
   if (parts.length !== 2 || pattern === '{trust_domain}') {
     throw r.error(key, 'with jwt_bundle_format = "jwks" must contain {trust_domain} once, with a prefix or suffix, e.g. "jwt_bundle_{trust_domain}.json"');

@@ -28,16 +28,18 @@ export function readX509(r: TopLevelReader, hint: string): X509Output | undefine
     return stores && { ...options, stores };
   }
   if (given !== 3) {
-    const missing = (['svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name'] as const).find(
-      (_, i) => [svid, key, bundle][i] === undefined,
-    )!;
+    const missing = (['svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name'] as const).find((_, i) => [svid, key, bundle][i] === undefined)!;
     throw r.error(missing, 'is required when any of svid_file_name, svid_key_file_name and svid_bundle_file_name is set');
   }
   checkFederatedPattern(r, options.federatedBundleFileName);
   if (options.layout === 'atomic_dir') {
     // One `..data` switch covers one directory: the set must live in it.
     const path = (['svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name'] as const).find((k, i) => [svid, key, bundle][i]!.includes('/'));
-    if (path) throw r.error(path, `is a path (${JSON.stringify([svid, key, bundle][['svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name'].indexOf(path)])}); file_layout = "atomic_dir" switches one directory at once, so its files must be plain names in cert_dir`);
+    if (path)
+      throw r.error(
+        path,
+        `is a path (${JSON.stringify([svid, key, bundle][['svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name'].indexOf(path)])}); file_layout = "atomic_dir" switches one directory at once, so its files must be plain names in cert_dir`,
+      );
   }
   if (bundle === svid || bundle === key) throw r.error('svid_bundle_file_name', 'must differ from svid_file_name and svid_key_file_name');
   return { svidFileName: svid!, keyFileName: key!, bundleFileName: bundle!, ...options, ...(stores ? { stores } : {}) };

@@ -153,11 +153,7 @@ export class DevCa {
   }
 }
 
-async function createIntermediate(
-  root: Authority,
-  trustDomain: TrustDomain,
-  validity: { notBefore: Date; notAfter: Date },
-): Promise<Authority> {
+async function createIntermediate(root: Authority, trustDomain: TrustDomain, validity: { notBefore: Date; notAfter: Date }): Promise<Authority> {
   const keys = await generateKeys(root.keyType, false);
   const cert = await x509.X509CertificateGenerator.create({
     ...validity,
@@ -167,10 +163,7 @@ async function createIntermediate(
     publicKey: keys.publicKey,
     signingKey: root.keys.privateKey,
     signingAlgorithm: keyAlgorithms[root.keyType].signing,
-    extensions: [
-      ...(await caExtensions(trustDomain, keys.publicKey)),
-      await x509.AuthorityKeyIdentifierExtension.create(root.keys.publicKey),
-    ],
+    extensions: [...(await caExtensions(trustDomain, keys.publicKey)), await x509.AuthorityKeyIdentifierExtension.create(root.keys.publicKey)],
   });
   return { cert, keys, keyType: root.keyType };
 }
@@ -184,17 +177,9 @@ async function caExtensions(trustDomain: TrustDomain, publicKey: webcrypto.Crypt
   ];
 }
 
-async function leafExtensions(
-  spiffeId: SpiffeId,
-  keyType: KeyType,
-  publicKey: webcrypto.CryptoKey,
-  issuer: Authority,
-): Promise<x509.Extension[]> {
+async function leafExtensions(spiffeId: SpiffeId, keyType: KeyType, publicKey: webcrypto.CryptoKey, issuer: Authority): Promise<x509.Extension[]> {
   // RSA keys can also carry TLS key exchange; EC and Ed25519 keys only sign.
-  const usage =
-    keyType === 'rsa-2048'
-      ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
-      : x509.KeyUsageFlags.digitalSignature;
+  const usage = keyType === 'rsa-2048' ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.digitalSignature;
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(usage, true),

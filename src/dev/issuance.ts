@@ -117,10 +117,7 @@ export class Issuance {
   private parseIdentity(identity: DevIdentity): Identity {
     const id = SpiffeId.parse(identity.spiffeId);
     if (id.trustDomain.name !== this.settings.trustDomain.name || !id.hasPath) {
-      throw new HelperError(
-        'usage',
-        `dev agent identity ${id} must be a workload ID in its trust domain "${this.settings.trustDomain.name}" (spiffe://${this.settings.trustDomain.name}/<path>)`,
-      );
+      throw new HelperError('usage', `dev agent identity ${id} must be a workload ID in its trust domain "${this.settings.trustDomain.name}" (spiffe://${this.settings.trustDomain.name}/<path>)`);
     }
     return { id, hint: identity.hint ?? '' };
   }

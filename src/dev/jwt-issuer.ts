@@ -38,8 +38,7 @@ export class JwtIssuer {
   ) {}
 
   static async create(trustDomain: TrustDomain, alg: JwtAlg = 'ES256'): Promise<JwtIssuer> {
-    const { privateKey, publicKey } =
-      alg === 'ES256' ? await generate('ec', { namedCurve: 'P-256' }) : await generate('rsa', { modulusLength: 2048 });
+    const { privateKey, publicKey } = alg === 'ES256' ? await generate('ec', { namedCurve: 'P-256' }) : await generate('rsa', { modulusLength: 2048 });
     return new JwtIssuer(trustDomain, alg, thumbprint(publicKey), privateKey, publicKey);
   }
 
@@ -78,12 +77,7 @@ export interface VerifiedJwtSvid {
  * Validates a JWT-SVID as a Workload API agent does: the `sub` claim names the trust domain
  * whose authority must have signed it, then `kid`, `alg`, signature, `aud` and `exp`.
  */
-export function verifyJwtSvid(
-  token: string,
-  audience: string,
-  issuerFor: (trustDomain: string) => JwtIssuer | undefined,
-  now = new Date(),
-): VerifiedJwtSvid {
+export function verifyJwtSvid(token: string, audience: string, issuerFor: (trustDomain: string) => JwtIssuer | undefined, now = new Date()): VerifiedJwtSvid {
   const parts = token.split('.');
   if (parts.length !== 3) throw invalid('is not a compact JWS (three dot-separated parts)');
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];

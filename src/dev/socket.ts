@@ -9,10 +9,7 @@ const SOCKET_PATH_MAX_BYTES = 107;
 export function checkSocketPath(socketPath: string): string {
   const absolute = resolve(socketPath);
   if (Buffer.byteLength(absolute) > SOCKET_PATH_MAX_BYTES) {
-    throw new HelperError(
-      'address',
-      `dev agent socket path ${absolute} is longer than ${SOCKET_PATH_MAX_BYTES} bytes, the Unix socket limit: choose a shorter --socket`,
-    );
+    throw new HelperError('address', `dev agent socket path ${absolute} is longer than ${SOCKET_PATH_MAX_BYTES} bytes, the Unix socket limit: choose a shorter --socket`);
   }
   return absolute;
 }

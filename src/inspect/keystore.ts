@@ -121,7 +121,11 @@ function keyReport(k: Pkcs12Contents['keys'][number], anchors: readonly Certific
     if (r.key_matches === false) problem(`${name}: the private key does not match its certificate`);
   }
   if (anchors.length > 0) {
-    const verdict = verifyChain(k.chain.map((c) => parseCertificate(Buffer.from(c.raw))), anchors, now);
+    const verdict = verifyChain(
+      k.chain.map((c) => parseCertificate(Buffer.from(c.raw))),
+      anchors,
+      now,
+    );
     r.chain_verified = chainReport(verdict);
     if (!verdict.ok) problem(`${name}: the chain does not verify against the truststore: ${verdict.detail} [${verdict.reason}]`);
   }

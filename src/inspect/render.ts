@@ -11,12 +11,17 @@ export function renderText(r: InspectReport, now: Date): string {
     row('serial', x.serial);
     row('issuer', x.issuer);
     row('valid', `${x.not_before} to ${x.not_after} (${timeLeft(x.seconds_left)})`);
-    row('chain', `${x.intermediates === 0 ? 'leaf only' : `leaf + ${x.intermediates} intermediate${x.intermediates > 1 ? 's' : ''}`}; ${x.chain.verified ? `verifies: ${x.chain.detail}` : `DOES NOT VERIFY: ${x.chain.detail}`}`);
+    row(
+      'chain',
+      `${x.intermediates === 0 ? 'leaf only' : `leaf + ${x.intermediates} intermediate${x.intermediates > 1 ? 's' : ''}`}; ${x.chain.verified ? `verifies: ${x.chain.detail}` : `DOES NOT VERIFY: ${x.chain.detail}`}`,
+    );
     row('key', x.key_matches === null ? `${x.key_file}: not checked` : x.key_matches ? `${x.key_file} matches the certificate` : `${x.key_file} DOES NOT MATCH the certificate`);
   }
   for (const b of r.bundles) {
     lines.push(`Bundle      ${b.file}`);
-    const tds = Object.entries(b.trust_domains).map(([td, n]) => `${td} (${n})`).join(', ');
+    const tds = Object.entries(b.trust_domains)
+      .map(([td, n]) => `${td} (${n})`)
+      .join(', ');
     row('CAs', `${b.certificates}: ${tds}${b.expired ? `; ${b.expired} expired` : ''}`);
   }
   for (const j of r.jwt_svids) {
@@ -29,7 +34,12 @@ export function renderText(r: InspectReport, now: Date): string {
   }
   for (const b of r.jwt_bundles) {
     lines.push(`JWT bundle  ${b.file}`);
-    row('keys', Object.entries(b.trust_domains).map(([td, n]) => `${td} (${n} key${n === 1 ? '' : 's'})`).join(', ') || '(no trust domain)');
+    row(
+      'keys',
+      Object.entries(b.trust_domains)
+        .map(([td, n]) => `${td} (${n} key${n === 1 ? '' : 's'})`)
+        .join(', ') || '(no trust domain)',
+    );
   }
   for (const s of r.stores) {
     lines.push(`${(s.kind === 'keystore' ? 'Keystore' : 'Truststore').padEnd(10)}  ${s.file}`);

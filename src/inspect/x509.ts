@@ -85,7 +85,9 @@ export async function inspectX509(t: NonNullable<Targets['x509']>, certDir: stri
 
 /** A verdict as the report words it: the path from the leaf, or why there is none. */
 export function chainReport(verdict: ChainVerdict): ChainReport {
-  return verdict.ok ? { verified: true, detail: verdict.path.map((c, i) => (i === 0 ? 'leaf' : oneLine(new X509Certificate(c.raw).subject))).join(' <- ') } : { verified: false, detail: verdict.detail };
+  return verdict.ok
+    ? { verified: true, detail: verdict.path.map((c, i) => (i === 0 ? 'leaf' : oneLine(new X509Certificate(c.raw).subject))).join(' <- ') }
+    : { verified: false, detail: verdict.detail };
 }
 
 /** Parses a bundle file into the report; returns its certificates (the trust anchors). */

@@ -50,11 +50,14 @@ export async function keepJwtSvidFresh(o: RefreshOptions): Promise<void> {
   const watchExpiry = (svid: JwtSvid): void => {
     expiryWatch?.abort();
     expiryWatch = new AbortController();
-    sleep(svid.expiry.getTime() - Date.now(), expiryWatch.signal).then(() => {
-      const error = `no valid token from the agent before the current one expired at ${svid.expiry.toISOString()} (${o.client.lastError?.message ?? 'no answer'})`;
-      o.onFailed?.(error, undefined);
-      log.error('jwt svid refresh failing and the token on disk has expired; retrying', { audience: entry.audience, file: entry.fileName, error });
-    }, () => undefined);
+    sleep(svid.expiry.getTime() - Date.now(), expiryWatch.signal).then(
+      () => {
+        const error = `no valid token from the agent before the current one expired at ${svid.expiry.toISOString()} (${o.client.lastError?.message ?? 'no answer'})`;
+        o.onFailed?.(error, undefined);
+        log.error('jwt svid refresh failing and the token on disk has expired; retrying', { audience: entry.audience, file: entry.fileName, error });
+      },
+      () => undefined,
+    );
   };
   while (!signal.aborted) {
     let delay: number;

@@ -71,13 +71,7 @@ export interface Encrypted {
 export function encryptPbes2(password: string, plaintext: Buffer, salt: Buffer, iv: Buffer, iterations: number): Encrypted {
   const key = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, iterations, 32, 'sha256');
   const cipher = createCipheriv('aes-256-cbc', key, iv);
-  const algorithm = seq(
-    oid(OID.pbes2),
-    seq(
-      seq(oid(OID.pbkdf2), seq(octets(salt), int(iterations), seq(oid(OID.hmacWithSHA256), nul()))),
-      seq(oid(OID.aes256cbc), octets(iv)),
-    ),
-  );
+  const algorithm = seq(oid(OID.pbes2), seq(seq(oid(OID.pbkdf2), seq(octets(salt), int(iterations), seq(oid(OID.hmacWithSHA256), nul()))), seq(oid(OID.aes256cbc), octets(iv))));
   return { algorithm, ciphertext: Buffer.concat([cipher.update(plaintext), cipher.final()]) };
 }
 
@@ -151,13 +145,7 @@ function decryptPbes2(der: Buffer, params: Tlv, password: string, ciphertext: Bu
   const encName = decodeOid(content(der, expect(der, encOid, 0x06, 'PBES2 cipher')));
   const aes = AES[encName];
   if (!aes) throw new Error(`PBES2: unsupported cipher ${encName}`);
-  const key = pbkdf2Sync(
-    Buffer.from(password, 'utf8'),
-    content(der, expect(der, salt, 0x04, 'PBKDF2 salt')),
-    readIterations(der, iter),
-    aes.keyLength,
-    prf,
-  );
+  const key = pbkdf2Sync(Buffer.from(password, 'utf8'), content(der, expect(der, salt, 0x04, 'PBKDF2 salt')), readIterations(der, iter), aes.keyLength, prf);
   return run(aes.cipher, key, content(der, expect(der, iv, 0x04, 'PBES2 IV')), ciphertext);
 }
 

@@ -69,10 +69,7 @@ export function encodeTruststore(certs: TrustedCertificate[], options: Pkcs12Opt
     if (seen.has(key)) throw new Error(`truststore: alias ${JSON.stringify(c.alias)} appears twice`);
     seen.add(key);
     checkSequence(c.certDer, `truststore: certificate ${JSON.stringify(c.alias)}`);
-    return certBag(c.certDer, [
-      attribute(OID.friendlyName, bmpString(c.alias)),
-      attribute(OID.oracleTrustedKeyUsage, oid(OID.anyExtendedKeyUsage)),
-    ]);
+    return certBag(c.certDer, [attribute(OID.friendlyName, bmpString(c.alias)), attribute(OID.oracleTrustedKeyUsage, oid(OID.anyExtendedKeyUsage))]);
   });
   return encodePfx('truststore', bags, undefined, options);
 }
@@ -101,9 +98,7 @@ function encodePfx(kind: string, certBags: Buffer[], key: { plaintext: Buffer; a
       : encryptLegacy3des(options.password, plaintext, derive(`${label} salt`, 8), iterations);
 
   const certs = encrypt('certificates', certSafe);
-  const contents = [
-    seq(oid(OID.encryptedData), explicit(0, seq(int(0), seq(oid(OID.data), certs.algorithm, tlv(0x80, certs.ciphertext))))),
-  ];
+  const contents = [seq(oid(OID.encryptedData), explicit(0, seq(int(0), seq(oid(OID.data), certs.algorithm, tlv(0x80, certs.ciphertext)))))];
   if (key) {
     const shrouded = encrypt('key', key.plaintext);
     const bag = seq(oid(OID.pkcs8ShroudedKeyBag), explicit(0, seq(shrouded.algorithm, octets(shrouded.ciphertext))), setOf(...key.attributes));

@@ -133,7 +133,10 @@ function readAttributes(der: Buffer, set: Tlv): Pick<Bag, 'alias' | 'localKeyId'
     const [typeT, valuesT] = children(der, expect(der, attr, 0x30, 'attribute'));
     const type = decodeOid(content(der, expect(der, typeT, 0x06, 'attribute type')));
     const first = children(der, expect(der, valuesT, 0x31, 'attribute values'))[0];
-    if (type === OID.friendlyName) out.alias = Buffer.from(content(der, expect(der, first, 0x1e, 'friendlyName'))).swap16().toString('utf16le');
+    if (type === OID.friendlyName)
+      out.alias = Buffer.from(content(der, expect(der, first, 0x1e, 'friendlyName')))
+        .swap16()
+        .toString('utf16le');
     else if (type === OID.localKeyId) out.localKeyId = content(der, expect(der, first, 0x04, 'localKeyId')).toString('hex');
     else if (type === OID.oracleTrustedKeyUsage) out.trusted = true;
   }

@@ -131,7 +131,9 @@ export class Child {
     const deadline = performance.now() + ms;
     const wait = new AbortController();
     // While the program runs its exit is the event to wait for; only then is /proc polled.
-    const leaderGone = await Promise.race([this.exited.then(() => true), sleep(ms, wait.signal).then(
+    const leaderGone = await Promise.race([
+      this.exited.then(() => true),
+      sleep(ms, wait.signal).then(
         () => false,
         () => false,
       ),

@@ -38,7 +38,11 @@ const fsyncFd = promisify(fsync);
 export async function writeFilesAtomic(files: readonly FileContent[]): Promise<void> {
   const dirs = new Map([...new Set(files.map((f) => dirname(f.path)))].map((d) => [d, resolveDir(d)]));
   const targets = files.map((f) => ({ ...f, path: join(dirs.get(dirname(f.path))!, basename(f.path)) }));
-  for (const dir of new Set(dirs.values())) await sweepStaleTemps(dir, targets.filter((f) => dirname(f.path) === dir).map((f) => basename(f.path)));
+  for (const dir of new Set(dirs.values()))
+    await sweepStaleTemps(
+      dir,
+      targets.filter((f) => dirname(f.path) === dir).map((f) => basename(f.path)),
+    );
   const temps = targets.map((f) => ({ ...f, path: join(dirname(f.path), tempName(basename(f.path))), target: f.path, owner: ownerFor(f.path) }));
   const diskDirs = [...new Set(dirs.values())].filter(onDisk);
   let renamed = 0;
@@ -194,9 +198,13 @@ export function outputError(e: unknown, files: readonly FileContent[], leftAs: L
 
 /** A file system error in a few words a person can act on. */
 export function whyFailed(err: NodeJS.ErrnoException): string {
-  return err.code === 'ENOSPC' ? 'no space left on device'
-    : err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied'
-    : err.code === 'EROFS' ? 'read-only file system'
-    : err.code === 'ENOENT' ? 'directory does not exist'
-    : err.message;
+  return err.code === 'ENOSPC'
+    ? 'no space left on device'
+    : err.code === 'EACCES' || err.code === 'EPERM'
+      ? 'permission denied'
+      : err.code === 'EROFS'
+        ? 'read-only file system'
+        : err.code === 'ENOENT'
+          ? 'directory does not exist'
+          : err.message;
 }

@@ -149,7 +149,10 @@ function takeOverIfStale(lockDir: string, dir: string, log: Logger): void {
     const owner = readOwner(path);
     if (owner === 'gone') continue;
     const busy = liveOwner(owner, path);
-    if (busy) throw new HelperError('busy', `cert_dir ${dir} is in use by another spiffe-helper: ${busy}; only one helper may write a cert_dir (stop it, or give this one another cert_dir)`, { reason: 'busy' });
+    if (busy)
+      throw new HelperError('busy', `cert_dir ${dir} is in use by another spiffe-helper: ${busy}; only one helper may write a cert_dir (stop it, or give this one another cert_dir)`, {
+        reason: 'busy',
+      });
     try {
       unlinkSync(path);
       log.warn('took over the cert_dir lock of a helper that is gone', { lock: lockDir, pid: owner?.pid, host: owner?.host, since: owner?.since });

@@ -38,7 +38,8 @@ export function storeRenderer(stores: StoreOutputs, out: X509Output, certDir: st
     if (stores.truststore) {
       const { fileName, password } = stores.truststore;
       // A truststore with no CA would make every peer untrusted: refused like a bad bundle, the last good files stay.
-      if (trusted.length === 0) throw new HelperError('x509bundle', `truststore ${fileName}: no CA certificate to trust in the update${out.omitExpired ? ' (omit_expired left none)' : ''}`, { reason: 'truststore_empty' });
+      if (trusted.length === 0)
+        throw new HelperError('x509bundle', `truststore ${fileName}: no CA certificate to trust in the update${out.omitExpired ? ' (omit_expired left none)' : ''}`, { reason: 'truststore_empty' });
       files.push({ path: join(certDir, fileName), data: encodeTruststore(trusted, { password: password.reveal(), format }), mode: out.certFileMode });
     }
     last = { inputs, files };

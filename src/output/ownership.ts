@@ -71,11 +71,13 @@ export function giveOwner(fd: number, owner: Owner | undefined, tempPath: string
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'EPERM' && code !== 'EACCES') throw e;
     if (configured.uid !== undefined || configured.gid !== undefined) {
-      throw new HelperError('output', `cannot give ${path} the owner set by file_owner/file_group (${owner.uid}:${owner.gid}): permission denied (the helper needs to run as root or with CAP_CHOWN)`, { cause: e });
+      throw new HelperError('output', `cannot give ${path} the owner set by file_owner/file_group (${owner.uid}:${owner.gid}): permission denied (the helper needs to run as root or with CAP_CHOWN)`, {
+        cause: e,
+      });
     }
     if (warned) return;
     warned = true;
-    log.warn('cannot keep the owner of a rewritten file: the helper may not change file owners (run it as root or with CAP_CHOWN, or as the owner); rewritten files belong to the helper\'s user', {
+    log.warn("cannot keep the owner of a rewritten file: the helper may not change file owners (run it as root or with CAP_CHOWN, or as the owner); rewritten files belong to the helper's user", {
       file: path,
       owner: `${owner.uid}:${owner.gid}`,
       helper: `${process.getuid?.()}:${process.getgid?.()}`,

@@ -46,7 +46,10 @@ export async function writeFilesSwapDir(configuredDir: string, files: readonly F
     throw outputError(e, files);
   }
   // `..data` has switched: readers that go through it see the new set from here on.
-  await linkNames(certDir, files.map((f) => basename(f.path))).catch(rethrowAs(files, 'partial'));
+  await linkNames(
+    certDir,
+    files.map((f) => basename(f.path)),
+  ).catch(rethrowAs(files, 'partial'));
   if (disk) await fsyncDir(certDir).catch(rethrowAs(files, 'not-durable'));
   const keep = [basename(version), previous];
   return { removeOldVersions: () => removeOldVersions(certDir, keep) };

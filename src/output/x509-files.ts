@@ -20,8 +20,7 @@ export function renderX509Files(svid: X509Svid, ctx: X509Context, out: X509Outpu
   if (out.svidFileName === undefined) return [];
   const path = (name: string): string => outputPath(certDir, name);
   const [leaf, ...intermediates] = svid.certificates;
-  const keep = (certs: readonly Certificate[]): Certificate[] =>
-    out.omitExpired ? certs.filter((c) => c.notAfter.getTime() > now.getTime()) : [...certs];
+  const keep = (certs: readonly Certificate[]): Certificate[] => (out.omitExpired ? certs.filter((c) => c.notAfter.getTime() > now.getTime()) : [...certs]);
 
   // As in the Go helper, omit_expired filters every certificate written, the SVID's own
   // intermediates too (the leaf is never expired here: validation refuses an expired SVID).

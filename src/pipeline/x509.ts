@@ -55,7 +55,10 @@ export const x509Pipeline: Pipeline = {
         }
         const { svid, files } = update;
         // Names as configured (relative to cert_dir): a file name may be a path (Go's file model).
-        health.x509Written({ spiffeId: svid.id.toString(), serial: svid.serial, notAfter: svid.notAfter }, files.map((f) => relative(config.certDir, f.path)));
+        health.x509Written(
+          { spiffeId: svid.id.toString(), serial: svid.serial, notAfter: svid.notAfter },
+          files.map((f) => relative(config.certDir, f.path)),
+        );
         return notify.rotated();
       },
       onFailure: (e, retryInMs) => {

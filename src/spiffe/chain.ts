@@ -88,7 +88,8 @@ export function verifyChain(chain: readonly Certificate[], anchors: readonly Cer
     return note(0, 'chain_untrusted', `no CA of the bundle and no intermediate issued ${label(cert)}${issuer ? ` (its issuer is CN=${issuer}${selfSigned})` : selfSigned}`);
   };
   const unhandled = chain.find((c) => c.extensions.unhandledCritical);
-  if (unhandled) return { ok: false, reason: 'chain_untrusted', detail: `${label(unhandled)} has a critical extension nobody here understands (${unhandled.extensions.unhandledCritical!.join(', ')})` };
+  if (unhandled)
+    return { ok: false, reason: 'chain_untrusted', detail: `${label(unhandled)} has a critical extension nobody here understands (${unhandled.extensions.unhandledCritical!.join(', ')})` };
   const leafInvalid = validityProblem(leaf, now);
   if (leafInvalid) return { ok: false, reason: leafInvalid.reason, detail: `the leaf ${leafInvalid.detail}` };
   const path = walk(leaf, [leaf]);
@@ -135,7 +136,8 @@ function nameConstraintProblem(path: readonly Certificate[]): Invalid | undefine
     for (const kind of ['uri', 'dns'] as const) {
       for (const name of names[kind]) {
         const within = (c: string) => (kind === 'uri' ? uriHostMatches(name, c) : dnsMatches(name, c));
-        if (nc.permitted[kind].length > 0 && !nc.permitted[kind].some(within)) return { reason: 'chain_untrusted', cert: ca, detail: `does not permit the leaf's name ${JSON.stringify(name)} (name constraints)` };
+        if (nc.permitted[kind].length > 0 && !nc.permitted[kind].some(within))
+          return { reason: 'chain_untrusted', cert: ca, detail: `does not permit the leaf's name ${JSON.stringify(name)} (name constraints)` };
         if (nc.excluded[kind].some(within)) return { reason: 'chain_untrusted', cert: ca, detail: `excludes the leaf's name ${JSON.stringify(name)} (name constraints)` };
       }
     }
@@ -248,9 +250,11 @@ function computeSignature(cert: Certificate, parent: Certificate): 'ok' | 'bad' 
   if (!KEY_TYPES[scheme.kind].includes(key.asymmetricKeyType ?? '')) return 'bad';
   try {
     const ok =
-      scheme.kind === 'ed25519' ? verify(null, cert.tbs, key, cert.signature)
-      : scheme.kind === 'pss' ? verify(scheme.hash, cert.tbs, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: scheme.saltLength }, cert.signature)
-      : verify(scheme.hash, cert.tbs, key, cert.signature);
+      scheme.kind === 'ed25519'
+        ? verify(null, cert.tbs, key, cert.signature)
+        : scheme.kind === 'pss'
+          ? verify(scheme.hash, cert.tbs, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: scheme.saltLength }, cert.signature)
+          : verify(scheme.hash, cert.tbs, key, cert.signature);
     return ok ? 'ok' : 'bad';
   } catch {
     return 'bad';

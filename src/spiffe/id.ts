@@ -19,9 +19,7 @@ export class TrustDomain {
     }
     if (input === '') throw idError('trust domain is missing');
     if (!tdChars.test(input)) {
-      throw idError(
-        `trust domain ${JSON.stringify(input)} has a character other than lower-case letters, digits, '.', '_' or '-'`,
-      );
+      throw idError(`trust domain ${JSON.stringify(input)} has a character other than lower-case letters, digits, '.', '_' or '-'`);
     }
     return new TrustDomain(input);
   }
@@ -55,9 +53,7 @@ export class SpiffeId {
     const path = slash === -1 ? '' : rest.slice(slash);
     if (td === '') throw idError(`${JSON.stringify(input)}: trust domain is missing`);
     if (!tdChars.test(td)) {
-      throw idError(
-        `${JSON.stringify(input)}: trust domain may hold only lower-case letters, digits, '.', '_' and '-' (no port, user info or percent-encoding)`,
-      );
+      throw idError(`${JSON.stringify(input)}: trust domain may hold only lower-case letters, digits, '.', '_' and '-' (no port, user info or percent-encoding)`);
     }
     if (path !== '') validatePath(input, path);
     return new SpiffeId(TrustDomain.parse(td), path);
@@ -85,9 +81,7 @@ function validatePath(input: string, path: string): void {
     }
     if (seg === '.' || seg === '..') throw idError(`${JSON.stringify(input)}: path has a dot segment`);
     if (!segChars.test(seg)) {
-      throw idError(
-        `${JSON.stringify(input)}: path may hold only letters, digits, '.', '_' and '-' (no query, fragment or percent-encoding)`,
-      );
+      throw idError(`${JSON.stringify(input)}: path may hold only letters, digits, '.', '_' and '-' (no query, fragment or percent-encoding)`);
     }
   }
 }

@@ -82,7 +82,7 @@ function unusable(jwk: Record<string, unknown>, kid: string | undefined, loaded:
  */
 export function parseJwtBundleSet(bundles: Readonly<Record<string, Uint8Array | string>> | ReadonlyMap<string, Uint8Array | string>): JwtBundleSet {
   const entries = bundles instanceof Map ? [...bundles] : Object.entries(bundles);
-  if (entries.length === 0) throw new HelperError('jwtbundle', 'jwtbundle: the response holds no bundles, not even our own trust domain\'s');
+  if (entries.length === 0) throw new HelperError('jwtbundle', "jwtbundle: the response holds no bundles, not even our own trust domain's");
   if (entries.length > LIMITS.federatedBundles + 1) {
     throw new HelperError('jwtbundle', `jwtbundle: the response holds ${entries.length} bundles, more than ${LIMITS.federatedBundles + 1}`, { reason: 'too_large' });
   }

@@ -8,19 +8,14 @@ import { HelperError } from '../errors.js';
  * in `agent_address`: a file name, not a URI, taken literally. grpc-js cannot resolve a bare
  * path (it tries DNS), so every accepted form becomes an explicit grpc target.
  */
-export type EndpointAddress =
-  | { kind: 'unix'; socketPath: string; target: string }
-  | { kind: 'tcp'; host: string; port: number; target: string };
+export type EndpointAddress = { kind: 'unix'; socketPath: string; target: string } | { kind: 'tcp'; host: string; port: number; target: string };
 
 /** The variable by which the SPIFFE Workload Endpoint standard names the endpoint. */
 export const ENDPOINT_ENV = 'SPIFFE_ENDPOINT_SOCKET';
 
 export function parseEndpointAddress(input: string): EndpointAddress {
   const fail = (why: string): never => {
-    throw new HelperError(
-      'address',
-      `workload endpoint address ${JSON.stringify(input)} is invalid: ${why} (use unix:///absolute/path, a bare /absolute/path, or tcp://IP:port)`,
-    );
+    throw new HelperError('address', `workload endpoint address ${JSON.stringify(input)} is invalid: ${why} (use unix:///absolute/path, a bare /absolute/path, or tcp://IP:port)`);
   };
   if (input.startsWith('/')) return unix(input);
   const colon = input.indexOf(':');

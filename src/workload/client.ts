@@ -202,7 +202,9 @@ export class WorkloadClient {
       case Status.PERMISSION_DENIED:
         // Workload API §5.2.1: the agent no longer issues what it issued before (entry deleted or changed).
         if (this.answered.has(rpc)) {
-          return new HelperError('unavailable', `${rpc}: the agent no longer issues an identity to this workload (${details}); its registration entry was deleted or no longer matches`, { reason: 'identity_redacted' });
+          return new HelperError('unavailable', `${rpc}: the agent no longer issues an identity to this workload (${details}); its registration entry was deleted or no longer matches`, {
+            reason: 'identity_redacted',
+          });
         }
         return new HelperError('unavailable', `${rpc}: no identity issued to this workload yet (${details}); check the agent's registration entries`);
       case Status.INVALID_ARGUMENT:

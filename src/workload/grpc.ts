@@ -110,8 +110,7 @@ export class Channel {
       };
       const onAbort = (): void => fail(new GrpcError(Status.CANCELLED, 'cancelled by the client'));
       o.signal.addEventListener('abort', onAbort, { once: true });
-      const deadline =
-        o.timeoutMs === undefined ? undefined : setTimeout(() => fail(new GrpcError(Status.DEADLINE_EXCEEDED, `no answer within ${o.timeoutMs} ms`)), o.timeoutMs);
+      const deadline = o.timeoutMs === undefined ? undefined : setTimeout(() => fail(new GrpcError(Status.DEADLINE_EXCEEDED, `no answer within ${o.timeoutMs} ms`)), o.timeoutMs);
       const start = (retried: boolean): void => {
         try {
           attempt = new Attempt(this.connection(), fields, body, this.options.maxReceiveBytes, o.onMessage, fail, (end) => {

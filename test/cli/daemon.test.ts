@@ -41,11 +41,15 @@ test('rotations replace the files and SIGHUP the child, which always sees the ne
   const run = helper(dir, agent.address, `cmd = "sh"\ncmd_args = ["-c", ${JSON.stringify(recorderScript(dir))}]\nrenew_signal = "SIGHUP"\n`);
   try {
     const seen: string[] = [];
-    await waitFor('4 distinct certificates on disk', () => {
-      const s = serialIn(dir);
-      if (s && s !== seen[seen.length - 1]) seen.push(s);
-      return seen.length >= 4;
-    }, 20_000);
+    await waitFor(
+      '4 distinct certificates on disk',
+      () => {
+        const s = serialIn(dir);
+        if (s && s !== seen[seen.length - 1]) seen.push(s);
+        return seen.length >= 4;
+      },
+      20_000,
+    );
     await waitFor('the child to record 3 SIGHUPs', () => lines(join(dir, 'hup.log')).length >= 3);
     const hups = lines(join(dir, 'hup.log'));
     // Each SIGHUP came after its rotation's files were in place: the child saw a rotated
@@ -123,7 +127,10 @@ test('cmd_restart_policy = "on-failure" restarts a failing child with backoff', 
 // A short-lived cmd with renew_signal (configs written for the Go helper 0.9.x, Go issue #246):
 // started again at each rotation while the helper keeps going. The Go behaviour, for a Go (HCL)
 // config by default and for TOML with cmd_restart_policy = "next-rotation".
-for (const [dialect, policy] of [['HCL (Go config, by default)', ''], ['TOML', 'cmd_restart_policy = "next-rotation"\n']] as const) {
+for (const [dialect, policy] of [
+  ['HCL (Go config, by default)', ''],
+  ['TOML', 'cmd_restart_policy = "next-rotation"\n'],
+] as const) {
   test(`${dialect}: a cmd that exits is started again at each rotation and the helper keeps going`, async () => {
     const dir = tempDir();
     const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
@@ -156,7 +163,10 @@ test('ownership across rotations: a key chowned to uid 70 stays 70 with its mode
   const dir = tempDir();
   const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
   const run = helper(dir, agent.address, 'file_group = "71"\n');
-  const owner = (f: string) => { const st = statSync(join(dir, 'certs', f)); return `${st.uid}:${st.gid}:${(st.mode & 0o777).toString(8)}`; };
+  const owner = (f: string) => {
+    const st = statSync(join(dir, 'certs', f));
+    return `${st.uid}:${st.gid}:${(st.mode & 0o777).toString(8)}`;
+  };
   try {
     await waitFor('the first files', () => serialIn(dir) !== '');
     assert.equal(owner('svid.pem'), '0:71:644', 'file_group applies to a created file');
@@ -177,7 +187,10 @@ test('file_owner / file_group: names and ids are read, an unknown name is a conf
   const base = 'cert_dir = "c"\nsvid_file_name = "a"\nsvid_key_file_name = "b"\nsvid_bundle_file_name = "d"\n';
   assert.deepEqual(parseConfig(`${base}file_owner = "root"\nfile_group = 71\n`, 'helper.conf', {}).fileOwnership, { uid: 0, gid: 71 });
   assert.deepEqual(parseConfig(base, 'helper.conf', {}).fileOwnership, { uid: undefined, gid: undefined });
-  assert.throws(() => parseConfig(`${base}file_owner = "no-such-user-here"\n`, 'helper.conf', {}), /helper\.conf:5: file_owner: no user named "no-such-user-here" in \/etc\/passwd; give the numeric id instead/);
+  assert.throws(
+    () => parseConfig(`${base}file_owner = "no-such-user-here"\n`, 'helper.conf', {}),
+    /helper\.conf:5: file_owner: no user named "no-such-user-here" in \/etc\/passwd; give the numeric id instead/,
+  );
   assert.throws(() => parseConfig(`${base}file_group = true\n`, 'helper.conf', {}), /file_group: must be a group name or a numeric id, got boolean/);
 });
 

@@ -82,7 +82,12 @@ test('file modes come from jwt_svid_file_mode and jwt_bundle_file_mode; X.509 an
 
 test('the hint picks the JWT-SVID of that identity', async () => {
   const dir = tempDir();
-  const a = await agent(dir, { identities: [{ spiffeId: 'spiffe://example.org/one', hint: 'first' }, { spiffeId: 'spiffe://example.org/two', hint: 'second' }] });
+  const a = await agent(dir, {
+    identities: [
+      { spiffeId: 'spiffe://example.org/one', hint: 'first' },
+      { spiffeId: 'spiffe://example.org/two', hint: 'second' },
+    ],
+  });
   const r = await runCli(['--config', jwtConfig(dir, a.address, `hint = "second"\n${TWO_TOKENS}`), '--once']);
   assert.equal(r.code, 0, r.stderr);
   const v = await runCli(['jwt', 'verify', '--bundle', certs(dir, 'jwt_bundle.json'), '--audience', 'db', read(certs(dir, 'db.jwt'))]);

@@ -125,7 +125,19 @@ test('the text format: HELP and TYPE for every family, escaped labels, nothing b
   m.refused('hint_not_sent');
   m.refused('chain_untrusted');
   const text = m.render(now);
-  for (const family of ['build_info', 'x509_svid_expiry_seconds', 'x509_svid_expiry_timestamp_seconds', 'jwt_svid_expiry_seconds', 'jwt_svid_expiry_timestamp_seconds', 'rotations_total', 'write_failures_total', 'refused_updates_total', 'reconnects_total', 'child_restarts_total', 'last_update_timestamp_seconds']) {
+  for (const family of [
+    'build_info',
+    'x509_svid_expiry_seconds',
+    'x509_svid_expiry_timestamp_seconds',
+    'jwt_svid_expiry_seconds',
+    'jwt_svid_expiry_timestamp_seconds',
+    'rotations_total',
+    'write_failures_total',
+    'refused_updates_total',
+    'reconnects_total',
+    'child_restarts_total',
+    'last_update_timestamp_seconds',
+  ]) {
     assert.match(text, new RegExp(`^# HELP spiffe_helper_${family} .+\n# TYPE spiffe_helper_${family} (counter|gauge)$`, 'm'));
   }
   assert.match(text, /^spiffe_helper_x509_svid_expiry_seconds 90\.500$/m);

@@ -9,7 +9,6 @@ import { opensslPublicKeys, opensslUriSan, opensslVerify } from '../helpers/open
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
-
 for (const keyType of ['ec-p256', 'ec-p384', 'rsa-2048', 'ed25519'] as const) {
   test(`--once writes an SVID (${keyType}, with intermediate) that openssl verifies, and exits 0`, async () => {
     const dir = tempDir();
@@ -68,7 +67,10 @@ test('retries after UNAVAILABLE until the agent is up', async () => {
   assert.ok(existsSync(join(dir, 'certs', 'svid.pem')));
 });
 
-for (const [name, code] of [['INVALID_ARGUMENT', status.INVALID_ARGUMENT], ['UNIMPLEMENTED', status.UNIMPLEMENTED]] as const) {
+for (const [name, code] of [
+  ['INVALID_ARGUMENT', status.INVALID_ARGUMENT],
+  ['UNIMPLEMENTED', status.UNIMPLEMENTED],
+] as const) {
   test(`no retry after ${name}: exits 5 at once`, async () => {
     const dir = tempDir();
     const a = await devAgent(dir);

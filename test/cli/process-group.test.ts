@@ -17,7 +17,9 @@ function helper(dir: string, address: string, script: string, extra: string): Ru
   // A failing test must not leave the helper or its leaks running.
   after(() => {
     run.child.kill('SIGKILL');
-    pidsIn(join(dir, 'pids')).filter(alive).forEach((p) => process.kill(p, 'SIGKILL'));
+    pidsIn(join(dir, 'pids'))
+      .filter(alive)
+      .forEach((p) => process.kill(p, 'SIGKILL'));
     // The shell too: it holds the helper's stderr open, and this file would never end.
     const leader = cmdPid(run.stderr());
     if (leader && alive(leader)) process.kill(-leader, 'SIGKILL');

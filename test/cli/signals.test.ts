@@ -47,7 +47,10 @@ function handlersInstalled(pid: number): boolean {
 }
 
 for (const c of cases) {
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     const expected = c.oneShot ? code : 0;
     test(`${sig} stops ${c.name}: exit ${expected}`, async () => {
       const dir = tempDir();

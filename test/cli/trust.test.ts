@@ -142,10 +142,12 @@ test('inspect flags what the helper refuses, with the same verdict (one verifica
     const r = await runCli(['inspect', '--dir', dir, '--json']);
     assert.notEqual(r.code, 0, `${name}: inspect found nothing`);
     const report = JSON.parse(r.stdout);
-    assert.ok(report.problems.some((p: string) => p.includes(`[${c.reason}]`)), `${name}: ${JSON.stringify(report.problems)}`);
+    assert.ok(
+      report.problems.some((p: string) => p.includes(`[${c.reason}]`)),
+      `${name}: ${JSON.stringify(report.problems)}`,
+    );
   }
 });
-
 
 test('agent_address is an RFC 3986 URI: unix:///dir/a%20b.sock reaches the socket "a b.sock"', async () => {
   const dir = tempDir();

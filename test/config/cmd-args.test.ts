@@ -124,7 +124,10 @@ test('cmd_args: the same as Go encoding/csv on a table of tricky inputs', async 
 test('cmd_args: the same as Go encoding/csv on generated strings', async () => {
   const binary = await goReference();
   const alphabet = fc.constantFrom(' ', ' ', '"', '"', 'a', 'b', '\n', '\r', "'", '\t', 'é');
-  const inputs = fc.sample(fc.array(alphabet, { maxLength: 12 }).map((a) => a.join('')), { numRuns: 3000, seed: 15 });
+  const inputs = fc.sample(
+    fc.array(alphabet, { maxLength: 12 }).map((a) => a.join('')),
+    { numRuns: 3000, seed: 15 },
+  );
   const results = runGo(binary, inputs);
   inputs.forEach((input, i) => agree(input, results[i]!));
 });

@@ -144,7 +144,11 @@ const errors: [string, string, RegExp][] = [
   ['health port range', `${base}[health_checks]\nbind_port = 70000\n`, /health_checks\.bind_port: must be between 0 and 65535/],
   ['health path', `${base}[health_checks]\nliveness_path = "live"\n`, /health_checks\.liveness_path: must start with "\/"/],
   ['log level', `${base}log_level = "verbose"\n`, /log_level: must be one of debug, info, warn, error/],
-  ['federated pattern that matches another output', `${base}federated_bundle_file_name = "{trust_domain}.pem"\n`, /federated_bundle_file_name: pattern "\{trust_domain\}\.pem" also matches "svid\.pem"/],
+  [
+    'federated pattern that matches another output',
+    `${base}federated_bundle_file_name = "{trust_domain}.pem"\n`,
+    /federated_bundle_file_name: pattern "\{trust_domain\}\.pem" also matches "svid\.pem"/,
+  ],
   ['federated pattern without placeholder', `${base}federated_bundle_file_name = "fed.pem"\n`, /federated_bundle_file_name: must contain \{trust_domain\}/],
   // Names (issue 12 item 15): every output is a plain name inside cert_dir, clear of the
   // helper's own entries and of the other outputs.
@@ -152,28 +156,59 @@ const errors: [string, string, RegExp][] = [
   ['name "..data" (the atomic_dir link)', base.replace('"bundle.pem"', '"..data"'), /svid_bundle_file_name: must be a file name inside cert_dir: "\.\.data" starts with "\.\.", which is reserved/],
   ['name "..data_tmp"', base.replace('"svid_key.pem"', '"..data_tmp"'), /svid_key_file_name: .*"\.\.data_tmp" starts with "\.\.", which is reserved/],
   ['name of a version directory', base.replace('"svid.pem"', '"..2026_11_23_03_06_31.ab12cd"'), /svid_file_name: .*starts with "\.\.", which is reserved/],
-  ['name of the cert_dir lock', `${base}jwt_bundle_file_name = "..spiffe-helper.lock"
-`, /jwt_bundle_file_name: .*"\.\.spiffe-helper\.lock" starts with "\.\."/],
+  [
+    'name of the cert_dir lock',
+    `${base}jwt_bundle_file_name = "..spiffe-helper.lock"
+`,
+    /jwt_bundle_file_name: .*"\.\.spiffe-helper\.lock" starts with "\.\."/,
+  ],
   ['name with the shape of a temporary', base.replace('"bundle.pem"', '".svid.pem.0123456789abcdef0123456789abcdef.tmp"'), /svid_bundle_file_name: .*has the shape of the helper's temporary files/],
   ['name with a NUL', base.replace('"bundle.pem"', '"bundle\\u0000.pem"'), /svid_bundle_file_name: .*contains a NUL character/],
   ['name too long for its temporary', base.replace('"bundle.pem"', `"${'b'.repeat(218)}"`), /svid_bundle_file_name: .*is longer than 217 bytes/],
-  ['jwt_svid_file_name naming a directory', `${base}jwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "../jwts/" }]
-`, /jwt_svids\[0\]\.jwt_svid_file_name: .*ends with "\/"/],
-  ['jwt_svid_file_name equal to svid_key_file_name', `${base}jwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "svid_key.pem" }]
-`, /two outputs would write the same file "svid_key\.pem"/],
-  ['federated pattern in the reserved namespace', `${base}federated_bundle_file_name = "..{trust_domain}.pem"
-`, /federated_bundle_file_name: .*starts with "\.\.", which is reserved/],
-  ['federated pattern with a path', `${base}federated_bundle_file_name = "fed/{trust_domain}.pem"
-`, /federated_bundle_file_name: .*contains "\/"/],
-  ['federated pattern that matches the JWT bundle file', `${base}federated_bundle_file_name = "fed_{trust_domain}.json"\njwt_bundle_file_name = "fed_example.org.json"\n`, /federated_bundle_file_name: pattern "fed_\{trust_domain\}\.json" also matches "fed_example\.org\.json"/],
-  ['jwks pattern in the reserved namespace', `${base}jwt_bundle_format = "jwks"
+  [
+    'jwt_svid_file_name naming a directory',
+    `${base}jwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "../jwts/" }]
+`,
+    /jwt_svids\[0\]\.jwt_svid_file_name: .*ends with "\/"/,
+  ],
+  [
+    'jwt_svid_file_name equal to svid_key_file_name',
+    `${base}jwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "svid_key.pem" }]
+`,
+    /two outputs would write the same file "svid_key\.pem"/,
+  ],
+  [
+    'federated pattern in the reserved namespace',
+    `${base}federated_bundle_file_name = "..{trust_domain}.pem"
+`,
+    /federated_bundle_file_name: .*starts with "\.\.", which is reserved/,
+  ],
+  [
+    'federated pattern with a path',
+    `${base}federated_bundle_file_name = "fed/{trust_domain}.pem"
+`,
+    /federated_bundle_file_name: .*contains "\/"/,
+  ],
+  [
+    'federated pattern that matches the JWT bundle file',
+    `${base}federated_bundle_file_name = "fed_{trust_domain}.json"\njwt_bundle_file_name = "fed_example.org.json"\n`,
+    /federated_bundle_file_name: pattern "fed_\{trust_domain\}\.json" also matches "fed_example\.org\.json"/,
+  ],
+  [
+    'jwks pattern in the reserved namespace',
+    `${base}jwt_bundle_format = "jwks"
 jwt_bundle_file_name = "..{trust_domain}.json"
-`, /jwt_bundle_file_name: .*starts with "\.\."/],
+`,
+    /jwt_bundle_file_name: .*starts with "\.\."/,
+  ],
 ];
 
 for (const [name, text, re] of errors) {
   test(`config error: ${name}`, () => {
-    assert.throws(() => parse(text), (e) => isHelperError(e, 'config') && re.test(e.message));
+    assert.throws(
+      () => parse(text),
+      (e) => isHelperError(e, 'config') && re.test(e.message),
+    );
   });
 }
 
@@ -190,7 +225,10 @@ const modeWarnings: [string, string, string[]][] = [
 for (const [name, extra, keys] of modeWarnings) {
   test(`a secret's file mode open to others is a start-up warning naming the key: ${name}`, () => {
     const warnings = parse(`${base}${extra}`).warnings;
-    assert.deepEqual(warnings.map((w) => w.key), keys);
+    assert.deepEqual(
+      warnings.map((w) => w.key),
+      keys,
+    );
     for (const w of warnings) assert.match(w.message, new RegExp(`^${w.key} 0\\d{3} grants access to users other than the owner`));
   });
 }

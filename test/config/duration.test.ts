@@ -39,10 +39,7 @@ for (const [name, text] of refused) {
 }
 
 test('config error names the key: cmd_stop_grace_period = "1000h"', () => {
-  assert.throws(
-    () => parseConfig(`${baseConfigToml}cmd = "x"\nrenew_signal = "SIGHUP"\ncmd_stop_grace_period = "1000h"\n`, 'helper.conf', {}),
-    /cmd_stop_grace_period: "1000h" is too long/,
-  );
+  assert.throws(() => parseConfig(`${baseConfigToml}cmd = "x"\nrenew_signal = "SIGHUP"\ncmd_stop_grace_period = "1000h"\n`, 'helper.conf', {}), /cmd_stop_grace_period: "1000h" is too long/);
 });
 
 test('config error names the variable: SPIFFE_HELPER_CMD_STOP_GRACE_PERIOD=1000h', () => {

@@ -9,7 +9,10 @@ import { tempDir } from '../helpers/tmp.js';
 
 const parse = (text: string, env: NodeJS.ProcessEnv = {}, daemonMode?: boolean) => parseConfig(text, 'helper.conf', env, { daemonMode });
 const rejects = (text: string, re: RegExp, env: NodeJS.ProcessEnv = {}, daemonMode?: boolean) =>
-  assert.throws(() => parse(text, env, daemonMode), (e) => isHelperError(e, 'config') && re.test(e.message));
+  assert.throws(
+    () => parse(text, env, daemonMode),
+    (e) => isHelperError(e, 'config') && re.test(e.message),
+  );
 
 const X509 = `svid_file_name = "svid.pem"\nsvid_key_file_name = "svid_key.pem"\nsvid_bundle_file_name = "svid_bundle.pem"\n`;
 
@@ -92,7 +95,10 @@ health_checks {
   assert.equal(c.dialect, 'hcl');
   assert.equal(c.x509?.certFileMode, 0o644);
   assert.equal(c.x509?.keyFileMode, 0o600);
-  assert.deepEqual(c.jwtSvids.map((j) => j.fileName), ['a.jwt', 'b.jwt']);
+  assert.deepEqual(
+    c.jwtSvids.map((j) => j.fileName),
+    ['a.jwt', 'b.jwt'],
+  );
   assert.deepEqual(c.health, { enabled: true, bindAddress: '0.0.0.0', port: 8081, livenessPath: '/live', readinessPath: '/ready', metricsEnabled: false });
 });
 
@@ -116,7 +122,11 @@ test('HCL-JSON is told apart by its opening brace', () => {
 const unknown: [string, string, RegExp][] = [
   ['HCL top level', `cert_dir = "c"\n${X509}health_checks {\n}\ntimeout = "5s"\n`, /^helper\.conf:7: timeout: unknown key/],
   ['HCL block', `cert_dir = "c"\n${X509}health_checks {\n  listener_enabled = true\n  port = 9\n}\n`, /^helper\.conf:7: health_checks\.port: unknown key/],
-  ['HCL jwt_svids entry', `cert_dir = "c"\njwt_svids {\n  jwt_audience = "a"\n  jwt_svid_file_name = "a"\n}\njwt_svids {\n  jwt_audience = "b"\n  audience = "x"\n}\n`, /^helper\.conf:8: jwt_svids\[1\]\.audience: unknown key/],
+  [
+    'HCL jwt_svids entry',
+    `cert_dir = "c"\njwt_svids {\n  jwt_audience = "a"\n  jwt_svid_file_name = "a"\n}\njwt_svids {\n  jwt_audience = "b"\n  audience = "x"\n}\n`,
+    /^helper\.conf:8: jwt_svids\[1\]\.audience: unknown key/,
+  ],
   ['HCL-JSON', `{\n  "cert_dir": "c",\n  "svid_file_name": "a",\n  "svid_key_file_name": "b",\n  "svid_bundle_file_name": "d",\n  "timeout": 5\n}\n`, /^helper\.conf:6: timeout: unknown key/],
 ];
 for (const [name, text, re] of unknown) {
@@ -163,10 +173,22 @@ test('one-shot warnings as in Go: cmd and renew_signal are not used', () => {
 const addresses: [string, string, NodeJS.ProcessEnv, string | RegExp, string?][] = [
   ['SPIRE_AGENT_ADDRESS alone is used, with a deprecation warning', '', { SPIRE_AGENT_ADDRESS: '/run/old.sock' }, 'unix:///run/old.sock', 'SPIRE_AGENT_ADDRESS'],
   ['agent_address wins over SPIRE_AGENT_ADDRESS', 'agent_address = "/run/cfg.sock"\n', { SPIRE_AGENT_ADDRESS: '/run/old.sock' }, 'unix:///run/cfg.sock', 'agent_address'],
-  ['agent_address wins even when both variables are set', 'agent_address = "/run/cfg.sock"\n', { SPIRE_AGENT_ADDRESS: '/a', SPIFFE_ENDPOINT_SOCKET: 'unix:///b' }, 'unix:///run/cfg.sock', 'agent_address'],
+  [
+    'agent_address wins even when both variables are set',
+    'agent_address = "/run/cfg.sock"\n',
+    { SPIRE_AGENT_ADDRESS: '/a', SPIFFE_ENDPOINT_SOCKET: 'unix:///b' },
+    'unix:///run/cfg.sock',
+    'agent_address',
+  ],
   ['both variables without agent_address is an error, as in Go', '', { SPIRE_AGENT_ADDRESS: '/a', SPIFFE_ENDPOINT_SOCKET: 'unix:///b' }, /both SPIRE_AGENT_ADDRESS and SPIFFE_ENDPOINT_SOCKET are set/],
   ['an empty SPIRE_AGENT_ADDRESS is not set', '', { SPIRE_AGENT_ADDRESS: '', SPIFFE_ENDPOINT_SOCKET: 'unix:///b' }, 'unix:///b', 'SPIFFE_ENDPOINT_SOCKET'],
-  ['SPIFFE_HELPER_AGENT_ADDRESS sets agent_address, which wins', '', { SPIRE_AGENT_ADDRESS: '/a', SPIFFE_ENDPOINT_SOCKET: 'unix:///b', SPIFFE_HELPER_AGENT_ADDRESS: '/c' }, 'unix:///c', 'SPIFFE_HELPER_AGENT_ADDRESS'],
+  [
+    'SPIFFE_HELPER_AGENT_ADDRESS sets agent_address, which wins',
+    '',
+    { SPIRE_AGENT_ADDRESS: '/a', SPIFFE_ENDPOINT_SOCKET: 'unix:///b', SPIFFE_HELPER_AGENT_ADDRESS: '/c' },
+    'unix:///c',
+    'SPIFFE_HELPER_AGENT_ADDRESS',
+  ],
 ];
 for (const [name, extra, env, want, source] of addresses) {
   test(`agent address: ${name}`, () => {
@@ -214,7 +236,10 @@ test('a Go config wrapping cmd with renew_signal gets the Go behaviour (started 
   assert.equal(go.notices.filter((n) => /when the program exits, it is started again at the next rotation/.test(n)).length, 1);
   const own = parse(hcl('cmd_restart_policy = "always"\n'));
   assert.equal(own.cmd?.restartPolicy, 'always');
-  assert.equal(own.notices.some((n) => /program exits/.test(n)), false);
+  assert.equal(
+    own.notices.some((n) => /program exits/.test(n)),
+    false,
+  );
   assert.equal(parse(`cert_dir = "c"\n${X509}cmd = "/usr/sbin/nginx"\nrenew_signal = "SIGHUP"\n`).cmd?.restartPolicy, 'never', 'TOML keeps wrapper semantics');
 });
 
@@ -242,8 +267,14 @@ for (const c of pathCases) {
 }
 
 test('file_layout = "atomic_dir" keeps requiring plain names in cert_dir: a path is a config error naming the key', () => {
-  rejects(`cert_dir = "c"\nsvid_file_name = "a/svid.pem"\nsvid_key_file_name = "k.pem"\nsvid_bundle_file_name = "b.pem"\nfile_layout = "atomic_dir"\n`, /svid_file_name: is a path \("a\/svid\.pem"\); file_layout = "atomic_dir" switches one directory at once, so its files must be plain names in cert_dir/);
-  rejects(`cert_dir = "c"\n${X509}jwt_bundle_format = "jwks"\njwt_bundle_file_name = "jwt/{trust_domain}.json"\n`, /jwt_bundle_file_name: with jwt_bundle_format = "jwks" must be a plain file name in cert_dir/);
+  rejects(
+    `cert_dir = "c"\nsvid_file_name = "a/svid.pem"\nsvid_key_file_name = "k.pem"\nsvid_bundle_file_name = "b.pem"\nfile_layout = "atomic_dir"\n`,
+    /svid_file_name: is a path \("a\/svid\.pem"\); file_layout = "atomic_dir" switches one directory at once, so its files must be plain names in cert_dir/,
+  );
+  rejects(
+    `cert_dir = "c"\n${X509}jwt_bundle_format = "jwks"\njwt_bundle_file_name = "jwt/{trust_domain}.json"\n`,
+    /jwt_bundle_file_name: with jwt_bundle_format = "jwks" must be a plain file name in cert_dir/,
+  );
 });
 
 test('two names for one file (a.pem and ./a.pem) are refused', () => {
@@ -259,7 +290,10 @@ test('files at paths are written atomically in their own directories, which are 
     mkdirSync(join(dir, 'work', 'certs'), { recursive: true });
     mkdirSync(join(dir, 'jwts'));
     const file = join(dir, 'helper.conf');
-    writeFileSync(file, `agent_address = "unix://${agent.socketPath}"\ncert_dir = ""\ndaemon_mode = false\nsvid_file_name = "certs/svid.pem"\nsvid_key_file_name = "certs/svid_key.pem"\nsvid_bundle_file_name = "bundle.pem"\njwt_svids = [{ jwt_audience = "aws", jwt_svid_file_name = "${dir}/jwts/aws.jwt" }]\n`);
+    writeFileSync(
+      file,
+      `agent_address = "unix://${agent.socketPath}"\ncert_dir = ""\ndaemon_mode = false\nsvid_file_name = "certs/svid.pem"\nsvid_key_file_name = "certs/svid_key.pem"\nsvid_bundle_file_name = "bundle.pem"\njwt_svids = [{ jwt_audience = "aws", jwt_svid_file_name = "${dir}/jwts/aws.jwt" }]\n`,
+    );
     const r = await runCli(['-config', file], { cwd: join(dir, 'work'), timeoutMs: 10_000 });
     assert.equal(r.code, 0, r.stderr);
     for (const f of ['work/certs/svid.pem', 'work/certs/svid_key.pem', 'work/bundle.pem', 'jwts/aws.jwt']) assert.ok(statSync(join(dir, f)).isFile(), f);
@@ -275,7 +309,13 @@ test('a Go config is told at start-up, once each, the deliberate differences it 
   const titles = go.notices.map((n) => /differs from the Go helper \(([^)]+)\)/.exec(n)?.[1]).filter(Boolean);
   assert.deepEqual(titles, ['Atomic writes: a new inode per rotation', 'Updates are validated', 'Wrapper semantics: the wrapped cmd stops with the helper']);
   const goToml = parse(`cert_dir = "c"\n${X509}cmd = "/usr/sbin/nginx"\nrenew_signal = "SIGHUP"\n`);
-  assert.ok(goToml.notices.some((n) => /\(Wrapper semantics in TOML: an exiting cmd ends the helper\): .*set cmd_restart_policy = "next-rotation"/.test(n)), 'a Go config that is valid TOML is told it gets wrapper semantics');
+  assert.ok(
+    goToml.notices.some((n) => /\(Wrapper semantics in TOML: an exiting cmd ends the helper\): .*set cmd_restart_policy = "next-rotation"/.test(n)),
+    'a Go config that is valid TOML is told it gets wrapper semantics',
+  );
   const ours = parse(`cert_dir = "c"\n${X509}cmd = "/usr/sbin/nginx"\nrenew_signal = "SIGHUP"\nfile_layout = "atomic_dir"\n`);
-  assert.equal(ours.notices.some((n) => /differs from the Go helper/.test(n)), false);
+  assert.equal(
+    ours.notices.some((n) => /differs from the Go helper/.test(n)),
+    false,
+  );
 });

@@ -24,14 +24,29 @@ const x509 = 'svid_file_name = "svid.pem"\nsvid_key_file_name = "key.pem"\nsvid_
 const errors: [string, string, RegExp][] = [
   ['an unknown format', `${jwtOnly}jwt_bundle_format = "pem"\n`, /jwt_bundle_format: must be one of go-helper, jwks, got "pem"/],
   ['jwks without a file name', `${jwtOnly}jwt_bundle_format = "jwks"\n`, /jwt_bundle_format: is "jwks" but jwt_bundle_file_name is not set/],
-  ['jwks without {trust_domain}', `${jwtOnly}jwt_bundle_format = "jwks"\njwt_bundle_file_name = "b.json"\n`, /jwt_bundle_file_name: with jwt_bundle_format = "jwks" must contain \{trust_domain\} once/],
+  [
+    'jwks without {trust_domain}',
+    `${jwtOnly}jwt_bundle_format = "jwks"\njwt_bundle_file_name = "b.json"\n`,
+    /jwt_bundle_file_name: with jwt_bundle_format = "jwks" must contain \{trust_domain\} once/,
+  ],
   ['jwks with nothing around {trust_domain}', `${jwtOnly}jwt_bundle_format = "jwks"\njwt_bundle_file_name = "{trust_domain}"\n`, /must contain \{trust_domain\} once, with a prefix or suffix/],
   ['{trust_domain} in the go-helper layout', `${jwtOnly}jwt_bundle_file_name = "{trust_domain}.json"\n`, /jwt_bundle_file_name: \{trust_domain\} is only replaced with jwt_bundle_format = "jwks"/],
-  ['a pattern that matches a token file', `cert_dir = "c"\njwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "jwt_api.json" }]\njwt_bundle_format = "jwks"\njwt_bundle_file_name = "jwt_{trust_domain}.json"\n`, /pattern "jwt_\{trust_domain\}.json" also matches "jwt_api.json", which would be deleted as a stale per-trust-domain file/],
-  ['a pattern overlapping the federated X.509 one', `cert_dir = "c"\n${x509}federated_bundle_file_name = "b_{trust_domain}.pem"\njwt_bundle_format = "jwks"\njwt_bundle_file_name = "b_{trust_domain}"\n`, /overlaps federated_bundle_file_name "b_\{trust_domain\}.pem"/],
+  [
+    'a pattern that matches a token file',
+    `cert_dir = "c"\njwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "jwt_api.json" }]\njwt_bundle_format = "jwks"\njwt_bundle_file_name = "jwt_{trust_domain}.json"\n`,
+    /pattern "jwt_\{trust_domain\}.json" also matches "jwt_api.json", which would be deleted as a stale per-trust-domain file/,
+  ],
+  [
+    'a pattern overlapping the federated X.509 one',
+    `cert_dir = "c"\n${x509}federated_bundle_file_name = "b_{trust_domain}.pem"\njwt_bundle_format = "jwks"\njwt_bundle_file_name = "b_{trust_domain}"\n`,
+    /overlaps federated_bundle_file_name "b_\{trust_domain\}.pem"/,
+  ],
 ];
 for (const [name, text, message] of errors) {
   test(`rejects ${name}`, () => {
-    assert.throws(() => parse(text), (e: unknown) => isHelperError(e, 'config') && message.test(e.message));
+    assert.throws(
+      () => parse(text),
+      (e: unknown) => isHelperError(e, 'config') && message.test(e.message),
+    );
   });
 }

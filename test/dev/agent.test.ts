@@ -170,10 +170,7 @@ describe('dev agent: Workload API', () => {
       one.svids.map((s) => s.spiffe_id),
       ['spiffe://example.org/db'],
     );
-    await assert.rejects(
-      unary(ctx.client, 'FetchJWTSVID', { audience: ['db'], spiffe_id: 'spiffe://example.org/other' }),
-      hasCode(status.PERMISSION_DENIED),
-    );
+    await assert.rejects(unary(ctx.client, 'FetchJWTSVID', { audience: ['db'], spiffe_id: 'spiffe://example.org/other' }), hasCode(status.PERMISSION_DENIED));
     await assert.rejects(unary(ctx.client, 'FetchJWTSVID', { audience: [] }), hasCode(status.INVALID_ARGUMENT));
   });
 
@@ -300,7 +297,10 @@ describe('dev agent: test hooks', () => {
     await assert.rejects(unary(ctx.client, 'FetchJWTSVID', { audience: ['a'] }), hasCode(status.PERMISSION_DENIED));
     assert.equal(ctx.agent.current(), undefined);
 
-    ctx.agent.setIdentities([{ spiffeId: 'spiffe://example.org/a', hint: 'one' }, { spiffeId: 'spiffe://example.org/b', hint: 'two' }]);
+    ctx.agent.setIdentities([
+      { spiffeId: 'spiffe://example.org/a', hint: 'one' },
+      { spiffeId: 'spiffe://example.org/b', hint: 'two' },
+    ]);
     await ctx.agent.rotate();
     const back = stream<X509SVIDResponseMessage>(ctx.client, 'FetchX509SVID');
     assert.deepEqual(
@@ -311,7 +311,10 @@ describe('dev agent: test hooks', () => {
   });
 
   it('setIdentities refuses IDs outside the trust domain', () => {
-    assert.throws(() => ctx.agent.setIdentities([{ spiffeId: 'spiffe://other.org/a' }]), (e) => isHelperError(e, 'usage'));
+    assert.throws(
+      () => ctx.agent.setIdentities([{ spiffeId: 'spiffe://other.org/a' }]),
+      (e) => isHelperError(e, 'usage'),
+    );
   });
 
   it('dropping a federated trust domain removes it from every stream', async () => {

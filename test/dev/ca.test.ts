@@ -96,18 +96,12 @@ describe('DevCa X.509-SVIDs', () => {
   it('refuses IDs outside its trust domain and trust domain IDs', async () => {
     const ca = await DevCa.create({ trustDomain: td });
     for (const id of ['spiffe://other.org/w', 'spiffe://example.org']) {
-      await assert.rejects(
-        ca.issueX509Svid({ spiffeId: SpiffeId.parse(id), ttlSeconds: 60 }),
-        (e) => isHelperError(e, 'spiffe-id'),
-      );
+      await assert.rejects(ca.issueX509Svid({ spiffeId: SpiffeId.parse(id), ttlSeconds: 60 }), (e) => isHelperError(e, 'spiffe-id'));
     }
   });
 
   it('rejects an unknown key type with a usage error naming the choices', async () => {
-    await assert.rejects(
-      DevCa.create({ trustDomain: td, keyType: 'dsa' as never }),
-      (e) => isHelperError(e, 'usage') && /ec-p256, ec-p384, rsa-2048, ed25519/.test(e.message),
-    );
+    await assert.rejects(DevCa.create({ trustDomain: td, keyType: 'dsa' as never }), (e) => isHelperError(e, 'usage') && /ec-p256, ec-p384, rsa-2048, ed25519/.test(e.message));
   });
 });
 
@@ -140,9 +134,7 @@ describe('DevCa JWT-SVIDs', () => {
 
   it('keeps a stable kid', async () => {
     const ca = await DevCa.create({ trustDomain: td });
-    const kids = await Promise.all(
-      [1, 2].map(async () => decodeProtectedHeader(await ca.signJwtSvid({ spiffeId: workload, audience: ['a'], ttlSeconds: 60 })).kid),
-    );
+    const kids = await Promise.all([1, 2].map(async () => decodeProtectedHeader(await ca.signJwtSvid({ spiffeId: workload, audience: ['a'], ttlSeconds: 60 })).kid));
     assert.equal(kids[0], kids[1]);
     assert.equal(ca.jwks().keys[0]!.kid, kids[0]);
   });

@@ -46,10 +46,7 @@ describe('dev-agent flags', () => {
     ]);
     assert.ok(options !== 'help');
     assert.equal(options.trustDomain, 'acme.org');
-    assert.deepEqual(options.identities, [
-      { spiffeId: 'spiffe://acme.org/web', hint: 'internal' },
-      { spiffeId: 'spiffe://acme.org/db' },
-    ]);
+    assert.deepEqual(options.identities, [{ spiffeId: 'spiffe://acme.org/web', hint: 'internal' }, { spiffeId: 'spiffe://acme.org/db' }]);
     assert.deepEqual(options.federatedTrustDomains, ['partner.org', 'other.org']);
     assert.equal(options.svidTtlSeconds, 120);
     assert.equal(options.jwtTtlSeconds, 45);

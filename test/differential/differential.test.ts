@@ -28,7 +28,10 @@ for (const name of corpus()) {
     const unexpected = diffs.filter((d) => !docs.some((doc) => matches(doc, d)));
     assert.equal(unexpected.length, 0, `differences not in documented-differences.json:\n${table(unexpected)}`);
     for (const doc of docs.filter((d) => d.configs.includes(name))) {
-      assert.ok(diffs.some((d) => matches(doc, d)), `documented difference no longer seen on ${name} (remove it from the list): ${doc.key}: ${doc.reason}`);
+      assert.ok(
+        diffs.some((d) => matches(doc, d)),
+        `documented difference no longer seen on ${name} (remove it from the list): ${doc.key}: ${doc.reason}`,
+      );
     }
   });
 }

@@ -83,7 +83,10 @@ export async function compareConfig(name: string, goBinary: string, agents: Agen
     const goChild = start([goBinary], goRun);
     const oursChild = start([process.execPath, join(REPO, 'dist/cli.js')], oursRun);
     helpers.push(goChild, oursChild);
-    for (const [child, run] of [[goChild, goRun], [oursChild, oursRun]] as const) {
+    for (const [child, run] of [
+      [goChild, goRun],
+      [oursChild, oursRun],
+    ] as const) {
       const log = createWriteStream(`${run.dir}.log`);
       child.stdout!.pipe(log);
       child.stderr!.pipe(log);
@@ -184,7 +187,12 @@ async function firstFiles(runs: [Run, Run], ms: number): Promise<[Map<string, nu
 
 /** The outputs' inodes: not our lock (`..spiffe-helper.lock/`), which the Go helper has no counterpart of. */
 function inodes(dir: string): Map<string, number> {
-  const outputs = walk(dir).filter((f) => !relative(dir, f).split('/').some((part) => part.startsWith('..')));
+  const outputs = walk(dir).filter(
+    (f) =>
+      !relative(dir, f)
+        .split('/')
+        .some((part) => part.startsWith('..')),
+  );
   return new Map(outputs.map((f) => [relative(dir, f), statSync(f).ino]));
 }
 
@@ -273,7 +281,15 @@ const GO_HEALTH_FIELDS = ['status', 'health'];
 function canonical(body: string, only: readonly string[]): string {
   try {
     const sort = (v: unknown): unknown =>
-      Array.isArray(v) ? v.map(sort) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, sort(x)])) : v;
+      Array.isArray(v)
+        ? v.map(sort)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.entries(v)
+                .sort(([a], [b]) => a.localeCompare(b))
+                .map(([k, x]) => [k, sort(x)]),
+            )
+          : v;
     const top = Object.entries(JSON.parse(body) as Record<string, unknown>).filter(([k]) => only.includes(k));
     return JSON.stringify(sort(Object.fromEntries(top)));
   } catch {
@@ -283,7 +299,12 @@ function canonical(body: string, only: readonly string[]): string {
 
 function otherFields(body: string, known: readonly string[]): string {
   try {
-    return Object.keys(JSON.parse(body) as Record<string, unknown>).filter((k) => !known.includes(k)).sort().join(',') || 'none';
+    return (
+      Object.keys(JSON.parse(body) as Record<string, unknown>)
+        .filter((k) => !known.includes(k))
+        .sort()
+        .join(',') || 'none'
+    );
   } catch {
     return 'not JSON';
   }

@@ -21,11 +21,19 @@ function readmeList(): string[] {
 test('README "What behaves differently" lists exactly the documented differences, in order', () => {
   const titles = readmeList();
   assert.ok(titles.length > 0, 'the README section has its list');
-  assert.deepEqual(titles, documented().map((d) => d.title));
+  assert.deepEqual(
+    titles,
+    documented().map((d) => d.title),
+  );
 });
 
 test('the differences said at start-up and by convert-config are the documented ones, under the same titles', () => {
-  assert.deepEqual(DELIBERATE_DIFFERENCES.map((d) => d.title).sort(), documented().map((d) => d.title).sort());
+  assert.deepEqual(
+    DELIBERATE_DIFFERENCES.map((d) => d.title).sort(),
+    documented()
+      .map((d) => d.title)
+      .sort(),
+  );
 });
 
 test('the README says plainly that single-file subPath mounts and inode watchers must use the directory', () => {

@@ -18,22 +18,7 @@ import { workloadServiceDefinition } from '../../src/dev/service.js';
 import type { X509SVIDResponseMessage } from '../../src/workload/proto.js';
 import { cliPath, writeConfig } from '../helpers/cli.js';
 import { delay, waitFor } from '../helpers/wait.js';
-import {
-  assertUnchanged,
-  backoffBound,
-  freePort,
-  Helper,
-  httpStatus,
-  isRejected,
-  isRetry,
-  isWritten,
-  leafSerial,
-  leftovers,
-  serialOf,
-  scope,
-  snapshot,
-  type Scope,
-} from './lib.js';
+import { assertUnchanged, backoffBound, freePort, Helper, httpStatus, isRejected, isRetry, isWritten, leafSerial, leftovers, serialOf, scope, snapshot, type Scope } from './lib.js';
 
 const counts = { faults: 0, retriesObserved: 0, anomalies: 0 };
 after(() => console.log(`# agent faults: ${counts.faults} faults injected, ${counts.retriesObserved} retries observed, ${counts.anomalies} anomalies`));
@@ -159,9 +144,7 @@ class FakeAgent {
       FetchJWTSVID: refuse,
       ValidateJWTSVID: refuse,
     });
-    await new Promise<void>((resolve, reject) =>
-      f.server.bindAsync(`unix:${socketPath}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())),
-    );
+    await new Promise<void>((resolve, reject) => f.server.bindAsync(`unix:${socketPath}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
     s.defer(() => f.close());
     return f;
   }
@@ -195,7 +178,10 @@ test('backoff: 200 ms doubling, jitter within [d/2, d], capped at 30 s, reset by
       assert.ok(d >= min && d <= max, `step ${k}: ${d} not in [${min}, ${max}]`);
     });
     assert.ok(Math.max(...seq) <= 30_000, 'never above the 30 s cap');
-    assert.ok(seq.slice(20).every((d) => d >= 15_000), 'at the cap, never below 15 s (no hot loop)');
+    assert.ok(
+      seq.slice(20).every((d) => d >= 15_000),
+      'at the cap, never below 15 s (no hot loop)',
+    );
     b.reset();
     assert.ok(b.next() <= 200, 'a message resets the backoff');
   }
@@ -210,7 +196,11 @@ describe('agent faults', { concurrency: 3 }, () => {
     counts.faults++;
     await delay(3000);
     const retries = h.lines(m).filter(isRetry);
-    assertBackoffSequence(retries.map((l) => Number(l.retry_in_ms)), 'agent gone', 0);
+    assertBackoffSequence(
+      retries.map((l) => Number(l.retry_in_ms)),
+      'agent gone',
+      0,
+    );
     // Cumulative backoff floors are 100, 300, 700, 1500, 3100 ms: at most 5 failures in 3 s, at least 3.
     assert.ok(retries.length >= 3 && retries.length <= 5, `failures logged in 3 s: ${retries.length}`);
     assert.match(String(retries.at(-1)!.reason), /no agent at socket .*agent\.sock \(socket file not found\)/);
@@ -246,7 +236,11 @@ describe('agent faults', { concurrency: 3 }, () => {
     await waitFor('the helper to retry twice', () => h.lines(m).filter(isRetry).length >= 3);
     assert.ok(existsSync(sock), 'SIGKILL leaves the socket file behind');
     const retries = h.lines(m).filter(isRetry);
-    assertBackoffSequence(retries.map((l) => Number(l.retry_in_ms)), 'agent killed', 0);
+    assertBackoffSequence(
+      retries.map((l) => Number(l.retry_in_ms)),
+      'agent killed',
+      0,
+    );
     assert.ok(
       retries.slice(1).some((l) => /no agent is listening at socket/.test(String(l.reason))),
       `a stale socket is reported as "no agent is listening": ${retries.map((l) => l.reason).join(' | ')}`,
@@ -295,7 +289,14 @@ describe('agent faults', { concurrency: 3 }, () => {
     const gaps = assertCallGaps(during, t0, 'UNAVAILABLE');
     // Cumulative floors 100, 300, 700, 1500, 3100, 6300 ms and ceilings 200, 600, 1400, 3000, 6200 ms.
     assert.ok(during.length >= 4 && during.length <= 5, `calls during a 5 s fault: ${during.length} (gaps ${gaps})`);
-    assertBackoffSequence(h.lines(m).filter(isRetry).map((l) => Number(l.retry_in_ms)), 'UNAVAILABLE', 0);
+    assertBackoffSequence(
+      h
+        .lines(m)
+        .filter(isRetry)
+        .map((l) => Number(l.retry_in_ms)),
+      'UNAVAILABLE',
+      0,
+    );
     assert.match(String(h.find(m, isRetry)!.reason), /unavailable: overloaded \(test fault\)/);
     unchanged(before, certsOf(dir), 'during the fault');
     assert.equal(await httpStatus(`http://127.0.0.1:${port}/live`), 200, 'live while the agent refuses');
@@ -398,11 +399,15 @@ describe('agent faults', { concurrency: 3 }, () => {
     })();
     // Settled: one stalled stream and no other call for 500 ms (a loaded run once saw a second
     // call land just after the first, which the gaps below would then count from t0).
-    await waitFor('one stalled stream on the fake agent, settled', async () => {
-      const n = stalled.calls.length;
-      await delay(500);
-      return stalled.stalled === 1 && stalled.calls.length === n;
-    }, 15_000);
+    await waitFor(
+      'one stalled stream on the fake agent, settled',
+      async () => {
+        const n = stalled.calls.length;
+        await delay(500);
+        return stalled.stalled === 1 && stalled.calls.length === n;
+      },
+      15_000,
+    );
     const m = h.mark();
     const t0 = Date.now();
     stalled.setMode('end'); // every new stream ends at once...
@@ -412,7 +417,10 @@ describe('agent faults', { concurrency: 3 }, () => {
     const retries = h.lines(m).filter(isRetry);
     assert.match(String(retries[0]!.reason), /the agent closed the stream/);
     // The stalled stream delivered nothing, so the backoff goes on from where it was.
-    const k0 = assertBackoffSequence(retries.map((l) => Number(l.retry_in_ms)), 'clean end');
+    const k0 = assertBackoffSequence(
+      retries.map((l) => Number(l.retry_in_ms)),
+      'clean end',
+    );
     const during = stalled.calls.filter((t) => t >= t0);
     const gaps = assertCallGaps(during, t0, 'clean end', k0);
     assert.ok(during.length >= 1 && during.length <= 5, `calls in 3.2 s: ${during.length} (gaps ${gaps})`);

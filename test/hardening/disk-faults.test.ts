@@ -31,21 +31,7 @@ import { startDevAgent, type DevAgent } from '../../src/dev/agent.js';
 import { cliPath, writeConfig, type CliResult } from '../helpers/cli.js';
 import { flipper } from '../output/fixtures/flipper.js';
 import { waitFor } from '../helpers/wait.js';
-import {
-  assertUnchanged,
-  freePort,
-  Helper,
-  httpStatus,
-  isRejected,
-  isWriteFailed,
-  isWritten,
-  leafSerial,
-  leftovers,
-  scope,
-  serialOf,
-  snapshot,
-  type Scope,
-} from './lib.js';
+import { assertUnchanged, freePort, Helper, httpStatus, isRejected, isWriteFailed, isWritten, leafSerial, leftovers, scope, serialOf, snapshot, type Scope } from './lib.js';
 
 const isRoot = process.getuid?.() === 0;
 const mountWorks = isRoot && probeMount();
@@ -198,7 +184,9 @@ const mode = (p: string) => statSync(p).mode & 0o777;
 
 describe('disk faults', { concurrency: 2 }, () => {
   for (const layout of ['files', 'atomic_dir'] as const) {
-    test(`daemon (${layout}): cert_dir turns read-only; the write fails, files kept, still live and ready; once writable it lands on its own, with no new agent message`, { skip: skipReadOnly }, async () => {
+    test(`daemon (${layout}): cert_dir turns read-only; the write fails, files kept, still live and ready; once writable it lands on its own, with no new agent message`, {
+      skip: skipReadOnly,
+    }, async () => {
       const s = scope('shr-');
       const certs = join(s.dir, 'certs');
       const agent = await agentIn(s);
@@ -310,7 +298,7 @@ describe('disk faults', { concurrency: 2 }, () => {
     await agent.rotate();
     const line = await h.waitFor('the failed write', m, (l) => isWriteFailed(l) || isWritten(l));
     assert.match(String(line.error), /cannot write svid\.pem in .*\/certs: directory does not exist/);
-    assert.ok(!existsSync(certs), 'cert_dir is not recreated behind the operator\'s back');
+    assert.ok(!existsSync(certs), "cert_dir is not recreated behind the operator's back");
     assert.equal(await httpStatus(`http://127.0.0.1:${port}/ready`), 503, 'not ready: the files are gone');
     assert.equal(await httpStatus(`http://127.0.0.1:${port}/live`), 503, 'not live: only a restart recreates cert_dir');
     assert.ok(h.alive);
@@ -375,7 +363,9 @@ describe('disk faults', { concurrency: 2 }, () => {
     },
   ];
   for (const c of cleanups) {
-    test(`clean-up after a complete write fails (${c.name}, immutable): a warning; the update is written, not refused, /live and /ready 200`, { skip: chattrWorks ? false : 'needs chattr +i (root, a file system with the immutable flag)' }, async () => {
+    test(`clean-up after a complete write fails (${c.name}, immutable): a warning; the update is written, not refused, /live and /ready 200`, {
+      skip: chattrWorks ? false : 'needs chattr +i (root, a file system with the immutable flag)',
+    }, async () => {
       const s = scope('shi-');
       const certs = join(s.dir, 'certs');
       const agent = await startDevAgent({ socketPath: join(s.dir, 'agent.sock'), svidTtlSeconds: 3600, federatedTrustDomains: c.federated ? ['partner.org'] : [] });
@@ -598,7 +588,7 @@ test('no partial file at any time: a reader polling during failing and succeedin
 });
 
 describe('one writer per cert_dir', () => {
-  test('a second helper on the same cert_dir (daemon, then --once) exits 10 at once naming the first; the first\'s ..data set stays whole', async () => {
+  test("a second helper on the same cert_dir (daemon, then --once) exits 10 at once naming the first; the first's ..data set stays whole", async () => {
     const s = scope('sho-');
     const certs = join(s.dir, 'certs');
     const agent = await agentIn(s);

@@ -47,9 +47,7 @@ before(async () => {
   s.defer(() => agent.close());
   root = await issue({ ca: true, uris: [`spiffe://${TD}`], name: `${TD} root` });
   otherRoot = await issue({ ca: true, uris: [`spiffe://${TD}`], name: `${TD} other root` });
-  helper = Helper.start(
-    writeConfig(s.dir, agent.address, 'hint = "main"\nfederated_bundle_file_name = "federated_{trust_domain}.pem"\n'),
-  );
+  helper = Helper.start(writeConfig(s.dir, agent.address, 'hint = "main"\nfederated_bundle_file_name = "federated_{trust_domain}.pem"\n'));
   s.defer(() => helper.stop());
   await helper.waitFor('the first write', 0, isWritten);
 });
@@ -99,8 +97,16 @@ async function corpus(): Promise<Case[]> {
     // The certificate chain bytes
     { name: 'empty chain', build: () => withMain({ x509_svid: Buffer.alloc(0) }), reject: /certificate chain is empty/ },
     { name: 'truncated DER chain', build: () => withMain({ x509_svid: mainDer.subarray(0, mainDer.length >> 1) }), reject: /chain: not a sequence of DER certificates \(truncated DER element\)/ },
-    { name: 'one byte of trailing garbage', build: () => withMain({ x509_svid: Buffer.concat([mainDer, Buffer.from([0xff])]) }), reject: /chain: not a sequence of DER certificates \(truncated DER element header\)/ },
-    { name: 'trailing non-SEQUENCE element', build: () => withMain({ x509_svid: Buffer.concat([mainDer, Buffer.from([0x04, 0x01, 0x00])]) }), reject: /chain: not a sequence of DER certificates \(expected a DER SEQUENCE at byte \d+\)/ },
+    {
+      name: 'one byte of trailing garbage',
+      build: () => withMain({ x509_svid: Buffer.concat([mainDer, Buffer.from([0xff])]) }),
+      reject: /chain: not a sequence of DER certificates \(truncated DER element header\)/,
+    },
+    {
+      name: 'trailing non-SEQUENCE element',
+      build: () => withMain({ x509_svid: Buffer.concat([mainDer, Buffer.from([0x04, 0x01, 0x00])]) }),
+      reject: /chain: not a sequence of DER certificates \(expected a DER SEQUENCE at byte \d+\)/,
+    },
     { name: 'text instead of DER', build: () => withMain({ x509_svid: Buffer.from('hello, I am not a certificate') }), reject: /chain: not a sequence of DER certificates/ },
     { name: 'PEM instead of DER', build: () => withMain({ x509_svid: pem('CERTIFICATE', mainDer) }), reject: /chain: not a sequence of DER certificates \(expected a DER SEQUENCE at byte 0\)/ },
     { name: 'a DER SEQUENCE that is not a certificate', build: () => withMain({ x509_svid: notACert }), reject: /chain: certificate 1 cannot be parsed/ },
@@ -126,7 +132,11 @@ async function corpus(): Promise<Case[]> {
     { name: 'percent-encoding in the path', build: () => withLeaf(issuedSync.percent!), reject: /not a valid SPIFFE ID: .*path may hold only letters/ },
     { name: 'port in the trust domain', build: () => withLeaf(issuedSync.port!), reject: /not a valid SPIFFE ID: .*no port/ },
     { name: 'SPIFFE ID longer than 2048 bytes', build: () => withLeaf(issuedSync.long!, { spiffe_id: longId }), reject: /longer than 2048 bytes/ },
-    { name: 'spiffe_id field disagrees with the SAN', build: () => withMain({ spiffe_id: `spiffe://${TD}/impostor` }), reject: /leaf certificate is for spiffe:\/\/example\.org\/workload, the response says spiffe:\/\/example\.org\/impostor/ },
+    {
+      name: 'spiffe_id field disagrees with the SAN',
+      build: () => withMain({ spiffe_id: `spiffe://${TD}/impostor` }),
+      reject: /leaf certificate is for spiffe:\/\/example\.org\/workload, the response says spiffe:\/\/example\.org\/impostor/,
+    },
     { name: 'spiffe_id field empty', build: () => withMain({ spiffe_id: '' }), reject: /leaf certificate is for spiffe:\/\/example\.org\/workload, the response says $/ },
     { name: 'spiffe_id field of another trust domain', build: () => withMain({ spiffe_id: 'spiffe://evil.org/workload' }), reject: /the response says spiffe:\/\/evil\.org\/workload/ },
     // The leaf's constraints
@@ -142,13 +152,29 @@ async function corpus(): Promise<Case[]> {
     // The SVID's own bundle
     { name: 'empty bundle', build: () => withMain({ bundle: Buffer.alloc(0) }), reject: /the bundle of spiffe:\/\/example\.org\/workload's own trust domain "example\.org" is empty/ },
     { name: 'garbage bundle', build: () => withMain({ bundle: garbage(300) }), reject: /bundle of trust domain "example\.org": not a sequence of DER certificates/ },
-    { name: 'bundle with a SEQUENCE that is not a certificate', build: () => withMain({ bundle: Buffer.concat([otherRoot.der, notACert]) }), reject: /bundle of trust domain "example\.org": certificate 2 cannot be parsed/ },
+    {
+      name: 'bundle with a SEQUENCE that is not a certificate',
+      build: () => withMain({ bundle: Buffer.concat([otherRoot.der, notACert]) }),
+      reject: /bundle of trust domain "example\.org": certificate 2 cannot be parsed/,
+    },
     // Federated bundles
-    { name: 'federated bundle of garbage', build: () => ({ ...good(), federated_bundles: { 'spiffe://partner.org': garbage(200, 3) } }), reject: /bundle of trust domain "partner\.org": not a sequence of DER certificates/ },
+    {
+      name: 'federated bundle of garbage',
+      build: () => ({ ...good(), federated_bundles: { 'spiffe://partner.org': garbage(200, 3) } }),
+      reject: /bundle of trust domain "partner\.org": not a sequence of DER certificates/,
+    },
     { name: 'federated key that is not a trust domain', build: () => ({ ...good(), federated_bundles: { 'not a td!': root.der } }), reject: /federated bundle key "not a td!" is not a trust domain/ },
-    { name: 'federated key with upper case', build: () => ({ ...good(), federated_bundles: { 'spiffe://Partner.org': root.der } }), reject: /federated bundle key "spiffe:\/\/Partner\.org" is not a trust domain/ },
+    {
+      name: 'federated key with upper case',
+      build: () => ({ ...good(), federated_bundles: { 'spiffe://Partner.org': root.der } }),
+      reject: /federated bundle key "spiffe:\/\/Partner\.org" is not a trust domain/,
+    },
     { name: 'federated key empty', build: () => ({ ...good(), federated_bundles: { '': root.der } }), reject: /federated bundle key "" is not a trust domain: trust domain is missing/ },
-    { name: 'federated key with a port', build: () => ({ ...good(), federated_bundles: { 'spiffe://partner.org:8443': root.der } }), reject: /federated bundle key "spiffe:\/\/partner\.org:8443" is not a trust domain/ },
+    {
+      name: 'federated key with a port',
+      build: () => ({ ...good(), federated_bundles: { 'spiffe://partner.org:8443': root.der } }),
+      reject: /federated bundle key "spiffe:\/\/partner\.org:8443" is not a trust domain/,
+    },
     // A valid trust domain name that cannot become a file name (federated_bundle_file_name is set)
     {
       name: 'federated trust domain whose per-domain file name would be too long',
@@ -156,12 +182,45 @@ async function corpus(): Promise<Case[]> {
       reject: /trust domain "a{230}\.org" would be written as "federated_a{230}\.org\.pem", which is longer than 217 bytes/,
     },
     // Several SVIDs
-    { name: 'duplicate hints, the first one invalid', build: () => { const m = good(); m.svids.unshift({ ...m.svids[0], x509_svid_key: otherKey }); return m; }, reject: /x509svid "spiffe:\/\/example\.org\/workload": private key does not match/ },
-    { name: 'a valid selected SVID beside an invalid one', build: () => { const m = good(); m.svids[1] = { ...m.svids[1], x509_svid: garbage(50) }; return m; }, reject: /x509svid "spiffe:\/\/example\.org\/other": chain: not a sequence/ },
-    { name: 'no SVID with the configured hint', build: () => { const m = good(); m.svids = m.svids.map((sv) => ({ ...sv, hint: `not-${sv.hint}` })); return m; }, reject: /no SVID has hint "main" \(the agent sent hints: "not-main", "not-other"\)/ },
+    {
+      name: 'duplicate hints, the first one invalid',
+      build: () => {
+        const m = good();
+        m.svids.unshift({ ...m.svids[0], x509_svid_key: otherKey });
+        return m;
+      },
+      reject: /x509svid "spiffe:\/\/example\.org\/workload": private key does not match/,
+    },
+    {
+      name: 'a valid selected SVID beside an invalid one',
+      build: () => {
+        const m = good();
+        m.svids[1] = { ...m.svids[1], x509_svid: garbage(50) };
+        return m;
+      },
+      reject: /x509svid "spiffe:\/\/example\.org\/other": chain: not a sequence/,
+    },
+    {
+      name: 'no SVID with the configured hint',
+      build: () => {
+        const m = good();
+        m.svids = m.svids.map((sv) => ({ ...sv, hint: `not-${sv.hint}` }));
+        return m;
+      },
+      reject: /no SVID has hint "main" \(the agent sent hints: "not-main", "not-other"\)/,
+    },
     // Size
-    { name: '20 MB message (valid leaf, 20 MB of zeros after it)', build: () => withMain({ x509_svid: Buffer.concat([mainDer, Buffer.alloc(20 << 20)]) }), reject: /chain: not a sequence of DER certificates \(expected a DER SEQUENCE at byte \d+\)/ },
-    { name: '40 MB message (over the 32 MiB receive limit)', build: () => withMain({ bundle: Buffer.concat([mainDer, Buffer.alloc(40 << 20, 0x30)]) }), reject: /RESOURCE_EXHAUSTED: the agent sent a message of \d+ bytes, more than the limit of 33554432 bytes/, via: 'transport' },
+    {
+      name: '20 MB message (valid leaf, 20 MB of zeros after it)',
+      build: () => withMain({ x509_svid: Buffer.concat([mainDer, Buffer.alloc(20 << 20)]) }),
+      reject: /chain: not a sequence of DER certificates \(expected a DER SEQUENCE at byte \d+\)/,
+    },
+    {
+      name: '40 MB message (over the 32 MiB receive limit)',
+      build: () => withMain({ bundle: Buffer.concat([mainDer, Buffer.alloc(40 << 20, 0x30)]) }),
+      reject: /RESOURCE_EXHAUSTED: the agent sent a message of \d+ bytes, more than the limit of 33554432 bytes/,
+      via: 'transport',
+    },
   ];
 }
 
@@ -189,7 +248,11 @@ async function prepareLeaves(): Promise<void> {
 }
 
 const stats = { tried: 0, rejected: 0, recovered: 0, anomalies: 0, ms: 0 };
-after(() => console.log(`# hostile: ${stats.tried} bad inputs tried, ${stats.rejected} rejected with the expected reason, ${stats.recovered} good updates applied after them, ${stats.anomalies} anomalies, ${stats.ms} ms`));
+after(() =>
+  console.log(
+    `# hostile: ${stats.tried} bad inputs tried, ${stats.rejected} rejected with the expected reason, ${stats.recovered} good updates applied after them, ${stats.anomalies} anomalies, ${stats.ms} ms`,
+  ),
+);
 
 test('every malformed or invalid response is rejected with its reason; files untouched; the next good update lands', async (t) => {
   const started = Date.now();

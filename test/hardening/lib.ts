@@ -166,10 +166,15 @@ export class Helper {
   }
 
   async waitFor(what: string, from: number, pred: (l: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
-    return waitFor(what, () => {
-      if (!this.alive) throw new Error(`the helper exited while waiting for ${what}:\n${this.run.stderr()}`);
-      return this.find(from, pred);
-    }, timeoutMs, 10);
+    return waitFor(
+      what,
+      () => {
+        if (!this.alive) throw new Error(`the helper exited while waiting for ${what}:\n${this.run.stderr()}`);
+        return this.find(from, pred);
+      },
+      timeoutMs,
+      10,
+    );
   }
 
   async stop(): Promise<number | null> {

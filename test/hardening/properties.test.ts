@@ -87,13 +87,21 @@ test('SpiffeId.parse: one forbidden character anywhere in a valid ID makes it in
       if (bad !== '/') {
         const i = at % (td.length + 1);
         const text = `spiffe://${td.slice(0, i)}${bad}${td.slice(i)}${path}`;
-        assert.equal(typed('spiffe-id', () => SpiffeId.parse(text)), undefined, text);
+        assert.equal(
+          typed('spiffe-id', () => SpiffeId.parse(text)),
+          undefined,
+          text,
+        );
       }
       // A trailing slash, an empty segment or a dot segment in the path.
       for (const tail of ['/', '//x', '/./x', '/../x', `/${bad === '/' ? '%' : bad}`]) {
         if (/^[A-Z]$/.test(tail.slice(1))) continue; // upper case is fine in a path
         const text = `spiffe://${td}${path}${tail}`;
-        assert.equal(typed('spiffe-id', () => SpiffeId.parse(text)), undefined, text);
+        assert.equal(
+          typed('spiffe-id', () => SpiffeId.parse(text)),
+          undefined,
+          text,
+        );
       }
     }),
     { numRuns: RUNS },
@@ -106,9 +114,15 @@ test('SpiffeId.parse: IDs over 2048 bytes are refused, IDs of exactly 2048 accep
       const prefix = `spiffe://${td}/`;
       const exact = prefix + 'a'.repeat(2048 - prefix.length);
       assert.ok(typed('spiffe-id', () => SpiffeId.parse(exact)));
-      assert.equal(typed('spiffe-id', () => SpiffeId.parse(exact + 'b'.repeat(extra + 1))), undefined);
+      assert.equal(
+        typed('spiffe-id', () => SpiffeId.parse(exact + 'b'.repeat(extra + 1))),
+        undefined,
+      );
       // Multi-byte characters count as bytes, not characters.
-      assert.equal(typed('spiffe-id', () => SpiffeId.parse(`${prefix}${'\u00e9'.repeat(1100)}`)), undefined);
+      assert.equal(
+        typed('spiffe-id', () => SpiffeId.parse(`${prefix}${'\u00e9'.repeat(1100)}`)),
+        undefined,
+      );
     }),
     { numRuns: Math.min(RUNS, 300) },
   );
@@ -133,7 +147,9 @@ const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((p
 const port = fc.integer({ min: 1, max: 65535 });
 const addressLike = fc.oneof(
   fc.string({ maxLength: 60 }),
-  fc.tuple(fc.constantFrom('unix://', 'unix:', 'unix:///', 'tcp://', 'tcp:', 'http://', '/', ''), fc.string({ unit: fc.constantFrom(...(pathChars + ':@?#[]% 1')), maxLength: 40 })).map(([a, b]) => a + b),
+  fc
+    .tuple(fc.constantFrom('unix://', 'unix:', 'unix:///', 'tcp://', 'tcp:', 'http://', '/', ''), fc.string({ unit: fc.constantFrom(...(pathChars + ':@?#[]% 1')), maxLength: 40 }))
+    .map(([a, b]) => a + b),
 );
 
 test('parseEndpointAddress: any text yields a unix or tcp address, or HelperError("address")', () => {
@@ -170,8 +186,16 @@ test('parseEndpointAddress: unix:///p, unix:/p and a bare /p name the socket p; 
       assert.equal(t.host, ip);
       assert.equal(t.port, n);
       assert.equal(t.target, `${ip}:${n}`);
-      assert.equal(typed('address', () => parseEndpointAddress(`tcp://${ip}`)), undefined, 'port required');
-      assert.equal(typed('address', () => parseEndpointAddress(`unix://${p}?x=1`)), undefined, 'no query');
+      assert.equal(
+        typed('address', () => parseEndpointAddress(`tcp://${ip}`)),
+        undefined,
+        'port required',
+      );
+      assert.equal(
+        typed('address', () => parseEndpointAddress(`unix://${p}?x=1`)),
+        undefined,
+        'no query',
+      );
     }),
     { numRuns: RUNS },
   );
@@ -208,13 +232,24 @@ test('splitCmdArgs: any text yields string[] or a plain Error with a message, ne
 test('splitCmdArgs: quoting any arguments then splitting returns them; plain words split on every space, as Go does', () => {
   fc.assert(
     // No \r in quoted arguments: encoding/csv reads a quoted \r\n as \n.
-    fc.property(fc.array(fc.string({ maxLength: 20 }).filter((a) => !a.includes('\r')), { maxLength: 8 }), fc.array(chars('abcXYZ-=./_0123456789', 1, 10), { maxLength: 8 }), (args, words) => {
-      tally.inputs += 2;
-      assert.deepEqual(splitCmdArgs(quote(args)), args);
-      assert.deepEqual(splitCmdArgs(words.join(' ')), words);
-      assert.deepEqual(splitCmdArgs(words.join('  ')), words.flatMap((w, i) => (i === 0 ? [w] : ['', w])), 'every space separates: two give an empty argument');
-      tally.accepted += 2;
-    }),
+    fc.property(
+      fc.array(
+        fc.string({ maxLength: 20 }).filter((a) => !a.includes('\r')),
+        { maxLength: 8 },
+      ),
+      fc.array(chars('abcXYZ-=./_0123456789', 1, 10), { maxLength: 8 }),
+      (args, words) => {
+        tally.inputs += 2;
+        assert.deepEqual(splitCmdArgs(quote(args)), args);
+        assert.deepEqual(splitCmdArgs(words.join(' ')), words);
+        assert.deepEqual(
+          splitCmdArgs(words.join('  ')),
+          words.flatMap((w, i) => (i === 0 ? [w] : ['', w])),
+          'every space separates: two give an empty argument',
+        );
+        tally.accepted += 2;
+      },
+    ),
     { numRuns: RUNS },
   );
 });
@@ -222,18 +257,63 @@ test('splitCmdArgs: quoting any arguments then splitting returns them; plain wor
 /** TOML values of every type, valid for some keys and wrong for others. */
 const tomlValue = fc.oneof(
   fc.string({ maxLength: 30 }).map((s) => JSON.stringify(s)),
-  fc.constantFrom('"/tmp/x"', '"svid.pem"', '"key.pem"', '"bundle.pem"', '"unix:///tmp/a.sock"', '"tcp://127.0.0.1:1"', '"SIGHUP"', '"0644"', '0o600', '"30s"', '"json"', '"files"', '"atomic_dir"', '"{trust_domain}.pem"', '"../x"', '""'),
+  fc.constantFrom(
+    '"/tmp/x"',
+    '"svid.pem"',
+    '"key.pem"',
+    '"bundle.pem"',
+    '"unix:///tmp/a.sock"',
+    '"tcp://127.0.0.1:1"',
+    '"SIGHUP"',
+    '"0644"',
+    '0o600',
+    '"30s"',
+    '"json"',
+    '"files"',
+    '"atomic_dir"',
+    '"{trust_domain}.pem"',
+    '"../x"',
+    '""',
+  ),
   fc.integer({ min: -70000, max: 70000 }).map(String),
   fc.boolean().map(String),
   fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => (Number.isInteger(d) ? `${d}.5` : String(d))),
-  fc.array(fc.string({ maxLength: 8 }).map((s) => JSON.stringify(s)), { maxLength: 3 }).map((a) => `[${a.join(', ')}]`),
+  fc
+    .array(
+      fc.string({ maxLength: 8 }).map((s) => JSON.stringify(s)),
+      { maxLength: 3 },
+    )
+    .map((a) => `[${a.join(', ')}]`),
   fc.constant('1979-05-27T07:32:00Z'),
 );
 const keys = [
-  'agent_address', 'cert_dir', 'svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name', 'add_intermediates_to_bundle',
-  'include_federated_domains', 'federated_bundle_file_name', 'omit_expired', 'hint', 'file_layout', 'cert_file_mode', 'key_file_mode',
-  'jwt_bundle_file_name', 'jwt_svid_file_mode', 'jwt_bundle_file_mode', 'daemon_mode', 'cmd', 'cmd_args', 'renew_signal',
-  'cmd_restart_policy', 'cmd_stop_grace_period', 'pid_file_name', 'log_level', 'log_format', 'unknown_key', 'jwt_bundle_format',
+  'agent_address',
+  'cert_dir',
+  'svid_file_name',
+  'svid_key_file_name',
+  'svid_bundle_file_name',
+  'add_intermediates_to_bundle',
+  'include_federated_domains',
+  'federated_bundle_file_name',
+  'omit_expired',
+  'hint',
+  'file_layout',
+  'cert_file_mode',
+  'key_file_mode',
+  'jwt_bundle_file_name',
+  'jwt_svid_file_mode',
+  'jwt_bundle_file_mode',
+  'daemon_mode',
+  'cmd',
+  'cmd_args',
+  'renew_signal',
+  'cmd_restart_policy',
+  'cmd_stop_grace_period',
+  'pid_file_name',
+  'log_level',
+  'log_format',
+  'unknown_key',
+  'jwt_bundle_format',
 ];
 const healthKeys = ['listener_enabled', 'bind_address', 'bind_port', 'liveness_path', 'readiness_path', 'bogus'];
 const tomlDoc = fc
@@ -265,19 +345,26 @@ test('parseConfig: any TOML document of known and unknown keys yields a Config o
 
 test('parseConfig: arbitrary bytes (not TOML at all) yield HelperError("config") naming the file', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ unit: fc.constantFrom('[', ']', '=', '"', "'", '\n', 'a', '.', '{', '}', ',', '#', ' '), maxLength: 80 })), (text) => {
-      tally.inputs++;
-      try {
-        parseConfig(text, 'fuzz.conf', {});
-        tally.accepted++;
-      } catch (e) {
-        if (!(e instanceof HelperError) || e.code !== 'config' || !e.message.startsWith('fuzz.conf')) {
-          tally.anomalies++;
-          throw new Error(`expected HelperError(config) naming fuzz.conf, got ${String(e)}`);
+    fc.property(
+      fc.oneof(
+        fc.string({ maxLength: 200 }),
+        fc.string({ unit: 'binary', maxLength: 200 }),
+        fc.string({ unit: fc.constantFrom('[', ']', '=', '"', "'", '\n', 'a', '.', '{', '}', ',', '#', ' '), maxLength: 80 }),
+      ),
+      (text) => {
+        tally.inputs++;
+        try {
+          parseConfig(text, 'fuzz.conf', {});
+          tally.accepted++;
+        } catch (e) {
+          if (!(e instanceof HelperError) || e.code !== 'config' || !e.message.startsWith('fuzz.conf')) {
+            tally.anomalies++;
+            throw new Error(`expected HelperError(config) naming fuzz.conf, got ${String(e)}`);
+          }
+          tally.typedErrors++;
         }
-        tally.typedErrors++;
-      }
-    }),
+      },
+    ),
     { numRuns: RUNS },
   );
 });

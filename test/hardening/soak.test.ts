@@ -27,7 +27,9 @@ test(`soak ${seconds} s: zero anomalies, stable descriptors, bounded memory`, { 
   assert.equal(code, 0, output);
   const report = JSON.parse(readFileSync(out, 'utf8'));
   const r = report.reader;
-  console.log(`# soak short: ${report.rotations} rotations (latency p50 ${report.rotation_latency_ms.p50} ms, p99 ${report.rotation_latency_ms.p99} ms), ${report.reader_anomalies} reader anomalies, ${report.health_failures} health failures, RSS ${report.rss_kb.start}->${report.rss_kb.end} kB, fds ${report.fds.start}->${report.fds.end}`);
+  console.log(
+    `# soak short: ${report.rotations} rotations (latency p50 ${report.rotation_latency_ms.p50} ms, p99 ${report.rotation_latency_ms.p99} ms), ${report.reader_anomalies} reader anomalies, ${report.health_failures} health failures, RSS ${report.rss_kb.start}->${report.rss_kb.end} kB, fds ${report.fds.start}->${report.fds.end}`,
+  );
   assert.equal(report.anomalies, 0);
   assert.ok(report.rotations >= seconds * 0.9, `rotations: ${report.rotations}`);
   assert.equal(report.stuck_rotations, 0, 'every rotation on disk within 5 s');

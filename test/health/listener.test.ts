@@ -62,13 +62,18 @@ test(`listener starvation: ${ATTEMPTS} idle connections to a helper limited to $
     await waitFor('the rotation to be written', () => readFileSync(svid, 'utf8') !== first);
     assert.doesNotMatch(run.stderr(), /EMFILE|too many open files/i);
     // Idle connections are dropped within seconds, so the probe gets through while they are still open on our side.
-    const status = await waitFor('a probe to be answered', async () => {
-      try {
-        return (await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(2_000) })).status;
-      } catch {
-        return undefined;
-      }
-    }, 20_000, 200);
+    const status = await waitFor(
+      'a probe to be answered',
+      async () => {
+        try {
+          return (await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(2_000) })).status;
+        } catch {
+          return undefined;
+        }
+      },
+      20_000,
+      200,
+    );
     assert.equal(status, 200);
   } finally {
     for (const s of held) s.destroy();

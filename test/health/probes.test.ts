@@ -32,10 +32,14 @@ async function probe(port: number, path: '/live' | '/ready'): Promise<Probe> {
 async function until(port: number, path: '/live' | '/ready', what: string, ok: (p: Probe) => boolean, timeoutMs = 15_000): Promise<Probe> {
   let last: Probe | undefined;
   try {
-    return await waitFor(what, async () => {
-      last = await probe(port, path);
-      return ok(last) ? last : undefined;
-    }, timeoutMs);
+    return await waitFor(
+      what,
+      async () => {
+        last = await probe(port, path);
+        return ok(last) ? last : undefined;
+      },
+      timeoutMs,
+    );
   } catch (e) {
     throw new Error(`${(e as Error).message}; last ${path}: ${JSON.stringify(last)}`);
   }
@@ -69,7 +73,11 @@ test('readiness: a JWT-bundle-only config is not ready until the bundle file is 
 const diskCases: { name: string; change: (certs: string) => void; says: RegExp }[] = [
   { name: 'the SVID deleted', change: (c) => rmSync(join(c, 'svid.pem')), says: /x509 svid: svid\.pem was deleted or replaced/ },
   { name: 'the key replaced by another file', change: (c) => writeFileSync(join(c, 'svid_key.pem'), 'not a key\n'), says: /x509 svid: svid_key\.pem was deleted or replaced/ },
-  { name: 'the bundle renamed over by an older copy', change: (c) => (writeFileSync(join(c, 'old'), readFileSync(join(c, 'bundle.pem'))), renameSync(join(c, 'old'), join(c, 'bundle.pem'))), says: /bundle\.pem was deleted or replaced/ },
+  {
+    name: 'the bundle renamed over by an older copy',
+    change: (c) => (writeFileSync(join(c, 'old'), readFileSync(join(c, 'bundle.pem'))), renameSync(join(c, 'old'), join(c, 'bundle.pem'))),
+    says: /bundle\.pem was deleted or replaced/,
+  },
   { name: 'the JWT-SVID deleted', change: (c) => rmSync(join(c, 'api.jwt')), says: /jwt svid api\.jwt: api\.jwt was deleted or replaced/ },
   { name: 'the JWT bundle deleted', change: (c) => rmSync(join(c, 'jwt.json')), says: /jwt bundle: jwt\.json was deleted or replaced/ },
   { name: 'the whole cert_dir deleted', change: (c) => rmSync(c, { recursive: true }), says: /svid\.pem was deleted or replaced/ },
@@ -89,7 +97,10 @@ for (const layout of ['files', 'atomic_dir']) {
         c.change(join(dir, 'certs'));
         const p = await probe(port, '/ready');
         assert.equal(p.status, 503);
-        assert.ok(p.body.not_ready?.some((r) => c.says.test(r)), JSON.stringify(p.body.not_ready));
+        assert.ok(
+          p.body.not_ready?.some((r) => c.says.test(r)),
+          JSON.stringify(p.body.not_ready),
+        );
         if (c.name.includes('cert_dir')) assert.equal((await probe(port, '/live')).status, 503, 'a running helper does not recreate cert_dir; a restart does');
         else assert.equal((await probe(port, '/live')).status, 200, 'a restart would not bring the file back sooner than the next update');
         // A missing cert_dir is not recreated, and JWT files change at the next refresh, not at a rotation.
@@ -134,7 +145,10 @@ test('redaction: an established X.509 stream turning PERMISSION_DENIED is not re
 
 test('redaction: the hinted SVID no longer sent is not ready and counted as refused by reason; sent again, ready again', async () => {
   const dir = tempDir();
-  const both = [{ spiffeId: 'spiffe://example.org/a', hint: 'a' }, { spiffeId: 'spiffe://example.org/b', hint: 'b' }];
+  const both = [
+    { spiffeId: 'spiffe://example.org/a', hint: 'a' },
+    { spiffeId: 'spiffe://example.org/b', hint: 'b' },
+  ];
   const agent = await devAgent(dir, { svidTtlSeconds: 3600, identities: both });
   const run = startCli(['--config', writeConfig(dir, agent.address, `hint = "b"\n${HEALTH}`)]);
   try {
@@ -193,12 +207,15 @@ test('last_error names the current cause and is cleared once the agent is back (
   }
 });
 
-test('readiness with file names that are paths: a file replaced behind the helper\'s back in its own directory is seen; Go\'s keys are the joined paths', async () => {
+test("readiness with file names that are paths: a file replaced behind the helper's back in its own directory is seen; Go's keys are the joined paths", async () => {
   const dir = tempDir();
   const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
   const conf = join(dir, 'helper.conf');
   const certs = join(dir, 'certs');
-  writeFileSync(conf, `agent_address = "${agent.address}"\ncert_dir = "${certs}"\nsvid_file_name = "x509/svid.pem"\nsvid_key_file_name = "../keys/svid_key.pem"\nsvid_bundle_file_name = "bundle.pem"\njwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "../jwts/a.jwt" }]\n${HEALTH}`);
+  writeFileSync(
+    conf,
+    `agent_address = "${agent.address}"\ncert_dir = "${certs}"\nsvid_file_name = "x509/svid.pem"\nsvid_key_file_name = "../keys/svid_key.pem"\nsvid_bundle_file_name = "bundle.pem"\njwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "../jwts/a.jwt" }]\n${HEALTH}`,
+  );
   const run = startCli(['--config', conf]);
   try {
     const port = await listenerPort(run);

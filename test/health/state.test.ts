@@ -19,7 +19,7 @@ function replaceAll(dir: string, content: string): void {
   }
 }
 
-test('a probe during the helper\'s own write (files renamed in, not yet recorded) stays ready; the same change from someone else is not', () => {
+test("a probe during the helper's own write (files renamed in, not yet recorded) stays ready; the same change from someone else is not", () => {
   const dir = tempDir();
   const health = new HealthState({ certDir: dir, x509: true, jwtFiles: [] });
   replaceAll(dir, 'first');
@@ -36,7 +36,7 @@ test('a probe during the helper\'s own write (files renamed in, not yet recorded
   assert.match(health.notReady().join(), /svid\.pem was deleted or replaced/);
 });
 
-test('a failed or unchanged write ends the in-flight window: a later change behind the helper\'s back is seen', () => {
+test("a failed or unchanged write ends the in-flight window: a later change behind the helper's back is seen", () => {
   const dir = tempDir();
   const health = new HealthState({ certDir: dir, x509: true, jwtFiles: ['api.jwt'], jwtBundleFile: 'jwt.json' });
   replaceAll(dir, 'first');
@@ -62,7 +62,7 @@ test('a failed or unchanged write ends the in-flight window: a later change behi
   assert.match(why, /jwt bundle: jwt\.json was deleted or replaced/);
 });
 
-test('the body is the Go helper\'s ({status, health: {file_write_statuses}}, JWT keys <cert_dir>/<file>) with ours beside it', () => {
+test("the body is the Go helper's ({status, health: {file_write_statuses}}, JWT keys <cert_dir>/<file>) with ours beside it", () => {
   const dir = tempDir();
   const health = new HealthState({ certDir: dir, x509: true, jwtFiles: ['api.jwt', '/etc/jwts/aws.jwt'], jwtBundleFile: 'jwt.json' });
   const before = health.report(new Date(), 'ready');
@@ -84,7 +84,7 @@ test('the body is the Go helper\'s ({status, health: {file_write_statuses}}, JWT
   assert.equal(go.x509_write_status, 'written');
   assert.equal(go.jwt_write_status[`${dir}/api.jwt`], 'written');
   assert.equal(go.jwt_write_status[`${dir}/etc/jwts/aws.jwt`], 'failed');
-  assert.ok('file_write_statuses' in after && 'ready' in after, 'our fields stay beside Go\'s');
+  assert.ok('file_write_statuses' in after && 'ready' in after, "our fields stay beside Go's");
 });
 
 test('without cert_dir (".") the Go keys are the file names as written, absolute ones included; no X.509 output, no x509 status', () => {

@@ -71,9 +71,7 @@ export async function issue(o: CertOptions = {}): Promise<Issued> {
   const ca = o.ca ?? false;
   const extensions: x509.Extension[] = [];
   if (!o.noBasicConstraints) extensions.push(new x509.BasicConstraintsExtension(ca, o.pathLength, true));
-  const defaultUsage = ca
-    ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign
-    : x509.KeyUsageFlags.digitalSignature | (keyType === 'rsa-2048' ? x509.KeyUsageFlags.keyEncipherment : 0);
+  const defaultUsage = ca ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign : x509.KeyUsageFlags.digitalSignature | (keyType === 'rsa-2048' ? x509.KeyUsageFlags.keyEncipherment : 0);
   const usage = o.keyUsage === undefined ? defaultUsage : o.keyUsage;
   if (usage !== null) extensions.push(new x509.KeyUsagesExtension(usage, true));
   const names = [...(o.uris ?? []).map((value) => ({ type: 'url' as const, value })), ...(o.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value }))];

@@ -56,10 +56,25 @@ function tamper(der: Buffer): Buffer {
 
 export const chainCases: ChainCase[] = [
   // --- must verify -------------------------------------------------------------------------
-  { name: 'leaf signed by the bundle CA', goSpiffe: 'accepts', make: async () => { const c = await rootAndLeaf(); return out([c.leaf], [c.root]); } },
-  { name: 'leaf, intermediate, bundle root', goSpiffe: 'accepts', make: async () => { const c = await withIntermediate(); return out([c.leaf, c.inter], [c.root]); } },
   {
-    name: 'two intermediates sent in reverse order', goSpiffe: 'accepts',
+    name: 'leaf signed by the bundle CA',
+    goSpiffe: 'accepts',
+    make: async () => {
+      const c = await rootAndLeaf();
+      return out([c.leaf], [c.root]);
+    },
+  },
+  {
+    name: 'leaf, intermediate, bundle root',
+    goSpiffe: 'accepts',
+    make: async () => {
+      const c = await withIntermediate();
+      return out([c.leaf, c.inter], [c.root]);
+    },
+  },
+  {
+    name: 'two intermediates sent in reverse order',
+    goSpiffe: 'accepts',
     make: async () => {
       const root = await issue({ ca: true, name: 'root' });
       const upper = await issue({ ca: true, issuer: root, name: 'upper' });
@@ -69,12 +84,25 @@ export const chainCases: ChainCase[] = [
     },
   },
   {
-    name: 'an extra intermediate that is not on the path', goSpiffe: 'accepts',
-    make: async () => { const c = await withIntermediate(); const stray = await issue({ ca: true, name: 'stray' }); return out([c.leaf, c.inter, stray], [c.root]); },
+    name: 'an extra intermediate that is not on the path',
+    goSpiffe: 'accepts',
+    make: async () => {
+      const c = await withIntermediate();
+      const stray = await issue({ ca: true, name: 'stray' });
+      return out([c.leaf, c.inter, stray], [c.root]);
+    },
   },
-  { name: 'the bundle holds the intermediate itself', goSpiffe: 'accepts', make: async () => { const c = await withIntermediate(); return out([c.leaf], [c.inter]); } },
   {
-    name: 'the bundle holds an expired CA besides the valid one (CA rotation)', goSpiffe: 'accepts',
+    name: 'the bundle holds the intermediate itself',
+    goSpiffe: 'accepts',
+    make: async () => {
+      const c = await withIntermediate();
+      return out([c.leaf], [c.inter]);
+    },
+  },
+  {
+    name: 'the bundle holds an expired CA besides the valid one (CA rotation)',
+    goSpiffe: 'accepts',
     make: async () => {
       const c = await rootAndLeaf();
       const old = await issue({ ca: true, name: 'example.org root', notBefore: ago(48 * HOUR), notAfter: ago(HOUR) });
@@ -82,76 +110,177 @@ export const chainCases: ChainCase[] = [
     },
   },
   {
-    name: 'a same-named CA with another key sits before the real one', goSpiffe: 'accepts',
-    make: async () => { const c = await rootAndLeaf(); const twin = await issue({ ca: true, name: 'example.org root' }); return out([c.leaf], [twin, c.root]); },
-  },
-  { name: 'RSA chain', goSpiffe: 'accepts', make: async () => { const c = await rootAndLeaf({ keyType: 'rsa-2048' }, { keyType: 'rsa-2048' }); return out([c.leaf], [c.root]); } },
-  {
-    name: 'RSA-PSS signatures', goSpiffe: 'accepts',
+    name: 'a same-named CA with another key sits before the real one',
+    goSpiffe: 'accepts',
     make: async () => {
-      const rootKeys = (await webcrypto.subtle.generateKey({ name: 'RSA-PSS', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+      const c = await rootAndLeaf();
+      const twin = await issue({ ca: true, name: 'example.org root' });
+      return out([c.leaf], [twin, c.root]);
+    },
+  },
+  {
+    name: 'RSA chain',
+    goSpiffe: 'accepts',
+    make: async () => {
+      const c = await rootAndLeaf({ keyType: 'rsa-2048' }, { keyType: 'rsa-2048' });
+      return out([c.leaf], [c.root]);
+    },
+  },
+  {
+    name: 'RSA-PSS signatures',
+    goSpiffe: 'accepts',
+    make: async () => {
+      const rootKeys = (await webcrypto.subtle.generateKey({ name: 'RSA-PSS', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, true, [
+        'sign',
+        'verify',
+      ])) as CryptoKeyPair;
       const pss = { name: 'RSA-PSS', saltLength: 32 } as RsaPssParams;
       const root = await issue({ ca: true, name: 'pss root', keys: rootKeys, keyType: 'rsa-2048', signingAlgorithm: pss });
       const leaf = await issue({ uris: [CASE_ID], issuer: root, signingAlgorithm: pss });
       return out([leaf], [root]);
     },
   },
-  { name: 'P-384 chain', goSpiffe: 'accepts', make: async () => { const c = await rootAndLeaf({ keyType: 'ec-p384' }, { keyType: 'ec-p384' }); return out([c.leaf], [c.root]); } },
-  { name: 'Ed25519 chain', goSpiffe: 'accepts', make: async () => { const c = await rootAndLeaf({ keyType: 'ed25519' }, { keyType: 'ed25519' }); return out([c.leaf], [c.root]); } },
   {
-    name: 'leaf notBefore 30 s ahead (within the clock-skew allowance)', goSpiffe: 'rejects',
-    make: async () => { const c = await rootAndLeaf({ notBefore: ahead(30_000) }); return out([c.leaf], [c.root]); },
+    name: 'P-384 chain',
+    goSpiffe: 'accepts',
+    make: async () => {
+      const c = await rootAndLeaf({ keyType: 'ec-p384' }, { keyType: 'ec-p384' });
+      return out([c.leaf], [c.root]);
+    },
   },
   {
-    name: 'root pathLenConstraint 1 with one intermediate', goSpiffe: 'accepts',
-    make: async () => { const c = await withIntermediate({}, { pathLength: 1 }); return out([c.leaf, c.inter], [c.root]); },
+    name: 'Ed25519 chain',
+    goSpiffe: 'accepts',
+    make: async () => {
+      const c = await rootAndLeaf({ keyType: 'ed25519' }, { keyType: 'ed25519' });
+      return out([c.leaf], [c.root]);
+    },
+  },
+  {
+    name: 'leaf notBefore 30 s ahead (within the clock-skew allowance)',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await rootAndLeaf({ notBefore: ahead(30_000) });
+      return out([c.leaf], [c.root]);
+    },
+  },
+  {
+    name: 'root pathLenConstraint 1 with one intermediate',
+    goSpiffe: 'accepts',
+    make: async () => {
+      const c = await withIntermediate({}, { pathLength: 1 });
+      return out([c.leaf, c.inter], [c.root]);
+    },
   },
 
   {
-    name: 'root name constraints permit the trust domain', goSpiffe: 'accepts',
-    make: async () => { const c = await rootAndLeaf({}, { extraExtensions: [uriConstraints({ permitted: ['example.org'] })] }); return out([c.leaf], [c.root]); },
+    name: 'root name constraints permit the trust domain',
+    goSpiffe: 'accepts',
+    make: async () => {
+      const c = await rootAndLeaf({}, { extraExtensions: [uriConstraints({ permitted: ['example.org'] })] });
+      return out([c.leaf], [c.root]);
+    },
   },
 
   // --- must be refused -----------------------------------------------------------------------
   {
-    name: 'root name constraints permit another trust domain only', reason: 'chain_untrusted', goSpiffe: 'rejects',
-    make: async () => { const c = await rootAndLeaf({}, { extraExtensions: [uriConstraints({ permitted: ['other.org'] })] }); return out([c.leaf], [c.root]); },
+    name: 'root name constraints permit another trust domain only',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await rootAndLeaf({}, { extraExtensions: [uriConstraints({ permitted: ['other.org'] })] });
+      return out([c.leaf], [c.root]);
+    },
   },
   {
-    name: 'intermediate name constraints exclude the trust domain', reason: 'chain_untrusted', goSpiffe: 'rejects',
-    make: async () => { const c = await withIntermediate({ extraExtensions: [uriConstraints({ excluded: ['example.org'] })] }); return out([c.leaf, c.inter], [c.root]); },
+    name: 'intermediate name constraints exclude the trust domain',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await withIntermediate({ extraExtensions: [uriConstraints({ excluded: ['example.org'] })] });
+      return out([c.leaf, c.inter], [c.root]);
+    },
   },
   {
-    name: 'a critical extension nobody understands on the leaf', reason: 'chain_untrusted', goSpiffe: 'rejects',
-    make: async () => { const c = await rootAndLeaf({ extraExtensions: [['1.3.6.1.4.1.99999.1', true, Buffer.from([0x05, 0x00])]] }); return out([c.leaf], [c.root]); },
+    name: 'a critical extension nobody understands on the leaf',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await rootAndLeaf({ extraExtensions: [['1.3.6.1.4.1.99999.1', true, Buffer.from([0x05, 0x00])]] });
+      return out([c.leaf], [c.root]);
+    },
   },
   {
-    name: 'leaf signed by a CA outside the bundle', reason: 'chain_untrusted', goSpiffe: 'rejects',
-    make: async () => { const c = await rootAndLeaf(); const other = await issue({ ca: true, name: 'other root' }); return out([c.leaf], [other]); },
+    name: 'leaf signed by a CA outside the bundle',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await rootAndLeaf();
+      const other = await issue({ ca: true, name: 'other root' });
+      return out([c.leaf], [other]);
+    },
   },
   {
-    name: 'leaf signed by an outside CA named like the bundle CA', reason: 'chain_untrusted', goSpiffe: 'rejects',
-    make: async () => { const c = await rootAndLeaf(); const twin = await issue({ ca: true, name: 'example.org root' }); return out([c.leaf], [twin]); },
+    name: 'leaf signed by an outside CA named like the bundle CA',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await rootAndLeaf();
+      const twin = await issue({ ca: true, name: 'example.org root' });
+      return out([c.leaf], [twin]);
+    },
   },
   {
-    name: 'self-signed leaf', reason: 'chain_untrusted', goSpiffe: 'rejects',
-    make: async () => { const leaf = await issue({ uris: [CASE_ID], name: 'workload' }); const root = await issue({ ca: true, name: 'root' }); return out([leaf], [root]); },
+    name: 'self-signed leaf',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const leaf = await issue({ uris: [CASE_ID], name: 'workload' });
+      const root = await issue({ ca: true, name: 'root' });
+      return out([leaf], [root]);
+    },
   },
   {
-    name: 'leaf with a tampered signature', reason: 'chain_untrusted', goSpiffe: 'rejects',
-    make: async () => { const c = await rootAndLeaf(); return { chain: [tamper(c.leaf.der)], keyDer: c.leaf.keyDer, bundle: [c.root.der] }; },
+    name: 'leaf with a tampered signature',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await rootAndLeaf();
+      return { chain: [tamper(c.leaf.der)], keyDer: c.leaf.keyDer, bundle: [c.root.der] };
+    },
   },
   {
-    name: 'intermediate with a tampered signature', reason: 'chain_untrusted', goSpiffe: 'rejects',
-    make: async () => { const c = await withIntermediate(); return { chain: [c.leaf.der, tamper(c.inter.der)], keyDer: c.leaf.keyDer, bundle: [c.root.der] }; },
+    name: 'intermediate with a tampered signature',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await withIntermediate();
+      return { chain: [c.leaf.der, tamper(c.inter.der)], keyDer: c.leaf.keyDer, bundle: [c.root.der] };
+    },
   },
-  { name: 'the intermediate is missing', reason: 'chain_untrusted', goSpiffe: 'rejects', make: async () => { const c = await withIntermediate(); return out([c.leaf], [c.root]); } },
   {
-    name: 'a same-named CA of another key type', reason: 'chain_untrusted', goSpiffe: 'rejects',
-    make: async () => { const c = await rootAndLeaf(); const rsa = await issue({ ca: true, name: 'example.org root', keyType: 'rsa-2048' }); return out([c.leaf], [rsa]); },
+    name: 'the intermediate is missing',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await withIntermediate();
+      return out([c.leaf], [c.root]);
+    },
   },
   {
-    name: 'two intermediates that issue each other', reason: 'chain_untrusted', goSpiffe: 'rejects',
+    name: 'a same-named CA of another key type',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await rootAndLeaf();
+      const rsa = await issue({ ca: true, name: 'example.org root', keyType: 'rsa-2048' });
+      return out([c.leaf], [rsa]);
+    },
+  },
+  {
+    name: 'two intermediates that issue each other',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
     make: async () => {
       const [ka, kb] = [await generateKeys('ec-p256'), await generateKeys('ec-p256')];
       const a = await issue({ ca: true, name: 'A', keys: ka, issuerName: 'B', issuerKeys: kb });
@@ -161,35 +290,76 @@ export const chainCases: ChainCase[] = [
     },
   },
   {
-    name: 'not-yet-valid leaf', reason: 'not_yet_valid', goSpiffe: 'rejects',
-    make: async () => { const c = await rootAndLeaf({ notBefore: ahead(HOUR), notAfter: ahead(2 * HOUR) }); return out([c.leaf], [c.root]); },
+    name: 'not-yet-valid leaf',
+    reason: 'not_yet_valid',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await rootAndLeaf({ notBefore: ahead(HOUR), notAfter: ahead(2 * HOUR) });
+      return out([c.leaf], [c.root]);
+    },
   },
   {
-    name: 'expired intermediate', reason: 'expired', goSpiffe: 'rejects',
-    make: async () => { const c = await withIntermediate({ notBefore: ago(2 * HOUR), notAfter: ago(HOUR) }); return out([c.leaf, c.inter], [c.root]); },
+    name: 'expired intermediate',
+    reason: 'expired',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await withIntermediate({ notBefore: ago(2 * HOUR), notAfter: ago(HOUR) });
+      return out([c.leaf, c.inter], [c.root]);
+    },
   },
   {
-    name: 'not-yet-valid intermediate', reason: 'not_yet_valid', goSpiffe: 'rejects',
-    make: async () => { const c = await withIntermediate({ notBefore: ahead(HOUR), notAfter: ahead(2 * HOUR) }); return out([c.leaf, c.inter], [c.root]); },
+    name: 'not-yet-valid intermediate',
+    reason: 'not_yet_valid',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await withIntermediate({ notBefore: ahead(HOUR), notAfter: ahead(2 * HOUR) });
+      return out([c.leaf, c.inter], [c.root]);
+    },
   },
   {
-    name: 'expired bundle CA', reason: 'expired', goSpiffe: 'rejects',
-    make: async () => { const c = await rootAndLeaf({}, { notBefore: ago(2 * HOUR), notAfter: ago(HOUR) }); return out([c.leaf], [c.root]); },
+    name: 'expired bundle CA',
+    reason: 'expired',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await rootAndLeaf({}, { notBefore: ago(2 * HOUR), notAfter: ago(HOUR) });
+      return out([c.leaf], [c.root]);
+    },
   },
   {
-    name: 'root pathLenConstraint 0 with an intermediate below it', reason: 'chain_untrusted', goSpiffe: 'rejects',
-    make: async () => { const c = await withIntermediate({}, { pathLength: 0 }); return out([c.leaf, c.inter], [c.root]); },
+    name: 'root pathLenConstraint 0 with an intermediate below it',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await withIntermediate({}, { pathLength: 0 });
+      return out([c.leaf, c.inter], [c.root]);
+    },
   },
   {
-    name: 'leaf signed with ECDSA-SHA1', reason: 'unsupported_algorithm', goSpiffe: 'rejects',
-    make: async () => { const c = await rootAndLeaf({ signingAlgorithm: { name: 'ECDSA', hash: 'SHA-1' } as EcdsaParams }); return out([c.leaf], [c.root]); },
+    name: 'leaf signed with ECDSA-SHA1',
+    reason: 'unsupported_algorithm',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await rootAndLeaf({ signingAlgorithm: { name: 'ECDSA', hash: 'SHA-1' } as EcdsaParams });
+      return out([c.leaf], [c.root]);
+    },
   },
   {
-    name: 'a bundle holding a non-CA', reason: 'bundle_not_ca', goSpiffe: 'accepts',
-    make: async () => { const c = await rootAndLeaf(); const notCa = await issue({ uris: ['spiffe://example.org/other'], issuer: c.root }); return out([c.leaf], [c.root, notCa]); },
+    name: 'a bundle holding a non-CA',
+    reason: 'bundle_not_ca',
+    goSpiffe: 'accepts',
+    make: async () => {
+      const c = await rootAndLeaf();
+      const notCa = await issue({ uris: ['spiffe://example.org/other'], issuer: c.root });
+      return out([c.leaf], [c.root, notCa]);
+    },
   },
   {
-    name: 'a bundle CA without keyCertSign', reason: 'bundle_not_ca', goSpiffe: 'rejects',
-    make: async () => { const c = await rootAndLeaf({}, { keyUsage: KeyUsageFlags.cRLSign }); return out([c.leaf], [c.root]); },
+    name: 'a bundle CA without keyCertSign',
+    reason: 'bundle_not_ca',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await rootAndLeaf({}, { keyUsage: KeyUsageFlags.cRLSign });
+      return out([c.leaf], [c.root]);
+    },
   },
 ];

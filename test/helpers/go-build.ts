@@ -21,7 +21,11 @@ const SOURCES = ['go.mod', 'go.sum', 'main.go'];
 export async function goBuild(dir: string, name: string): Promise<GoBuild> {
   const started = performance.now();
   const hash = createHash('sha256');
-  for (const source of SOURCES) hash.update(`${source}\0`).update(readFileSync(join(dir, source))).update('\0');
+  for (const source of SOURCES)
+    hash
+      .update(`${source}\0`)
+      .update(readFileSync(join(dir, source)))
+      .update('\0');
   const cacheRoot = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   const out = join(cacheRoot, 'spiffe-helper-ts', name, hash.digest('hex').slice(0, 16));
   const binary = join(out, name);
@@ -37,8 +41,7 @@ export async function goBuild(dir: string, name: string): Promise<GoBuild> {
         ['build', '-trimpath', '-mod=readonly', '-o', partial, '.'],
         // GOWORK=off: a go.work further up must not pull this module into something else.
         { cwd: dir, env: { ...process.env, GOWORK: 'off' }, timeout: 10 * 60_000, maxBuffer: 16 << 20 },
-        (err, stdout, stderr) =>
-          err ? reject(new Error(`building ${name} (go build in ${dir}) failed: ${err.message}\n${stdout}${stderr}`)) : resolve(),
+        (err, stdout, stderr) => (err ? reject(new Error(`building ${name} (go build in ${dir}) failed: ${err.message}\n${stdout}${stderr}`)) : resolve()),
       ),
     );
     renameSync(partial, binary);

@@ -66,7 +66,10 @@ function signature(alg: string, key: TestKey, input: string): Buffer {
   const hash = `sha${alg.slice(2)}`;
   if (alg === 'none') return Buffer.alloc(0);
   // The classic confusion attack: HMAC keyed with the public key's bytes.
-  if (alg.startsWith('HS')) return createHmac(hash, key.publicKey.export({ type: 'spki', format: 'pem' })).update(data).digest();
+  if (alg.startsWith('HS'))
+    return createHmac(hash, key.publicKey.export({ type: 'spki', format: 'pem' }))
+      .update(data)
+      .digest();
   if (alg.startsWith('ES')) return sign(hash, data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
   if (alg.startsWith('PS')) return sign(hash, data, { key: key.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(alg.slice(2)) / 8 });
   if (alg.startsWith('RS')) return sign(hash, data, key.privateKey);

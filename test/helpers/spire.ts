@@ -403,9 +403,7 @@ export async function startSpire(options: SpireOptions = {}): Promise<Spire> {
     return r.stdout;
   };
 
-  const logs = () =>
-    `===== spire-server (${dir}) =====\n${serverLog.text()}\n===== spire-agent =====\n${agentLog.text()}\n` +
-    `===== failed CLI calls =====\n${cliLog.text()}`;
+  const logs = () => `===== spire-server (${dir}) =====\n${serverLog.text()}\n===== spire-agent =====\n${agentLog.text()}\n` + `===== failed CLI calls =====\n${cliLog.text()}`;
 
   const fail = (what: string, log: LogBuffer): Error => new Error(`${what}\n--- last log lines ---\n${log.tail()}`);
 

@@ -29,7 +29,9 @@ function servedSerial(port: number): string {
 
 const fileSerial = (file: string) => execFileSync('openssl', ['x509', '-in', file, '-noout', '-serial'], { encoding: 'utf8' }).trim().replace('serial=', '');
 
-test('the README nginx walkthrough: nginx wrapped as cmd serves the rotated certificate after SIGHUP, without restarting', { skip: nginx ? false : 'nginx is not installed (scripts/install-test-deps.sh installs it)' }, async () => {
+test('the README nginx walkthrough: nginx wrapped as cmd serves the rotated certificate after SIGHUP, without restarting', {
+  skip: nginx ? false : 'nginx is not installed (scripts/install-test-deps.sh installs it)',
+}, async () => {
   const dir = tempDir();
   const agent = await devAgent(dir, { svidTtlSeconds: 3600, intermediate: true });
   const port = await freePort();
@@ -48,10 +50,15 @@ test('the README nginx walkthrough: nginx wrapped as cmd serves the rotated cert
     assert.equal(first, fileSerial(join(certs, 'svid.pem')));
     const masterPid = readFileSync(join(dir, 'nginx.pid'), 'utf8').trim();
     await agent.rotate();
-    const second = await waitFor('nginx to serve the rotated SVID', () => {
-      const s = servedSerial(port);
-      return s && s !== first ? s : '';
-    }, 20_000, 100);
+    const second = await waitFor(
+      'nginx to serve the rotated SVID',
+      () => {
+        const s = servedSerial(port);
+        return s && s !== first ? s : '';
+      },
+      20_000,
+      100,
+    );
     assert.equal(second, fileSerial(join(certs, 'svid.pem')), 'nginx serves exactly what the helper wrote');
     assert.equal(readFileSync(join(dir, 'nginx.pid'), 'utf8').trim(), masterPid, 'same nginx master: reloaded, not restarted');
     // openssl ran synchronously: let the helper's log lines in before reading them.

@@ -90,7 +90,11 @@ const dnsOf = (s: Site): string => {
     return '';
   }
 };
-const linesOf = (s: Site, re: RegExp) => s.run.stderr().split('\n').filter((l) => re.test(l));
+const linesOf = (s: Site, re: RegExp) =>
+  s.run
+    .stderr()
+    .split('\n')
+    .filter((l) => re.test(l));
 const writeTimes = (s: Site) => linesOf(s, / x509 svid written /).map((l) => Date.parse(l.slice(0, 24)));
 const signals = (s: Site) => linesOf(s, / signalled cmd after rotation /).length;
 /** nginx refusing what it read on SIGHUP: `[emerg] ... key values mismatch`, or any other emerg. */
@@ -108,7 +112,10 @@ async function mustCli(spire: Spire, args: string[]): Promise<void> {
   if (r.code !== 0) throw new Error(`spire-server ${args.join(' ')}: exit ${r.code}: ${r.stderr || r.stdout}`);
 }
 
-test(`real SPIRE double pushes (a prepared CA and an entry change in one sync), ${DOUBLE_PUSHES} of them: nginx wrapped with the default pacing never fails a reload`, { skip, timeout: 900_000 }, async (t) => {
+test(`real SPIRE double pushes (a prepared CA and an entry change in one sync), ${DOUBLE_PUSHES} of them: nginx wrapped with the default pacing never fails a reload`, {
+  skip,
+  timeout: 900_000,
+}, async (t) => {
   // The server sees an entry change within 50 ms; the agent syncs once a second, so that the
   // entry change and the prepared CA below usually land in the same sync.
   const spire = await startSpire({ trustDomain: TD, agentSyncInterval: '1s', serverCacheReloadInterval: '50ms' });
@@ -122,7 +129,11 @@ test(`real SPIRE double pushes (a prepared CA and an entry change in one sync), 
     sites.push(paced, control);
     for (const s of sites) await waitFor(`${s.name}: the first SVID`, () => dnsOf(s).includes('r0.example.org'), 60_000, 50);
 
-    const doublePushesOf = (times: number[]) => times.slice(1).map((t, k) => t - times[k]!).filter((g) => g < BURST_MS);
+    const doublePushesOf = (times: number[]) =>
+      times
+        .slice(1)
+        .map((t, k) => t - times[k]!)
+        .filter((g) => g < BURST_MS);
     let rounds = 0;
     for (let i = 1; i <= MAX_ROUNDS && doublePushesOf(writeTimes(control)).length < DOUBLE_PUSHES; i++) {
       rounds = i;

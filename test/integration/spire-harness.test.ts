@@ -35,14 +35,9 @@ function fetchFirstX509(client: Client, opts: { header?: boolean; method?: strin
   const ser = (_: object) => Buffer.alloc(0); // X509SVIDRequest {} encodes to nothing
   const def = workloadService().service['FetchX509SVID'];
   assert.ok(def, 'FetchX509SVID in the service definition');
-  const call: ClientReadableStream<X509SVIDResponseMessage> = client.makeServerStreamRequest(
-    method,
-    ser,
-    def.responseDeserialize as (b: Buffer) => X509SVIDResponseMessage,
-    {},
-    md,
-    { deadline: Date.now() + (opts.timeoutMs ?? 10_000) },
-  );
+  const call: ClientReadableStream<X509SVIDResponseMessage> = client.makeServerStreamRequest(method, ser, def.responseDeserialize as (b: Buffer) => X509SVIDResponseMessage, {}, md, {
+    deadline: Date.now() + (opts.timeoutMs ?? 10_000),
+  });
   return new Promise((resolve) => {
     let settled = false;
     call.on('data', (msg: X509SVIDResponseMessage) => {
@@ -151,10 +146,7 @@ async function makeCa(cn: string): Promise<{ pem: string; der: Buffer }> {
     notAfter: new Date(Date.now() + 24 * 3600_000),
     keys,
     signingAlgorithm: alg,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-    ],
+    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
   });
   return { pem: cert.toString('pem'), der: Buffer.from(cert.rawData) };
 }
@@ -304,14 +296,10 @@ test('real SPIRE harness: server + agent, Workload API, restart, stop', { skip, 
         await spire.setFederatedBundle('partner.org', ca.pem);
         const fedId = 'spiffe://example.org/harness/federated';
         const id = await spire.createEntry({ spiffeId: fedId, federatesWith: ['partner.org'] });
-        const got = await phase('federatesWith -> federated_bundles', () =>
-          w.next((m) => m.federated_bundles['spiffe://partner.org'] !== undefined),
-        );
+        const got = await phase('federatesWith -> federated_bundles', () => w.next((m) => m.federated_bundles['spiffe://partner.org'] !== undefined));
         assert.deepEqual(Buffer.from(got.msg.federated_bundles['spiffe://partner.org']!), ca.der);
         await spire.deleteFederatedBundle('partner.org');
-        await phase('bundle delete -> federated_bundles empty', () =>
-          w.next((m) => m.federated_bundles['spiffe://partner.org'] === undefined),
-        );
+        await phase('bundle delete -> federated_bundles empty', () => w.next((m) => m.federated_bundles['spiffe://partner.org'] === undefined));
         await spire.deleteEntry(id);
       } finally {
         w.cancel();

@@ -24,10 +24,13 @@ const JWT = `jwt_svids = [{ jwt_audience = "api", jwt_svid_file_name = "api.jwt"
 
 let spire: Spire | undefined;
 
-before(async () => {
-  if (skip) return;
-  spire = await startSpire({ serverKeyManager: 'disk' });
-}, { timeout: 120_000 });
+before(
+  async () => {
+    if (skip) return;
+    spire = await startSpire({ serverKeyManager: 'disk' });
+  },
+  { timeout: 120_000 },
+);
 
 after(async () => {
   await spire?.stop();
@@ -53,11 +56,16 @@ async function probe(port: number, path: '/live' | '/ready'): Promise<{ status: 
 async function until(port: number, what: string, ok: (p: { status: number; body: Body }) => boolean, timeoutMs: number): Promise<{ status: number; body: Body }> {
   let last: unknown;
   try {
-    return await waitFor(what, async () => {
-      const p = await probe(port, '/ready');
-      last = p;
-      return ok(p) ? p : undefined;
-    }, timeoutMs, 200);
+    return await waitFor(
+      what,
+      async () => {
+        const p = await probe(port, '/ready');
+        last = p;
+        return ok(p) ? p : undefined;
+      },
+      timeoutMs,
+      200,
+    );
   } catch (e) {
     throw new Error(`${(e as Error).message}; last /ready: ${JSON.stringify(last)}\n${spire?.logs().slice(-4000)}`);
   }
@@ -84,7 +92,12 @@ test(`a SPIRE server outage longer than the JWT-SVID lifetime (${JWT_TTL_S} s): 
     let watching = true;
     const watchLive = (async () => {
       while (watching) {
-        liveAnswers.push(await probe(port, '/live').then((p) => p.status, () => 0));
+        liveAnswers.push(
+          await probe(port, '/live').then(
+            (p) => p.status,
+            () => 0,
+          ),
+        );
         await delay(250);
       }
     })();
@@ -102,9 +115,16 @@ test(`a SPIRE server outage longer than the JWT-SVID lifetime (${JWT_TTL_S} s): 
     const outageS = (Date.now() - outageStarted) / 1000;
     console.log(`# outage ${outageS.toFixed(1)} s, JWT TTL ${JWT_TTL_S} s, ${liveAnswers.length} liveness probes: ${liveAnswers.filter((c) => c !== 200).length} not 200`);
     assert.ok(outageS > JWT_TTL_S);
-    assert.deepEqual(liveAnswers.filter((c) => c !== 200), [], 'liveness stayed 200 through the outage');
+    assert.deepEqual(
+      liveAnswers.filter((c) => c !== 200),
+      [],
+      'liveness stayed 200 through the outage',
+    );
     assert.equal(p.status, 503);
-    assert.ok(p.body.not_ready?.some((r) => /jwt svid api\.jwt: expired/.test(r)), JSON.stringify(p.body));
+    assert.ok(
+      p.body.not_ready?.some((r) => /jwt svid api\.jwt: expired/.test(r)),
+      JSON.stringify(p.body),
+    );
     assert.ok(p.body.last_error, 'last_error names the cause');
 
     await s.startServer();

@@ -33,11 +33,14 @@ const skip = unavailable ? `SPIRE unavailable: ${unavailable}` : false;
 let spire: Spire | undefined;
 let probe: Client | undefined;
 
-before(async () => {
-  if (skip) return;
-  spire = await startSpire();
-  probe = new (workloadService())(spire.address, credentials.createInsecure());
-}, { timeout: 120_000 });
+before(
+  async () => {
+    if (skip) return;
+    spire = await startSpire();
+    probe = new (workloadService())(spire.address, credentials.createInsecure());
+  },
+  { timeout: 120_000 },
+);
 
 after(async () => {
   probe?.close();
@@ -97,8 +100,7 @@ async function awaitServed(what: string, pred: (s: Served) => boolean, timeoutMs
 }
 
 const servesNothing = (s: Served) => !s.ok && s.code === status.PERMISSION_DENIED;
-const servesExactly = (ids: string[]) => (s: Served) =>
-  s.ok && JSON.stringify(s.msg.svids.map((v) => v.spiffe_id).sort()) === JSON.stringify([...ids].sort());
+const servesExactly = (ids: string[]) => (s: Served) => s.ok && JSON.stringify(s.msg.svids.map((v) => v.spiffe_id).sort()) === JSON.stringify([...ids].sort());
 
 // ---------------------------------------------------------------------------------------------
 // Entries per test, and the test wrapper that keeps every test's world exact.
@@ -256,9 +258,7 @@ spireTest('--once waits through PERMISSION_DENIED and succeeds once an entry is 
   const dir = tempDir('shs-');
   const run = start('one-shot', ['--config', writeConfig(dir, s.address), '--once', '--timeout', '30s']);
   try {
-    await waitFor('the helper to log a PERMISSION_DENIED retry', () =>
-      /stream interrupted; retrying [^\n]*no identity issued to this workload yet \(no identity issued\)/.test(run.stderr()),
-    );
+    await waitFor('the helper to log a PERMISSION_DENIED retry', () => /stream interrupted; retrying [^\n]*no identity issued to this workload yet \(no identity issued\)/.test(run.stderr()));
     assert.equal(existsSync(certsOf(dir, 'svid.pem')), false, 'nothing written without an identity');
     assert.equal(run.child.exitCode, null, 'still waiting');
     const t0 = Date.now();
@@ -305,10 +305,14 @@ spireTest('daemon: real SPIRE rotations replace the files and SIGHUP the child, 
     t.diagnostic(`2 rotations in ${Date.now() - t0} ms`);
     const hups = lines(join(dir, 'hup.log')).map(normSerial);
     // Logged before the SIGHUP was sent, but the pipe may lag the file system: wait for it.
-    const written = await waitFor('the helper log to show the writes', () => {
-      const w = writtenSerials(run.stderr());
-      return w.length >= hups.length + 1 ? w : undefined;
-    }, 5_000);
+    const written = await waitFor(
+      'the helper log to show the writes',
+      () => {
+        const w = writtenSerials(run.stderr());
+        return w.length >= hups.length + 1 ? w : undefined;
+      },
+      5_000,
+    );
     t.diagnostic(`written ${JSON.stringify(written)}; child saw ${JSON.stringify(hups)}; sampled ${JSON.stringify(seen)}`);
     assert.equal(new Set(written).size, written.length, 'every write is a new certificate');
     // The n-th SIGHUP came after the (n+1)-th write was complete, and before the next one.
@@ -372,10 +376,19 @@ spireTest('federated bundle: include_federated_domains and federated_bundle_file
     const fed = certsOf(dir, 'fed_partner.org.pem');
     await waitFor('the files', () => existsSync(fed) && existsSync(certsOf(dir, 'bundle.pem')));
     // `..`-names are the helper's own (its cert_dir lock while it runs), not outputs.
-    assert.deepEqual(readdirSync(certsOf(dir)).filter((n) => !n.startsWith('..')).sort(), ['bundle.pem', 'fed_partner.org.pem', 'svid.pem', 'svid_key.pem']);
+    assert.deepEqual(
+      readdirSync(certsOf(dir))
+        .filter((n) => !n.startsWith('..'))
+        .sort(),
+      ['bundle.pem', 'fed_partner.org.pem', 'svid.pem', 'svid_key.pem'],
+    );
     const own = fromPem(await s.bundlePem(), 'CERTIFICATE');
     assert.deepEqual(hexSet(fromPem(read(certsOf(dir, 'bundle.pem')), 'CERTIFICATE')), hexSet([...own, ca.der]), 'bundle.pem = own bundle + partner CA');
-    assert.deepEqual(fromPem(read(fed), 'CERTIFICATE').map((d) => d.toString('hex')), [partnerHex], 'fed_partner.org.pem holds the partner CA only');
+    assert.deepEqual(
+      fromPem(read(fed), 'CERTIFICATE').map((d) => d.toString('hex')),
+      [partnerHex],
+      'fed_partner.org.pem holds the partner CA only',
+    );
     assert.equal(mode(fed), 0o644);
     assert.match(opensslVerify(certsOf(dir, 'bundle.pem'), certsOf(dir, 'svid.pem')), /: OK/);
 
@@ -415,7 +428,10 @@ spireTest('--once writes a JWT-SVID and the JWT bundle from SPIRE; jose verifies
   // The JWT authorities the server itself publishes (SPIFFE bundle format, use "jwt-svid").
   const shown = await s.serverCli(['bundle', 'show', '-format', 'spiffe']);
   assert.equal(shown.code, 0, shown.stderr);
-  const serverKids = (JSON.parse(shown.stdout) as { keys: { use?: string; kid?: string }[] }).keys.filter((k) => k.use === 'jwt-svid').map((k) => k.kid).sort();
+  const serverKids = (JSON.parse(shown.stdout) as { keys: { use?: string; kid?: string }[] }).keys
+    .filter((k) => k.use === 'jwt-svid')
+    .map((k) => k.kid)
+    .sort();
   assert.ok(serverKids.length > 0, 'the server has a JWT authority');
   assert.deepEqual(jwks.keys.map((k) => k.kid).sort(), serverKids, 'the bundle file holds the server’s JWT authorities');
 

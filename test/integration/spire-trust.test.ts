@@ -49,10 +49,22 @@ const refusals = (h: Helper): LogLine[] => h.lines().filter(isRejected);
 
 /** Waits for `n` more writes of new SVIDs (distinct serials) after `from`. */
 async function rotations(h: Helper, from: number, n: number, timeoutMs = 60_000): Promise<string[]> {
-  return waitFor(`${n} rotations`, () => {
-    const serials = [...new Set(h.lines(from).filter(isWritten).map((l) => String(l.serial)))];
-    return serials.length >= n ? serials : undefined;
-  }, timeoutMs, 100);
+  return waitFor(
+    `${n} rotations`,
+    () => {
+      const serials = [
+        ...new Set(
+          h
+            .lines(from)
+            .filter(isWritten)
+            .map((l) => String(l.serial)),
+        ),
+      ];
+      return serials.length >= n ? serials : undefined;
+    },
+    timeoutMs,
+    100,
+  );
 }
 
 test('a federated partner with only JWT authorities (empty X.509 bundle): the own SVID keeps rotating, its file goes, --once succeeds', { skip, timeout: TIMEOUT }, async () => {
@@ -122,10 +134,31 @@ test('an X.509 CA rotation (prepare, activate) is followed without a refusal', {
 test('UpstreamAuthority "disk" with an openssl-made root: leaf <- SPIRE CA <- upstream root verifies, rotates, survives a CA rotation', { skip, timeout: TIMEOUT }, async () => {
   const up = tempDir();
   const [key, crt] = [join(up, 'root.key'), join(up, 'root.crt')];
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', crt, '-days', '3',
-    '-subj', '/O=Upstream Org/CN=upstream root', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      crt,
+      '-days',
+      '3',
+      '-subj',
+      '/O=Upstream Org/CN=upstream root',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    { stdio: 'ignore' },
+  );
   const s = await spire({ serverPlugins: `    UpstreamAuthority "disk" {\n        plugin_data {\n            cert_file_path = "${crt}"\n            key_file_path = "${key}"\n        }\n    }\n` });
   await s.createEntry({ spiffeId: ID, x509SvidTtl: 10 });
   const dir = tempDir();
@@ -136,14 +169,17 @@ test('UpstreamAuthority "disk" with an openssl-made root: leaf <- SPIRE CA <- up
   const chain = certsOf(join(certs, 'svid.pem'));
   assert.equal(chain.length, 2, 'leaf and the SPIRE CA');
   const bundle = certsOf(join(certs, 'bundle.pem'));
-  assert.ok(bundle.some((c) => c.subject.includes('CN=upstream root')), 'the upstream root is the trust anchor');
+  assert.ok(
+    bundle.some((c) => c.subject.includes('CN=upstream root')),
+    'the upstream root is the trust anchor',
+  );
   assert.ok(chain[1]!.checkIssued(bundle.find((c) => c.subject.includes('upstream root'))!), 'the SPIRE CA is signed by the upstream root');
   const before = issuerKeyId(certs);
 
   const m = h.mark();
   await rotations(h, m, 2);
   await rotateCa(s);
-  await waitFor('an SVID signed by the new SPIRE CA', () => (issuerKeyId(certs) !== before) || undefined, 90_000, 200);
+  await waitFor('an SVID signed by the new SPIRE CA', () => issuerKeyId(certs) !== before || undefined, 90_000, 200);
   assert.equal(certsOf(join(certs, 'svid.pem')).length, 2);
   assert.deepEqual(refusals(h), [], 'nothing SPIRE sent was refused');
 });

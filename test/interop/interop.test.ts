@@ -27,11 +27,14 @@ async function agent(dir: string, options: Partial<DevAgentOptions> = {}): Promi
   return a;
 }
 
-before(async () => {
-  // The first build downloads modules and compiles gRPC: give it time, once, here.
-  const b = await interopBuild();
-  console.log(`go-spiffe interop program: ${b.built ? 'built' : 'cached'} in ${Math.round(b.ms)} ms: ${b.binary}`);
-}, { timeout: 10 * 60_000 });
+before(
+  async () => {
+    // The first build downloads modules and compiles gRPC: give it time, once, here.
+    const b = await interopBuild();
+    console.log(`go-spiffe interop program: ${b.built ? 'built' : 'cached'} in ${Math.round(b.ms)} ms: ${b.binary}`);
+  },
+  { timeout: 10 * 60_000 },
+);
 
 /** Asserts go-spiffe accepted, showing what it said otherwise. */
 function accepted(r: InteropResult): any {
@@ -53,13 +56,7 @@ async function helperOnce(dir: string, a: DevAgent, extra = ''): Promise<string>
 }
 
 function loadArgs(certs: string, files: { svid?: string; key?: string; bundle?: string } = {}): string[] {
-  return [
-    'load',
-    '--svid', join(certs, files.svid ?? 'svid.pem'),
-    '--key', join(certs, files.key ?? 'svid_key.pem'),
-    '--bundle', join(certs, files.bundle ?? 'bundle.pem'),
-    '--trust-domain', TD,
-  ];
+  return ['load', '--svid', join(certs, files.svid ?? 'svid.pem'), '--key', join(certs, files.key ?? 'svid_key.pem'), '--bundle', join(certs, files.bundle ?? 'bundle.pem'), '--trust-domain', TD];
 }
 
 test('go-spiffe workloadapi client against the dev agent: X.509 context, bundles, JWT, streamed rotations', { timeout: 60_000 }, async () => {
@@ -181,13 +178,7 @@ test('negative controls: go-spiffe rejects a corrupted key, a key of another SVI
 
 /** Runs `--once` with one JWT-SVID output (and `extra`), and returns the cert dir. */
 async function helperJwtOnce(dir: string, a: DevAgent, extra: string): Promise<string> {
-  const r = await runCli([
-    '--config',
-    writeConfig(dir, a.address, `${extra}[[jwt_svids]]\njwt_audience = "${AUDIENCE}"\njwt_svid_file_name = "jwt_svid.token"\n`),
-    '--once',
-    '--timeout',
-    '20s',
-  ]);
+  const r = await runCli(['--config', writeConfig(dir, a.address, `${extra}[[jwt_svids]]\njwt_audience = "${AUDIENCE}"\njwt_svid_file_name = "jwt_svid.token"\n`), '--once', '--timeout', '20s']);
   assert.equal(r.code, 0, r.stderr);
   return join(dir, 'certs');
 }
@@ -197,12 +188,7 @@ for (const jwtAlg of ['ES256', 'RS256'] as const) {
     const dir = tempDir('gi-');
     const a = await agent(dir, { intermediate: true, federatedTrustDomains: [PARTNER], jwtAlg });
     const certs = await helperJwtOnce(dir, a, 'jwt_bundle_file_name = "jwt_bundle.json"\n');
-    const jwtArgs = (token: string, audience: string): string[] => [
-      ...loadArgs(certs),
-      '--jwt-bundle', join(certs, 'jwt_bundle.json'),
-      '--jwt-token', token,
-      '--audience', audience,
-    ];
+    const jwtArgs = (token: string, audience: string): string[] => [...loadArgs(certs), '--jwt-bundle', join(certs, 'jwt_bundle.json'), '--jwt-token', token, '--audience', audience];
     const out = accepted(await runInterop(jwtArgs(join(certs, 'jwt_svid.token'), AUDIENCE)));
     assert.deepEqual(out.jwt_bundle_key_counts, { [TD]: 1, [PARTNER]: 1 }, 'own and federated JWT bundles');
     assert.equal(out.jwt_subject, `spiffe://${TD}/workload`);
@@ -225,10 +211,14 @@ test('helper JWT bundle files in jwt_bundle_format = "jwks" load with go-spiffe 
   const out = accepted(
     await runInterop([
       ...loadArgs(certs),
-      '--jwt-jwks', `${TD}=${join(certs, `jwt_bundle_${TD}.json`)}`,
-      '--jwt-jwks', `${PARTNER}=${join(certs, `jwt_bundle_${PARTNER}.json`)}`,
-      '--jwt-token', join(certs, 'jwt_svid.token'),
-      '--audience', AUDIENCE,
+      '--jwt-jwks',
+      `${TD}=${join(certs, `jwt_bundle_${TD}.json`)}`,
+      '--jwt-jwks',
+      `${PARTNER}=${join(certs, `jwt_bundle_${PARTNER}.json`)}`,
+      '--jwt-token',
+      join(certs, 'jwt_svid.token'),
+      '--audience',
+      AUDIENCE,
     ]),
   );
   assert.deepEqual(out.jwt_bundle_key_counts, { [TD]: 1, [PARTNER]: 1 });

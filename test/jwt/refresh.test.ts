@@ -64,7 +64,12 @@ test('fetchJwtSvid asks for every audience, picks by hint and validates for the 
 const fetchCases: [string, JWTSVIDMessage[], string, RegExp][] = [
   ['no SVIDs', [], '', /the response holds no JWT-SVIDs/],
   ['an unknown hint', [svid('a.b.c', 'one')], 'two', /no JWT-SVID has hint "two" \(the agent sent hints: "one"\)/],
-  ['a spiffe_id that is not the token\'s sub', [{ ...svid(''), spiffe_id: 'spiffe://example.org/other' }], '', /the response says the token is for "spiffe:\/\/example.org\/other" but its "sub" claim is spiffe:\/\/example.org\/workload/],
+  [
+    "a spiffe_id that is not the token's sub",
+    [{ ...svid(''), spiffe_id: 'spiffe://example.org/other' }],
+    '',
+    /the response says the token is for "spiffe:\/\/example.org\/other" but its "sub" claim is spiffe:\/\/example.org\/workload/,
+  ],
 ];
 for (const [name, svids, hint, message] of fetchCases) {
   test(`fetchJwtSvid rejects ${name}`, async () => {
@@ -79,10 +84,7 @@ test('a bad token, or an agent failure, leaves the last good token on disk; the 
   // Lives 1-2 s: the refresh comes 0.75-1.5 s later.
   const good1 = token('ES256', key, { claims: { jti: '1', exp: Math.floor(Date.now() / 1000) + 2 } });
   const good2 = token('ES256', key, { claims: { jti: '2' } });
-  const { client } = stubClient(
-    [[svid(good1)], [svid(token('none', key))], [svid(token('ES256', stranger))], new HelperError('unavailable', 'agent away'), [svid(good2)]],
-    { bundleDelayMs: 50 },
-  );
+  const { client } = stubClient([[svid(good1)], [svid(token('none', key))], [svid(token('ES256', stranger))], new HelperError('unavailable', 'agent away'), [svid(good2)]], { bundleDelayMs: 50 });
   const bundles = new JwtBundleWatch();
   const stop = new AbortController();
   const writer = new JwtWriter({ certDir: dir, jwtSvidFileMode: 0o600, jwtBundleFileMode: 0o600, jwtBundleFormat: 'go-helper' }, silentLogger);
@@ -91,7 +93,13 @@ test('a bad token, or an agent failure, leaves the last good token on disk; the 
   const running = Promise.all([
     bundles.run(client, stop.signal),
     keepJwtSvidFresh({
-      client, entry, hint: '', bundles, writer, log: silentLogger, signal: stop.signal,
+      client,
+      entry,
+      hint: '',
+      bundles,
+      writer,
+      log: silentLogger,
+      signal: stop.signal,
       backoff: { initialMs: 10, maxMs: 10, random: () => 1 },
       onWritten: (changed) => seen.push(`written:${changed}:${fileNow() === good1 ? 1 : fileNow() === good2 ? 2 : '?'}`),
       onFailed: (error) => seen.push(`failed:${fileNow() === good1 ? 1 : '?'}:${error.split(':').slice(0, 2).join(':')}`),
@@ -119,7 +127,13 @@ test('an agent silent until the token on disk expires is reported at the expiry,
   const running = Promise.all([
     bundles.run(client, stop.signal),
     keepJwtSvidFresh({
-      client, entry, hint: '', bundles, writer, log: silentLogger, signal: stop.signal,
+      client,
+      entry,
+      hint: '',
+      bundles,
+      writer,
+      log: silentLogger,
+      signal: stop.signal,
       backoff: { initialMs: 300, maxMs: 300, random: () => 1 },
       onFailed: (error) => failures.push([Date.now(), error]),
     }),
@@ -148,10 +162,7 @@ test('nothing is fetched before the first bundle set: a token cannot be validate
   const bundles = new JwtBundleWatch();
   const stop = new AbortController();
   const writer = new JwtWriter({ certDir: tempDir(), jwtSvidFileMode: 0o600, jwtBundleFileMode: 0o600, jwtBundleFormat: 'go-helper' }, silentLogger);
-  const running = Promise.all([
-    bundles.run(client, stop.signal),
-    keepJwtSvidFresh({ client, entry, hint: '', bundles, writer, log: silentLogger, signal: stop.signal }),
-  ]);
+  const running = Promise.all([bundles.run(client, stop.signal), keepJwtSvidFresh({ client, entry, hint: '', bundles, writer, log: silentLogger, signal: stop.signal })]);
   await sleep(100);
   assert.equal(requests.length, 0);
   while (requests.length === 0) await sleep(10);

@@ -117,11 +117,17 @@ describe('the daemon writes the stores with the X.509 files', () => {
 function storesOnlyConfig(dir: string, address: string, extra = ''): string {
   writeFileSync(join(dir, 'pw'), `${PASSWORD}\n`);
   const file = join(dir, 'helper.conf');
-  writeFileSync(file, `agent_address = "${address}"\ncert_dir = "${join(dir, 'certs')}"\nkeystore_file_name = "keystore.p12"\ntruststore_file_name = "truststore.p12"\nkeystore_password_file = "${join(dir, 'pw')}"\n${extra}`);
+  writeFileSync(
+    file,
+    `agent_address = "${address}"\ncert_dir = "${join(dir, 'certs')}"\nkeystore_file_name = "keystore.p12"\ntruststore_file_name = "truststore.p12"\nkeystore_password_file = "${join(dir, 'pw')}"\n${extra}`,
+  );
   return file;
 }
 /** What a stores-only run leaves in cert_dir, without atomic_dir's `..data` machinery. */
-const outputs = (dir: string): string[] => readdirSync(join(dir, 'certs')).filter((f) => !f.startsWith('..')).sort();
+const outputs = (dir: string): string[] =>
+  readdirSync(join(dir, 'certs'))
+    .filter((f) => !f.startsWith('..'))
+    .sort();
 const storeSnapshot = (dir: string): string[] =>
   STORES.map((f) => {
     const st = statSync(join(dir, 'certs', f));
@@ -189,7 +195,13 @@ describe('the stores without the PEM files', () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const report = JSON.parse(r.stdout);
     assert.equal(report.x509_svid, undefined);
-    assert.deepEqual(report.stores.map((s: { kind: string; integrity: string }) => [s.kind, s.integrity.split(' ')[0]]), [['keystore', 'verified'], ['truststore', 'verified']]);
+    assert.deepEqual(
+      report.stores.map((s: { kind: string; integrity: string }) => [s.kind, s.integrity.split(' ')[0]]),
+      [
+        ['keystore', 'verified'],
+        ['truststore', 'verified'],
+      ],
+    );
   });
 });
 
@@ -233,7 +245,9 @@ describe('the PKCS#12 encoder loads only when a store is configured', () => {
 process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(loaded)));\n`,
     );
     // Not spawnSync: the agent runs in this process.
-    await promisify(execFile)(process.execPath, ['-r', hook, cliPath.replace(/cli\.js$/, 'bundle/cli.js'), '--config', extra(dir, agent.address), '--once', '--timeout', '20s'], { env: { PATH: process.env.PATH } });
+    await promisify(execFile)(process.execPath, ['-r', hook, cliPath.replace(/cli\.js$/, 'bundle/cli.js'), '--config', extra(dir, agent.address), '--once', '--timeout', '20s'], {
+      env: { PATH: process.env.PATH },
+    });
     return (JSON.parse(readFileSync(out, 'utf8')) as string[]).filter((u) => u.startsWith('file:'));
   }
   const holdsEncoder = (url: string): boolean => readFileSync(new URL(url), 'utf8').includes('spiffe-helper pkcs12 v1');
@@ -269,7 +283,10 @@ describe('inspect reads the stores', () => {
     assert.equal(ks.keys[0].key_matches, true);
     assert.equal(ks.keys[0].chain.length, 2);
     assert.equal(ks.keys[0].chain_verified.verified, true);
-    assert.deepEqual(ts.trusted.map((t: { alias: string; trust_domain: string }) => [t.alias, t.trust_domain]), [['example.org-1', 'example.org']]);
+    assert.deepEqual(
+      ts.trusted.map((t: { alias: string; trust_domain: string }) => [t.alias, t.trust_domain]),
+      [['example.org-1', 'example.org']],
+    );
     const text = await runCli(['inspect', '--config', config]);
     assert.equal(text.code, 0);
     assert.match(text.stdout, /Keystore {4}.*keystore\.p12\n {2}integrity {3}verified/);

@@ -59,16 +59,18 @@ describe('keystore config: what is read', () => {
   });
 
   it('every key from SPIFFE_HELPER_* variables', async () => {
-    const s = (await load('', {
-      SPIFFE_HELPER_KEYSTORE_FILE_NAME: 'ks.p12',
-      SPIFFE_HELPER_KEYSTORE_PASSWORD_ENV: 'KS_PASS',
-      KS_PASS: 'env secret',
-      SPIFFE_HELPER_TRUSTSTORE_FILE_NAME: 'ts.p12',
-      SPIFFE_HELPER_TRUSTSTORE_PASSWORD_FILE: TRUST_PW,
-      SPIFFE_HELPER_TRUSTSTORE_INCLUDE_FEDERATED_DOMAINS: 'true',
-      SPIFFE_HELPER_KEYSTORE_FORMAT: 'pkcs12-legacy',
-      SPIFFE_HELPER_KEYSTORE_ALIAS: 'jvm',
-    })).x509!.stores!;
+    const s = (
+      await load('', {
+        SPIFFE_HELPER_KEYSTORE_FILE_NAME: 'ks.p12',
+        SPIFFE_HELPER_KEYSTORE_PASSWORD_ENV: 'KS_PASS',
+        KS_PASS: 'env secret',
+        SPIFFE_HELPER_TRUSTSTORE_FILE_NAME: 'ts.p12',
+        SPIFFE_HELPER_TRUSTSTORE_PASSWORD_FILE: TRUST_PW,
+        SPIFFE_HELPER_TRUSTSTORE_INCLUDE_FEDERATED_DOMAINS: 'true',
+        SPIFFE_HELPER_KEYSTORE_FORMAT: 'pkcs12-legacy',
+        SPIFFE_HELPER_KEYSTORE_ALIAS: 'jvm',
+      })
+    ).x509!.stores!;
     assert.deepEqual(
       [s.keystore!.fileName, s.keystore!.alias, s.keystore!.password.reveal(), s.truststore!.fileName, s.truststore!.password.reveal(), s.truststore!.includeFederatedDomains, s.format],
       ['ks.p12', 'jvm', 'env secret', 'ts.p12', 'trust-me', true, 'pkcs12-legacy'],
@@ -88,29 +90,58 @@ describe('keystore config: what is read', () => {
 const errors: [string, string, NodeJS.ProcessEnv, RegExp][] = [
   ['keystore without a password', 'keystore_file_name = "ks.p12"\n', {}, /helper\.conf: keystore_password_file: is required with keystore_file_name/],
   ['truststore without a password', 'truststore_file_name = "ts.p12"\n', {}, /helper\.conf: truststore_password_file: is required with truststore_file_name/],
-  ['password file missing', `keystore_file_name = "ks.p12"\nkeystore_password_file = "${dir}/nope"\n`, {}, new RegExp(`helper\\.conf:\\d+: keystore_password_file: ${dir}/nope: cannot read the password: file not found`)],
+  [
+    'password file missing',
+    `keystore_file_name = "ks.p12"\nkeystore_password_file = "${dir}/nope"\n`,
+    {},
+    new RegExp(`helper\\.conf:\\d+: keystore_password_file: ${dir}/nope: cannot read the password: file not found`),
+  ],
   ['password file empty (a newline only)', `keystore_file_name = "ks.p12"\nkeystore_password_file = "${EMPTY}"\n`, {}, new RegExp(`keystore_password_file: ${EMPTY}: the password file is empty`)],
   ['password file is a directory', `keystore_file_name = "ks.p12"\nkeystore_password_file = "${dir}/a-dir"\n`, {}, /keystore_password_file: .*a-dir: cannot read the password: not a regular file/],
   ['password not printable ASCII', `keystore_file_name = "ks.p12"\nkeystore_password_file = "${NON_ASCII}"\n`, {}, /keystore_password_file: .*umlaut: the password must be printable ASCII/],
   ['truststore password file missing', `truststore_file_name = "ts.p12"\ntruststore_password_file = "${dir}/nope"\n`, {}, /truststore_password_file: .*nope: cannot read the password: file not found/],
   ['password variable not set', 'keystore_file_name = "ks.p12"\nkeystore_password_env = "KS_PASS"\n', {}, /keystore_password_env: names the environment variable KS_PASS, which is not set/],
   ['password variable empty', 'keystore_file_name = "ks.p12"\nkeystore_password_env = "KS_PASS"\n', { KS_PASS: '' }, /keystore_password_env: names the environment variable KS_PASS, which is empty/],
-  ['password file and variable both', `keystore_file_name = "ks.p12"\nkeystore_password_file = "${PW}"\nkeystore_password_env = "KS_PASS"\n`, { KS_PASS: 'x' }, /keystore_password_env: and keystore_password_file are both set: set one/],
+  [
+    'password file and variable both',
+    `keystore_file_name = "ks.p12"\nkeystore_password_file = "${PW}"\nkeystore_password_env = "KS_PASS"\n`,
+    { KS_PASS: 'x' },
+    /keystore_password_env: and keystore_password_file are both set: set one/,
+  ],
   ['password keys without a store', `keystore_password_file = "${PW}"\n`, {}, /keystore_password_file: is set but neither keystore_file_name nor truststore_file_name is/],
   ['alias without a keystore', `truststore_file_name = "ts.p12"\ntruststore_password_file = "${PW}"\nkeystore_alias = "x"\n`, {}, /keystore_alias: is set but keystore_file_name is not/],
-  ['truststore keys without a truststore', `keystore_file_name = "ks.p12"\nkeystore_password_file = "${PW}"\ntruststore_include_federated_domains = true\n`, {}, /truststore_include_federated_domains: is set but truststore_file_name is not/],
+  [
+    'truststore keys without a truststore',
+    `keystore_file_name = "ks.p12"\nkeystore_password_file = "${PW}"\ntruststore_include_federated_domains = true\n`,
+    {},
+    /truststore_include_federated_domains: is set but truststore_file_name is not/,
+  ],
   ['unknown format', `keystore_file_name = "ks.p12"\nkeystore_password_file = "${PW}"\nkeystore_format = "jks"\n`, {}, /keystore_format: must be one of pkcs12, pkcs12-legacy, got "jks"/],
   ['store name is a path', `keystore_file_name = "../ks.p12"\nkeystore_password_file = "${PW}"\n`, {}, /keystore_file_name: must be a file name inside cert_dir/],
-  ['keystore and truststore the same file', `keystore_file_name = "s.p12"\ntruststore_file_name = "s.p12"\nkeystore_password_file = "${PW}"\n`, {}, /truststore_file_name: must differ from keystore_file_name/],
+  [
+    'keystore and truststore the same file',
+    `keystore_file_name = "s.p12"\ntruststore_file_name = "s.p12"\nkeystore_password_file = "${PW}"\n`,
+    {},
+    /truststore_file_name: must differ from keystore_file_name/,
+  ],
   ['store collides with a PEM file', `keystore_file_name = "bundle.pem"\nkeystore_password_file = "${PW}"\n`, {}, /two outputs would write the same file "bundle.pem"/],
-  ['variable names the password variable, which is not set', '', { SPIFFE_HELPER_KEYSTORE_FILE_NAME: 'ks.p12', SPIFFE_HELPER_KEYSTORE_PASSWORD_ENV: 'NOPE' }, /SPIFFE_HELPER_KEYSTORE_PASSWORD_ENV: keystore_password_env: names the environment variable NOPE, which is not set/],
+  [
+    'variable names the password variable, which is not set',
+    '',
+    { SPIFFE_HELPER_KEYSTORE_FILE_NAME: 'ks.p12', SPIFFE_HELPER_KEYSTORE_PASSWORD_ENV: 'NOPE' },
+    /SPIFFE_HELPER_KEYSTORE_PASSWORD_ENV: keystore_password_env: names the environment variable NOPE, which is not set/,
+  ],
 ];
 
 /** A JVM-only sidecar: the stores are its X.509 outputs, no PEM file is named (issue 16: each output optional). */
 const STORES_ONLY = `agent_address = "/a.sock"\ncert_dir = "certs"\n`;
 describe('keystore config: stores without the PEM files', () => {
   for (const [name, extra, want] of [
-    ['a keystore and a truststore, no PEM file', `keystore_file_name = "keystore.p12"\ntruststore_file_name = "truststore.p12"\nkeystore_password_file = "${PW}"\n`, ['keystore.p12', 'truststore.p12']],
+    [
+      'a keystore and a truststore, no PEM file',
+      `keystore_file_name = "keystore.p12"\ntruststore_file_name = "truststore.p12"\nkeystore_password_file = "${PW}"\n`,
+      ['keystore.p12', 'truststore.p12'],
+    ],
     ['a keystore alone', `keystore_file_name = "keystore.p12"\nkeystore_password_file = "${PW}"\n`, ['keystore.p12', undefined]],
     ['a truststore alone', `truststore_file_name = "truststore.p12"\ntruststore_password_file = "${TRUST_PW}"\n`, [undefined, 'truststore.p12']],
   ] as const) {
@@ -128,8 +159,10 @@ describe('keystore config: stores without the PEM files', () => {
     assert.equal(x.stores!.keystore!.fileName, 'keystore.p12');
   });
   it('neither PEM names, nor stores, nor JWT outputs: still nothing to write', () =>
-    assert.throws(() => parseConfig(STORES_ONLY, 'helper.conf', {}), /svid_file_name: nothing to write: set svid_file_name, svid_key_file_name and svid_bundle_file_name, or keystore_file_name or truststore_file_name/),
-  );
+    assert.throws(
+      () => parseConfig(STORES_ONLY, 'helper.conf', {}),
+      /svid_file_name: nothing to write: set svid_file_name, svid_key_file_name and svid_bundle_file_name, or keystore_file_name or truststore_file_name/,
+    ));
 });
 
 describe('keystore config errors', () => {
@@ -140,14 +173,12 @@ describe('keystore config errors', () => {
     assert.throws(
       () => parseConfig(`agent_address = "/a.sock"\nkeystore_file_name = "ks.p12"\nkeystore_password_file = "${PW}"\nfederated_bundle_file_name = "{trust_domain}.pem"\n`, 'helper.conf', {}),
       /federated_bundle_file_name: needs svid_file_name, svid_key_file_name and svid_bundle_file_name/,
-    ),
-  );
+    ));
   it('stores with only some of the PEM names: the missing one is named, as without stores', () =>
     assert.throws(
       () => parseConfig(`agent_address = "/a.sock"\nsvid_file_name = "svid.pem"\nkeystore_file_name = "ks.p12"\nkeystore_password_file = "${PW}"\n`, 'helper.conf', {}),
       /svid_key_file_name: is required when any of svid_file_name, svid_key_file_name and svid_bundle_file_name is set/,
-    ),
-  );
+    ));
   it('parsing reads no secret (convert-config, the example file); loading reads it', async () => {
     const extra = `keystore_file_name = "ks.p12"\nkeystore_password_file = "${dir}/nope"\n`;
     assert.equal(parseConfig(baseConfigToml + extra, 'helper.conf', {}).x509!.stores!.keystore!.fileName, 'ks.p12');

@@ -36,7 +36,21 @@ interface Handshake {
 function connect(port: number, dir: string): Handshake {
   const r = spawnSync(
     'openssl',
-    ['s_client', '-connect', `127.0.0.1:${port}`, '-cert', join(dir, 'svid.pem'), '-cert_chain', join(dir, 'svid.pem'), '-key', join(dir, 'svid_key.pem'), '-CAfile', join(dir, 'bundle.pem'), '-verify_return_error', '-ign_eof'],
+    [
+      's_client',
+      '-connect',
+      `127.0.0.1:${port}`,
+      '-cert',
+      join(dir, 'svid.pem'),
+      '-cert_chain',
+      join(dir, 'svid.pem'),
+      '-key',
+      join(dir, 'svid_key.pem'),
+      '-CAfile',
+      join(dir, 'bundle.pem'),
+      '-verify_return_error',
+      '-ign_eof',
+    ],
     { encoding: 'utf8', input: '', timeout: 30_000 },
   );
   assert.equal(r.status, 0, `s_client failed: ${r.stdout}\n${r.stderr}`);

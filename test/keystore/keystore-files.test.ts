@@ -27,9 +27,7 @@ async function context(o: { federated?: string[]; expiredOnly?: boolean } = {}) 
   const c = await svidChain(ID, { intermediate: true });
   const svid = parseX509Svid({ spiffeId: ID, chainDer: c.chainDer, keyDer: c.leaf.keyDer, hint: '' });
   const ca = o.expiredOnly ? (await issue({ ca: true, notBefore: new Date(Date.now() - 7200_000), notAfter: new Date(Date.now() - 3600_000) })).der : c.root.der;
-  const federatedBundles = new Map(
-    await Promise.all((o.federated ?? []).map(async (name) => [name, parseX509Bundle(TrustDomain.parse(name), (await issue({ ca: true, name })).der)] as const)),
-  );
+  const federatedBundles = new Map(await Promise.all((o.federated ?? []).map(async (name) => [name, parseX509Bundle(TrustDomain.parse(name), (await issue({ ca: true, name })).der)] as const)));
   const ctx: X509Context = { svids: [svid], bundles: new Map([['example.org', parseX509Bundle(TrustDomain.parse('example.org'), ca)]]), federatedBundles, emptyFederatedDomains: [] };
   return { ctx, svid, chain: c };
 }
@@ -42,16 +40,25 @@ describe('storeRenderer', () => {
     const k = readPkcs12(Buffer.from(ks!.data), 'changeit');
     assert.equal(k.keys[0]!.alias, 'spiffe');
     assert.ok(k.keys[0]!.keyDer!.equals(chain.leaf.keyDer));
-    assert.deepEqual(k.keys[0]!.chain.map((c) => Buffer.from(c.raw)), [chain.leaf.der, chain.inter!.der]);
+    assert.deepEqual(
+      k.keys[0]!.chain.map((c) => Buffer.from(c.raw)),
+      [chain.leaf.der, chain.inter!.der],
+    );
     const t = readPkcs12(Buffer.from(ts!.data), 'trust');
-    assert.deepEqual(t.trusted.map((e) => [e.alias, Buffer.from(e.cert.raw).equals(chain.root.der)]), [['example.org-1', true]]);
+    assert.deepEqual(
+      t.trusted.map((e) => [e.alias, Buffer.from(e.cert.raw).equals(chain.root.der)]),
+      [['example.org-1', true]],
+    );
   });
 
   it('a restarted helper (a new renderer) renders the same identity to the same bytes', async () => {
     const { ctx, svid } = await context();
     const a = storeRenderer(stores(), out, '/certs')(svid, ctx, new Date());
     const b = storeRenderer(stores(), out, '/certs')(svid, ctx, new Date());
-    assert.deepEqual(b.map((f) => Buffer.from(f.data)), a.map((f) => Buffer.from(f.data)));
+    assert.deepEqual(
+      b.map((f) => Buffer.from(f.data)),
+      a.map((f) => Buffer.from(f.data)),
+    );
   });
 
   it('a new federated CA changes the truststore only', async () => {
@@ -61,13 +68,19 @@ describe('storeRenderer', () => {
     const [ks2, ts2] = render(svid, ctx, new Date());
     assert.ok(Buffer.from(ks2!.data).equals(Buffer.from(ks1!.data)), 'keystore unchanged');
     assert.ok(!Buffer.from(ts2!.data).equals(Buffer.from(ts1!.data)), 'truststore changed');
-    assert.deepEqual(readPkcs12(Buffer.from(ts2!.data), 'trust').trusted.map((e) => e.alias), ['example.org-1', 'partner.org-1']);
+    assert.deepEqual(
+      readPkcs12(Buffer.from(ts2!.data), 'trust').trusted.map((e) => e.alias),
+      ['example.org-1', 'partner.org-1'],
+    );
   });
 
   it('federated CAs stay out unless truststore_include_federated_domains', async () => {
     const { ctx, svid } = await context({ federated: ['partner.org'] });
     const [, ts] = storeRenderer(stores(), out, '/certs')(svid, ctx, new Date());
-    assert.deepEqual(readPkcs12(Buffer.from(ts!.data), 'trust').trusted.map((e) => e.alias), ['example.org-1']);
+    assert.deepEqual(
+      readPkcs12(Buffer.from(ts!.data), 'trust').trusted.map((e) => e.alias),
+      ['example.org-1'],
+    );
   });
 
   it('the legacy format: 3DES and an HMAC-SHA-1 MAC', async () => {

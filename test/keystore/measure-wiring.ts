@@ -58,8 +58,16 @@ try {
   for (const [name, m] of Object.entries(startup)) console.log(`  ${name.padEnd(28)} wall ${fmt(m.wall)}, cpu ${fmt(m.cpu)}`);
 
   const out: X509Output = {
-    svidFileName: 's.pem', keyFileName: 'k.pem', bundleFileName: 'b.pem', addIntermediatesToBundle: false, includeFederatedDomains: false,
-    omitExpired: false, hint: '', layout: 'files', certFileMode: 0o644, keyFileMode: 0o600,
+    svidFileName: 's.pem',
+    keyFileName: 'k.pem',
+    bundleFileName: 'b.pem',
+    addIntermediatesToBundle: false,
+    includeFederatedDomains: false,
+    omitExpired: false,
+    hint: '',
+    layout: 'files',
+    certFileMode: 0o644,
+    keyFileMode: 0o600,
   };
   const stores = {
     keystore: { fileName: 'ks.p12', alias: 'spiffe', password: password('changeit') },

@@ -12,7 +12,9 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 const loads = (module: string): number[] =>
   Array.from({ length: 9 }, () =>
-    Number(execFileSync(process.execPath, ['--input-type=module', '-e', `const t = performance.now(); await import(${JSON.stringify(module)}); console.log(performance.now() - t)`], { encoding: 'utf8' })),
+    Number(
+      execFileSync(process.execPath, ['--input-type=module', '-e', `const t = performance.now(); await import(${JSON.stringify(module)}); console.log(performance.now() - t)`], { encoding: 'utf8' }),
+    ),
   );
 const crypto = median(loads('node:crypto'));
 const ours = median(loads(new URL('../../dist/keystore/pkcs12.js', import.meta.url).href));

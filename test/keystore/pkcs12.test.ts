@@ -19,12 +19,18 @@ describe('readPkcs12 reads back what encodeKeystore/encodeTruststore wrote', () 
         assert.equal(ks.keys.length, 1);
         assert.equal(ks.keys[0]!.alias, 'spiffe');
         assert.ok(ks.keys[0]!.keyDer!.equals(c.leaf.keyDer));
-        assert.deepEqual(ks.keys[0]!.chain.map((x) => x.raw), [c.leaf.der, c.inter!.der]);
+        assert.deepEqual(
+          ks.keys[0]!.chain.map((x) => x.raw),
+          [c.leaf.der, c.inter!.der],
+        );
         assert.deepEqual(ks.trusted, []);
         assert.deepEqual(ks.unchecked, []);
 
         const ts = readPkcs12(encodeTruststore(trustDomainCertificates('example.org', [c.root.der]), { password: PASSWORD, format }), PASSWORD);
-        assert.deepEqual(ts.trusted.map((t) => [t.alias, t.cert.raw]), [['example.org-1', c.root.der]]);
+        assert.deepEqual(
+          ts.trusted.map((t) => [t.alias, t.cert.raw]),
+          [['example.org-1', c.root.der]],
+        );
         assert.deepEqual(ts.keys, []);
       });
     }

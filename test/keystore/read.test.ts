@@ -27,12 +27,31 @@ describe('readPkcs12 reads stores other tools wrote', () => {
       writeFileSync(join(dir, 'leaf.pem'), pem(c.leaf.der));
       writeFileSync(join(dir, 'inter.pem'), pem(c.inter!.der));
       const out = join(dir, 'o.p12');
-      execFileSync('openssl', ['pkcs12', '-export', ...k.args, '-inkey', join(dir, 'key.pem'), '-in', join(dir, 'leaf.pem'), '-certfile', join(dir, 'inter.pem'), '-name', 'web', '-passout', `pass:${PASSWORD}`, '-out', out]);
+      execFileSync('openssl', [
+        'pkcs12',
+        '-export',
+        ...k.args,
+        '-inkey',
+        join(dir, 'key.pem'),
+        '-in',
+        join(dir, 'leaf.pem'),
+        '-certfile',
+        join(dir, 'inter.pem'),
+        '-name',
+        'web',
+        '-passout',
+        `pass:${PASSWORD}`,
+        '-out',
+        out,
+      ]);
       const read = readPkcs12(readFileSync(out), PASSWORD);
       assert.equal(read.mac?.verified, true);
       assert.equal(read.keys[0]?.alias, 'web');
       assert.ok(read.keys[0]?.keyDer?.equals(c.leaf.keyDer));
-      assert.deepEqual(read.keys[0]?.chain.map((x) => x.raw), [c.leaf.der, c.inter!.der]);
+      assert.deepEqual(
+        read.keys[0]?.chain.map((x) => x.raw),
+        [c.leaf.der, c.inter!.der],
+      );
     });
   }
 
@@ -54,13 +73,18 @@ describe('readPkcs12 reads stores other tools wrote', () => {
     execFileSync('keytool', ['-importcert', '-noprompt', '-alias', 'myca', '-file', join(dir, 'ca.pem'), '-keystore', out, '-storetype', 'PKCS12', '-storepass', PASSWORD], { stdio: 'ignore' });
     const read = readPkcs12(readFileSync(out), PASSWORD);
     assert.equal(read.mac?.verified, true);
-    assert.deepEqual(read.trusted.map((t) => [t.alias, t.cert.raw]), [['myca', c.root.der]]);
+    assert.deepEqual(
+      read.trusted.map((t) => [t.alias, t.cert.raw]),
+      [['myca', c.root.der]],
+    );
   });
 
   it('keytool -genkeypair keystore: the key entry and its self-signed certificate', () => {
     const dir = tempDir('ks-');
     const out = join(dir, 'k.p12');
-    execFileSync('keytool', ['-genkeypair', '-alias', 'server', '-keyalg', 'EC', '-groupname', 'secp256r1', '-dname', 'CN=server', '-keystore', out, '-storetype', 'PKCS12', '-storepass', PASSWORD], { stdio: 'ignore' });
+    execFileSync('keytool', ['-genkeypair', '-alias', 'server', '-keyalg', 'EC', '-groupname', 'secp256r1', '-dname', 'CN=server', '-keystore', out, '-storetype', 'PKCS12', '-storepass', PASSWORD], {
+      stdio: 'ignore',
+    });
     const read = readPkcs12(readFileSync(out), PASSWORD);
     assert.equal(read.keys[0]?.alias, 'server');
     assert.equal(read.keys[0]?.chain[0]?.subject, 'CN=server');
@@ -74,11 +98,7 @@ describe('readPkcs12 without the password, with a wrong one, on altered files', 
     const read = readPkcs12(encodeKeystore({ alias: 'spiffe', keyDer: c.leaf.keyDer, chainDer: [c.leaf.der] }, { password: PASSWORD }));
     assert.deepEqual(read.mac, { digest: 'sha256', iterations: 10_000, verified: false });
     assert.deepEqual(read.keys, [{ alias: 'spiffe', chain: [] }]);
-    assert.deepEqual(read.unchecked, [
-      'the MAC (integrity): needs the password',
-      '1 encrypted part(s) (certificates, usually): need the password',
-      'the private keys: need the password',
-    ]);
+    assert.deepEqual(read.unchecked, ['the MAC (integrity): needs the password', '1 encrypted part(s) (certificates, usually): need the password', 'the private keys: need the password']);
   });
 
   it('a wrong password: MAC verification failed', async () => {
@@ -139,7 +159,14 @@ describe('encoder refuses inputs no reader could use', () => {
       { name: 'zero iterations', run: () => encodeKeystore(entry, { password: PASSWORD, iterations: 0 }), error: /iterations must be/ },
       {
         name: 'truststore aliases differing only in case',
-        run: () => encodeTruststore([{ alias: 'CA', certDer: c.root.der }, { alias: 'ca', certDer: c.root.der }], { password: PASSWORD }),
+        run: () =>
+          encodeTruststore(
+            [
+              { alias: 'CA', certDer: c.root.der },
+              { alias: 'ca', certDer: c.root.der },
+            ],
+            { password: PASSWORD },
+          ),
         error: /alias "ca" appears twice/,
       },
       { name: 'empty truststore', run: () => encodeTruststore([], { password: PASSWORD }), error: /no certificates/ },

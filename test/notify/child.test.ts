@@ -48,7 +48,11 @@ for (const c of stopCases) {
     const status = await child.stop('SIGTERM', 300);
     assert.equal(alive(grandchild!), false, `grandchild ${grandchild} still runs`);
     assert.deepEqual(groupMembers(child.pid), [], 'no process of the group remains');
-    assert.equal(lines.some((l) => /killing its process group/.test(l)), c.killed, lines.join('\n'));
+    assert.equal(
+      lines.some((l) => /killing its process group/.test(l)),
+      c.killed,
+      lines.join('\n'),
+    );
     if (c.killed && c.name.startsWith('group')) assert.equal(status.signal, 'SIGKILL');
   });
 }

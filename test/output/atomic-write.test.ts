@@ -121,7 +121,10 @@ it('temporaries are unpredictable: `.<name>.<32 random hex>.tmp`, never the same
   const names = [...new Set(seen)];
   assert.ok(names.length >= 20, `temporaries seen: ${names.length}`);
   for (const name of names) assert.match(name, /^\.(cert\.pem|key\.pem|\.\.data)\.[0-9a-f]{32}\.tmp$/);
-  assert.ok(names.some((n) => n.startsWith('...data.')), 'the ..data link is swapped in from a random name too');
+  assert.ok(
+    names.some((n) => n.startsWith('...data.')),
+    'the ..data link is swapped in from a random name too',
+  );
   const randomParts = names.map((n) => /\.([0-9a-f]{32})\.tmp$/.exec(n)![1]!);
   assert.equal(new Set(randomParts).size, randomParts.length, 'no random part repeats');
   // Counted names from one per-process prefix would share it; random ones share no long prefix.
@@ -168,7 +171,7 @@ it('atomic_dir clean-up removes only its own old version directories and links',
   const removed = await (await writeFilesSwapDir(dir, set(3))).removeOldVersions();
   assert.deepEqual(removed, [ownOld]);
   const entries = readdirSync(dir);
-  assert.ok(!entries.includes(ownOld), 'the helper\'s own old version is removed');
+  assert.ok(!entries.includes(ownOld), "the helper's own old version is removed");
   assert.ok(!entries.includes('extra.pem'), 'the link of a name no longer written is removed');
   for (const kept of ['..2020_01_01_00_00_00.abcdef', '..2020_01_01_00_00_00.notes-dir', 'my-cert-link.pem']) assert.ok(entries.includes(kept), `${kept} kept`);
 });

@@ -34,12 +34,15 @@ test('go-helper layout: {"<trust domain>": "<base64 JWKS>"}, domains sorted, mod
   const text = readFileSync(path, 'utf8');
   assert.deepEqual(Object.keys(readJson(path)), ['123', 'example.org', 'partner.org']);
   assert.ok(text.indexOf('"123"') < text.indexOf('"example.org"'), 'numeric-looking names are not moved: byte order is sorted order');
-  assert.deepEqual(decode(readJson(path)['example.org']).keys.map((k) => k.kid), ['a1']);
+  assert.deepEqual(
+    decode(readJson(path)['example.org']).keys.map((k) => k.kid),
+    ['a1'],
+  );
   assert.equal(decode(readJson(path)['example.org']).keys[0]!.use, undefined);
   assert.equal(mode(path), 0o640);
 });
 
-test('go-helper layout: each JWK\'s members in go-jose\'s order (kty, kid, crv, x, y), as the Go helper re-serialises them', async () => {
+test("go-helper layout: each JWK's members in go-jose's order (kty, kid, crv, x, y), as the Go helper re-serialises them", async () => {
   const dir = tempDir();
   await new JwtWriter(out(dir), silentLogger).writeBundles(bundleSet({ 'example.org': [keyA] }));
   const jwks = Buffer.from(readJson(join(dir, 'jwt_bundle.json'))['example.org'] as string, 'base64').toString('utf8');
@@ -67,7 +70,10 @@ test('jwks layout: one plain JWKS per trust domain; files of departed domains ar
   const r = await w.writeBundles(bundleSet({ 'example.org': [keyA], 'partner.org': [keyB] }));
   assert.deepEqual(r, { changed: true, files: ['jwt_example.org.jwks', 'jwt_partner.org.jwks'] });
   const jwks = readJson(join(dir, 'jwt_partner.org.jwks')) as { keys: { kid: string }[] };
-  assert.deepEqual(jwks.keys.map((k) => k.kid), ['b1']);
+  assert.deepEqual(
+    jwks.keys.map((k) => k.kid),
+    ['b1'],
+  );
   assert.equal(mode(join(dir, 'jwt_partner.org.jwks')), 0o600);
   await w.writeBundles(bundleSet({ 'example.org': [keyA] }));
   assert.deepEqual(readdirSync(dir).sort(), ['jwt_example.org.jwks', 'unrelated.json']);
@@ -120,7 +126,7 @@ test('jwks layout: a trust domain that would make a bad file name refuses the up
   assert.deepEqual(readdirSync(dir), ['.example.org']);
 });
 
-test('jwks layout: cleanup leaves files that merely share the pattern\'s prefix and suffix', async () => {
+test("jwks layout: cleanup leaves files that merely share the pattern's prefix and suffix", async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'jwt_README.jwks'), 'a user file');
   const w = new JwtWriter(out(dir, { jwtBundleFormat: 'jwks', jwtBundleFileName: 'jwt_{trust_domain}.jwks' }), silentLogger);

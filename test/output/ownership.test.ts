@@ -32,7 +32,10 @@ function asNobody(body: string) {
     import { setFileOwnership } from ${src('ownership.ts')};
     const log = { debug() {}, info() {}, error() {}, warn: (m) => console.log('WARN ' + m) };
     ${body}`;
-  const r = spawnSync('setpriv', ['--bounding-set=-chown', '--', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: new URL('../../', import.meta.url).pathname });
+  const r = spawnSync('setpriv', ['--bounding-set=-chown', '--', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    cwd: new URL('../../', import.meta.url).pathname,
+  });
   assert.equal(r.status, 0, r.stderr);
   return r;
 }
@@ -48,13 +51,19 @@ describe('ownership of rewritten files', { skip: !root && 'needs root (chown)' }
       const dir = tempDir('own-');
       const key = join(dir, 'svid_key.pem');
       const cert = join(dir, 'svid.pem');
-      await write(dir, [{ path: cert, data: 'cert 1', mode: 0o644 }, { path: key, data: 'key 1', mode: 0o600 }]);
+      await write(dir, [
+        { path: cert, data: 'cert 1', mode: 0o644 },
+        { path: key, data: 'key 1', mode: 0o600 },
+      ]);
       chownSync(key, 70, 70);
-      await write(dir, [{ path: cert, data: 'cert 2', mode: 0o644 }, { path: key, data: 'key 2', mode: 0o600 }]);
+      await write(dir, [
+        { path: cert, data: 'cert 2', mode: 0o644 },
+        { path: key, data: 'key 2', mode: 0o600 },
+      ]);
       assert.equal(readFileSync(key, 'utf8'), 'key 2');
       assert.equal(owner(key), '70:70');
       assert.equal(mode(key), '600');
-      assert.equal(owner(cert), '0:0', 'a file nobody chowned stays the helper\'s');
+      assert.equal(owner(cert), '0:0', "a file nobody chowned stays the helper's");
     });
 
     it(`${layout}: file_owner / file_group set the owner of created and rewritten files`, async () => {
@@ -70,7 +79,7 @@ describe('ownership of rewritten files', { skip: !root && 'needs root (chown)' }
     });
   }
 
-  it('a symlink planted under an output name does not lend its target\'s owner to the new file', async () => {
+  it("a symlink planted under an output name does not lend its target's owner to the new file", async () => {
     const dir = tempDir('own-');
     const elsewhere = join(tempDir('own-'), 'theirs');
     writeFileSync(elsewhere, 'x');

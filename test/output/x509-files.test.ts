@@ -34,19 +34,11 @@ const out = (o: Partial<X509Output> = {}): X509Output => ({
 
 async function context(o: { federated?: string[]; hints?: string[]; expiredCa?: boolean } = {}) {
   const c = await svidChain(ID, { intermediate: true });
-  const svids = (o.hints ?? ['']).map((hint) =>
-    parseX509Svid({ spiffeId: ID, chainDer: c.chainDer, keyDer: c.leaf.keyDer, hint }),
-  );
+  const svids = (o.hints ?? ['']).map((hint) => parseX509Svid({ spiffeId: ID, chainDer: c.chainDer, keyDer: c.leaf.keyDer, hint }));
   const td = TrustDomain.parse('example.org');
-  const expired = o.expiredCa
-    ? [await issue({ ca: true, notBefore: new Date(Date.now() - 7200_000), notAfter: new Date(Date.now() - 3600_000) })]
-    : [];
+  const expired = o.expiredCa ? [await issue({ ca: true, notBefore: new Date(Date.now() - 7200_000), notAfter: new Date(Date.now() - 3600_000) })] : [];
   const bundles = new Map([['example.org', parseX509Bundle(td, Buffer.concat([c.root.der, ...expired.map((e) => e.der)]))]]);
-  const federatedBundles = new Map(
-    await Promise.all(
-      (o.federated ?? []).map(async (name) => [name, parseX509Bundle(TrustDomain.parse(name), (await issue({ ca: true, name })).der)] as const),
-    ),
-  );
+  const federatedBundles = new Map(await Promise.all((o.federated ?? []).map(async (name) => [name, parseX509Bundle(TrustDomain.parse(name), (await issue({ ca: true, name })).der)] as const)));
   const ctx: X509Context = { svids, bundles, federatedBundles };
   return { ctx, chain: c };
 }
@@ -58,8 +50,14 @@ test('writes leaf+intermediates, the PKCS#8 key and the own trust domain bundle 
   const dir = tempDir();
   const { ctx, chain } = await context();
   assert.equal(await new X509Writer(out(), dir, silentLogger).apply(ctx), true, 'written');
-  assert.deepEqual(certsIn(join(dir, 'svid.pem')).map((c) => c.serialNumber), [chain.leaf.cert.serialNumber.toUpperCase(), chain.inter!.cert.serialNumber.toUpperCase()]);
-  assert.deepEqual(certsIn(join(dir, 'bundle.pem')).map((c) => c.serialNumber), [chain.root.cert.serialNumber.toUpperCase()]);
+  assert.deepEqual(
+    certsIn(join(dir, 'svid.pem')).map((c) => c.serialNumber),
+    [chain.leaf.cert.serialNumber.toUpperCase(), chain.inter!.cert.serialNumber.toUpperCase()],
+  );
+  assert.deepEqual(
+    certsIn(join(dir, 'bundle.pem')).map((c) => c.serialNumber),
+    [chain.root.cert.serialNumber.toUpperCase()],
+  );
   const key = readFileSync(join(dir, 'svid_key.pem'), 'utf8');
   assert.match(key, /^-----BEGIN PRIVATE KEY-----\n/);
   assert.deepEqual(fromPem(key, 'PRIVATE KEY')[0], chain.leaf.keyDer);
@@ -93,15 +91,24 @@ test('add_intermediates_to_bundle moves intermediates from the svid file to the 
   const dir = tempDir();
   const { ctx, chain } = await context();
   await new X509Writer(out({ addIntermediatesToBundle: true }), dir, silentLogger).apply(ctx);
-  assert.deepEqual(certsIn(join(dir, 'svid.pem')).map((c) => c.subject), [chain.leaf.cert.subject]);
-  assert.deepEqual(certsIn(join(dir, 'bundle.pem')).map((c) => c.subject), [chain.root.cert.subject, chain.inter!.cert.subject]);
+  assert.deepEqual(
+    certsIn(join(dir, 'svid.pem')).map((c) => c.subject),
+    [chain.leaf.cert.subject],
+  );
+  assert.deepEqual(
+    certsIn(join(dir, 'bundle.pem')).map((c) => c.subject),
+    [chain.root.cert.subject, chain.inter!.cert.subject],
+  );
 });
 
 test('include_federated_domains appends federated CAs, sorted by trust domain', async () => {
   const dir = tempDir();
   const { ctx } = await context({ federated: ['zeta.org', 'alpha.org'] });
   await new X509Writer(out({ includeFederatedDomains: true }), dir, silentLogger).apply(ctx);
-  assert.deepEqual(certsIn(join(dir, 'bundle.pem')).map((c) => c.subject), ['CN=example.org root', 'CN=alpha.org', 'CN=zeta.org']);
+  assert.deepEqual(
+    certsIn(join(dir, 'bundle.pem')).map((c) => c.subject),
+    ['CN=example.org root', 'CN=alpha.org', 'CN=zeta.org'],
+  );
 });
 
 test('federated bundles are left out of the bundle file by default', async () => {
@@ -114,8 +121,14 @@ test('federated_bundle_file_name writes one file per domain and removes domains 
   const dir = tempDir();
   const writer = new X509Writer(out({ federatedBundleFileName: 'fed_{trust_domain}.pem' }), dir, silentLogger);
   await writer.apply((await context({ federated: ['alpha.org', 'beta.org'] })).ctx);
-  assert.deepEqual(certsIn(join(dir, 'fed_alpha.org.pem')).map((c) => c.subject), ['CN=alpha.org']);
-  assert.deepEqual(certsIn(join(dir, 'fed_beta.org.pem')).map((c) => c.subject), ['CN=beta.org']);
+  assert.deepEqual(
+    certsIn(join(dir, 'fed_alpha.org.pem')).map((c) => c.subject),
+    ['CN=alpha.org'],
+  );
+  assert.deepEqual(
+    certsIn(join(dir, 'fed_beta.org.pem')).map((c) => c.subject),
+    ['CN=beta.org'],
+  );
   await writer.apply((await context({ federated: ['beta.org'] })).ctx);
   assert.deepEqual(readdirSync(dir).sort(), ['bundle.pem', 'fed_beta.org.pem', 'svid.pem', 'svid_key.pem']);
 });
@@ -191,7 +204,10 @@ test('an unwritable directory fails with an output error and leaves the old file
   const certDir = join(dir, 'certs');
   mkdirSync(certDir);
   const writer = new X509Writer(out({ bundleFileName: 'sub/bundle.pem' }), certDir, silentLogger);
-  await assert.rejects(writer.apply(ctx), (e) => (e as { code?: string }).code === 'output' && /cannot write bundle\.pem .*directory does not exist; the previous files are unchanged/.test((e as Error).message));
+  await assert.rejects(
+    writer.apply(ctx),
+    (e) => (e as { code?: string }).code === 'output' && /cannot write bundle\.pem .*directory does not exist; the previous files are unchanged/.test((e as Error).message),
+  );
   assert.deepEqual(readdirSync(certDir), [], 'no file of the set was renamed into place, and no temporary leaked');
 });
 

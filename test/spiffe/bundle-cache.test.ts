@@ -22,7 +22,11 @@ test('an invalid bundle fails every time, and does not evict the good one', asyn
   const a = await issue({ ca: true });
   const cache = new BundleCache();
   const good = cache.parse(td, a.der);
-  for (let i = 0; i < 2; i++) assert.throws(() => cache.parse(td, Buffer.from([0x30, 0x03, 1, 2])), (e) => isHelperError(e, 'x509bundle'));
+  for (let i = 0; i < 2; i++)
+    assert.throws(
+      () => cache.parse(td, Buffer.from([0x30, 0x03, 1, 2])),
+      (e) => isHelperError(e, 'x509bundle'),
+    );
   assert.equal(cache.parse(td, a.der), good);
 });
 

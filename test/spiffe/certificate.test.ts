@@ -47,7 +47,14 @@ describe('parseCertificate reads what node:crypto (OpenSSL) reads', () => {
     ['a time with a local offset', (d) => mangle(d, '491231235959Z', '491231235959+'), /not an RFC 5280 time/],
     ['an impossible date', (d) => mangle(d, '491231235959Z', '491331235959Z'), /not a valid date/],
     ['a duplicated extension (which copy counts would be ambiguous)', (d) => duplicateFirstExtension(d), /extension 2\.5\.29\.\d+ appears twice/],
-    ['the signature missing', (d) => { const tbs = readTlv(d, readTlv(d, 0).start); return sequence(d.subarray(readTlv(d, 0).start, tbs.next)); }, /not a certificate/],
+    [
+      'the signature missing',
+      (d) => {
+        const tbs = readTlv(d, readTlv(d, 0).start);
+        return sequence(d.subarray(readTlv(d, 0).start, tbs.next));
+      },
+      /not a certificate/,
+    ],
   ];
   it('serial 0 prints as node:crypto prints it; negative or padded serials are refused (as Go does)', async () => {
     // A valid certificate whose serial INTEGER is then replaced by another of the same length.
@@ -158,20 +165,75 @@ describe('privateKeyMatches', () => {
       edit(parts);
       return tlv(0x30, parts.version, parts.alg, tlv(0x04, tlv(0x30, ...parts.inner)), ...parts.extra);
     };
-    assert.equal(check(rebuild(ec.keyDer, () => undefined), ec), true, 'the rebuild itself changes nothing');
+    assert.equal(
+      check(
+        rebuild(ec.keyDer, () => undefined),
+        ec,
+      ),
+      true,
+      'the rebuild itself changes nothing',
+    );
     // ECPrivateKey: [version, privateKey, [0]?, [1]?]
-    assert.throws(() => check(rebuild(ec.keyDer, (p) => void (p.inner[1] = tlv(0x04, Buffer.alloc(32)))), ec), /not valid for its curve/);
-    assert.throws(() => check(rebuild(ec.keyDer, (p) => void (p.inner[0] = tlv(0x02, Buffer.of(2)))), ec), /ECPrivateKey version must be 1/);
-    assert.throws(() => check(rebuild(ec.keyDer, (p) => void p.inner.push(tlv(0x05))), ec), /unexpected fields in ECPrivateKey/);
-    assert.throws(() => check(rebuild(ec.keyDer, (p) => void (p.version = tlv(0x02, Buffer.of(1)))), ec), /PKCS#8 version must be 0/);
-    assert.throws(() => check(rebuild(ec.keyDer, (p) => void p.extra.push(tlv(0x81, Buffer.of(0)))), ec), /unexpected fields after the PKCS#8 private key/);
+    assert.throws(
+      () =>
+        check(
+          rebuild(ec.keyDer, (p) => void (p.inner[1] = tlv(0x04, Buffer.alloc(32)))),
+          ec,
+        ),
+      /not valid for its curve/,
+    );
+    assert.throws(
+      () =>
+        check(
+          rebuild(ec.keyDer, (p) => void (p.inner[0] = tlv(0x02, Buffer.of(2)))),
+          ec,
+        ),
+      /ECPrivateKey version must be 1/,
+    );
+    assert.throws(
+      () =>
+        check(
+          rebuild(ec.keyDer, (p) => void p.inner.push(tlv(0x05))),
+          ec,
+        ),
+      /unexpected fields in ECPrivateKey/,
+    );
+    assert.throws(
+      () =>
+        check(
+          rebuild(ec.keyDer, (p) => void (p.version = tlv(0x02, Buffer.of(1)))),
+          ec,
+        ),
+      /PKCS#8 version must be 0/,
+    );
+    assert.throws(
+      () =>
+        check(
+          rebuild(ec.keyDer, (p) => void p.extra.push(tlv(0x81, Buffer.of(0)))),
+          ec,
+        ),
+      /unexpected fields after the PKCS#8 private key/,
+    );
     // RSAPrivateKey: [version, n, e, d, p, q, dp, dq, qi]; junk primes with the right n and e
     // would pass a modulus comparison alone, and sign nothing the certificate verifies.
-    assert.equal(check(rebuild(rsa.keyDer, () => undefined), rsa), true);
-    assert.throws(() => check(rebuild(rsa.keyDer, (p) => void (p.inner[4] = tlv(0x02, Buffer.alloc(128, 0x33)))), rsa), /p·q is not its modulus/);
+    assert.equal(
+      check(
+        rebuild(rsa.keyDer, () => undefined),
+        rsa,
+      ),
+      true,
+    );
+    assert.throws(
+      () =>
+        check(
+          rebuild(rsa.keyDer, (p) => void (p.inner[4] = tlv(0x02, Buffer.alloc(128, 0x33)))),
+          rsa,
+        ),
+      /p·q is not its modulus/,
+    );
   });
 
-  it('DER that is not a PKCS#8 key throws with OpenSSL\'s reason', async () => {
+  it("DER that is not a PKCS#8 key throws with OpenSSL's reason", async () => {
     const cert = parseCertificate((await issue()).der);
     assert.throws(() => privateKeyMatches(Buffer.from('not a key'), cert.publicKey, cert.raw), /DECODER|unsupported|error/i);
     assert.throws(() => privateKeyMatches(Buffer.of(0x30, 0x03, 0x02, 0x01, 0x00), cert.publicKey, cert.raw));

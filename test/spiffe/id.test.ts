@@ -9,7 +9,10 @@ for (const v of vectors.spiffe_id) {
     if (v.valid) {
       assert.equal(SpiffeId.parse(v.in).toString(), v.in);
     } else {
-      assert.throws(() => SpiffeId.parse(v.in), (e) => isHelperError(e, 'spiffe-id'));
+      assert.throws(
+        () => SpiffeId.parse(v.in),
+        (e) => isHelperError(e, 'spiffe-id'),
+      );
     }
   });
 }

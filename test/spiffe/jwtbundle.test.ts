@@ -65,7 +65,10 @@ const cases: Case[] = [
 ];
 for (const [name, content, message] of cases) {
   test(`rejects a bundle with ${name}`, () => {
-    assert.throws(() => parseJwtBundle(td, content), (e: unknown) => isHelperError(e, 'jwtbundle') && message.test(e.message) && e.message.startsWith('jwtbundle: '));
+    assert.throws(
+      () => parseJwtBundle(td, content),
+      (e: unknown) => isHelperError(e, 'jwtbundle') && message.test(e.message) && e.message.startsWith('jwtbundle: '),
+    );
   });
 }
 
@@ -84,13 +87,19 @@ const setCases: [string, Record<string, string>, RegExp][] = [
 ];
 for (const [name, bundles, message] of setCases) {
   test(`rejects a bundle set with ${name}`, () => {
-    assert.throws(() => parseJwtBundleSet(bundles), (e: unknown) => isHelperError(e, 'jwtbundle') && message.test(e.message));
+    assert.throws(
+      () => parseJwtBundleSet(bundles),
+      (e: unknown) => isHelperError(e, 'jwtbundle') && message.test(e.message),
+    );
   });
 }
 
 test('jwtBundleToJwks: public keys only, sorted by kid, no "use" (jose skips keys whose use is not "sig")', () => {
   const out = jwtBundleToJwks(parseJwtBundle(td, jwks(ec, rsa)));
-  assert.deepEqual(out.keys.map((k) => k.kid), ['a-rsa', 'b-ec']);
+  assert.deepEqual(
+    out.keys.map((k) => k.kid),
+    ['a-rsa', 'b-ec'],
+  );
   for (const k of out.keys) {
     assert.equal(k.use, undefined);
     assert.equal(k.d, undefined);

@@ -9,8 +9,12 @@ const ID = 'spiffe://example.org/workload';
 const now = () => Math.floor(Date.now() / 1000);
 
 const keys = {
-  ES256: testKey('ES256'), ES384: testKey('ES384'), ES512: testKey('ES512'),
-  RS: testKey('RS256'), other: testKey('ES256'), partner: testKey('ES256'),
+  ES256: testKey('ES256'),
+  ES384: testKey('ES384'),
+  ES512: testKey('ES512'),
+  RS: testKey('RS256'),
+  other: testKey('ES256'),
+  partner: testKey('ES256'),
 };
 const bundles = bundleSet({ 'example.org': [keys.ES256, keys.ES384, keys.ES512, keys.RS], 'partner.org': [keys.partner], 'rsa.org': [keys.RS] });
 
@@ -28,7 +32,7 @@ for (const alg of ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256'
   });
 }
 
-test('a token of a federated trust domain verifies with that domain\'s bundle', () => {
+test("a token of a federated trust domain verifies with that domain's bundle", () => {
   const t = token('ES256', keys.partner, { claims: { sub: 'spiffe://partner.org/svc' } });
   assert.equal(parseAndValidateJwtSvid(t, { audience: 'api', bundles }).id.toString(), 'spiffe://partner.org/svc');
 });
@@ -70,12 +74,20 @@ const cases: Case[] = [
   ['crit header', () => es({ header: { crit: ['exp'] } }), /"crit" extensions/],
   ['kid empty', () => es({ header: { kid: '' } }), /header kid must be a non-empty string when present/],
   ['kid not a string', () => es({ header: { kid: 7 } }), /header kid must be a non-empty string when present/],
-  ['no kid, signed by a key outside the bundle', () => token('ES256', keys.other, { header: { kid: undefined } }), /names no key \("kid"\) and its signature verifies with none of the 1 ES256 keys of trust domain "example.org"/],
-  ['no kid, and no key of the domain fits alg', () => token('ES256', keys.partner, { header: { kid: undefined }, claims: { sub: 'spiffe://rsa.org/x' } }), /names no key \("kid"\) and no key of trust domain "rsa.org" fits alg ES256/],
+  [
+    'no kid, signed by a key outside the bundle',
+    () => token('ES256', keys.other, { header: { kid: undefined } }),
+    /names no key \("kid"\) and its signature verifies with none of the 1 ES256 keys of trust domain "example.org"/,
+  ],
+  [
+    'no kid, and no key of the domain fits alg',
+    () => token('ES256', keys.partner, { header: { kid: undefined }, claims: { sub: 'spiffe://rsa.org/x' } }),
+    /names no key \("kid"\) and no key of trust domain "rsa.org" fits alg ES256/,
+  ],
   ['kid unknown', () => es({ header: { kid: 'nope' } }), /key "nope" is not in the JWT bundle of trust domain "example.org"/],
   ['signed by another key under a known kid', () => token('ES256', { ...keys.other, kid: keys.ES256.kid }), /signature does not verify with key "kid-\d+" of trust domain "example.org"/],
   ['payload changed after signing', () => `${h}.${b64({ sub: 'spiffe://example.org/admin', aud: 'api', exp: now() + 300 })}.${s}`, /signature does not verify/],
-  ['signed by another domain\'s key, claiming ours', () => token('ES256', keys.partner), /key "kid-\d+" is not in the JWT bundle of trust domain "example.org"/],
+  ["signed by another domain's key, claiming ours", () => token('ES256', keys.partner), /key "kid-\d+" is not in the JWT bundle of trust domain "example.org"/],
   ['ES384 header on a P-256 key', () => token('ES384', { ...keys.ES256 }), /header alg ES384 needs an EC P-384 key, but key "kid-\d+" is an EC prime256v1 key/],
   ['RS256 header on an EC key', () => token('RS256', keys.ES256), /header alg RS256 needs an RSA key/],
   ['ES256 header on an RSA key', () => token('ES256', keys.RS), /header alg ES256 needs an EC P-256 key, but key "kid-\d+" is a rsa key/],
@@ -90,7 +102,11 @@ const cases: Case[] = [
   ['sub missing', () => es({ claims: { sub: undefined } }), /the "sub" claim is missing/],
   ['sub not a SPIFFE ID', () => es({ claims: { sub: 'https://example.org/x' } }), /the "sub" claim is not a SPIFFE ID: .*scheme must be "spiffe:\/\/"/],
   ['sub with an upper-case trust domain', () => es({ claims: { sub: 'spiffe://Example.org/x' } }), /the "sub" claim is not a SPIFFE ID/],
-  ['sub of a domain without bundle', () => es({ claims: { sub: 'spiffe://nowhere.org/x' } }), /no JWT bundle for trust domain "nowhere.org" of spiffe:\/\/nowhere.org\/x \(bundles: "example.org", "partner.org", "rsa.org"\)/],
+  [
+    'sub of a domain without bundle',
+    () => es({ claims: { sub: 'spiffe://nowhere.org/x' } }),
+    /no JWT bundle for trust domain "nowhere.org" of spiffe:\/\/nowhere.org\/x \(bundles: "example.org", "partner.org", "rsa.org"\)/,
+  ],
   ['two parts', () => `${h}.${p}`, /not a compact JWS: expected three dot-separated parts, got 2/],
   ['four parts', () => `${good}.x`, /got 4/],
   ['empty string', () => '', /got 1/],

@@ -29,8 +29,22 @@ const raw = async (leaf: Parameters<typeof svidChain>[1] = {}, id = ID): Promise
 
 const cases: Case[] = [
   ['empty chain', async () => ({ ...(await raw()), chainDer: Buffer.alloc(0) }), /certificate chain is empty/],
-  ['truncated DER', async () => { const r = await raw(); return { ...r, chainDer: r.chainDer.subarray(0, r.chainDer.length - 10) }; }, /not a sequence of DER certificates/],
-  ['trailing garbage', async () => { const r = await raw(); return { ...r, chainDer: Buffer.concat([r.chainDer, Buffer.from([1, 2, 3])]) }; }, /not a sequence of DER certificates/],
+  [
+    'truncated DER',
+    async () => {
+      const r = await raw();
+      return { ...r, chainDer: r.chainDer.subarray(0, r.chainDer.length - 10) };
+    },
+    /not a sequence of DER certificates/,
+  ],
+  [
+    'trailing garbage',
+    async () => {
+      const r = await raw();
+      return { ...r, chainDer: Buffer.concat([r.chainDer, Buffer.from([1, 2, 3])]) };
+    },
+    /not a sequence of DER certificates/,
+  ],
   ['a DER sequence that is not a certificate', async () => ({ ...(await raw()), chainDer: Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]) }), /certificate 1 cannot be parsed/],
   ['no URI SAN', async () => raw({ leaf: { uris: [] } }), /exactly one URI SAN, has 0/],
   ['two URI SANs', async () => raw({ leaf: { uris: [ID, 'spiffe://example.org/other'] } }), /exactly one URI SAN, has 2/],
@@ -44,18 +58,26 @@ const cases: Case[] = [
   ['keyCertSign on the leaf', async () => raw({ leaf: { keyUsage: KeyUsageFlags.digitalSignature | KeyUsageFlags.keyCertSign } }), /must not have keyCertSign/],
   ['cRLSign on the leaf', async () => raw({ leaf: { keyUsage: KeyUsageFlags.digitalSignature | KeyUsageFlags.cRLSign } }), /must not have cRLSign/],
   ['expired leaf', async () => raw({ leaf: { notBefore: new Date(Date.now() - 7200_000), notAfter: new Date(Date.now() - 3600_000) } }), /leaf certificate expired at/],
-  ['intermediate not a CA', async () => {
-    const root = await issue({ ca: true });
-    const notCa = await issue({ issuer: root, uris: ['spiffe://example.org/x'] });
-    const leaf = await issue({ issuer: notCa, uris: [ID] });
-    return { spiffeId: ID, chainDer: Buffer.concat([leaf.der, notCa.der]), keyDer: leaf.keyDer, hint: '' };
-  }, /intermediate certificate 1 is not a CA/],
-  ['intermediate without keyCertSign', async () => {
-    const root = await issue({ ca: true });
-    const inter = await issue({ ca: true, issuer: root, keyUsage: KeyUsageFlags.cRLSign });
-    const leaf = await issue({ issuer: inter, uris: [ID] });
-    return { spiffeId: ID, chainDer: Buffer.concat([leaf.der, inter.der]), keyDer: leaf.keyDer, hint: '' };
-  }, /intermediate certificate 1 must have keyCertSign/],
+  [
+    'intermediate not a CA',
+    async () => {
+      const root = await issue({ ca: true });
+      const notCa = await issue({ issuer: root, uris: ['spiffe://example.org/x'] });
+      const leaf = await issue({ issuer: notCa, uris: [ID] });
+      return { spiffeId: ID, chainDer: Buffer.concat([leaf.der, notCa.der]), keyDer: leaf.keyDer, hint: '' };
+    },
+    /intermediate certificate 1 is not a CA/,
+  ],
+  [
+    'intermediate without keyCertSign',
+    async () => {
+      const root = await issue({ ca: true });
+      const inter = await issue({ ca: true, issuer: root, keyUsage: KeyUsageFlags.cRLSign });
+      const leaf = await issue({ issuer: inter, uris: [ID] });
+      return { spiffeId: ID, chainDer: Buffer.concat([leaf.der, inter.der]), keyDer: leaf.keyDer, hint: '' };
+    },
+    /intermediate certificate 1 must have keyCertSign/,
+  ],
   ['key of another certificate', async () => ({ ...(await raw()), keyDer: (await raw()).keyDer }), /private key does not match the leaf certificate/],
   ['key of another type', async () => ({ ...(await raw()), keyDer: (await raw({ keyType: 'rsa-2048' })).keyDer }), /private key does not match/],
   ['key not PKCS#8', async () => ({ ...(await raw()), keyDer: Buffer.from('not a key') }), /private key is not unencrypted PKCS#8 DER/],
@@ -65,7 +87,10 @@ const cases: Case[] = [
 for (const [name, make, message] of cases) {
   test(`x509svid rejects: ${name}`, async () => {
     const r = await make();
-    assert.throws(() => parseX509Svid(r), (e) => isHelperError(e, 'x509svid') && message.test(e.message));
+    assert.throws(
+      () => parseX509Svid(r),
+      (e) => isHelperError(e, 'x509svid') && message.test(e.message),
+    );
   });
 }
 

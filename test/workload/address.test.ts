@@ -9,7 +9,10 @@ import { vectors } from '../helpers/vectors.js';
 for (const v of vectors.endpoint_address) {
   test(`endpoint address ${JSON.stringify(v.in)} is ${v.valid ? 'valid' : 'invalid'}${v.note ? ` (${v.note})` : ''}`, () => {
     if (!v.valid) {
-      assert.throws(() => parseEndpointAddress(v.in), (e) => isHelperError(e, 'address') && e.message.includes(JSON.stringify(v.in)));
+      assert.throws(
+        () => parseEndpointAddress(v.in),
+        (e) => isHelperError(e, 'address') && e.message.includes(JSON.stringify(v.in)),
+      );
       return;
     }
     const a = parseEndpointAddress(v.in);
@@ -71,7 +74,10 @@ const badPercent: [name: string, input: string, message: RegExp][] = [
 ];
 for (const [name, input, message] of badPercent) {
   test(`endpoint address percent-decoding rejects: ${name}`, () => {
-    assert.throws(() => parseEndpointAddress(input), (e) => isHelperError(e, 'address') && message.test(e.message) && e.message.includes(JSON.stringify(input)));
+    assert.throws(
+      () => parseEndpointAddress(input),
+      (e) => isHelperError(e, 'address') && message.test(e.message) && e.message.includes(JSON.stringify(input)),
+    );
   });
 }
 

@@ -22,7 +22,8 @@ function answer(s: ServerHttp2Stream, messages: Buffer[], status = '0', message 
   s.end(Buffer.concat(messages.map(frame)));
 }
 
-const x509 = (id: string) => encode(Messages.X509SVIDResponse, { svids: [{ spiffe_id: id, x509_svid: Buffer.from([1]), x509_svid_key: Buffer.from([2]), bundle: Buffer.from([3]), hint: '' }], crl: [], federated_bundles: {} });
+const x509 = (id: string) =>
+  encode(Messages.X509SVIDResponse, { svids: [{ spiffe_id: id, x509_svid: Buffer.from([1]), x509_svid_key: Buffer.from([2]), bundle: Buffer.from([3]), hint: '' }], crl: [], federated_bundles: {} });
 
 async function client(handler: Handler, retries: string[] = []) {
   const server = await rawGrpcServer(dir, handler);
@@ -55,14 +56,14 @@ describe('WorkloadClient', () => {
     assert.match(c.lastError!.message, /FetchX509SVID: INTERNAL: malformed X509SVIDResponse: length 5 at byte 1 runs past the end/);
   });
 
-  for (const [name, code] of [['UNIMPLEMENTED', '12'], ['INVALID_ARGUMENT', '3']] as const) {
+  for (const [name, code] of [
+    ['UNIMPLEMENTED', '12'],
+    ['INVALID_ARGUMENT', '3'],
+  ] as const) {
     test(`${name} ends the watch with a workload-api error, no retry`, async () => {
       const retries: string[] = [];
       const { server, c } = await client((s) => s.respond({ ...grpcHeaders, 'grpc-status': code, 'grpc-message': 'no' }, { endStream: true }), retries);
-      await assert.rejects(
-        c.watch({ rpc: 'FetchJWTBundles', signal: new AbortController().signal, onMessage: () => undefined }),
-        (e: { code?: string }) => e.code === 'workload-api',
-      );
+      await assert.rejects(c.watch({ rpc: 'FetchJWTBundles', signal: new AbortController().signal, onMessage: () => undefined }), (e: { code?: string }) => e.code === 'workload-api');
       c.close();
       assert.equal(server.requests.length, 1);
       assert.deepEqual(retries, []);

@@ -49,8 +49,14 @@ test('a schema that drifts from the .proto is reported', async () => {
   field.no = 9;
   try {
     const problems: string[] = await protoMismatches(proto);
-    assert.ok(problems.some((p) => /X509SVIDResponse\.crl \(2\) is missing from the schema/.test(p)), problems.join('\n'));
-    assert.ok(problems.some((p) => /has field 9 \(crl\)/.test(p)), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => /X509SVIDResponse\.crl \(2\) is missing from the schema/.test(p)),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => /has field 9 \(crl\)/.test(p)),
+      problems.join('\n'),
+    );
   } finally {
     field.no = 2;
   }
@@ -76,14 +82,24 @@ test("google.protobuf.Struct claims keep proto-loader's object form", () => {
   const got = decode(Messages.ValidateJWTSVIDResponse, bytes);
   assert.deepEqual(got, oracle('ValidateJWTSVIDResponse').decode(bytes));
   assert.equal(got.claims!.fields.n!.kind, 'nullValue');
-  assert.deepEqual(got.claims!.fields.l!.listValue, { values: [{ numberValue: 1, kind: 'numberValue' }, { boolValue: false, kind: 'boolValue' }] });
+  assert.deepEqual(got.claims!.fields.l!.listValue, {
+    values: [
+      { numberValue: 1, kind: 'numberValue' },
+      { boolValue: false, kind: 'boolValue' },
+    ],
+  });
   assert.equal(decode(Messages.ValidateJWTSVIDResponse, Buffer.alloc(0)).claims, null);
 });
 
 describe('generated messages: the same objects as protobufjs, both ways', () => {
   const bytes = fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a));
   const text = fc.string({ unit: 'grapheme', maxLength: 12 });
-  const map = (v: fc.Arbitrary<unknown>) => fc.dictionary(text.filter((k) => k !== '__proto__'), v, { maxKeys: 3 });
+  const map = (v: fc.Arbitrary<unknown>) =>
+    fc.dictionary(
+      text.filter((k) => k !== '__proto__'),
+      v,
+      { maxKeys: 3 },
+    );
   const value: fc.Arbitrary<object> = fc.letrec((tie) => ({
     value: fc.oneof(
       { depthSize: 'small' },

@@ -41,13 +41,19 @@ test('an empty federated bundle is accepted with a bundle cache too, and forgott
 });
 
 test("the SVID's own bundle stays mandatory: empty is refused (bundle_missing)", () => {
-  assert.throws(() => parseX509Context(message({ bundle: Buffer.alloc(0) })), (e) => isHelperError(e, 'x509bundle') && e.reason === 'bundle_missing' && /own trust domain "example\.org" is empty/.test(e.message));
+  assert.throws(
+    () => parseX509Context(message({ bundle: Buffer.alloc(0) })),
+    (e) => isHelperError(e, 'x509bundle') && e.reason === 'bundle_missing' && /own trust domain "example\.org" is empty/.test(e.message),
+  );
 });
 
 /** Refused before the excess is parsed: the time is printed, never asserted. */
 function refusedQuickly(name: string, msg: X509SVIDResponseMessage, message: RegExp): void {
   const started = performance.now();
-  assert.throws(() => parseX509Context(msg), (e) => isHelperError(e) && e.reason === 'too_large' && message.test(e.message));
+  assert.throws(
+    () => parseX509Context(msg),
+    (e) => isHelperError(e) && e.reason === 'too_large' && message.test(e.message),
+  );
   console.log(`# ${name}: refused in ${(performance.now() - started).toFixed(1)} ms`);
 }
 

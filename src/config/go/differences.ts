@@ -17,7 +17,12 @@ export interface DeliberateDifference {
 }
 
 /** The keys the Go helper v0.11.0 reads at the top level (its health_checks block among them). */
-const GO_TOP_LEVEL_KEYS: ReadonlySet<string> = new Set([...Object.entries(TOP_LEVEL_KEYS).filter(([, spec]) => spec.go).map(([key]) => key), ...Object.keys(TABLES)]);
+const GO_TOP_LEVEL_KEYS: ReadonlySet<string> = new Set([
+  ...Object.entries(TOP_LEVEL_KEYS)
+    .filter(([, spec]) => spec.go)
+    .map(([key]) => key),
+  ...Object.keys(TABLES),
+]);
 
 interface Output {
   key: string;
@@ -28,13 +33,14 @@ interface Output {
 function outputs(c: Config): Output[] {
   const x = c.x509;
   // svid_file_name unset: only the PKCS#12 stores (not the Go helper's) are written.
-  const list: Output[] = x?.svidFileName !== undefined
-    ? [
-        { key: 'svid_file_name', name: x.svidFileName, mode: x.svidFileName === x.keyFileName ? x.keyFileMode : x.certFileMode },
-        { key: 'svid_key_file_name', name: x.keyFileName!, mode: x.keyFileMode },
-        { key: 'svid_bundle_file_name', name: x.bundleFileName!, mode: x.certFileMode },
-      ]
-    : [];
+  const list: Output[] =
+    x?.svidFileName !== undefined
+      ? [
+          { key: 'svid_file_name', name: x.svidFileName, mode: x.svidFileName === x.keyFileName ? x.keyFileMode : x.certFileMode },
+          { key: 'svid_key_file_name', name: x.keyFileName!, mode: x.keyFileMode },
+          { key: 'svid_bundle_file_name', name: x.bundleFileName!, mode: x.certFileMode },
+        ]
+      : [];
   if (c.jwtBundleFileName && c.jwtBundleFormat === 'go-helper') list.push({ key: 'jwt_bundle_file_name', name: c.jwtBundleFileName, mode: c.jwtBundleFileMode });
   for (const j of c.jwtSvids) list.push({ key: 'jwt_svid_file_name', name: j.fileName, mode: c.jwtSvidFileMode });
   return list;
@@ -56,7 +62,9 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     title: 'Atomic writes: a new inode per rotation',
     met: (c) =>
       c.daemonMode
-        ? ['each rotation replaces the files by an atomic rename, so each makes a new inode (the Go helper rewrites them in place): a single-file subPath mount never sees a rotation, and a reader watching a file\'s inode sees it deleted; mount or watch the directory instead']
+        ? [
+            "each rotation replaces the files by an atomic rename, so each makes a new inode (the Go helper rewrites them in place): a single-file subPath mount never sees a rotation, and a reader watching a file's inode sees it deleted; mount or watch the directory instead",
+          ]
         : [],
   },
   {
@@ -74,12 +82,16 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
       outputs(c).flatMap((o) => {
         const st = statOf(outputPath(c.certDir, o.name), statSync);
         if (!st?.isFile() || (st.mode & 0o777) === o.mode) return [];
-        return [`${o.name} has mode ${octal(st.mode & 0o777)}: it is rewritten with mode ${octal(o.mode)} from the config (the Go helper keeps the mode of a file that exists); set the mode key to ${octal(st.mode & 0o777)} to keep it`];
+        return [
+          `${o.name} has mode ${octal(st.mode & 0o777)}: it is rewritten with mode ${octal(o.mode)} from the config (the Go helper keeps the mode of a file that exists); set the mode key to ${octal(st.mode & 0o777)} to keep it`,
+        ];
       }),
   },
   {
     title: 'Updates are validated',
-    met: () => ['updates from the agent are validated (chain to the bundle, key, SPIFFE ID, expiry, JWT signature): a bad one is refused and the last good files stay, where the Go helper writes what it gets'],
+    met: () => [
+      'updates from the agent are validated (chain to the bundle, key, SPIFFE ID, expiry, JWT signature): a bad one is refused and the last good files stay, where the Go helper writes what it gets',
+    ],
   },
   {
     title: 'Wrapper semantics: the wrapped cmd stops with the helper',
@@ -92,26 +104,30 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     title: 'Wrapper semantics in TOML: an exiting cmd ends the helper',
     met: (c) =>
       c.daemonMode && c.cmd && c.renewSignal && c.cmd.restartPolicy === 'never'
-        ? ['cmd with renew_signal: when the program exits, this helper exits with its exit code (wrapper semantics, the default in TOML); the Go helper starts it again at the next rotation: set cmd_restart_policy = "next-rotation" for that']
+        ? [
+            'cmd with renew_signal: when the program exits, this helper exits with its exit code (wrapper semantics, the default in TOML); the Go helper starts it again at the next rotation: set cmd_restart_policy = "next-rotation" for that',
+          ]
         : [],
   },
   {
     title: 'Health: our details beside the Go body, stricter readiness',
     met: (c) =>
       c.health.enabled
-        ? ['health: the body carries our fields (live, ready, x509_svid, not_ready, last_error) beside the Go helper\'s status and file_write_statuses; ready also means every output is unexpired, unredacted and still as written']
+        ? [
+            "health: the body carries our fields (live, ready, x509_svid, not_ready, last_error) beside the Go helper's status and file_write_statuses; ready also means every output is unexpired, unredacted and still as written",
+          ]
         : [],
   },
   {
     title: 'JWT extra audiences in one-shot mode',
-    met: (c) =>
-      !c.daemonMode && c.jwtSvids.some((j) => j.extraAudiences.length > 0)
-        ? ['jwt_extra_audiences are requested in one-shot mode too; the Go helper drops them there']
-        : [],
+    met: (c) => (!c.daemonMode && c.jwtSvids.some((j) => j.extraAudiences.length > 0) ? ['jwt_extra_audiences are requested in one-shot mode too; the Go helper drops them there'] : []),
   },
   {
     title: 'Exit codes',
-    met: (c) => (c.daemonMode ? [] : ['one-shot: each kind of failure exits with its own code (3 config, 4 no identity in time, 6 files not written, 10 another helper on the directory), where the Go helper exits 1']),
+    met: (c) =>
+      c.daemonMode
+        ? []
+        : ['one-shot: each kind of failure exits with its own code (3 config, 4 no identity in time, 6 files not written, 10 another helper on the directory), where the Go helper exits 1'],
   },
 ];
 

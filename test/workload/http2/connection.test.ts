@@ -61,15 +61,69 @@ interface HostileCase {
 }
 
 const hostile: HostileCase[] = [
-  { name: 'SETTINGS_MAX_FRAME_SIZE below 16384', reply: (send) => send(FrameType.SETTINGS, 0, 0, settings([Setting.MAX_FRAME_SIZE, 1024])), code: Status.UNAVAILABLE, details: /HTTP\/2 PROTOCOL_ERROR: SETTINGS_MAX_FRAME_SIZE 1024/, goaway: ErrorCode.PROTOCOL_ERROR },
-  { name: 'SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1', reply: (send) => send(FrameType.SETTINGS, 0, 0, settings([Setting.INITIAL_WINDOW_SIZE, 2 ** 31])), code: Status.UNAVAILABLE, details: /FLOW_CONTROL_ERROR: SETTINGS_INITIAL_WINDOW_SIZE 2147483648/, goaway: ErrorCode.FLOW_CONTROL_ERROR },
-  { name: 'SETTINGS_ENABLE_PUSH 2', reply: (send) => send(FrameType.SETTINGS, 0, 0, settings([Setting.ENABLE_PUSH, 2])), code: Status.UNAVAILABLE, details: /PROTOCOL_ERROR: SETTINGS_ENABLE_PUSH 2/, goaway: ErrorCode.PROTOCOL_ERROR },
-  { name: 'SETTINGS ACK with a payload', reply: (send) => send(FrameType.SETTINGS, Flag.ACK, 0, Buffer.alloc(6)), code: Status.UNAVAILABLE, details: /FRAME_SIZE_ERROR: SETTINGS ACK with a payload of 6 bytes/, goaway: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'DATA frame larger than our maximum frame size', reply: (send, id) => send(FrameType.DATA, 0, id, Buffer.alloc(16385)), code: Status.UNAVAILABLE, details: /FRAME_SIZE_ERROR: DATA frame of 16385 bytes/, goaway: ErrorCode.FRAME_SIZE_ERROR },
-  { name: 'PUSH_PROMISE although push is disabled', reply: (send, id) => send(FrameType.PUSH_PROMISE, END_HEADERS, id, u32(2)), code: Status.UNAVAILABLE, details: /PROTOCOL_ERROR: PUSH_PROMISE received/, goaway: ErrorCode.PROTOCOL_ERROR },
-  { name: 'HEADERS on a stream the client never opened', reply: (send, id) => send(FrameType.HEADERS, END_HEADERS, id + 2, responseHeaders), code: Status.UNAVAILABLE, details: /HEADERS frame on stream 3, which this client never opened/, goaway: ErrorCode.PROTOCOL_ERROR },
-  { name: 'HEADERS on an even (server-initiated) stream', reply: (send) => send(FrameType.HEADERS, END_HEADERS, 2, responseHeaders), code: Status.UNAVAILABLE, details: /stream 2, which this client never opened/, goaway: ErrorCode.PROTOCOL_ERROR },
-  { name: 'CONTINUATION without HEADERS', reply: (send, id) => send(FrameType.CONTINUATION, END_HEADERS, id, responseHeaders), code: Status.UNAVAILABLE, details: /CONTINUATION frame on stream 1 without a header block in progress/, goaway: ErrorCode.PROTOCOL_ERROR },
+  {
+    name: 'SETTINGS_MAX_FRAME_SIZE below 16384',
+    reply: (send) => send(FrameType.SETTINGS, 0, 0, settings([Setting.MAX_FRAME_SIZE, 1024])),
+    code: Status.UNAVAILABLE,
+    details: /HTTP\/2 PROTOCOL_ERROR: SETTINGS_MAX_FRAME_SIZE 1024/,
+    goaway: ErrorCode.PROTOCOL_ERROR,
+  },
+  {
+    name: 'SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1',
+    reply: (send) => send(FrameType.SETTINGS, 0, 0, settings([Setting.INITIAL_WINDOW_SIZE, 2 ** 31])),
+    code: Status.UNAVAILABLE,
+    details: /FLOW_CONTROL_ERROR: SETTINGS_INITIAL_WINDOW_SIZE 2147483648/,
+    goaway: ErrorCode.FLOW_CONTROL_ERROR,
+  },
+  {
+    name: 'SETTINGS_ENABLE_PUSH 2',
+    reply: (send) => send(FrameType.SETTINGS, 0, 0, settings([Setting.ENABLE_PUSH, 2])),
+    code: Status.UNAVAILABLE,
+    details: /PROTOCOL_ERROR: SETTINGS_ENABLE_PUSH 2/,
+    goaway: ErrorCode.PROTOCOL_ERROR,
+  },
+  {
+    name: 'SETTINGS ACK with a payload',
+    reply: (send) => send(FrameType.SETTINGS, Flag.ACK, 0, Buffer.alloc(6)),
+    code: Status.UNAVAILABLE,
+    details: /FRAME_SIZE_ERROR: SETTINGS ACK with a payload of 6 bytes/,
+    goaway: ErrorCode.FRAME_SIZE_ERROR,
+  },
+  {
+    name: 'DATA frame larger than our maximum frame size',
+    reply: (send, id) => send(FrameType.DATA, 0, id, Buffer.alloc(16385)),
+    code: Status.UNAVAILABLE,
+    details: /FRAME_SIZE_ERROR: DATA frame of 16385 bytes/,
+    goaway: ErrorCode.FRAME_SIZE_ERROR,
+  },
+  {
+    name: 'PUSH_PROMISE although push is disabled',
+    reply: (send, id) => send(FrameType.PUSH_PROMISE, END_HEADERS, id, u32(2)),
+    code: Status.UNAVAILABLE,
+    details: /PROTOCOL_ERROR: PUSH_PROMISE received/,
+    goaway: ErrorCode.PROTOCOL_ERROR,
+  },
+  {
+    name: 'HEADERS on a stream the client never opened',
+    reply: (send, id) => send(FrameType.HEADERS, END_HEADERS, id + 2, responseHeaders),
+    code: Status.UNAVAILABLE,
+    details: /HEADERS frame on stream 3, which this client never opened/,
+    goaway: ErrorCode.PROTOCOL_ERROR,
+  },
+  {
+    name: 'HEADERS on an even (server-initiated) stream',
+    reply: (send) => send(FrameType.HEADERS, END_HEADERS, 2, responseHeaders),
+    code: Status.UNAVAILABLE,
+    details: /stream 2, which this client never opened/,
+    goaway: ErrorCode.PROTOCOL_ERROR,
+  },
+  {
+    name: 'CONTINUATION without HEADERS',
+    reply: (send, id) => send(FrameType.CONTINUATION, END_HEADERS, id, responseHeaders),
+    code: Status.UNAVAILABLE,
+    details: /CONTINUATION frame on stream 1 without a header block in progress/,
+    goaway: ErrorCode.PROTOCOL_ERROR,
+  },
   {
     name: 'DATA inside a header block',
     reply: (send, id) => {
@@ -90,14 +144,56 @@ const hostile: HostileCase[] = [
     details: /ENHANCE_YOUR_CALM: a header block of more than 65536 bytes on stream 1/,
     goaway: ErrorCode.ENHANCE_YOUR_CALM,
   },
-  { name: 'HPACK index past the tables', reply: (send, id) => send(FrameType.HEADERS, END_HEADERS, id, Buffer.from([0x88, 0xff, 0x00])), code: Status.UNAVAILABLE, details: /COMPRESSION_ERROR: header block: index 127 is past the end/, goaway: ErrorCode.COMPRESSION_ERROR },
-  { name: 'DATA padding longer than its payload', reply: (send, id) => send(FrameType.DATA, Flag.PADDED, id, Buffer.from([9, 1])), code: Status.UNAVAILABLE, details: /PROTOCOL_ERROR: DATA frame padding longer/, goaway: ErrorCode.PROTOCOL_ERROR },
-  { name: 'WINDOW_UPDATE of 0 on the connection', reply: (send) => send(FrameType.WINDOW_UPDATE, 0, 0, u32(0)), code: Status.UNAVAILABLE, details: /PROTOCOL_ERROR: WINDOW_UPDATE of 0 on the connection/, goaway: ErrorCode.PROTOCOL_ERROR },
-  { name: 'WINDOW_UPDATE overflowing the connection window', reply: (send) => send(FrameType.WINDOW_UPDATE, 0, 0, u32(2 ** 31 - 1)), code: Status.UNAVAILABLE, details: /FLOW_CONTROL_ERROR: WINDOW_UPDATE overflows the connection window/, goaway: ErrorCode.FLOW_CONTROL_ERROR },
+  {
+    name: 'HPACK index past the tables',
+    reply: (send, id) => send(FrameType.HEADERS, END_HEADERS, id, Buffer.from([0x88, 0xff, 0x00])),
+    code: Status.UNAVAILABLE,
+    details: /COMPRESSION_ERROR: header block: index 127 is past the end/,
+    goaway: ErrorCode.COMPRESSION_ERROR,
+  },
+  {
+    name: 'DATA padding longer than its payload',
+    reply: (send, id) => send(FrameType.DATA, Flag.PADDED, id, Buffer.from([9, 1])),
+    code: Status.UNAVAILABLE,
+    details: /PROTOCOL_ERROR: DATA frame padding longer/,
+    goaway: ErrorCode.PROTOCOL_ERROR,
+  },
+  {
+    name: 'WINDOW_UPDATE of 0 on the connection',
+    reply: (send) => send(FrameType.WINDOW_UPDATE, 0, 0, u32(0)),
+    code: Status.UNAVAILABLE,
+    details: /PROTOCOL_ERROR: WINDOW_UPDATE of 0 on the connection/,
+    goaway: ErrorCode.PROTOCOL_ERROR,
+  },
+  {
+    name: 'WINDOW_UPDATE overflowing the connection window',
+    reply: (send) => send(FrameType.WINDOW_UPDATE, 0, 0, u32(2 ** 31 - 1)),
+    code: Status.UNAVAILABLE,
+    details: /FLOW_CONTROL_ERROR: WINDOW_UPDATE overflows the connection window/,
+    goaway: ErrorCode.FLOW_CONTROL_ERROR,
+  },
   // Stream errors: the call ends INTERNAL and the stream is reset; the connection lives on.
-  { name: 'WINDOW_UPDATE of 0 on the stream', reply: (send, id) => send(FrameType.WINDOW_UPDATE, 0, id, u32(0)), code: Status.INTERNAL, details: /PROTOCOL_ERROR: stream 1: WINDOW_UPDATE of 0/, rst: ErrorCode.PROTOCOL_ERROR },
-  { name: 'response headers without :status', reply: (send, id) => send(FrameType.HEADERS, END_HEADERS, id, responseHeaders.subarray(1)), code: Status.INTERNAL, details: /stream 1: response headers without :status/, rst: ErrorCode.PROTOCOL_ERROR },
-  { name: 'DATA before the response headers', reply: (send, id) => send(FrameType.DATA, 0, id, frame(Buffer.from('x'))), code: Status.INTERNAL, details: /stream 1: DATA before the response headers/, rst: ErrorCode.PROTOCOL_ERROR },
+  {
+    name: 'WINDOW_UPDATE of 0 on the stream',
+    reply: (send, id) => send(FrameType.WINDOW_UPDATE, 0, id, u32(0)),
+    code: Status.INTERNAL,
+    details: /PROTOCOL_ERROR: stream 1: WINDOW_UPDATE of 0/,
+    rst: ErrorCode.PROTOCOL_ERROR,
+  },
+  {
+    name: 'response headers without :status',
+    reply: (send, id) => send(FrameType.HEADERS, END_HEADERS, id, responseHeaders.subarray(1)),
+    code: Status.INTERNAL,
+    details: /stream 1: response headers without :status/,
+    rst: ErrorCode.PROTOCOL_ERROR,
+  },
+  {
+    name: 'DATA before the response headers',
+    reply: (send, id) => send(FrameType.DATA, 0, id, frame(Buffer.from('x'))),
+    code: Status.INTERNAL,
+    details: /stream 1: DATA before the response headers/,
+    rst: ErrorCode.PROTOCOL_ERROR,
+  },
   {
     name: 'trailers without END_STREAM',
     reply: (send, id) => {
@@ -291,7 +387,10 @@ describe('flow control and frame sizes against node:http2 (a real peer)', () => 
       assert.equal(got.error, undefined, got.error?.message);
     }
     const second = data.filter((f) => f.stream === 3);
-    assert.ok(second.every((f) => f.payload.length <= 3000), `DATA frame sizes: ${second.map((f) => f.payload.length).join(',')}`);
+    assert.ok(
+      second.every((f) => f.payload.length <= 3000),
+      `DATA frame sizes: ${second.map((f) => f.payload.length).join(',')}`,
+    );
     assert.ok(second.length >= 14, `${second.length} DATA frames`);
     assert.deepEqual(Buffer.concat(second.map((f) => f.payload)), frame(request));
     assert.equal(peer.connections, 1);

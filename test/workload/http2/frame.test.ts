@@ -47,7 +47,12 @@ describe('frame parser: well-formed input', () => {
 });
 
 const malformed: { name: string; bytes: Buffer; code: number; message: RegExp }[] = [
-  { name: 'frame larger than our SETTINGS_MAX_FRAME_SIZE (header alone)', bytes: frameHeader(16385, FrameType.DATA, 0, 1), code: ErrorCode.FRAME_SIZE_ERROR, message: /DATA frame of 16385 bytes, more than the maximum frame size of 16384/ },
+  {
+    name: 'frame larger than our SETTINGS_MAX_FRAME_SIZE (header alone)',
+    bytes: frameHeader(16385, FrameType.DATA, 0, 1),
+    code: ErrorCode.FRAME_SIZE_ERROR,
+    message: /DATA frame of 16385 bytes, more than the maximum frame size of 16384/,
+  },
   { name: 'largest length the header can carry', bytes: frameHeader(2 ** 24 - 1, FrameType.HEADERS, 4, 1), code: ErrorCode.FRAME_SIZE_ERROR, message: /16777215 bytes/ },
   { name: 'PING of 7 bytes', bytes: frame(FrameType.PING, 0, 0, 7), code: ErrorCode.FRAME_SIZE_ERROR, message: /PING frame of 7 bytes, must be 8/ },
   { name: 'RST_STREAM of 5 bytes', bytes: frame(FrameType.RST_STREAM, 0, 1, 5), code: ErrorCode.FRAME_SIZE_ERROR, message: /RST_STREAM frame of 5 bytes, must be 4/ },
@@ -87,7 +92,10 @@ describe('frame parser: malformed frames', () => {
   ] as const) {
     test(name, () => {
       const [f] = new FrameParser().push(frame(FrameType.DATA, Flag.PADDED, 1, payload));
-      assert.throws(() => unpad(f!), (e: unknown) => e instanceof Http2Error && message.test(e.message));
+      assert.throws(
+        () => unpad(f!),
+        (e: unknown) => e instanceof Http2Error && message.test(e.message),
+      );
     });
   }
 });

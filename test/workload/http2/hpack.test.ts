@@ -45,8 +45,7 @@ const requestTables: HeaderField[][] = [
     [':authority', 'www.example.com'],
   ],
 ];
-const requests = (blocks: string[]): Step[] =>
-  blocks.map((block, i) => ({ block, headers: [request1, request2, request3][i]!, table: requestTables[i]!, tableSize: [57, 110, 164][i]! }));
+const requests = (blocks: string[]): Step[] => blocks.map((block, i) => ({ block, headers: [request1, request2, request3][i]!, table: requestTables[i]!, tableSize: [57, 110, 164][i]! }));
 
 const date1 = 'Mon, 21 Oct 2013 20:13:21 GMT';
 const date2 = 'Mon, 21 Oct 2013 20:13:22 GMT';
@@ -105,9 +104,17 @@ const responses = (blocks: string[]): Step[] => [
 ];
 
 const series: { name: string; maxTableSize: number; steps: Step[] }[] = [
-  { name: 'C.2.1 literal header field with indexing', maxTableSize: 4096, steps: [{ block: '400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572', headers: [['custom-key', 'custom-header']], table: [['custom-key', 'custom-header']], tableSize: 55 }] },
+  {
+    name: 'C.2.1 literal header field with indexing',
+    maxTableSize: 4096,
+    steps: [{ block: '400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572', headers: [['custom-key', 'custom-header']], table: [['custom-key', 'custom-header']], tableSize: 55 }],
+  },
   { name: 'C.2.2 literal header field without indexing', maxTableSize: 4096, steps: [{ block: '040c 2f73 616d 706c 652f 7061 7468', headers: [[':path', '/sample/path']], table: [], tableSize: 0 }] },
-  { name: 'C.2.3 literal header field never indexed', maxTableSize: 4096, steps: [{ block: '1008 7061 7373 776f 7264 0673 6563 7265 74', headers: [['password', 'secret']], table: [], tableSize: 0 }] },
+  {
+    name: 'C.2.3 literal header field never indexed',
+    maxTableSize: 4096,
+    steps: [{ block: '1008 7061 7373 776f 7264 0673 6563 7265 74', headers: [['password', 'secret']], table: [], tableSize: 0 }],
+  },
   { name: 'C.2.4 indexed header field', maxTableSize: 4096, steps: [{ block: '82', headers: [[':method', 'GET']], table: [], tableSize: 0 }] },
   {
     name: 'C.3 requests without Huffman coding',

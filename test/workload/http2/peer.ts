@@ -29,11 +29,7 @@ export type Send = (type: number, flags: number, stream: number, payload?: Buffe
 
 let sockets = 0;
 
-export async function rawPeer(
-  dir: string,
-  onFrame: (f: PeerFrame, send: Send, connection: number) => void,
-  settings: [id: number, value: number][] = [],
-): Promise<Peer> {
+export async function rawPeer(dir: string, onFrame: (f: PeerFrame, send: Send, connection: number) => void, settings: [id: number, value: number][] = []): Promise<Peer> {
   const socketPath = join(dir, `peer${sockets++}.sock`);
   const held: Socket[] = [];
   const peer: Peer = { address: { kind: 'unix', socketPath, target: `unix://${socketPath}` }, received: [], connections: 0 };
