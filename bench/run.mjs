@@ -33,7 +33,10 @@ const HELP = `usage: node bench/run.mjs [options]
   --blocks N           alternating blocks the rotations are split into (default 3)
   --mem-rotations N    rotations of the memory run (default 5000)
   --checkpoint N       memory sample every N rotations; steady RSS at the first (default 1000)
-  --mem-idle-seconds N idle time before the extra RSS sample at the first and last checkpoint
+  --mem-steady N       take the steady RSS (and the growth from it) at rotation N instead, a
+                       multiple of --checkpoint: back to back, glibc's heap grows for the first
+                       ~3,000 rotations and then stays (bench/notes.md, issue 13)
+  --mem-idle-seconds N idle time before the extra RSS sample at the steady and last checkpoint
                        (default 20: V8's memory reducer runs a full GC once the process idles)
   --idle-seconds N     idle measurement length (default 60)
   --idle-settle-seconds N  time after the first files before the idle measurement starts
@@ -61,6 +64,7 @@ const { values: a } = parseArgs({
     'mem-rotations': { type: 'string' },
     'mem-idle-seconds': { type: 'string' },
     checkpoint: { type: 'string' },
+    'mem-steady': { type: 'string' },
     'idle-seconds': { type: 'string' },
     'idle-settle-seconds': { type: 'string' },
     runs: { type: 'string' },
@@ -83,6 +87,7 @@ const options = {
   blocks: num(a.blocks, 3, 1),
   memRotations: num(a['mem-rotations'], 5000, 20),
   checkpoint: num(a.checkpoint, 1000, 10),
+  memSteady: a['mem-steady'] === undefined ? undefined : Number(a['mem-steady']),
   idleSeconds: num(a['idle-seconds'], 60, 1),
   idleSettleSeconds: num(a['idle-settle-seconds'], 15, 0.2),
   runs: num(a.runs, 10, 1),
@@ -94,6 +99,10 @@ const options = {
   waitMs: 30_000,
   cliPath: a.cli ? resolve(a.cli) : undefined,
 };
+if (options.memSteady === undefined) options.memSteady = options.checkpoint;
+else if (!(options.memSteady > 0 && options.memSteady % options.checkpoint === 0 && options.memSteady < options.memRotations)) {
+  throw new Error(`--mem-steady ${a['mem-steady']}: a multiple of --checkpoint (${options.checkpoint}) below --mem-rotations (${options.memRotations})`);
+}
 const sections = new Set((a.only ?? 'latency,latency-tmpfs,oneshot,firstfile,memory,memory-plain,idle,pod,scale,startup').split(','));
 const shapes = smoke
   ? [

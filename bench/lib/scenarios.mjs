@@ -103,10 +103,11 @@ export class Bench {
 
   /**
    * RSS after `checkpoint` rotations and at every further checkpoint up to `memRotations`,
-   * rotations back to back. At the first and the last checkpoint also once the helper has been
-   * idle for `memIdleMs`: a burst leaves garbage in V8's old generation that only a full GC
-   * collects, and V8's memory reducer runs one when the process goes idle, as a helper does
-   * between rotations minutes apart.
+   * rotations back to back. At the steady checkpoint (`memSteady`, the first unless asked) and
+   * the last also once the helper has been idle for `memIdleMs`: a burst leaves garbage in V8's
+   * old generation that only a full GC collects, and V8's memory reducer runs one when the
+   * process goes idle, as a helper does between rotations minutes apart. The garbage's
+   * ArrayBuffers are malloc'd, and glibc keeps the heap they grew (bench/notes.md, issue 13).
    */
   async memory(pool) {
     const out = {};
@@ -122,7 +123,7 @@ export class Bench {
           if (r % this.o.checkpoint === 0) {
             await sleep(this.o.settleMs);
             const sample = { rotations: r, ...memory(s.h.pid) };
-            if (r === this.o.checkpoint || r === this.o.memRotations) {
+            if (r === this.o.memSteady || r === this.o.memRotations) {
               await sleep(this.o.memIdleMs);
               sample.idleRssKb = memory(s.h.pid).rssKb;
             }
@@ -131,7 +132,7 @@ export class Bench {
           }
         }
         const at = (r) => samples.find((x) => x.rotations === r);
-        const first = at(this.o.checkpoint) ?? samples.at(-1);
+        const first = at(this.o.memSteady) ?? samples.at(-1);
         const last = samples.at(-1);
         out[impl.key] = {
           samples,
