@@ -31,11 +31,12 @@ const HELP = `usage: node bench/run.mjs [options]
   --dir DIR            where cert dirs and sockets go (default: the OS temp dir)
   --rotations N        rotation latency samples per helper (default 300)
   --blocks N           alternating blocks the rotations are split into (default 3)
-  --mem-rotations N    rotations of the memory run (default 5000)
+  --mem-rotations N    rotations of the memory run (default 8000)
   --checkpoint N       memory sample every N rotations; steady RSS at the first (default 1000)
-  --mem-steady N       take the steady RSS (and the growth from it) at rotation N instead, a
-                       multiple of --checkpoint: back to back, glibc's heap grows for the first
-                       ~3,000 rotations and then stays (bench/notes.md, issue 13)
+  --mem-steady N       take the steady RSS (and the growth from it) at rotation N, a multiple of
+                       --checkpoint (default 4000 when the run is longer, else the first checkpoint): back to
+                       back, glibc's heap grows for the first ~3,000 rotations and then stays
+                       (bench/notes.md, issue 13)
   --mem-idle-seconds N idle time before the extra RSS sample at the steady and last checkpoint
                        (default 20: V8's memory reducer runs a full GC once the process idles)
   --idle-seconds N     idle measurement length (default 60)
@@ -85,7 +86,7 @@ const num = (v, full, small) => (v === undefined ? (smoke ? small : full) : Numb
 const options = {
   rotations: num(a.rotations, 300, 3),
   blocks: num(a.blocks, 3, 1),
-  memRotations: num(a['mem-rotations'], 5000, 20),
+  memRotations: num(a['mem-rotations'], 8000, 20),
   checkpoint: num(a.checkpoint, 1000, 10),
   memSteady: a['mem-steady'] === undefined ? undefined : Number(a['mem-steady']),
   idleSeconds: num(a['idle-seconds'], 60, 1),
@@ -99,7 +100,7 @@ const options = {
   waitMs: 30_000,
   cliPath: a.cli ? resolve(a.cli) : undefined,
 };
-if (options.memSteady === undefined) options.memSteady = options.checkpoint;
+if (options.memSteady === undefined) options.memSteady = options.memRotations > 4000 && 4000 % options.checkpoint === 0 ? 4000 : options.checkpoint;
 else if (!(options.memSteady > 0 && options.memSteady % options.checkpoint === 0 && options.memSteady < options.memRotations)) {
   throw new Error(`--mem-steady ${a['mem-steady']}: a multiple of --checkpoint (${options.checkpoint}) below --mem-rotations (${options.memRotations})`);
 }
