@@ -7,7 +7,7 @@ WORKDIR /src
 COPY package.json package-lock.json tsconfig.json LICENSE NOTICE ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY proto ./proto
-COPY scripts/build-proto.mjs scripts/bundle.mjs scripts/notices.mjs scripts/node.sh scripts/with-node.sh ./scripts/
+COPY scripts/build-proto.mjs scripts/bundle.mjs scripts/notices.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 

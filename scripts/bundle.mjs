@@ -4,6 +4,7 @@
 // bin/spiffe-helper and the container image run: one file to read and compile for the helper
 // instead of ~150 modules (about 50 ms less start-up, docs/BENCHMARKS.md), and no node_modules
 // needed at run time. `node dist/cli.js` runs the same code unbundled (the tests use it).
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
@@ -21,10 +22,10 @@ import { writeNotices } from './notices.mjs';
 const builtinNames = new Set(builtinModules);
 const TARGET_NODE = 24;
 // The getters are named at build time, so the Node running the build must know every name the
-// shipped one exports (Node 20 lacks e.g. fs.glob, util.getCallSites): an older one builds the
-// plain getBuiltinModule form, correct but loading each built-in when the bundle is imported
-// (test/footprint.test.ts then fails on `--version`).
-const namesComplete = Number(process.versions.node.split('.')[0]) >= TARGET_NODE;
+// shipped one exports (Node 20 lacks e.g. fs.glob, util.getCallSites): run as a script by an
+// older Node (`npm ci` on a machine whose node is Debian's), this file runs itself again on the
+// pinned Node (scripts/with-node.sh).
+const buildNodeOk = Number(process.versions.node.split('.')[0]) >= TARGET_NODE;
 const builtins = {
   name: 'builtins-on-demand',
   setup(build) {
@@ -39,7 +40,7 @@ const builtins = {
     build.onLoad({ filter: /.*/, namespace: 'builtin' }, ({ path }) => {
       const id = JSON.stringify(path);
       const builtin = process.getBuiltinModule(path);
-      if (typeof builtin === 'function' || !namesComplete) return { contents: `module.exports = process.getBuiltinModule(${id});`, loader: 'js' };
+      if (typeof builtin === 'function') return { contents: `module.exports = process.getBuiltinModule(${id});`, loader: 'js' };
       // The names as the Node running the build has them; listing them calls no getter.
       const names = JSON.stringify(Object.getOwnPropertyNames(builtin));
       return {
@@ -51,6 +52,7 @@ const builtins = {
 };
 
 export async function buildBundle(cli, outdir) {
+  if (!buildNodeOk) throw new Error(`the bundle is built by Node ${TARGET_NODE} or newer (this is ${process.version}): it names the built-ins' exports as that Node has them`);
   const { build } = await import('esbuild');
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
@@ -81,7 +83,11 @@ export async function buildBundle(cli, outdir) {
   return join(outdir, 'cli.js');
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && !buildNodeOk) {
+  const withNode = fileURLToPath(new URL('./with-node.sh', import.meta.url));
+  const r = spawnSync('bash', [withNode, 'node', fileURLToPath(import.meta.url)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+} else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const dist = fileURLToPath(new URL('../dist/', import.meta.url));
   await buildBundle(join(dist, 'cli.js'), join(dist, 'bundle'));
 }

