@@ -94,7 +94,9 @@ export async function compareConfig(name: string, goBinary: string, agents: Agen
     const exits = [exitOf(goChild), exitOf(oursChild)];
     if (!oneShot) {
       // The first files of both, then long enough for a rotation (every 2 s) with its signal or re-run.
-      const early = await firstFiles([goRun, oursRun], 3000);
+      // Generous: on a loaded machine 3 s was once too short, the inodes were never compared and
+      // the documented "new inode per rotation" looked gone.
+      const early = await firstFiles([goRun, oursRun], 15_000);
       await sleep(early ? 4500 : 0);
       const health = await Promise.all([goRun, oursRun].map((r) => probeHealth(template, r.port)));
       goChild.kill('SIGTERM');
