@@ -14,10 +14,10 @@ import type { EndpointAddress } from '../../src/workload/address.js';
 import { Channel, frame, GrpcError, Status, type ChannelOptions } from '../../src/workload/grpc.js';
 import { rawGrpcServer, type Handler } from '../helpers/h2.js';
 import { tempDir } from '../helpers/tmp.js';
+import { rawPeer as framePeer, responseHeaders } from './http2/peer.js';
 import { delay, waitFor } from '../helpers/wait.js';
 
 const dir = tempDir('grpc-');
-let sockets = 0;
 const serve = (handler: Handler) => rawGrpcServer(dir, handler);
 
 const grpcHeaders = { ':status': 200, 'content-type': 'application/grpc' };
@@ -226,55 +226,18 @@ describe('gRPC framing and status: named cases', () => {
 });
 
 /**
- * An HTTP/2 peer written frame by frame, for what node:http2's server cannot send: a
- * RST_STREAM on a stream the client has half-closed (node's server would end the stream
- * cleanly first). It acknowledges the client's SETTINGS and answers the first request with
- * `frames` (type, flags, payload), all on that request's stream.
+ * An HTTP/2 peer written frame by frame (./http2/peer.ts), for what node:http2's server cannot
+ * send: a RST_STREAM on a stream the client has half-closed (node's server would end the stream
+ * cleanly first). It answers the first request with `frames` (type, flags, payload), all on that
+ * request's stream.
  */
 async function rawPeer(frames: [type: number, flags: number, payload: Buffer][]): Promise<EndpointAddress> {
-  const socketPath = join(dir, `raw${sockets++}.sock`);
-  const held: Socket[] = [];
-  const server = createNetServer((c) => {
-    held.push(c);
-    let buf = Buffer.alloc(0);
-    let prefaceSeen = false;
-    const send = (type: number, flags: number, stream: number, payload: Buffer) => {
-      const h = Buffer.alloc(9);
-      h.writeUIntBE(payload.length, 0, 3);
-      h[3] = type;
-      h[4] = flags;
-      h.writeUInt32BE(stream, 5);
-      c.write(Buffer.concat([h, payload]));
-    };
-    send(4, 0, 0, Buffer.alloc(0)); // our SETTINGS
-    c.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      if (!prefaceSeen) {
-        if (buf.length < 24) return;
-        buf = buf.subarray(24);
-        prefaceSeen = true;
-      }
-      while (buf.length >= 9) {
-        const len = buf.readUIntBE(0, 3);
-        if (buf.length < 9 + len) return;
-        const [type, flags, stream] = [buf[3]!, buf[4]!, buf.readUInt32BE(5) & 0x7fffffff];
-        buf = buf.subarray(9 + len);
-        if (type === 4 && !(flags & 1)) send(4, 1, 0, Buffer.alloc(0)); // ACK their SETTINGS
-        if (type === 1) for (const [t, f, payload] of frames) send(t, f, stream, payload);
-      }
-    });
+  const peer = await framePeer(dir, (f, send) => {
+    if (f.type === 1) for (const [t, flags, payload] of frames) send(t, flags, f.stream, payload);
   });
-  server.listen(socketPath);
-  await once(server, 'listening');
-  after(() => {
-    held.forEach((c) => c.destroy());
-    server.close();
-  });
-  return { kind: 'unix', socketPath, target: `unix://${socketPath}` };
+  return peer.address;
 }
 
-/** HPACK: ":status: 200" (static table entry 8) and content-type as a literal without indexing. */
-const grpcResponseHeaders = Buffer.concat([Buffer.from([0x88, 0x00, 12]), Buffer.from('content-type'), Buffer.from([16]), Buffer.from('application/grpc')]);
 const FRAME = { DATA: 0, HEADERS: 1, RST_STREAM: 3 } as const;
 const END_HEADERS = 4;
 const rstPayload = (code: number): Buffer => {
@@ -294,7 +257,7 @@ describe('RST_STREAM codes map to gRPC statuses', () => {
   ] as const) {
     test(`RST_STREAM ${name} after a message`, async () => {
       const address = await rawPeer([
-        [FRAME.HEADERS, END_HEADERS, grpcResponseHeaders],
+        [FRAME.HEADERS, END_HEADERS, responseHeaders],
         [FRAME.DATA, 0, m('state')],
         [FRAME.RST_STREAM, 0, rstPayload(rst)],
       ]);
