@@ -45,12 +45,13 @@ export async function keepJwtSvidFresh(o: RefreshOptions): Promise<void> {
   // The client retries an absent agent forever, so a fetch can outlive the token on disk. Its
   // expiry is reported when it comes (an error in the log, a failure for health), whatever the
   // fetch is doing; the fetch goes on.
+  // Each watch ends with the loop too: a token written while the loop was being stopped must not
+  // leave its timer behind (it kept the process alive until the token's expiry).
   let expiryWatch: AbortController | undefined;
-  signal.addEventListener('abort', () => expiryWatch?.abort(), { once: true });
   const watchExpiry = (svid: JwtSvid): void => {
     expiryWatch?.abort();
     expiryWatch = new AbortController();
-    sleep(svid.expiry.getTime() - Date.now(), expiryWatch.signal).then(
+    sleep(svid.expiry.getTime() - Date.now(), AbortSignal.any([signal, expiryWatch.signal])).then(
       () => {
         const error = `no valid token from the agent before the current one expired at ${svid.expiry.toISOString()} (${o.client.lastError?.message ?? 'no answer'})`;
         o.onFailed?.(error, undefined);
