@@ -3,7 +3,7 @@ import { constants } from 'node:os';
 import { HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../timer.js';
-import { ProcessGroup } from './process-group.js';
+import { newMark, ProcessGroup } from './process-group.js';
 
 /** How a child ended, and the exit code a shell would report for it. */
 export interface ExitStatus {
@@ -28,18 +28,12 @@ const live = new Set<ProcessGroup>();
 // Last resort for an exit that skips the orderly stop (an uncaught error): no group outlives
 // the helper. A helper killed by SIGKILL runs nothing; see README "Guarantees".
 process.on('exit', () => {
-  for (const g of live) {
-    try {
-      g.signal('SIGKILL');
-    } catch {
-      // EPERM for some member: the others got it; an exiting process can do no more.
-    }
-  }
+  for (const g of live) g.signalAllSync('SIGKILL');
 });
 
 /**
- * One started program with inherited stdio, in a process group of its own so that whatever it
- * forks can be signalled and stopped with it. Spawning is awaited, so a missing binary is a
+ * One started program with inherited stdio, in a process group of its own and with a mark in
+ * its environment, so that whatever it forks can be signalled and stopped with it. Spawning is awaited, so a missing binary is a
  * clear error at start instead of an asynchronous 'error' event later.
  *
  * The group is a new session, so the terminal's Ctrl-C no longer reaches the program directly:
@@ -57,7 +51,9 @@ export class Child {
   ) {}
 
   static async start(path: string, args: readonly string[], log: Logger): Promise<Child> {
-    const proc = spawn(path, args, { stdio: 'inherit', detached: true });
+    const mark = newMark();
+    const [name, value] = mark.split('=') as [string, string];
+    const proc = spawn(path, args, { stdio: 'inherit', detached: true, env: { ...process.env, [name]: value } });
     const exited = new Promise<ExitStatus>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
     await new Promise<void>((resolve, reject) => {
       proc.once('spawn', resolve);
@@ -66,7 +62,7 @@ export class Child {
         reject(new HelperError('child', `cmd ${JSON.stringify(path)} cannot be started: ${why}`, { cause: e }));
       });
     });
-    const group = new ProcessGroup(proc.pid!);
+    const group = new ProcessGroup(proc.pid!, mark);
     live.add(group);
     return new Child(proc, exited, group, path, log);
   }
@@ -112,10 +108,10 @@ export class Child {
   }
 
   private async stopGroup(sig: NodeJS.Signals, graceMs: number): Promise<ExitStatus> {
-    this.signalGroup(sig);
+    await this.signalAll(sig);
     if (!(await this.emptyWithin(graceMs))) {
       this.log.warn('cmd did not stop in time; killing its process group', { cmd: this.name, pgid: this.pid, grace_ms: graceMs });
-      this.signalGroup('SIGKILL');
+      await this.signalAll('SIGKILL');
       if (!(await this.emptyWithin(KILL_WAIT_MS))) {
         const left = await this.group.members();
         this.log.error('processes of cmd outlived SIGKILL', { cmd: this.name, pgid: this.pid, pids: left.join(',') });
@@ -145,6 +141,15 @@ export class Child {
       const left = deadline - performance.now();
       if (left <= 0) return false;
       await sleep(Math.min(pause, left));
+    }
+  }
+
+  /** The group and the processes that left it: what stopping must reach. */
+  private async signalAll(sig: NodeJS.Signals): Promise<void> {
+    try {
+      await this.group.signalAll(sig);
+    } catch (e) {
+      this.log.warn('could not signal child', { cmd: this.name, pid: this.pid, signal: sig, error: (e as Error).message });
     }
   }
 

@@ -1,18 +1,36 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 
 /**
- * A process group the helper created (`spawn` with `detached`: a new session whose id is the
- * leader's pid). Everything the program forks stays in it unless it calls setsid itself, so
- * signalling the group reaches the real program behind a shell entrypoint, and an empty group
- * means nothing is left behind.
+ * The variable that marks every process a started program leads to. A process group is not
+ * enough: a grandchild that calls setsid, or a daemon that double-forks, leaves the group (and
+ * is reparented to init), but it keeps the environment it was started with, as
+ * /proc/<pid>/environ shows. Jenkins finds a build's escaped processes the same way.
+ */
+export const MARK_VARIABLE = 'SPIFFE_HELPER_PROCESS_TREE';
+
+/** The `NAME=value` entry for a new program's environment: unique per start. */
+export function newMark(): string {
+  return `${MARK_VARIABLE}=${randomBytes(16).toString('hex')}`;
+}
+
+/**
+ * What one started program leads to: its process group (`spawn` with `detached`: a new session
+ * whose id is the leader's pid), which signalling reaches at once, plus the processes that left
+ * the group but still carry the program's mark in their environment. A process that both left
+ * the group and cleared or replaced its environment cannot be found (README "No orphans").
  */
 export class ProcessGroup {
   /** Set once the group was seen empty: its id may then be reused by an unrelated group. */
   private gone = false;
 
-  constructor(readonly pgid: number) {}
+  constructor(
+    readonly pgid: number,
+    private readonly mark: string,
+  ) {}
 
-  /** Sends `sig` to every member (0: only checks that one exists); false when none is left. */
+  /** Sends `sig` to every member of the group (0: only checks that one exists); false when none is left. */
   signal(sig: NodeJS.Signals | 0): boolean {
     if (this.gone) return false;
     try {
@@ -25,6 +43,34 @@ export class ProcessGroup {
     }
   }
 
+  /** `sig` to each marked process outside the group, then to the group (which may throw EPERM). */
+  async signalAll(sig: NodeJS.Signals): Promise<void> {
+    signalEach((await this.scan())?.escaped ?? [], sig);
+    this.signal(sig);
+  }
+
+  /** The same, without yielding: for the helper's exit hook, where nothing asynchronous runs. */
+  signalAllSync(sig: NodeJS.Signals): void {
+    try {
+      this.signal(sig);
+    } catch {
+      // EPERM for some member: the others got it.
+    }
+    signalEach(this.scanSync().escaped, sig);
+  }
+
+  /**
+   * Pids of the processes still running, in the group or marked. Zombies do not count: they
+   * are dead, and when the helper is PID 1 nobody reaps the orphaned ones (Node reaps only its
+   * own children).
+   */
+  async members(): Promise<number[]> {
+    const found = await this.scan();
+    if (found === undefined) return this.exists() ? [this.pgid] : [];
+    if (found.inGroup.length === 0) this.gone = true;
+    return [...found.inGroup, ...found.escaped];
+  }
+
   /** A member that the helper may not signal (a setuid program) still exists: EPERM. */
   private exists(): boolean {
     try {
@@ -34,36 +80,80 @@ export class ProcessGroup {
     }
   }
 
-  /**
-   * Pids of the members still running. Zombies do not count: they are dead, and when the
-   * helper is PID 1 nobody reaps the orphaned ones (Node reaps only its own children).
-   */
-  async members(): Promise<number[]> {
-    if (!this.exists()) return [];
-    const live = await liveMembersFromProc(this.pgid);
-    if (live?.length === 0) this.gone = true;
-    // Without /proc, "some process has this group id" is all that can be known.
-    return live ?? [this.pgid];
+  /** Live processes from /proc; undefined where there is no /proc (then only the group is known). */
+  private async scan(): Promise<Found | undefined> {
+    let entries: string[];
+    try {
+      entries = await readdir('/proc');
+    } catch {
+      return undefined;
+    }
+    const found: Found = { inGroup: [], escaped: [] };
+    await Promise.all(
+      entries.filter(isPid).map(async (pid) => {
+        const where = this.where(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
+        if (where === 'group') found.inGroup.push(Number(pid));
+        else if (where === 'other' && this.marks(await readFile(`/proc/${pid}/environ`).catch(() => undefined))) found.escaped.push(Number(pid));
+      }),
+    );
+    return found;
+  }
+
+  private scanSync(): Found {
+    const read = (path: string): Buffer | undefined => {
+      try {
+        return readFileSync(path);
+      } catch {
+        return undefined;
+      }
+    };
+    const found: Found = { inGroup: [], escaped: [] };
+    let entries: string[] = [];
+    try {
+      entries = readdirSync('/proc');
+    } catch {
+      // No /proc: only the group can be reached.
+    }
+    for (const pid of entries.filter(isPid)) {
+      const where = this.where(read(`/proc/${pid}/stat`)?.toString() ?? '');
+      if (where === 'group') found.inGroup.push(Number(pid));
+      else if (where === 'other' && this.marks(read(`/proc/${pid}/environ`))) found.escaped.push(Number(pid));
+    }
+    return found;
+  }
+
+  /** Where a live process is, from its stat line; undefined for a zombie or a process gone. */
+  private where(stat: string): 'group' | 'other' | undefined {
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (state === undefined || state === '' || state === 'Z' || state === 'X') return undefined;
+    return Number(pgrp) === this.pgid ? 'group' : 'other';
+  }
+
+  /** `environ` is NUL-separated `NAME=value` entries; one of them the mark. */
+  private marks(environ: Buffer | undefined): boolean {
+    if (environ === undefined) return false;
+    const needle = Buffer.from(`${this.mark}\0`);
+    for (let at = environ.indexOf(needle); at !== -1; at = environ.indexOf(needle, at + 1)) {
+      if (at === 0 || environ[at - 1] === 0) return true;
+    }
+    return false;
   }
 }
 
-/** Members of a group that are not zombies, from /proc; undefined where there is no /proc. */
-async function liveMembersFromProc(pgid: number): Promise<number[] | undefined> {
-  let entries: string[];
-  try {
-    entries = await readdir('/proc');
-  } catch {
-    return undefined;
+interface Found {
+  inGroup: number[];
+  escaped: number[];
+}
+
+const isPid = (e: string): boolean => /^\d+$/.test(e);
+
+function signalEach(pids: number[], sig: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // Gone since the scan, or not ours to signal (EPERM).
+    }
   }
-  const found = await Promise.all(
-    entries
-      .filter((e) => /^\d+$/.test(e))
-      .map(async (pid) => {
-        const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-        const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return Number(pgrp) === pgid && state !== 'Z' && state !== 'X' ? Number(pid) : undefined;
-      }),
-  );
-  return found.filter((p) => p !== undefined);
 }

@@ -38,6 +38,10 @@ const stopCases = [
   // The leader obeys at once, the grandchild ignores TERM: the group, not the leader, decides.
   // (The grandchild writes its pid once TERM is ignored, so the test cannot signal it earlier.)
   { name: 'leader exits at once, grandchild ignores the stop signal', script: 'sh -c \'trap "" TERM; echo $$ >> "$PIDS"; exec sleep 1000\' & wait', killed: true },
+  // Out of the group: found by the mark in their environment (before: left running).
+  { name: 'grandchild that calls setsid, leaving the group', script: 'setsid sleep 1000 & echo $! >> "$PIDS"; wait', killed: false },
+  { name: 'daemon that double-forks out of the session, leader already gone', script: 'sh -c \'setsid sleep 1000 & echo $! >> "$PIDS"\'; wait', killed: false },
+  { name: 'grandchild out of the group that ignores the stop signal', script: 'sh -c \'trap "" TERM; echo $$ >> "$PIDS"; exec setsid sleep 1000\' & wait', killed: true },
 ];
 
 for (const c of stopCases) {
@@ -70,6 +74,18 @@ test('a program that exits on its own: stopLeftovers stops what it left in its g
   assert.match(lines.join('\n'), /cmd exited and left processes behind; stopping them .*pids=\d+/);
 });
 
+test('a program that exits on its own: stopLeftovers stops the daemon it double-forked out of its session', async () => {
+  const dir = tempDir();
+  // nginx without `daemon off`: the program forks a daemon that calls setsid, and exits 0.
+  const { child, lines } = await shell('sh -c \'setsid sleep 1000 & echo $! >> "$PIDS"\'; exit 0', join(dir, 'pids'));
+  await child.exited;
+  const [daemon] = pidsIn(join(dir, 'pids'));
+  assert.ok(alive(daemon!), 'the daemon runs until the helper stops it');
+  await child.stopLeftovers(5000);
+  assert.equal(alive(daemon!), false, `daemon ${daemon} still runs`);
+  assert.match(lines.join('\n'), new RegExp(`cmd exited and left processes behind; stopping them .*pids=${daemon}`));
+});
+
 test('a program that leaves nothing behind: stopLeftovers does nothing and says nothing', async () => {
   const { child, lines } = await shell('exit 0', '/dev/null');
   await child.stopLeftovers(5000);
@@ -94,13 +110,20 @@ function lines(file: string): string[] {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
 }
 
-test('a helper that dies of an uncaught error still takes the group down (exit hook)', async () => {
+for (const [name, program] of [
+  ['its group', 'sleep 1000 &'],
+  ['a grandchild that left the group (setsid)', 'setsid sleep 1000 &'],
+]) {
+  test(`a helper that dies of an uncaught error still takes down ${name} (exit hook)`, () => exitHook(program));
+}
+
+async function exitHook(program: string): Promise<void> {
   const dir = tempDir();
   const pids = join(dir, 'pids');
   const script = `
     import { Child } from ${JSON.stringify(new URL('../../src/notify/child.ts', import.meta.url).pathname)};
     import { createLogger } from ${JSON.stringify(new URL('../../src/log.ts', import.meta.url).pathname)};
-    await Child.start('sh', ['-c', 'sleep 1000 & echo $! >> ${pids}; wait'], createLogger());
+    await Child.start('sh', ['-c', '${program} echo $! >> ${pids}; wait'], createLogger());
     while (!(await import('node:fs')).existsSync(${JSON.stringify(pids)})) await new Promise((r) => setTimeout(r, 10));
     throw new Error('boom');`;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
@@ -109,4 +132,4 @@ test('a helper that dies of an uncaught error still takes the group down (exit h
   const [grandchild] = pidsIn(pids);
   assert.ok(grandchild, r.stderr);
   await waitFor('the grandchild to be gone', () => !alive(grandchild!), 5000);
-});
+}
