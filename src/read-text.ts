@@ -12,27 +12,31 @@ import { promisify } from 'node:util';
  * loop, which a stopping process simply leaves behind.
  */
 export async function readTextFile(path: string): Promise<string> {
+  return (await readNamedFile(path)).toString('utf8');
+}
+
+/** The same, as bytes (a PKCS#12 store). */
+export async function readNamedFile(path: string): Promise<Buffer> {
   const fd = await promisify(open)(path, constants.O_RDONLY | constants.O_NONBLOCK);
   let stream: Socket | ReadStream | undefined;
   try {
     const st = await promisify(fstat)(fd);
     if (st.isFIFO() || st.isSocket()) stream = new Socket({ fd, readable: true, writable: false });
     else if (st.isCharacterDevice() && isatty(fd)) stream = new ReadStream(fd);
-    else return await promisify(readFile)(fd, 'utf8');
+    else return await promisify(readFile)(fd);
   } finally {
     if (!stream) await promisify(close)(fd);
   }
   return readToEnd(stream);
 }
 
-function readToEnd(stream: Socket | ReadStream): Promise<string> {
+function readToEnd(stream: Socket | ReadStream): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    let text = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => (text += chunk));
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
     stream.once('end', () => {
       stream.destroy();
-      resolve(text);
+      resolve(Buffer.concat(chunks));
     });
     stream.once('error', reject);
   });

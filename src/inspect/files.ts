@@ -1,7 +1,7 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { trustDomainInFileName } from '../config/trust-domain-pattern.js';
-import { readTextFile, whyUnreadable } from '../read-text.js';
+import { readNamedFile, readTextFile, whyUnreadable } from '../read-text.js';
 
 /** The file's text, or undefined after reporting why it cannot be read. */
 export async function readText(file: string, problem: (m: string) => void): Promise<string | undefined> {
@@ -10,7 +10,7 @@ export async function readText(file: string, problem: (m: string) => void): Prom
 
 /** The file's bytes (a PKCS#12 store), or undefined after reporting why it cannot be read. */
 export async function readBytes(file: string, problem: (m: string) => void): Promise<Buffer | undefined> {
-  return readOrReport(file, (f) => readFile(f), problem);
+  return readOrReport(file, readNamedFile, problem);
 }
 
 async function readOrReport<T>(file: string, read: (file: string) => Promise<T>, problem: (m: string) => void): Promise<T | undefined> {

@@ -26,6 +26,10 @@ const cases: { name: string; args: (dir: string) => string[]; oneShot: boolean; 
   { name: 'jwt verify - waiting for the token on stdin', args: () => ['jwt', 'verify', '--bundle', '/nonexistent', '--audience', 'a', '-'], oneShot: true },
   { name: 'jwt verify --bundle on a FIFO', args: (dir) => ['jwt', 'verify', '--bundle', fifo(dir, 'b'), '--audience', 'a', 'x.y.z'], oneShot: true },
   { name: 'inspect --dir with a FIFO as svid.pem', args: (dir) => (fifo(dir, 'svid.pem'), ['inspect', '--dir', dir]), oneShot: true },
+  // Read as bytes: before, through fs.readFile, whose thread blocked in open() kept Node from exiting.
+  { name: 'inspect --dir with a FIFO as the keystore', args: (dir) => ['inspect', '--dir', dir, '--keystore', (fifo(dir, 'ks.p12'), 'ks.p12')], oneShot: true },
+  { name: 'inspect --dir with a FIFO as the truststore', args: (dir) => ['inspect', '--dir', dir, '--truststore', (fifo(dir, 'ts.p12'), 'ts.p12')], oneShot: true },
+  { name: 'convert-config - waiting on stdin', args: () => ['convert-config', '-'], oneShot: true },
   { name: 'inspect --config on a FIFO', args: (dir) => ['inspect', '--config', fifo(dir, 'c.conf')], oneShot: true },
   { name: 'convert-config on a FIFO', args: (dir) => ['convert-config', fifo(dir, 'c.hcl')], oneShot: true },
   { name: '--once --config on a FIFO', args: (dir) => ['--once', '--config', fifo(dir, 'c.conf')], oneShot: true },
