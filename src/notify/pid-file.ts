@@ -58,15 +58,15 @@ export class PidFileSignaller implements Notifier {
   private async trySignal(): Promise<string | undefined> {
     let text: string;
     try {
-      text = await readTrustedFile(this.pidFile);
+      text = await readTrustedFile(this.pidFile, MAX_PID_FILE_BYTES);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return 'pid file does not exist';
       if (code === undefined) return `refusing to use the pid file: ${(e as Error).message}`;
       return (e as Error).message;
     }
-    const pid = Number(text.trim());
-    if (!Number.isInteger(pid) || pid <= 0) return `pid file holds ${JSON.stringify(text.trim().slice(0, 20))}, not a process id`;
+    const pid = parsePid(text);
+    if (typeof pid === 'string') return pid;
     try {
       process.kill(pid, this.sig);
     } catch (e) {
@@ -75,4 +75,23 @@ export class PidFileSignaller implements Notifier {
     this.log.info('signalled process from pid file', { pid_file: this.pidFile, pid, signal: this.sig });
     return undefined;
   }
+}
+
+/** A pid file holds a pid and a newline; anything much longer is not one. */
+const MAX_PID_FILE_BYTES = 4096;
+/** Linux's PID_MAX_LIMIT: no process id is larger. */
+const MAX_PID = 4_194_304;
+
+/**
+ * The pid in a pid file as daemons write it: decimal digits, whitespace around. Number() would
+ * also take `0x1f`, `1e3` or `12.0` and signal some other process than the one meant. The
+ * helper's own pid is refused too: in a container pids are small and reused, and a pid file
+ * left by the previous run can name whatever pid the helper got this time.
+ */
+function parsePid(text: string): number | string {
+  const t = text.trim();
+  const pid = /^\d{1,7}$/.test(t) ? Number(t) : 0;
+  if (pid <= 0 || pid > MAX_PID) return `pid file holds ${JSON.stringify(t.slice(0, 20))}, not a process id`;
+  if (pid === process.pid) return `pid file names the helper itself (pid ${pid}): a stale pid file`;
+  return pid;
 }

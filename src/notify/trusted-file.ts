@@ -12,15 +12,17 @@ import type { Stats } from 'node:fs';
  * daemon's pid file holds another pid) or swap a whole subtree. A world-writable directory with
  * the sticky bit (/tmp) is accepted, since there nobody can rename or remove another's entries.
  *
- * Resolves with the content, or rejects with an Error saying what is untrusted and why.
+ * Resolves with the content (of at most `maxBytes`), or rejects with an Error saying what is untrusted and why.
  */
-export async function readTrustedFile(path: string): Promise<string> {
+export async function readTrustedFile(path: string, maxBytes: number): Promise<string> {
   const real = await walk(resolve(path));
   const handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const st = await handle.stat();
     if (!st.isFile()) throw new Error(`${real} is not a regular file`);
     refuseIfWritableByOthers(real, st, 'file');
+    if (st.size > maxBytes) throw new Error(`${real} holds ${st.size} bytes, more than the ${maxBytes} expected`);
+    // Read through the descriptor just checked: a file renamed over the path since is not read.
     return await handle.readFile('utf8');
   } finally {
     await handle.close();

@@ -117,3 +117,54 @@ for (const c of cases) {
     assert.equal(target.exitCode ?? target.signalCode, null, 'the process was not signalled');
   });
 }
+
+/**
+ * What the pid file holds: a pid as daemons write it is signalled; anything Number() would
+ * also have read as some pid (hex, exponent, a fraction) is not a pid, nor is the helper's own.
+ * Before: `0x…`, `…e0` and `….0` signalled the target, and the helper signalled itself.
+ */
+const contents: { name: string; content: (pid: number) => string; refused?: RegExp }[] = [
+  { name: 'pid and a newline', content: (pid) => `${pid}\n` },
+  { name: 'pid without a newline', content: (pid) => `${pid}` },
+  { name: 'pid with spaces, a tab and CRLF around', content: (pid) => ` \t${pid}  \r\n` },
+  { name: 'pid in hex', content: (pid) => `0x${pid.toString(16)}\n`, refused: /holds \\"0x[0-9a-f]+\\", not a process id/ },
+  { name: 'pid with an exponent', content: (pid) => `${pid}e0\n`, refused: /not a process id/ },
+  { name: 'pid with a fraction', content: (pid) => `${pid}.0\n`, refused: /not a process id/ },
+  { name: 'pid with a plus sign', content: (pid) => `+${pid}\n`, refused: /not a process id/ },
+  { name: 'pid followed by garbage', content: (pid) => `${pid} nginx\n`, refused: /not a process id/ },
+  { name: 'two pids', content: (pid) => `${pid}\n${pid}\n`, refused: /not a process id/ },
+  { name: 'empty', content: () => '', refused: /holds \\"\\", not a process id/ },
+  { name: 'zero', content: () => '0\n', refused: /holds \\"0\\", not a process id/ },
+  { name: 'minus one (kill(-1) reaches every process)', content: () => '-1\n', refused: /holds \\"-1\\", not a process id/ },
+  { name: 'over the largest Linux pid', content: () => '4194305\n', refused: /not a process id/ },
+  { name: 'a huge number', content: () => `${'9'.repeat(400)}\n`, refused: /not a process id/ },
+  { name: "the helper's own pid (a stale pid file)", content: () => `${process.pid}\n`, refused: /names the helper itself/ },
+  { name: 'a pid and megabytes of padding', content: (pid) => `${pid}${' '.repeat(1 << 20)}\n`, refused: /holds \d+ bytes, more than the 4096 expected/ },
+];
+
+for (const c of contents) {
+  test(`pid_file_name content ${c.refused ? 'refused' : 'signalled'}: ${c.name}`, async () => {
+    const dir = tempDir();
+    const target = spawn('sleep', ['1000'], { stdio: 'ignore' });
+    after(() => target.kill('SIGKILL'));
+    const died = new Promise<NodeJS.Signals | null>((r) => target.once('exit', (_code, sig) => r(sig)));
+    let selfSignalled = false;
+    const onSelf = (): void => void (selfSignalled = true);
+    process.on('SIGUSR2', onSelf);
+    after(() => process.off('SIGUSR2', onSelf));
+    const file = join(dir, 'app.pid');
+    writeFileSync(file, c.content(target.pid!));
+    const lines: string[] = [];
+    const signaller = new PidFileSignaller(file, 'SIGUSR2', createLogger({ write: (l) => lines.push(l) }));
+    await signaller.rotated();
+    if (!c.refused) {
+      assert.equal(await died, 'SIGUSR2', lines.join('\n'));
+      return;
+    }
+    const line = await waitFor('the refusal', () => lines.find((l) => /cannot signal the process in pid_file_name/.test(l)));
+    await signaller.stop();
+    assert.match(line, c.refused);
+    assert.equal(target.exitCode ?? target.signalCode, null, 'the process was not signalled');
+    assert.equal(selfSignalled, false, 'the helper did not signal itself');
+  });
+}
