@@ -1,5 +1,5 @@
 /** `spiffe-helper [flags]`: the helper itself, as a daemon or one-shot. */
-import { parseDuration } from '../config/duration.js';
+import { parsePositiveDuration } from '../config/duration.js';
 import { loadConfig } from '../config/load.js';
 import { TOP_LEVEL_KEYS } from '../config/schema.js';
 import { ExitCode } from '../errors.js';
@@ -47,7 +47,7 @@ export const helperCommand = defineCommand({
       process.stdout.write(`spiffe-helper ${VERSION}\n`);
       return ExitCode.ok;
     }
-    const timeoutMs = flagValue('', '--timeout', values.timeout ?? '60s', parseDuration);
+    const timeoutMs = flagValue('', '--timeout', values.timeout ?? '60s', parsePositiveDuration);
     const configGiven = values.config !== undefined;
     const daemonMode = values.once ? false : values['daemon-mode'] === undefined ? undefined : values['daemon-mode'] === 'true';
     const { signals } = ctx;

@@ -31,6 +31,14 @@ const cases: { name: string; args: (dir: string) => string[]; code: number; mess
   },
 ];
 
+/** `--timeout 0` is refused: before, the one-shot gave up at once with exit 4. */
+test('--timeout 0 is refused as a usage error naming the flag', async () => {
+  const dir = tempDir();
+  const r = await runCli(['--once', '--timeout', '0', '--config', writeConfig(dir, `unix://${join(dir, 'none.sock')}`)], { timeoutMs: 20_000 });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--timeout: "0" is zero: give a duration above 0/);
+});
+
 for (const c of cases) {
   test(`too long for a timer, refused at start: ${c.name}`, async () => {
     const r = await runCli(c.args(tempDir()), { timeoutMs: 20_000 });
