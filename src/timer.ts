@@ -10,7 +10,7 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
  * Calls `fn` once `ms` have passed on the monotonic clock, chaining timers of at most
  * MAX_TIMER_MS. Returns a canceller.
  */
-function after(ms: number, fn: () => void): () => void {
+export function after(ms: number, fn: () => void): () => void {
   if (Number.isNaN(ms)) throw new RangeError('a timer delay must be a number of milliseconds');
   const due = performance.now() + ms;
   let timer: NodeJS.Timeout;

@@ -1,4 +1,11 @@
 import { Backoff, type BackoffOptions } from './backoff.js';
+import { after } from './timer.js';
+
+/**
+ * The monotonic clock: every time below is a duration from an event, and the wall clock can
+ * jump (an NTP step back of an hour held the next write an hour past its settle period).
+ */
+const now = (): number => performance.now();
 
 export interface UpdateSchedulerOptions<T> {
   /**
@@ -42,8 +49,8 @@ interface Pending<T> {
 export class UpdateScheduler<T> {
   private pending: Pending<T> | undefined;
   private running: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private settledAt = 0;
+  private cancelTimer: (() => void) | undefined;
+  private settledAt = -Infinity;
   private written = false;
   private stopped = false;
   private readonly backoff: Backoff;
@@ -54,16 +61,16 @@ export class UpdateScheduler<T> {
 
   offer(state: T): void {
     if (this.stopped) return;
-    const now = Date.now();
-    const burst = this.pending && this.pending.retryAt === undefined ? this.pending.firstAt : now;
-    this.pending = { state, firstAt: burst, lastAt: now };
+    const at = now();
+    const burst = this.pending && this.pending.retryAt === undefined ? this.pending.firstAt : at;
+    this.pending = { state, firstAt: burst, lastAt: at };
     this.schedule();
   }
 
   /** No write starts from now on; resolves once a write under way has finished. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.cancelTimer?.();
     this.pending = undefined;
     await this.running;
   }
@@ -75,9 +82,9 @@ export class UpdateScheduler<T> {
   }
 
   private schedule(): void {
-    clearTimeout(this.timer);
+    this.cancelTimer?.();
     if (this.running || !this.pending || this.stopped) return;
-    this.timer = setTimeout(() => this.run(), Math.max(0, this.dueAt(this.pending) - Date.now()));
+    this.cancelTimer = after(this.dueAt(this.pending) - now(), () => this.run());
   }
 
   private run(): void {
@@ -87,13 +94,13 @@ export class UpdateScheduler<T> {
       (notified) => {
         this.written = true;
         this.backoff.reset();
-        if (notified) this.settledAt = Date.now() + this.options.settleMs;
+        if (notified) this.settledAt = now() + this.options.settleMs;
       },
       (e: unknown) => {
         if (this.stopped) return;
-        const now = Date.now();
-        this.pending ??= { ...p, retryAt: now + this.backoff.next() };
-        this.options.onFailure(e, Math.max(0, this.dueAt(this.pending) - now));
+        const at = now();
+        this.pending ??= { ...p, retryAt: at + this.backoff.next() };
+        this.options.onFailure(e, Math.max(0, Math.round(this.dueAt(this.pending) - at)));
       },
     );
     void this.running.finally(() => {

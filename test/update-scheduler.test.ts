@@ -156,3 +156,33 @@ test('stop drops what waits and resolves once the write under way has finished',
   await delay(50);
   assert.deepEqual(applied, ['a']);
 });
+
+test('the wall clock stepping back an hour after a signal does not hold up the next write (monotonic clock)', async (t) => {
+  const r = recorder({ quietMs: 0, settleMs: 100, notifies: true });
+  r.scheduler.offer('a');
+  await waitFor('the first write', () => r.applied.length === 1);
+  // An NTP step back: Date.now() an hour earlier from now on (before: the settle period ended an hour later).
+  const wall = Date.now;
+  t.after(() => (Date.now = wall));
+  Date.now = () => wall() - 3_600_000;
+  r.scheduler.offer('b');
+  await waitFor('the second write', () => r.applied.length === 2, 10_000);
+  await r.scheduler.stop();
+});
+
+test('updates that never pause for the quiet period are still written while they keep coming', async () => {
+  const r = recorder({ quietMs: 50 });
+  r.scheduler.offer('first');
+  await waitFor('the first write', () => r.applied.length === 1);
+  let n = 0;
+  const stream = setInterval(() => r.scheduler.offer(`update ${++n}`), 10);
+  try {
+    await waitFor('a write during the stream', () => r.applied.length >= 3, 10_000);
+  } finally {
+    clearInterval(stream);
+  }
+  // Each write is the newest state at its time: the numbers only grow.
+  const numbers = states(r).slice(1).map((s) => Number(s.split(' ')[1]));
+  assert.deepEqual([...numbers].sort((a, b) => a - b), numbers);
+  await r.scheduler.stop();
+});

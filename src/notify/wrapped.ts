@@ -64,7 +64,7 @@ export class WrappedProgram implements Notifier {
     const backoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
     let child = first;
     for (;;) {
-      const startedAt = Date.now();
+      const startedAt = performance.now();
       const status = await child.exited;
       if (this.stopping) return this.resolveDone(exitCodeOf(status));
       this.log.warn('cmd exited', { pid: child.pid, status: describeExit(status), policy: this.cmd.restartPolicy });
@@ -80,7 +80,7 @@ export class WrappedProgram implements Notifier {
       await child.stopLeftovers(this.cmd.stopGraceMs);
       if (!this.shouldRestart(status)) return this.resolveDone(exitCodeOf(status));
       // A program that ran for a while before failing gets a fresh backoff.
-      if (Date.now() - startedAt > 60_000) backoff.reset();
+      if (performance.now() - startedAt > 60_000) backoff.reset();
       try {
         await sleep(backoff.next(), this.abort.signal);
         child = await this.launch();
