@@ -9,7 +9,7 @@ import { never, type Notifier } from './notifier.js';
  * the helper. Rotations during a run are coalesced into one more run afterwards.
  */
 export class ReloadCommand implements Notifier {
-  private running: Child | undefined;
+  private running: { child: Child; since: number } | undefined;
   private queued = false;
   private loop: Promise<void> | undefined;
   private stopped = false;
@@ -21,6 +21,11 @@ export class ReloadCommand implements Notifier {
   ) {}
 
   rotated(): Promise<void> {
+    // A hung command (a database that does not answer) holds every later reload back: say so.
+    if (this.running && !this.queued) {
+      const { child, since } = this.running;
+      this.log.warn('reload command still running; this rotation is reloaded once it exits', { cmd: this.cmd.path, pid: child.pid, running_ms: Math.round(performance.now() - since) });
+    }
     this.queued = true;
     this.loop ??= this.drain().finally(() => (this.loop = undefined));
     return Promise.resolve();
@@ -32,7 +37,7 @@ export class ReloadCommand implements Notifier {
 
   async stop(sig: NodeJS.Signals): Promise<undefined> {
     this.stopped = true;
-    await this.running?.stop(sig, this.cmd.stopGraceMs);
+    await this.running?.child.stop(sig, this.cmd.stopGraceMs);
     await this.loop;
     return undefined;
   }
@@ -46,10 +51,11 @@ export class ReloadCommand implements Notifier {
     while (this.queued && !this.stopped) {
       this.queued = false;
       try {
-        this.running = await Child.start(this.cmd.path, this.cmd.args, this.log);
-        const status = await this.running.exited;
+        const child = await Child.start(this.cmd.path, this.cmd.args, this.log);
+        this.running = { child, since: performance.now() };
+        const status = await child.exited;
         // A reload command that backgrounds something must not leave it behind either.
-        await this.running.stopLeftovers(this.cmd.stopGraceMs);
+        await child.stopLeftovers(this.cmd.stopGraceMs);
         const level = status.code === 0 ? 'info' : 'warn';
         this.log[level]('reload command finished', { cmd: this.cmd.path, status: describeExit(status) });
       } catch (e) {

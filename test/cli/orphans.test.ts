@@ -96,3 +96,18 @@ test('reload command (no renew_signal) that starts a double-forked daemon: stopp
     await exitOf(run);
   }
 });
+
+test('a second and third stop signal during the grace period: the helper still waits for the group, then SIGKILLs it', async () => {
+  const dir = tempDir();
+  const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
+  const pids = join(dir, 'pids');
+  const run = helper(dir, agent.address, `trap "" TERM INT; echo $$ >> ${pids}; sleep 1000 & echo $! >> ${pids}; wait`, 'renew_signal = "SIGUSR2"\ncmd_stop_grace_period = "2s"\n');
+  await waitFor('the processes', () => pidsIn(pids).length === 2);
+  run.child.kill('SIGTERM');
+  run.child.kill('SIGINT');
+  run.child.kill('SIGTERM');
+  const r = await exitOf(run);
+  assert.match(r.stderr, /cmd did not stop in time; killing its process group/);
+  assert.equal(r.code, 137, r.stderr);
+  assert.deepEqual(pidsIn(pids).filter(alive), []);
+});

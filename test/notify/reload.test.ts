@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createLogger } from '../../src/log.js';
+import { ReloadCommand } from '../../src/notify/reload.js';
+import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * A reload command that hangs (a database that does not answer `ALTER INSTANCE RELOAD TLS`)
+ * holds every later rotation back. Before, nothing said so: the rotations were queued silently.
+ */
+test('rotations while the reload command still runs: one warning naming it, the next run queued', async () => {
+  const lines: string[] = [];
+  const started = join(tempDir(), 'started');
+  const reload = new ReloadCommand({ path: 'sh', args: ['-c', `touch ${started}; sleep 1000`], restartPolicy: 'never', stopGraceMs: 1000 }, createLogger({ write: (l) => lines.push(l) }));
+  await reload.rotated();
+  await waitFor('the first run', () => existsSync(started));
+  await reload.rotated();
+  await reload.rotated();
+  const warnings = lines.filter((l) => /reload command still running; this rotation is reloaded once it exits/.test(l));
+  assert.equal(warnings.length, 1, `one warning while the next run is already queued:\n${lines.join('\n')}`);
+  assert.match(warnings[0]!, /cmd=sh pid=\d+ running_ms=\d+/);
+  await reload.stop('SIGTERM');
+});
