@@ -131,3 +131,32 @@ test('figures: the delay update_quiet_period adds to a rotation', async () => {
   }
   console.log(`# rotation delay: ${figures.join('; ')}`);
 });
+
+test('three updates in a burst, then two during the settle period: two signals, each after the newest SVID is whole on disk', async () => {
+  const dir = tempDir();
+  const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
+  const run = await wrapping(dir, agent, 'update_quiet_period = "200ms"\nrenew_settle_period = "1500ms"\n');
+  try {
+    const current = agent.current()!;
+    const [bundleChange, second] = await doublePush(dir, current);
+    const [, third] = await doublePush(dir, current);
+    const [, fourth] = await doublePush(dir, current);
+    const [, fifth] = await doublePush(dir, current);
+    for (const m of [bundleChange, second, third]) {
+      agent.pushX509(m);
+      await delay(5);
+    }
+    await waitFor('the burst to be signalled', () => lines(join(dir, 'hup.log')).length === 1, 10_000);
+    // Within the settle period: both wait for its end and become one write and one signal.
+    agent.pushX509(fourth);
+    await delay(5);
+    agent.pushX509(fifth);
+    await waitFor('the second signal', () => lines(join(dir, 'hup.log')).length === 2, 10_000);
+    await delay(2000);
+    assert.deepEqual(lines(join(dir, 'hup.log')), [leafSerial(third), leafSerial(fifth)], run.stderr());
+    assert.equal(timesOf(run, 'x509 svid written').length, 3, `the first write, the burst, the settle-period updates:\n${run.stderr()}`);
+  } finally {
+    run.child.kill('SIGTERM');
+    await run.result;
+  }
+});
