@@ -15,6 +15,8 @@ import type { Notifier } from './notifier.js';
  */
 export class WrappedProgram implements Notifier {
   private child: Child | undefined;
+  /** A start under way: a stop waits for it, then stops what it started. */
+  private launching: Promise<Child> | undefined;
   private stopping = false;
   /** A child has exited before (a launch at a rotation is then a restart). */
   private exited = false;
@@ -35,9 +37,10 @@ export class WrappedProgram implements Notifier {
       if (this.child.signal(this.renewSignal)) this.log.info('signalled cmd after rotation', { pid: this.child.pid, signal: this.renewSignal });
       return;
     }
-    this.child = await this.launch();
+    if (this.stopping) return;
+    const child = await this.launch();
     if (this.exited) this.onRestart?.();
-    void this.supervise(this.child);
+    void this.supervise(child);
   }
 
   forward(sig: NodeJS.Signals): void {
@@ -47,6 +50,7 @@ export class WrappedProgram implements Notifier {
   async stop(sig: NodeJS.Signals): Promise<number | undefined> {
     this.stopping = true;
     this.abort.abort();
+    await this.launching?.catch(() => undefined);
     const child = this.child;
     if (!child) return undefined;
     const status = await child.stop(sig, this.cmd.stopGraceMs);
@@ -54,10 +58,13 @@ export class WrappedProgram implements Notifier {
     return exitCodeOf(status);
   }
 
-  private async launch(): Promise<Child> {
-    const child = await Child.start(this.cmd.path, this.cmd.args, this.log);
-    this.log.info('cmd started', { cmd: this.cmd.path, pid: child.pid });
-    return child;
+  private launch(): Promise<Child> {
+    this.launching = Child.start(this.cmd.path, this.cmd.args, this.log).then((child) => {
+      this.child = child;
+      this.log.info('cmd started', { cmd: this.cmd.path, pid: child.pid });
+      return child;
+    });
+    return this.launching.finally(() => (this.launching = undefined));
   }
 
   private async supervise(first: Child): Promise<void> {
@@ -84,7 +91,6 @@ export class WrappedProgram implements Notifier {
       try {
         await sleep(backoff.next(), this.abort.signal);
         child = await this.launch();
-        this.child = child;
         this.onRestart?.();
       } catch (e) {
         if (this.stopping) return this.resolveDone(exitCodeOf(status));
