@@ -12,7 +12,8 @@ export class ReloadCommand implements Notifier {
   private running: { child: Child; since: number } | undefined;
   private queued = false;
   private loop: Promise<void> | undefined;
-  private stopped = false;
+  /** Set by stop(): a command still starting then is stopped as soon as it has started. */
+  private stoppedBy: NodeJS.Signals | undefined;
   readonly done = never;
 
   constructor(
@@ -36,7 +37,7 @@ export class ReloadCommand implements Notifier {
   }
 
   async stop(sig: NodeJS.Signals): Promise<undefined> {
-    this.stopped = true;
+    this.stoppedBy = sig;
     await this.running?.child.stop(sig, this.cmd.stopGraceMs);
     await this.loop;
     return undefined;
@@ -48,11 +49,12 @@ export class ReloadCommand implements Notifier {
   }
 
   private async drain(): Promise<void> {
-    while (this.queued && !this.stopped) {
+    while (this.queued && !this.stoppedBy) {
       this.queued = false;
       try {
         const child = await Child.start(this.cmd.path, this.cmd.args, this.log);
         this.running = { child, since: performance.now() };
+        if (this.stoppedBy) void child.stop(this.stoppedBy, this.cmd.stopGraceMs);
         const status = await child.exited;
         // A reload command that backgrounds something must not leave it behind either.
         await child.stopLeftovers(this.cmd.stopGraceMs);

@@ -6,6 +6,7 @@ import { createLogger } from '../../src/log.js';
 import { ReloadCommand } from '../../src/notify/reload.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
+import { alive, pidsIn } from './procs.js';
 
 /**
  * A reload command that hangs (a database that does not answer `ALTER INSTANCE RELOAD TLS`)
@@ -23,4 +24,14 @@ test('rotations while the reload command still runs: one warning naming it, the 
   assert.equal(warnings.length, 1, `one warning while the next run is already queued:\n${lines.join('\n')}`);
   assert.match(warnings[0]!, /cmd=sh pid=\d+ running_ms=\d+/);
   await reload.stop('SIGTERM');
+});
+
+test('stop while the reload command is starting: it is stopped too, and stop() returns', async () => {
+  const pids = join(tempDir(), 'pids');
+  const reload = new ReloadCommand({ path: 'sh', args: ['-c', `echo $$ >> ${pids}; exec sleep 1000`], restartPolicy: 'never', stopGraceMs: 1000 }, createLogger({ write: () => undefined }));
+  await reload.rotated();
+  // A bound, not a speed check: before, stop() waited for the command to finish, i.e. forever.
+  const outcome = await Promise.race([reload.stop('SIGTERM').then(() => 'stopped'), new Promise((r) => setTimeout(() => r('still waiting'), 10_000).unref())]);
+  pidsIn(pids).filter(alive).forEach((p) => process.kill(p, 'SIGKILL'));
+  assert.equal(outcome, 'stopped');
 });
