@@ -3,16 +3,18 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 
 /**
- * The variable that marks every process a started program leads to. A process group is not
+ * Variables that mark every process a started program leads to. A process group is not
  * enough: a grandchild that calls setsid, or a daemon that double-forks, leaves the group (and
  * is reparented to init), but it keeps the environment it was started with, as
- * /proc/<pid>/environ shows. Jenkins finds a build's escaped processes the same way.
+ * /proc/<pid>/environ shows. Jenkins finds a build's escaped processes the same way. The name
+ * itself is unique per start, so that a helper wrapped by another helper adds its mark to the
+ * outer one's instead of replacing it.
  */
-export const MARK_VARIABLE = 'SPIFFE_HELPER_PROCESS_TREE';
+export const MARK_PREFIX = 'SPIFFE_HELPER_PROCESS_TREE_';
 
-/** The `NAME=value` entry for a new program's environment: unique per start. */
+/** The `NAME=value` entry for a new program's environment. */
 export function newMark(): string {
-  return `${MARK_VARIABLE}=${randomBytes(16).toString('hex')}`;
+  return `${MARK_PREFIX}${randomBytes(16).toString('hex')}=1`;
 }
 
 /**

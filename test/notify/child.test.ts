@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createLogger } from '../../src/log.js';
 import { Child } from '../../src/notify/child.js';
+import { newMark } from '../../src/notify/process-group.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { alive, groupMembers, pidsIn } from './procs.js';
@@ -84,6 +85,21 @@ test('a program that exits on its own: stopLeftovers stops the daemon it double-
   await child.stopLeftovers(5000);
   assert.equal(alive(daemon!), false, `daemon ${daemon} still runs`);
   assert.match(lines.join('\n'), new RegExp(`cmd exited and left processes behind; stopping them .*pids=${daemon}`));
+});
+
+test("a helper wrapped by another helper adds its mark to the outer one's, so the outer still finds what escapes", async () => {
+  const outer = newMark();
+  const [name, value] = outer.split('=') as [string, string];
+  process.env[name] = value;
+  try {
+    const { child } = await shell('exec sleep 1000', '/dev/null');
+    const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
+    assert.ok(environ.includes(outer), 'the outer mark is kept');
+    assert.equal(environ.filter((e) => e.startsWith('SPIFFE_HELPER_PROCESS_TREE')).length, 2, environ.filter((e) => e.startsWith('SPIFFE')).join(' '));
+    await child.stop('SIGTERM', 2000);
+  } finally {
+    delete process.env[name];
+  }
 });
 
 test('a program that leaves nothing behind: stopLeftovers does nothing and says nothing', async () => {
