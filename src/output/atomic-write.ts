@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fsync, openSync, realpathSync, renameSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fsync, lstatSync, openSync, realpathSync, renameSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -38,6 +38,7 @@ const fsyncFd = promisify(fsync);
 export async function writeFilesAtomic(files: readonly FileContent[]): Promise<void> {
   const dirs = new Map([...new Set(files.map((f) => dirname(f.path)))].map((d) => [d, resolveDir(d)]));
   const targets = files.map((f) => ({ ...f, path: join(dirs.get(dirname(f.path))!, basename(f.path)) }));
+  refuseUnwritableTargets(targets, files);
   for (const dir of new Set(dirs.values()))
     await sweepStaleTemps(
       dir,
@@ -64,6 +65,22 @@ export async function writeFilesAtomic(files: readonly FileContent[]): Promise<v
     throw outputError(e, files, renamed === 0 ? 'unchanged' : 'partial');
   }
   for (const dir of diskDirs) await fsyncDir(dir).catch(rethrowAs(files, 'not-durable'));
+}
+
+/**
+ * Refuses, before anything is written, a set that could only end mixed: two of its files that
+ * are one file (reached through a symlinked directory: the last rename would win), or a
+ * directory where a file goes (every rename before it would succeed, then it would fail).
+ * `targets` are `files` with their directories resolved.
+ */
+export function refuseUnwritableTargets(targets: readonly FileContent[], files: readonly FileContent[]): void {
+  const seen = new Map<string, string>();
+  targets.forEach((t, i) => {
+    const first = seen.get(t.path);
+    if (first !== undefined) throw new HelperError('output', `cannot write ${first} and ${files[i]!.path}: they are one file (${t.path}); the previous files are unchanged`);
+    seen.set(t.path, files[i]!.path);
+    if (lstatSync(t.path, { throwIfNoEntry: false })?.isDirectory()) throw outputError(Object.assign(new Error('a directory is in the way'), { code: 'EISDIR', path: t.path }), files);
+  });
 }
 
 const MEMORY_FS = new Set([0x01021994 /* tmpfs */, 0x858458f6 /* ramfs */]);
@@ -206,5 +223,7 @@ export function whyFailed(err: NodeJS.ErrnoException): string {
         ? 'read-only file system'
         : err.code === 'ENOENT'
           ? 'directory does not exist'
-          : err.message;
+          : err.code === 'EISDIR'
+            ? 'a directory is in the way'
+            : err.message;
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { basename, isAbsolute, join, normalize } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 
 /**
  * The names the helper owns in cert_dir, and the rule every output name must pass, whether
@@ -55,5 +56,29 @@ export function pathProblem(name: string): string | undefined {
   if (name.includes('\0')) return 'contains a NUL character';
   if (name.endsWith('/')) return 'ends with "/" (a directory, not a file)';
   const base = basename(name);
-  return base === name ? nameProblem(name) : nameProblem(base)?.replace(/^/, `ends in "${base}", which `);
+  if (base === name) return nameProblem(name);
+  // The OS sees the cleaned path (Go's path.Join cleans it): `x/../..data/f` goes through `..data`.
+  const reserved = normalize(name)
+    .split('/')
+    .find((c) => c.startsWith('..') && c !== '..');
+  if (reserved !== undefined && reserved !== base) return `goes through "${reserved}", a name reserved for the helper's own entries (${DATA_LINK}, its version directories, the lock ${LOCK_NAME}) in every directory it writes`;
+  return nameProblem(base)?.replace(/^/, `ends in "${base}", which `);
+}
+
+/**
+ * The file `path` names, whatever the spelling: its directory's real path (symlinks resolved,
+ * as far as the directory exists yet) and its own name, not followed (an output replaces a
+ * symlink at its name, never writes through it). Two outputs with one identity are one file.
+ */
+export function fileIdentity(path: string): string {
+  return join(existingRealPath(dirname(resolve(path))), basename(path));
+}
+
+function existingRealPath(dir: string): string {
+  try {
+    return realpathSync.native(dir);
+  } catch {
+    const parent = dirname(dir);
+    return parent === dir ? dir : join(existingRealPath(parent), basename(dir));
+  }
 }

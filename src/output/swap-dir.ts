@@ -1,6 +1,6 @@
 import { lstat, mkdtemp, readdir, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { fsyncDir, onDisk, outputError, resolveDir, rethrowAs, sweepStaleTemps, writeDurable, type FileContent } from './atomic-write.js';
+import { fsyncDir, onDisk, outputError, refuseUnwritableTargets, resolveDir, rethrowAs, sweepStaleTemps, writeDurable, type FileContent } from './atomic-write.js';
 import { DATA_LINK, tempName } from './names.js';
 import { ownerFor } from './ownership.js';
 
@@ -24,6 +24,11 @@ import { ownerFor } from './ownership.js';
  */
 export async function writeFilesSwapDir(configuredDir: string, files: readonly FileContent[]): Promise<{ removeOldVersions(): Promise<string[]> }> {
   const certDir = resolveDir(configuredDir);
+  // The stable names are switched after `..data`: one that cannot be must stop the write before.
+  refuseUnwritableTargets(
+    files.map((f) => ({ ...f, path: join(certDir, basename(f.path)) })),
+    files,
+  );
   let version: string | undefined;
   // The version directory is inside cert_dir: one file system, looked up once.
   const disk = onDisk(certDir);

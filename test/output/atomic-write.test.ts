@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, symlinkSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -64,14 +65,21 @@ for (const [where, makeDir] of places) {
 
     it('a rename that fails after others succeeded says the set is mixed (never "unchanged")', async () => {
       const dir = makeDir();
-      mkdirSync(join(dir, 'key.pem')); // a directory where the second file must go
-      await assert.rejects(
-        writeFilesAtomic([
-          { path: join(dir, 'cert.pem'), data: 'new cert', mode: 0o644 },
-          { path: join(dir, 'key.pem'), data: 'key', mode: 0o600 },
-        ]),
-        (e) => isHelperError(e, 'output') && /the set on disk is mixed/.test(e.message),
-      );
+      // An immutable file where the second file must go: only its rename fails. (A directory
+      // there is refused before any rename: output-names.test.ts.)
+      writeFileSync(join(dir, 'key.pem'), 'old key');
+      execFileSync('chattr', ['+i', join(dir, 'key.pem')]);
+      try {
+        await assert.rejects(
+          writeFilesAtomic([
+            { path: join(dir, 'cert.pem'), data: 'new cert', mode: 0o644 },
+            { path: join(dir, 'key.pem'), data: 'key', mode: 0o600 },
+          ]),
+          (e) => isHelperError(e, 'output') && /the set on disk is mixed/.test(e.message),
+        );
+      } finally {
+        execFileSync('chattr', ['-i', join(dir, 'key.pem')]);
+      }
       assert.deepEqual(readdirSync(dir).sort(), ['cert.pem', 'key.pem'], 'no temporary left');
     });
 
