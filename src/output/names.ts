@@ -61,7 +61,8 @@ export function pathProblem(name: string): string | undefined {
   const reserved = normalize(name)
     .split('/')
     .find((c) => c.startsWith('..') && c !== '..');
-  if (reserved !== undefined && reserved !== base) return `goes through "${reserved}", a name reserved for the helper's own entries (${DATA_LINK}, its version directories, the lock ${LOCK_NAME}) in every directory it writes`;
+  if (reserved !== undefined && reserved !== base)
+    return `goes through "${reserved}", a name reserved for the helper's own entries (${DATA_LINK}, its version directories, the lock ${LOCK_NAME}) in every directory it writes`;
   return nameProblem(base)?.replace(/^/, `ends in "${base}", which `);
 }
 

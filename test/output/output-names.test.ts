@@ -19,6 +19,7 @@ import type { X509Context } from '../../src/spiffe/x509context.js';
 import { parseX509Svid } from '../../src/spiffe/x509svid.js';
 import { issue, svidChain } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
+import { x509Output } from './fixtures/x509-output.js';
 
 const AGENT = 'agent_address = "unix:///run/agent.sock"\n';
 const x509 = (svid = 'svid.pem', key = 'svid_key.pem', bundle = 'bundle.pem') => `svid_file_name = "${svid}"\nsvid_key_file_name = "${key}"\nsvid_bundle_file_name = "${bundle}"\n`;
@@ -109,19 +110,7 @@ async function context(federated: string[] = []): Promise<X509Context> {
   const federatedBundles = new Map(await Promise.all(federated.map(async (td) => [td, parseX509Bundle(TrustDomain.parse(td), (await issue({ ca: true, name: td })).der)] as const)));
   return { svids, bundles, federatedBundles };
 }
-const out = (layout: 'files' | 'atomic_dir', federatedBundleFileName?: string) => ({
-  svidFileName: 'svid.pem',
-  keyFileName: 'svid_key.pem',
-  bundleFileName: 'bundle.pem',
-  addIntermediatesToBundle: false,
-  includeFederatedDomains: false,
-  omitExpired: false,
-  hint: '',
-  layout,
-  certFileMode: 0o644,
-  keyFileMode: 0o600,
-  federatedBundleFileName,
-});
+const out = (layout: 'files' | 'atomic_dir', federatedBundleFileName?: string) => x509Output({ layout, federatedBundleFileName });
 
 describe('writes: one file, two names; a directory where a file goes', () => {
   test('two files of one set that are one file through a symlinked directory: refused, nothing written', async () => {

@@ -3,7 +3,6 @@ import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { X509Output } from '../../src/config/config.js';
 import { isHelperError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { parseX509Bundle } from '../../src/spiffe/bundle.js';
@@ -15,22 +14,11 @@ import { X509Writer } from '../../src/output/x509-writer.js';
 import type { X509Context } from '../../src/spiffe/x509context.js';
 import { issue, svidChain } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
+import { x509Output } from './fixtures/x509-output.js';
 
 const ID = 'spiffe://example.org/workload';
 
-const out = (o: Partial<X509Output> = {}): X509Output => ({
-  svidFileName: 'svid.pem',
-  keyFileName: 'svid_key.pem',
-  bundleFileName: 'bundle.pem',
-  addIntermediatesToBundle: false,
-  includeFederatedDomains: false,
-  omitExpired: false,
-  hint: '',
-  layout: 'files',
-  certFileMode: 0o644,
-  keyFileMode: 0o600,
-  ...o,
-});
+const out = x509Output;
 
 async function context(o: { federated?: string[]; hints?: string[]; expiredCa?: boolean } = {}) {
   const c = await svidChain(ID, { intermediate: true });
