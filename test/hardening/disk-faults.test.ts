@@ -334,6 +334,56 @@ describe('disk faults', { concurrency: 2 }, () => {
     assert.equal(h.lines(m).filter(isRejected).length, 0, 'failed writes are not refused updates');
   });
 
+  test('daemon: updates that arrive while a read-only cert_dir holds the write back: only the newest lands, once, and cmd is signalled once', { skip: skipReadOnly }, async () => {
+    const s = scope('shs-');
+    const certs = join(s.dir, 'certs');
+    const agent = await startDevAgent({ socketPath: join(s.dir, 'agent.sock'), svidTtlSeconds: 3600 });
+    s.defer(() => agent.close());
+    const sigs = join(s.dir, 'sigs');
+    const child = join(s.dir, 'child.sh');
+    writeFileSync(child, `#!/bin/sh\ntrap 'echo hup >> ${sigs}' HUP\nwhile :; do sleep 0.1; done\n`, { mode: 0o755 });
+    const cmd = `cmd = "${child}"\nrenew_signal = "SIGHUP"\n`;
+    const jwtConf = 'jwt_bundle_file_name = "jwt_bundle.json"\n';
+    const h = daemon(s, agent.address, cmd + jwtConf);
+    await h.waitFor('the first write', 0, isWritten);
+    await h.waitFor('cmd started', 0, (l) => l.msg === 'cmd started');
+    await h.waitFor('the first JWT bundle', 0, (l) => l.msg === 'jwt bundle written');
+    const undo = makeReadOnly(s, certs);
+    counts.faults++;
+    const m = h.mark();
+    const failures = (msg: string) => h.lines(m).filter((l) => l.msg === msg).length;
+    agent.setFederatedTrustDomains(['first.org']);
+    await agent.rotate();
+    const first = currentSerial(agent);
+    await h.waitFor('the first update to fail', m, isWriteFailed);
+    await h.waitFor('the first JWT bundle to fail', m, (l) => l.msg === 'jwt bundle write failed; retrying');
+    const [x, j] = [failures('x509 write failed; retrying'), failures('jwt bundle write failed; retrying')];
+    agent.setFederatedTrustDomains(['second.org']);
+    await agent.rotate();
+    const second = currentSerial(agent);
+    await h.waitFor('the newer update to fail too', m, () => failures('x509 write failed; retrying') > x && failures('jwt bundle write failed; retrying') > j, 40_000);
+    undo();
+    await h.waitFor('the newer X.509 set', m, (l) => isWritten(l) && l.serial === second, 40_000);
+    await h.waitFor('the newer JWT bundle', m, (l) => l.msg === 'jwt bundle written' && String(l.trust_domains).includes('second.org'), 40_000);
+    // A fence: one more rotation, written and signalled; everything before it is counted.
+    const fence = h.mark();
+    await agent.rotate();
+    const third = currentSerial(agent);
+    await h.waitFor('the fence rotation', fence, (l) => isWritten(l) && l.serial === third);
+    await h.waitFor('its signal', fence, (l) => l.msg === 'signalled cmd after rotation');
+    const held = h.lines(m).slice(0, fence - m);
+    assert.deepEqual(held.filter(isWritten).map((l) => l.serial), [second], `only the newest X.509 update is written (not ${first})`);
+    assert.deepEqual(
+      held.filter((l) => l.msg === 'jwt bundle written').map((l) => l.trust_domains),
+      [held.find((l) => l.msg === 'jwt bundle written')!.trust_domains],
+    );
+    assert.ok(!held.some((l) => l.msg === 'jwt bundle written' && String(l.trust_domains).includes('first.org')), 'the superseded JWT bundle is never written');
+    assert.equal(held.filter((l) => l.msg === 'signalled cmd after rotation').length, 1, 'one signal for the held-back update');
+    await waitFor('the child to log both signals', () => readFileSync(sigs, 'utf8').split('\n').filter(Boolean).length >= 2);
+    assert.equal(readFileSync(sigs, 'utf8').split('\n').filter(Boolean).length, 2, 'the child saw one signal for the held-back update and one for the fence');
+    assertNoPartialFiles(certs, 'after recovery');
+  });
+
   // Clean-up after a complete write (what only follows the new files) fails: a warning, never
   // a failed or refused update. One case per clean-up the helper does.
   const cleanups: { name: string; conf: string; federated: boolean; pin(certs: string): string; warning: RegExp; error?: RegExp }[] = [
