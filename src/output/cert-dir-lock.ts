@@ -4,8 +4,10 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { outputNames } from '../config/normalize.js';
-import { HelperError } from '../errors.js';
+import { Backoff } from '../backoff.js';
+import { describeError, HelperError, isHelperError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { sleep } from '../timer.js';
 import { ensureDir, resolveDir, whyFailed } from './atomic-write.js';
 import { LOCK_NAME, outputPath, tempName, tempTarget } from './names.js';
 
@@ -62,7 +64,32 @@ export interface CertDirLock {
  * cannot both start, whichever cert_dir each names. Taken in a fixed order (by real path) and
  * all or none: on a busy directory those already taken are released.
  */
-export async function lockOutputDirs(config: Pick<Config, 'certDir' | 'x509' | 'jwtSvids' | 'jwtBundleFileName'>, who: { mode: LockMode; config: string }, log: Logger): Promise<CertDirLock> {
+type LockedConfig = Pick<Config, 'certDir' | 'x509' | 'jwtSvids' | 'jwtBundleFileName'>;
+
+/** Disk conditions that clear on their own (space freed, a volume remounted writable). */
+const CLEARS = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
+
+/**
+ * With `retryUntil` (the daemon), a disk condition that clears on its own does not end the
+ * helper: taking the lock is its first write, retried like the others (1 s → 30 s) until it
+ * succeeds or the signal aborts. A busy directory, or one that cannot exist, still fails at once.
+ */
+export async function lockOutputDirs(config: LockedConfig, who: { mode: LockMode; config: string }, log: Logger, retryUntil?: AbortSignal): Promise<CertDirLock> {
+  const backoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
+  for (;;) {
+    try {
+      return await lockEveryDir(config, who, log);
+    } catch (e) {
+      const errno = ((e as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+      if (!retryUntil || !isHelperError(e, 'output') || !CLEARS.has(errno ?? '')) throw e;
+      const retryInMs = backoff.next();
+      log.error('cannot take the cert_dir lock; retrying', { error: describeError(e), retry_in_ms: retryInMs });
+      await sleep(retryInMs, retryUntil);
+    }
+  }
+}
+
+async function lockEveryDir(config: LockedConfig, who: { mode: LockMode; config: string }, log: Logger): Promise<CertDirLock> {
   const dirs = [config.certDir, ...outputNames(config).map((n) => dirname(outputPath(config.certDir, n)))];
   const byRealPath = new Map<string, string>();
   for (const d of dirs) {
@@ -95,7 +122,7 @@ export async function lockCertDir(certDir: string, who: { mode: LockMode; config
       takeOverIfStale(lockDir, dir, log);
     }
   } catch (e) {
-    throw e instanceof HelperError ? e : new HelperError('output', `cannot take the cert_dir lock in ${dir}: ${whyFailed(e as NodeJS.ErrnoException)}; the previous files are unchanged`);
+    throw e instanceof HelperError ? e : new HelperError('output', `cannot take the cert_dir lock in ${dir}: ${whyFailed(e as NodeJS.ErrnoException)}; the previous files are unchanged`, { cause: e });
   } finally {
     rmSync(candidate, { recursive: true, force: true });
   }

@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { startDevAgent, type DevAgent } from '../../src/dev/agent.js';
 import { cliPath, writeConfig, type CliResult } from '../helpers/cli.js';
+import { LOCK_NAME } from '../../src/output/names.js';
 import { flipper } from '../output/fixtures/flipper.js';
 import { waitFor } from '../helpers/wait.js';
 import { assertUnchanged, freePort, Helper, httpStatus, isRejected, isWriteFailed, isWritten, leafSerial, leftovers, scope, serialOf, snapshot, type Scope } from './lib.js';
@@ -243,6 +244,48 @@ describe('disk faults', { concurrency: 2 }, () => {
     });
   }
 
+  // The lock is the daemon's first write: a disk fault that clears must not end it there either.
+  for (const [fault, make] of [
+    [
+      'full (a filled 64 KiB tmpfs)',
+      (s: Scope, certs: string) => {
+        tmpfs(s, certs);
+        const filler = fill(certs);
+        return () => rmSync(filler);
+      },
+    ],
+    [
+      'read-only (a read-only bind mount)',
+      (s: Scope, certs: string) => {
+        mkdirSync(certs);
+        return makeReadOnly(s, certs);
+      },
+    ],
+  ] as const) {
+    test(`daemon started on a ${fault} cert_dir: it waits for the lock, retrying on its own; once the fault clears it takes it and writes`, { skip: skipWithoutMount }, async () => {
+      const s = scope('shl-');
+      const certs = join(s.dir, 'certs');
+      const undo = make(s, certs);
+      counts.faults++;
+      const agent = await agentIn(s);
+      const h = daemon(s, agent.address);
+      const retry = await h.waitFor('a failed lock attempt', 0, (l) => l.msg === 'cannot take the cert_dir lock; retrying' || isWritten(l));
+      assert.match(String(retry.error), /cannot take the cert_dir lock in .*\/certs: (no space left on device|read-only file system)/);
+      assert.ok(Number(retry.retry_in_ms) > 0);
+      await h.waitFor('a second attempt', 0, () => h.lines().filter((l) => l.msg === 'cannot take the cert_dir lock; retrying').length >= 2, 10_000);
+      assert.ok(h.alive, 'still running');
+      undo();
+      await h.waitFor('the first write once the fault cleared', 0, isWritten, 40_000);
+      assert.deepEqual(
+        readdirSync(certs)
+          .filter((n) => n !== 'filler')
+          .sort(),
+        [LOCK_NAME, 'bundle.pem', 'svid.pem', 'svid_key.pem'],
+        'no lock candidate or temporary left',
+      );
+    });
+  }
+
   test('one-shot: read-only cert_dir exits 6 and keeps the previous files', { skip: skipReadOnly }, async () => {
     const s = scope('sho-');
     const certs = join(s.dir, 'certs');
@@ -372,7 +415,11 @@ describe('disk faults', { concurrency: 2 }, () => {
     await h.waitFor('the fence rotation', fence, (l) => isWritten(l) && l.serial === third);
     await h.waitFor('its signal', fence, (l) => l.msg === 'signalled cmd after rotation');
     const held = h.lines(m).slice(0, fence - m);
-    assert.deepEqual(held.filter(isWritten).map((l) => l.serial), [second], `only the newest X.509 update is written (not ${first})`);
+    assert.deepEqual(
+      held.filter(isWritten).map((l) => l.serial),
+      [second],
+      `only the newest X.509 update is written (not ${first})`,
+    );
     assert.deepEqual(
       held.filter((l) => l.msg === 'jwt bundle written').map((l) => l.trust_domains),
       [held.find((l) => l.msg === 'jwt bundle written')!.trust_domains],
