@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 
@@ -6,11 +6,16 @@ import { basename, dirname, isAbsolute, join, normalize, resolve } from 'node:pa
  * The names the helper owns in cert_dir, and the rule every output name must pass, whether
  * it comes from the config or from a trust domain the agent sent. Everything starting with
  * `..` is the helper's: the atomic_dir internals (`..data`, `..<timestamp>.<6>` version
- * directories, as Kubernetes' volume writer names them; it also uses `..data_tmp`) and the
- * cert_dir lock.
+ * directories, as Kubernetes' volume writer names them; it also uses `..data_tmp`), the
+ * cert_dir lock and the records of the per-trust-domain files written.
  */
 export const DATA_LINK = '..data';
 export const LOCK_NAME = '..spiffe-helper.lock';
+
+/** The record of the per-trust-domain files written under `pattern` (cleanup.ts): one per pattern. */
+export function writtenRecordName(pattern: string): string {
+  return `..spiffe-helper.written.${createHash('sha256').update(pattern).digest('hex').slice(0, 16)}.json`;
+}
 
 /** 128 random bits per temporary: another user of the directory cannot predict or pre-plant it. */
 const TEMP_HEX = 32;

@@ -7,6 +7,7 @@ import { JwtWriter, type JwtOutput } from '../../src/output/jwt-writer.js';
 import { parseAndValidateJwtSvid } from '../../src/spiffe/jwtsvid.js';
 import { bundleSet, testKey, token } from '../helpers/jwt.js';
 import { tempDir } from '../helpers/tmp.js';
+import { outputsIn } from './fixtures/x509-output.js';
 
 const keyA = testKey('ES256', { kid: 'a1' });
 const keyB = testKey('ES256', { kid: 'b1' });
@@ -76,7 +77,7 @@ test('jwks layout: one plain JWKS per trust domain; files of departed domains ar
   );
   assert.equal(mode(join(dir, 'jwt_partner.org.jwks')), 0o600);
   await w.writeBundles(bundleSet({ 'example.org': [keyA] }));
-  assert.deepEqual(readdirSync(dir).sort(), ['jwt_example.org.jwks', 'unrelated.json']);
+  assert.deepEqual(outputsIn(dir), ['jwt_example.org.jwks', 'unrelated.json']);
 });
 
 test('without jwt_bundle_file_name nothing is written', async () => {
@@ -123,7 +124,7 @@ test('jwks layout: a trust domain that would make a bad file name refuses the up
     w.writeBundles(bundleSet({ 'example.org': [keyA], '.': [keyB] })),
     (e: Error & { code?: string; reason?: string }) => e.code === 'jwtbundle' && e.reason === 'bad_file_name' && /trust domain "\." would be written as "\.\."/.test(e.message),
   );
-  assert.deepEqual(readdirSync(dir), ['.example.org']);
+  assert.deepEqual(outputsIn(dir), ['.example.org']);
 });
 
 test("jwks layout: cleanup leaves files that merely share the pattern's prefix and suffix", async () => {
@@ -132,5 +133,14 @@ test("jwks layout: cleanup leaves files that merely share the pattern's prefix a
   const w = new JwtWriter(out(dir, { jwtBundleFormat: 'jwks', jwtBundleFileName: 'jwt_{trust_domain}.jwks' }), silentLogger);
   await w.writeBundles(bundleSet({ 'example.org': [keyA], 'partner.org': [keyB] }));
   await w.writeBundles(bundleSet({ 'example.org': [keyA] }));
-  assert.deepEqual(readdirSync(dir).sort(), ['jwt_README.jwks', 'jwt_example.org.jwks']);
+  assert.deepEqual(outputsIn(dir), ['jwt_README.jwks', 'jwt_example.org.jwks']);
+});
+
+test("jwks layout: a user's file named for a trust domain never in the bundle set is kept; the helper's own go, across a restart too", async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'jwt_never.org.jwks'), 'a user file');
+  const o = out(dir, { jwtBundleFormat: 'jwks', jwtBundleFileName: 'jwt_{trust_domain}.jwks' });
+  await new JwtWriter(o, silentLogger).writeBundles(bundleSet({ 'example.org': [keyA], 'partner.org': [keyB] }));
+  await new JwtWriter(o, silentLogger).writeBundles(bundleSet({ 'example.org': [keyA] }));
+  assert.deepEqual(outputsIn(dir), ['jwt_example.org.jwks', 'jwt_never.org.jwks']);
 });

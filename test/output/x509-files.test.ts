@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { isHelperError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { parseX509Bundle } from '../../src/spiffe/bundle.js';
@@ -14,7 +14,7 @@ import { X509Writer } from '../../src/output/x509-writer.js';
 import type { X509Context } from '../../src/spiffe/x509context.js';
 import { issue, svidChain } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
-import { x509Output } from './fixtures/x509-output.js';
+import { outputsIn, x509Output } from './fixtures/x509-output.js';
 
 const ID = 'spiffe://example.org/workload';
 
@@ -118,7 +118,7 @@ test('federated_bundle_file_name writes one file per domain and removes domains 
     ['CN=beta.org'],
   );
   await writer.apply((await context({ federated: ['beta.org'] })).ctx);
-  assert.deepEqual(readdirSync(dir).sort(), ['bundle.pem', 'fed_beta.org.pem', 'svid.pem', 'svid_key.pem']);
+  assert.deepEqual(outputsIn(dir), ['bundle.pem', 'fed_beta.org.pem', 'svid.pem', 'svid_key.pem']);
 });
 
 test('omit_expired drops expired CA certificates', async () => {
@@ -229,5 +229,37 @@ test('stale per-domain cleanup removes only what the helper would have written',
   symlinkSync('/etc/hostname', join(dir, theirs[2]!));
   mkdirSync(join(dir, theirs[3]!));
   await writer.apply((await context({ federated: ['alpha.org'] })).ctx);
-  assert.deepEqual(readdirSync(dir).sort(), ['bundle.pem', 'fed_alpha.org.pem', ...theirs, 'svid.pem', 'svid_key.pem'].sort());
+  assert.deepEqual(outputsIn(dir), ['bundle.pem', 'fed_alpha.org.pem', ...theirs, 'svid.pem', 'svid_key.pem'].sort());
+});
+
+// Clean-up removes only what it can prove the helper wrote: a file it recorded writing (in the
+// reserved `..` namespace of cert_dir, so across restarts too) whose content is still what it
+// wrote. Anything else matching the pattern is somebody else's.
+describe('per-domain clean-up removes only files the helper wrote, unchanged since', () => {
+  test("a user's file named for a trust domain never seen is kept", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'fed_never.org.pem'), 'the operator put this here');
+    const writer = new X509Writer(out({ federatedBundleFileName: 'fed_{trust_domain}.pem' }), dir, silentLogger);
+    await writer.apply((await context({ federated: ['alpha.org'] })).ctx);
+    await writer.apply((await context()).ctx);
+    assert.equal(readFileSync(join(dir, 'fed_never.org.pem'), 'utf8'), 'the operator put this here');
+    assert.ok(!existsSync(join(dir, 'fed_alpha.org.pem')), 'what the helper wrote went');
+  });
+
+  test('a file of a domain federated, then gone while the helper was stopped, is removed by the next run', async () => {
+    const dir = tempDir();
+    const o = out({ federatedBundleFileName: 'fed_{trust_domain}.pem' });
+    await new X509Writer(o, dir, silentLogger).apply((await context({ federated: ['alpha.org', 'gone.org'] })).ctx);
+    await new X509Writer(o, dir, silentLogger).apply((await context({ federated: ['alpha.org'] })).ctx);
+    assert.deepEqual(outputsIn(dir), ['bundle.pem', 'fed_alpha.org.pem', 'svid.pem', 'svid_key.pem']);
+  });
+
+  test('a file the helper wrote but someone changed since is kept', async () => {
+    const dir = tempDir();
+    const writer = new X509Writer(out({ federatedBundleFileName: 'fed_{trust_domain}.pem' }), dir, silentLogger);
+    await writer.apply((await context({ federated: ['alpha.org', 'gone.org'] })).ctx);
+    writeFileSync(join(dir, 'fed_gone.org.pem'), 'pinned by the operator');
+    await writer.apply((await context({ federated: ['alpha.org'] })).ctx);
+    assert.equal(readFileSync(join(dir, 'fed_gone.org.pem'), 'utf8'), 'pinned by the operator');
+  });
 });
