@@ -80,14 +80,38 @@ async function linkNames(certDir: string, names: readonly string[]): Promise<voi
       throw e;
     }
   }
+  await removeStableLinks(certDir, wanted);
+}
+
+/** Removes the links the helper made for stable names (`N -> ..data/N`) but those in `keep`; returns their names. */
+async function removeStableLinks(certDir: string, keep: ReadonlySet<string>): Promise<string[]> {
+  const removed: string[] = [];
   for (const entry of await readdir(certDir)) {
-    if (wanted.has(entry) || entry.startsWith('..')) continue;
-    if ((await linkTarget(join(certDir, entry))) === `${DATA_LINK}/${entry}`) await rm(join(certDir, entry), { force: true });
+    if (keep.has(entry) || entry.startsWith('..')) continue;
+    if ((await linkTarget(join(certDir, entry))) !== `${DATA_LINK}/${entry}`) continue;
+    await rm(join(certDir, entry), { force: true });
+    removed.push(entry);
   }
+  return removed;
 }
 
 /** `mkdtemp`'s six characters after the stamp: only directories of exactly this shape are ours. */
 const VERSION_DIR = /^\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.[A-Za-z0-9]{6}$/;
+
+/**
+ * What the atomic_dir layout leaves when the config switches to `files`: `..data`, the version
+ * directories, each holding a private key nothing reads any more, and links of names no longer
+ * written. Removed only by their exact shape: links `N -> ..data/N`, a `..data` symlink to a
+ * version directory, and version directories.
+ */
+export async function removeSwapDirLeftovers(configuredDir: string): Promise<string[]> {
+  const certDir = resolveDir(configuredDir);
+  const link = join(certDir, DATA_LINK);
+  const target = await linkTarget(link);
+  const removed = target !== undefined && VERSION_DIR.test(target) ? [DATA_LINK] : [];
+  if (removed.length > 0) await rm(link);
+  return [...(await removeStableLinks(certDir, new Set())), ...removed, ...(await removeOldVersions(certDir, []))];
+}
 
 async function removeOldVersions(certDir: string, keep: readonly (string | undefined)[]): Promise<string[]> {
   const removed: string[] = [];

@@ -6,7 +6,7 @@ import type { X509Context } from '../spiffe/x509context.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
 import { writeFilesAtomic, type FileContent } from './atomic-write.js';
 import { cleanUpAfterWrite, removeStaleFederatedFiles } from './cleanup.js';
-import { writeFilesSwapDir } from './swap-dir.js';
+import { removeSwapDirLeftovers, writeFilesSwapDir } from './swap-dir.js';
 import { renderX509Files, type X509Render } from './x509-files.js';
 
 /** A validated update turned into the files it becomes: what waits to be written. */
@@ -21,6 +21,8 @@ export interface X509Update {
  */
 export class X509Writer {
   private last: FileContent[] | undefined;
+  /** A layout switch needs a restart: the other layout's leftovers are looked for once. */
+  private leftoversChecked = false;
 
   constructor(
     private readonly out: X509Output,
@@ -71,6 +73,8 @@ export class X509Writer {
       files: files.map((f) => basename(f.path)).join(','),
     });
     if (swapped) await cleanUpAfterWrite(this.log, 'old atomic_dir version', swapped.removeOldVersions);
+    else if (!this.leftoversChecked) await cleanUpAfterWrite(this.log, 'atomic_dir version left from an earlier file_layout', () => removeSwapDirLeftovers(this.certDir));
+    this.leftoversChecked = true;
     const pattern = this.out.federatedBundleFileName;
     if (pattern && this.out.layout === 'files') {
       await cleanUpAfterWrite(this.log, 'bundle file of a trust domain no longer federated', () => removeStaleFederatedFiles(this.certDir, pattern, files));

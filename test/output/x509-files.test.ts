@@ -263,3 +263,14 @@ describe('per-domain clean-up removes only files the helper wrote, unchanged sin
     assert.equal(readFileSync(join(dir, 'fed_gone.org.pem'), 'utf8'), 'pinned by the operator');
   });
 });
+
+test('file_layout switched from atomic_dir to files: the first write removes ..data, the version directories (old private keys) and links of names gone; nothing else', async () => {
+  const dir = tempDir();
+  await new X509Writer(out({ layout: 'atomic_dir', federatedBundleFileName: 'fed_{trust_domain}.pem' }), dir, silentLogger).apply((await context({ federated: ['gone.org'] })).ctx);
+  mkdirSync(join(dir, '..2026_01_01_00_00_00.not-ours'));
+  writeFileSync(join(dir, '..keep.pem'), 'not a version directory');
+  const writer = new X509Writer(out(), dir, silentLogger);
+  await writer.apply((await context()).ctx);
+  assert.deepEqual(readdirSync(dir).sort(), ['..2026_01_01_00_00_00.not-ours', '..keep.pem', 'bundle.pem', 'svid.pem', 'svid_key.pem']);
+  assert.ok(statSync(join(dir, 'svid_key.pem')).isFile());
+});
