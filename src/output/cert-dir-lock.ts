@@ -12,7 +12,8 @@ import { ensureDir, resolveDir, whyFailed } from './atomic-write.js';
 import { LOCK_NAME, outputPath, tempName, tempTarget } from './names.js';
 
 /**
- * One writer per cert_dir (and per directory the outputs are written to: lockOutputDirs). Two helpers on one directory would interleave their `..data`
+ * One writer per directory the outputs are written to (cert_dir and those of names that are
+ * paths: lockOutputDirs). Two helpers on one directory would interleave their `..data`
  * swaps and clean up each other's versions, leaving every name dangling.
  *
  * Node has no flock(2), so the lock is built from what the file system makes atomic:
@@ -58,8 +59,8 @@ export interface CertDirLock {
 }
 
 /**
- * The lock of every directory the helper writes: cert_dir, and the directory of each output
- * whose name is a path (Go's file model: `jwt_svid_file_name = "/etc/jwts/aws.jwt"`). Each
+ * The lock of every directory the helper writes: cert_dir when an output lands in it, and the
+ * directory of each output whose name is a path (Go's file model: `jwt_svid_file_name = "/etc/jwts/aws.jwt"`). Each
  * directory gets its own lock, so that two helpers whose configs share any output directory
  * cannot both start, whichever cert_dir each names. Taken in a fixed order (by real path) and
  * all or none: on a busy directory those already taken are released.
@@ -90,7 +91,10 @@ export async function lockOutputDirs(config: LockedConfig, who: { mode: LockMode
 }
 
 async function lockEveryDir(config: LockedConfig, who: { mode: LockMode; config: string }, log: Logger): Promise<CertDirLock> {
-  const dirs = [config.certDir, ...outputNames(config).map((n) => dirname(outputPath(config.certDir, n)))];
+  // Only directories written: with cert_dir unset and every name absolute (Go's file model), the
+  // working directory is not one, and may well be read-only. Per-domain files go to cert_dir.
+  const names = [...outputNames(config), ...(config.x509?.federatedBundleFileName ? [config.x509.federatedBundleFileName] : [])];
+  const dirs = names.map((n) => dirname(outputPath(config.certDir, n)));
   const byRealPath = new Map<string, string>();
   for (const d of dirs) {
     await ensureDir(d);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -183,6 +183,34 @@ describe('output directory locks (file names that are paths)', () => {
     }
     assert.deepEqual(readdirSync(shared), [], 'released: no lock left');
     (await lockOutputDirs(outputs(join(root, 'b'), '../jwts/aws.jwt'), who, silentLogger)).release();
+  });
+
+  test("a cert_dir no output is written to (every name a path elsewhere) is neither created nor locked: it may be read-only, as a container's working directory is", async () => {
+    const root = tempDir();
+    const readOnly = join(root, 'workdir');
+    mkdirSync(readOnly);
+    execFileSync('chattr', ['+i', readOnly]);
+    try {
+      const lock = await lockOutputDirs(outputs(readOnly, '../jwts/aws.jwt'), who, silentLogger);
+      assert.ok(existsSync(join(root, 'jwts', LOCK_NAME)), 'the directory written is locked');
+      lock.release();
+      assert.deepEqual(readdirSync(readOnly), []);
+    } finally {
+      execFileSync('chattr', ['-i', readOnly]);
+    }
+  });
+
+  test('all or none: busy on one directory, the lock already taken on another (cert_dir) is released', async () => {
+    const root = tempDir();
+    const shared = join(root, 'jwts');
+    const first = await lockOutputDirs(outputs(join(root, 'a'), '../jwts/aws.jwt'), who, silentLogger);
+    try {
+      const both = { ...outputs(join(root, 'b'), '../jwts/aws.jwt'), jwtBundleFileName: 'bundle.json' };
+      await assert.rejects(lockOutputDirs(both, who, silentLogger), isBusy(new RegExp(`cert_dir ${shared} is in use`)));
+      assert.deepEqual(readdirSync(join(root, 'b')), [], 'cert_dir b was locked first (by real path), then released');
+    } finally {
+      first.release();
+    }
   });
 
   test('one directory named two ways is locked once', async () => {
