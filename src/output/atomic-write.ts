@@ -180,12 +180,15 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Creates the output directory if needed (0755: readers of the certificates must traverse it). */
-export async function ensureDir(dir: string): Promise<void> {
+/**
+ * Creates an output directory if needed (0755: readers of the certificates must traverse it).
+ * `what` names it in the error: cert_dir, or the directory of an output whose name is a path.
+ */
+export async function ensureDir(dir: string, what = `cert_dir ${dir}`): Promise<void> {
   try {
     await mkdir(dir, { recursive: true, mode: 0o755 });
   } catch (e) {
-    throw new HelperError('output', `cert_dir ${dir}: cannot create it: ${(e as Error).message}`, { cause: e });
+    throw new HelperError('output', `${what}: cannot create it: ${(e as Error).message}`, { cause: e });
   }
 }
 

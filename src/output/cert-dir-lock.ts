@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { outputNames } from '../config/normalize.js';
 import { Backoff } from '../backoff.js';
@@ -94,10 +94,10 @@ async function lockEveryDir(config: LockedConfig, who: { mode: LockMode; config:
   // Only directories written: with cert_dir unset and every name absolute (Go's file model), the
   // working directory is not one, and may well be read-only. Per-domain files go to cert_dir.
   const names = [...outputNames(config), ...(config.x509?.federatedBundleFileName ? [config.x509.federatedBundleFileName] : [])];
-  const dirs = names.map((n) => dirname(outputPath(config.certDir, n)));
   const byRealPath = new Map<string, string>();
-  for (const d of dirs) {
-    await ensureDir(d);
+  for (const n of names) {
+    const d = dirname(outputPath(config.certDir, n));
+    await ensureDir(d, basename(n) === n ? undefined : `the directory of ${JSON.stringify(n)} (${d})`);
     byRealPath.set(resolveDir(d), d);
   }
   const locks: CertDirLock[] = [];

@@ -66,6 +66,8 @@ export function pathProblem(name: string): string | undefined {
   const reserved = normalize(name)
     .split('/')
     .find((c) => c.startsWith('..') && c !== '..');
+  const long = name.split('/').find((c) => Buffer.byteLength(c) > 255);
+  if (long !== undefined && long !== base) return `has a component longer than 255 bytes ("${long.slice(0, 16)}…"), which no directory can have`;
   if (reserved !== undefined && reserved !== base)
     return `goes through "${reserved}", a name reserved for the helper's own entries (${DATA_LINK}, its version directories, the lock ${LOCK_NAME}) in every directory it writes`;
   return nameProblem(base)?.replace(/^/, `ends in "${base}", which `);

@@ -213,6 +213,15 @@ describe('output directory locks (file names that are paths)', () => {
     }
   });
 
+  test('the directory of an output that cannot be created (its parent is a file): the error names that output, not cert_dir', async () => {
+    const root = tempDir();
+    writeFileSync(join(root, 'f'), 'a file');
+    await assert.rejects(
+      lockOutputDirs(outputs(root, 'f/aws.jwt'), who, silentLogger),
+      (e) => isHelperError(e, 'output') && new RegExp(`^the directory of "f/aws\\.jwt" \\(${root}/f\\): cannot create it`).test(e.message),
+    );
+  });
+
   test('one directory named two ways is locked once', async () => {
     const root = tempDir();
     const lock = await lockOutputDirs(outputs(root, `./${'x.jwt'}`), who, silentLogger);

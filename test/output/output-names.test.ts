@@ -82,6 +82,11 @@ describe('config: output names', () => {
       refused: /jwt_svids\[0\]\.jwt_svid_file_name: .*"\.\.data", .*reserved/,
     },
     {
+      name: 'a directory in the path longer than 255 bytes',
+      toml: `cert_dir = "${root}/real"\n${x509('svid.pem', 'svid_key.pem', `${'d'.repeat(256)}/bundle.pem`)}`,
+      refused: /svid_bundle_file_name: .*has a component longer than 255 bytes/,
+    },
+    {
       name: 'federated pattern with {trust_domain} twice',
       toml: `cert_dir = "${root}/real"\n${x509()}federated_bundle_file_name = "fed_{trust_domain}_{trust_domain}.pem"\n`,
       refused: /federated_bundle_file_name: must contain \{trust_domain\} once/,
