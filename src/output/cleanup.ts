@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { lstat, readFile, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { trustDomainInFileName } from '../config/trust-domain-pattern.js';
 import { describeError } from '../errors.js';
@@ -41,7 +42,8 @@ export async function removeStaleFederatedFiles(certDir: string, pattern: string
     for (const [name, hash] of before) {
       if (record.has(name) || trustDomainInFileName(name, pattern) === undefined) continue;
       const path = join(dir, name);
-      if (!(await lstat(path).catch(() => undefined))?.isFile() || digest(await readFile(path)) !== hash) continue;
+      const content = await regularFileContent(path);
+      if (content === undefined || digest(content) !== hash) continue;
       record.set(name, hash); // until it is gone: a removal that fails is tried again next time
       await unlink(path);
       record.delete(name);
@@ -56,12 +58,32 @@ export async function removeStaleFederatedFiles(certDir: string, pattern: string
 
 /** The record's names and content hashes; empty when there is none (or it is not one). */
 async function readRecord(path: string): Promise<Map<string, string>> {
+  const content = await regularFileContent(path);
+  if (content === undefined) return new Map();
   try {
-    const parsed: unknown = JSON.parse(await readFile(path, 'utf8'));
+    const parsed: unknown = JSON.parse(content.toString('utf8'));
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return new Map();
     return new Map(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
   } catch {
     return new Map();
+  }
+}
+
+/**
+ * `path`'s content when it is a regular file, else undefined: not followed, and opened without
+ * blocking, since anyone who may write cert_dir could plant a FIFO there to hang the helper.
+ */
+async function regularFileContent(path: string): Promise<Buffer | undefined> {
+  let file: FileHandle;
+  try {
+    file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    return (await file.stat()).isFile() ? await file.readFile() : undefined;
+  } finally {
+    await file.close();
   }
 }
 

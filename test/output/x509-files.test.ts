@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { isHelperError } from '../../src/errors.js';
@@ -273,4 +274,16 @@ test('file_layout switched from atomic_dir to files: the first write removes ..d
   await writer.apply((await context()).ctx);
   assert.deepEqual(readdirSync(dir).sort(), ['..2026_01_01_00_00_00.not-ours', '..keep.pem', 'bundle.pem', 'svid.pem', 'svid_key.pem']);
   assert.ok(statSync(join(dir, 'svid_key.pem')).isFile());
+});
+
+test('a FIFO planted at the record of per-domain files written neither blocks the helper nor is trusted', { timeout: 20_000 }, async () => {
+  const dir = tempDir();
+  const writer = new X509Writer(out({ federatedBundleFileName: 'fed_{trust_domain}.pem' }), dir, silentLogger);
+  await writer.apply((await context({ federated: ['alpha.org'] })).ctx);
+  const record = readdirSync(dir).find((n) => n.startsWith('..spiffe-helper.written.'))!;
+  rmSync(join(dir, record));
+  execFileSync('mkfifo', [join(dir, record)]);
+  await writer.apply((await context({ federated: ['beta.org'] })).ctx);
+  assert.ok(existsSync(join(dir, 'fed_alpha.org.pem')), 'not proven (the record was not readable): kept');
+  assert.ok(statSync(join(dir, record)).isFile(), 'the record is a file again');
 });
