@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Config } from '../config/config.js';
@@ -193,13 +193,26 @@ function takeOverIfStale(lockDir: string, dir: string, log: Logger): void {
   }
 }
 
-/** undefined: unreadable as an owner (judged by its age alone); 'gone': removed meanwhile. */
+/**
+ * undefined: unreadable as an owner (judged by its age alone); 'gone': removed meanwhile. Read
+ * only as a regular file, not followed and opened without blocking: a FIFO planted in the lock
+ * directory would otherwise hang the start-up for good.
+ */
 function readOwner(path: string): Owner | undefined | 'gone' {
+  let fd: number;
   try {
-    const o = JSON.parse(readFileSync(path, 'utf8')) as Owner;
-    return typeof o?.pid === 'number' ? o : undefined;
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : undefined;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return undefined;
+    const o = JSON.parse(readFileSync(fd, 'utf8')) as Owner;
+    return typeof o?.pid === 'number' ? o : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -124,6 +124,21 @@ describe('cert_dir lock', () => {
     }
   });
 
+  test('a FIFO planted as the owner file neither blocks the helper nor counts as a live owner', { timeout: 30_000 }, async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, LOCK_NAME));
+    const fifo = join(dir, LOCK_NAME, 'owner.0123456789abcdef0123456789abcdef');
+    execFileSync('mkfifo', [fifo]);
+    const old = new Date(Date.now() - 21_000);
+    utimesSync(fifo, old, old);
+    const lock = await lockCertDir(dir, who, silentLogger);
+    try {
+      assert.ok(!existsSync(fifo), 'unreadable as an owner and not renewed for 21 s: taken over');
+    } finally {
+      lock.release();
+    }
+  });
+
   test('something else at the lock path is an output error naming it, never overwritten', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, LOCK_NAME), 'mine');
