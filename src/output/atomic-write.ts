@@ -54,13 +54,7 @@ export async function writeFilesAtomic(files: readonly FileContent[]): Promise<v
       renamed++;
     }
   } catch (e) {
-    for (const t of temps) {
-      try {
-        unlinkSync(t.path);
-      } catch {
-        // never created, or already renamed
-      }
-    }
+    for (const t of temps) discardTemp(t.path);
     // A rename that fails after others succeeded (a directory in the way) leaves a mixed set.
     throw outputError(e, files, renamed === 0 ? 'unchanged' : 'partial');
   }
@@ -126,6 +120,20 @@ export async function sweepStaleTemps(dir: string, names: readonly string[]): Pr
     if (target !== undefined && fresh.has(target)) await unlink(join(dir, entry)).catch(() => undefined);
   }
   for (const name of fresh) swept.add(join(dir, name));
+}
+
+/**
+ * Removes a temporary of a failed write. One that cannot be removed now (a directory that takes
+ * new entries but refuses removals, as an append-only one does) is looked for again by the next
+ * write of its target, instead of waiting for the next start.
+ */
+export function discardTemp(temp: string): void {
+  try {
+    unlinkSync(temp);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // never created, or already renamed
+    swept.delete(join(dirname(temp), tempTarget(basename(temp))!));
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { lstat, mkdtemp, readdir, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { fsyncDir, onDisk, outputError, refuseUnwritableTargets, resolveDir, rethrowAs, sweepStaleTemps, writeDurable, type FileContent } from './atomic-write.js';
+import { discardTemp, fsyncDir, onDisk, outputError, refuseUnwritableTargets, resolveDir, rethrowAs, sweepStaleTemps, writeDurable, type FileContent } from './atomic-write.js';
 import { DATA_LINK, tempName } from './names.js';
 import { ownerFor } from './ownership.js';
 
@@ -47,7 +47,7 @@ export async function writeFilesSwapDir(configuredDir: string, files: readonly F
   } catch (e) {
     // Best effort: the error to report is the one that failed the write.
     if (version) await rm(version, { recursive: true, force: true }).catch(() => undefined);
-    await rm(tmpLink, { force: true }).catch(() => undefined);
+    discardTemp(tmpLink);
     throw outputError(e, files);
   }
   // `..data` has switched: readers that go through it see the new set from here on.
@@ -76,7 +76,7 @@ async function linkNames(certDir: string, names: readonly string[]): Promise<voi
       await symlink(target, tmp);
       await rename(tmp, path); // replaces a plain file left by the other layout atomically
     } catch (e) {
-      await rm(tmp, { force: true }).catch(() => undefined);
+      discardTemp(tmp);
       throw e;
     }
   }
