@@ -194,14 +194,15 @@ class Attempt {
     const status = trailers ?? (headers?.['grpc-status'] !== undefined ? headers : undefined);
     if (status) {
       const code = parseStatus(status['grpc-status']);
-      if (code !== Status.OK) return new GrpcError(code, percentDecode(status['grpc-message'] ?? ''));
+      if (code !== Status.OK) return new GrpcError(code, percentDecode(status['grpc-message'] ?? '') || statusProblem(status['grpc-status']));
       if (this.deframer.partial) return new GrpcError(Status.INTERNAL, 'the stream ended inside a message');
       return undefined;
     }
     // A connection that failed or ended takes its streams with it: its reason is the one to report.
     const connectionError = end.connectionError ? end.error : this.conn.reason;
     if (connectionError) return new GrpcError(Status.UNAVAILABLE, connectionError);
-    if (end.rstCode !== undefined && end.rstCode !== ErrorCode.NO_ERROR) {
+    // NO_ERROR included: a reset before the trailers leaves the call without a status (INTERNAL, as gRPC-Go).
+    if (end.rstCode !== undefined) {
       return new GrpcError(codeForRstStream(end.rstCode), `the agent reset the stream (RST_STREAM ${errorName(end.rstCode)})`);
     }
     if (end.error) return new GrpcError(Status.INTERNAL, end.error);
@@ -284,6 +285,11 @@ function refusedResponse(h: Headers): GrpcError | undefined {
   const type = h['content-type'] ?? '';
   if (!/^application\/grpc([+;]|$)/.test(type)) return new GrpcError(Status.UNKNOWN, `the agent answered with content-type ${JSON.stringify(type)}, not application/grpc`);
   return undefined;
+}
+
+/** Why a status without a message is not OK: the trailers had no grpc-status, or not a code. */
+function statusProblem(value: string | undefined): string {
+  return value === undefined ? 'the trailers hold no grpc-status' : `grpc-status ${JSON.stringify(value)} is not a status code`;
 }
 
 function parseStatus(value: string | undefined): number {

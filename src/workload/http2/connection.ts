@@ -84,9 +84,15 @@ interface HeaderBlock {
   endStream: boolean;
   fragments: Buffer[];
   bytes: number;
+  continuations: number;
 }
 
 const DEFAULT_WINDOW = 65535;
+/**
+ * CONTINUATION frames in one header block. A block within our header list limit fits in 4
+ * frames of the smallest size; nghttp2 allows 8 CONTINUATIONs. Ours leaves room for peers that cut blocks small.
+ */
+const MAX_CONTINUATIONS = 64;
 /** Bytes we let wait in the socket's send buffer before treating the peer as a flooder. */
 const MAX_UNSENT = 1024 * 1024;
 
@@ -323,12 +329,17 @@ export class Http2Connection {
 
   private onHeaders(f: Frame): void {
     this.stream(f);
-    this.block = { stream: f.stream, endStream: (f.flags & Flag.END_STREAM) !== 0, fragments: [], bytes: 0 };
+    this.block = { stream: f.stream, endStream: (f.flags & Flag.END_STREAM) !== 0, fragments: [], bytes: 0, continuations: 0 };
     this.addFragment(unpad(f), f.flags);
   }
 
   private onContinuation(f: Frame): void {
     if (!this.block || this.block.stream !== f.stream) throw new Http2Error(ErrorCode.PROTOCOL_ERROR, `CONTINUATION frame on stream ${f.stream} without a header block in progress`);
+    // Empty CONTINUATION frames add nothing to the block's size: without a count, a peer
+    // sending them without end holds the stream (and grows `fragments`) forever.
+    if (++this.block.continuations > MAX_CONTINUATIONS) {
+      throw new Http2Error(ErrorCode.ENHANCE_YOUR_CALM, `more than ${MAX_CONTINUATIONS} CONTINUATION frames in the header block of stream ${f.stream}`);
+    }
     this.addFragment(f.payload, f.flags);
   }
 

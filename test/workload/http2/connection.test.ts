@@ -145,6 +145,16 @@ const hostile: HostileCase[] = [
     goaway: ErrorCode.ENHANCE_YOUR_CALM,
   },
   {
+    name: 'an endless run of empty CONTINUATION frames (they add no bytes to the block)',
+    reply: (send, id) => {
+      send(FrameType.HEADERS, 0, id, responseHeaders);
+      for (let i = 0; i < 10_000; i++) send(FrameType.CONTINUATION, 0, id, Buffer.alloc(0));
+    },
+    code: Status.UNAVAILABLE,
+    details: /ENHANCE_YOUR_CALM: more than 64 CONTINUATION frames in the header block of stream 1/,
+    goaway: ErrorCode.ENHANCE_YOUR_CALM,
+  },
+  {
     name: 'HPACK index past the tables',
     reply: (send, id) => send(FrameType.HEADERS, END_HEADERS, id, Buffer.from([0x88, 0xff, 0x00])),
     code: Status.UNAVAILABLE,
