@@ -71,9 +71,20 @@ export interface CallOptions {
 }
 
 const HEADER_BYTES = 5;
+/**
+ * Attempts of one call that the agent refuses with REFUSED_STREAM before answering: each moves
+ * to a connection with room. Calls started together on a new connection all go out before the
+ * agent's SETTINGS say how many streams it allows; the ones over its limit come back refused.
+ */
+const MAX_STREAM_REFUSALS = 6;
 
 export class Channel {
-  private conn: Http2Connection | undefined;
+  /**
+   * Usually one. An agent whose SETTINGS_MAX_CONCURRENT_STREAMS is below the streams the helper
+   * keeps open (two watches and JWT fetches) gets more: waiting for a free stream would wait
+   * behind watches that never end.
+   */
+  private readonly conns: Http2Connection[] = [];
   private closed = false;
 
   constructor(private readonly options: ChannelOptions) {}
@@ -111,38 +122,60 @@ export class Channel {
       const onAbort = (): void => fail(new GrpcError(Status.CANCELLED, 'cancelled by the client'));
       o.signal.addEventListener('abort', onAbort, { once: true });
       const deadline = o.timeoutMs === undefined ? undefined : setTimeout(() => fail(new GrpcError(Status.DEADLINE_EXCEEDED, `no answer within ${o.timeoutMs} ms`)), o.timeoutMs);
-      const start = (retried: boolean): void => {
+      // gRPC's transparent retry of a stream the agent never processed: once after a GOAWAY;
+      // after REFUSED_STREAM while other connections may have room.
+      let goawayRetried = false;
+      let streamRefusals = 0;
+      const start = (): void => {
         try {
           attempt = new Attempt(this.connection(), fields, body, this.options.maxReceiveBytes, o.onMessage, fail, (end) => {
-            // gRPC's transparent retry: a stream the agent's GOAWAY says it never processed.
-            if (end.refused && !end.answered && !retried && !settled && !this.closed) return start(true);
+            const retry = end.refused === 'goaway' ? !goawayRetried : end.refused === 'stream' && streamRefusals < MAX_STREAM_REFUSALS;
+            if (retry && !end.answered && !settled && !this.closed) {
+              if (end.refused === 'goaway') goawayRetried = true;
+              else streamRefusals++;
+              return start();
+            }
             settle(end.error);
           });
         } catch (e) {
           settle(new GrpcError(Status.UNAVAILABLE, `cannot start a call: ${(e as Error).message}`));
         }
       };
-      start(false);
+      start();
     });
   }
 
   /** Ends the connection and every call on it; later calls fail with CANCELLED. */
   close(): void {
     this.closed = true;
-    this.conn?.destroy();
-    this.conn = undefined;
+    for (const c of this.conns.splice(0)) c.destroy();
   }
 
-  /** The open connection, or a new one: after GOAWAY or a dropped connection the next call reconnects. */
+  /**
+   * An open connection with a free stream, or a new one: after GOAWAY or a dropped connection
+   * the next call reconnects; when every connection is at the agent's stream limit, another opens.
+   */
   private connection(): Http2Connection {
-    const current = this.conn;
-    if (current?.usable) return current;
+    const free = this.conns.find((c) => c.hasRoom);
+    if (free) return free;
     const { address: a, keepaliveMs, keepaliveTimeoutMs } = this.options;
     const socket = a.kind === 'unix' ? netConnect(a.socketPath) : netConnect({ host: a.host, port: a.port });
-    const conn = new Http2Connection(socket, { keepaliveMs, keepaliveTimeoutMs }, () => {
-      if (this.conn === conn) this.conn = undefined;
-    });
-    this.conn = conn;
+    const conn = new Http2Connection(
+      socket,
+      {
+        keepaliveMs,
+        keepaliveTimeoutMs,
+        // An extra connection opened for the stream limit is closed once idle; one is kept.
+        onIdle: () => {
+          if (this.conns.some((c) => c !== conn && c.usable)) conn.destroy();
+        },
+      },
+      () => {
+        const i = this.conns.indexOf(conn);
+        if (i !== -1) this.conns.splice(i, 1);
+      },
+    );
+    this.conns.push(conn);
     return conn;
   }
 }
@@ -161,7 +194,7 @@ class Attempt {
     maxReceiveBytes: number,
     onMessage: (message: Buffer) => void,
     fail: (err: GrpcError) => void,
-    onEnd: (end: { error: GrpcError | undefined; refused: boolean; answered: boolean }) => void,
+    onEnd: (end: { error: GrpcError | undefined; refused: StreamEnd['refused']; answered: boolean }) => void,
   ) {
     this.deframer = new Deframer(maxReceiveBytes);
     this.stream = conn.request(fields, body, {
@@ -179,7 +212,7 @@ class Attempt {
         }
       },
       onClose: (end) => {
-        onEnd({ error: this.outcome(end), refused: end.refused === true, answered: this.headers !== undefined });
+        onEnd({ error: this.outcome(end), refused: end.refused, answered: this.headers !== undefined });
       },
     });
   }

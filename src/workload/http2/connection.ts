@@ -44,8 +44,11 @@ export interface StreamEnd {
   error?: string;
   /** Whether the error is the connection's (it took every stream) rather than this stream's. */
   connectionError?: boolean;
-  /** The peer's GOAWAY said it never processed this stream: it may be retried elsewhere. */
-  refused?: boolean;
+  /**
+   * The peer never processed this stream (its GOAWAY said so, or it reset the stream with
+   * REFUSED_STREAM before answering, RFC 9113 8.7): it may be retried elsewhere.
+   */
+  refused?: 'goaway' | 'stream';
 }
 
 export interface ConnectionOptions {
@@ -57,6 +60,8 @@ export interface ConnectionOptions {
   maxHeaderListSize?: number;
   /** The window we grant each stream and the connection. */
   receiveWindow?: number;
+  /** Each time the last open stream ends. */
+  onIdle?: () => void;
 }
 
 export interface ClientStream {
@@ -150,6 +155,11 @@ export class Http2Connection {
     return !this.closed && this.goawayLastStream === undefined && this.nextStreamId <= MAX_WINDOW;
   }
 
+  /** Usable, and below the peer's SETTINGS_MAX_CONCURRENT_STREAMS: a request may start here. */
+  get hasRoom(): boolean {
+    return this.usable && this.streams.size < this.peerMaxStreams;
+  }
+
   /** Why the connection ended or is ending (GOAWAY, an error), when not by our own close. */
   get reason(): string | undefined {
     return this.closedReason;
@@ -237,7 +247,8 @@ export class Http2Connection {
     this.socket.unref();
     this.stopKeepalive();
     // After a graceful GOAWAY the connection ends with its last stream.
-    if (this.goawayLastStream !== undefined) this.destroy();
+    if (this.goawayLastStream !== undefined) return this.destroy();
+    this.options.onIdle?.();
   }
 
   private receive(chunk: Buffer): void {
@@ -384,7 +395,10 @@ export class Http2Connection {
 
   private onReset(f: Frame): void {
     const s = this.stream(f);
-    if (s) this.finish(s, { rstCode: f.payload.readUInt32BE(0) });
+    if (!s) return;
+    const rstCode = f.payload.readUInt32BE(0);
+    // A stream over the peer's MAX_CONCURRENT_STREAMS (one sent before its SETTINGS arrived) ends so.
+    this.finish(s, rstCode === ErrorCode.REFUSED_STREAM && s.blocks === 0 ? { rstCode, refused: 'stream' } : { rstCode });
   }
 
   private onSettings(f: Frame): void {
@@ -452,7 +466,7 @@ export class Http2Connection {
     const debug = printable(f.payload.subarray(8));
     this.goawayLastStream = Math.min(last, this.goawayLastStream ?? last);
     this.closedReason ??= `the agent ended the connection (GOAWAY ${errorName(code)}${debug ? `: ${debug}` : ''})`;
-    const refused: StreamEnd = { error: this.closedReason, connectionError: true, refused: true };
+    const refused: StreamEnd = { error: this.closedReason, connectionError: true, refused: 'goaway' };
     for (const s of [...this.streams.values()]) if (s.id > this.goawayLastStream) this.finish(s, refused);
     if (code !== ErrorCode.NO_ERROR || this.streams.size === 0) this.destroy();
   }

@@ -406,3 +406,71 @@ describe('flow control and frame sizes against node:http2 (a real peer)', () => 
     assert.equal(peer.connections, 1);
   });
 });
+
+/**
+ * An agent whose SETTINGS_MAX_CONCURRENT_STREAMS is below what the helper keeps open (the X.509
+ * and JWT bundle watches never end, JWT-SVID fetches come and go). Before: a call over the limit
+ * failed at once ("allows no more than 1 concurrent streams", or REFUSED_STREAM when it went out
+ * before the SETTINGS), and a JWT fetch behind two watches could never succeed.
+ */
+describe('an agent allowing fewer concurrent streams than the helper opens', () => {
+  /** Two watches that stay open, then a call that ends: every one gets its answer. */
+  async function watchesAndFetch(address: EndpointAddress, startTogether: boolean): Promise<void> {
+    const ch = channel(address);
+    const stop = new AbortController();
+    const watches = [1, 2].map(() => {
+      const got: Buffer[] = [];
+      const done = ch
+        .call('/SpiffeWorkloadAPI/FetchX509SVID', Buffer.alloc(0), { metadata: {}, signal: stop.signal, onMessage: (m) => got.push(m) })
+        .catch((e: unknown) => e);
+      return { got, done };
+    });
+    if (!startTogether) await waitFor('both watches answered', () => watches.every((w) => w.got.length > 0));
+    const fetched = await call(ch, { metadata: { 'x-ends': 'yes' } });
+    assert.equal(fetched.error, undefined, fetched.error?.message);
+    assert.deepEqual(fetched.messages.map(String), ['answer']);
+    await waitFor('both watches answered', () => watches.every((w) => w.got.length > 0));
+    stop.abort();
+    for (const w of watches) assert.equal(((await w.done) as GrpcError).code, Status.CANCELLED);
+  }
+
+  for (const limit of [1, 2]) {
+    for (const startTogether of [true, false]) {
+      test(`MAX_CONCURRENT_STREAMS ${limit} (node:http2), calls started ${startTogether ? 'together, before its SETTINGS' : 'one after another'}: each call is answered`, async () => {
+        const { address } = await h2Server({ maxConcurrentStreams: limit }, (s, headers) => {
+          s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: headers['x-ends'] === 'yes' });
+          if (headers['x-ends'] !== 'yes') return void s.write(frame(Buffer.from('watch')));
+          s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
+          s.end(frame(Buffer.from('answer')));
+        });
+        await watchesAndFetch(address, startTogether);
+      });
+    }
+  }
+
+  test('a connection opened for the stream limit is closed once its call ends; the first one stays', async () => {
+    // Connection 0 holds a watch that never ends; calls on any later connection are answered and end.
+    const peer = await rawPeer(
+      dir,
+      (f, send, connection) => {
+        if (f.type !== FrameType.HEADERS) return;
+        send(FrameType.HEADERS, END_HEADERS, f.stream, responseHeaders);
+        send(FrameType.DATA, 0, f.stream, frame(Buffer.from(`connection ${connection}`)));
+        if (connection > 0) send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, f.stream, okTrailers);
+      },
+      [[Setting.MAX_CONCURRENT_STREAMS, 1]],
+    );
+    const ch = channel(peer.address);
+    const stop = new AbortController();
+    const got: Buffer[] = [];
+    const watch = ch.call('/SpiffeWorkloadAPI/FetchX509SVID', Buffer.alloc(0), { metadata: {}, signal: stop.signal, onMessage: (m) => got.push(m) }).catch(() => undefined);
+    await waitFor('the watch answered', () => got.length > 0);
+    for (const n of [1, 2]) {
+      const fetched = await call(ch);
+      assert.equal(fetched.error, undefined, fetched.error?.message);
+      assert.deepEqual(fetched.messages.map(String), [`connection ${n}`], 'each fetch on a new connection: the idle one before it was closed');
+    }
+    stop.abort();
+    await watch;
+  });
+});
