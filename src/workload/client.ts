@@ -5,7 +5,7 @@
  * into SPIFFE values, so that RPC names and protobuf types stay in this folder.
  */
 import { Backoff, type BackoffOptions } from '../backoff.js';
-import { describeError, HelperError } from '../errors.js';
+import { describeError, type ErrorCode, HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../timer.js';
 import type { EndpointAddress } from './address.js';
@@ -15,6 +15,9 @@ import { decode, encode, methodPath, Rpcs, type RequestOf, type ResponseOf, type
 /** Every Workload API call must carry this header; agents refuse calls without it. */
 export const SECURITY_HEADER = 'workload.spiffe.io';
 const METADATA = { [SECURITY_HEADER]: 'true' };
+
+/** The error code of an update refused on each stream: what the refused-updates metric counts. */
+const REFUSAL_CODE = { FetchX509SVID: 'x509svid', FetchX509Bundles: 'x509bundle', FetchJWTBundles: 'jwtbundle' } as const satisfies Record<StreamRpc, ErrorCode>;
 
 /** Codes that retrying cannot fix: our request is wrong, or the agent does not speak the API. */
 const FATAL = new Set<number>([Status.INVALID_ARGUMENT, Status.UNIMPLEMENTED]);
@@ -48,6 +51,7 @@ export interface WatchOptions<R extends StreamRpc> {
 export class WorkloadClient {
   private readonly channel: Channel;
   private readonly unaryTimeoutMs: number;
+  private readonly maxReceiveBytes: number;
   private readonly log: Logger;
   private readonly address: EndpointAddress;
   private readonly backoffOptions: BackoffOptions | undefined;
@@ -67,9 +71,10 @@ export class WorkloadClient {
     this.onRefused = options.onRefused;
     this.onAnswer = options.onAnswer;
     this.unaryTimeoutMs = options.unaryTimeoutMs ?? 30_000;
+    this.maxReceiveBytes = options.maxReceiveBytes ?? 32 * 1024 * 1024;
     this.channel = new Channel({
       address: options.address,
-      maxReceiveBytes: options.maxReceiveBytes ?? 32 * 1024 * 1024,
+      maxReceiveBytes: this.maxReceiveBytes,
       // Not more often than every 5 min: gRPC-Go servers (SPIRE) answer more frequent PINGs
       // on a quiet stream with GOAWAY too_many_pings.
       keepaliveMs: options.keepaliveMs ?? 5 * 60_000,
@@ -150,6 +155,11 @@ export class WorkloadClient {
     // Messages are complete states: while one is being handled only the newest waiting one matters.
     let pending: ResponseOf<R> | undefined;
     let busy: Promise<void> | undefined;
+    const refuse = (e: unknown): void => {
+      this.lastError = e instanceof HelperError ? e : new HelperError('internal', describeError(e), { cause: e });
+      this.log.error('rejected update from the workload api; keeping the last good state', { rpc: options.rpc, reason: this.lastError.reason, error: describeError(e) });
+      this.onRefused?.(options.rpc, this.lastError);
+    };
     const drain = async (): Promise<void> => {
       while (pending !== undefined) {
         const msg = pending;
@@ -157,9 +167,7 @@ export class WorkloadClient {
         try {
           await options.onMessage(msg);
         } catch (e) {
-          this.lastError = e instanceof HelperError ? e : new HelperError('internal', describeError(e), { cause: e });
-          this.log.error('rejected update from the workload api; keeping the last good state', { rpc: options.rpc, reason: this.lastError.reason, error: describeError(e) });
-          this.onRefused?.(options.rpc, this.lastError);
+          refuse(e);
         }
       }
       busy = undefined;
@@ -175,6 +183,16 @@ export class WorkloadClient {
         this.onAnswer?.(options.rpc);
         pending = msg;
         busy ??= drain();
+      },
+      // Refused like an update that fails validation, and the stream goes on (it was an error
+      // that ended the stream: the same state came back after each reconnection, uncounted).
+      // Refused at once, not queued: a state waiting to be handled stays the last good one.
+      onOversized: (length) => {
+        onData();
+        this.answered.add(options.rpc);
+        this.onAnswer?.(options.rpc);
+        const code = REFUSAL_CODE[options.rpc];
+        refuse(new HelperError(code, `${code}: the agent sent a message of ${length} bytes, more than the limit of ${this.maxReceiveBytes} bytes`, { reason: 'too_large' }));
       },
     });
     const ended = call.then(

@@ -68,6 +68,12 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Each message, whole, in order. A throw ends the call with INTERNAL and the thrown message. */
   onMessage(message: Buffer): void;
+  /**
+   * With it, a message over `maxReceiveBytes` is reported here (with its length) in its place
+   * and skipped: its bytes are read and dropped, never kept, and the call goes on. Without it,
+   * the call ends RESOURCE_EXHAUSTED as soon as the length prefix arrives.
+   */
+  onOversized?(length: number): void;
 }
 
 const HEADER_BYTES = 5;
@@ -128,7 +134,7 @@ export class Channel {
       let streamRefusals = 0;
       const start = (): void => {
         try {
-          attempt = new Attempt(this.connection(), fields, body, this.options.maxReceiveBytes, o.onMessage, fail, (end) => {
+          attempt = new Attempt(this.connection(), fields, body, new Deframer(this.options.maxReceiveBytes, o.onOversized !== undefined), o, fail, (end) => {
             const retry = end.refused === 'goaway' ? !goawayRetried : end.refused === 'stream' && streamRefusals < MAX_STREAM_REFUSALS;
             if (retry && !end.answered && !settled && !this.closed) {
               if (end.refused === 'goaway') goawayRetried = true;
@@ -183,7 +189,6 @@ export class Channel {
 /** One stream of a call: the response it reads, and how it ended. */
 class Attempt {
   private readonly stream: ClientStream;
-  private readonly deframer: Deframer;
   private headers: Headers | undefined;
   private trailers: Headers | undefined;
 
@@ -191,12 +196,11 @@ class Attempt {
     private readonly conn: Http2Connection,
     fields: HeaderField[],
     body: Buffer,
-    maxReceiveBytes: number,
-    onMessage: (message: Buffer) => void,
+    private readonly deframer: Deframer,
+    receiver: Pick<CallOptions, 'onMessage' | 'onOversized'>,
     fail: (err: GrpcError) => void,
     onEnd: (end: { error: GrpcError | undefined; refused: StreamEnd['refused']; answered: boolean }) => void,
   ) {
-    this.deframer = new Deframer(maxReceiveBytes);
     this.stream = conn.request(fields, body, {
       onHeaders: (h) => {
         if (this.headers) return void (this.trailers = h);
@@ -206,7 +210,10 @@ class Attempt {
       },
       onData: (chunk) => {
         try {
-          for (const message of this.deframer.push(chunk)) onMessage(message);
+          for (const m of this.deframer.push(chunk)) {
+            if (Buffer.isBuffer(m)) receiver.onMessage(m);
+            else receiver.onOversized?.(m.oversized);
+          }
         } catch (e) {
           fail(e instanceof GrpcError ? e : new GrpcError(Status.INTERNAL, (e as Error).message));
         }
@@ -255,16 +262,25 @@ export class Deframer {
   private bodyLength = -1;
   private bodyFill = 0;
   private parts: Buffer[] = [];
+  /** The message being read is over the limit: its bytes are dropped. */
+  private skipping = false;
 
-  constructor(private readonly maxBytes: number) {}
+  /**
+   * @param skipOversized a message over the limit is dropped and stands as `{ oversized: length }`
+   * among the messages (see CallOptions.onOversized); otherwise its length prefix throws.
+   */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly skipOversized = false,
+  ) {}
 
   /** Inside a message or its prefix: the stream must not end here. */
   get partial(): boolean {
     return this.headerFill > 0 || this.bodyLength >= 0;
   }
 
-  push(chunk: Buffer): Buffer[] {
-    const out: Buffer[] = [];
+  push(chunk: Buffer): (Buffer | { oversized: number })[] {
+    const out: (Buffer | { oversized: number })[] = [];
     let pos = 0;
     while (pos < chunk.length) {
       if (this.bodyLength < 0) {
@@ -276,13 +292,15 @@ export class Deframer {
         this.headerFill = 0;
         this.bodyLength = this.messageLength();
         this.bodyFill = 0;
+        this.skipping = this.bodyLength > this.maxBytes;
+        if (this.skipping) out.push({ oversized: this.bodyLength });
       }
       const n = Math.min(this.bodyLength - this.bodyFill, chunk.length - pos);
-      if (n > 0) this.parts.push(chunk.subarray(pos, pos + n));
+      if (n > 0 && !this.skipping) this.parts.push(chunk.subarray(pos, pos + n));
       pos += n;
       this.bodyFill += n;
       if (this.bodyFill === this.bodyLength) {
-        out.push(this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.bodyLength));
+        if (!this.skipping) out.push(this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.bodyLength));
         this.parts = [];
         this.bodyLength = -1;
       }
@@ -295,7 +313,7 @@ export class Deframer {
     if (flag === 1) throw new GrpcError(Status.INTERNAL, 'the agent sent a compressed message; this client asks for none and decompresses none');
     if (flag !== 0) throw new GrpcError(Status.INTERNAL, `invalid message flag ${flag} (0: plain, 1: compressed)`);
     const length = this.header.readUInt32BE(1);
-    if (length > this.maxBytes) {
+    if (length > this.maxBytes && !this.skipOversized) {
       throw new GrpcError(Status.RESOURCE_EXHAUSTED, `the agent sent a message of ${length} bytes, more than the limit of ${this.maxBytes} bytes`);
     }
     return length;

@@ -390,6 +390,34 @@ describe('agent faults', { concurrency: 3 }, () => {
     await waitFor('/ready back to 200', async () => (await httpStatus(`${url}/ready`)) === 200, 5000);
   });
 
+  test('a message over the 32 MiB limit: a refused update (too_large, counted in /metrics), the stream goes on, files kept; the next rotation lands', async () => {
+    const s = scope('shz-');
+    const dir = s.dir;
+    const agent = await agentAt(s, join(dir, 'agent.sock'));
+    const port = await freePort();
+    const h = startHelper(s, agent.address, `${healthConf(port)}metrics_enabled = true\n`);
+    await waitSerial(h, dir, currentSerial(agent));
+    const before = snapshot(certsOf(dir));
+    const m = h.mark();
+    // The current state plus 33 MiB of CRL bytes (a field the helper does not use): it becomes
+    // the agent's state, so a helper that reconnected would be sent it again.
+    agent.pushX509({ ...agent.current()!, crl: [Buffer.alloc(33 * 1024 * 1024, 0x30)] });
+    counts.faults++;
+    const refused = await h.waitFor('the refusal', m, isRejected);
+    assert.equal(refused.reason, 'too_large');
+    assert.match(String(refused.error), /x509svid: the agent sent a message of \d+ bytes, more than the limit of 33554432 bytes/);
+    const metrics = await waitFor('the refusal counted', async () => {
+      const t = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return /^spiffe_helper_refused_updates_total\{reason="too_large"\} 1$/m.test(t) ? t : undefined;
+    });
+    assert.ok(metrics);
+    unchanged(before, certsOf(dir), 'after the oversized message');
+    await agent.rotate();
+    await waitSerial(h, dir, currentSerial(agent));
+    assert.equal(h.lines(m).filter(isRetry).length, 0, 'the stream was never interrupted');
+    assert.equal(h.lines(m).filter(isRejected).length, 1);
+  });
+
   test('streams that end cleanly without a message: reconnects with growing backoff, files kept', async () => {
     const { s, dir, sock, a1, h } = await runningScene('she-');
     const before = snapshot(certsOf(dir));
