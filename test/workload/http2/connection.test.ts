@@ -155,6 +155,17 @@ const hostile: HostileCase[] = [
     goaway: ErrorCode.ENHANCE_YOUR_CALM,
   },
   {
+    name: 'a frame of an unknown type inside a header block (RFC 9113 6.10: only CONTINUATION may follow)',
+    reply: (send, id) => {
+      send(FrameType.HEADERS, 0, id, responseHeaders);
+      send(0xfa, 0, id, Buffer.alloc(1));
+      send(FrameType.CONTINUATION, END_HEADERS, id, Buffer.alloc(0));
+    },
+    code: Status.UNAVAILABLE,
+    details: /PROTOCOL_ERROR: type 250 frame inside the header block of stream 1/,
+    goaway: ErrorCode.PROTOCOL_ERROR,
+  },
+  {
     name: 'HPACK index past the tables',
     reply: (send, id) => send(FrameType.HEADERS, END_HEADERS, id, Buffer.from([0x88, 0xff, 0x00])),
     code: Status.UNAVAILABLE,
@@ -234,6 +245,69 @@ describe('hostile peers: the call ends with a clear status, the peer is told why
         await waitFor('the client RST_STREAM', () => told(FrameType.RST_STREAM) !== undefined);
         assert.equal(told(FrameType.RST_STREAM)!.payload.readUInt32BE(0), c.rst);
       }
+    });
+  }
+});
+
+/** What a peer may send that carries nothing for the call: the call ends OK with its message. */
+const tolerated: { name: string; reply: (send: Send, id: number) => void }[] = [
+  {
+    name: 'unknown frame types, on the connection and on the stream, before, between and after the responses (RFC 9113 5.5)',
+    reply: (send, id) => {
+      send(0xfa, 0xff, 0, Buffer.alloc(100));
+      send(0xfb, 0, id, Buffer.alloc(10));
+      send(FrameType.HEADERS, END_HEADERS, id, responseHeaders);
+      send(0xfc, 0, id, Buffer.alloc(3));
+      send(FrameType.DATA, 0, id, frame(Buffer.from('fine')));
+      send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, id, okTrailers);
+    },
+  },
+  {
+    name: 'PRIORITY frames, and HEADERS with priority fields and padding',
+    reply: (send, id) => {
+      send(FrameType.PRIORITY, 0, id, Buffer.from([0, 0, 0, 0, 16]));
+      send(FrameType.HEADERS, END_HEADERS | Flag.PADDED | Flag.PRIORITY, id, Buffer.concat([Buffer.from([3, 0, 0, 0, 0, 16]), responseHeaders, Buffer.alloc(3)]));
+      send(FrameType.DATA, Flag.PADDED, id, Buffer.concat([Buffer.from([200]), frame(Buffer.from('fine')), Buffer.alloc(200)]));
+      send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, id, okTrailers);
+    },
+  },
+  {
+    name: 'a message in 1-byte DATA frames among 5,000 empty ones',
+    reply: (send, id) => {
+      send(FrameType.HEADERS, END_HEADERS, id, responseHeaders);
+      for (const b of frame(Buffer.from('fine'))) {
+        send(FrameType.DATA, 0, id, Buffer.from([b]));
+        for (let i = 0; i < 500; i++) send(FrameType.DATA, 0, id, Buffer.alloc(0));
+      }
+      send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, id, okTrailers);
+    },
+  },
+  {
+    name: 'DATA, WINDOW_UPDATE and RST_STREAM on the stream after it ended',
+    reply: (send, id) => {
+      send(FrameType.HEADERS, END_HEADERS, id, responseHeaders);
+      send(FrameType.DATA, 0, id, frame(Buffer.from('fine')));
+      send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, id, okTrailers);
+      send(FrameType.DATA, 0, id, Buffer.alloc(10));
+      send(FrameType.WINDOW_UPDATE, 0, id, u32(1));
+      send(FrameType.RST_STREAM, 0, id, u32(ErrorCode.STREAM_CLOSED));
+    },
+  },
+];
+
+describe('tolerated: the call ends OK', () => {
+  for (const c of tolerated) {
+    test(c.name, async () => {
+      const peer = await rawPeer(dir, (f, send) => {
+        if (f.type === FrameType.HEADERS) c.reply(send, f.stream);
+      });
+      const ch = channel(peer.address);
+      const got = await call(ch);
+      assert.equal(got.error, undefined, got.error?.message);
+      assert.deepEqual(got.messages.map(String), ['fine']);
+      // The connection is still good for the next call.
+      assert.equal((await call(ch)).error, undefined);
+      assert.equal(peer.connections, 1);
     });
   }
 });
