@@ -121,6 +121,8 @@ export class Http2Connection {
   private goawayLastStream: number | undefined;
   private closedReason: string | undefined;
   private closed = false;
+  /** The agent's first bytes, until they show the SETTINGS frame its preface must start with. */
+  private preface: Buffer | undefined = Buffer.alloc(0);
 
   /** @param onClose once, when the connection is gone; `reason` unless we closed it ourselves. */
   constructor(
@@ -253,6 +255,7 @@ export class Http2Connection {
 
   private receive(chunk: Buffer): void {
     try {
+      if (this.preface) this.checkPreface(chunk);
       for (const f of this.parser.push(chunk)) {
         if (this.closed) return;
         this.handle(f);
@@ -261,6 +264,23 @@ export class Http2Connection {
       if (!(e instanceof Http2Error)) throw e;
       this.connectionError(e);
     }
+  }
+
+  /**
+   * RFC 9113 3.4: the server's preface is a SETTINGS frame (not an ACK). Checked on the first 5
+   * bytes, before any frame is whole: an HTTP/1 server, a TLS alert or an SSH banner otherwise
+   * reads as a frame of megabytes (FRAME_SIZE_ERROR) or as a partial frame waited on for ever.
+   */
+  private checkPreface(chunk: Buffer): void {
+    const head = Buffer.concat([this.preface!, chunk.subarray(0, 64)]);
+    if (head.length < 5) return void (this.preface = head);
+    this.preface = undefined;
+    if (head[3] === FrameType.SETTINGS && !(head[4]! & Flag.ACK)) return;
+    const first = head.subarray(0, 24);
+    throw new Http2Error(
+      ErrorCode.PROTOCOL_ERROR,
+      `the agent does not speak HTTP/2: its first bytes, ${first.toString('hex').replace(/(..)(?!$)/g, '$1 ')} ("${printable(first)}"), are not the SETTINGS frame an HTTP/2 server starts with`,
+    );
   }
 
   private connectionError(e: Http2Error): void {

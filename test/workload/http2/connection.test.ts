@@ -249,6 +249,43 @@ describe('hostile peers: the call ends with a clear status, the peer is told why
   }
 });
 
+/**
+ * Peers that do not speak HTTP/2 (agent_address pointing at the wrong socket or port). Before:
+ * a frame of megabytes (FRAME_SIZE_ERROR "type 80 frame of 4740180 bytes") for text, and for a
+ * TLS alert on a connection left open, a partial frame waited on until the deadline.
+ */
+const notHttp2: [name: string, bytes: Buffer, shown: string][] = [
+  ['an HTTP/1.1 server', Buffer.from('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'), '"HTTP/1.1 400 Bad Request"'],
+  ['a TLS server (an alert, the connection left open)', Buffer.from([0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46]), '15 03 01 00 02 02 46'],
+  ['an SSH server', Buffer.from('SSH-2.0-OpenSSH_9.6\r\n'), '"SSH-2.0-OpenSSH_9.6??"'],
+  ['an HTTP/2 server starting with PING instead of SETTINGS', Buffer.concat([frameHeader(8, FrameType.PING, 0, 0), Buffer.alloc(8)]), '00 00 08 06 00'],
+  ['an HTTP/2 server starting with a SETTINGS ACK', frameHeader(0, FrameType.SETTINGS, Flag.ACK, 0), '00 00 00 04 01'],
+];
+
+describe('a peer that does not start with the HTTP/2 server preface: UNAVAILABLE at its first bytes, showing them', () => {
+  for (const [name, bytes, shown] of notHttp2) {
+    test(name, async () => {
+      const socketPath = join(dir, `not-h2-${notHttp2.findIndex(([n]) => n === name)}.sock`);
+      const held: Socket[] = [];
+      const server = createNetServer((c) => {
+        held.push(c);
+        c.on('data', () => undefined);
+        c.write(bytes);
+      });
+      server.listen(socketPath);
+      await once(server, 'listening');
+      after(() => {
+        held.forEach((c) => c.destroy());
+        server.close();
+      });
+      const got = await call(channel({ kind: 'unix', socketPath, target: `unix://${socketPath}` }));
+      assert.equal(got.error?.code, Status.UNAVAILABLE, got.error?.message);
+      assert.match(got.error!.details, /^HTTP\/2 PROTOCOL_ERROR: the agent does not speak HTTP\/2: its first bytes, .* are not the SETTINGS frame an HTTP\/2 server starts with$/);
+      assert.ok(got.error!.details.includes(shown), got.error!.details);
+    });
+  }
+});
+
 /** What a peer may send that carries nothing for the call: the call ends OK with its message. */
 const tolerated: { name: string; reply: (send: Send, id: number) => void }[] = [
   {
