@@ -16,8 +16,14 @@ import { decode, encode, methodPath, Rpcs, type RequestOf, type ResponseOf, type
 export const SECURITY_HEADER = 'workload.spiffe.io';
 const METADATA = { [SECURITY_HEADER]: 'true' };
 
-/** The error code of an update refused on each stream: what the refused-updates metric counts. */
-const REFUSAL_CODE = { FetchX509SVID: 'x509svid', FetchX509Bundles: 'x509bundle', FetchJWTBundles: 'jwtbundle' } as const satisfies Record<StreamRpc, ErrorCode>;
+/** The error code of an update refused on each RPC: what the refused-updates metric counts. */
+const REFUSAL_CODE = {
+  FetchX509SVID: 'x509svid',
+  FetchX509Bundles: 'x509bundle',
+  FetchJWTBundles: 'jwtbundle',
+  FetchJWTSVID: 'jwtsvid',
+  ValidateJWTSVID: 'jwtsvid',
+} as const satisfies Record<RpcName, ErrorCode>;
 
 /** Codes that retrying cannot fix: our request is wrong, or the agent does not speak the API. */
 const FATAL = new Set<number>([Status.INVALID_ARGUMENT, Status.UNIMPLEMENTED]);
@@ -107,7 +113,11 @@ export class WorkloadClient {
     }
   }
 
-  /** A unary call, retried like a stream until it succeeds, the signal aborts, or it fails fatally. */
+  /**
+   * A unary call, retried like a stream until it succeeds, the signal aborts, or it fails
+   * fatally. An answer over the size limit is not retried here: it is a refused update (reason
+   * `too_large`), which the caller handles like an answer that fails validation.
+   */
   async unary<R extends UnaryRpc>(rpc: R, request: RequestOf<R>, signal: AbortSignal): Promise<ResponseOf<R>> {
     const backoff = new Backoff(this.backoffOptions);
     for (;;) {
@@ -116,6 +126,7 @@ export class WorkloadClient {
         return await this.unaryOnce(rpc, request, signal);
       } catch (e) {
         if (signal.aborted) throw signal.reason;
+        if (e instanceof GrpcError && e.oversized !== undefined) throw this.tooLarge(rpc, e.oversized);
         const err = this.classify(rpc, e as GrpcError);
         if (FATAL.has((e as GrpcError).code)) throw err;
         this.lastError = err;
@@ -191,8 +202,7 @@ export class WorkloadClient {
         onData();
         this.answered.add(options.rpc);
         this.onAnswer?.(options.rpc);
-        const code = REFUSAL_CODE[options.rpc];
-        refuse(new HelperError(code, `${code}: the agent sent a message of ${length} bytes, more than the limit of ${this.maxReceiveBytes} bytes`, { reason: 'too_large' }));
+        refuse(this.tooLarge(options.rpc, length));
       },
     });
     const ended = call.then(
@@ -203,6 +213,11 @@ export class WorkloadClient {
       await busy;
       return err;
     });
+  }
+
+  private tooLarge(rpc: RpcName, length: number): HelperError {
+    const code = REFUSAL_CODE[rpc];
+    return new HelperError(code, `${code}: the agent sent a message of ${length} bytes, more than the limit of ${this.maxReceiveBytes} bytes`, { reason: 'too_large' });
   }
 
   /** Turns a gRPC status into an error a person can act on. */

@@ -45,6 +45,8 @@ export class GrpcError extends Error {
   constructor(
     readonly code: number,
     readonly details: string,
+    /** The length prefix of the message that was over the limit, when that ended the call. */
+    readonly oversized?: number,
   ) {
     super(`${statusName(code)}: ${details}`);
   }
@@ -314,7 +316,7 @@ export class Deframer {
     if (flag !== 0) throw new GrpcError(Status.INTERNAL, `invalid message flag ${flag} (0: plain, 1: compressed)`);
     const length = this.header.readUInt32BE(1);
     if (length > this.maxBytes && !this.skipOversized) {
-      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `the agent sent a message of ${length} bytes, more than the limit of ${this.maxBytes} bytes`);
+      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `the agent sent a message of ${length} bytes, more than the limit of ${this.maxBytes} bytes`, length);
     }
     return length;
   }

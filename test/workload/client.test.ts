@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import type { ServerHttp2Stream } from 'node:http2';
 import { describe, test } from 'node:test';
+import { HelperError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { WorkloadClient } from '../../src/workload/client.js';
 import { frame } from '../../src/workload/grpc.js';
@@ -88,6 +89,24 @@ describe('WorkloadClient', () => {
     // Messages are complete states: "before" may be superseded by "after" while it waits.
     assert.equal(got.at(-1), 'spiffe://td/after');
     assert.deepEqual(retries, [], 'the stream was not ended');
+    assert.equal(server.requests.length, 1);
+  });
+
+  test('unary: an answer over the size limit is a refused JWT-SVID (jwtsvid, too_large) for the caller, not retried here', async () => {
+    const ac = new AbortController();
+    const retries: string[] = [];
+    const server = await rawGrpcServer(dir, (s, n) => {
+      // Before: retried here without end; the second call stops the test.
+      if (n > 0) ac.abort();
+      answer(s, [Buffer.alloc(300, 0x0a)]);
+    });
+    const c = new WorkloadClient({ address: server.address, log: silentLogger, maxReceiveBytes: 200, backoff: { initialMs: 10, maxMs: 20 }, onRetry: (rpc) => retries.push(rpc) });
+    await assert.rejects(
+      c.unary('FetchJWTSVID', { audience: ['a'], spiffe_id: '' }, ac.signal),
+      (e: unknown) => e instanceof HelperError && e.code === 'jwtsvid' && e.reason === 'too_large' && e.message === 'jwtsvid: the agent sent a message of 300 bytes, more than the limit of 200 bytes',
+    );
+    c.close();
+    assert.deepEqual(retries, []);
     assert.equal(server.requests.length, 1);
   });
 
