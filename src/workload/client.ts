@@ -4,6 +4,7 @@
  * the RPC table of proto.ts; the helper calls it through api.ts, which turns its messages
  * into SPIFFE values, so that RPC names and protobuf types stay in this folder.
  */
+import { statSync } from 'node:fs';
 import { Backoff, type BackoffOptions } from '../backoff.js';
 import { describeError, type ErrorCode, HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -15,6 +16,21 @@ import { decode, encode, methodPath, Rpcs, type RequestOf, type ResponseOf, type
 /** Every Workload API call must carry this header; agents refuse calls without it. */
 export const SECURITY_HEADER = 'workload.spiffe.io';
 const METADATA = { [SECURITY_HEADER]: 'true' };
+
+/**
+ * Why a connection to a unix address was refused when what is there is not a socket at all
+ * (connect() says ECONNREFUSED for a directory or a regular file, as for a dead agent's socket).
+ */
+function notASocket(a: EndpointAddress): string | undefined {
+  if (a.kind !== 'unix') return undefined;
+  try {
+    const st = statSync(a.socketPath);
+    if (st.isSocket()) return undefined;
+    return `${a.socketPath} is ${st.isDirectory() ? 'a directory' : st.isFile() ? 'a regular file' : 'not a socket'}, not the agent's socket`;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The error code of an update refused on each RPC: what the refused-updates metric counts. */
 const REFUSAL_CODE = {
@@ -229,7 +245,7 @@ export class WorkloadClient {
     switch (err.code) {
       case Status.UNAVAILABLE:
         if (/ENOENT/.test(details)) return new HelperError('unavailable', `${rpc}: no agent at ${where} (socket file not found)`);
-        if (/ECONNREFUSED/.test(details)) return new HelperError('unavailable', `${rpc}: no agent is listening at ${where}`);
+        if (/ECONNREFUSED/.test(details)) return new HelperError('unavailable', `${rpc}: ${notASocket(this.address) ?? `no agent is listening at ${where}`}`);
         if (/EACCES/.test(details)) return new HelperError('unavailable', `${rpc}: permission denied opening ${where}`);
         return new HelperError('unavailable', `${rpc}: agent at ${where} unavailable: ${details}`);
       case Status.PERMISSION_DENIED:

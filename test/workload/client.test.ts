@@ -4,7 +4,9 @@
  * cardinality, statuses that end a watch and statuses that are retried).
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import type { ServerHttp2Stream } from 'node:http2';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { HelperError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
@@ -109,6 +111,28 @@ describe('WorkloadClient', () => {
     assert.deepEqual(retries, []);
     assert.equal(server.requests.length, 1);
   });
+
+  // connect() answers ECONNREFUSED for these as for a dead agent's socket: "no agent is listening" sent people looking for an agent.
+  for (const [name, make, said] of [
+    ['a directory', (p: string) => mkdirSync(p), 'is a directory, not the agent\'s socket'],
+    ['a regular file', (p: string) => writeFileSync(p, ''), 'is a regular file, not the agent\'s socket'],
+  ] as const) {
+    test(`the address names ${name}: the error says so`, async () => {
+      const socketPath = join(dir, `not-a-socket-${name.replace(/ /g, '-')}`);
+      make(socketPath);
+      const ac = new AbortController();
+      const reasons: string[] = [];
+      const c = new WorkloadClient({
+        address: { kind: 'unix', socketPath, target: `unix://${socketPath}` },
+        log: silentLogger,
+        backoff: { initialMs: 10, maxMs: 20 },
+        onRetry: (_rpc, e) => void (reasons.push(e.message), ac.abort()),
+      });
+      await c.watch({ rpc: 'FetchX509SVID', signal: ac.signal, onMessage: () => undefined });
+      c.close();
+      assert.deepEqual(reasons, [`FetchX509SVID: ${socketPath} ${said}`]);
+    });
+  }
 
   for (const [name, code] of [
     ['UNIMPLEMENTED', '12'],
