@@ -25,8 +25,8 @@ export function parseEndpointAddress(input: string): EndpointAddress {
   };
   // Both would otherwise end up in the socket path, invisible in logs, and the agent never found.
   if (input.trim() !== input) fail('it has whitespace around it (a space inside a unix: path is written %20)');
-  const control = /[\x00-\x1f\x7f]/.exec(input);
-  if (control) fail(`it holds the control character ${JSON.stringify(control[0])}`);
+  const control = [...input].find((c) => c < ' ' || c === '\x7f');
+  if (control !== undefined) fail(`it holds the control character ${JSON.stringify(control)}`);
   if (input.startsWith('/')) return unix(input, fail);
   const colon = input.indexOf(':');
   if (colon <= 0) return fail('no scheme');

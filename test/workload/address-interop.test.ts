@@ -103,7 +103,9 @@ test(`go-spiffe agrees on ${probes.length - Object.keys(differences).length} of 
   probes.forEach((input, i) => {
     const same = ours(input) === theirs[i];
     if (same === (differences[input] === undefined)) return;
-    disagree.push(`${JSON.stringify(input)}: ours ${JSON.stringify(ours(input) ?? 'refused')}, go-spiffe ${JSON.stringify(theirs[i] ?? 'refused')}${same ? ' (listed as a difference, but they agree)' : ''}`);
+    disagree.push(
+      `${JSON.stringify(input)}: ours ${JSON.stringify(ours(input) ?? 'refused')}, go-spiffe ${JSON.stringify(theirs[i] ?? 'refused')}${same ? ' (listed as a difference, but they agree)' : ''}`,
+    );
   });
   assert.deepEqual(disagree, []);
 });

@@ -125,5 +125,8 @@ for (const [name, input, message] of refused) {
 }
 
 test('an invalid SPIRE_AGENT_ADDRESS names the variable (it named only agent_address)', () => {
-  assert.throws(() => agentAddress(undefined, { SPIRE_AGENT_ADDRESS: 'unix:relative.sock' }), (e) => isHelperError(e, 'address') && /^SPIRE_AGENT_ADDRESS: .*must be absolute/.test(e.message));
+  assert.throws(
+    () => agentAddress(undefined, { SPIRE_AGENT_ADDRESS: 'unix:relative.sock' }),
+    (e) => isHelperError(e, 'address') && /^SPIRE_AGENT_ADDRESS: .*must be absolute/.test(e.message),
+  );
 });

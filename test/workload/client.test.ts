@@ -114,8 +114,8 @@ describe('WorkloadClient', () => {
 
   // connect() answers ECONNREFUSED for these as for a dead agent's socket: "no agent is listening" sent people looking for an agent.
   for (const [name, make, said] of [
-    ['a directory', (p: string) => mkdirSync(p), 'is a directory, not the agent\'s socket'],
-    ['a regular file', (p: string) => writeFileSync(p, ''), 'is a regular file, not the agent\'s socket'],
+    ['a directory', (p: string) => mkdirSync(p), "is a directory, not the agent's socket"],
+    ['a regular file', (p: string) => writeFileSync(p, ''), "is a regular file, not the agent's socket"],
   ] as const) {
     test(`the address names ${name}: the error says so`, async () => {
       const socketPath = join(dir, `not-a-socket-${name.replace(/ /g, '-')}`);

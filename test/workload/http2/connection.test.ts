@@ -531,9 +531,7 @@ describe('an agent allowing fewer concurrent streams than the helper opens', () 
     const stop = new AbortController();
     const watches = [1, 2].map(() => {
       const got: Buffer[] = [];
-      const done = ch
-        .call('/SpiffeWorkloadAPI/FetchX509SVID', Buffer.alloc(0), { metadata: {}, signal: stop.signal, onMessage: (m) => got.push(m) })
-        .catch((e: unknown) => e);
+      const done = ch.call('/SpiffeWorkloadAPI/FetchX509SVID', Buffer.alloc(0), { metadata: {}, signal: stop.signal, onMessage: (m) => got.push(m) }).catch((e: unknown) => e);
       return { got, done };
     });
     if (!startTogether) await waitFor('both watches answered', () => watches.every((w) => w.got.length > 0));
