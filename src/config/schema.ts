@@ -74,7 +74,7 @@ export const TOP_LEVEL_KEYS = {
     kind: 'string',
     group: 'agent',
     go: true,
-    doc: 'Workload API endpoint: `unix:///abs/path`, `unix:/abs/path` (RFC 3986: `%20` is a space; the scheme\'s case does not matter), a bare `/abs/path` (taken literally), or `tcp://IP:port` (IPv6 in brackets). Refused with the reason: whitespace around the value, control characters, a socket path over 107 bytes (what `sun_path` holds)',
+    doc: "Workload API endpoint: `unix:///abs/path`, `unix:/abs/path` (RFC 3986: `%20` is a space; the scheme's case does not matter), a bare `/abs/path` (taken literally), or `tcp://IP:port` (IPv6 in brackets). Refused with the reason: whitespace around the value, control characters, a socket path over 107 bytes (what `sun_path` holds)",
     defaultShown: `\`$SPIFFE_ENDPOINT_SOCKET\`, else \`${DEFAULT_AGENT_ADDRESS}\``,
     goNote: 'when not set, `SPIRE_AGENT_ADDRESS` is read (deprecated) if `SPIFFE_ENDPOINT_SOCKET` is not set; both set is an error',
     example: '"/tmp/spire-agent/public/api.sock"',
