@@ -5,7 +5,6 @@
  * rules below keep that from ever matching a file it should not.
  */
 import { basename, dirname, join } from 'node:path';
-import { HelperError, type ErrorCode } from '../errors.js';
 import { fileIdentity, nameProblem, outputPath } from '../output/names.js';
 import { TrustDomain } from '../spiffe/id.js';
 import type { Config } from './config.js';
@@ -33,14 +32,27 @@ function isTrustDomainName(td: string): boolean {
 }
 
 /**
- * The file name for `trustDomain` under `pattern`. Trust domain names come from the agent: one
- * that would make a bad name (`..`, reserved `..data`-like names, too long) refuses the update.
+ * The file name for `trustDomain` under `pattern`, or why there can be none. Trust domain names
+ * come from the agent and are valid SPIFFE names, yet some make bad file names (`..`, reserved
+ * `..data`-like names, too long): such a domain gets no per-domain file. Its name is a partner's
+ * choice, and refusing the whole update would stop the workload's own rotation over it.
  */
-export function fileNameForTrustDomain(pattern: string, trustDomain: string, code: ErrorCode): string {
+export function fileNameForTrustDomain(pattern: string, trustDomain: string): { name: string } | { problem: string } {
   const name = pattern.replace('{trust_domain}', trustDomain);
   const problem = nameProblem(name);
-  if (problem === undefined) return name;
-  throw new HelperError(code, `trust domain "${trustDomain}" would be written as ${JSON.stringify(name)}, which ${problem}`, { reason: 'bad_file_name' });
+  return problem === undefined ? { name } : { problem: `trust domain "${trustDomain}" would be written as ${JSON.stringify(name)}, which ${problem}` };
+}
+
+/** The trust domains of `trustDomains` that get a per-domain file under `pattern`, with their names. */
+export function perDomainFiles(pattern: string, trustDomains: readonly string[]): { named: [string, string][]; unnamed: string[] } {
+  const named: [string, string][] = [];
+  const unnamed: string[] = [];
+  for (const td of trustDomains) {
+    const file = fileNameForTrustDomain(pattern, td);
+    if ('name' in file) named.push([td, file.name]);
+    else unnamed.push(file.problem);
+  }
+  return { named, unnamed };
 }
 
 /**

@@ -173,12 +173,6 @@ async function corpus(): Promise<Case[]> {
       build: () => ({ ...good(), federated_bundles: { 'spiffe://partner.org:8443': root.der } }),
       reject: /federated bundle key "spiffe:\/\/partner\.org:8443" is not a trust domain/,
     },
-    // A valid trust domain name that cannot become a file name (federated_bundle_file_name is set)
-    {
-      name: 'federated trust domain whose per-domain file name would be too long',
-      build: () => ({ ...good(), federated_bundles: { [`spiffe://${'a'.repeat(230)}.org`]: good().federated_bundles['spiffe://partner.org']! } }),
-      reject: /trust domain "a{230}\.org" would be written as "federated_a{230}\.org\.pem", which is longer than 217 bytes/,
-    },
     // Several SVIDs
     {
       name: 'duplicate hints, the first one invalid',

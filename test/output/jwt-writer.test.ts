@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { silentLogger } from '../../src/log.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 import { JwtWriter, type JwtOutput } from '../../src/output/jwt-writer.js';
 import { parseAndValidateJwtSvid } from '../../src/spiffe/jwtsvid.js';
 import { bundleSet, testKey, token } from '../helpers/jwt.js';
@@ -116,15 +116,18 @@ test('a write that fails leaves the old file and reports an output error naming 
   );
 });
 
-test('jwks layout: a trust domain that would make a bad file name refuses the update; nothing written or removed', async () => {
+test('jwks layout: a trust domain that would make a bad file name gets no file, said once; the other files are written', async () => {
   const dir = tempDir();
-  const w = new JwtWriter(out(dir, { jwtBundleFormat: 'jwks', jwtBundleFileName: '.{trust_domain}' }), silentLogger);
+  const lines: string[] = [];
+  const w = new JwtWriter(out(dir, { jwtBundleFormat: 'jwks', jwtBundleFileName: '.{trust_domain}' }), createLogger({ write: (l) => lines.push(l) }));
   await w.writeBundles(bundleSet({ 'example.org': [keyA] }));
-  await assert.rejects(
-    w.writeBundles(bundleSet({ 'example.org': [keyA], '.': [keyB] })),
-    (e: Error & { code?: string; reason?: string }) => e.code === 'jwtbundle' && e.reason === 'bad_file_name' && /trust domain "\." would be written as "\.\."/.test(e.message),
-  );
-  assert.deepEqual(outputsIn(dir), ['.example.org']);
+  const result = await w.writeBundles(bundleSet({ 'example.org': [keyA], '.': [keyB], 'partner.org': [keyB] }));
+  assert.equal(result.changed, true);
+  assert.deepEqual(outputsIn(dir), ['.example.org', '.partner.org']);
+  await w.writeBundles(bundleSet({ 'example.org': [keyB], '.': [keyB], 'partner.org': [keyB] }));
+  const warnings = lines.filter((l) => / WARN  no jwt bundle file/.test(l));
+  assert.equal(warnings.length, 1, 'said once, not per update');
+  assert.match(warnings[0]!, /trust domain \\?"\.\\?" would be written as \\?"\.\.\\?"/);
 });
 
 test("jwks layout: cleanup leaves files that merely share the pattern's prefix and suffix", async () => {

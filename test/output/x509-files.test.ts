@@ -4,8 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { isHelperError } from '../../src/errors.js';
-import { silentLogger } from '../../src/log.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 import { parseX509Bundle } from '../../src/spiffe/bundle.js';
 import { parseCertificate } from '../../src/spiffe/certificate.js';
 import { TrustDomain } from '../../src/spiffe/id.js';
@@ -200,8 +199,9 @@ test('an unwritable directory fails with an output error and leaves the old file
   assert.deepEqual(readdirSync(certDir), [], 'no file of the set was renamed into place, and no temporary leaked');
 });
 
-// Trust domain names come from the agent: one that would make a bad file name refuses the
-// update (a reason for the refused-updates metric), and nothing is written.
+// Trust domain names come from the agent and are valid SPIFFE names, yet some make bad file
+// names: that domain gets no per-domain file, said once, and the update (the workload's own
+// rotation) is written. Refusing it would let a partner's name stop the rotation.
 const badNames: [string, string, string, RegExp][] = [
   ['"." under ".{trust_domain}" makes ".."', '.{trust_domain}', '.', /would be written as "\.\.", which is "\.\.", not a file name/],
   ['".data" under ".{trust_domain}" makes "..data"', '.{trust_domain}', '.data', /"\.\.data", which starts with "\.\.", which is reserved/],
@@ -209,13 +209,22 @@ const badNames: [string, string, string, RegExp][] = [
 ];
 for (const layout of ['files', 'atomic_dir'] as const) {
   for (const [name, pattern, td, re] of badNames) {
-    test(`a federated trust domain that would make a bad file name refuses the update (${layout}): ${name}`, async () => {
+    test(`a federated trust domain that would make a bad file name gets no file; the update is written (${layout}): ${name}`, async () => {
       const dir = tempDir();
-      const writer = new X509Writer(out({ layout, federatedBundleFileName: pattern }), dir, silentLogger);
+      const lines: string[] = [];
+      const writer = new X509Writer(out({ layout, federatedBundleFileName: pattern }), dir, createLogger({ format: 'json', write: (l) => lines.push(l) }));
       await writer.apply((await context()).ctx);
-      const before = readdirSync(dir).sort();
-      await assert.rejects(writer.apply((await context({ federated: [td] })).ctx), (e) => isHelperError(e, 'x509bundle') && e.reason === 'bad_file_name' && re.test(e.message));
-      assert.deepEqual(readdirSync(dir).sort(), before, 'nothing written, nothing removed');
+      const before = readFileSync(join(dir, 'svid.pem'), 'utf8');
+      const update = await context({ federated: [td, 'good.org'] });
+      assert.equal(await writer.apply(update.ctx), true, 'the update is written');
+      assert.notEqual(readFileSync(join(dir, 'svid.pem'), 'utf8'), before, 'the new SVID is on disk');
+      const fed = outputsIn(dir).filter((f) => f !== 'bundle.pem' && f !== 'svid.pem' && f !== 'svid_key.pem');
+      assert.deepEqual(fed, [pattern.replace('{trust_domain}', 'good.org')], 'only the good domain has a file');
+      const warnings = () => lines.map((l) => JSON.parse(l) as { level: string; msg: string; why?: string }).filter((l) => l.level === 'warn' && /^no federated bundle file/.test(l.msg));
+      assert.equal(warnings().length, 1);
+      assert.match(warnings()[0]!.why!, re);
+      await writer.apply((await context({ federated: [td, 'good.org'] })).ctx);
+      assert.equal(warnings().length, 1, 'said once, not per update');
     });
   }
 }
