@@ -1,4 +1,5 @@
-import { statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { METRICS_PATH, type HealthConfig } from './config/config.js';
@@ -34,11 +35,52 @@ function isRefusal(e: unknown): e is HelperError {
   return e instanceof HelperError && REFUSALS.has(e.code);
 }
 
+/**
+ * A file as the helper left it. `id` changes with any replacement, truncation, write or chmod
+ * (inode, size, mtime in ns, mode); a write that kept the inode, the size and a restored mtime
+ * (`cp -p` over it) still moves ctime, which nobody can set back, and then the content is
+ * compared. A chown (or a hard link) moves ctime alone and keeps the file as written: an
+ * operator giving the key to the consumer's user is not a replacement.
+ */
+interface Seen {
+  id: string;
+  ctimeNs: bigint;
+  digest: string;
+}
+
+function see(path: string): Seen | undefined {
+  try {
+    const st = statSync(path, { bigint: true });
+    return { id: `${st.ino}:${st.size}:${st.mtimeNs}:${st.mode}`, ctimeNs: st.ctimeNs, digest: digestOf(path) };
+  } catch {
+    return undefined;
+  }
+}
+
+function digestOf(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** Whether the file at `path` is still the one `seen`; a content check only when ctime moved. */
+function unchanged(path: string, seen: Seen | undefined): boolean {
+  if (!seen) return false;
+  try {
+    const st = statSync(path, { bigint: true });
+    if (`${st.ino}:${st.size}:${st.mtimeNs}:${st.mode}` !== seen.id) return false;
+    if (st.ctimeNs === seen.ctimeNs) return true;
+    if (digestOf(path) !== seen.digest) return false;
+    seen.ctimeNs = st.ctimeNs;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** One output as the helper last left it on disk. */
 class Output {
   status: WriteStatus = 'unwritten';
-  /** File names (under cert_dir) and their identity (inode, size, mtime) right after the write. */
-  private files: { name: string; stamp: string | undefined }[] = [];
+  /** File names (under cert_dir) as the helper left them right after the write. */
+  private files: { name: string; seen: Seen | undefined }[] = [];
   expiry: Date | undefined;
   /** Why the agent no longer issues this output's identity, while it does not. */
   redacted: string | undefined;
@@ -52,7 +94,7 @@ class Output {
   ) {}
 
   wrote(names: readonly string[]): void {
-    this.files = names.map((name) => ({ name, stamp: this.stamp(name) }));
+    this.files = names.map((name) => ({ name, seen: see(outputPath(this.certDir, name)) }));
   }
 
   /** What keeps this output from being ready, if anything. */
@@ -61,18 +103,8 @@ class Output {
     if (this.redacted) return `${this.label}: redacted: ${this.redacted}`;
     if (this.expiry && this.expiry.getTime() <= now.getTime()) return `${this.label}: expired at ${this.expiry.toISOString()}`;
     if (this.writing) return undefined;
-    const changed = this.files.find((f) => this.stamp(f.name) !== f.stamp);
-    return changed && `${this.label}: ${changed.name} was deleted or replaced since the helper wrote it`;
-  }
-
-  /** Undefined when the file cannot be seen (gone, cert_dir replaced by a file, no permission). */
-  private stamp(name: string): string | undefined {
-    try {
-      const st = statSync(outputPath(this.certDir, name));
-      return `${st.ino}:${st.size}:${st.mtimeMs}`;
-    } catch {
-      return undefined;
-    }
+    const changed = this.files.find((f) => !unchanged(outputPath(this.certDir, f.name), f.seen));
+    return changed && `${this.label}: ${changed.name} was deleted or replaced (or its content or mode changed) since the helper wrote it`;
   }
 }
 
