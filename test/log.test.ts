@@ -1,14 +1,26 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
+import { tempDir } from './helpers/tmp.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config/load.js';
 import { createLogger, type LogFormat } from '../src/log.js';
 
 const b64url = (s: string): string => Buffer.from(s).toString('base64url');
 const jws = `${b64url('{"alg":"ES256","kid":"k1","typ":"JWT"}')}.${b64url('{"sub":"spiffe://example.org/w","aud":["api"],"exp":2000000000}')}.${'s'.repeat(86)}`;
 const spacedHeader = `${b64url('{ "alg": "RS256" }')}.${b64url('{"sub":"x"}')}.c2ln`;
 const jwe = `${b64url('{"alg":"RSA-OAEP","enc":"A256GCM"}')}.a2V5.aXY.Y2lwaGVy.dGFn`;
-const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+const ecKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+const rsaKey = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
+const pem = ecKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 const keyBody = pem.split('\n')[1]!;
+const der = ecKey.export({ type: 'pkcs8', format: 'der' });
+const sec1Der = ecKey.export({ type: 'sec1', format: 'der' });
+const rsaDer = rsaKey.export({ type: 'pkcs1', format: 'der' });
+const encryptedDer = ecKey.export({ type: 'pkcs8', format: 'der', cipher: 'aes-256-cbc', passphrase: 'pw' });
+/** Bytes past the DER header: what must not leak, whatever the encoding. */
+const hexPairs = (b: Buffer): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
 
 function lines(format: LogFormat, log: (l: ReturnType<typeof createLogger>) => void): string {
   const out: string[] = [];
@@ -30,6 +42,21 @@ const cases: { name: string; msg: string; field?: string; kept: string[]; secret
   { name: 'a PEM private key inside an error message', msg: 'write failed', field: `cannot parse ${JSON.stringify(pem)} as a key`, kept: ['cannot parse', 'as a key'], secrets: [keyBody] },
   { name: 'a PEM private key with real newlines in the message', msg: `refused:\n${pem}done`, kept: ['refused:', 'done'], secrets: [keyBody] },
   { name: 'a PEM private key cut short', msg: 'x', field: pem.slice(0, 120), kept: [], secrets: [keyBody.slice(0, 30)] },
+  {
+    name: 'the tail of a PEM key whose BEGIN line went elsewhere',
+    msg: 'x',
+    field: `rest: ${pem.split('\n').slice(2).join('\n')}`,
+    kept: ['rest:'],
+    secrets: [pem.split('\n')[2]!],
+  },
+  { name: 'the tail of a PEM key, JSON-escaped', msg: 'x', field: `rest: ${JSON.stringify(pem.split('\n').slice(2).join('\n'))}`, kept: ['rest:'], secrets: [pem.split('\n')[2]!.slice(0, 30)] },
+  { name: 'a PEM key with a lower-case label', msg: 'x', field: pem.replace(/PRIVATE KEY/g, 'private key'), kept: [], secrets: [keyBody] },
+  { name: 'PKCS#8 DER in base64', msg: 'x', field: `bad key ${der.toString('base64')} in update`, kept: ['bad key', 'in update'], secrets: [der.toString('base64').slice(20, 60)] },
+  { name: 'SEC1 DER in base64url', msg: 'x', field: `key=${sec1Der.toString('base64url')}`, kept: ['key='], secrets: [sec1Der.toString('base64url').slice(20, 60)] },
+  { name: 'PKCS#1 RSA DER in hex', msg: 'x', field: `der ${rsaDer.toString('hex')}`, kept: ['der '], secrets: [rsaDer.toString('hex').slice(40, 120)] },
+  { name: 'encrypted PKCS#8 DER in base64', msg: 'x', field: encryptedDer.toString('base64'), kept: [], secrets: [encryptedDer.toString('base64').slice(40, 90)] },
+  { name: 'a key Buffer as Node prints it', msg: 'x', field: `got <Buffer ${hexPairs(der.subarray(0, 50))} ... 88 more bytes>`, kept: ['got <Buffer', 'more bytes>'], secrets: [hexPairs(der.subarray(36, 50))] },
+  { name: 'a key Buffer as JSON', msg: 'x', field: JSON.stringify({ key: der }), kept: ['Buffer'], secrets: [[...der.subarray(36, 50)].join(',')] },
 ];
 
 for (const c of cases) {
@@ -48,3 +75,40 @@ test('log redaction leaves SPIFFE IDs, host names, versions and file names alone
   const out = lines('text', (l) => l.info('x', { a: text }));
   assert.ok(out.includes(text), out);
 });
+
+test('log redaction: a PEM key split over two fields of one line leaks neither half', () => {
+  const pemLines = pem.trim().split('\n');
+  for (const format of ['text', 'json'] as const) {
+    const out = splitOverFields(format, pemLines);
+    for (const l of pemLines.slice(1, -1)) assert.ok(!out.includes(l.slice(0, 40)), `${format}: ${out}`);
+  }
+});
+
+function splitOverFields(format: LogFormat, pemLines: string[]): string {
+  const half = Math.ceil(pemLines.length / 2);
+  return lines(format, (l) => l.warn('x', { first: pemLines.slice(0, half).join('\n'), second: pemLines.slice(half).join('\n') }));
+}
+
+test('log redaction leaves certificates and public keys (DER in base64 or hex) alone', () => {
+  const spki = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' });
+  const text = `spki ${spki.toString('base64')} hex ${spki.toString('hex')} fingerprint ${'ab'.repeat(32)}`;
+  const out = lines('text', (l) => l.info('x', { a: text }));
+  assert.ok(out.includes(text), out);
+});
+
+for (const source of ['keystore_password_env', 'keystore_password_file'] as const) {
+  test(`log redaction: a keystore password read from ${source} never appears in a log line, even quoted by an error`, async () => {
+    const password = `Tr0ub4dor&3-${source}`;
+    const dir = tempDir();
+    const conf = join(dir, 'helper.conf');
+    const where = source === 'keystore_password_env' ? 'keystore_password_env = "KS_PASS"' : `keystore_password_file = "${join(dir, 'pw')}"`;
+    writeFileSync(join(dir, 'pw'), `${password}\n`);
+    writeFileSync(conf, `cert_dir = "${dir}"\nkeystore_file_name = "ks.p12"\n${where}\n`);
+    await loadConfig(conf, { KS_PASS: password });
+    for (const format of ['text', 'json'] as const) {
+      const out = lines(format, (l) => l.error(`pkcs12: cannot encode with ${password}`, { error: `mac failed for password "${password}"` }));
+      assert.ok(!out.includes(password), out);
+      assert.match(out, /mac failed for password \\?"\[redacted\]\\?"/);
+    }
+  });
+}
