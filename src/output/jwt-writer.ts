@@ -44,21 +44,35 @@ export class JwtWriter {
     return { changed: true, files: [fileName] };
   }
 
+  /**
+   * The files `set` makes, named and rendered. A trust domain that cannot be a file name
+   * throws here: the daemon renders as the update comes, so that it is refused (and counted)
+   * as a bad update, not retried as a write that failed.
+   */
+  renderBundles(set: JwtBundleSet): RenderedJwtBundles {
+    return { files: renderJwtBundleFiles(set, this.out), trustDomains: sortedTrustDomains(set) };
+  }
+
   /** Does nothing without jwt_bundle_file_name: the bundles are then only used to validate tokens. */
-  async writeBundles(set: JwtBundleSet): Promise<JwtWriteResult> {
-    const files = renderJwtBundleFiles(set, this.out);
+  async writeBundles(set: JwtBundleSet | RenderedJwtBundles): Promise<JwtWriteResult> {
+    const { files, trustDomains } = 'files' in set ? set : this.renderBundles(set);
     const names = files.map((f) => basename(f.path));
     const signature = files.map((f) => `${f.path}\0${f.mode}\0${String(f.data)}`).join('\0\0');
     if (files.length === 0 || this.lastBundle === signature) return { changed: false, files: names };
     await writeFilesAtomic(files);
     this.lastBundle = signature;
     const { jwtBundleFileName: pattern, jwtBundleFormat } = this.out;
-    this.log.info('jwt bundle written', { trust_domains: sortedTrustDomains(set).join(','), files: names.join(',') });
+    this.log.info('jwt bundle written', { trust_domains: trustDomains.join(','), files: names.join(',') });
     if (jwtBundleFormat === 'jwks' && pattern) {
       await cleanUpAfterWrite(this.log, 'jwt bundle file of a trust domain no longer in the bundle set', () => removeStaleFederatedFiles(this.out.certDir, pattern, files));
     }
     return { changed: true, files: names };
   }
+}
+
+export interface RenderedJwtBundles {
+  files: FileContent[];
+  trustDomains: string[];
 }
 
 /**

@@ -7,8 +7,7 @@ import { describeError } from '../errors.js';
 import { JwtBundleWatch } from '../jwt/bundle-watch.js';
 import { fetchJwtSvid } from '../jwt/fetch.js';
 import { keepJwtSvidFresh } from '../jwt/refresh.js';
-import { JwtWriter } from '../output/jwt-writer.js';
-import type { JwtBundleSet } from '../spiffe/jwtbundle.js';
+import { JwtWriter, type RenderedJwtBundles } from '../output/jwt-writer.js';
 import { UpdateScheduler } from '../update-scheduler.js';
 import { timedOut, type DaemonRun, type OnceRun, type Pipeline } from './pipeline.js';
 
@@ -58,7 +57,7 @@ export const jwtPipeline: Pipeline = {
     const bundleWrites =
       bundleFile === undefined
         ? undefined
-        : new UpdateScheduler<JwtBundleSet>({
+        : new UpdateScheduler<RenderedJwtBundles>({
             // Nobody is signalled for the bundle file: it is written as each set comes.
             quietMs: 0,
             settleMs: 0,
@@ -74,7 +73,7 @@ export const jwtPipeline: Pipeline = {
               log.error('jwt bundle write failed; retrying', { file: bundleFile, error: describeError(e), retry_in_ms: retryInMs });
             },
           });
-    const bundles = new JwtBundleWatch(bundleWrites ? (set) => bundleWrites.offer(set) : undefined, log);
+    const bundles = new JwtBundleWatch(bundleWrites ? (set) => bundleWrites.offer(writer.renderBundles(set)) : undefined, log);
     const tasks = [
       bundles.run(client, signal),
       ...config.jwtSvids.map((entry) =>
