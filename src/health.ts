@@ -212,9 +212,12 @@ export class HealthState {
     this.problems.delete(rpc);
   }
 
-  /** A streamed message from the agent was refused; the last good files stay. */
+  /**
+   * A streamed message from the agent was refused; the last good files stay. Whatever made
+   * its handling fail (a check, or an error of the helper's own: reason `internal`), the
+   * message was not used, and is counted.
+   */
   refused(rpc: string, error: HelperError): void {
-    if (!isRefusal(error)) return;
     this.refusedUpdate(rpc === 'FetchX509SVID' ? X509 : rpc === 'FetchJWTBundles' ? JWT_BUNDLE : rpc, error);
   }
 

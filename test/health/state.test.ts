@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, linkSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { HelperError } from '../../src/errors.js';
 import { HealthState } from '../../src/health.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -131,3 +132,13 @@ for (const c of inPlaceCases) {
     else assert.match(health.notReady().join(), /x509 svid: svid_key\.pem was deleted or replaced/);
   });
 }
+
+test('every streamed message the client could not use is counted as refused, by its reason (an unexpected error of the helper too)', () => {
+  const health = new HealthState({ certDir: tempDir(), x509: true, jwtFiles: [] });
+  health.refused('FetchX509SVID', new HelperError('x509svid', 'x509svid: the key does not match', { reason: 'chain_untrusted' }));
+  health.refused('FetchX509SVID', new HelperError('internal', 'TypeError: cannot read properties of undefined'));
+  health.refused('FetchJWTBundles', new HelperError('output', 'cannot render', { reason: 'bad_file_name' }));
+  const text = health.metrics.render();
+  for (const reason of ['chain_untrusted', 'internal', 'bad_file_name']) assert.match(text, new RegExp(`^spiffe_helper_refused_updates_total\\{reason="${reason}"\\} 1$`, 'm'));
+  assert.match(String(health.report()['last_error']), /cannot render/);
+});
