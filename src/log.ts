@@ -108,6 +108,15 @@ function textValue(v: string | number | boolean): string {
   return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
 }
 
+/**
+ * A message can quote a peer or a file (a fatal error's text is the message): control
+ * characters are escaped as JSON escapes them, so that one event stays one line and nobody
+ * can forge the next.
+ */
+function oneLine(msg: string): string {
+  return msg.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const min = order[options.level ?? 'info'];
   const format = options.format ?? 'text';
@@ -126,7 +135,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       write(JSON.stringify({ time, level, msg, ...Object.fromEntries(clean) }));
     } else {
       const rest = clean.map(([k, v]) => ` ${k}=${textValue(v)}`).join('');
-      write(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${rest}`);
+      write(`${time} ${level.toUpperCase().padEnd(5)} ${oneLine(msg)}${rest}`);
     }
   };
   return {

@@ -112,3 +112,12 @@ for (const source of ['keystore_password_env', 'keystore_password_file'] as cons
     }
   });
 }
+
+test('log text format: a message quoting newlines, carriage returns or other control characters stays one line', () => {
+  const out: string[] = [];
+  const log = createLogger({ format: 'text', write: (l) => out.push(l) });
+  log.error('agent said "bad\nINFO  forged line\r\u001b[2Kx"', { error: 'a\nb' });
+  assert.equal(out.length, 1);
+  assert.doesNotMatch(out[0]!, /[\n\r\u001b]/);
+  assert.ok(out[0]!.includes('bad\\nINFO  forged line\\r\\u001b[2Kx'), out[0]);
+});
