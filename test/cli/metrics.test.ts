@@ -227,8 +227,8 @@ test('a JWT bundle whose trust domain cannot be a file name is a refused update 
       return s.get('spiffe_helper_refused_updates_total{reason="bad_file_name"}') === 1 ? s : undefined;
     });
     assert.equal(m.get('spiffe_helper_write_failures_total'), 0);
+    await waitFor('the refusal to be logged', () => /rejected update from the workload api; keeping the last good state rpc=FetchJWTBundles reason=bad_file_name/.test(run.stderr()));
     assert.doesNotMatch(run.stderr(), /jwt bundle write failed/);
-    assert.match(run.stderr(), /rejected update from the workload api; keeping the last good state rpc=FetchJWTBundles reason=bad_file_name/);
   } finally {
     run.child.kill('SIGTERM');
     const r = await run.result;
