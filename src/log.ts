@@ -20,7 +20,8 @@ const secretPatterns = [
   /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/gi,
   // Starts only where a run starts: a scan from inside a run would make a long line quadratic.
   /(?<![A-Za-z0-9+/=\s\\])(?:[A-Za-z0-9+/=\s]|\\[nr])*-----END [A-Z0-9 ]*PRIVATE KEY-----/gi,
-  /\be[wy][\w-]{14,}(?:\.[\w-]*){2,4}/g,
+  // After a word boundary or a percent-escape (`%3D` of a URL-encoded `token=`), where \b sees none.
+  /(?:\b|(?<=%[0-9A-Fa-f]{2}))e[wy][\w-]{14,}(?:\.[\w-]*){2,4}/g,
 ];
 
 /**

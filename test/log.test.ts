@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
+import { cliPath, startCli, writeConfig } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
+import { waitFor } from './helpers/wait.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
@@ -38,6 +40,7 @@ const cases: { name: string; msg: string; field?: string; kept: string[]; secret
     secrets: [jws.split('.')[1]!],
   },
   { name: 'a token whose header has spaces (base64url "ey" then not "J")', msg: 'x', field: `bad (${spacedHeader})`, kept: ['bad ('], secrets: [b64url('{"sub":"x"}')] },
+  { name: 'a token URL-encoded after a percent-escape (%3D, %22)', msg: 'x', field: `url /cb?q=token%3D${jws}%26x%22${jws}%22`, kept: ['url /cb?q=token%3D'], secrets: [jws.split('.')[1]!] },
   { name: 'a JWE compact serialization', msg: 'x', field: `value=${jwe}`, kept: ['value='], secrets: ['Y2lwaGVy'] },
   { name: 'a PEM private key inside an error message', msg: 'write failed', field: `cannot parse ${JSON.stringify(pem)} as a key`, kept: ['cannot parse', 'as a key'], secrets: [keyBody] },
   { name: 'a PEM private key with real newlines in the message', msg: `refused:\n${pem}done`, kept: ['refused:', 'done'], secrets: [keyBody] },
@@ -120,4 +123,23 @@ test('log text format: a message quoting newlines, carriage returns or other con
   assert.equal(out.length, 1);
   assert.doesNotMatch(out[0]!, /[\n\r\u001b]/);
   assert.ok(out[0]!.includes('bad\\nINFO  forged line\\r\\u001b[2Kx'), out[0]);
+});
+
+test('a crash (an error nothing caught) is one redacted log line and exit 1, not Node report of the error with its properties', async () => {
+  const dir = tempDir();
+  const trigger = join(dir, 'crash-now');
+  // Thrown from outside the CLI's code paths once the test says so; the secrets come from the environment, not the module's text.
+  const preload = `import { existsSync } from 'node:fs'; const t = setInterval(() => { if (existsSync(${JSON.stringify(trigger)})) { clearInterval(t); const e = process.env; throw Object.assign(new Error('boom ' + e.CRASH_TOKEN), { key: e.CRASH_KEY, token: e.CRASH_TOKEN }); } }, 10);`;
+  const run = startCli(['--import', `data:text/javascript,${encodeURIComponent(preload)}`, cliPath, '--config', writeConfig(dir, `unix://${join(dir, 'none.sock')}`)], {
+    command: process.execPath,
+    env: { CRASH_TOKEN: jws, CRASH_KEY: pem },
+  });
+  await waitFor('the helper to run', () => run.stderr().includes('connecting to the workload api'));
+  writeFileSync(trigger, '');
+  const r = await run.result;
+  assert.equal(r.code, 1, r.stderr);
+  const crash = r.stderr.split('\n').filter((l) => l.includes('boom'));
+  assert.equal(crash.length, 1, r.stderr);
+  assert.match(crash[0]!, /ERROR crashed: boom \[redacted\]/);
+  assert.ok(!r.stderr.includes(jws.split('.')[2]!) && !r.stderr.includes(keyBody), r.stderr);
 });
