@@ -30,7 +30,14 @@ const secretPatterns = [
  * long enough to hold a key are decoded and redacted when they begin like one (see isKeyDer).
  */
 const encodedRuns: { pattern: RegExp; decode(run: string): Buffer }[] = [
-  { pattern: /[A-Za-z0-9+/_-]{40,}={0,2}/g, decode: (run) => Buffer.from(run.replace(/[-_]/g, (c) => (c === '-' ? '+' : '/')), 'base64') },
+  {
+    pattern: /[A-Za-z0-9+/_-]{40,}={0,2}/g,
+    decode: (run) =>
+      Buffer.from(
+        run.replace(/[-_]/g, (c) => (c === '-' ? '+' : '/')),
+        'base64',
+      ),
+  },
   { pattern: /\b[0-9a-f]{2}(?: ?[0-9a-f]{2}){29,}\b/gi, decode: (run) => Buffer.from(run.replace(/ /g, ''), 'hex') },
   { pattern: /\[\s*\d{1,3}(?:\s*,\s*\d{1,3}){29,}/g, decode: (run) => Buffer.from(run.slice(1).split(',').map(Number)) },
 ];
@@ -115,7 +122,10 @@ function textValue(v: string | number | boolean): string {
  * can forge the next.
  */
 function oneLine(msg: string): string {
-  return msg.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+  return msg.replace(/\p{Cc}/gu, (c) => {
+    const json = JSON.stringify(c).slice(1, -1);
+    return json !== c ? json : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {

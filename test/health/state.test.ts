@@ -116,7 +116,11 @@ const inPlaceCases: { name: string; change: (path: string, dir: string) => void;
   },
   { name: 'chown to another user (giving the key to the consumer)', change: (p) => chownSync(p, 65534, 65534), ready: true },
   { name: 'a hard link made to it', change: (p, dir) => linkSync(p, join(dir, 'backup')), ready: true },
-  { name: 'the same content written again into the same inode with its mtime restored', change: (p, dir) => (execFileSync('cp', ['-p', p, join(dir, 'ref')]), writeFileSync(p, readFileSync(p)), execFileSync('touch', ['-r', join(dir, 'ref'), p])), ready: true },
+  {
+    name: 'the same content written again into the same inode with its mtime restored',
+    change: (p, dir) => (execFileSync('cp', ['-p', p, join(dir, 'ref')]), writeFileSync(p, readFileSync(p)), execFileSync('touch', ['-r', join(dir, 'ref'), p])),
+    ready: true,
+  },
 ];
 
 for (const c of inPlaceCases) {
