@@ -53,15 +53,20 @@ export async function keepJwtSvidFresh(o: RefreshOptions): Promise<void> {
     expiryWatch = new AbortController();
     sleep(svid.expiry.getTime() - Date.now(), AbortSignal.any([signal, expiryWatch.signal])).then(
       () => {
-        const error = `no valid token from the agent before the current one expired at ${svid.expiry.toISOString()} (${o.client.lastError?.message ?? 'no answer'})`;
+        // This refresh's own cause: another RPC's trouble (the X.509 stream's, say) is not it.
+        const why = lastFailure ?? o.client.failure('FetchJWTSVID')?.message ?? 'no answer';
+        const error = `no valid token from the agent before the current one expired at ${svid.expiry.toISOString()} (${why})`;
         o.onFailed?.(error, undefined);
         log.error('jwt svid refresh failing and the token on disk has expired; retrying', { audience: entry.audience, file: entry.fileName, error });
       },
       () => undefined,
     );
   };
+  /** Why the last attempt failed, until the next one begins. */
+  let lastFailure: string | undefined;
   while (!signal.aborted) {
     let delay: number;
+    lastFailure = undefined;
     try {
       const svid = await fetchJwtSvid({ client: o.client, entry, hint: o.hint, bundles: o.bundles.current()!, signal });
       o.onWriting?.();
@@ -77,6 +82,7 @@ export async function keepJwtSvidFresh(o: RefreshOptions): Promise<void> {
       if (isHelperError(e, 'workload-api')) throw e;
       delay = backoff.next();
       const error = describeError(e);
+      lastFailure = error;
       o.onFailed?.(error, e);
       const fields = { audience: entry.audience, file: entry.fileName, error, retry_in_ms: delay, current_expiry: last?.expiry.toISOString() };
       if (!last) log.warn('jwt svid fetch failed; retrying', fields);

@@ -84,6 +84,8 @@ export class WorkloadClient {
   private readonly answered = new Set<RpcName>();
   /** The most recent reason a call failed: what a one-shot timeout reports. */
   lastError: HelperError | undefined;
+  /** The same by RPC, until the agent answers it again: one RPC's trouble is not another's cause. */
+  private readonly failing = new Map<RpcName, HelperError>();
 
   constructor(options: WorkloadClientOptions) {
     this.address = options.address;
@@ -117,7 +119,7 @@ export class WorkloadClient {
       if (signal.aborted) return;
       const err = this.classify(options.rpc, outcome);
       if (FATAL.has(outcome?.code ?? -1)) throw err;
-      this.lastError = err;
+      this.failed(options.rpc, err);
       const delay = backoff.next();
       this.log.warn('workload api stream interrupted; retrying', { rpc: options.rpc, reason: err.message, retry_in_ms: delay });
       this.onRetry?.(options.rpc, err);
@@ -145,7 +147,7 @@ export class WorkloadClient {
         if (e instanceof GrpcError && e.oversized !== undefined) throw this.tooLarge(rpc, e.oversized);
         const err = this.classify(rpc, e as GrpcError);
         if (FATAL.has((e as GrpcError).code)) throw err;
-        this.lastError = err;
+        this.failed(rpc, err);
         const delay = backoff.next();
         this.log.warn('workload api call failed; retrying', { rpc, reason: err.message, retry_in_ms: delay });
         this.onRetry?.(rpc, err);
@@ -156,6 +158,16 @@ export class WorkloadClient {
 
   close(): void {
     this.channel.close();
+  }
+
+  /** Why `rpc` is failing now, if it is (undefined once the agent answered it again). */
+  failure(rpc: RpcName): HelperError | undefined {
+    return this.failing.get(rpc);
+  }
+
+  private failed(rpc: RpcName, err: HelperError): void {
+    this.lastError = err;
+    this.failing.set(rpc, err);
   }
 
   private async unaryOnce<R extends UnaryRpc>(rpc: R, request: RequestOf<R>, signal: AbortSignal): Promise<ResponseOf<R>> {
@@ -172,6 +184,7 @@ export class WorkloadClient {
     });
     if (answers.length === 0) throw new GrpcError(Status.INTERNAL, 'the agent ended the call without a response');
     this.answered.add(rpc);
+    this.failing.delete(rpc);
     this.onAnswer?.(rpc);
     return answers[0]!;
   }
@@ -207,6 +220,7 @@ export class WorkloadClient {
         const msg = decode(response as Schema<ResponseOf<R>>, bytes);
         onData();
         this.answered.add(options.rpc);
+        this.failing.delete(options.rpc);
         this.onAnswer?.(options.rpc);
         pending = msg;
         busy ??= drain();

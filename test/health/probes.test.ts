@@ -230,3 +230,24 @@ test("readiness with file names that are paths: a file replaced behind the helpe
     await stopped(run);
   }
 });
+
+test("an expired JWT-SVID names its own refresh's cause, not another RPC's (the X.509 stream refusing the same missing hint)", async () => {
+  const dir = tempDir();
+  const both = [
+    { spiffeId: 'spiffe://example.org/a', hint: 'a' },
+    { spiffeId: 'spiffe://example.org/b', hint: 'b' },
+  ];
+  const agent = await devAgent(dir, { svidTtlSeconds: 3600, jwtTtlSeconds: 2, identities: both });
+  const run = startCli(['--config', writeConfig(dir, agent.address, `hint = "b"\njwt_svids = [{ jwt_audience = "api", jwt_svid_file_name = "api.jwt" }]\n${HEALTH}`)]);
+  try {
+    const port = await listenerPort(run);
+    await until(port, '/ready', 'ready', (p) => p.status === 200);
+    agent.setIdentities([both[0]!]);
+    await agent.rotate();
+    const line = await waitFor('the expiry to be logged', () => /^.*jwt svid refresh failing and the token on disk has expired.*$/m.exec(run.stderr())?.[0]);
+    assert.match(line, /jwtsvid: no JWT-SVID has hint/);
+    assert.doesNotMatch(line, /x509svid|FetchX509SVID/);
+  } finally {
+    await stopped(run);
+  }
+});
