@@ -41,6 +41,8 @@ class Output {
   expiry: Date | undefined;
   /** Why the agent no longer issues this output's identity, while it does not. */
   redacted: string | undefined;
+  /** Why the token on disk no longer verifies with the current JWT bundle, until a new one is written. */
+  unverifiable: string | undefined;
   everWritten = false;
   /** A write is under way: its files change at the helper's own hand until it ends. */
   writing = false;
@@ -58,6 +60,7 @@ class Output {
   problem(now: Date): string | undefined {
     if (!this.everWritten) return `${this.label}: not written yet`;
     if (this.redacted) return `${this.label}: redacted: ${this.redacted}`;
+    if (this.unverifiable) return `${this.label}: no longer verifies with the JWT bundle: ${this.unverifiable}`;
     if (this.expiry && this.expiry.getTime() <= now.getTime()) return `${this.label}: expired at ${this.expiry.toISOString()}`;
     if (this.writing) return undefined;
     const changed = this.files.find((f) => this.stamp(f.name) !== f.stamp);
@@ -155,6 +158,12 @@ export class HealthState {
     this.failed(jwtKey(file), error);
   }
 
+  /** The JWT bundle changed so that the token on disk no longer verifies: useless to every consumer. */
+  jwtUnverifiable(file: string, why: string): void {
+    const out = this.outputs.get(jwtKey(file));
+    if (out) out.unverifiable = why;
+  }
+
   jwtBundleWritten(files: readonly string[], changed: boolean): void {
     this.written(JWT_BUNDLE, changed ? files : undefined, undefined);
     if (changed) this.metrics.updated();
@@ -226,6 +235,7 @@ export class HealthState {
       out.status = 'written';
       out.everWritten = true;
       out.expiry = expiry;
+      out.unverifiable = undefined;
       if (files) out.wrote(files);
     }
     this.recovered(key);

@@ -17,6 +17,9 @@ export class JwtBundleWatch {
   /** What the last message's bundles left out, so that it is logged once, not per message. */
   private ignored = '';
 
+  /** Callers of next() waiting for the next valid set. */
+  private readonly waiters = new Set<(set: JwtBundleSet) => void>();
+
   /** `onUpdate` runs for every valid message, changed or not: the writer skips what it already wrote. */
   constructor(
     private readonly onUpdate?: (set: JwtBundleSet) => void,
@@ -36,6 +39,23 @@ export class JwtBundleWatch {
     return this.arrived;
   }
 
+  /** The next valid set to arrive after this call; rejects with `signal`'s reason when it aborts first. */
+  next(signal: AbortSignal): Promise<JwtBundleSet> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const waiter = (set: JwtBundleSet): void => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(set);
+      };
+      const onAbort = (): void => {
+        this.waiters.delete(waiter);
+        reject(signal.reason);
+      };
+      this.waiters.add(waiter);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
   private logIgnored(set: JwtBundleSet): void {
     const lines = [...set.values()].flatMap((b) => b.ignored.map((why) => `${b.trustDomain.name}: ${why}`));
     if (lines.join('\n') === this.ignored) return;
@@ -52,6 +72,9 @@ export class JwtBundleWatch {
           this.latest = set;
           this.settle.resolve(set);
           this.onUpdate?.(set);
+          const waiting = [...this.waiters];
+          this.waiters.clear();
+          for (const w of waiting) w(set);
         },
       });
     } catch (e) {

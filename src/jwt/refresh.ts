@@ -3,7 +3,7 @@ import type { JwtSvidOutput } from '../config/config.js';
 import { describeError, isHelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { JwtWriter } from '../output/jwt-writer.js';
-import type { JwtSvid } from '../spiffe/jwtsvid.js';
+import { parseAndValidateJwtSvid, type JwtSvid } from '../spiffe/jwtsvid.js';
 import { MAX_TIMER_MS, sleep } from '../timer.js';
 import type { WorkloadClient } from '../workload/client.js';
 import type { JwtBundleWatch } from './bundle-watch.js';
@@ -23,6 +23,8 @@ export interface RefreshOptions {
   onWriting?: () => void;
   /** After every successful refresh; `changed` is false when the agent handed out the same token. */
   onWritten?: (changed: boolean, expiry: Date) => void;
+  /** A new JWT bundle no longer verifies the token on disk (`why`); a new one is being fetched. */
+  onUnverifiable?: (why: string) => void;
   /** A refresh failed, or the token on disk expired meanwhile; the last good file stays. */
   onFailed?: (error: string, cause: unknown) => void;
 }
@@ -84,10 +86,39 @@ export async function keepJwtSvidFresh(o: RefreshOptions): Promise<void> {
       else log.warn('jwt svid refresh failed; the current token stays until it expires; retrying', fields);
     }
     try {
-      await sleep(delay, signal);
+      await refreshDue(delay, last, o);
     } catch {
       return;
     }
+  }
+}
+
+/**
+ * Waits `ms`, or less when a JWT bundle arrives that no longer verifies the token on disk: its
+ * key revoked (SPIRE's `localauthority jwt revoke`) or its trust domain's bundle gone. Nobody can
+ * verify that token any more, so waiting for half its lifetime would be an outage of up to half
+ * the TTL; a fresh token is fetched at once. Rejects when the loop's signal aborts.
+ */
+async function refreshDue(ms: number, onDisk: JwtSvid | undefined, o: RefreshOptions): Promise<void> {
+  const done = new AbortController();
+  const signal = AbortSignal.any([o.signal, done.signal]);
+  const invalidated = async (svid: JwtSvid): Promise<void> => {
+    for (;;) {
+      const bundles = await o.bundles.next(signal);
+      try {
+        parseAndValidateJwtSvid(svid.token, { audience: o.entry.audience, bundles });
+      } catch (e) {
+        const why = describeError(e);
+        o.log.warn('the jwt bundle no longer verifies the token on disk; refreshing it now', { file: o.entry.fileName, reason: why });
+        o.onUnverifiable?.(why);
+        return;
+      }
+    }
+  };
+  try {
+    await Promise.race(onDisk ? [sleep(ms, signal), invalidated(onDisk)] : [sleep(ms, signal)]);
+  } finally {
+    done.abort();
   }
 }
 
