@@ -41,8 +41,8 @@ class Output {
   expiry: Date | undefined;
   /** Why the agent no longer issues this output's identity, while it does not. */
   redacted: string | undefined;
-  /** Why the token on disk no longer verifies with the current JWT bundle, until a new one is written. */
-  unverifiable: string | undefined;
+  /** Why the token on disk is no longer usable (it no longer verifies with the JWT bundle, say), until a new one is written. */
+  unusable: string | undefined;
   everWritten = false;
   /** A write is under way: its files change at the helper's own hand until it ends. */
   writing = false;
@@ -60,7 +60,7 @@ class Output {
   problem(now: Date): string | undefined {
     if (!this.everWritten) return `${this.label}: not written yet`;
     if (this.redacted) return `${this.label}: redacted: ${this.redacted}`;
-    if (this.unverifiable) return `${this.label}: no longer verifies with the JWT bundle: ${this.unverifiable}`;
+    if (this.unusable) return `${this.label}: no longer usable: ${this.unusable}`;
     if (this.expiry && this.expiry.getTime() <= now.getTime()) return `${this.label}: expired at ${this.expiry.toISOString()}`;
     if (this.writing) return undefined;
     const changed = this.files.find((f) => this.stamp(f.name) !== f.stamp);
@@ -158,10 +158,10 @@ export class HealthState {
     this.failed(jwtKey(file), error);
   }
 
-  /** The JWT bundle changed so that the token on disk no longer verifies: useless to every consumer. */
-  jwtUnverifiable(file: string, why: string): void {
+  /** The token on disk became useless to every consumer (the JWT bundle no longer verifies it, say). */
+  jwtUnusable(file: string, why: string): void {
     const out = this.outputs.get(jwtKey(file));
-    if (out) out.unverifiable = why;
+    if (out) out.unusable = why;
   }
 
   jwtBundleWritten(files: readonly string[], changed: boolean): void {
@@ -179,7 +179,9 @@ export class HealthState {
     this.problems.delete(rpc);
     this.problems.set(rpc, error.message);
     if (error.reason !== 'identity_redacted') return;
-    const keys = rpc === 'FetchX509SVID' ? [X509] : rpc === 'FetchJWTBundles' ? [JWT_BUNDLE] : [...this.outputs.keys()].filter((k) => k.startsWith('jwt-svid:'));
+    // The bundle stream is the only push for JWT: its redaction is the tokens' too (they name that identity).
+    const tokens = [...this.outputs.keys()].filter((k) => k.startsWith('jwt-svid:'));
+    const keys = rpc === 'FetchX509SVID' ? [X509] : rpc === 'FetchJWTBundles' ? [JWT_BUNDLE, ...tokens] : tokens;
     keys.forEach((k) => this.redact(k, error.message));
   }
 
@@ -235,7 +237,7 @@ export class HealthState {
       out.status = 'written';
       out.everWritten = true;
       out.expiry = expiry;
-      out.unverifiable = undefined;
+      out.unusable = undefined;
       if (files) out.wrote(files);
     }
     this.recovered(key);

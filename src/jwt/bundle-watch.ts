@@ -17,6 +17,14 @@ export class JwtBundleWatch {
   /** What the last message's bundles left out, so that it is logged once, not per message. */
   private ignored = '';
 
+  /**
+   * How many times the agent issued an identity again after redacting it (FetchJWTBundles
+   * PERMISSION_DENIED after an answer): a token fetched before may be for an identity it no
+   * longer issues (the entry replaced by one with another SPIFFE ID), whatever the bundle says.
+   */
+  reissues = 0;
+  private redacted = false;
+
   /** Callers of next() waiting for the next valid set. */
   private readonly waiters = new Set<(set: JwtBundleSet) => void>();
 
@@ -67,7 +75,12 @@ export class JwtBundleWatch {
     try {
       await watchJwtBundles(client, {
         signal,
+        onInterrupted: (error) => {
+          if (error.reason === 'identity_redacted') this.redacted = true;
+        },
         onUpdate: (set) => {
+          if (this.redacted) this.reissues++;
+          this.redacted = false;
           this.logIgnored(set);
           this.latest = set;
           this.settle.resolve(set);

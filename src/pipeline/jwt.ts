@@ -91,7 +91,7 @@ export const jwtPipeline: Pipeline = {
             health.jwtWritten(entry.fileName, expiry, changed);
             written();
           },
-          onUnverifiable: (why) => health.jwtUnverifiable(entry.fileName, why),
+          onUnusable: (why) => health.jwtUnusable(entry.fileName, why),
           onFailed: (error, cause) => health.jwtFailed(entry.fileName, error, cause),
         }),
       ),

@@ -189,7 +189,7 @@ test('a JWT authority revoked while the agent still hands out the token it signe
     process.kill(agentPid, 'SIGCONT');
   }
   const stale = await awaitProbe(port, 'not ready: the token on disk verifies nowhere', (r) => r.status === 503, 30_000);
-  assert.match(stale.body.not_ready!.join('\n'), /jwt svid api\.jwt: no longer verifies with the JWT bundle: .*not in the JWT bundle/, JSON.stringify(stale.body));
+  assert.match(stale.body.not_ready!.join('\n'), /jwt svid api\.jwt: no longer usable: .*not in the JWT bundle/, JSON.stringify(stale.body));
   assert.equal((await readiness(port, '/live')).status, 200, 'a restart would not help: live');
   const back = await awaitProbe(port, 'ready again, with a token of the new key', (r) => r.status === 200 && kidOf() === prepared);
   assert.equal(back.body.last_error, undefined, JSON.stringify(back.body));

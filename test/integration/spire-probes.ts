@@ -49,6 +49,30 @@ export async function readiness(port: number, path: '/ready' | '/live' = '/ready
   return { status: res.status, body: (await res.json()) as Readiness['body'] };
 }
 
+/** Probes /live every 250 ms until stopped; stop() resolves to the statuses seen (0: no answer). */
+export function watchLive(port: number): { stop(): Promise<number[]> } {
+  const seen: number[] = [];
+  let watching = true;
+  const loop = (async () => {
+    while (watching) {
+      seen.push(
+        await readiness(port, '/live').then(
+          (r) => r.status,
+          () => 0,
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  return {
+    stop: async () => {
+      watching = false;
+      await loop;
+      return seen;
+    },
+  };
+}
+
 /** Polls `path` until its answer satisfies `ok`; resolves to that answer. */
 export async function awaitProbe(port: number, what: string, ok: (r: Readiness) => boolean, timeoutMs = 60_000, path: '/ready' | '/live' = '/ready'): Promise<Readiness> {
   let last: Readiness | undefined;
