@@ -5,7 +5,7 @@
  */
 import { basename, join } from 'node:path';
 import type { Config } from '../config/config.js';
-import { fileNameForTrustDomain } from '../config/trust-domain-pattern.js';
+import { perDomainFiles } from '../config/trust-domain-pattern.js';
 import type { Logger } from '../log.js';
 import { jwtBundleToJwks, sortedTrustDomains, type JwtBundleSet } from '../spiffe/jwtbundle.js';
 import type { JwtSvid } from '../spiffe/jwtsvid.js';
@@ -24,6 +24,8 @@ export interface JwtWriteResult {
 export class JwtWriter {
   private readonly lastToken = new Map<string, string>();
   private lastBundle: string | undefined;
+  /** What was last said about trust domains without a JWKS file: said again only when it changes. */
+  private unnamedSaid = '';
 
   constructor(
     private readonly out: JwtOutput,
@@ -46,6 +48,7 @@ export class JwtWriter {
 
   /** Does nothing without jwt_bundle_file_name: the bundles are then only used to validate tokens. */
   async writeBundles(set: JwtBundleSet): Promise<JwtWriteResult> {
+    this.sayUnnamed(set);
     const files = renderJwtBundleFiles(set, this.out);
     const names = files.map((f) => basename(f.path));
     const signature = files.map((f) => `${f.path}\0${f.mode}\0${String(f.data)}`).join('\0\0');
@@ -58,6 +61,14 @@ export class JwtWriter {
       await cleanUpAfterWrite(this.log, 'jwt bundle file of a trust domain no longer in the bundle set', () => removeStaleFederatedFiles(this.out.certDir, pattern, files));
     }
     return { changed: true, files: names };
+  }
+
+  private sayUnnamed(set: JwtBundleSet): void {
+    const { jwtBundleFileName: pattern, jwtBundleFormat } = this.out;
+    const said = jwtBundleFormat === 'jwks' && pattern ? perDomainFiles(pattern, sortedTrustDomains(set)).unnamed.join('; ') : '';
+    if (said === this.unnamedSaid) return;
+    this.unnamedSaid = said;
+    if (said !== '') this.log.warn('no jwt bundle file for a trust domain whose name cannot be a file name; the other files are written', { key: 'jwt_bundle_file_name', why: said });
   }
 }
 
@@ -72,8 +83,8 @@ export function renderJwtBundleFiles(set: JwtBundleSet, out: JwtOutput): FileCon
   if (!name) return [];
   const domains = sortedTrustDomains(set);
   if (out.jwtBundleFormat === 'jwks') {
-    return domains.map((td) => ({
-      path: join(certDir, fileNameForTrustDomain(name, td, 'jwtbundle')),
+    return perDomainFiles(name, domains).named.map(([td, file]) => ({
+      path: join(certDir, file),
       data: JSON.stringify(jwtBundleToJwks(set.get(td)!), null, 2) + '\n',
       mode,
     }));

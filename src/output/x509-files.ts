@@ -1,5 +1,5 @@
 import type { X509Output } from '../config/config.js';
-import { fileNameForTrustDomain } from '../config/trust-domain-pattern.js';
+import { perDomainFiles } from '../config/trust-domain-pattern.js';
 import type { X509Bundle } from '../spiffe/bundle.js';
 import type { Certificate } from '../spiffe/certificate.js';
 import { toPem } from '../spiffe/pem.js';
@@ -43,15 +43,19 @@ export function renderX509Files(svid: X509Svid, ctx: X509Context, out: X509Outpu
   }
   files.push({ path: path(out.bundleFileName), data: pemCerts(bundle), mode: out.certFileMode });
   if (out.federatedBundleFileName) {
-    for (const b of sortedFederated(ctx)) {
-      files.push({
-        path: path(fileNameForTrustDomain(out.federatedBundleFileName, b.trustDomain.name, 'x509bundle')),
-        data: pemCerts(keep(b.certificates)),
-        mode: out.certFileMode,
-      });
+    for (const [td, name] of federatedFiles(ctx, out.federatedBundleFileName).named) {
+      files.push({ path: path(name), data: pemCerts(keep(ctx.federatedBundles.get(td)!.certificates)), mode: out.certFileMode });
     }
   }
   return files;
+}
+
+/** The federated trust domains with a per-domain file under `pattern`, and why the others have none. */
+export function federatedFiles(ctx: X509Context, pattern: string): ReturnType<typeof perDomainFiles> {
+  return perDomainFiles(
+    pattern,
+    sortedFederated(ctx).map((b) => b.trustDomain.name),
+  );
 }
 
 function sortedFederated(ctx: X509Context): X509Bundle[] {
