@@ -84,6 +84,8 @@ class Output {
   expiry: Date | undefined;
   /** Why the agent no longer issues this output's identity, while it does not. */
   redacted: string | undefined;
+  /** Why the token on disk is no longer usable (it no longer verifies with the JWT bundle, say), until a new one is written. */
+  unusable: string | undefined;
   everWritten = false;
   /** A write is under way: its files change at the helper's own hand until it ends. */
   writing = false;
@@ -101,6 +103,7 @@ class Output {
   problem(now: Date): string | undefined {
     if (!this.everWritten) return `${this.label}: not written yet`;
     if (this.redacted) return `${this.label}: redacted: ${this.redacted}`;
+    if (this.unusable) return `${this.label}: no longer usable: ${this.unusable}`;
     if (this.expiry && this.expiry.getTime() <= now.getTime()) return `${this.label}: expired at ${this.expiry.toISOString()}`;
     if (this.writing) return undefined;
     const changed = this.files.find((f) => !unchanged(outputPath(this.certDir, f.name), f.seen));
@@ -188,6 +191,12 @@ export class HealthState {
     this.failed(jwtKey(file), error);
   }
 
+  /** The token on disk became useless to every consumer (the JWT bundle no longer verifies it, say). */
+  jwtUnusable(file: string, why: string): void {
+    const out = this.outputs.get(jwtKey(file));
+    if (out) out.unusable = why;
+  }
+
   jwtBundleWritten(files: readonly string[], changed: boolean): void {
     this.written(JWT_BUNDLE, changed ? files : undefined, undefined);
     if (changed) this.metrics.updated();
@@ -203,7 +212,9 @@ export class HealthState {
     this.problems.delete(rpc);
     this.problems.set(rpc, error.message);
     if (error.reason !== 'identity_redacted') return;
-    const keys = rpc === 'FetchX509SVID' ? [X509] : rpc === 'FetchJWTBundles' ? [JWT_BUNDLE] : [...this.outputs.keys()].filter((k) => k.startsWith('jwt-svid:'));
+    // The bundle stream is the only push for JWT: its redaction is the tokens' too (they name that identity).
+    const tokens = [...this.outputs.keys()].filter((k) => k.startsWith('jwt-svid:'));
+    const keys = rpc === 'FetchX509SVID' ? [X509] : rpc === 'FetchJWTBundles' ? [JWT_BUNDLE, ...tokens] : tokens;
     keys.forEach((k) => this.redact(k, error.message));
   }
 
@@ -262,6 +273,7 @@ export class HealthState {
       out.status = 'written';
       out.everWritten = true;
       out.expiry = expiry;
+      out.unusable = undefined;
       if (files) out.wrote(files);
     }
     this.recovered(key);

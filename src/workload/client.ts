@@ -67,6 +67,8 @@ export interface WatchOptions<R extends StreamRpc> {
   rpc: R;
   /** Called for each message, one at a time. A throw is reported; the stream goes on. */
   onMessage(message: ResponseOf<R>): Promise<void> | void;
+  /** The stream ended or failed and is retried: why (e.g. reason `identity_redacted`). */
+  onInterrupted?(error: HelperError): void;
   signal: AbortSignal;
 }
 
@@ -123,6 +125,7 @@ export class WorkloadClient {
       const delay = backoff.next();
       this.log.warn('workload api stream interrupted; retrying', { rpc: options.rpc, reason: err.message, retry_in_ms: delay });
       this.onRetry?.(options.rpc, err);
+      options.onInterrupted?.(err);
       try {
         await sleep(delay, signal);
       } catch {
