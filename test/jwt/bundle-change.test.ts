@@ -7,7 +7,7 @@
  * merely broke, refreshes nothing. Real SPIRE: spire-authorities.test.ts, spire-entries.test.ts.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -104,8 +104,11 @@ for (const c of cases) {
 }
 
 test('readiness: a token on disk that no longer verifies with the JWT bundle is not ready until a new one is written', () => {
-  const health = new HealthState({ certDir: tempDir(), x509: false, jwtFiles: ['api.jwt'] });
+  const dir = tempDir();
+  const health = new HealthState({ certDir: dir, x509: false, jwtFiles: ['api.jwt'] });
   const expiry = new Date(Date.now() + 600_000);
+  // Readiness also compares the disk with what was written: the token is there.
+  writeFileSync(join(dir, 'api.jwt'), 'token');
   health.jwtWritten('api.jwt', expiry, true);
   assert.equal(health.ready(), true);
   health.jwtUnusable('api.jwt', 'jwtsvid: key "k1" is not in the JWT bundle of trust domain "example.org"');
