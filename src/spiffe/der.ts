@@ -27,6 +27,8 @@ export function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tl
     if (start + n > limit) throw new Error('truncated DER length');
     len = 0;
     for (let i = 0; i < n; i++) len = len * 256 + buf[start + i]!;
+    // DER (X.690 10.1): the shortest form; Go's and OpenSSL's parsers refuse any other.
+    if (len < 0x80 || buf[start] === 0) throw new Error('DER length not minimally encoded');
     start += n;
   }
   const end = start + len;
@@ -111,15 +113,27 @@ export interface CertExtensions {
   uris: string[];
   /** dNSName SANs, present when the certificate has any. */
   dnsNames?: string[];
-  /** RFC 5280 4.2.1.10, URI and DNS subtrees (the name types an SVID carries). */
+  /** rfc822Name SANs. */
+  emails?: string[];
+  /** iPAddress SANs: 4 or 16 bytes. */
+  ipAddresses?: Buffer[];
+  /** RFC 5280 4.2.1.10, the name types Go evaluates; another type in a critical extension makes it unhandled, as in Go. */
   nameConstraints?: NameConstraints;
   /** OIDs of critical extensions nobody here understands: the certificate must then be refused (RFC 5280 4.2). */
   unhandledCritical?: string[];
 }
 
+export interface Subtrees {
+  uri: string[];
+  dns: string[];
+  email: string[];
+  /** Address then mask: 8 or 32 bytes. */
+  ip: Buffer[];
+}
+
 export interface NameConstraints {
-  permitted: { uri: string[]; dns: string[] };
-  excluded: { uri: string[]; dns: string[] };
+  permitted: Subtrees;
+  excluded: Subtrees;
 }
 
 const OID_KEY_USAGE = '2.5.29.15';
@@ -167,27 +181,44 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
     } else if (oid === OID_SAN) {
       for (const name of children(der, inner)) {
         // uniformResourceIdentifier is [6] IA5String, context-specific primitive.
-        if (name.tag === 0x86) result.uris.push(Buffer.from(der.subarray(name.start, name.end)).toString('latin1'));
-        if (name.tag === 0x82) (result.dnsNames ??= []).push(Buffer.from(der.subarray(name.start, name.end)).toString('latin1'));
+        const text = (): string => Buffer.from(der.subarray(name.start, name.end)).toString('latin1');
+        if (name.tag === 0x86) result.uris.push(text());
+        if (name.tag === 0x82) (result.dnsNames ??= []).push(text());
+        if (name.tag === 0x81) (result.emails ??= []).push(text());
+        if (name.tag === 0x87) (result.ipAddresses ??= []).push(Buffer.from(der.subarray(name.start, name.end)));
       }
     } else if (oid === OID_NAME_CONSTRAINTS) {
-      result.nameConstraints = readNameConstraints(der, inner);
+      const { constraints, unsupported } = readNameConstraints(der, inner);
+      result.nameConstraints = constraints;
+      if (critical && unsupported) (result.unhandledCritical ??= []).push(`${oid} (name constraints of a type not evaluated: ${unsupported})`);
     }
   }
   return result;
 }
 
-function readNameConstraints(der: Uint8Array, seq: Tlv): NameConstraints {
-  const out: NameConstraints = { permitted: { uri: [], dns: [] }, excluded: { uri: [], dns: [] } };
+/** Subtree base types by tag; directoryName, otherName and the rest are not evaluated (nor by Go). */
+const SUBTREE_TYPES: Readonly<Record<number, keyof Subtrees>> = { 0x86: 'uri', 0x82: 'dns', 0x81: 'email', 0x87: 'ip' };
+
+function readNameConstraints(der: Uint8Array, seq: Tlv): { constraints: NameConstraints; unsupported?: string } {
+  const empty = (): Subtrees => ({ uri: [], dns: [], email: [], ip: [] });
+  const constraints: NameConstraints = { permitted: empty(), excluded: empty() };
+  let unsupported: string | undefined;
   for (const subtrees of children(der, seq)) {
-    const into = subtrees.tag === 0xa0 ? out.permitted : subtrees.tag === 0xa1 ? out.excluded : undefined;
+    const into = subtrees.tag === 0xa0 ? constraints.permitted : subtrees.tag === 0xa1 ? constraints.excluded : undefined;
     if (!into) throw new Error('nameConstraints: malformed');
     for (const subtree of children(der, subtrees)) {
       const base = children(der, subtree)[0];
-      const text = base ? Buffer.from(der.subarray(base.start, base.end)).toString('latin1') : '';
-      if (base?.tag === 0x86) into.uri.push(text);
-      else if (base?.tag === 0x82) into.dns.push(text);
+      const type = base && SUBTREE_TYPES[base.tag];
+      if (!base || !type) {
+        unsupported = `tag 0x${(base?.tag ?? 0).toString(16)}`;
+        continue;
+      }
+      const bytes = Buffer.from(der.subarray(base.start, base.end));
+      if (type === 'ip') {
+        if (bytes.length !== 8 && bytes.length !== 32) throw new Error('nameConstraints: an iPAddress constraint must be an address and a mask');
+        into.ip.push(bytes);
+      } else into[type].push(bytes.toString('latin1'));
     }
   }
-  return out;
+  return { constraints, ...(unsupported ? { unsupported } : {}) };
 }

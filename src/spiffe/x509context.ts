@@ -92,7 +92,7 @@ export function validateX509Context(raw: RawX509Context, now: Date = new Date(),
       throw new HelperError('x509bundle', `x509bundle: federated bundle key ${JSON.stringify(key)} is not a trust domain: ${(e as Error).message}`);
     }
     const bundle = bundleOf(td, der);
-    ignoredFederated.push(...bundle.notCas.map((why) => `${td.name}: ${why}`));
+    ignoredFederated.push(...bundle.notCas.map((why) => `${td.name}: ${why.detail}`));
     if (bundle.certificates.length > 0) federatedBundles.set(td.name, bundle);
     else emptyFederatedDomains.push(td.name);
   }
