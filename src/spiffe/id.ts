@@ -93,6 +93,6 @@ function idError(message: string): HelperError {
 /** The identity of an SVID: a SPIFFE ID with a path (a trust domain ID names no workload). */
 export function parseSvidId(input: string): SpiffeId {
   const id = SpiffeId.parse(input);
-  if (!id.hasPath) throw idError(`${id} has no path: a trust domain ID cannot be an SVID's identity`);
+  if (!id.hasPath) throw idError(`${id} has no path (trust domain IDs cannot be SVIDs)`);
   return id;
 }

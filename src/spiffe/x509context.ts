@@ -30,8 +30,9 @@ export interface X509Context {
    */
   readonly emptyFederatedDomains: readonly string[];
   /**
-   * Certificates of federated bundles left out because they cannot be a CA. A partner's
-   * faulty bundle must not stop the workload's own rotation: its CAs are kept, the rest said.
+   * What of the federated bundles was left out, and why: certificates that cannot be a trust
+   * anchor, and a bundle keyed by an SVID's own trust domain. A partner's faulty bundle must
+   * not stop the workload's own rotation: its CAs are kept, the rest said.
    */
   readonly ignoredFederated: readonly string[];
 }
@@ -84,12 +85,22 @@ export function validateX509Context(raw: RawX509Context, now: Date = new Date(),
   const federatedBundles = new Map<string, X509Bundle>();
   const emptyFederatedDomains: string[] = [];
   const ignoredFederated: string[] = [];
+  const keyOf = new Map<string, string>();
   for (const [key, der] of federated) {
     let td: TrustDomain;
     try {
       td = TrustDomain.parse(key);
     } catch (e) {
       throw new HelperError('x509bundle', `x509bundle: federated bundle key ${JSON.stringify(key)} is not a trust domain: ${(e as Error).message}`);
+    }
+    // `partner.org` and `spiffe://partner.org` are one domain: which bundle holds would be up to map order.
+    const twin = keyOf.get(td.name);
+    if (twin !== undefined) throw new HelperError('x509bundle', `x509bundle: trust domain "${td.name}" has two federated bundles (keys ${JSON.stringify(twin)} and ${JSON.stringify(key)})`);
+    keyOf.set(td.name, key);
+    if (bundles.has(td.name)) {
+      // Not a federated domain: the SVIDs' own bundle came with them, and it alone is theirs.
+      ignoredFederated.push(`${td.name}: a federated bundle for the SVIDs' own trust domain is ignored; the bundle sent with the SVIDs is used`);
+      continue;
     }
     const bundle = bundleOf(td, der);
     ignoredFederated.push(...bundle.notCas.map((why) => `${td.name}: ${why.detail}`));

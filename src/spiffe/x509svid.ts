@@ -39,7 +39,7 @@ export function parseX509Svid(raw: RawX509Svid, now: Date = new Date()): X509Svi
   try {
     id = parseSvidId(ext.uris[0]!);
   } catch (e) {
-    return fail(`leaf certificate URI SAN is not a valid SPIFFE ID for an SVID: ${(e as Error).message}`);
+    return fail(`leaf certificate URI SAN is not a valid SPIFFE ID: ${(e as Error).message}`);
   }
   if (raw.spiffeId !== id.toString()) fail(`leaf certificate is for ${id}, the response says ${raw.spiffeId}`);
   if (ext.basicConstraintsCA) fail('leaf certificate must not have CA flag set to true');

@@ -1,0 +1,48 @@
+/**
+ * Second-round probes of a whole X.509 context (issue 12 items 1 and 5): federated bundles
+ * keyed by the SVIDs' own trust domain or by two spellings of one domain. What is written must
+ * be one consistent state.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isHelperError } from '../../src/errors.js';
+import { parseX509Context } from '../../src/workload/api.js';
+import { issue, svidChain } from '../helpers/certs.js';
+
+const ID = 'spiffe://example.org/workload';
+const own = await svidChain(ID);
+const partner = await issue({ ca: true, name: 'partner.org root' });
+const message = (federated: Record<string, Buffer>) => ({
+  svids: [{ spiffe_id: ID, x509_svid: own.chainDer, x509_svid_key: own.leaf.keyDer, bundle: own.bundleDer, hint: '' }],
+  crl: [],
+  federated_bundles: federated,
+});
+
+test("context probe: an empty federated bundle keyed by the SVID's own trust domain neither empties nor duplicates its own bundle", () => {
+  for (const key of ['spiffe://example.org', 'example.org']) {
+    const ctx = parseX509Context(message({ [key]: Buffer.alloc(0), 'spiffe://partner.org': partner.der }));
+    assert.equal(ctx.bundles.get('example.org')!.certificates.length, 1);
+    assert.deepEqual(ctx.emptyFederatedDomains, [], 'the own domain is not "a federated domain nothing of which is trusted"');
+    assert.deepEqual([...ctx.federatedBundles.keys()], ['partner.org']);
+    assert.match(ctx.ignoredFederated.join('\n'), /example\.org: a federated bundle for the SVIDs' own trust domain is ignored/);
+  }
+});
+
+test("context probe: a federated bundle with other CAs keyed by the SVID's own trust domain is ignored, its own bundle kept", () => {
+  const ctx = parseX509Context(message({ 'spiffe://example.org': partner.der }));
+  assert.deepEqual([...ctx.federatedBundles.keys()], []);
+  assert.ok(ctx.bundles.get('example.org')!.certificates[0]!.raw.equals(own.bundleDer));
+  assert.equal(ctx.ignoredFederated.length, 1);
+});
+
+test('context probe: two federated keys naming one trust domain (an ID and a name) are refused, not resolved by map order', () => {
+  for (const pair of [
+    { 'spiffe://partner.org': partner.der, 'partner.org': Buffer.alloc(0) },
+    { 'partner.org': partner.der, 'spiffe://partner.org/with/path': partner.der },
+  ]) {
+    assert.throws(
+      () => parseX509Context(message(pair)),
+      (e) => isHelperError(e, 'x509bundle') && /trust domain "partner\.org" has two federated bundles/.test(e.message),
+    );
+  }
+});
