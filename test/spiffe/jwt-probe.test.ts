@@ -12,9 +12,10 @@ import { isHelperError } from '../../src/errors.js';
 import type { InspectReport } from '../../src/inspect/document.js';
 import { inspectJwtSvid } from '../../src/inspect/jwt.js';
 import { TrustDomain } from '../../src/spiffe/id.js';
+import { parseJwtBundleFile } from '../../src/spiffe/jwt-bundle-file.js';
 import { jwtBundleToJwks, parseJwtBundle, type JwtBundleSet } from '../../src/spiffe/jwtbundle.js';
 import { parseAndValidateJwtSvid } from '../../src/spiffe/jwtsvid.js';
-import { bundleSet, jwk, testKey, token, type TestKey } from '../helpers/jwt.js';
+import { bundleSet, jwk, jwks, testKey, token, type TestKey } from '../helpers/jwt.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const td = TrustDomain.parse('example.org');
@@ -123,4 +124,10 @@ test('inspect shows a token whose iat and exp are beyond any date as such, and t
   assert.equal(out.expiry, undefined);
   assert.ok(report.problems.some((m) => m.includes('the token has no "exp" claim that is a date')), JSON.stringify(report.problems));
   assert.match(out.signature, /the "exp" claim is not a date/);
+});
+
+test('jwt bundle file probe: a Go-layout file whose trust domain is named "keys" is read as that layout, not as a plain JWKS', () => {
+  const set = parseJwtBundleFile(JSON.stringify({ keys: Buffer.from(jwks(key)).toString('base64') }), 'bundle.json', undefined);
+  assert.deepEqual([...set.keys()], ['keys']);
+  assert.deepEqual([...set.get('keys')!.keys.keys()], ['k']);
 });
