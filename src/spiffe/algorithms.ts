@@ -69,8 +69,16 @@ export function signatureScheme(der: Buffer): SignatureScheme | string {
 const OID_RSA = '1.2.840.113549.1.1.1';
 const OID_EC = '1.2.840.10045.2.1';
 const OID_ED25519 = '1.3.101.112';
-/** Named curves Go's crypto/x509 parses (P-224, P-256, P-384, P-521). */
-const CURVES: Readonly<Record<string, string>> = { '1.3.132.0.33': 'P-224', '1.2.840.10045.3.1.7': 'P-256', '1.3.132.0.34': 'P-384', '1.3.132.0.35': 'P-521' };
+/** Named curves Go's crypto/x509 parses, and their coordinate sizes in bytes. */
+const CURVES: Readonly<Record<string, [name: string, bytes: number]>> = {
+  '1.3.132.0.33': ['P-224', 28],
+  '1.2.840.10045.3.1.7': ['P-256', 32],
+  '1.3.132.0.34': ['P-384', 48],
+  '1.3.132.0.35': ['P-521', 66],
+};
+const CURVE_NAMES = Object.values(CURVES)
+  .map(([name]) => name)
+  .join(', ');
 const KEY_NAMES: Readonly<Record<string, string>> = { [OID_PSS]: 'an RSASSA-PSS key', '1.3.101.113': 'an Ed448 key', '1.2.840.10040.4.1': 'a DSA key' };
 /** Go refuses to verify with smaller RSA keys (crypto/rsa, since Go 1.24). */
 const MIN_RSA_BITS = 1024;
@@ -78,8 +86,14 @@ const MIN_RSA_BITS = 1024;
 /** Why a certificate's public key cannot be part of an SVID's path, or undefined. */
 export function publicKeyProblem(key: SubjectPublicKey): string | undefined {
   if (key.algorithm === OID_ED25519) return undefined;
-  if (key.algorithm === OID_EC) return key.curve && CURVES[key.curve] ? undefined : `its EC key is on curve ${key.curve ?? '(not a named curve)'}; accepted: ${Object.values(CURVES).join(', ')}`;
-  if (key.algorithm !== OID_RSA) return `its key is ${KEY_NAMES[key.algorithm] ?? `of algorithm ${key.algorithm}`}; accepted: RSA, EC (${Object.values(CURVES).join(', ')}) and Ed25519`;
+  if (key.algorithm === OID_EC) {
+    const curve = key.curve ? CURVES[key.curve] : undefined;
+    if (!curve) return `its EC key is on curve ${key.curve ?? '(not a named curve)'}; accepted: ${CURVE_NAMES}`;
+    // Go reads uncompressed points only (SEC 1 2.3.3 form 04 || x || y).
+    if (key.key[0] !== 0x04 || key.key.length !== 1 + 2 * curve[1]) return `its EC public point is not in uncompressed form`;
+    return undefined;
+  }
+  if (key.algorithm !== OID_RSA) return `its key is ${KEY_NAMES[key.algorithm] ?? `of algorithm ${key.algorithm}`}; accepted: RSA, EC (${CURVE_NAMES}) and Ed25519`;
   const [modulus, exponent] = children(key.key, readTlv(key.key, 0));
   if (modulus?.tag !== 0x02 || exponent?.tag !== 0x02) return 'its RSA key is malformed';
   const bits = bitLength(key.key.subarray(modulus.start, modulus.end));

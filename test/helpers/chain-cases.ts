@@ -457,6 +457,12 @@ export const chainCases: ChainCase[] = [
     make: async () => osslPair({ key: 'brainpoolP256r1' }),
   },
   {
+    name: 'a bundle CA whose EC public point is compressed',
+    reason: 'unsupported_algorithm',
+    goSpiffe: 'rejects',
+    make: async () => osslPair({ key: 'P-256:compressed' }),
+  },
+  {
     name: 'a bundle CA whose key is an RSASSA-PSS key',
     reason: 'unsupported_algorithm',
     goSpiffe: 'rejects',

@@ -21,14 +21,16 @@ process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const openssl = (args: string[]): Buffer => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
 
-/** `P-256`, `secp256k1`, ... (EC curves), `rsa:<bits>`, `rsa-pss`, `ed25519`. */
+/** `P-256`, `secp256k1`, ... (EC curves; `P-256:compressed` for a compressed public point), `rsa:<bits>`, `rsa-pss`, `ed25519`. */
 export type OsslKey = string;
 
-function generateKey(kind: OsslKey): string {
+function generateKey(spec: OsslKey): string {
   const file = join(dir, `k${++n}.pem`);
+  const [kind, form] = spec.split(':compressed') as [string, string | undefined];
   const [alg, opts] =
     kind === 'rsa-pss' ? ['RSA-PSS', ['rsa_keygen_bits:2048']] : kind.startsWith('rsa:') ? ['RSA', [`rsa_keygen_bits:${kind.slice(4)}`]] : kind === 'ed25519' ? ['ED25519', []] : ['EC', [`ec_paramgen_curve:${kind}`, 'ec_param_enc:named_curve']];
   openssl(['genpkey', '-algorithm', alg!, ...(opts as string[]).flatMap((o) => ['-pkeyopt', o]), '-out', file]);
+  if (form !== undefined) openssl(['ec', '-in', file, '-conv_form', 'compressed', '-out', file]);
   return file;
 }
 
