@@ -46,3 +46,16 @@ test('context probe: two federated keys naming one trust domain (an ID and a nam
     );
   }
 });
+
+test("context probe: a leaf signed by a CA that is only in a federated bundle is refused: only its own trust domain's bundle vouches for it", async () => {
+  const leaf = await issue({ uris: [ID], issuer: partner });
+  const msg = {
+    svids: [{ spiffe_id: ID, x509_svid: leaf.der, x509_svid_key: leaf.keyDer, bundle: own.bundleDer, hint: '' }],
+    crl: [],
+    federated_bundles: { 'spiffe://partner.org': partner.der },
+  };
+  assert.throws(
+    () => parseX509Context(msg),
+    (e) => isHelperError(e) && e.reason === 'chain_untrusted' && /against the bundle of "example\.org"/.test(e.message),
+  );
+});
