@@ -157,7 +157,7 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
     if (seen.has(oid)) throw new Error(`extension ${oid} appears twice`);
     seen.add(oid);
     const value = parts[parts.length - 1]!; // OCTET STRING, after the optional critical flag
-    const critical = parts.length === 3 && parts[1]!.tag === 0x01 && der[parts[1]!.start] !== 0;
+    const critical = parts.length === 3 && parts[1]!.tag === 0x01 && readBoolean(der, parts[1]!);
     if (critical && !HANDLED.has(oid)) (result.unhandledCritical ??= []).push(oid);
     const inner = readTlv(der, value.start, value.end);
     if (oid === OID_KEY_USAGE) {
@@ -170,8 +170,7 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
       };
     } else if (oid === OID_BASIC_CONSTRAINTS) {
       const [first, second] = children(der, inner);
-      if (first?.tag === 0x01 && first.end - first.start !== 1) throw new Error('basicConstraints: malformed BOOLEAN');
-      result.basicConstraintsCA = first?.tag === 0x01 && der[first.start] !== 0;
+      result.basicConstraintsCA = first?.tag === 0x01 && readBoolean(der, first);
       const pathLen = first?.tag === 0x02 ? first : second;
       if (pathLen) {
         const n = pathLen.end - pathLen.start;
@@ -194,6 +193,13 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
     }
   }
   return result;
+}
+
+/** A DER BOOLEAN: one byte, 0x00 or 0xff (X.690 11.1; Go refuses any other byte, BER's "non-zero is true" included). */
+function readBoolean(der: Uint8Array, t: Tlv): boolean {
+  const value = der[t.start];
+  if (t.end - t.start !== 1 || (value !== 0x00 && value !== 0xff)) throw new Error('a BOOLEAN is not DER (one byte, 00 or ff)');
+  return value === 0xff;
 }
 
 /** Subtree base types by tag; directoryName, otherName and the rest are not evaluated (nor by Go). */

@@ -520,6 +520,21 @@ export const chainCases: ChainCase[] = [
     },
   },
   {
+    name: 'a leaf whose critical flag is a BER TRUE (0x01), not DER (0xff)',
+    reason: 'x509svid',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await rootAndLeaf();
+      const leaf = reissue(c.leaf, c.root, (fields) => {
+        const extensions = Buffer.from(fields.at(-1)!);
+        const at = extensions.indexOf(Buffer.from([0x01, 0x01, 0xff]));
+        extensions[at + 2] = 0x01;
+        return [...fields.slice(0, -1), extensions];
+      });
+      return { chain: [leaf], keyDer: c.leaf.keyDer, bundle: [c.root.der] };
+    },
+  },
+  {
     name: "an RSA key whose private exponent is another key's",
     reason: 'x509svid',
     goSpiffe: 'rejects',
