@@ -162,6 +162,12 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
     const inner = readTlv(der, value.start, value.end);
     if (oid === OID_KEY_USAGE) {
       // BIT STRING: first content byte is the unused-bit count; bit 0 is the MSB of byte 1.
+      const unused = der[inner.start]!;
+      const last = der[inner.end - 1]!;
+      // DER (X.690 11.2): at most 7 unused bits, all zero, none in an empty string; Go refuses any other.
+      if (inner.tag !== 0x03 || inner.end === inner.start || unused > 7 || (inner.end - inner.start === 1 && unused !== 0) || (last & ((1 << unused) - 1)) !== 0) {
+        throw new Error('keyUsage: not a DER BIT STRING');
+      }
       const b1 = inner.end > inner.start + 1 ? der[inner.start + 1]! : 0;
       result.keyUsage = {
         digitalSignature: (b1 & 0x80) !== 0,

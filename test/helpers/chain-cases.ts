@@ -535,6 +535,22 @@ export const chainCases: ChainCase[] = [
     },
   },
   {
+    name: 'a leaf keyUsage BIT STRING with a padding bit set',
+    reason: 'x509svid',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await rootAndLeaf();
+      const leaf = reissue(c.leaf, c.root, (fields) => {
+        const extensions = Buffer.from(fields.at(-1)!);
+        // digitalSignature alone: BIT STRING 03 02 07 80 (seven unused bits); set the lowest of them.
+        const at = extensions.indexOf(Buffer.from([0x03, 0x02, 0x07, 0x80]));
+        extensions[at + 3] = 0x81;
+        return [...fields.slice(0, -1), extensions];
+      });
+      return { chain: [leaf], keyDer: c.leaf.keyDer, bundle: [c.root.der] };
+    },
+  },
+  {
     name: "an RSA key whose private exponent is another key's",
     reason: 'x509svid',
     goSpiffe: 'rejects',
