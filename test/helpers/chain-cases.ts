@@ -75,6 +75,17 @@ function reissue(leaf: Issued, issuer: Issued, edit: (fields: Buffer[]) => Buffe
   return der(0x30, Buffer.concat([newTbs, leaf.der.subarray(algorithm!.offset, algorithm!.next), der(0x03, Buffer.concat([Buffer.from([0]), signature]))]));
 }
 
+/** A leaf whose extensions have the first `from` bytes replaced by `to` (same length), signed again. */
+async function leafWithExtensionBytes(from: number[], to: number[]) {
+  const c = await rootAndLeaf();
+  const leaf = reissue(c.leaf, c.root, (fields) => {
+    const extensions = Buffer.from(fields.at(-1)!);
+    Buffer.from(to).copy(extensions, extensions.indexOf(Buffer.from(from)));
+    return [...fields.slice(0, -1), extensions];
+  });
+  return { chain: [leaf], keyDer: c.leaf.keyDer, bundle: [c.root.der] };
+}
+
 /** Flips the last byte of the signature (the certificate's last byte). */
 function tamper(der: Buffer): Buffer {
   const copy = Buffer.from(der);
@@ -523,32 +534,14 @@ export const chainCases: ChainCase[] = [
     name: 'a leaf whose critical flag is a BER TRUE (0x01), not DER (0xff)',
     reason: 'x509svid',
     goSpiffe: 'rejects',
-    make: async () => {
-      const c = await rootAndLeaf();
-      const leaf = reissue(c.leaf, c.root, (fields) => {
-        const extensions = Buffer.from(fields.at(-1)!);
-        const at = extensions.indexOf(Buffer.from([0x01, 0x01, 0xff]));
-        extensions[at + 2] = 0x01;
-        return [...fields.slice(0, -1), extensions];
-      });
-      return { chain: [leaf], keyDer: c.leaf.keyDer, bundle: [c.root.der] };
-    },
+    make: () => leafWithExtensionBytes([0x01, 0x01, 0xff], [0x01, 0x01, 0x01]),
   },
   {
     name: 'a leaf keyUsage BIT STRING with a padding bit set',
     reason: 'x509svid',
     goSpiffe: 'rejects',
-    make: async () => {
-      const c = await rootAndLeaf();
-      const leaf = reissue(c.leaf, c.root, (fields) => {
-        const extensions = Buffer.from(fields.at(-1)!);
-        // digitalSignature alone: BIT STRING 03 02 07 80 (seven unused bits); set the lowest of them.
-        const at = extensions.indexOf(Buffer.from([0x03, 0x02, 0x07, 0x80]));
-        extensions[at + 3] = 0x81;
-        return [...fields.slice(0, -1), extensions];
-      });
-      return { chain: [leaf], keyDer: c.leaf.keyDer, bundle: [c.root.der] };
-    },
+    // digitalSignature alone is BIT STRING 03 02 07 80 (seven unused bits): the lowest of them set.
+    make: () => leafWithExtensionBytes([0x03, 0x02, 0x07, 0x80], [0x03, 0x02, 0x07, 0x81]),
   },
   {
     name: "an RSA key whose private exponent is another key's",
