@@ -36,10 +36,11 @@ test("context probe: a federated bundle with other CAs keyed by the SVID's own t
 });
 
 test('context probe: two federated keys naming one trust domain (an ID and a name) are refused, not resolved by map order', () => {
-  for (const pair of [
+  const pairs: Record<string, Buffer>[] = [
     { 'spiffe://partner.org': partner.der, 'partner.org': Buffer.alloc(0) },
     { 'partner.org': partner.der, 'spiffe://partner.org/with/path': partner.der },
-  ]) {
+  ];
+  for (const pair of pairs) {
     assert.throws(
       () => parseX509Context(message(pair)),
       (e) => isHelperError(e, 'x509bundle') && /trust domain "partner\.org" has two federated bundles/.test(e.message),
