@@ -20,8 +20,13 @@ import { parseX509Svid, type RawX509Svid, type X509Svid } from './x509svid.js';
 export interface X509Context {
   /** Non-empty; hints are unique (a later duplicate is dropped, as go-spiffe does). */
   readonly svids: readonly X509Svid[];
-  /** Bundles of the SVIDs' own trust domains, by trust domain name. */
+  /** Bundles of the SVIDs' own trust domains, by trust domain name (the first sent, when SVIDs of a domain came with different ones). */
   readonly bundles: ReadonlyMap<string, X509Bundle>;
+  /**
+   * The bundle each SVID was verified against, where it is not its domain's entry in
+   * `bundles` (SPIRE sends one bundle per domain; a message may not). Read it with svidBundle().
+   */
+  readonly otherSvidBundles?: ReadonlyMap<X509Svid, X509Bundle>;
   /** Federated bundles that hold CAs, by trust domain name. */
   readonly federatedBundles: ReadonlyMap<string, X509Bundle>;
   /**
@@ -59,6 +64,7 @@ export function validateX509Context(raw: RawX509Context, now: Date = new Date(),
   const bundles = new Map<string, X509Bundle>();
   const bundleBytes = new Map<string, Buffer>();
   const hints = new Set<string>();
+  const otherSvidBundles = new Map<X509Svid, X509Bundle>();
   for (const sent of raw.svids) {
     if (sent.hint !== '' && hints.has(sent.hint)) continue;
     hints.add(sent.hint);
@@ -81,6 +87,7 @@ export function validateX509Context(raw: RawX509Context, now: Date = new Date(),
       throw new HelperError('x509svid', `x509svid ${svid.id}: the chain does not verify against the bundle of "${td.name}": ${verdict.detail}`, { reason: verdict.reason });
     }
     svids.push(svid);
+    if (first && bundle !== first) otherSvidBundles.set(svid, bundle);
   }
   const federatedBundles = new Map<string, X509Bundle>();
   const emptyFederatedDomains: string[] = [];
@@ -108,7 +115,19 @@ export function validateX509Context(raw: RawX509Context, now: Date = new Date(),
     else emptyFederatedDomains.push(td.name);
   }
   cache?.prune();
-  return { svids, bundles, federatedBundles, emptyFederatedDomains: emptyFederatedDomains.sort(), ignoredFederated: ignoredFederated.sort() };
+  return {
+    svids,
+    bundles,
+    ...(otherSvidBundles.size > 0 ? { otherSvidBundles } : {}),
+    federatedBundles,
+    emptyFederatedDomains: emptyFederatedDomains.sort(),
+    ignoredFederated: ignoredFederated.sort(),
+  };
+}
+
+/** The bundle `svid` was verified against: what must be written beside it. */
+export function svidBundle(ctx: X509Context, svid: X509Svid): X509Bundle | undefined {
+  return ctx.otherSvidBundles?.get(svid) ?? ctx.bundles.get(svid.id.trustDomain.name);
 }
 
 /**

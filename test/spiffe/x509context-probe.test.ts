@@ -5,11 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { parseConfig } from '../../src/config/load.js';
 import { isHelperError } from '../../src/errors.js';
+import { renderX509Files } from '../../src/output/x509-files.js';
+import { fromPem } from '../../src/spiffe/pem.js';
 import { parseX509Context } from '../../src/workload/api.js';
 import { issue, svidChain } from '../helpers/certs.js';
+import { baseConfigToml } from '../helpers/config.js';
 
 const ID = 'spiffe://example.org/workload';
+/** The output of the smallest X.509 config, as the config loader makes it. */
+const OUT = parseConfig(baseConfigToml, 'helper.conf', {}).x509!;
 const own = await svidChain(ID);
 const partner = await issue({ ca: true, name: 'partner.org root' });
 const message = (federated: Record<string, Buffer>) => ({
@@ -59,4 +65,20 @@ test("context probe: a leaf signed by a CA that is only in a federated bundle is
     () => parseX509Context(msg),
     (e) => isHelperError(e) && e.reason === 'chain_untrusted' && /against the bundle of "example\.org"/.test(e.message),
   );
+});
+
+test("context probe: an SVID sent with another bundle than the first SVID of its trust domain is written with the bundle it was verified against", async () => {
+  const other = await svidChain('spiffe://example.org/other');
+  const msg = {
+    svids: [
+      { spiffe_id: ID, x509_svid: own.chainDer, x509_svid_key: own.leaf.keyDer, bundle: own.bundleDer, hint: 'a' },
+      { spiffe_id: 'spiffe://example.org/other', x509_svid: other.chainDer, x509_svid_key: other.leaf.keyDer, bundle: other.bundleDer, hint: 'b' },
+    ],
+    crl: [],
+    federated_bundles: {},
+  };
+  const ctx = parseX509Context(msg);
+  const files = renderX509Files(ctx.svids[1]!, ctx, OUT, '/certs', new Date());
+  const bundlePem = files.find((f) => f.path.endsWith('/bundle.pem'))!.data as string;
+  assert.deepEqual(fromPem(bundlePem, 'CERTIFICATE'), [other.bundleDer], "the bundle.pem beside svid.pem is the one that SVID's chain verifies against");
 });
