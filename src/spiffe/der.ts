@@ -140,8 +140,26 @@ const OID_KEY_USAGE = '2.5.29.15';
 const OID_BASIC_CONSTRAINTS = '2.5.29.19';
 const OID_SAN = '2.5.29.17';
 const OID_NAME_CONSTRAINTS = '2.5.29.30';
-/** Understood (read here or irrelevant to path validation as Go's crypto/x509 also treats them). */
-const HANDLED = new Set([OID_KEY_USAGE, OID_BASIC_CONSTRAINTS, OID_SAN, OID_NAME_CONSTRAINTS, '2.5.29.14', '2.5.29.35', '2.5.29.37', '2.5.29.32']);
+/**
+ * Understood: read here, or handled by Go's crypto/x509 in a way that cannot refuse an SVID's
+ * path (SKI, AKI, EKU with go-spiffe's any-usage, CRL distribution points, authority info
+ * access, and the policy extensions, whose policies are not required by anyone here).
+ */
+const HANDLED = new Set([
+  OID_KEY_USAGE,
+  OID_BASIC_CONSTRAINTS,
+  OID_SAN,
+  OID_NAME_CONSTRAINTS,
+  '2.5.29.14',
+  '2.5.29.35',
+  '2.5.29.37',
+  '2.5.29.31',
+  '1.3.6.1.5.5.7.1.1',
+  '2.5.29.32',
+  '2.5.29.33',
+  '2.5.29.36',
+  '2.5.29.54',
+]);
 
 /** Reads a certificate's `[3] EXPLICIT Extensions` element. */
 export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensions {

@@ -444,6 +444,18 @@ export const chainCases: ChainCase[] = [
     make: async () => osslPair({ ext: [...CA_EXT, 'nameConstraints=critical,permitted;email:example.org,permitted;URI:example.org'] }, { ext: leafExt(`URI:${CASE_ID},email:ops@example.org`) }),
   },
   {
+    name: 'critical policy extensions on the root and the intermediate (Go handles them)',
+    goSpiffe: 'accepts',
+    make: async () => {
+      // No explicit policy required: Go evaluates policies, and a path that needs none passes it.
+      const policies = ['certificatePolicies=critical,2.5.29.32.0', 'policyConstraints=critical,inhibitPolicyMapping:0', 'inhibitAnyPolicy=critical,1'];
+      const root = osslCert({ name: 'example.org root', ext: [...CA_EXT, ...policies] });
+      const inter = osslCert({ name: 'example.org intermediate', issuer: root, ext: [...CA_EXT, ...policies, 'crlDistributionPoints=critical,URI:http://crl.example.org/ca.crl'] });
+      const leaf = osslCert({ name: 'workload', issuer: inter, ext: leafExt(`URI:${CASE_ID}`) });
+      return { chain: [leaf.der, inter.der], keyDer: leaf.keyDer, bundle: [root.der] };
+    },
+  },
+  {
     name: 'RSA-PSS signature, SHA-256 with a 20-byte salt',
     reason: 'unsupported_algorithm',
     goSpiffe: 'rejects',
