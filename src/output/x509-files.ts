@@ -3,7 +3,7 @@ import { perDomainFiles } from '../config/trust-domain-pattern.js';
 import type { X509Bundle } from '../spiffe/bundle.js';
 import type { Certificate } from '../spiffe/certificate.js';
 import { toPem } from '../spiffe/pem.js';
-import type { X509Context } from '../spiffe/x509context.js';
+import { svidBundle, type X509Context } from '../spiffe/x509context.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
 import type { FileContent } from './atomic-write.js';
 import { outputPath } from './names.js';
@@ -25,7 +25,7 @@ export function renderX509Files(svid: X509Svid, ctx: X509Context, out: X509Outpu
   // As in the Go helper, omit_expired filters every certificate written, the SVID's own
   // intermediates too (the leaf is never expired here: validation refuses an expired SVID).
   const chain = out.addIntermediatesToBundle ? [leaf!] : [leaf!, ...keep(intermediates)];
-  const own = ctx.bundles.get(svid.id.trustDomain.name);
+  const own = svidBundle(ctx, svid);
   const bundle = [...keep(own?.certificates ?? []), ...(out.addIntermediatesToBundle ? keep(intermediates) : [])];
   if (out.includeFederatedDomains) {
     for (const b of sortedFederated(ctx)) bundle.push(...keep(b.certificates));
