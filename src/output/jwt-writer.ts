@@ -15,7 +15,7 @@ import { outputPath } from './names.js';
 
 export type JwtOutput = Pick<Config, 'certDir' | 'jwtSvidFileMode' | 'jwtBundleFileName' | 'jwtBundleFileMode' | 'jwtBundleFormat'>;
 
-/** `files`: the file names (in cert_dir) now holding the content, rewritten or not. */
+/** `files`: the names, as configured (relative to cert_dir or absolute), of the files now holding the content, rewritten or not. */
 export interface JwtWriteResult {
   changed: boolean;
   files: string[];
@@ -50,7 +50,9 @@ export class JwtWriter {
   async writeBundles(set: JwtBundleSet): Promise<JwtWriteResult> {
     this.sayUnnamed(set);
     const files = renderJwtBundleFiles(set, this.out);
-    const names = files.map((f) => basename(f.path));
+    // Names as configured, which health resolves against cert_dir as the writer did: the one
+    // go-helper file may be a path; jwks files are plain names in cert_dir.
+    const names = this.out.jwtBundleFormat === 'jwks' || files.length === 0 ? files.map((f) => basename(f.path)) : [this.out.jwtBundleFileName!];
     const signature = files.map((f) => `${f.path}\0${f.mode}\0${String(f.data)}`).join('\0\0');
     if (files.length === 0 || this.lastBundle === signature) return { changed: false, files: names };
     await writeFilesAtomic(files);

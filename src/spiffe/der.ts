@@ -227,7 +227,12 @@ function readBoolean(der: Uint8Array, t: Tlv): boolean {
 }
 
 /** Subtree base types by tag; directoryName, otherName and the rest are not evaluated (nor by Go). */
-const SUBTREE_TYPES: Readonly<Record<number, keyof Subtrees>> = { 0x86: 'uri', 0x82: 'dns', 0x81: 'email', 0x87: 'ip' };
+const SUBTREE_TYPES: ReadonlyMap<number, keyof Subtrees> = new Map([
+  [0x86, 'uri'],
+  [0x82, 'dns'],
+  [0x81, 'email'],
+  [0x87, 'ip'],
+]);
 
 function readNameConstraints(der: Uint8Array, seq: Tlv): { constraints: NameConstraints; unsupported?: string } {
   const empty = (): Subtrees => ({ uri: [], dns: [], email: [], ip: [] });
@@ -238,7 +243,7 @@ function readNameConstraints(der: Uint8Array, seq: Tlv): { constraints: NameCons
     if (!into) throw new Error('nameConstraints: malformed');
     for (const subtree of children(der, subtrees)) {
       const base = children(der, subtree)[0];
-      const type = base && SUBTREE_TYPES[base.tag];
+      const type = base && SUBTREE_TYPES.get(base.tag);
       if (!base || !type) {
         unsupported = `tag 0x${(base?.tag ?? 0).toString(16)}`;
         continue;

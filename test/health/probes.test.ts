@@ -214,14 +214,15 @@ test("readiness with file names that are paths: a file replaced behind the helpe
   const certs = join(dir, 'certs');
   writeFileSync(
     conf,
-    `agent_address = "${agent.address}"\ncert_dir = "${certs}"\nsvid_file_name = "x509/svid.pem"\nsvid_key_file_name = "../keys/svid_key.pem"\nsvid_bundle_file_name = "bundle.pem"\njwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "../jwts/a.jwt" }]\n${HEALTH}`,
+    `agent_address = "${agent.address}"\ncert_dir = "${certs}"\nsvid_file_name = "x509/svid.pem"\nsvid_key_file_name = "../keys/svid_key.pem"\nsvid_bundle_file_name = "bundle.pem"\njwt_bundle_file_name = "/bundles/jwt_bundle.json"\njwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "../jwts/a.jwt" }]\n${HEALTH}`,
   );
   const run = startCli(['--config', conf]);
   try {
     const port = await listenerPort(run);
     const ready = await until(port, '/ready', 'ready', (p) => p.status === 200);
     const go = (ready.body as unknown as { health: { file_write_statuses: { jwt_write_status: Record<string, string> } } }).health.file_write_statuses;
-    assert.deepEqual(go.jwt_write_status, { [join(dir, 'jwts/a.jwt')]: 'written' });
+    // The JWT bundle named by an absolute path lands in certs/bundles/ (Go's path.Join), and readiness looks there.
+    assert.deepEqual(go.jwt_write_status, { [join(dir, 'jwts/a.jwt')]: 'written', [join(certs, 'bundles/jwt_bundle.json')]: 'written' });
     writeFileSync(join(dir, 'keys', 'svid_key.tmp'), 'not a key');
     renameSync(join(dir, 'keys', 'svid_key.tmp'), join(dir, 'keys', 'svid_key.pem'));
     const after = await until(port, '/ready', 'not ready', (p) => p.status === 503);

@@ -28,7 +28,13 @@ function generateKey(spec: OsslKey): string {
   const file = join(dir, `k${++n}.pem`);
   const [kind, form] = spec.split(':compressed') as [string, string | undefined];
   const [alg, opts] =
-    kind === 'rsa-pss' ? ['RSA-PSS', ['rsa_keygen_bits:2048']] : kind.startsWith('rsa:') ? ['RSA', [`rsa_keygen_bits:${kind.slice(4)}`]] : kind === 'ed25519' ? ['ED25519', []] : ['EC', [`ec_paramgen_curve:${kind}`, 'ec_param_enc:named_curve']];
+    kind === 'rsa-pss'
+      ? ['RSA-PSS', ['rsa_keygen_bits:2048']]
+      : kind.startsWith('rsa:')
+        ? ['RSA', [`rsa_keygen_bits:${kind.slice(4)}`]]
+        : kind === 'ed25519'
+          ? ['ED25519', []]
+          : ['EC', [`ec_paramgen_curve:${kind}`, 'ec_param_enc:named_curve']];
   openssl(['genpkey', '-algorithm', alg!, ...(opts as string[]).flatMap((o) => ['-pkeyopt', o]), '-out', file]);
   if (form !== undefined) openssl(['ec', '-in', file, '-conv_form', 'compressed', '-out', file]);
   return file;
@@ -59,11 +65,20 @@ export function osslCert(o: OsslOptions): OsslCert {
   openssl(['req', '-new', '-key', keyFile, '-config', config, '-out', csr]);
   const signer = o.issuer ? ['-CA', o.issuer.certFile, '-CAkey', o.issuer.keyFile] : ['-signkey', keyFile];
   openssl([
-    'x509', '-req', '-in', csr, ...signer, '-days', '2', '-set_serial', String(1000 + i),
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    ...signer,
+    '-days',
+    '2',
+    '-set_serial',
+    String(1000 + i),
     ...(o.digest === 'none' ? [] : [`-${o.digest ?? 'sha256'}`]),
     ...(o.sigopt ?? []).flatMap((s) => ['-sigopt', s]),
     ...(o.ext ? ['-extfile', config, '-extensions', 'v3'] : []),
-    '-out', certFile,
+    '-out',
+    certFile,
   ]);
   const der = openssl(['x509', '-in', certFile, '-outform', 'DER']);
   const keyDer = openssl(['pkcs8', '-topk8', '-nocrypt', '-in', keyFile, '-outform', 'DER']);

@@ -49,7 +49,7 @@ const cases: Case[] = [
   // NumericDate (RFC 7519 2): a number of seconds a date can hold; anything else is no date at all.
   ['exp beyond any date (1e300)', () => es({ claims: { exp: 1e300 } }), /the "exp" claim is not a date/],
   ['exp just beyond the last date JavaScript can hold', () => es({ claims: { exp: 8.64e12 + 1 } }), /the "exp" claim is not a date/],
-  ['exp an integer beyond 2^53', () => es({ claims: { exp: 9007199254740993 } }), /the "exp" claim is not a date/],
+  ['exp an integer beyond 2^53', () => es({ claims: { exp: 2 ** 53 + 2 } }), /the "exp" claim is not a date/],
   ['nbf beyond any date', () => es({ claims: { nbf: 1e300 } }), /the "nbf" claim is not a date/],
   ['iat beyond any date', () => es({ claims: { iat: 1e300 } }), /the "iat" claim is not a date/],
   ['exp with a fraction of a second', () => es({ claims: { exp: now() + 300.5 } }), undefined],
@@ -122,7 +122,10 @@ test('inspect shows a token whose iat and exp are beyond any date as such, and t
   const out = await inspectJwtSvid({ file, audience: 'api' }, bundles, report, new Date());
   assert.equal(out.issued_at, undefined);
   assert.equal(out.expiry, undefined);
-  assert.ok(report.problems.some((m) => m.includes('the token has no "exp" claim that is a date')), JSON.stringify(report.problems));
+  assert.ok(
+    report.problems.some((m) => m.includes('the token has no "exp" claim that is a date')),
+    JSON.stringify(report.problems),
+  );
   assert.match(out.signature, /the "exp" claim is not a date/);
 });
 

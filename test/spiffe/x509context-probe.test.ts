@@ -67,7 +67,7 @@ test("context probe: a leaf signed by a CA that is only in a federated bundle is
   );
 });
 
-test("context probe: an SVID sent with another bundle than the first SVID of its trust domain is written with the bundle it was verified against", async () => {
+test('context probe: an SVID sent with another bundle than the first SVID of its trust domain is written with the bundle it was verified against', async () => {
   const other = await svidChain('spiffe://example.org/other');
   const msg = {
     svids: [
