@@ -1,5 +1,7 @@
-import { statSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { METRICS_PATH, type HealthConfig } from './config/config.js';
 import { HelperError } from './errors.js';
 import { silentLogger, type Logger } from './log.js';
@@ -33,14 +35,57 @@ function isRefusal(e: unknown): e is HelperError {
   return e instanceof HelperError && REFUSALS.has(e.code);
 }
 
+/**
+ * A file as the helper left it. `id` changes with any replacement, truncation, write or chmod
+ * (inode, size, mtime in ns, mode); a write that kept the inode, the size and a restored mtime
+ * (`cp -p` over it) still moves ctime, which nobody can set back, and then the content is
+ * compared. A chown (or a hard link) moves ctime alone and keeps the file as written: an
+ * operator giving the key to the consumer's user is not a replacement.
+ */
+interface Seen {
+  id: string;
+  ctimeNs: bigint;
+  digest: string;
+}
+
+function see(path: string): Seen | undefined {
+  try {
+    const st = statSync(path, { bigint: true });
+    return { id: `${st.ino}:${st.size}:${st.mtimeNs}:${st.mode}`, ctimeNs: st.ctimeNs, digest: digestOf(path) };
+  } catch {
+    return undefined;
+  }
+}
+
+function digestOf(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** Whether the file at `path` is still the one `seen`; a content check only when ctime moved. */
+function unchanged(path: string, seen: Seen | undefined): boolean {
+  if (!seen) return false;
+  try {
+    const st = statSync(path, { bigint: true });
+    if (`${st.ino}:${st.size}:${st.mtimeNs}:${st.mode}` !== seen.id) return false;
+    if (st.ctimeNs === seen.ctimeNs) return true;
+    if (digestOf(path) !== seen.digest) return false;
+    seen.ctimeNs = st.ctimeNs;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** One output as the helper last left it on disk. */
 class Output {
   status: WriteStatus = 'unwritten';
-  /** File names (under cert_dir) and their identity (inode, size, mtime) right after the write. */
-  private files: { name: string; stamp: string | undefined }[] = [];
+  /** File names (under cert_dir) as the helper left them right after the write. */
+  private files: { name: string; seen: Seen | undefined }[] = [];
   expiry: Date | undefined;
   /** Why the agent no longer issues this output's identity, while it does not. */
   redacted: string | undefined;
+  /** Why the token on disk is no longer usable (it no longer verifies with the JWT bundle, say), until a new one is written. */
+  unusable: string | undefined;
   everWritten = false;
   /** A write is under way: its files change at the helper's own hand until it ends. */
   writing = false;
@@ -51,27 +96,18 @@ class Output {
   ) {}
 
   wrote(names: readonly string[]): void {
-    this.files = names.map((name) => ({ name, stamp: this.stamp(name) }));
+    this.files = names.map((name) => ({ name, seen: see(outputPath(this.certDir, name)) }));
   }
 
   /** What keeps this output from being ready, if anything. */
   problem(now: Date): string | undefined {
     if (!this.everWritten) return `${this.label}: not written yet`;
     if (this.redacted) return `${this.label}: redacted: ${this.redacted}`;
+    if (this.unusable) return `${this.label}: no longer usable: ${this.unusable}`;
     if (this.expiry && this.expiry.getTime() <= now.getTime()) return `${this.label}: expired at ${this.expiry.toISOString()}`;
     if (this.writing) return undefined;
-    const changed = this.files.find((f) => this.stamp(f.name) !== f.stamp);
-    return changed && `${this.label}: ${changed.name} was deleted or replaced since the helper wrote it`;
-  }
-
-  /** Undefined when the file cannot be seen (gone, cert_dir replaced by a file, no permission). */
-  private stamp(name: string): string | undefined {
-    try {
-      const st = statSync(outputPath(this.certDir, name));
-      return `${st.ino}:${st.size}:${st.mtimeMs}`;
-    } catch {
-      return undefined;
-    }
+    const changed = this.files.find((f) => !unchanged(outputPath(this.certDir, f.name), f.seen));
+    return changed && `${this.label}: ${changed.name} was deleted or replaced (or its content or mode changed) since the helper wrote it`;
   }
 }
 
@@ -155,6 +191,12 @@ export class HealthState {
     this.failed(jwtKey(file), error);
   }
 
+  /** The token on disk became useless to every consumer (the JWT bundle no longer verifies it, say). */
+  jwtUnusable(file: string, why: string): void {
+    const out = this.outputs.get(jwtKey(file));
+    if (out) out.unusable = why;
+  }
+
   jwtBundleWritten(files: readonly string[], changed: boolean): void {
     this.written(JWT_BUNDLE, changed ? files : undefined, undefined);
     if (changed) this.metrics.updated();
@@ -170,7 +212,9 @@ export class HealthState {
     this.problems.delete(rpc);
     this.problems.set(rpc, error.message);
     if (error.reason !== 'identity_redacted') return;
-    const keys = rpc === 'FetchX509SVID' ? [X509] : rpc === 'FetchJWTBundles' ? [JWT_BUNDLE] : [...this.outputs.keys()].filter((k) => k.startsWith('jwt-svid:'));
+    // The bundle stream is the only push for JWT: its redaction is the tokens' too (they name that identity).
+    const tokens = [...this.outputs.keys()].filter((k) => k.startsWith('jwt-svid:'));
+    const keys = rpc === 'FetchX509SVID' ? [X509] : rpc === 'FetchJWTBundles' ? [JWT_BUNDLE, ...tokens] : tokens;
     keys.forEach((k) => this.redact(k, error.message));
   }
 
@@ -179,9 +223,12 @@ export class HealthState {
     this.problems.delete(rpc);
   }
 
-  /** A streamed message from the agent was refused; the last good files stay. */
+  /**
+   * A streamed message from the agent was refused; the last good files stay. Whatever made
+   * its handling fail (a check, or an error of the helper's own: reason `internal`), the
+   * message was not used, and is counted.
+   */
   refused(rpc: string, error: HelperError): void {
-    if (!isRefusal(error)) return;
     this.refusedUpdate(rpc === 'FetchX509SVID' ? X509 : rpc === 'FetchJWTBundles' ? JWT_BUNDLE : rpc, error);
   }
 
@@ -226,6 +273,7 @@ export class HealthState {
       out.status = 'written';
       out.everWritten = true;
       out.expiry = expiry;
+      out.unusable = undefined;
       if (files) out.wrote(files);
     }
     this.recovered(key);
@@ -304,46 +352,97 @@ export class HealthState {
 /**
  * What the listener may hold, so that no client can take the descriptors the helper needs for
  * its files, its agent connection and its child: probes and a scraper need a handful of
- * connections, each done in milliseconds. Over the cap, a new connection is closed at once;
- * a connection that is idle, or slow to send its request, is closed within seconds (idle ones
- * by their own socket timer, so an idle helper has no periodic wake-up for this).
+ * connections, each done in milliseconds. Over the cap, the oldest connection is closed to make
+ * room: a probe lasts milliseconds, so the oldest is one left idle or trickling its request
+ * (Node checks the header and request timeouts only every 30 s), and a new probe always gets
+ * in. Idle connections close within seconds by their own socket timer, so an idle helper has
+ * no periodic wake-up for this. A probe has no body and is not pipelined: a request with a
+ * body is answered and its connection closed rather than read, and a connection with more
+ * requests awaiting their answers than `pipelined` (a client that sends without reading) is
+ * closed, so neither can make the helper buffer or compute without bound.
  */
-export const LISTENER_LIMITS = { maxConnections: 32, idleMs: 5_000, requestMs: 5_000 } as const;
+export const LISTENER_LIMITS = { maxConnections: 32, idleMs: 5_000, requestMs: 5_000, pipelined: 4 } as const;
 
 /** Serves liveness and readiness (and metrics); a port already in use is a start-up error. */
 export async function startHealthServer(config: HealthConfig, state: HealthState, log: Logger): Promise<Server> {
   // Not an ESM import: on Node 22+ importing node:http as ESM evaluates every export, which
   // loads fetch (undici) and zlib, ~50 ms of start-up for every run, health checks or not.
   const { createServer } = process.getBuiltinModule('node:http');
+  const unanswered = new WeakMap<Socket, number>();
   const server = createServer({ headersTimeout: LISTENER_LIMITS.requestMs, requestTimeout: LISTENER_LIMITS.requestMs, keepAliveTimeout: LISTENER_LIMITS.idleMs }, (req, res) => {
-    const path = (req.url ?? '').split('?')[0];
-    if (config.metricsEnabled && path === METRICS_PATH && req.method === 'GET') {
-      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(state.metrics.render());
+    const socket = req.socket;
+    const waiting = (unanswered.get(socket) ?? 0) + 1;
+    if (waiting > LISTENER_LIMITS.pipelined) {
+      socket.destroy();
       return;
     }
-    const probe = path === config.livenessPath ? 'live' : path === config.readinessPath ? 'ready' : undefined;
-    if (probe === undefined || req.method !== 'GET') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-      return;
-    }
-    const body = state.report(new Date(), probe);
-    res.writeHead(body[probe] ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body) + '\n');
+    unanswered.set(socket, waiting);
+    res.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
+    if (hasBody(req)) res.shouldKeepAlive = false;
+    const { status, type, body } = answer(requestPath(req.url ?? ''), req.method ?? '', config, state);
+    res.writeHead(status, { 'content-type': type }).end(body);
   });
-  server.maxConnections = LISTENER_LIMITS.maxConnections;
+  const open = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    if (open.size > LISTENER_LIMITS.maxConnections) open.values().next().value!.destroy();
+  });
   server.timeout = LISTENER_LIMITS.idleMs;
+  const host = config.bindAddress.replace(/^\[(.*)\]$/, '$1');
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => {
-      const why = e.code === 'EADDRINUSE' ? 'the port is already in use' : e.message;
-      reject(new HelperError('health', `health_checks: cannot listen on ${config.bindAddress}:${config.port}: ${why}`, { cause: e }));
-    });
-    server.listen(config.port, config.bindAddress, resolve);
+    server.once('error', (e: NodeJS.ErrnoException) => reject(listenError(e, config, host)));
+    server.listen(config.port, host, resolve);
   });
   const addr = server.address();
   log.info('health listener started', {
-    address: typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : String(addr),
+    address: typeof addr === 'object' && addr ? hostPort(addr.address, addr.port) : String(addr),
     liveness: config.livenessPath,
     readiness: config.readinessPath,
     metrics: config.metricsEnabled ? METRICS_PATH : undefined,
   });
   return server;
+}
+
+function answer(path: string, method: string, config: HealthConfig, state: HealthState): { status: number; type: string; body: string } {
+  // HEAD is answered as GET, without the body (Node leaves it out), as Go's net/http does.
+  const read = method === 'GET' || method === 'HEAD';
+  if (config.metricsEnabled && path === METRICS_PATH && read) return { status: 200, type: METRICS_CONTENT_TYPE, body: state.metrics.render() };
+  const probe = path === config.livenessPath ? 'live' : path === config.readinessPath ? 'ready' : undefined;
+  if (probe === undefined || !read) return { status: 404, type: 'text/plain', body: 'not found\n' };
+  const report = state.report(new Date(), probe);
+  return { status: report[probe] ? 200 : 503, type: 'application/json', body: JSON.stringify(report) + '\n' };
+}
+
+/** The path of an origin-form (`/ready?x`) or absolute-form (`http://host/ready`) request target. */
+function requestPath(target: string): string {
+  if (target.startsWith('/')) return target.split('?')[0]!;
+  try {
+    return new URL(target).pathname;
+  } catch {
+    return '';
+  }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** A start-up error naming the key to change. */
+function listenError(e: NodeJS.ErrnoException, config: HealthConfig, host: string): HelperError {
+  const where = hostPort(host, config.port);
+  const message =
+    e.code === 'EADDRINUSE'
+      ? `health_checks.bind_port: cannot listen on ${where}: the port is already in use`
+      : e.code === 'EACCES'
+        ? `health_checks.bind_port: cannot listen on ${where}: permission denied (a port below 1024 needs privileges)`
+        : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN'
+          ? `health_checks.bind_address: cannot listen on ${JSON.stringify(config.bindAddress)}: not an address of this host (${e.code})`
+          : `health_checks: cannot listen on ${where}: ${e.message}`;
+  return new HelperError('health', message, { cause: e });
 }

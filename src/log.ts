@@ -10,11 +10,62 @@ export type Fields = Record<string, string | number | boolean | undefined | null
 
 const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 /**
- * A PEM private key block, through its END line or, cut short, to the end of the text; and a
- * JWS or JWE compact serialization: a base64url JSON header (`{` encodes as "ey" or "ew") long
- * enough to hold an `alg`, then two to four more segments. Host names and dotted words stay.
+ * A PEM private key block (any label, any case), through its END line or, cut short, to the
+ * end of the text; the tail of one whose BEGIN line went into another field or line (base64
+ * lines, escaped or not, then the END line); and a JWS or JWE compact serialization: a
+ * base64url JSON header (`{` encodes as "ey" or "ew") long enough to hold an `alg`, then two
+ * to four more segments. Host names and dotted words stay.
  */
-const secretPatterns = [/-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g, /\be[wy][\w-]{14,}(?:\.[\w-]*){2,4}/g];
+const secretPatterns = [
+  /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/gi,
+  // Starts only where a run starts: a scan from inside a run would make a long line quadratic.
+  /(?<![A-Za-z0-9+/=\s\\])(?:[A-Za-z0-9+/=\s]|\\[nr])*-----END [A-Z0-9 ]*PRIVATE KEY-----/gi,
+  // After a word boundary or a percent-escape (`%3D` of a URL-encoded `token=`), where \b sees none.
+  /(?:\b|(?<=%[0-9A-Fa-f]{2}))e[wy][\w-]{14,}(?:\.[\w-]*){2,4}/g,
+];
+
+/**
+ * Key material without PEM armour, as an error may quote it: DER in base64 or base64url, in
+ * hex (bare, or as Node prints a Buffer: pairs with spaces), or as a JSON byte array. Runs
+ * long enough to hold a key are decoded and redacted when they begin like one (see isKeyDer).
+ */
+const encodedRuns: { pattern: RegExp; decode(run: string): Buffer }[] = [
+  {
+    pattern: /[A-Za-z0-9+/_-]{40,}={0,2}/g,
+    decode: (run) =>
+      Buffer.from(
+        run.replace(/[-_]/g, (c) => (c === '-' ? '+' : '/')),
+        'base64',
+      ),
+  },
+  { pattern: /\b[0-9a-f]{2}(?: ?[0-9a-f]{2}){29,}\b/gi, decode: (run) => Buffer.from(run.replace(/ /g, ''), 'hex') },
+  { pattern: /\[\s*\d{1,3}(?:\s*,\s*\d{1,3}){29,}/g, decode: (run) => Buffer.from(run.slice(1).split(',').map(Number)) },
+];
+
+/** PBES2 and PKCS#12 PBE algorithm OIDs (1.2.840.113549.1.5.13, 1.2.840.113549.1.12.1.x), as DER. */
+const ENCRYPTED_KEY_OIDS = [Buffer.from('06092a864886f70d01050d', 'hex'), Buffer.from('060a2a864886f70d010c01', 'hex')];
+
+/**
+ * Whether `der` starts as a private key would: a SEQUENCE whose first element is a small
+ * INTEGER (the version of PKCS#8, SEC1, PKCS#1 and PKCS#12 alike), or an encrypted one (its
+ * algorithm a password-based one). Certificates, CSRs and public keys begin with a SEQUENCE
+ * inside the SEQUENCE instead, and stay.
+ */
+function isKeyDer(der: Buffer): boolean {
+  if (der[0] !== 0x30 || der.length < 8) return false;
+  const body = der[1]! < 0x80 ? 2 : 2 + (der[1]! & 0x7f);
+  if (der[body] === 0x02 && der[body + 1] === 0x01 && der[body + 2]! <= 3) return true;
+  const head = der.subarray(0, 24);
+  return ENCRYPTED_KEY_OIDS.some((oid) => head.includes(oid));
+}
+
+/** Values the helper knows are secret (a keystore password): never written in a log line. */
+const knownSecrets = new Set<string>();
+
+/** `secret` is replaced by `[redacted]` wherever it appears in a later log line. */
+export function redactFromLogs(secret: string): void {
+  if (secret !== '') knownSecrets.add(secret);
+}
 
 export interface Logger {
   debug(msg: string, fields?: Fields): void;
@@ -31,7 +82,10 @@ export interface LoggerOptions {
 }
 
 export function redact(text: string): string {
-  return secretPatterns.reduce((t, p) => t.replace(p, '[redacted]'), text);
+  let out = secretPatterns.reduce((t, p) => t.replace(p, '[redacted]'), text);
+  for (const { pattern, decode } of encodedRuns) out = out.replace(pattern, (run) => (isKeyDer(decode(run)) ? '[redacted]' : run));
+  for (const secret of knownSecrets) out = out.split(secret).join('[redacted]');
+  return out;
 }
 
 function scrub(v: Fields[string]): Fields[string] {
@@ -62,6 +116,18 @@ function textValue(v: string | number | boolean): string {
   return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
 }
 
+/**
+ * A message can quote a peer or a file (a fatal error's text is the message): control
+ * characters are escaped as JSON escapes them, so that one event stays one line and nobody
+ * can forge the next.
+ */
+function oneLine(msg: string): string {
+  return msg.replace(/\p{Cc}/gu, (c) => {
+    const json = JSON.stringify(c).slice(1, -1);
+    return json !== c ? json : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const min = order[options.level ?? 'info'];
   const format = options.format ?? 'text';
@@ -80,7 +146,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       write(JSON.stringify({ time, level, msg, ...Object.fromEntries(clean) }));
     } else {
       const rest = clean.map(([k, v]) => ` ${k}=${textValue(v)}`).join('');
-      write(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${rest}`);
+      write(`${time} ${level.toUpperCase().padEnd(5)} ${oneLine(msg)}${rest}`);
     }
   };
   return {

@@ -63,7 +63,7 @@ export const helperCommand = defineCommand({
     for (const w of config.warnings) log.warn(w.message, { key: w.key });
     const daemon = daemonMode ?? config.daemonMode;
     setFileOwnership(config.fileOwnership, log);
-    const lock = await lockOutputDirs(config, { mode: daemon ? 'daemon' : 'once', config: config.file }, log);
+    const lock = await lockOutputDirs(config, { mode: daemon ? 'daemon' : 'once', config: config.file }, log, daemon ? signals.signal : undefined);
     try {
       if (!daemon) {
         await runOnce({ config, log, signal: signals.signal, timeoutMs });

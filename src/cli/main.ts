@@ -1,7 +1,7 @@
 /** Finds the command `argv` names, parses its flags, runs it and maps what it throws to an exit code. */
 import { envVarName } from '../config/schema.js';
 import { describeError, ExitCode, exitCodeFor, exitCodeForStop, HelperError } from '../errors.js';
-import { createLogger, type LogFormat } from '../log.js';
+import { createLogger, type LogFormat, type Logger } from '../log.js';
 import type { SignalHub } from '../notify/signals.js';
 import { parseCommandArgs, usageError } from './args.js';
 import type { Context } from './command.js';
@@ -38,8 +38,24 @@ function earlyLogFormat(argv: string[], env: NodeJS.ProcessEnv): LogFormat {
   return (flag ?? env[envVarName('log_format')]) === 'json' ? 'json' : 'text';
 }
 
+/**
+ * A crash (an error nothing caught) is one redacted log line too, then exit 1 as Node's own
+ * crash would: Node's report prints the error as util.inspect sees it, every property and
+ * cause unredacted, over many lines.
+ */
+function reportCrashes(log: Logger): void {
+  if (process.listenerCount('uncaughtException') > 0) return;
+  const crash = (e: unknown): void => {
+    log.error(`crashed: ${describeError(e)}`, { code: 'internal', exit_code: ExitCode.internal, stack: e instanceof Error ? e.stack : undefined });
+    process.exit(ExitCode.internal);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+}
+
 export async function main(argv: string[], signals: SignalHub): Promise<number> {
   const ctx: Context = { log: createLogger({ format: earlyLogFormat(argv, process.env) }), signals };
+  reportCrashes(ctx.log);
   try {
     const found = resolve(argv);
     if (found === 'group help') {

@@ -24,7 +24,7 @@ export function agentAddress(configured: string | undefined, env: NodeJS.Process
     throw new Error(`both ${DEPRECATED_ADDRESS_ENV} and ${ENDPOINT_ENV} are set: set ${ENDPOINT_ENV} only (${DEPRECATED_ADDRESS_ENV} is deprecated; the Go helper refuses this too)`);
   }
   return {
-    address: parseEndpointAddress(deprecated),
+    address: parseFromEnv(DEPRECATED_ADDRESS_ENV, deprecated),
     source: DEPRECATED_ADDRESS_ENV,
     notice: `warning: ${DEPRECATED_ADDRESS_ENV} is deprecated: set ${ENDPOINT_ENV} (or agent_address) instead`,
   };
@@ -34,13 +34,15 @@ export function agentAddress(configured: string | undefined, env: NodeJS.Process
 export function resolveAgentAddress(configured: string | undefined, env: NodeJS.ProcessEnv): AgentAddress {
   if (configured !== undefined && configured !== '') return { address: parseEndpointAddress(configured), source: 'agent_address' };
   const fromEnv = env[ENDPOINT_ENV];
-  if (fromEnv !== undefined && fromEnv !== '') {
-    try {
-      return { address: parseEndpointAddress(fromEnv), source: ENDPOINT_ENV };
-    } catch (e) {
-      // The config error names agent_address; the value came from the environment.
-      throw new HelperError('address', `${ENDPOINT_ENV}: ${(e as Error).message}`);
-    }
-  }
+  if (fromEnv !== undefined && fromEnv !== '') return { address: parseFromEnv(ENDPOINT_ENV, fromEnv), source: ENDPOINT_ENV };
   return { address: parseEndpointAddress(DEFAULT_AGENT_ADDRESS), source: 'default' };
+}
+
+function parseFromEnv(variable: string, value: string): EndpointAddress {
+  try {
+    return parseEndpointAddress(value);
+  } catch (e) {
+    // The config error names agent_address; the value came from the environment.
+    throw new HelperError('address', `${variable}: ${(e as Error).message}`);
+  }
 }

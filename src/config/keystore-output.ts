@@ -1,5 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { HelperError } from '../errors.js';
+import { redactFromLogs } from '../log.js';
 import { whyUnreadable } from '../read-text.js';
 import type { TopLevelReader } from './keys.js';
 import type { OneOf, TOP_LEVEL_KEYS } from './schema.js';
@@ -66,6 +67,8 @@ export class Password {
       throw this.fail(file !== undefined ? fileKey : envKey, `${file ?? variable}: the password must be printable ASCII (space to ~), the only passwords every JVM can open a PKCS#12 store with`);
     }
     this.#value = password;
+    // A second line of defence: an error that quotes it (from a library, say) is logged without it.
+    redactFromLogs(password);
   }
 
   reveal(): string {

@@ -6,7 +6,7 @@ import type { TableReader, TopLevelReader } from './keys.js';
 import { JWT_SVID_KEYS } from './schema.js';
 import { checkJwtBundleFormat, checkPerDomainPatterns } from './trust-domain-pattern.js';
 import { readX509 } from './x509-output.js';
-import { outputPath } from '../output/names.js';
+import { fileIdentity, outputPath } from '../output/names.js';
 import { resolveId } from '../output/ownership.js';
 
 /**
@@ -82,8 +82,8 @@ export function normalizeConfig(r: TopLevelReader, file: string, env: NodeJS.Pro
   const names = outputNames(config);
   const seen = new Map<string, string>();
   for (const n of names) {
-    // By the path written: `a.pem` and `./a.pem` are one file.
-    const path = outputPath(config.certDir, n);
+    // By the file reached: `a.pem`, `./a.pem`, `<cwd>/a.pem` with cert_dir unset, and a path through a symlinked directory are one file.
+    const path = fileIdentity(outputPath(config.certDir, n));
     const first = seen.get(path);
     if (first !== undefined) throw r.error('cert_dir', `two outputs would write the same file "${n}"${first === n ? '' : ` (the same as "${first}")`}`);
     seen.set(path, n);

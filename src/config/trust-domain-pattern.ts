@@ -4,8 +4,8 @@
  * Such files are found again, to read or to delete as stale, by matching the pattern: the
  * rules below keep that from ever matching a file it should not.
  */
-import { HelperError, type ErrorCode } from '../errors.js';
-import { nameProblem } from '../output/names.js';
+import { basename, dirname, join } from 'node:path';
+import { fileIdentity, nameProblem, outputPath } from '../output/names.js';
 import { TrustDomain } from '../spiffe/id.js';
 import type { Config } from './config.js';
 import type { TopLevelReader } from './keys.js';
@@ -32,20 +32,41 @@ function isTrustDomainName(td: string): boolean {
 }
 
 /**
- * The file name for `trustDomain` under `pattern`. Trust domain names come from the agent: one
- * that would make a bad name (`..`, reserved `..data`-like names, too long) refuses the update.
+ * The file name for `trustDomain` under `pattern`, or why there can be none. Trust domain names
+ * come from the agent and are valid SPIFFE names, yet some make bad file names (`..`, reserved
+ * `..data`-like names, too long): such a domain gets no per-domain file. Its name is a partner's
+ * choice, and refusing the whole update would stop the workload's own rotation over it.
  */
-export function fileNameForTrustDomain(pattern: string, trustDomain: string, code: ErrorCode): string {
+export function fileNameForTrustDomain(pattern: string, trustDomain: string): { name: string } | { problem: string } {
   const name = pattern.replace('{trust_domain}', trustDomain);
   const problem = nameProblem(name);
-  if (problem === undefined) return name;
-  throw new HelperError(code, `trust domain "${trustDomain}" would be written as ${JSON.stringify(name)}, which ${problem}`, { reason: 'bad_file_name' });
+  return problem === undefined ? { name } : { problem: `trust domain "${trustDomain}" would be written as ${JSON.stringify(name)}, which ${problem}` };
 }
 
-/** A prefix or suffix is required: stale per-domain files are found by it and deleted. */
+/** The trust domains of `trustDomains` that get a per-domain file under `pattern`, with their names. */
+export function perDomainFiles(pattern: string, trustDomains: readonly string[]): { named: [string, string][]; unnamed: string[] } {
+  const named: [string, string][] = [];
+  const unnamed: string[] = [];
+  for (const td of trustDomains) {
+    const file = fileNameForTrustDomain(pattern, td);
+    if ('name' in file) named.push([td, file.name]);
+    else unnamed.push(file.problem);
+  }
+  return { named, unnamed };
+}
+
+/**
+ * `{trust_domain}` exactly once (a file is written by replacing it and found again by the text
+ * around it: with two, the two would disagree), and a prefix or suffix, by which stale
+ * per-domain files are found and deleted.
+ */
+function isPerDomainPattern(pattern: string): boolean {
+  return pattern.split('{trust_domain}').length === 2 && pattern !== '{trust_domain}';
+}
+
 export function checkFederatedPattern(r: TopLevelReader, pattern: string | undefined): void {
-  if (pattern !== undefined && (!pattern.includes('{trust_domain}') || pattern === '{trust_domain}')) {
-    throw r.error('federated_bundle_file_name', 'must contain {trust_domain} and a prefix or suffix, e.g. "federated_{trust_domain}.pem"');
+  if (pattern !== undefined && !isPerDomainPattern(pattern)) {
+    throw r.error('federated_bundle_file_name', 'must contain {trust_domain} once and a prefix or suffix, e.g. "federated_{trust_domain}.pem"');
   }
 }
 
@@ -62,8 +83,7 @@ export function checkJwtBundleFormat(r: TopLevelReader, config: Config): void {
   if (pattern === undefined) throw r.error('jwt_bundle_format', 'is "jwks" but jwt_bundle_file_name is not set');
   if (pattern.includes('/'))
     throw r.error(key, 'with jwt_bundle_format = "jwks" must be a plain file name in cert_dir, not a path: its per-trust-domain files are found (and removed when a domain goes) there');
-  const parts = pattern.split('{trust_domain}');
-  if (parts.length !== 2 || pattern === '{trust_domain}') {
+  if (!isPerDomainPattern(pattern)) {
     throw r.error(key, 'with jwt_bundle_format = "jwks" must contain {trust_domain} once, with a prefix or suffix, e.g. "jwt_bundle_{trust_domain}.json"');
   }
 }
@@ -77,8 +97,14 @@ export function checkPerDomainPatterns(r: TopLevelReader, config: Config, names:
   const patterns: [string, string][] = [];
   if (config.x509?.federatedBundleFileName) patterns.push(['federated_bundle_file_name', config.x509.federatedBundleFileName]);
   if (config.jwtBundleFormat === 'jwks' && config.jwtBundleFileName) patterns.push(['jwt_bundle_file_name', config.jwtBundleFileName]);
+  // The per-domain files live in cert_dir: what counts is every output landing there, however its name is spelled.
+  const certDir = dirname(fileIdentity(join(config.certDir, 'x')));
+  const inCertDir = names
+    .map((n) => ({ n, file: fileIdentity(outputPath(config.certDir, n)) }))
+    .filter(({ file }) => dirname(file) === certDir)
+    .map(({ n, file }) => ({ n, base: basename(file) }));
   for (const [key, pattern] of patterns) {
-    const clash = names.find((n) => trustDomainInFileName(n, pattern) !== undefined);
+    const clash = inCertDir.find(({ base }) => trustDomainInFileName(base, pattern) !== undefined)?.n;
     if (clash) throw r.error(key, `pattern ${JSON.stringify(pattern)} also matches "${clash}", which would be deleted as a stale per-trust-domain file`);
   }
   if (patterns.length === 2) {

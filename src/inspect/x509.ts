@@ -1,7 +1,8 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { describeError, HelperError } from '../errors.js';
 import { parseCertificates, type Certificate } from '../spiffe/certificate.js';
-import { authorityProblem, verifyChain, type ChainVerdict } from '../spiffe/chain.js';
+import { anchorProblem } from '../spiffe/bundle.js';
+import { verifyChain, type ChainVerdict } from '../spiffe/chain.js';
 import { SpiffeId, TrustDomain } from '../spiffe/id.js';
 import { fromPem } from '../spiffe/pem.js';
 import { federatedFiles, readText } from './files.js';
@@ -105,8 +106,8 @@ function readBundle(file: string, text: string, report: InspectReport, now: Date
     const td = trustDomainOf(ca) ?? '(none)';
     trustDomains[td] = (trustDomains[td] ?? 0) + 1;
     if (ca.notAfter.getTime() <= now.getTime()) expired++;
-    const notCa = authorityProblem(ca);
-    if (notCa) report.problems.push(`${file}: certificate ${i + 1} cannot be a trust anchor: ${notCa} [bundle_not_ca]`);
+    const notCa = anchorProblem(ca);
+    if (notCa) report.problems.push(`${file}: certificate ${i + 1} cannot be a trust anchor: ${notCa.detail} [${notCa.reason}]`);
   });
   report.bundles.push({ file, certificates: cas.length, trust_domains: trustDomains, expired });
   if (expired > 0) report.warnings.push(`${file}: ${expired} of ${cas.length} CA certificates have expired (omit_expired = true leaves them out)`);

@@ -17,6 +17,17 @@ export class JwtBundleWatch {
   /** What the last message's bundles left out, so that it is logged once, not per message. */
   private ignored = '';
 
+  /**
+   * How many times the agent issued an identity again after redacting it (FetchJWTBundles
+   * PERMISSION_DENIED after an answer): a token fetched before may be for an identity it no
+   * longer issues (the entry replaced by one with another SPIFFE ID), whatever the bundle says.
+   */
+  reissues = 0;
+  private redacted = false;
+
+  /** Callers of next() waiting for the next valid set. */
+  private readonly waiters = new Set<(set: JwtBundleSet) => void>();
+
   /** `onUpdate` runs for every valid message, changed or not: the writer skips what it already wrote. */
   constructor(
     private readonly onUpdate?: (set: JwtBundleSet) => void,
@@ -36,6 +47,23 @@ export class JwtBundleWatch {
     return this.arrived;
   }
 
+  /** The next valid set to arrive after this call; rejects with `signal`'s reason when it aborts first. */
+  next(signal: AbortSignal): Promise<JwtBundleSet> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const waiter = (set: JwtBundleSet): void => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(set);
+      };
+      const onAbort = (): void => {
+        this.waiters.delete(waiter);
+        reject(signal.reason);
+      };
+      this.waiters.add(waiter);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
   private logIgnored(set: JwtBundleSet): void {
     const lines = [...set.values()].flatMap((b) => b.ignored.map((why) => `${b.trustDomain.name}: ${why}`));
     if (lines.join('\n') === this.ignored) return;
@@ -47,11 +75,19 @@ export class JwtBundleWatch {
     try {
       await watchJwtBundles(client, {
         signal,
+        onInterrupted: (error) => {
+          if (error.reason === 'identity_redacted') this.redacted = true;
+        },
         onUpdate: (set) => {
+          if (this.redacted) this.reissues++;
+          this.redacted = false;
           this.logIgnored(set);
           this.latest = set;
           this.settle.resolve(set);
           this.onUpdate?.(set);
+          const waiting = [...this.waiters];
+          this.waiters.clear();
+          for (const w of waiting) w(set);
         },
       });
     } catch (e) {

@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fsync, openSync, realpathSync, renameSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fsync, lstatSync, openSync, realpathSync, renameSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -38,6 +38,7 @@ const fsyncFd = promisify(fsync);
 export async function writeFilesAtomic(files: readonly FileContent[]): Promise<void> {
   const dirs = new Map([...new Set(files.map((f) => dirname(f.path)))].map((d) => [d, resolveDir(d)]));
   const targets = files.map((f) => ({ ...f, path: join(dirs.get(dirname(f.path))!, basename(f.path)) }));
+  refuseUnwritableTargets(targets, files);
   for (const dir of new Set(dirs.values()))
     await sweepStaleTemps(
       dir,
@@ -53,17 +54,27 @@ export async function writeFilesAtomic(files: readonly FileContent[]): Promise<v
       renamed++;
     }
   } catch (e) {
-    for (const t of temps) {
-      try {
-        unlinkSync(t.path);
-      } catch {
-        // never created, or already renamed
-      }
-    }
+    for (const t of temps) discardTemp(t.path);
     // A rename that fails after others succeeded (a directory in the way) leaves a mixed set.
     throw outputError(e, files, renamed === 0 ? 'unchanged' : 'partial');
   }
   for (const dir of diskDirs) await fsyncDir(dir).catch(rethrowAs(files, 'not-durable'));
+}
+
+/**
+ * Refuses, before anything is written, a set that could only end mixed: two of its files that
+ * are one file (reached through a symlinked directory: the last rename would win), or a
+ * directory where a file goes (every rename before it would succeed, then it would fail).
+ * `targets` are `files` with their directories resolved.
+ */
+export function refuseUnwritableTargets(targets: readonly FileContent[], files: readonly FileContent[]): void {
+  const seen = new Map<string, string>();
+  targets.forEach((t, i) => {
+    const first = seen.get(t.path);
+    if (first !== undefined) throw new HelperError('output', `cannot write ${first} and ${files[i]!.path}: they are one file (${t.path}); the previous files are unchanged`);
+    seen.set(t.path, files[i]!.path);
+    if (lstatSync(t.path, { throwIfNoEntry: false })?.isDirectory()) throw outputError(Object.assign(new Error('a directory is in the way'), { code: 'EISDIR', path: t.path }), files);
+  });
 }
 
 const MEMORY_FS = new Set([0x01021994 /* tmpfs */, 0x858458f6 /* ramfs */]);
@@ -109,6 +120,20 @@ export async function sweepStaleTemps(dir: string, names: readonly string[]): Pr
     if (target !== undefined && fresh.has(target)) await unlink(join(dir, entry)).catch(() => undefined);
   }
   for (const name of fresh) swept.add(join(dir, name));
+}
+
+/**
+ * Removes a temporary of a failed write. One that cannot be removed now (a directory that takes
+ * new entries but refuses removals, as an append-only one does) is looked for again by the next
+ * write of its target, instead of waiting for the next start.
+ */
+export function discardTemp(temp: string): void {
+  try {
+    unlinkSync(temp);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // never created, or already renamed
+    swept.delete(join(dirname(temp), tempTarget(basename(temp))!));
+  }
 }
 
 /**
@@ -163,12 +188,15 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Creates the output directory if needed (0755: readers of the certificates must traverse it). */
-export async function ensureDir(dir: string): Promise<void> {
+/**
+ * Creates an output directory if needed (0755: readers of the certificates must traverse it).
+ * `what` names it in the error: cert_dir, or the directory of an output whose name is a path.
+ */
+export async function ensureDir(dir: string, what = `cert_dir ${dir}`): Promise<void> {
   try {
     await mkdir(dir, { recursive: true, mode: 0o755 });
   } catch (e) {
-    throw new HelperError('output', `cert_dir ${dir}: cannot create it: ${(e as Error).message}`, { cause: e });
+    throw new HelperError('output', `${what}: cannot create it: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -206,5 +234,7 @@ export function whyFailed(err: NodeJS.ErrnoException): string {
         ? 'read-only file system'
         : err.code === 'ENOENT'
           ? 'directory does not exist'
-          : err.message;
+          : err.code === 'EISDIR'
+            ? 'a directory is in the way'
+            : err.message;
 }

@@ -1,16 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { outputNames } from '../config/normalize.js';
-import { HelperError } from '../errors.js';
+import { Backoff } from '../backoff.js';
+import { describeError, HelperError, isHelperError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { sleep } from '../timer.js';
 import { ensureDir, resolveDir, whyFailed } from './atomic-write.js';
 import { LOCK_NAME, outputPath, tempName, tempTarget } from './names.js';
 
 /**
- * One writer per cert_dir (and per directory the outputs are written to: lockOutputDirs). Two helpers on one directory would interleave their `..data`
+ * One writer per directory the outputs are written to (cert_dir and those of names that are
+ * paths: lockOutputDirs). Two helpers on one directory would interleave their `..data`
  * swaps and clean up each other's versions, leaving every name dangling.
  *
  * Node has no flock(2), so the lock is built from what the file system makes atomic:
@@ -56,17 +59,45 @@ export interface CertDirLock {
 }
 
 /**
- * The lock of every directory the helper writes: cert_dir, and the directory of each output
- * whose name is a path (Go's file model: `jwt_svid_file_name = "/etc/jwts/aws.jwt"`). Each
+ * The lock of every directory the helper writes: cert_dir when an output lands in it, and the
+ * directory of each output whose name is a path (Go's file model: `jwt_svid_file_name = "/etc/jwts/aws.jwt"`). Each
  * directory gets its own lock, so that two helpers whose configs share any output directory
  * cannot both start, whichever cert_dir each names. Taken in a fixed order (by real path) and
  * all or none: on a busy directory those already taken are released.
  */
-export async function lockOutputDirs(config: Pick<Config, 'certDir' | 'x509' | 'jwtSvids' | 'jwtBundleFileName'>, who: { mode: LockMode; config: string }, log: Logger): Promise<CertDirLock> {
-  const dirs = [config.certDir, ...outputNames(config).map((n) => dirname(outputPath(config.certDir, n)))];
+type LockedConfig = Pick<Config, 'certDir' | 'x509' | 'jwtSvids' | 'jwtBundleFileName'>;
+
+/** Disk conditions that clear on their own (space freed, a volume remounted writable). */
+const CLEARS = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
+
+/**
+ * With `retryUntil` (the daemon), a disk condition that clears on its own does not end the
+ * helper: taking the lock is its first write, retried like the others (1 s → 30 s) until it
+ * succeeds or the signal aborts. A busy directory, or one that cannot exist, still fails at once.
+ */
+export async function lockOutputDirs(config: LockedConfig, who: { mode: LockMode; config: string }, log: Logger, retryUntil?: AbortSignal): Promise<CertDirLock> {
+  const backoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
+  for (;;) {
+    try {
+      return await lockEveryDir(config, who, log);
+    } catch (e) {
+      const errno = ((e as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+      if (!retryUntil || !isHelperError(e, 'output') || !CLEARS.has(errno ?? '')) throw e;
+      const retryInMs = backoff.next();
+      log.error('cannot take the cert_dir lock; retrying', { error: describeError(e), retry_in_ms: retryInMs });
+      await sleep(retryInMs, retryUntil);
+    }
+  }
+}
+
+async function lockEveryDir(config: LockedConfig, who: { mode: LockMode; config: string }, log: Logger): Promise<CertDirLock> {
+  // Only directories written: with cert_dir unset and every name absolute (Go's file model), the
+  // working directory is not one, and may well be read-only. Per-domain files go to cert_dir.
+  const names = [...outputNames(config), ...(config.x509?.federatedBundleFileName ? [config.x509.federatedBundleFileName] : [])];
   const byRealPath = new Map<string, string>();
-  for (const d of dirs) {
-    await ensureDir(d);
+  for (const n of names) {
+    const d = dirname(outputPath(config.certDir, n));
+    await ensureDir(d, basename(n) === n ? undefined : `the directory of ${JSON.stringify(n)} (${d})`);
     byRealPath.set(resolveDir(d), d);
   }
   const locks: CertDirLock[] = [];
@@ -95,7 +126,7 @@ export async function lockCertDir(certDir: string, who: { mode: LockMode; config
       takeOverIfStale(lockDir, dir, log);
     }
   } catch (e) {
-    throw e instanceof HelperError ? e : new HelperError('output', `cannot take the cert_dir lock in ${dir}: ${whyFailed(e as NodeJS.ErrnoException)}; the previous files are unchanged`);
+    throw e instanceof HelperError ? e : new HelperError('output', `cannot take the cert_dir lock in ${dir}: ${whyFailed(e as NodeJS.ErrnoException)}; the previous files are unchanged`, { cause: e });
   } finally {
     rmSync(candidate, { recursive: true, force: true });
   }
@@ -162,13 +193,26 @@ function takeOverIfStale(lockDir: string, dir: string, log: Logger): void {
   }
 }
 
-/** undefined: unreadable as an owner (judged by its age alone); 'gone': removed meanwhile. */
+/**
+ * undefined: unreadable as an owner (judged by its age alone); 'gone': removed meanwhile. Read
+ * only as a regular file, not followed and opened without blocking: a FIFO planted in the lock
+ * directory would otherwise hang the start-up for good.
+ */
 function readOwner(path: string): Owner | undefined | 'gone' {
+  let fd: number;
   try {
-    const o = JSON.parse(readFileSync(path, 'utf8')) as Owner;
-    return typeof o?.pid === 'number' ? o : undefined;
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : undefined;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return undefined;
+    const o = JSON.parse(readFileSync(fd, 'utf8')) as Owner;
+    return typeof o?.pid === 'number' ? o : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -1,9 +1,12 @@
-import { lstat, readdir, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { trustDomainInFileName } from '../config/trust-domain-pattern.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { resolveDir, type FileContent } from './atomic-write.js';
+import { resolveDir, writeFilesAtomic, type FileContent } from './atomic-write.js';
+import { writtenRecordName } from './names.js';
 
 /**
  * Runs the clean-up that follows a complete write: files of trust domains no longer in the
@@ -21,21 +24,69 @@ export async function cleanUpAfterWrite(log: Logger, what: string, work: () => P
 
 /**
  * Removes per-domain files of trust domains that are no longer in the agent's state: each
- * message is the complete state, so a domain that disappears must disappear on disk. Only
- * what the helper would have written goes: a regular file whose name is exactly the pattern
- * with a valid trust domain name in it (trustDomainInFileName); a symlink or a directory of
- * that name, or a name that merely shares the prefix and suffix, is somebody else's.
+ * message is the complete state, so a domain that disappears must disappear on disk. Only what
+ * the helper can prove it wrote goes: a regular file it recorded writing under this pattern
+ * (`..spiffe-helper.written.<pattern hash>.json`, kept in cert_dir so that a domain gone while
+ * the helper was stopped is removed by the next run), whose content is still what it wrote. A
+ * user's file that merely has such a name, or one of ours changed since, is somebody else's.
+ * Files written before the record existed (older versions) are not proven, and stay.
  */
 export async function removeStaleFederatedFiles(certDir: string, pattern: string, current: readonly FileContent[]): Promise<string[]> {
-  const keep = new Set(current.map((f) => basename(f.path)));
   const dir = resolveDir(certDir);
+  const recordPath = join(dir, writtenRecordName(pattern));
+  const before = await readRecord(recordPath);
+  const record = new Map<string, string>();
+  for (const f of current) if (trustDomainInFileName(basename(f.path), pattern) !== undefined) record.set(basename(f.path), digest(f.data));
   const removed: string[] = [];
-  for (const name of await readdir(dir)) {
-    if (keep.has(name) || trustDomainInFileName(name, pattern) === undefined) continue;
-    const path = join(dir, name);
-    if (!(await lstat(path).catch(() => undefined))?.isFile()) continue;
-    await unlink(path);
-    removed.push(name);
+  try {
+    for (const [name, hash] of before) {
+      if (record.has(name) || trustDomainInFileName(name, pattern) === undefined) continue;
+      const path = join(dir, name);
+      const content = await regularFileContent(path);
+      if (content === undefined || digest(content) !== hash) continue;
+      record.set(name, hash); // until it is gone: a removal that fails is tried again next time
+      await unlink(path);
+      record.delete(name);
+      removed.push(name);
+    }
+  } finally {
+    const text = JSON.stringify(Object.fromEntries([...record].sort()));
+    if (text !== JSON.stringify(Object.fromEntries([...before].sort()))) await writeFilesAtomic([{ path: recordPath, data: text, mode: 0o600 }]);
   }
   return removed;
+}
+
+/** The record's names and content hashes; empty when there is none (or it is not one). */
+async function readRecord(path: string): Promise<Map<string, string>> {
+  const content = await regularFileContent(path);
+  if (content === undefined) return new Map();
+  try {
+    const parsed: unknown = JSON.parse(content.toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return new Map();
+    return new Map(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    return new Map();
+  }
+}
+
+/**
+ * `path`'s content when it is a regular file, else undefined: not followed, and opened without
+ * blocking, since anyone who may write cert_dir could plant a FIFO there to hang the helper.
+ */
+async function regularFileContent(path: string): Promise<Buffer | undefined> {
+  let file: FileHandle;
+  try {
+    file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    return (await file.stat()).isFile() ? await file.readFile() : undefined;
+  } finally {
+    await file.close();
+  }
+}
+
+function digest(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
 }

@@ -5,7 +5,7 @@
  */
 import { basename, join } from 'node:path';
 import type { Config } from '../config/config.js';
-import { fileNameForTrustDomain } from '../config/trust-domain-pattern.js';
+import { perDomainFiles } from '../config/trust-domain-pattern.js';
 import type { Logger } from '../log.js';
 import { jwtBundleToJwks, sortedTrustDomains, type JwtBundleSet } from '../spiffe/jwtbundle.js';
 import type { JwtSvid } from '../spiffe/jwtsvid.js';
@@ -15,7 +15,7 @@ import { outputPath } from './names.js';
 
 export type JwtOutput = Pick<Config, 'certDir' | 'jwtSvidFileMode' | 'jwtBundleFileName' | 'jwtBundleFileMode' | 'jwtBundleFormat'>;
 
-/** `files`: the file names (in cert_dir) now holding the content, rewritten or not. */
+/** `files`: the names, as configured (relative to cert_dir or absolute), of the files now holding the content, rewritten or not. */
 export interface JwtWriteResult {
   changed: boolean;
   files: string[];
@@ -24,6 +24,8 @@ export interface JwtWriteResult {
 export class JwtWriter {
   private readonly lastToken = new Map<string, string>();
   private lastBundle: string | undefined;
+  /** What was last said about trust domains without a JWKS file: said again only when it changes. */
+  private unnamedSaid = '';
 
   constructor(
     private readonly out: JwtOutput,
@@ -46,8 +48,11 @@ export class JwtWriter {
 
   /** Does nothing without jwt_bundle_file_name: the bundles are then only used to validate tokens. */
   async writeBundles(set: JwtBundleSet): Promise<JwtWriteResult> {
+    this.sayUnnamed(set);
     const files = renderJwtBundleFiles(set, this.out);
-    const names = files.map((f) => basename(f.path));
+    // Names as configured, which health resolves against cert_dir as the writer did: the one
+    // go-helper file may be a path; jwks files are plain names in cert_dir.
+    const names = this.out.jwtBundleFormat === 'jwks' || files.length === 0 ? files.map((f) => basename(f.path)) : [this.out.jwtBundleFileName!];
     const signature = files.map((f) => `${f.path}\0${f.mode}\0${String(f.data)}`).join('\0\0');
     if (files.length === 0 || this.lastBundle === signature) return { changed: false, files: names };
     await writeFilesAtomic(files);
@@ -58,6 +63,14 @@ export class JwtWriter {
       await cleanUpAfterWrite(this.log, 'jwt bundle file of a trust domain no longer in the bundle set', () => removeStaleFederatedFiles(this.out.certDir, pattern, files));
     }
     return { changed: true, files: names };
+  }
+
+  private sayUnnamed(set: JwtBundleSet): void {
+    const { jwtBundleFileName: pattern, jwtBundleFormat } = this.out;
+    const said = jwtBundleFormat === 'jwks' && pattern ? perDomainFiles(pattern, sortedTrustDomains(set)).unnamed.join('; ') : '';
+    if (said === this.unnamedSaid) return;
+    this.unnamedSaid = said;
+    if (said !== '') this.log.warn('no jwt bundle file for a trust domain whose name cannot be a file name; the other files are written', { key: 'jwt_bundle_file_name', why: said });
   }
 }
 
@@ -72,8 +85,8 @@ export function renderJwtBundleFiles(set: JwtBundleSet, out: JwtOutput): FileCon
   if (!name) return [];
   const domains = sortedTrustDomains(set);
   if (out.jwtBundleFormat === 'jwks') {
-    return domains.map((td) => ({
-      path: join(certDir, fileNameForTrustDomain(name, td, 'jwtbundle')),
+    return perDomainFiles(name, domains).named.map(([td, file]) => ({
+      path: join(certDir, file),
       data: JSON.stringify(jwtBundleToJwks(set.get(td)!), null, 2) + '\n',
       mode,
     }));

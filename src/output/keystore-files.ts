@@ -6,7 +6,7 @@ import { HelperError } from '../errors.js';
 import { encodeKeystore, encodeTruststore, trustDomainCertificates, type Pkcs12Format, type TrustedCertificate } from '../keystore/pkcs12.js';
 import type { Certificate } from '../spiffe/certificate.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
-import type { X509Context } from '../spiffe/x509context.js';
+import { svidBundle, type X509Context } from '../spiffe/x509context.js';
 import type { FileContent } from './atomic-write.js';
 import type { X509Render } from './x509-files.js';
 
@@ -52,7 +52,7 @@ function trustedCertificates(svid: X509Svid, ctx: X509Context, omitExpired: bool
   const keep = (certs: readonly Certificate[]): Buffer[] => certs.filter((c) => !omitExpired || c.notAfter.getTime() > now.getTime()).map((c) => c.raw);
   const own = svid.id.trustDomain.name;
   const domains = [own, ...(federated ? [...ctx.federatedBundles.keys()].filter((td) => td !== own).sort() : [])];
-  return domains.flatMap((td) => trustDomainCertificates(td, keep((td === own ? ctx.bundles : ctx.federatedBundles).get(td)?.certificates ?? [])));
+  return domains.flatMap((td) => trustDomainCertificates(td, keep((td === own ? svidBundle(ctx, svid) : ctx.federatedBundles.get(td))?.certificates ?? [])));
 }
 
 /** Everything a rendering depends on besides the fixed settings (passwords, alias, format). */

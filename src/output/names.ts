@@ -1,15 +1,21 @@
-import { randomBytes } from 'node:crypto';
-import { basename, isAbsolute, join, normalize } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 
 /**
  * The names the helper owns in cert_dir, and the rule every output name must pass, whether
  * it comes from the config or from a trust domain the agent sent. Everything starting with
  * `..` is the helper's: the atomic_dir internals (`..data`, `..<timestamp>.<6>` version
- * directories, as Kubernetes' volume writer names them; it also uses `..data_tmp`) and the
- * cert_dir lock.
+ * directories, as Kubernetes' volume writer names them; it also uses `..data_tmp`), the
+ * cert_dir lock and the records of the per-trust-domain files written.
  */
 export const DATA_LINK = '..data';
 export const LOCK_NAME = '..spiffe-helper.lock';
+
+/** The record of the per-trust-domain files written under `pattern` (cleanup.ts): one per pattern. */
+export function writtenRecordName(pattern: string): string {
+  return `..spiffe-helper.written.${createHash('sha256').update(pattern).digest('hex').slice(0, 16)}.json`;
+}
 
 /** 128 random bits per temporary: another user of the directory cannot predict or pre-plant it. */
 const TEMP_HEX = 32;
@@ -55,5 +61,32 @@ export function pathProblem(name: string): string | undefined {
   if (name.includes('\0')) return 'contains a NUL character';
   if (name.endsWith('/')) return 'ends with "/" (a directory, not a file)';
   const base = basename(name);
-  return base === name ? nameProblem(name) : nameProblem(base)?.replace(/^/, `ends in "${base}", which `);
+  if (base === name) return nameProblem(name);
+  // The OS sees the cleaned path (Go's path.Join cleans it): `x/../..data/f` goes through `..data`.
+  const reserved = normalize(name)
+    .split('/')
+    .find((c) => c.startsWith('..') && c !== '..');
+  const long = name.split('/').find((c) => Buffer.byteLength(c) > 255);
+  if (long !== undefined && long !== base) return `has a component longer than 255 bytes ("${long.slice(0, 16)}…"), which no directory can have`;
+  if (reserved !== undefined && reserved !== base)
+    return `goes through "${reserved}", a name reserved for the helper's own entries (${DATA_LINK}, its version directories, the lock ${LOCK_NAME}) in every directory it writes`;
+  return nameProblem(base)?.replace(/^/, `ends in "${base}", which `);
+}
+
+/**
+ * The file `path` names, whatever the spelling: its directory's real path (symlinks resolved,
+ * as far as the directory exists yet) and its own name, not followed (an output replaces a
+ * symlink at its name, never writes through it). Two outputs with one identity are one file.
+ */
+export function fileIdentity(path: string): string {
+  return join(existingRealPath(dirname(resolve(path))), basename(path));
+}
+
+function existingRealPath(dir: string): string {
+  try {
+    return realpathSync.native(dir);
+  } catch {
+    const parent = dirname(dir);
+    return parent === dir ? dir : join(existingRealPath(parent), basename(dir));
+  }
 }

@@ -1,6 +1,6 @@
 import { lstat, mkdtemp, readdir, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { fsyncDir, onDisk, outputError, resolveDir, rethrowAs, sweepStaleTemps, writeDurable, type FileContent } from './atomic-write.js';
+import { discardTemp, fsyncDir, onDisk, outputError, refuseUnwritableTargets, resolveDir, rethrowAs, sweepStaleTemps, writeDurable, type FileContent } from './atomic-write.js';
 import { DATA_LINK, tempName } from './names.js';
 import { ownerFor } from './ownership.js';
 
@@ -24,6 +24,11 @@ import { ownerFor } from './ownership.js';
  */
 export async function writeFilesSwapDir(configuredDir: string, files: readonly FileContent[]): Promise<{ removeOldVersions(): Promise<string[]> }> {
   const certDir = resolveDir(configuredDir);
+  // The stable names are switched after `..data`: one that cannot be must stop the write before.
+  refuseUnwritableTargets(
+    files.map((f) => ({ ...f, path: join(certDir, basename(f.path)) })),
+    files,
+  );
   let version: string | undefined;
   // The version directory is inside cert_dir: one file system, looked up once.
   const disk = onDisk(certDir);
@@ -42,7 +47,7 @@ export async function writeFilesSwapDir(configuredDir: string, files: readonly F
   } catch (e) {
     // Best effort: the error to report is the one that failed the write.
     if (version) await rm(version, { recursive: true, force: true }).catch(() => undefined);
-    await rm(tmpLink, { force: true }).catch(() => undefined);
+    discardTemp(tmpLink);
     throw outputError(e, files);
   }
   // `..data` has switched: readers that go through it see the new set from here on.
@@ -71,18 +76,42 @@ async function linkNames(certDir: string, names: readonly string[]): Promise<voi
       await symlink(target, tmp);
       await rename(tmp, path); // replaces a plain file left by the other layout atomically
     } catch (e) {
-      await rm(tmp, { force: true }).catch(() => undefined);
+      discardTemp(tmp);
       throw e;
     }
   }
+  await removeStableLinks(certDir, wanted);
+}
+
+/** Removes the links the helper made for stable names (`N -> ..data/N`) but those in `keep`; returns their names. */
+async function removeStableLinks(certDir: string, keep: ReadonlySet<string>): Promise<string[]> {
+  const removed: string[] = [];
   for (const entry of await readdir(certDir)) {
-    if (wanted.has(entry) || entry.startsWith('..')) continue;
-    if ((await linkTarget(join(certDir, entry))) === `${DATA_LINK}/${entry}`) await rm(join(certDir, entry), { force: true });
+    if (keep.has(entry) || entry.startsWith('..')) continue;
+    if ((await linkTarget(join(certDir, entry))) !== `${DATA_LINK}/${entry}`) continue;
+    await rm(join(certDir, entry), { force: true });
+    removed.push(entry);
   }
+  return removed;
 }
 
 /** `mkdtemp`'s six characters after the stamp: only directories of exactly this shape are ours. */
 const VERSION_DIR = /^\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.[A-Za-z0-9]{6}$/;
+
+/**
+ * What the atomic_dir layout leaves when the config switches to `files`: `..data`, the version
+ * directories, each holding a private key nothing reads any more, and links of names no longer
+ * written. Removed only by their exact shape: links `N -> ..data/N`, a `..data` symlink to a
+ * version directory, and version directories.
+ */
+export async function removeSwapDirLeftovers(configuredDir: string): Promise<string[]> {
+  const certDir = resolveDir(configuredDir);
+  const link = join(certDir, DATA_LINK);
+  const target = await linkTarget(link);
+  const removed = target !== undefined && VERSION_DIR.test(target) ? [DATA_LINK] : [];
+  if (removed.length > 0) await rm(link);
+  return [...(await removeStableLinks(certDir, new Set())), ...removed, ...(await removeOldVersions(certDir, []))];
+}
 
 async function removeOldVersions(certDir: string, keep: readonly (string | undefined)[]): Promise<string[]> {
   const removed: string[] = [];

@@ -1,9 +1,9 @@
 import type { X509Output } from '../config/config.js';
-import { fileNameForTrustDomain } from '../config/trust-domain-pattern.js';
+import { perDomainFiles } from '../config/trust-domain-pattern.js';
 import type { X509Bundle } from '../spiffe/bundle.js';
 import type { Certificate } from '../spiffe/certificate.js';
 import { toPem } from '../spiffe/pem.js';
-import type { X509Context } from '../spiffe/x509context.js';
+import { svidBundle, type X509Context } from '../spiffe/x509context.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
 import type { FileContent } from './atomic-write.js';
 import { outputPath } from './names.js';
@@ -25,7 +25,7 @@ export function renderX509Files(svid: X509Svid, ctx: X509Context, out: X509Outpu
   // As in the Go helper, omit_expired filters every certificate written, the SVID's own
   // intermediates too (the leaf is never expired here: validation refuses an expired SVID).
   const chain = out.addIntermediatesToBundle ? [leaf!] : [leaf!, ...keep(intermediates)];
-  const own = ctx.bundles.get(svid.id.trustDomain.name);
+  const own = svidBundle(ctx, svid);
   const bundle = [...keep(own?.certificates ?? []), ...(out.addIntermediatesToBundle ? keep(intermediates) : [])];
   if (out.includeFederatedDomains) {
     for (const b of sortedFederated(ctx)) bundle.push(...keep(b.certificates));
@@ -43,15 +43,19 @@ export function renderX509Files(svid: X509Svid, ctx: X509Context, out: X509Outpu
   }
   files.push({ path: path(out.bundleFileName), data: pemCerts(bundle), mode: out.certFileMode });
   if (out.federatedBundleFileName) {
-    for (const b of sortedFederated(ctx)) {
-      files.push({
-        path: path(fileNameForTrustDomain(out.federatedBundleFileName, b.trustDomain.name, 'x509bundle')),
-        data: pemCerts(keep(b.certificates)),
-        mode: out.certFileMode,
-      });
+    for (const [td, name] of federatedFiles(ctx, out.federatedBundleFileName).named) {
+      files.push({ path: path(name), data: pemCerts(keep(ctx.federatedBundles.get(td)!.certificates)), mode: out.certFileMode });
     }
   }
   return files;
+}
+
+/** The federated trust domains with a per-domain file under `pattern`, and why the others have none. */
+export function federatedFiles(ctx: X509Context, pattern: string): ReturnType<typeof perDomainFiles> {
+  return perDomainFiles(
+    pattern,
+    sortedFederated(ctx).map((b) => b.trustDomain.name),
+  );
 }
 
 function sortedFederated(ctx: X509Context): X509Bundle[] {

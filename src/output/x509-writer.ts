@@ -6,13 +6,15 @@ import type { X509Context } from '../spiffe/x509context.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
 import { writeFilesAtomic, type FileContent } from './atomic-write.js';
 import { cleanUpAfterWrite, removeStaleFederatedFiles } from './cleanup.js';
-import { writeFilesSwapDir } from './swap-dir.js';
-import { renderX509Files, type X509Render } from './x509-files.js';
+import { removeSwapDirLeftovers, writeFilesSwapDir } from './swap-dir.js';
+import { federatedFiles, renderX509Files, type X509Render } from './x509-files.js';
 
 /** A validated update turned into the files it becomes: what waits to be written. */
 export interface X509Update {
   svid: X509Svid;
   files: FileContent[];
+  /** Why some federated trust domains get no per-domain file (their names cannot be file names). */
+  unnamed: string[];
 }
 
 /**
@@ -21,6 +23,10 @@ export interface X509Update {
  */
 export class X509Writer {
   private last: FileContent[] | undefined;
+  /** A layout switch needs a restart: the other layout's leftovers are looked for once. */
+  private leftoversChecked = false;
+  /** What was last said about trust domains without a per-domain file: said again only when it changes. */
+  private unnamedSaid = '';
 
   constructor(
     private readonly out: X509Output,
@@ -47,7 +53,9 @@ export class X509Writer {
   prepare(ctx: X509Context): X509Update {
     const svid = selectByHint(ctx.svids, this.out.hint, 'x509svid');
     const now = this.now();
-    return { svid, files: [...renderX509Files(svid, ctx, this.out, this.certDir, now), ...this.renders.flatMap((render) => render(svid, ctx, now))] };
+    const files = [...renderX509Files(svid, ctx, this.out, this.certDir, now), ...this.renders.flatMap((render) => render(svid, ctx, now))];
+    const pattern = this.out.svidFileName === undefined ? undefined : this.out.federatedBundleFileName;
+    return { svid, files, unnamed: pattern ? federatedFiles(ctx, pattern).unnamed : [] };
   }
 
   /**
@@ -55,7 +63,8 @@ export class X509Writer {
    * Rejects only when the set is not (wholly) in place; what follows a complete write (removing
    * the files of trust domains no longer federated) is logged when it fails, not thrown.
    */
-  async write({ svid, files }: X509Update): Promise<boolean> {
+  async write({ svid, files, unnamed }: X509Update): Promise<boolean> {
+    this.sayUnnamed(unnamed);
     if (this.last && sameFiles(this.last, files)) {
       this.log.debug('x509 update unchanged; nothing written', { spiffe_id: svid.id.toString(), serial: svid.serial });
       return false;
@@ -71,11 +80,20 @@ export class X509Writer {
       files: files.map((f) => basename(f.path)).join(','),
     });
     if (swapped) await cleanUpAfterWrite(this.log, 'old atomic_dir version', swapped.removeOldVersions);
+    else if (!this.leftoversChecked) await cleanUpAfterWrite(this.log, 'atomic_dir version left from an earlier file_layout', () => removeSwapDirLeftovers(this.certDir));
+    this.leftoversChecked = true;
     const pattern = this.out.federatedBundleFileName;
     if (pattern && this.out.layout === 'files') {
       await cleanUpAfterWrite(this.log, 'bundle file of a trust domain no longer federated', () => removeStaleFederatedFiles(this.certDir, pattern, files));
     }
     return true;
+  }
+
+  private sayUnnamed(unnamed: string[]): void {
+    const said = unnamed.join('; ');
+    if (said === this.unnamedSaid) return;
+    this.unnamedSaid = said;
+    if (said !== '') this.log.warn('no federated bundle file for a trust domain whose name cannot be a file name; the rest of the update is written', { key: 'federated_bundle_file_name', why: said });
   }
 }
 

@@ -91,6 +91,7 @@ export const jwtPipeline: Pipeline = {
             health.jwtWritten(entry.fileName, expiry, changed);
             written();
           },
+          onUnusable: (why) => health.jwtUnusable(entry.fileName, why),
           onFailed: (error, cause) => health.jwtFailed(entry.fileName, error, cause),
         }),
       ),

@@ -93,6 +93,6 @@ function logFederatedNotes(ctx: X509Context, before: string, log: Logger): strin
   if (ctx.emptyFederatedDomains.length > 0) {
     log.info('federated trust domains with an empty x509 bundle: nothing of theirs is trusted or written', { trust_domains: ctx.emptyFederatedDomains.join(',') });
   }
-  for (const detail of ctx.ignoredFederated) log.warn('federated bundle certificate left out: it cannot be a trust anchor', { detail });
+  for (const detail of ctx.ignoredFederated) log.warn('federated bundle content left out', { detail });
   return now;
 }

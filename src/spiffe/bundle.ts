@@ -1,6 +1,7 @@
 import { HelperError } from '../errors.js';
+import { publicKeyProblem } from './algorithms.js';
 import { parseCertificates, type Certificate } from './certificate.js';
-import { authorityProblem } from './chain.js';
+import { authorityProblem, type ChainReason } from './chain.js';
 import type { TrustDomain } from './id.js';
 import { LIMITS } from './limits.js';
 
@@ -14,25 +15,41 @@ export interface X509Bundle {
   readonly trustDomain: TrustDomain;
   /** The CAs: everything in a bundle file is a trust anchor to whoever reads it. */
   readonly certificates: readonly Certificate[];
-  /** Certificates that cannot be a CA, and why (`certificate 2: it is not a CA ...`); not in `certificates`. */
-  readonly notCas: readonly string[];
+  /** Certificates that cannot be a trust anchor, and why (`certificate 2 cannot be a trust anchor: ...`); not in `certificates`. */
+  readonly notCas: readonly AnchorProblem[];
+}
+
+export interface AnchorProblem {
+  readonly reason: ChainReason | 'bundle_not_ca';
+  readonly detail: string;
+}
+
+/**
+ * Why a certificate cannot be a trust anchor: not a CA, or a key no verifier of the files
+ * (Go's crypto/x509) accepts, which makes Go refuse the whole bundle file for some (curves it
+ * cannot parse). Shared with `inspect`.
+ */
+export function anchorProblem(cert: Certificate): AnchorProblem | undefined {
+  const notCa = authorityProblem(cert);
+  if (notCa) return { reason: 'bundle_not_ca', detail: notCa };
+  const badKey = publicKeyProblem(cert.publicKey);
+  return badKey ? { reason: 'unsupported_algorithm', detail: badKey } : undefined;
 }
 
 export function parseX509Bundle(trustDomain: TrustDomain, der: Uint8Array): X509Bundle {
   const what = `x509bundle: bundle of trust domain "${trustDomain.name}"`;
   const certificates: Certificate[] = [];
-  const notCas: string[] = [];
+  const notCas: AnchorProblem[] = [];
   parseCertificates(der, what, 'x509bundle', LIMITS.bundleCertificates).forEach((cert, i) => {
-    const why = authorityProblem(cert);
-    if (why) notCas.push(`certificate ${i + 1} cannot be a trust anchor: ${why}`);
+    const why = anchorProblem(cert);
+    if (why) notCas.push({ reason: why.reason, detail: `certificate ${i + 1} cannot be a trust anchor: ${why.detail}` });
     else certificates.push(cert);
   });
   return { trustDomain, certificates, notCas };
 }
 
-/** An SVID's own bundle must hold CAs only: anything else there is an agent fault to refuse. */
+/** An SVID's own bundle must hold usable CAs only: anything else there is an agent fault to refuse. */
 export function requireOnlyCas(bundle: X509Bundle): void {
-  if (bundle.notCas.length > 0) {
-    throw new HelperError('x509bundle', `x509bundle: bundle of trust domain "${bundle.trustDomain.name}": ${bundle.notCas[0]}`, { reason: 'bundle_not_ca' });
-  }
+  const first = bundle.notCas[0];
+  if (first) throw new HelperError('x509bundle', `x509bundle: bundle of trust domain "${bundle.trustDomain.name}": ${first.detail}`, { reason: first.reason });
 }

@@ -1,6 +1,7 @@
 import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { KEY_TYPES, publicKeyProblem, signatureScheme, type SignatureScheme } from './algorithms.js';
 import type { Certificate } from './certificate.js';
-import { children, decodeOid, readTlv } from './der.js';
+import { children, decodeOid, readTlv, type Subtrees } from './der.js';
 
 /**
  * X.509 path validation (RFC 5280 section 6, the parts a SPIFFE chain uses): the leaf must
@@ -58,6 +59,8 @@ export function verifyChain(chain: readonly Certificate[], anchors: readonly Cer
   const issues = (parent: Certificate, cert: Certificate): boolean => {
     const notCa = authorityProblem(parent);
     if (notCa) return Boolean(note(1, 'chain_untrusted', `${label(parent)} names the issuer of ${label(cert)} but ${notCa}`));
+    const badKey = publicKeyProblem(parent.publicKey);
+    if (badKey) return Boolean(note(2, 'unsupported_algorithm', `${label(parent)} names the issuer of ${label(cert)} but ${badKey}`));
     if (++checks > MAX_SIGNATURE_CHECKS) return Boolean(note(1, 'chain_untrusted', `gave up after ${MAX_SIGNATURE_CHECKS} signature checks`));
     const sig = checkSignature(cert, parent);
     if (sig === 'ok') return true;
@@ -69,7 +72,7 @@ export function verifyChain(chain: readonly Certificate[], anchors: readonly Cer
     for (const anchor of byName.get(issuerKey) ?? []) {
       if (!issues(anchor, cert)) continue;
       const full = [...path, anchor];
-      const invalid = validityProblem(anchor, now) ?? pathLenProblem(full) ?? nameConstraintProblem(full);
+      const invalid = validityProblem(anchor, now) ?? criticalProblem(anchor) ?? pathLenProblem(full) ?? nameConstraintProblem(full);
       if (!invalid) return full;
       note(3, invalid.reason, `${label(invalid.cert ?? anchor)} ${invalid.detail}`);
     }
@@ -87,9 +90,12 @@ export function verifyChain(chain: readonly Certificate[], anchors: readonly Cer
     const issuer = commonName(cert.issuer);
     return note(0, 'chain_untrusted', `no CA of the bundle and no intermediate issued ${label(cert)}${issuer ? ` (its issuer is CN=${issuer}${selfSigned})` : selfSigned}`);
   };
-  const unhandled = chain.find((c) => c.extensions.unhandledCritical);
-  if (unhandled)
-    return { ok: false, reason: 'chain_untrusted', detail: `${label(unhandled)} has a critical extension nobody here understands (${unhandled.extensions.unhandledCritical!.join(', ')})` };
+  for (const cert of chain) {
+    const unhandled = criticalProblem(cert);
+    if (unhandled) return { ok: false, reason: unhandled.reason, detail: `${label(cert)} ${unhandled.detail}` };
+  }
+  const leafKey = publicKeyProblem(leaf.publicKey);
+  if (leafKey) return { ok: false, reason: 'unsupported_algorithm', detail: `the leaf: ${leafKey}` };
   const leafInvalid = validityProblem(leaf, now);
   if (leafInvalid) return { ok: false, reason: leafInvalid.reason, detail: `the leaf ${leafInvalid.detail}` };
   const path = walk(leaf, [leaf]);
@@ -117,6 +123,12 @@ function validityProblem(cert: Certificate, now: Date): Invalid | undefined {
   return undefined;
 }
 
+/** RFC 5280 4.2: a certificate with a critical extension nobody here understands is not used. */
+function criticalProblem(cert: Certificate): Invalid | undefined {
+  const oids = cert.extensions.unhandledCritical;
+  return oids ? { reason: 'chain_untrusted', detail: `has a critical extension nobody here understands (${oids.join(', ')})` } : undefined;
+}
+
 /** path[k] (k >= 1) has k - 1 CAs below it, which its pathLenConstraint must allow. */
 function pathLenProblem(path: readonly Certificate[]): Invalid | undefined {
   for (let k = 1; k < path.length; k++) {
@@ -126,24 +138,33 @@ function pathLenProblem(path: readonly Certificate[]): Invalid | undefined {
   return undefined;
 }
 
-/** The leaf's URI and DNS names must be within every name constraint of the CAs above it. */
+/** The leaf's names must be within every name constraint of the CAs above it (Go's matching rules). */
 function nameConstraintProblem(path: readonly Certificate[]): Invalid | undefined {
   const leaf = path[0]!.extensions;
-  const names = { uri: leaf.uris.map(uriHost), dns: leaf.dnsNames ?? [] };
+  const names: { [K in keyof Subtrees]: Subtrees[K] } = { uri: leaf.uris.map(uriHost), dns: leaf.dnsNames ?? [], email: leaf.emails ?? [], ip: leaf.ipAddresses ?? [] };
+  const show = (name: string | Buffer): string => (typeof name === 'string' ? JSON.stringify(name) : ipText(name));
   for (const ca of path.slice(1)) {
     const nc = ca.extensions.nameConstraints;
     if (!nc) continue;
-    for (const kind of ['uri', 'dns'] as const) {
-      for (const name of names[kind]) {
-        const within = (c: string) => (kind === 'uri' ? uriHostMatches(name, c) : dnsMatches(name, c));
-        if (nc.permitted[kind].length > 0 && !nc.permitted[kind].some(within))
-          return { reason: 'chain_untrusted', cert: ca, detail: `does not permit the leaf's name ${JSON.stringify(name)} (name constraints)` };
-        if (nc.excluded[kind].some(within)) return { reason: 'chain_untrusted', cert: ca, detail: `excludes the leaf's name ${JSON.stringify(name)} (name constraints)` };
+    for (const kind of ['uri', 'dns', 'email', 'ip'] as const) {
+      const permitted: readonly (string | Buffer)[] = nc.permitted[kind];
+      const excluded: readonly (string | Buffer)[] = nc.excluded[kind];
+      for (const name of names[kind] as readonly (string | Buffer)[]) {
+        const within = (c: string | Buffer): boolean => MATCHERS[kind](name as never, c as never);
+        if (permitted.length > 0 && !permitted.some(within)) return { reason: 'chain_untrusted', cert: ca, detail: `does not permit the leaf's name ${show(name)} (name constraints)` };
+        if (excluded.some(within)) return { reason: 'chain_untrusted', cert: ca, detail: `excludes the leaf's name ${show(name)} (name constraints)` };
       }
     }
   }
   return undefined;
 }
+
+const MATCHERS: { [K in keyof Subtrees]: (name: Subtrees[K][number], constraint: Subtrees[K][number]) => boolean } = {
+  uri: uriHostMatches,
+  dns: domainMatches,
+  email: emailMatches,
+  ip: ipMatches,
+};
 
 function uriHost(uri: string): string {
   return /^[a-z][a-z0-9+.-]*:\/\/([^/?#:@]*)/i.exec(uri)?.[1] ?? '';
@@ -155,10 +176,33 @@ function uriHostMatches(host: string, c: string): boolean {
   return k.startsWith('.') ? h.endsWith(k) : h === k;
 }
 
-/** A DNS constraint matches the name itself and every name below it. */
-function dnsMatches(name: string, c: string): boolean {
-  const [n, k] = [name.toLowerCase(), c.toLowerCase().replace(/^\./, '')];
-  return k === '' || n === k || n.endsWith(`.${k}`);
+/** A domain constraint matches the name and every name below it; `.domain` only the names below it (Go's rule). */
+function domainMatches(name: string, c: string): boolean {
+  const [n, k] = [name.toLowerCase(), c.toLowerCase()];
+  if (k === '') return true;
+  if (k.startsWith('.')) return n.endsWith(k);
+  return n === k || n.endsWith(`.${k}`);
+}
+
+/** A mailbox constraint (with `@`) matches exactly that mailbox; otherwise it constrains the mailbox's domain. */
+function emailMatches(mailbox: string, c: string): boolean {
+  const at = mailbox.lastIndexOf('@');
+  const [local, domain] = [mailbox.slice(0, at), mailbox.slice(at + 1)];
+  if (!c.includes('@')) return domainMatches(domain, c);
+  const cat = c.lastIndexOf('@');
+  return local === c.slice(0, cat) && domain.toLowerCase() === c.slice(cat + 1).toLowerCase();
+}
+
+/** An address within a network: same family, equal under the mask. */
+function ipMatches(ip: Buffer, c: Buffer): boolean {
+  const size = c.length / 2;
+  if (ip.length !== size) return false;
+  for (let i = 0; i < size; i++) if ((ip[i]! & c[size + i]!) !== (c[i]! & c[size + i]!)) return false;
+  return true;
+}
+
+function ipText(ip: Buffer): string {
+  return ip.length === 4 ? [...ip].join('.') : (ip.toString('hex').match(/.{4}/g) ?? []).join(':');
 }
 
 const anchorIndex = new WeakMap<readonly Certificate[], Map<string, Certificate[]>>();
@@ -207,23 +251,6 @@ function publicKeyOf(cert: Certificate): KeyObject {
   return key;
 }
 
-type Hash = 'sha256' | 'sha384' | 'sha512';
-type SignatureScheme = { kind: 'rsa' | 'ecdsa'; hash: Hash } | { kind: 'pss'; hash: Hash; saltLength: number } | { kind: 'ed25519' };
-
-const SCHEMES: Readonly<Record<string, SignatureScheme>> = {
-  '1.2.840.113549.1.1.11': { kind: 'rsa', hash: 'sha256' },
-  '1.2.840.113549.1.1.12': { kind: 'rsa', hash: 'sha384' },
-  '1.2.840.113549.1.1.13': { kind: 'rsa', hash: 'sha512' },
-  '1.2.840.10045.4.3.2': { kind: 'ecdsa', hash: 'sha256' },
-  '1.2.840.10045.4.3.3': { kind: 'ecdsa', hash: 'sha384' },
-  '1.2.840.10045.4.3.4': { kind: 'ecdsa', hash: 'sha512' },
-  '1.3.101.112': { kind: 'ed25519' },
-};
-const OID_PSS = '1.2.840.113549.1.1.10';
-const OID_MGF1 = '1.2.840.113549.1.1.8';
-const HASHES: Readonly<Record<string, Hash>> = { '2.16.840.1.101.3.4.2.1': 'sha256', '2.16.840.1.101.3.4.2.2': 'sha384', '2.16.840.1.101.3.4.2.3': 'sha512' };
-const KEY_TYPES: Readonly<Record<SignatureScheme['kind'], readonly string[]>> = { rsa: ['rsa'], pss: ['rsa', 'rsa-pss'], ecdsa: ['ec'], ed25519: ['ed25519'] };
-
 /** 'ok', 'bad', or why the signature cannot be checked at all. */
 function checkSignature(cert: Certificate, parent: Certificate): 'ok' | 'bad' | string {
   const id = `${cert.raw.toString('latin1')}\0${parent.publicKey.spki.toString('latin1')}`;
@@ -259,37 +286,6 @@ function computeSignature(cert: Certificate, parent: Certificate): 'ok' | 'bad' 
   } catch {
     return 'bad';
   }
-}
-
-/** The scheme of a signatureAlgorithm AlgorithmIdentifier, or why it is not accepted. */
-function signatureScheme(der: Buffer): SignatureScheme | string {
-  const [oid, params] = children(der, readTlv(der, 0));
-  if (oid?.tag !== 0x06) throw new Error('no algorithm OID');
-  const name = decodeOid(der.subarray(oid.start, oid.end));
-  const known = SCHEMES[name];
-  if (known) return known;
-  if (name !== OID_PSS) return `signature algorithm ${name} is not accepted (SHA-1 and MD5 are insecure; use SHA-256 or better)`;
-  // RSASSA-PSS-params (RFC 4055): the hash must be explicit (the default is SHA-1), MGF1 with the same hash.
-  const fields = params ? children(der, params) : [];
-  const field = (tag: number) => fields.find((f) => f.tag === tag);
-  const hashAlg = field(0xa0);
-  const mgf = field(0xa1);
-  const salt = field(0xa2);
-  const hash = hashAlg && HASHES[algorithmOid(der, readTlv(der, hashAlg.start, hashAlg.end))];
-  if (!hash) return 'RSASSA-PSS with SHA-1 (or an unknown hash) is not accepted';
-  const mgfAlg = mgf && readTlv(der, mgf.start, mgf.end);
-  const [mgfOid, mgfHash] = mgfAlg ? children(der, mgfAlg) : [];
-  if (!mgfOid || decodeOid(der.subarray(mgfOid.start, mgfOid.end)) !== OID_MGF1 || !mgfHash || HASHES[algorithmOid(der, mgfHash)] !== hash) {
-    return 'RSASSA-PSS must use MGF1 with the same hash as the signature';
-  }
-  const saltInt = salt && readTlv(der, salt.start, salt.end);
-  const saltLength = saltInt ? Buffer.from(der.subarray(saltInt.start, saltInt.end)).readUIntBE(0, Math.min(6, saltInt.end - saltInt.start)) : 20;
-  return { kind: 'pss', hash, saltLength };
-}
-
-function algorithmOid(der: Buffer, alg: { start: number; end: number }): string {
-  const oid = readTlv(der, alg.start, alg.end);
-  return oid.tag === 0x06 ? decodeOid(der.subarray(oid.start, oid.end)) : '';
 }
 
 const OID_CN = '2.5.4.3';

@@ -27,6 +27,8 @@ export function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tl
     if (start + n > limit) throw new Error('truncated DER length');
     len = 0;
     for (let i = 0; i < n; i++) len = len * 256 + buf[start + i]!;
+    // DER (X.690 10.1): the shortest form; Go's and OpenSSL's parsers refuse any other.
+    if (len < 0x80 || buf[start] === 0) throw new Error('DER length not minimally encoded');
     start += n;
   }
   const end = start + len;
@@ -111,23 +113,53 @@ export interface CertExtensions {
   uris: string[];
   /** dNSName SANs, present when the certificate has any. */
   dnsNames?: string[];
-  /** RFC 5280 4.2.1.10, URI and DNS subtrees (the name types an SVID carries). */
+  /** rfc822Name SANs. */
+  emails?: string[];
+  /** iPAddress SANs: 4 or 16 bytes. */
+  ipAddresses?: Buffer[];
+  /** RFC 5280 4.2.1.10, the name types Go evaluates; another type in a critical extension makes it unhandled, as in Go. */
   nameConstraints?: NameConstraints;
   /** OIDs of critical extensions nobody here understands: the certificate must then be refused (RFC 5280 4.2). */
   unhandledCritical?: string[];
 }
 
+export interface Subtrees {
+  uri: string[];
+  dns: string[];
+  email: string[];
+  /** Address then mask: 8 or 32 bytes. */
+  ip: Buffer[];
+}
+
 export interface NameConstraints {
-  permitted: { uri: string[]; dns: string[] };
-  excluded: { uri: string[]; dns: string[] };
+  permitted: Subtrees;
+  excluded: Subtrees;
 }
 
 const OID_KEY_USAGE = '2.5.29.15';
 const OID_BASIC_CONSTRAINTS = '2.5.29.19';
 const OID_SAN = '2.5.29.17';
 const OID_NAME_CONSTRAINTS = '2.5.29.30';
-/** Understood (read here or irrelevant to path validation as Go's crypto/x509 also treats them). */
-const HANDLED = new Set([OID_KEY_USAGE, OID_BASIC_CONSTRAINTS, OID_SAN, OID_NAME_CONSTRAINTS, '2.5.29.14', '2.5.29.35', '2.5.29.37', '2.5.29.32']);
+/**
+ * Understood: read here, or handled by Go's crypto/x509 in a way that cannot refuse an SVID's
+ * path (SKI, AKI, EKU with go-spiffe's any-usage, CRL distribution points, authority info
+ * access, and the policy extensions, whose policies are not required by anyone here).
+ */
+const HANDLED = new Set([
+  OID_KEY_USAGE,
+  OID_BASIC_CONSTRAINTS,
+  OID_SAN,
+  OID_NAME_CONSTRAINTS,
+  '2.5.29.14',
+  '2.5.29.35',
+  '2.5.29.37',
+  '2.5.29.31',
+  '1.3.6.1.5.5.7.1.1',
+  '2.5.29.32',
+  '2.5.29.33',
+  '2.5.29.36',
+  '2.5.29.54',
+]);
 
 /** Reads a certificate's `[3] EXPLICIT Extensions` element. */
 export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensions {
@@ -143,11 +175,17 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
     if (seen.has(oid)) throw new Error(`extension ${oid} appears twice`);
     seen.add(oid);
     const value = parts[parts.length - 1]!; // OCTET STRING, after the optional critical flag
-    const critical = parts.length === 3 && parts[1]!.tag === 0x01 && der[parts[1]!.start] !== 0;
+    const critical = parts.length === 3 && parts[1]!.tag === 0x01 && readBoolean(der, parts[1]!);
     if (critical && !HANDLED.has(oid)) (result.unhandledCritical ??= []).push(oid);
     const inner = readTlv(der, value.start, value.end);
     if (oid === OID_KEY_USAGE) {
       // BIT STRING: first content byte is the unused-bit count; bit 0 is the MSB of byte 1.
+      const unused = der[inner.start]!;
+      const last = der[inner.end - 1]!;
+      // DER (X.690 11.2): at most 7 unused bits, all zero, none in an empty string; Go refuses any other.
+      if (inner.tag !== 0x03 || inner.end === inner.start || unused > 7 || (inner.end - inner.start === 1 && unused !== 0) || (last & ((1 << unused) - 1)) !== 0) {
+        throw new Error('keyUsage: not a DER BIT STRING');
+      }
       const b1 = inner.end > inner.start + 1 ? der[inner.start + 1]! : 0;
       result.keyUsage = {
         digitalSignature: (b1 & 0x80) !== 0,
@@ -156,8 +194,7 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
       };
     } else if (oid === OID_BASIC_CONSTRAINTS) {
       const [first, second] = children(der, inner);
-      if (first?.tag === 0x01 && first.end - first.start !== 1) throw new Error('basicConstraints: malformed BOOLEAN');
-      result.basicConstraintsCA = first?.tag === 0x01 && der[first.start] !== 0;
+      result.basicConstraintsCA = first?.tag === 0x01 && readBoolean(der, first);
       const pathLen = first?.tag === 0x02 ? first : second;
       if (pathLen) {
         const n = pathLen.end - pathLen.start;
@@ -167,27 +204,56 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
     } else if (oid === OID_SAN) {
       for (const name of children(der, inner)) {
         // uniformResourceIdentifier is [6] IA5String, context-specific primitive.
-        if (name.tag === 0x86) result.uris.push(Buffer.from(der.subarray(name.start, name.end)).toString('latin1'));
-        if (name.tag === 0x82) (result.dnsNames ??= []).push(Buffer.from(der.subarray(name.start, name.end)).toString('latin1'));
+        const text = (): string => Buffer.from(der.subarray(name.start, name.end)).toString('latin1');
+        if (name.tag === 0x86) result.uris.push(text());
+        if (name.tag === 0x82) (result.dnsNames ??= []).push(text());
+        if (name.tag === 0x81) (result.emails ??= []).push(text());
+        if (name.tag === 0x87) (result.ipAddresses ??= []).push(Buffer.from(der.subarray(name.start, name.end)));
       }
     } else if (oid === OID_NAME_CONSTRAINTS) {
-      result.nameConstraints = readNameConstraints(der, inner);
+      const { constraints, unsupported } = readNameConstraints(der, inner);
+      result.nameConstraints = constraints;
+      if (critical && unsupported) (result.unhandledCritical ??= []).push(`${oid} (name constraints of a type not evaluated: ${unsupported})`);
     }
   }
   return result;
 }
 
-function readNameConstraints(der: Uint8Array, seq: Tlv): NameConstraints {
-  const out: NameConstraints = { permitted: { uri: [], dns: [] }, excluded: { uri: [], dns: [] } };
+/** A DER BOOLEAN: one byte, 0x00 or 0xff (X.690 11.1; Go refuses any other byte, BER's "non-zero is true" included). */
+function readBoolean(der: Uint8Array, t: Tlv): boolean {
+  const value = der[t.start];
+  if (t.end - t.start !== 1 || (value !== 0x00 && value !== 0xff)) throw new Error('a BOOLEAN is not DER (one byte, 00 or ff)');
+  return value === 0xff;
+}
+
+/** Subtree base types by tag; directoryName, otherName and the rest are not evaluated (nor by Go). */
+const SUBTREE_TYPES: ReadonlyMap<number, keyof Subtrees> = new Map([
+  [0x86, 'uri'],
+  [0x82, 'dns'],
+  [0x81, 'email'],
+  [0x87, 'ip'],
+]);
+
+function readNameConstraints(der: Uint8Array, seq: Tlv): { constraints: NameConstraints; unsupported?: string } {
+  const empty = (): Subtrees => ({ uri: [], dns: [], email: [], ip: [] });
+  const constraints: NameConstraints = { permitted: empty(), excluded: empty() };
+  let unsupported: string | undefined;
   for (const subtrees of children(der, seq)) {
-    const into = subtrees.tag === 0xa0 ? out.permitted : subtrees.tag === 0xa1 ? out.excluded : undefined;
+    const into = subtrees.tag === 0xa0 ? constraints.permitted : subtrees.tag === 0xa1 ? constraints.excluded : undefined;
     if (!into) throw new Error('nameConstraints: malformed');
     for (const subtree of children(der, subtrees)) {
       const base = children(der, subtree)[0];
-      const text = base ? Buffer.from(der.subarray(base.start, base.end)).toString('latin1') : '';
-      if (base?.tag === 0x86) into.uri.push(text);
-      else if (base?.tag === 0x82) into.dns.push(text);
+      const type = base && SUBTREE_TYPES.get(base.tag);
+      if (!base || !type) {
+        unsupported = `tag 0x${(base?.tag ?? 0).toString(16)}`;
+        continue;
+      }
+      const bytes = Buffer.from(der.subarray(base.start, base.end));
+      if (type === 'ip') {
+        if (bytes.length !== 8 && bytes.length !== 32) throw new Error('nameConstraints: an iPAddress constraint must be an address and a mask');
+        into.ip.push(bytes);
+      } else into[type].push(bytes.toString('latin1'));
     }
   }
-  return out;
+  return { constraints, ...(unsupported ? { unsupported } : {}) };
 }

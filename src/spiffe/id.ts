@@ -89,3 +89,10 @@ function validatePath(input: string, path: string): void {
 function idError(message: string): HelperError {
   return new HelperError('spiffe-id', message);
 }
+
+/** The identity of an SVID: a SPIFFE ID with a path (a trust domain ID names no workload). */
+export function parseSvidId(input: string): SpiffeId {
+  const id = SpiffeId.parse(input);
+  if (!id.hasPath) throw idError(`${id} has no path (trust domain IDs cannot be SVIDs)`);
+  return id;
+}

@@ -17,7 +17,8 @@ export function parseJwtBundleFile(content: string, file: string, trustDomain: T
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     throw new HelperError('jwtbundle', `jwtbundle: ${file} is neither a JWKS nor a {"<trust domain>": "<base64 JWKS>"} object`);
   }
-  if ('keys' in doc) {
+  // A trust domain may be named "keys": in the Go layout its value is a base64 string, never a JWKS's array.
+  if ('keys' in doc && typeof (doc as Record<string, unknown>)['keys'] !== 'string') {
     // A plain JWKS says nothing about whose keys these are; guessing from the token would let it choose.
     if (!trustDomain) throw new HelperError('usage', `${file} is a plain JWKS, which does not name its trust domain: add --trust-domain <name>`);
     return new Map([[trustDomain.name, parseJwtBundle(trustDomain, content)]]);

@@ -2,6 +2,7 @@ import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { HelperError } from '../errors.js';
 import { isPlainObject } from '../guards.js';
 import { TrustDomain } from './id.js';
+import { ALG_NAMES, algSpec, keyMisfit, weakRsaKey } from './jws-algorithms.js';
 import { LIMITS } from './limits.js';
 
 /**
@@ -15,6 +16,8 @@ export interface JwtBundle {
   readonly trustDomain: TrustDomain;
   /** By `kid`. May be empty: a federated domain need not have JWT authorities. */
   readonly keys: ReadonlyMap<string, KeyObject>;
+  /** By `kid`, for keys whose JWK names its `alg`: they verify tokens of that alg only. */
+  readonly algs: ReadonlyMap<string, string>;
   /** One line per JWK left out (`key 3 "k1": kty "AKP" is not a key type for JWT-SVIDs`). */
   readonly ignored: readonly string[];
 }
@@ -46,27 +49,44 @@ export function parseJwtBundle(trustDomain: TrustDomain, jwks: Uint8Array | stri
   if (!isPlainObject(doc) || !Array.isArray(doc['keys'])) throw fail('is not a JWKS document: it needs a "keys" array');
   if (doc['keys'].length > LIMITS.jwtBundleKeys) throw new HelperError('jwtbundle', `${what}: holds more than ${LIMITS.jwtBundleKeys} keys`, { reason: 'too_large' });
   const keys = new Map<string, KeyObject>();
+  const algs = new Map<string, string>();
   const ignored: string[] = [];
   doc['keys'].forEach((jwk: unknown, i) => {
     const kid = isPlainObject(jwk) && typeof jwk['kid'] === 'string' && jwk['kid'] !== '' ? jwk['kid'] : undefined;
-    const why = isPlainObject(jwk) ? unusable(jwk, kid, keys) : 'not a JSON object';
+    let why = isPlainObject(jwk) ? unusable(jwk, kid, keys) : 'not a JSON object';
     if (why === undefined) {
+      const record = jwk as Record<string, unknown>;
+      let key: KeyObject | undefined;
       try {
-        keys.set(kid!, createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }));
-        return;
+        key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
       } catch (e) {
-        ignored.push(`key ${i + 1} ${JSON.stringify(kid)}: cannot be loaded (${(e as Error).message})`);
+        why = `cannot be loaded (${(e as Error).message})`;
+      }
+      why ??= weakRsaKey(key!) ?? algProblem(record['alg'], key!, kid!);
+      if (why === undefined) {
+        keys.set(kid!, key!);
+        if (typeof record['alg'] === 'string') algs.set(kid!, record['alg']);
         return;
       }
     }
     if (why !== null) ignored.push(`key ${i + 1}${kid ? ` ${JSON.stringify(kid)}` : ''}: ${why}`);
   });
-  return { trustDomain, keys, ignored };
+  return { trustDomain, keys, algs, ignored };
+}
+
+/** A JWK's own `alg` (RFC 7517 4.4), when it has one: a JWT-SVID algorithm its key can make. */
+function algProblem(alg: unknown, key: KeyObject, kid: string): string | undefined {
+  if (alg === undefined) return undefined;
+  const spec = algSpec(alg);
+  if (!spec) return `alg ${JSON.stringify(alg)} is not a JWT-SVID algorithm (${ALG_NAMES})`;
+  return keyMisfit(key, alg as string, spec, kid);
 }
 
 /** Why a JWK cannot verify JWT-SVIDs; null when it is simply for another use; undefined when usable. */
 function unusable(jwk: Record<string, unknown>, kid: string | undefined, loaded: ReadonlyMap<string, KeyObject>): string | null | undefined {
   if (!JWT_USES.has(jwk['use'] as string | undefined)) return null;
+  // RFC 7517 4.3: key_ops, when present, must allow "verify" for the key to check signatures.
+  if ('key_ops' in jwk && !(Array.isArray(jwk['key_ops']) && jwk['key_ops'].includes('verify'))) return null;
   if (!KEY_TYPES.has(jwk['kty'] as string)) return `kty ${JSON.stringify(jwk['kty'])} is not a key type for JWT-SVIDs (EC, RSA, OKP)`;
   // TB spec 4.2.2: a JWT authority has a key ID; tokens that name one must find it.
   if (kid === undefined) return 'no "kid"; a JWT authority must have a key ID';
@@ -103,10 +123,12 @@ export function parseJwtBundleSet(bundles: Readonly<Record<string, Uint8Array | 
 /**
  * A standard RFC 7517 JWKS of the bundle's keys, sorted by kid for stable output. No `use`
  * member, like go-spiffe's Marshal: generic verifiers (jose) skip keys whose `use` is not `sig`.
+ * A key's `alg` stays: it restricts what the key may verify for every reader.
  */
 export function jwtBundleToJwks(bundle: JwtBundle): Jwks {
   const kids = [...bundle.keys.keys()].sort();
-  return { keys: kids.map((kid) => ({ kid, ...bundle.keys.get(kid)!.export({ format: 'jwk' }) })) };
+  const alg = (kid: string) => (bundle.algs.has(kid) ? { alg: bundle.algs.get(kid) } : {});
+  return { keys: kids.map((kid) => ({ kid, ...alg(kid), ...bundle.keys.get(kid)!.export({ format: 'jwk' }) })) };
 }
 
 /** The set's trust domain names, sorted: the order files and file entries are written in. */

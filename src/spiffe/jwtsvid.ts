@@ -7,7 +7,8 @@ import { constants, verify, type KeyObject } from 'node:crypto';
 import { HelperError } from '../errors.js';
 import { isPlainObject } from '../guards.js';
 import { CLOCK_SKEW_MS } from './chain.js';
-import { SpiffeId } from './id.js';
+import { parseSvidId, type SpiffeId } from './id.js';
+import { ALG_NAMES, algSpec, keyMisfit, type AlgSpec } from './jws-algorithms.js';
 import type { JwtBundleSet } from './jwtbundle.js';
 
 export interface JwtSvid {
@@ -32,28 +33,10 @@ export interface ValidateOptions {
   bundles: JwtBundleSet;
   now?: Date;
   hint?: string;
+  /** Leave out the checks of exp, nbf and iat against `now` (inspect reports an expired token on its own and still checks its signature). */
+  ignoreTimes?: boolean;
 }
 
-type Family = 'RS' | 'PS' | 'ES';
-interface AlgSpec {
-  family: Family;
-  hash: 'sha256' | 'sha384' | 'sha512';
-  /** ES*: the curve the key must be on (node's name for it, JOSE's name). */
-  curve?: [string, string];
-}
-
-const ALGS: Readonly<Record<string, AlgSpec>> = {
-  RS256: { family: 'RS', hash: 'sha256' },
-  RS384: { family: 'RS', hash: 'sha384' },
-  RS512: { family: 'RS', hash: 'sha512' },
-  PS256: { family: 'PS', hash: 'sha256' },
-  PS384: { family: 'PS', hash: 'sha384' },
-  PS512: { family: 'PS', hash: 'sha512' },
-  ES256: { family: 'ES', hash: 'sha256', curve: ['prime256v1', 'P-256'] },
-  ES384: { family: 'ES', hash: 'sha384', curve: ['secp384r1', 'P-384'] },
-  ES512: { family: 'ES', hash: 'sha512', curve: ['secp521r1', 'P-521'] },
-};
-const ALG_NAMES = Object.keys(ALGS).join(', ');
 const DIGEST_BYTES = { sha256: 32, sha384: 48, sha512: 64 } as const;
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
@@ -68,21 +51,21 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
   const alg = header['alg'];
   // An unsigned token has an empty third part: named for what it is, not as a malformed JWS.
   if (alg === 'none') throw invalid('alg "none" (an unsigned token) is never accepted');
-  // hasOwn: a header alg of "constructor" must not find Object.prototype's.
-  const spec = typeof alg === 'string' && Object.hasOwn(ALGS, alg) ? ALGS[alg] : undefined;
+  const spec = algSpec(alg);
   if (!spec) throw invalid(`header alg ${JSON.stringify(alg)} is not allowed; JWT-SVIDs are signed with one of ${ALG_NAMES}`);
   if ('typ' in header && header['typ'] !== 'JWT' && header['typ'] !== 'JOSE') {
     throw invalid(`header typ ${JSON.stringify(header['typ'])} must be "JWT" or "JOSE" when present`);
   }
   if ('crit' in header) throw invalid('header has "crit" extensions, which JWT-SVIDs do not use');
   if (!B64URL.test(signaturePart)) throw invalid('token signature is empty or not base64url');
+  canonical(signaturePart, 'signature');
   // JWT-SVID 2.2: kid is optional. Without it, every key of the trust domain that fits alg is tried.
   const kid = header['kid'];
   if (kid !== undefined && (typeof kid !== 'string' || kid === '')) throw invalid('header kid must be a non-empty string when present');
 
   const claims = decodeObject(payloadPart, 'payload');
   const id = subject(claims['sub']);
-  const expiry = numericDate(claims, 'exp', true)!;
+  const expiry = claimDate(claims, 'exp', true)!;
 
   const td = id.trustDomain.name;
   const bundle = options.bundles.get(td);
@@ -95,11 +78,11 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
   if (kid !== undefined) {
     const key = bundle.keys.get(kid);
     if (!key) throw invalid(`key ${JSON.stringify(kid)} is not in the JWT bundle of trust domain "${td}"`);
-    const misfit = keyMisfit(key, alg as string, spec, kid);
-    if (misfit) throw invalid(misfit);
+    const misfit = keyMisfit(key, alg as string, spec, kid) ?? algMismatch(bundle.algs.get(kid), alg as string, kid);
+    if (misfit) throw invalid(misfit.startsWith('alg ') ? `header ${misfit}` : misfit);
     if (!verifies(spec, key, signed, signature)) throw invalid(`signature does not verify with key ${JSON.stringify(kid)} of trust domain "${td}"`);
   } else {
-    const fitting = [...bundle.keys].filter(([k, key]) => !keyMisfit(key, alg as string, spec, k));
+    const fitting = [...bundle.keys].filter(([k, key]) => !keyMisfit(key, alg as string, spec, k) && !algMismatch(bundle.algs.get(k), alg as string, k));
     if (fitting.length === 0) throw invalid(`the token names no key ("kid") and no key of trust domain "${td}" fits alg ${alg as string}`);
     if (!fitting.some(([, key]) => verifies(spec, key, signed, signature))) {
       throw invalid(`the token names no key ("kid") and its signature verifies with none of the ${fitting.length} ${alg as string} keys of trust domain "${td}"`);
@@ -110,10 +93,14 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
   if (!audience.includes(options.audience)) {
     throw invalid(`audience ${JSON.stringify(options.audience)} is not in the "aud" claim ${JSON.stringify(audience)}`);
   }
-  if (expiry.getTime() <= now.getTime()) throw invalid(`token expired at ${expiry.toISOString()} (now ${now.toISOString()})`);
-  const notBefore = numericDate(claims, 'nbf', false);
-  if (notBefore && notBefore.getTime() > now.getTime() + CLOCK_SKEW_MS) throw invalid(`token is not valid before ${notBefore.toISOString()}`);
-  const issuedAt = numericDate(claims, 'iat', false);
+  const notBefore = claimDate(claims, 'nbf', false);
+  // iat in the future: not required by RFC 7519, but go-jose (go-spiffe) refuses it too, a clock or an issuer is wrong.
+  const issuedAt = claimDate(claims, 'iat', false);
+  if (!options.ignoreTimes) {
+    if (expiry.getTime() <= now.getTime()) throw invalid(`token expired at ${expiry.toISOString()} (now ${now.toISOString()})`);
+    if (notBefore && notBefore.getTime() > now.getTime() + CLOCK_SKEW_MS) throw invalid(`token is not valid before ${notBefore.toISOString()}`);
+    if (issuedAt && issuedAt.getTime() > now.getTime() + CLOCK_SKEW_MS) throw invalid(`token was issued in the future (iat ${issuedAt.toISOString()})`);
+  }
   return { token, id, audience, expiry, ...(issuedAt && { issuedAt }), hint: options.hint ?? '' };
 }
 
@@ -133,22 +120,16 @@ function verifies(spec: AlgSpec, key: KeyObject, data: Buffer, signature: Buffer
   }
 }
 
-/** Why a key cannot check this alg (a wrong type would make node:crypto throw or verify something else). */
-function keyMisfit(key: KeyObject, alg: string, spec: AlgSpec, kid: string): string | undefined {
-  const type = key.asymmetricKeyType;
-  const curve = key.asymmetricKeyDetails?.namedCurve;
-  const fits = spec.family === 'ES' ? type === 'ec' && curve === spec.curve![0] : type === 'rsa' || type === 'rsa-pss';
-  if (fits) return undefined;
-  const has = type === 'ec' ? `an EC ${curve} key` : `a ${type} key`;
-  const needs = spec.family === 'ES' ? `an EC ${spec.curve![1]} key` : 'an RSA key';
-  return `header alg ${alg} needs ${needs}, but key ${JSON.stringify(kid)} is ${has}`;
+/** A JWK that names its algorithm (RFC 7517 4.4) is used with that one only (RFC 8725 3.1). */
+function algMismatch(keyAlg: string | undefined, alg: string, kid: string): string | undefined {
+  return keyAlg === undefined || keyAlg === alg ? undefined : `key ${JSON.stringify(kid)} is for alg ${keyAlg}, the token says ${alg}`;
 }
 
 function subject(sub: unknown): SpiffeId {
   if (sub === undefined) throw invalid('the "sub" claim is missing; it must hold the SPIFFE ID');
   if (typeof sub !== 'string') throw invalid('the "sub" claim must be a string holding a SPIFFE ID');
   try {
-    return SpiffeId.parse(sub);
+    return parseSvidId(sub);
   } catch (e) {
     throw invalid(`the "sub" claim is not a SPIFFE ID: ${(e as Error).message}`);
   }
@@ -161,14 +142,26 @@ function audiences(aud: unknown): string[] {
   throw invalid('the "aud" claim must be a string or a non-empty array of strings');
 }
 
-function numericDate(claims: Record<string, unknown>, name: string, required: boolean): Date | undefined {
+function claimDate(claims: Record<string, unknown>, name: string, required: boolean): Date | undefined {
   const v = claims[name];
   if (v === undefined) {
     if (required) throw invalid(`the "${name}" claim is missing; a JWT-SVID must expire`);
     return undefined;
   }
   if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(`the "${name}" claim must be a number of seconds since the epoch`);
-  return new Date(v * 1000);
+  const date = numericDate(v);
+  if (!date) throw invalid(`the "${name}" claim is not a date: ${v} seconds is beyond any date`);
+  return date;
+}
+
+/**
+ * An RFC 7519 NumericDate as a Date; undefined for anything else, a number of seconds no Date
+ * can hold included (it would compare as never expired and print as "Invalid Date").
+ */
+export function numericDate(v: unknown): Date | undefined {
+  if (typeof v !== 'number') return undefined;
+  const date = new Date(v * 1000);
+  return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
 /** A token as the agent sent it: valid, and for the SPIFFE ID the agent said it is for. */
@@ -193,6 +186,7 @@ export function decodeJwtSegment(part: string): Record<string, unknown> | undefi
 
 function decodeObject(part: string, what: string): Record<string, unknown> {
   if (!B64URL.test(part)) throw invalid(`token ${what} is empty or not base64url`);
+  canonical(part, what);
   let value: unknown;
   try {
     value = decodeJson(part);
@@ -201,6 +195,14 @@ function decodeObject(part: string, what: string): Record<string, unknown> {
   }
   if (!isPlainObject(value)) throw invalid(`token ${what} is not a JSON object`);
   return value;
+}
+
+/**
+ * One spelling per byte string: no dangling character, no spare bits set (Node's decoder
+ * ignores both), so that a token cannot be altered into another string that still verifies.
+ */
+function canonical(part: string, what: string): void {
+  if (Buffer.from(part, 'base64url').toString('base64url') !== part) throw invalid(`token ${what} is not canonical base64url`);
 }
 
 function decodeJson(part: string): unknown {

@@ -3,7 +3,8 @@
  * (a 30 MB chain of 100,000 intermediates once blocked it 6.3 s and left RSS at 435 MB).
  * Each is far above what SPIRE sends; going over it refuses the message with reason
  * `too_large` before the excess is parsed. The overall message size is bounded by the
- * transport. Costs are per certificate parsed (tens of µs) and per signature checked
+ * transport (32 MiB): a streamed message over it is refused as `too_large` too, its bytes
+ * dropped as they arrive, and the stream goes on. Costs are per certificate parsed (tens of µs) and per signature checked
  * (~0.1 ms); unchanged bundles are not parsed again (bundle-cache.ts).
  */
 export const LIMITS = {

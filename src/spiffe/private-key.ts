@@ -25,6 +25,7 @@ const OID_EC = '1.2.840.10045.2.1';
 const OID_RSA = '1.2.840.113549.1.1.1';
 /** Named curves by OID, as createECDH names them. */
 const CURVES: Record<string, string> = {
+  '1.3.132.0.33': 'secp224r1',
   '1.2.840.10045.3.1.7': 'prime256v1',
   '1.3.132.0.34': 'secp384r1',
   '1.3.132.0.35': 'secp521r1',
@@ -101,8 +102,12 @@ function rsaMatches(der: Buffer, inner: Tlv, pub: SubjectPublicKey): boolean {
   const fields = children(der, inner);
   if (fields.length !== 9 || fields.some((f) => f.tag !== TAG.INTEGER)) throw new Error('RSAPrivateKey must hold version 0 and eight integers (multi-prime keys are not supported)');
   if (!isSmallInt(der, fields[0]!, 0)) throw new Error('RSAPrivateKey version must be 0');
-  const [n, e, , p, q] = fields.slice(1).map((f) => unsigned(bytes(der, f))) as [bigint, bigint, bigint, bigint, bigint];
+  const [n, e, d, p, q, dp, dq, qi] = fields.slice(1).map((f) => unsigned(bytes(der, f))) as [bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
   if (p * q !== n) throw new Error('the RSA private key is inconsistent: p·q is not its modulus');
+  // Go refuses such a key file outright (crypto/rsa Validate); OpenSSL may still sign with
+  // it, so a handshake would fail on one side only.
+  if (p < 2n || q < 2n || (d * e) % (p - 1n) !== 1n || (d * e) % (q - 1n) !== 1n) throw new Error('the RSA private key is inconsistent: its private exponent does not invert the public one');
+  if (dp !== d % (p - 1n) || dq !== d % (q - 1n) || (qi * q) % p !== 1n) throw new Error('the RSA private key is inconsistent: its CRT values do not match its primes');
   if (pub.algorithm !== OID_RSA) return false;
   const rsaPub = readTlv(pub.key, 0);
   const [pn, pe] = children(pub.key, rsaPub);

@@ -20,8 +20,13 @@ import { parseX509Svid, type RawX509Svid, type X509Svid } from './x509svid.js';
 export interface X509Context {
   /** Non-empty; hints are unique (a later duplicate is dropped, as go-spiffe does). */
   readonly svids: readonly X509Svid[];
-  /** Bundles of the SVIDs' own trust domains, by trust domain name. */
+  /** Bundles of the SVIDs' own trust domains, by trust domain name (the first sent, when SVIDs of a domain came with different ones). */
   readonly bundles: ReadonlyMap<string, X509Bundle>;
+  /**
+   * The bundle each SVID was verified against, where it is not its domain's entry in
+   * `bundles` (SPIRE sends one bundle per domain; a message may not). Read it with svidBundle().
+   */
+  readonly otherSvidBundles?: ReadonlyMap<X509Svid, X509Bundle>;
   /** Federated bundles that hold CAs, by trust domain name. */
   readonly federatedBundles: ReadonlyMap<string, X509Bundle>;
   /**
@@ -30,8 +35,9 @@ export interface X509Context {
    */
   readonly emptyFederatedDomains: readonly string[];
   /**
-   * Certificates of federated bundles left out because they cannot be a CA. A partner's
-   * faulty bundle must not stop the workload's own rotation: its CAs are kept, the rest said.
+   * What of the federated bundles was left out, and why: certificates that cannot be a trust
+   * anchor, and a bundle keyed by an SVID's own trust domain. A partner's faulty bundle must
+   * not stop the workload's own rotation: its CAs are kept, the rest said.
    */
   readonly ignoredFederated: readonly string[];
 }
@@ -58,6 +64,7 @@ export function validateX509Context(raw: RawX509Context, now: Date = new Date(),
   const bundles = new Map<string, X509Bundle>();
   const bundleBytes = new Map<string, Buffer>();
   const hints = new Set<string>();
+  const otherSvidBundles = new Map<X509Svid, X509Bundle>();
   for (const sent of raw.svids) {
     if (sent.hint !== '' && hints.has(sent.hint)) continue;
     hints.add(sent.hint);
@@ -80,10 +87,12 @@ export function validateX509Context(raw: RawX509Context, now: Date = new Date(),
       throw new HelperError('x509svid', `x509svid ${svid.id}: the chain does not verify against the bundle of "${td.name}": ${verdict.detail}`, { reason: verdict.reason });
     }
     svids.push(svid);
+    if (first && bundle !== first) otherSvidBundles.set(svid, bundle);
   }
   const federatedBundles = new Map<string, X509Bundle>();
   const emptyFederatedDomains: string[] = [];
   const ignoredFederated: string[] = [];
+  const keyOf = new Map<string, string>();
   for (const [key, der] of federated) {
     let td: TrustDomain;
     try {
@@ -91,13 +100,34 @@ export function validateX509Context(raw: RawX509Context, now: Date = new Date(),
     } catch (e) {
       throw new HelperError('x509bundle', `x509bundle: federated bundle key ${JSON.stringify(key)} is not a trust domain: ${(e as Error).message}`);
     }
+    // `partner.org` and `spiffe://partner.org` are one domain: which bundle holds would be up to map order.
+    const twin = keyOf.get(td.name);
+    if (twin !== undefined) throw new HelperError('x509bundle', `x509bundle: trust domain "${td.name}" has two federated bundles (keys ${JSON.stringify(twin)} and ${JSON.stringify(key)})`);
+    keyOf.set(td.name, key);
+    if (bundles.has(td.name)) {
+      // Not a federated domain: the SVIDs' own bundle came with them, and it alone is theirs.
+      ignoredFederated.push(`${td.name}: a federated bundle for the SVIDs' own trust domain is ignored; the bundle sent with the SVIDs is used`);
+      continue;
+    }
     const bundle = bundleOf(td, der);
-    ignoredFederated.push(...bundle.notCas.map((why) => `${td.name}: ${why}`));
+    ignoredFederated.push(...bundle.notCas.map((why) => `${td.name}: ${why.detail}`));
     if (bundle.certificates.length > 0) federatedBundles.set(td.name, bundle);
     else emptyFederatedDomains.push(td.name);
   }
   cache?.prune();
-  return { svids, bundles, federatedBundles, emptyFederatedDomains: emptyFederatedDomains.sort(), ignoredFederated: ignoredFederated.sort() };
+  return {
+    svids,
+    bundles,
+    ...(otherSvidBundles.size > 0 ? { otherSvidBundles } : {}),
+    federatedBundles,
+    emptyFederatedDomains: emptyFederatedDomains.sort(),
+    ignoredFederated: ignoredFederated.sort(),
+  };
+}
+
+/** The bundle `svid` was verified against: what must be written beside it. */
+export function svidBundle(ctx: X509Context, svid: X509Svid): X509Bundle | undefined {
+  return ctx.otherSvidBundles?.get(svid) ?? ctx.bundles.get(svid.id.trustDomain.name);
 }
 
 /**

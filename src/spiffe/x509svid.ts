@@ -1,6 +1,6 @@
 import { HelperError } from '../errors.js';
 import { parseCertificates, type Certificate } from './certificate.js';
-import { SpiffeId } from './id.js';
+import { parseSvidId, type SpiffeId } from './id.js';
 import { LIMITS } from './limits.js';
 import { privateKeyMatches } from './private-key.js';
 
@@ -37,11 +37,10 @@ export function parseX509Svid(raw: RawX509Svid, now: Date = new Date()): X509Svi
   if (ext.uris.length !== 1) fail(`leaf certificate must have exactly one URI SAN, has ${ext.uris.length}`);
   let id: SpiffeId;
   try {
-    id = SpiffeId.parse(ext.uris[0]!);
+    id = parseSvidId(ext.uris[0]!);
   } catch (e) {
     return fail(`leaf certificate URI SAN is not a valid SPIFFE ID: ${(e as Error).message}`);
   }
-  if (!id.hasPath) fail(`leaf certificate SPIFFE ID ${id} has no path (trust domain IDs cannot be SVIDs)`);
   if (raw.spiffeId !== id.toString()) fail(`leaf certificate is for ${id}, the response says ${raw.spiffeId}`);
   if (ext.basicConstraintsCA) fail('leaf certificate must not have CA flag set to true');
   if (!ext.keyUsage) fail('leaf certificate has no key usage extension');

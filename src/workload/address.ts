@@ -13,20 +13,34 @@ export type EndpointAddress = { kind: 'unix'; socketPath: string; target: string
 /** The variable by which the SPIFFE Workload Endpoint standard names the endpoint. */
 export const ENDPOINT_ENV = 'SPIFFE_ENDPOINT_SOCKET';
 
+/**
+ * sun_path is 108 bytes on Linux, its NUL included. A longer path cannot be connected to; the
+ * kernel's EINVAL at each retry would look like an agent that is not there.
+ */
+const MAX_SOCKET_PATH_BYTES = 107;
+
 export function parseEndpointAddress(input: string): EndpointAddress {
   const fail = (why: string): never => {
     throw new HelperError('address', `workload endpoint address ${JSON.stringify(input)} is invalid: ${why} (use unix:///absolute/path, a bare /absolute/path, or tcp://IP:port)`);
   };
-  if (input.startsWith('/')) return unix(input);
+  // Both would otherwise end up in the socket path, invisible in logs, and the agent never found.
+  if (input.trim() !== input) fail('it has whitespace around it (a space inside a unix: path is written %20)');
+  const control = [...input].find((c) => c < ' ' || c === '\x7f');
+  if (control !== undefined) fail(`it holds the control character ${JSON.stringify(control)}`);
+  if (input.startsWith('/')) return unix(input, fail);
   const colon = input.indexOf(':');
   if (colon <= 0) return fail('no scheme');
-  const scheme = input.slice(0, colon);
+  // RFC 3986 3.1: schemes are case-insensitive (Go's url.Parse lower-cases them too).
+  const scheme = input.slice(0, colon).toLowerCase();
   if (scheme === 'unix') return parseUnix(input, fail);
   if (scheme === 'tcp') return parseTcp(input, fail);
-  return fail(`scheme "${scheme}" is not supported`);
+  return fail(`scheme "${input.slice(0, colon)}" is not supported`);
 }
 
-function unix(path: string): EndpointAddress {
+function unix(path: string, fail: (why: string) => never): EndpointAddress {
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_SOCKET_PATH_BYTES) fail(`the socket path is ${bytes} bytes long; a Unix socket path holds at most ${MAX_SOCKET_PATH_BYTES}`);
+  if (path.endsWith('/')) fail('the socket path ends with "/": it names a directory, not a socket');
   return { kind: 'unix', socketPath: path, target: `unix://${path}` };
 }
 
@@ -44,7 +58,7 @@ function parseUnix(input: string, fail: (why: string) => never): EndpointAddress
   }
   if (rest === '' || rest === '/') fail('the socket path is missing');
   if (!rest.startsWith('/')) fail('the socket path must be absolute');
-  return unix(percentDecode(rest, fail));
+  return unix(percentDecode(rest, fail), fail);
 }
 
 /** RFC 3986 2.1: `%` and two hex digits is one byte; the bytes are UTF-8 (RFC 3986 2.5). */
@@ -63,15 +77,22 @@ function percentDecode(path: string, fail: (why: string) => never): string {
 }
 
 function parseTcp(input: string, fail: (why: string) => never): EndpointAddress {
-  if (!input.startsWith('tcp://')) fail('tcp addresses must be tcp://IP:port');
+  if (!input.slice('tcp:'.length).startsWith('//')) fail('tcp addresses must be tcp://IP:port');
   const rest = input.slice('tcp://'.length);
   if (/[/?#]/.test(rest)) fail('a path, query or fragment is not allowed');
   if (rest.includes('@')) fail('user info is not allowed');
-  const m = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(rest);
-  if (!m) return fail(rest === '' ? 'the host is missing' : 'the port is missing');
-  const host = m[1]!.replace(/^\[|\]$/g, '');
-  if (!isIP(host)) fail(`host "${host}" must be an IP address`);
-  const port = Number(m[2]);
+  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d+)$/.exec(rest);
+  if (!m) {
+    if (rest === '') return fail('the host is missing');
+    if (/^[^[]*:.*:/.test(rest)) return fail('an IPv6 address must be in brackets, as in tcp://[::1]:port');
+    return fail('the port is missing');
+  }
+  const bracketed = m[1] !== undefined;
+  const host = m[1] ?? m[2]!;
+  // RFC 3986 3.2.2: brackets hold an IPv6 address (RFC 6874 zones, %25eth0, are not supported: go-spiffe refuses them too).
+  if (bracketed && host.includes('%')) fail(`an IPv6 zone ("${host.slice(host.indexOf('%'))}") is not supported`);
+  if (isIP(host) !== (bracketed ? 6 : 4)) fail(bracketed ? `"[${host}]" must hold an IPv6 address` : `host "${host}" must be an IP address`);
+  const port = Number(m[3]);
   if (port < 1 || port > 65535) fail(`port ${port} is out of range`);
   const hostForTarget = host.includes(':') ? `[${host}]` : host;
   return { kind: 'tcp', host, port, target: `${hostForTarget}:${port}` };

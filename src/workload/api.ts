@@ -4,6 +4,7 @@
  * or RPC name leaves workload/. A message that does not validate is refused and reported by
  * the client, and the stream goes on with the last good state.
  */
+import type { HelperError } from '../errors.js';
 import type { BundleCache } from '../spiffe/bundle-cache.js';
 import { parseJwtBundleSet, type JwtBundleSet } from '../spiffe/jwtbundle.js';
 import type { RawJwtSvid } from '../spiffe/jwtsvid.js';
@@ -15,6 +16,8 @@ interface Watch<T> {
   signal: AbortSignal;
   /** Each valid update, one at a time: a complete state that replaces the one before. */
   onUpdate(update: T): Promise<void> | void;
+  /** The stream is retried because of `error`. */
+  onInterrupted?(error: HelperError): void;
 }
 
 /** FetchX509SVID. `cache`: reuse the bundles of the previous message whose bytes are unchanged (daemon mode). */
@@ -37,6 +40,7 @@ export function watchJwtBundles(client: WorkloadClient, o: Watch<JwtBundleSet>):
   return client.watch({
     rpc: 'FetchJWTBundles',
     signal: o.signal,
+    onInterrupted: o.onInterrupted,
     onMessage: async (msg) => o.onUpdate(parseJwtBundleSet(msg.bundles ?? {})),
   });
 }

@@ -4,8 +4,9 @@
  * the RPC table of proto.ts; the helper calls it through api.ts, which turns its messages
  * into SPIFFE values, so that RPC names and protobuf types stay in this folder.
  */
+import { statSync } from 'node:fs';
 import { Backoff, type BackoffOptions } from '../backoff.js';
-import { describeError, HelperError } from '../errors.js';
+import { describeError, type ErrorCode, HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../timer.js';
 import type { EndpointAddress } from './address.js';
@@ -15,6 +16,30 @@ import { decode, encode, methodPath, Rpcs, type RequestOf, type ResponseOf, type
 /** Every Workload API call must carry this header; agents refuse calls without it. */
 export const SECURITY_HEADER = 'workload.spiffe.io';
 const METADATA = { [SECURITY_HEADER]: 'true' };
+
+/**
+ * Why a connection to a unix address was refused when what is there is not a socket at all
+ * (connect() says ECONNREFUSED for a directory or a regular file, as for a dead agent's socket).
+ */
+function notASocket(a: EndpointAddress): string | undefined {
+  if (a.kind !== 'unix') return undefined;
+  try {
+    const st = statSync(a.socketPath);
+    if (st.isSocket()) return undefined;
+    return `${a.socketPath} is ${st.isDirectory() ? 'a directory' : st.isFile() ? 'a regular file' : 'not a socket'}, not the agent's socket`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The error code of an update refused on each RPC: what the refused-updates metric counts. */
+const REFUSAL_CODE = {
+  FetchX509SVID: 'x509svid',
+  FetchX509Bundles: 'x509bundle',
+  FetchJWTBundles: 'jwtbundle',
+  FetchJWTSVID: 'jwtsvid',
+  ValidateJWTSVID: 'jwtsvid',
+} as const satisfies Record<RpcName, ErrorCode>;
 
 /** Codes that retrying cannot fix: our request is wrong, or the agent does not speak the API. */
 const FATAL = new Set<number>([Status.INVALID_ARGUMENT, Status.UNIMPLEMENTED]);
@@ -42,12 +67,15 @@ export interface WatchOptions<R extends StreamRpc> {
   rpc: R;
   /** Called for each message, one at a time. A throw is reported; the stream goes on. */
   onMessage(message: ResponseOf<R>): Promise<void> | void;
+  /** The stream ended or failed and is retried: why (e.g. reason `identity_redacted`). */
+  onInterrupted?(error: HelperError): void;
   signal: AbortSignal;
 }
 
 export class WorkloadClient {
   private readonly channel: Channel;
   private readonly unaryTimeoutMs: number;
+  private readonly maxReceiveBytes: number;
   private readonly log: Logger;
   private readonly address: EndpointAddress;
   private readonly backoffOptions: BackoffOptions | undefined;
@@ -58,6 +86,8 @@ export class WorkloadClient {
   private readonly answered = new Set<RpcName>();
   /** The most recent reason a call failed: what a one-shot timeout reports. */
   lastError: HelperError | undefined;
+  /** The same by RPC, until the agent answers it again: one RPC's trouble is not another's cause. */
+  private readonly failing = new Map<RpcName, HelperError>();
 
   constructor(options: WorkloadClientOptions) {
     this.address = options.address;
@@ -67,9 +97,10 @@ export class WorkloadClient {
     this.onRefused = options.onRefused;
     this.onAnswer = options.onAnswer;
     this.unaryTimeoutMs = options.unaryTimeoutMs ?? 30_000;
+    this.maxReceiveBytes = options.maxReceiveBytes ?? 32 * 1024 * 1024;
     this.channel = new Channel({
       address: options.address,
-      maxReceiveBytes: options.maxReceiveBytes ?? 32 * 1024 * 1024,
+      maxReceiveBytes: this.maxReceiveBytes,
       // Not more often than every 5 min: gRPC-Go servers (SPIRE) answer more frequent PINGs
       // on a quiet stream with GOAWAY too_many_pings.
       keepaliveMs: options.keepaliveMs ?? 5 * 60_000,
@@ -90,10 +121,11 @@ export class WorkloadClient {
       if (signal.aborted) return;
       const err = this.classify(options.rpc, outcome);
       if (FATAL.has(outcome?.code ?? -1)) throw err;
-      this.lastError = err;
+      this.failed(options.rpc, err);
       const delay = backoff.next();
       this.log.warn('workload api stream interrupted; retrying', { rpc: options.rpc, reason: err.message, retry_in_ms: delay });
       this.onRetry?.(options.rpc, err);
+      options.onInterrupted?.(err);
       try {
         await sleep(delay, signal);
       } catch {
@@ -102,7 +134,11 @@ export class WorkloadClient {
     }
   }
 
-  /** A unary call, retried like a stream until it succeeds, the signal aborts, or it fails fatally. */
+  /**
+   * A unary call, retried like a stream until it succeeds, the signal aborts, or it fails
+   * fatally. An answer over the size limit is not retried here: it is a refused update (reason
+   * `too_large`), which the caller handles like an answer that fails validation.
+   */
   async unary<R extends UnaryRpc>(rpc: R, request: RequestOf<R>, signal: AbortSignal): Promise<ResponseOf<R>> {
     const backoff = new Backoff(this.backoffOptions);
     for (;;) {
@@ -111,9 +147,10 @@ export class WorkloadClient {
         return await this.unaryOnce(rpc, request, signal);
       } catch (e) {
         if (signal.aborted) throw signal.reason;
+        if (e instanceof GrpcError && e.oversized !== undefined) throw this.tooLarge(rpc, e.oversized);
         const err = this.classify(rpc, e as GrpcError);
         if (FATAL.has((e as GrpcError).code)) throw err;
-        this.lastError = err;
+        this.failed(rpc, err);
         const delay = backoff.next();
         this.log.warn('workload api call failed; retrying', { rpc, reason: err.message, retry_in_ms: delay });
         this.onRetry?.(rpc, err);
@@ -124,6 +161,16 @@ export class WorkloadClient {
 
   close(): void {
     this.channel.close();
+  }
+
+  /** Why `rpc` is failing now, if it is (undefined once the agent answered it again). */
+  failure(rpc: RpcName): HelperError | undefined {
+    return this.failing.get(rpc);
+  }
+
+  private failed(rpc: RpcName, err: HelperError): void {
+    this.lastError = err;
+    this.failing.set(rpc, err);
   }
 
   private async unaryOnce<R extends UnaryRpc>(rpc: R, request: RequestOf<R>, signal: AbortSignal): Promise<ResponseOf<R>> {
@@ -140,6 +187,7 @@ export class WorkloadClient {
     });
     if (answers.length === 0) throw new GrpcError(Status.INTERNAL, 'the agent ended the call without a response');
     this.answered.add(rpc);
+    this.failing.delete(rpc);
     this.onAnswer?.(rpc);
     return answers[0]!;
   }
@@ -150,6 +198,11 @@ export class WorkloadClient {
     // Messages are complete states: while one is being handled only the newest waiting one matters.
     let pending: ResponseOf<R> | undefined;
     let busy: Promise<void> | undefined;
+    const refuse = (e: unknown): void => {
+      this.lastError = e instanceof HelperError ? e : new HelperError('internal', describeError(e), { cause: e });
+      this.log.error('rejected update from the workload api; keeping the last good state', { rpc: options.rpc, reason: this.lastError.reason, error: describeError(e) });
+      this.onRefused?.(options.rpc, this.lastError);
+    };
     const drain = async (): Promise<void> => {
       while (pending !== undefined) {
         const msg = pending;
@@ -157,9 +210,7 @@ export class WorkloadClient {
         try {
           await options.onMessage(msg);
         } catch (e) {
-          this.lastError = e instanceof HelperError ? e : new HelperError('internal', describeError(e), { cause: e });
-          this.log.error('rejected update from the workload api; keeping the last good state', { rpc: options.rpc, reason: this.lastError.reason, error: describeError(e) });
-          this.onRefused?.(options.rpc, this.lastError);
+          refuse(e);
         }
       }
       busy = undefined;
@@ -172,9 +223,19 @@ export class WorkloadClient {
         const msg = decode(response as Schema<ResponseOf<R>>, bytes);
         onData();
         this.answered.add(options.rpc);
+        this.failing.delete(options.rpc);
         this.onAnswer?.(options.rpc);
         pending = msg;
         busy ??= drain();
+      },
+      // Refused like an update that fails validation, and the stream goes on (it was an error
+      // that ended the stream: the same state came back after each reconnection, uncounted).
+      // Refused at once, not queued: a state waiting to be handled stays the last good one.
+      onOversized: (length) => {
+        onData();
+        this.answered.add(options.rpc);
+        this.onAnswer?.(options.rpc);
+        refuse(this.tooLarge(options.rpc, length));
       },
     });
     const ended = call.then(
@@ -187,6 +248,11 @@ export class WorkloadClient {
     });
   }
 
+  private tooLarge(rpc: RpcName, length: number): HelperError {
+    const code = REFUSAL_CODE[rpc];
+    return new HelperError(code, `${code}: the agent sent a message of ${length} bytes, more than the limit of ${this.maxReceiveBytes} bytes`, { reason: 'too_large' });
+  }
+
   /** Turns a gRPC status into an error a person can act on. */
   private classify(rpc: RpcName, err: GrpcError | undefined): HelperError {
     const where = this.address.kind === 'unix' ? `socket ${this.address.socketPath}` : this.address.target;
@@ -196,7 +262,7 @@ export class WorkloadClient {
     switch (err.code) {
       case Status.UNAVAILABLE:
         if (/ENOENT/.test(details)) return new HelperError('unavailable', `${rpc}: no agent at ${where} (socket file not found)`);
-        if (/ECONNREFUSED/.test(details)) return new HelperError('unavailable', `${rpc}: no agent is listening at ${where}`);
+        if (/ECONNREFUSED/.test(details)) return new HelperError('unavailable', `${rpc}: ${notASocket(this.address) ?? `no agent is listening at ${where}`}`);
         if (/EACCES/.test(details)) return new HelperError('unavailable', `${rpc}: permission denied opening ${where}`);
         return new HelperError('unavailable', `${rpc}: agent at ${where} unavailable: ${details}`);
       case Status.PERMISSION_DENIED:

@@ -45,6 +45,8 @@ export class GrpcError extends Error {
   constructor(
     readonly code: number,
     readonly details: string,
+    /** The length prefix of the message that was over the limit, when that ended the call. */
+    readonly oversized?: number,
   ) {
     super(`${statusName(code)}: ${details}`);
   }
@@ -68,12 +70,29 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Each message, whole, in order. A throw ends the call with INTERNAL and the thrown message. */
   onMessage(message: Buffer): void;
+  /**
+   * With it, a message over `maxReceiveBytes` is reported here (with its length) in its place
+   * and skipped: its bytes are read and dropped, never kept, and the call goes on. Without it,
+   * the call ends RESOURCE_EXHAUSTED as soon as the length prefix arrives.
+   */
+  onOversized?(length: number): void;
 }
 
 const HEADER_BYTES = 5;
+/**
+ * Attempts of one call that the agent refuses with REFUSED_STREAM before answering: each moves
+ * to a connection with room. Calls started together on a new connection all go out before the
+ * agent's SETTINGS say how many streams it allows; the ones over its limit come back refused.
+ */
+const MAX_STREAM_REFUSALS = 6;
 
 export class Channel {
-  private conn: Http2Connection | undefined;
+  /**
+   * Usually one. An agent whose SETTINGS_MAX_CONCURRENT_STREAMS is below the streams the helper
+   * keeps open (two watches and JWT fetches) gets more: waiting for a free stream would wait
+   * behind watches that never end.
+   */
+  private readonly conns: Http2Connection[] = [];
   private closed = false;
 
   constructor(private readonly options: ChannelOptions) {}
@@ -111,38 +130,60 @@ export class Channel {
       const onAbort = (): void => fail(new GrpcError(Status.CANCELLED, 'cancelled by the client'));
       o.signal.addEventListener('abort', onAbort, { once: true });
       const deadline = o.timeoutMs === undefined ? undefined : setTimeout(() => fail(new GrpcError(Status.DEADLINE_EXCEEDED, `no answer within ${o.timeoutMs} ms`)), o.timeoutMs);
-      const start = (retried: boolean): void => {
+      // gRPC's transparent retry of a stream the agent never processed: once after a GOAWAY;
+      // after REFUSED_STREAM while other connections may have room.
+      let goawayRetried = false;
+      let streamRefusals = 0;
+      const start = (): void => {
         try {
-          attempt = new Attempt(this.connection(), fields, body, this.options.maxReceiveBytes, o.onMessage, fail, (end) => {
-            // gRPC's transparent retry: a stream the agent's GOAWAY says it never processed.
-            if (end.refused && !end.answered && !retried && !settled && !this.closed) return start(true);
+          attempt = new Attempt(this.connection(), fields, body, new Deframer(this.options.maxReceiveBytes, o.onOversized !== undefined), o, fail, (end) => {
+            const retry = end.refused === 'goaway' ? !goawayRetried : end.refused === 'stream' && streamRefusals < MAX_STREAM_REFUSALS;
+            if (retry && !end.answered && !settled && !this.closed) {
+              if (end.refused === 'goaway') goawayRetried = true;
+              else streamRefusals++;
+              return start();
+            }
             settle(end.error);
           });
         } catch (e) {
           settle(new GrpcError(Status.UNAVAILABLE, `cannot start a call: ${(e as Error).message}`));
         }
       };
-      start(false);
+      start();
     });
   }
 
   /** Ends the connection and every call on it; later calls fail with CANCELLED. */
   close(): void {
     this.closed = true;
-    this.conn?.destroy();
-    this.conn = undefined;
+    for (const c of this.conns.splice(0)) c.destroy();
   }
 
-  /** The open connection, or a new one: after GOAWAY or a dropped connection the next call reconnects. */
+  /**
+   * An open connection with a free stream, or a new one: after GOAWAY or a dropped connection
+   * the next call reconnects; when every connection is at the agent's stream limit, another opens.
+   */
   private connection(): Http2Connection {
-    const current = this.conn;
-    if (current?.usable) return current;
+    const free = this.conns.find((c) => c.hasRoom);
+    if (free) return free;
     const { address: a, keepaliveMs, keepaliveTimeoutMs } = this.options;
     const socket = a.kind === 'unix' ? netConnect(a.socketPath) : netConnect({ host: a.host, port: a.port });
-    const conn = new Http2Connection(socket, { keepaliveMs, keepaliveTimeoutMs }, () => {
-      if (this.conn === conn) this.conn = undefined;
-    });
-    this.conn = conn;
+    const conn = new Http2Connection(
+      socket,
+      {
+        keepaliveMs,
+        keepaliveTimeoutMs,
+        // An extra connection opened for the stream limit is closed once idle; one is kept.
+        onIdle: () => {
+          if (this.conns.some((c) => c !== conn && c.usable)) conn.destroy();
+        },
+      },
+      () => {
+        const i = this.conns.indexOf(conn);
+        if (i !== -1) this.conns.splice(i, 1);
+      },
+    );
+    this.conns.push(conn);
     return conn;
   }
 }
@@ -150,7 +191,6 @@ export class Channel {
 /** One stream of a call: the response it reads, and how it ended. */
 class Attempt {
   private readonly stream: ClientStream;
-  private readonly deframer: Deframer;
   private headers: Headers | undefined;
   private trailers: Headers | undefined;
 
@@ -158,12 +198,11 @@ class Attempt {
     private readonly conn: Http2Connection,
     fields: HeaderField[],
     body: Buffer,
-    maxReceiveBytes: number,
-    onMessage: (message: Buffer) => void,
+    private readonly deframer: Deframer,
+    receiver: Pick<CallOptions, 'onMessage' | 'onOversized'>,
     fail: (err: GrpcError) => void,
-    onEnd: (end: { error: GrpcError | undefined; refused: boolean; answered: boolean }) => void,
+    onEnd: (end: { error: GrpcError | undefined; refused: StreamEnd['refused']; answered: boolean }) => void,
   ) {
-    this.deframer = new Deframer(maxReceiveBytes);
     this.stream = conn.request(fields, body, {
       onHeaders: (h) => {
         if (this.headers) return void (this.trailers = h);
@@ -173,13 +212,16 @@ class Attempt {
       },
       onData: (chunk) => {
         try {
-          for (const message of this.deframer.push(chunk)) onMessage(message);
+          for (const m of this.deframer.push(chunk)) {
+            if (Buffer.isBuffer(m)) receiver.onMessage(m);
+            else receiver.onOversized?.(m.oversized);
+          }
         } catch (e) {
           fail(e instanceof GrpcError ? e : new GrpcError(Status.INTERNAL, (e as Error).message));
         }
       },
       onClose: (end) => {
-        onEnd({ error: this.outcome(end), refused: end.refused === true, answered: this.headers !== undefined });
+        onEnd({ error: this.outcome(end), refused: end.refused, answered: this.headers !== undefined });
       },
     });
   }
@@ -194,14 +236,15 @@ class Attempt {
     const status = trailers ?? (headers?.['grpc-status'] !== undefined ? headers : undefined);
     if (status) {
       const code = parseStatus(status['grpc-status']);
-      if (code !== Status.OK) return new GrpcError(code, percentDecode(status['grpc-message'] ?? ''));
+      if (code !== Status.OK) return new GrpcError(code, percentDecode(status['grpc-message'] ?? '') || statusProblem(status['grpc-status']));
       if (this.deframer.partial) return new GrpcError(Status.INTERNAL, 'the stream ended inside a message');
       return undefined;
     }
     // A connection that failed or ended takes its streams with it: its reason is the one to report.
     const connectionError = end.connectionError ? end.error : this.conn.reason;
     if (connectionError) return new GrpcError(Status.UNAVAILABLE, connectionError);
-    if (end.rstCode !== undefined && end.rstCode !== ErrorCode.NO_ERROR) {
+    // NO_ERROR included: a reset before the trailers leaves the call without a status (INTERNAL, as gRPC-Go).
+    if (end.rstCode !== undefined) {
       return new GrpcError(codeForRstStream(end.rstCode), `the agent reset the stream (RST_STREAM ${errorName(end.rstCode)})`);
     }
     if (end.error) return new GrpcError(Status.INTERNAL, end.error);
@@ -221,16 +264,25 @@ export class Deframer {
   private bodyLength = -1;
   private bodyFill = 0;
   private parts: Buffer[] = [];
+  /** The message being read is over the limit: its bytes are dropped. */
+  private skipping = false;
 
-  constructor(private readonly maxBytes: number) {}
+  /**
+   * @param skipOversized a message over the limit is dropped and stands as `{ oversized: length }`
+   * among the messages (see CallOptions.onOversized); otherwise its length prefix throws.
+   */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly skipOversized = false,
+  ) {}
 
   /** Inside a message or its prefix: the stream must not end here. */
   get partial(): boolean {
     return this.headerFill > 0 || this.bodyLength >= 0;
   }
 
-  push(chunk: Buffer): Buffer[] {
-    const out: Buffer[] = [];
+  push(chunk: Buffer): (Buffer | { oversized: number })[] {
+    const out: (Buffer | { oversized: number })[] = [];
     let pos = 0;
     while (pos < chunk.length) {
       if (this.bodyLength < 0) {
@@ -242,13 +294,15 @@ export class Deframer {
         this.headerFill = 0;
         this.bodyLength = this.messageLength();
         this.bodyFill = 0;
+        this.skipping = this.bodyLength > this.maxBytes;
+        if (this.skipping) out.push({ oversized: this.bodyLength });
       }
       const n = Math.min(this.bodyLength - this.bodyFill, chunk.length - pos);
-      if (n > 0) this.parts.push(chunk.subarray(pos, pos + n));
+      if (n > 0 && !this.skipping) this.parts.push(chunk.subarray(pos, pos + n));
       pos += n;
       this.bodyFill += n;
       if (this.bodyFill === this.bodyLength) {
-        out.push(this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.bodyLength));
+        if (!this.skipping) out.push(this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.bodyLength));
         this.parts = [];
         this.bodyLength = -1;
       }
@@ -261,8 +315,8 @@ export class Deframer {
     if (flag === 1) throw new GrpcError(Status.INTERNAL, 'the agent sent a compressed message; this client asks for none and decompresses none');
     if (flag !== 0) throw new GrpcError(Status.INTERNAL, `invalid message flag ${flag} (0: plain, 1: compressed)`);
     const length = this.header.readUInt32BE(1);
-    if (length > this.maxBytes) {
-      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `the agent sent a message of ${length} bytes, more than the limit of ${this.maxBytes} bytes`);
+    if (length > this.maxBytes && !this.skipOversized) {
+      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `the agent sent a message of ${length} bytes, more than the limit of ${this.maxBytes} bytes`, length);
     }
     return length;
   }
@@ -284,6 +338,11 @@ function refusedResponse(h: Headers): GrpcError | undefined {
   const type = h['content-type'] ?? '';
   if (!/^application\/grpc([+;]|$)/.test(type)) return new GrpcError(Status.UNKNOWN, `the agent answered with content-type ${JSON.stringify(type)}, not application/grpc`);
   return undefined;
+}
+
+/** Why a status without a message is not OK: the trailers had no grpc-status, or not a code. */
+function statusProblem(value: string | undefined): string {
+  return value === undefined ? 'the trailers hold no grpc-status' : `grpc-status ${JSON.stringify(value)} is not a status code`;
 }
 
 function parseStatus(value: string | undefined): number {

@@ -10,6 +10,7 @@ import { startDevAgent, type DevAgent } from '../../src/dev/agent.js';
 import type { JWTSVIDRequestMessage } from '../../src/workload/proto.js';
 import { cliPath, runCli, startCli, writeConfig } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
+import { outputsIn } from '../output/fixtures/x509-output.js';
 
 const agents: DevAgent[] = [];
 after(() => Promise.all(agents.map((a) => a.close())));
@@ -122,7 +123,7 @@ test('jwt_bundle_format = "jwks": one plain JWKS per trust domain, usable by jos
   const body = `jwt_svids = [{ jwt_audience = "api", jwt_svid_file_name = "api.jwt" }]\njwt_bundle_format = "jwks"\njwt_bundle_file_name = "jwt_{trust_domain}.json"\n`;
   const r = await runCli(['--config', jwtConfig(dir, a.address, body), '--once']);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(readdirSync(certs(dir)).sort(), ['api.jwt', 'jwt_example.org.json', 'jwt_partner.org.json']);
+  assert.deepEqual(outputsIn(certs(dir)), ['api.jwt', 'jwt_example.org.json', 'jwt_partner.org.json']);
   const jwks = JSON.parse(read(certs(dir, 'jwt_example.org.json'))) as JSONWebKeySet;
   await jwtVerify(read(certs(dir, 'api.jwt')), createLocalJWKSet(jwks), { audience: 'api' });
   const args = ['jwt', 'verify', '--bundle', certs(dir, 'jwt_example.org.json'), '--audience', 'api', read(certs(dir, 'api.jwt'))];

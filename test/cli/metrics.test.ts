@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import { isHelperError } from '../../src/errors.js';
@@ -208,4 +209,28 @@ test('promtool check metrics: the empty state and odd label values pass too', ()
   m.jwtSvidWritten('we"ird\\name\n.jwt', new Date(), true);
   m.refused('too_large');
   promtoolCheck(m.render());
+});
+
+test('a JWT bundle with a trust domain that cannot be a file name: that domain gets no file, the others are written; neither a refusal nor a write retried forever', async () => {
+  const dir = tempDir();
+  const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
+  const jwks = `jwt_bundle_format = "jwks"\njwt_bundle_file_name = "jwt_{trust_domain}.json"\n`;
+  const run = startCli(['--config', writeConfig(dir, agent.address, jwks + HEALTH)]);
+  try {
+    const port = await listenerPort(run);
+    await waitFor('the first JWT bundle file', () => readdirSync(join(dir, 'certs')).includes('jwt_example.org.json'));
+    // A valid trust domain name, too long for a file name with its temporary's suffix, beside a good one.
+    agent.setFederatedTrustDomains([`${'a'.repeat(60)}.${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(50)}.org`, 'partner.org']);
+    await agent.rotate();
+    await waitFor("the good partner's file", () => readdirSync(join(dir, 'certs')).includes('jwt_partner.org.json'));
+    await waitFor('the warning', () => /WARN {2}no jwt bundle file for a trust domain whose name cannot be a file name/.test(run.stderr()));
+    const m = await scrape(port);
+    assert.equal(m.get('spiffe_helper_write_failures_total'), 0);
+    assert.equal(m.get('spiffe_helper_refused_updates_total{reason="bad_file_name"}') ?? 0, 0);
+    assert.doesNotMatch(run.stderr(), /jwt bundle write failed|rejected update/);
+  } finally {
+    run.child.kill('SIGTERM');
+    const r = await run.result;
+    assert.equal(r.code, 0, r.stderr);
+  }
 });

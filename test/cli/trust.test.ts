@@ -133,7 +133,15 @@ test('jwt verify: a token without kid verifies with the fitting key of its trust
 test('inspect flags what the helper refuses, with the same verdict (one verification function)', async () => {
   const dir = tempDir();
   const pem = (ders: Buffer[]) => ders.map((d) => `-----BEGIN CERTIFICATE-----\n${d.toString('base64')}\n-----END CERTIFICATE-----\n`).join('');
-  for (const name of ['expired intermediate', 'self-signed leaf', 'not-yet-valid leaf', 'a bundle holding a non-CA']) {
+  for (const name of [
+    'expired intermediate',
+    'self-signed leaf',
+    'not-yet-valid leaf',
+    'a bundle holding a non-CA',
+    'a bundle CA on secp256k1',
+    'the bundle CA has a critical extension nobody understands',
+    'RSA-PSS signature, SHA-256 with a 20-byte salt',
+  ]) {
     const c = chainCases.find((x) => x.name === name)!;
     const made = await c.make();
     writeFileSync(join(dir, 'svid.pem'), pem(made.chain));

@@ -8,6 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect as h2connect, constants as h2, createServer as h2server, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -390,6 +393,34 @@ describe('agent faults', { concurrency: 3 }, () => {
     await waitFor('/ready back to 200', async () => (await httpStatus(`${url}/ready`)) === 200, 5000);
   });
 
+  test('a message over the 32 MiB limit: a refused update (too_large, counted in /metrics), the stream goes on, files kept; the next rotation lands', async () => {
+    const s = scope('shz-');
+    const dir = s.dir;
+    const agent = await agentAt(s, join(dir, 'agent.sock'));
+    const port = await freePort();
+    const h = startHelper(s, agent.address, `${healthConf(port)}metrics_enabled = true\n`);
+    await waitSerial(h, dir, currentSerial(agent));
+    const before = snapshot(certsOf(dir));
+    const m = h.mark();
+    // The current state plus 33 MiB of CRL bytes (a field the helper does not use): it becomes
+    // the agent's state, so a helper that reconnected would be sent it again.
+    agent.pushX509({ ...agent.current()!, crl: [Buffer.alloc(33 * 1024 * 1024, 0x30)] });
+    counts.faults++;
+    const refused = await h.waitFor('the refusal', m, isRejected);
+    assert.equal(refused.reason, 'too_large');
+    assert.match(String(refused.error), /x509svid: the agent sent a message of \d+ bytes, more than the limit of 33554432 bytes/);
+    const metrics = await waitFor('the refusal counted', async () => {
+      const t = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return /^spiffe_helper_refused_updates_total\{reason="too_large"\} 1$/m.test(t) ? t : undefined;
+    });
+    assert.ok(metrics);
+    unchanged(before, certsOf(dir), 'after the oversized message');
+    await agent.rotate();
+    await waitSerial(h, dir, currentSerial(agent));
+    assert.equal(h.lines(m).filter(isRetry).length, 0, 'the stream was never interrupted');
+    assert.equal(h.lines(m).filter(isRejected).length, 1);
+  });
+
   test('streams that end cleanly without a message: reconnects with growing backoff, files kept', async () => {
     const { s, dir, sock, a1, h } = await runningScene('she-');
     const before = snapshot(certsOf(dir));
@@ -485,6 +516,59 @@ describe('agent faults', { concurrency: 3 }, () => {
     assert.ok(landed < FLOOD * 8, `the real rotation landed ${landed} ms after the flood`);
     t_diag(`flood: ${FLOOD} identical updates (${unchangedSeen} compared with the files on disk), 0 rewrites, 0 signals, rotation landed ${landed} ms after`);
   });
+});
+
+/**
+ * node:http2 (nghttp2, a real peer) in front of the dev agent, announcing SETTINGS_MAX_CONCURRENT_STREAMS
+ * `limit` and refusing streams over it with REFUSED_STREAM, as gRPC-Go servers do. Each stream is
+ * relayed to the agent on a stream of its own: headers, data, trailers, and a cancel.
+ */
+async function streamLimitProxy(s: Scope, socketPath: string, agentSocket: string, limit: number): Promise<string> {
+  const upstream = h2connect('http://localhost', { createConnection: () => netConnect(agentSocket) });
+  upstream.on('error', () => undefined);
+  const server = h2server({ settings: { maxConcurrentStreams: limit } });
+  server.on('stream', (down, headers: IncomingHttpHeaders) => {
+    const forward: OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(headers)) if (k !== ':scheme' && k !== ':authority') forward[k] = v;
+    const up = upstream.request(forward);
+    let trailers: OutgoingHttpHeaders = {};
+    down.pipe(up);
+    up.on('response', (h) => down.respond(h, { waitForTrailers: true }));
+    up.on('trailers', (t) => void (trailers = t));
+    up.on('data', (d: Buffer) => down.write(d));
+    up.on('end', () => down.end());
+    down.on('wantTrailers', () => down.sendTrailers(trailers));
+    down.on('close', () => up.close(h2.NGHTTP2_CANCEL));
+    up.on('error', () => down.close(h2.NGHTTP2_INTERNAL_ERROR));
+    down.on('error', () => undefined);
+  });
+  server.listen(socketPath);
+  await once(server, 'listening');
+  s.defer(async () => {
+    server.close();
+    upstream.close();
+  });
+  return `unix://${socketPath}`;
+}
+
+describe('an agent allowing fewer concurrent streams than the helper opens', () => {
+  // X.509 watch + JWT bundle watch (both never end) + JWT-SVID fetches. Before: the calls over
+  // the limit failed (REFUSED_STREAM, or at once once the limit was known) and were retried
+  // with backoff for ever; with 1 stream the JWT files never came.
+  for (const limit of [1, 2]) {
+    test(`SETTINGS_MAX_CONCURRENT_STREAMS ${limit}: X.509 files, JWT bundle and JWT-SVID are all written, with no retry`, async () => {
+      const s = scope('shl-');
+      const dir = s.dir;
+      const agent = await agentAt(s, join(dir, 'agent.sock'));
+      const address = await streamLimitProxy(s, join(dir, 'proxy.sock'), agent.socketPath, limit);
+      const h = startHelper(s, address, 'jwt_bundle_file_name = "jwt_bundle.json"\njwt_svids = [{ jwt_audience = "api", jwt_svid_file_name = "api.jwt" }]\n');
+      counts.faults++;
+      await waitSerial(h, dir, currentSerial(agent));
+      await waitFor('the JWT bundle and the JWT-SVID', () => ['jwt_bundle.json', 'api.jwt'].every((f) => existsSync(join(certsOf(dir), f))));
+      assert.equal(h.lines(0).filter(isRetry).length, 0, 'no stream was interrupted');
+      assert.ok(h.alive);
+    });
+  }
 });
 
 function t_diag(line: string): void {

@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { startDevAgent, type DevAgent } from '../../src/dev/agent.js';
 import { cliPath, writeConfig, type CliResult } from '../helpers/cli.js';
+import { LOCK_NAME } from '../../src/output/names.js';
 import { flipper } from '../output/fixtures/flipper.js';
 import { waitFor } from '../helpers/wait.js';
 import { assertUnchanged, freePort, Helper, httpStatus, isRejected, isWriteFailed, isWritten, leafSerial, leftovers, scope, serialOf, snapshot, type Scope } from './lib.js';
@@ -243,6 +244,48 @@ describe('disk faults', { concurrency: 2 }, () => {
     });
   }
 
+  // The lock is the daemon's first write: a disk fault that clears must not end it there either.
+  for (const [fault, make] of [
+    [
+      'full (a filled 64 KiB tmpfs)',
+      (s: Scope, certs: string) => {
+        tmpfs(s, certs);
+        const filler = fill(certs);
+        return () => rmSync(filler);
+      },
+    ],
+    [
+      'read-only (a read-only bind mount)',
+      (s: Scope, certs: string) => {
+        mkdirSync(certs);
+        return makeReadOnly(s, certs);
+      },
+    ],
+  ] as const) {
+    test(`daemon started on a ${fault} cert_dir: it waits for the lock, retrying on its own; once the fault clears it takes it and writes`, { skip: skipWithoutMount }, async () => {
+      const s = scope('shl-');
+      const certs = join(s.dir, 'certs');
+      const undo = make(s, certs);
+      counts.faults++;
+      const agent = await agentIn(s);
+      const h = daemon(s, agent.address);
+      const retry = await h.waitFor('a failed lock attempt', 0, (l) => l.msg === 'cannot take the cert_dir lock; retrying' || isWritten(l));
+      assert.match(String(retry.error), /cannot take the cert_dir lock in .*\/certs: (no space left on device|read-only file system)/);
+      assert.ok(Number(retry.retry_in_ms) > 0);
+      await h.waitFor('a second attempt', 0, () => h.lines().filter((l) => l.msg === 'cannot take the cert_dir lock; retrying').length >= 2, 10_000);
+      assert.ok(h.alive, 'still running');
+      undo();
+      await h.waitFor('the first write once the fault cleared', 0, isWritten, 40_000);
+      assert.deepEqual(
+        readdirSync(certs)
+          .filter((n) => n !== 'filler')
+          .sort(),
+        [LOCK_NAME, 'bundle.pem', 'svid.pem', 'svid_key.pem'],
+        'no lock candidate or temporary left',
+      );
+    });
+  }
+
   test('one-shot: read-only cert_dir exits 6 and keeps the previous files', { skip: skipReadOnly }, async () => {
     const s = scope('sho-');
     const certs = join(s.dir, 'certs');
@@ -332,6 +375,60 @@ describe('disk faults', { concurrency: 2 }, () => {
     assert.ok('partner.org' in JSON.parse(readFileSync(join(certs, 'jwt_bundle.json'), 'utf8')), 'the JWT bundle on disk holds partner.org');
     assert.notEqual(readFileSync(join(certs, 'api.jwt'), 'utf8'), token, 'a fresh token is on disk');
     assert.equal(h.lines(m).filter(isRejected).length, 0, 'failed writes are not refused updates');
+  });
+
+  test('daemon: updates that arrive while a read-only cert_dir holds the write back: only the newest lands, once, and cmd is signalled once', { skip: skipReadOnly }, async () => {
+    const s = scope('shs-');
+    const certs = join(s.dir, 'certs');
+    const agent = await startDevAgent({ socketPath: join(s.dir, 'agent.sock'), svidTtlSeconds: 3600 });
+    s.defer(() => agent.close());
+    const sigs = join(s.dir, 'sigs');
+    const child = join(s.dir, 'child.sh');
+    writeFileSync(child, `#!/bin/sh\ntrap 'echo hup >> ${sigs}' HUP\nwhile :; do sleep 0.1; done\n`, { mode: 0o755 });
+    const cmd = `cmd = "${child}"\nrenew_signal = "SIGHUP"\n`;
+    const jwtConf = 'jwt_bundle_file_name = "jwt_bundle.json"\n';
+    const h = daemon(s, agent.address, cmd + jwtConf);
+    await h.waitFor('the first write', 0, isWritten);
+    await h.waitFor('cmd started', 0, (l) => l.msg === 'cmd started');
+    await h.waitFor('the first JWT bundle', 0, (l) => l.msg === 'jwt bundle written');
+    const undo = makeReadOnly(s, certs);
+    counts.faults++;
+    const m = h.mark();
+    const failures = (msg: string) => h.lines(m).filter((l) => l.msg === msg).length;
+    agent.setFederatedTrustDomains(['first.org']);
+    await agent.rotate();
+    const first = currentSerial(agent);
+    await h.waitFor('the first update to fail', m, isWriteFailed);
+    await h.waitFor('the first JWT bundle to fail', m, (l) => l.msg === 'jwt bundle write failed; retrying');
+    const [x, j] = [failures('x509 write failed; retrying'), failures('jwt bundle write failed; retrying')];
+    agent.setFederatedTrustDomains(['second.org']);
+    await agent.rotate();
+    const second = currentSerial(agent);
+    await h.waitFor('the newer update to fail too', m, () => failures('x509 write failed; retrying') > x && failures('jwt bundle write failed; retrying') > j, 40_000);
+    undo();
+    await h.waitFor('the newer X.509 set', m, (l) => isWritten(l) && l.serial === second, 40_000);
+    await h.waitFor('the newer JWT bundle', m, (l) => l.msg === 'jwt bundle written' && String(l.trust_domains).includes('second.org'), 40_000);
+    // A fence: one more rotation, written and signalled; everything before it is counted.
+    const fence = h.mark();
+    await agent.rotate();
+    const third = currentSerial(agent);
+    await h.waitFor('the fence rotation', fence, (l) => isWritten(l) && l.serial === third);
+    await h.waitFor('its signal', fence, (l) => l.msg === 'signalled cmd after rotation');
+    const held = h.lines(m).slice(0, fence - m);
+    assert.deepEqual(
+      held.filter(isWritten).map((l) => l.serial),
+      [second],
+      `only the newest X.509 update is written (not ${first})`,
+    );
+    assert.deepEqual(
+      held.filter((l) => l.msg === 'jwt bundle written').map((l) => l.trust_domains),
+      [held.find((l) => l.msg === 'jwt bundle written')!.trust_domains],
+    );
+    assert.ok(!held.some((l) => l.msg === 'jwt bundle written' && String(l.trust_domains).includes('first.org')), 'the superseded JWT bundle is never written');
+    assert.equal(held.filter((l) => l.msg === 'signalled cmd after rotation').length, 1, 'one signal for the held-back update');
+    await waitFor('the child to log both signals', () => readFileSync(sigs, 'utf8').split('\n').filter(Boolean).length >= 2);
+    assert.equal(readFileSync(sigs, 'utf8').split('\n').filter(Boolean).length, 2, 'the child saw one signal for the held-back update and one for the fence');
+    assertNoPartialFiles(certs, 'after recovery');
   });
 
   // Clean-up after a complete write (what only follows the new files) fails: a warning, never

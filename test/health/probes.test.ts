@@ -214,18 +214,40 @@ test("readiness with file names that are paths: a file replaced behind the helpe
   const certs = join(dir, 'certs');
   writeFileSync(
     conf,
-    `agent_address = "${agent.address}"\ncert_dir = "${certs}"\nsvid_file_name = "x509/svid.pem"\nsvid_key_file_name = "../keys/svid_key.pem"\nsvid_bundle_file_name = "bundle.pem"\njwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "../jwts/a.jwt" }]\n${HEALTH}`,
+    `agent_address = "${agent.address}"\ncert_dir = "${certs}"\nsvid_file_name = "x509/svid.pem"\nsvid_key_file_name = "../keys/svid_key.pem"\nsvid_bundle_file_name = "bundle.pem"\njwt_bundle_file_name = "/bundles/jwt_bundle.json"\njwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "../jwts/a.jwt" }]\n${HEALTH}`,
   );
   const run = startCli(['--config', conf]);
   try {
     const port = await listenerPort(run);
     const ready = await until(port, '/ready', 'ready', (p) => p.status === 200);
     const go = (ready.body as unknown as { health: { file_write_statuses: { jwt_write_status: Record<string, string> } } }).health.file_write_statuses;
-    assert.deepEqual(go.jwt_write_status, { [join(dir, 'jwts/a.jwt')]: 'written' });
+    // The JWT bundle named by an absolute path lands in certs/bundles/ (Go's path.Join), and readiness looks there.
+    assert.deepEqual(go.jwt_write_status, { [join(dir, 'jwts/a.jwt')]: 'written', [join(certs, 'bundles/jwt_bundle.json')]: 'written' });
     writeFileSync(join(dir, 'keys', 'svid_key.tmp'), 'not a key');
     renameSync(join(dir, 'keys', 'svid_key.tmp'), join(dir, 'keys', 'svid_key.pem'));
     const after = await until(port, '/ready', 'not ready', (p) => p.status === 503);
     assert.match(after.body.not_ready!.join(), /x509 svid: \.\.\/keys\/svid_key\.pem was deleted or replaced/);
+  } finally {
+    await stopped(run);
+  }
+});
+
+test("an expired JWT-SVID names its own refresh's cause, not another RPC's (the X.509 stream refusing the same missing hint)", async () => {
+  const dir = tempDir();
+  const both = [
+    { spiffeId: 'spiffe://example.org/a', hint: 'a' },
+    { spiffeId: 'spiffe://example.org/b', hint: 'b' },
+  ];
+  const agent = await devAgent(dir, { svidTtlSeconds: 3600, jwtTtlSeconds: 2, identities: both });
+  const run = startCli(['--config', writeConfig(dir, agent.address, `hint = "b"\njwt_svids = [{ jwt_audience = "api", jwt_svid_file_name = "api.jwt" }]\n${HEALTH}`)]);
+  try {
+    const port = await listenerPort(run);
+    await until(port, '/ready', 'ready', (p) => p.status === 200);
+    agent.setIdentities([both[0]!]);
+    await agent.rotate();
+    const line = await waitFor('the expiry to be logged', () => /^.*jwt svid refresh failing and the token on disk has expired.*$/m.exec(run.stderr())?.[0]);
+    assert.match(line, /jwtsvid: no JWT-SVID has hint/);
+    assert.doesNotMatch(line, /x509svid|FetchX509SVID/);
   } finally {
     await stopped(run);
   }

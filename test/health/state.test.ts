@@ -3,9 +3,11 @@
  * in the middle of the helper's own write sees.
  */
 import assert from 'node:assert/strict';
-import { renameSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, linkSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { HelperError } from '../../src/errors.js';
 import { HealthState } from '../../src/health.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -92,4 +94,55 @@ test('without cert_dir (".") the Go keys are the file names as written, absolute
   const go = (health.report()['health'] as { file_write_statuses: Record<string, unknown> }).file_write_statuses;
   assert.deepEqual(go, { x509_write_status: undefined, jwt_write_status: { 'api.jwt': 'unwritten', '/etc/jwts/aws.jwt': 'unwritten' } });
   assert.equal(JSON.stringify(go).includes('x509_write_status'), false);
+});
+
+/**
+ * Changes to a written file that keep what a cheap stat compares (inode, size, mtime) or that
+ * only touch metadata: each is "not ready" unless the file is still as written.
+ */
+const inPlaceCases: { name: string; change: (path: string, dir: string) => void; ready: boolean }[] = [
+  { name: 'chmod 000 (no longer readable by a non-root consumer)', change: (p) => chmodSync(p, 0), ready: false },
+  { name: 'chmod 644 (the key readable by everyone)', change: (p) => chmodSync(p, 0o644), ready: false },
+  {
+    name: 'rewritten in place with content of the same size, mtime restored to the ns (touch -r)',
+    change: (p, dir) => {
+      execFileSync('cp', ['-p', p, join(dir, 'ref')]);
+      const fd = openSync(p, 'r+');
+      writeSync(fd, 'X');
+      closeSync(fd);
+      execFileSync('touch', ['-r', join(dir, 'ref'), p]);
+    },
+    ready: false,
+  },
+  { name: 'chown to another user (giving the key to the consumer)', change: (p) => chownSync(p, 65534, 65534), ready: true },
+  { name: 'a hard link made to it', change: (p, dir) => linkSync(p, join(dir, 'backup')), ready: true },
+  {
+    name: 'the same content written again into the same inode with its mtime restored',
+    change: (p, dir) => (execFileSync('cp', ['-p', p, join(dir, 'ref')]), writeFileSync(p, readFileSync(p)), execFileSync('touch', ['-r', join(dir, 'ref'), p])),
+    ready: true,
+  },
+];
+
+for (const c of inPlaceCases) {
+  test(`readiness and a file changed in place: ${c.name} → ${c.ready ? 'ready' : 'not ready'}`, () => {
+    const dir = tempDir();
+    const health = new HealthState({ certDir: dir, x509: true, jwtFiles: [] });
+    replaceAll(dir, 'first');
+    for (const f of files) chmodSync(join(dir, f), 0o600);
+    health.x509Written(svid, files);
+    assert.equal(health.ready(), true);
+    c.change(join(dir, 'svid_key.pem'), dir);
+    if (c.ready) assert.deepEqual(health.notReady(), []);
+    else assert.match(health.notReady().join(), /x509 svid: svid_key\.pem was deleted or replaced/);
+  });
+}
+
+test('every streamed message the client could not use is counted as refused, by its reason (an unexpected error of the helper too)', () => {
+  const health = new HealthState({ certDir: tempDir(), x509: true, jwtFiles: [] });
+  health.refused('FetchX509SVID', new HelperError('x509svid', 'x509svid: the key does not match', { reason: 'chain_untrusted' }));
+  health.refused('FetchX509SVID', new HelperError('internal', 'TypeError: cannot read properties of undefined'));
+  health.refused('FetchJWTBundles', new HelperError('output', 'cannot render', { reason: 'bad_file_name' }));
+  const text = health.metrics.render();
+  for (const reason of ['chain_untrusted', 'internal', 'bad_file_name']) assert.match(text, new RegExp(`^spiffe_helper_refused_updates_total\\{reason="${reason}"\\} 1$`, 'm'));
+  assert.match(String(health.report()['last_error']), /cannot render/);
 });

@@ -3,8 +3,10 @@
  * must verify. Shared by the unit tests (test/spiffe/chain.test.ts), the refusal of agent
  * updates (test/workload/x509context.test.ts) and the go-spiffe cross-check (test/interop).
  */
-import { webcrypto } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, KeyObject, sign, webcrypto, type JsonWebKey } from 'node:crypto';
+import { children, readTlv } from '../../src/spiffe/der.js';
 import { generateKeys, issue, KeyUsageFlags, type Issued } from './certs.js';
+import { CA_EXT, leafExt, osslCert, type OsslOptions } from './openssl-certs.js';
 
 export const CASE_ID = 'spiffe://example.org/workload';
 const HOUR = 3_600_000;
@@ -46,6 +48,43 @@ const uriConstraints = (o: { permitted?: string[]; excluded?: string[] }): [stri
   const subtrees = (tag: number, hosts: string[] = []) => (hosts.length ? [tlv(tag, ...hosts.map((h) => tlv(0x30, tlv(0x86, Buffer.from(h)))))] : []);
   return ['2.5.29.30', true, tlv(0x30, ...subtrees(0xa0, o.permitted), ...subtrees(0xa1, o.excluded))];
 };
+
+/** A root and a leaf made by openssl (`root`/`leaf`: options over a CA and an SVID of CASE_ID). */
+function osslPair(root: Partial<OsslOptions> = {}, leaf: Partial<OsslOptions> = {}) {
+  const r = osslCert({ name: 'example.org root', ext: CA_EXT, ...root });
+  const l = osslCert({ name: 'workload', issuer: r, ext: leafExt(`URI:${CASE_ID}`), ...leaf });
+  return { chain: [l.der], keyDer: l.keyDer, bundle: [r.der] };
+}
+
+/** A DER element of any length. */
+function der(tag: number, body: Buffer): Buffer {
+  if (body.length < 0x80) return Buffer.concat([Buffer.from([tag, body.length]), body]);
+  const len = Buffer.from(body.length.toString(16).padStart(body.length > 0xffff ? 6 : 4, '0'), 'hex');
+  return Buffer.concat([Buffer.from([tag, 0x80 | len.length]), len, body]);
+}
+
+/**
+ * The leaf re-encoded by `edit` (its tbsCertificate's elements in, the new ones out) and signed
+ * again by `issuer`: a certificate whose signature verifies, whatever its encoding.
+ */
+function reissue(leaf: Issued, issuer: Issued, edit: (fields: Buffer[]) => Buffer[]): Buffer {
+  const [tbs, algorithm] = children(leaf.der, readTlv(leaf.der, 0));
+  const fields = children(leaf.der, tbs!).map((t) => leaf.der.subarray(t.offset, t.next));
+  const newTbs = der(0x30, Buffer.concat(edit(fields)));
+  const signature = sign('sha256', newTbs, KeyObject.from(issuer.keys.privateKey));
+  return der(0x30, Buffer.concat([newTbs, leaf.der.subarray(algorithm!.offset, algorithm!.next), der(0x03, Buffer.concat([Buffer.from([0]), signature]))]));
+}
+
+/** A leaf whose extensions have the first `from` bytes replaced by `to` (same length), signed again. */
+async function leafWithExtensionBytes(from: number[], to: number[]) {
+  const c = await rootAndLeaf();
+  const leaf = reissue(c.leaf, c.root, (fields) => {
+    const extensions = Buffer.from(fields.at(-1)!);
+    Buffer.from(to).copy(extensions, extensions.indexOf(Buffer.from(from)));
+    return [...fields.slice(0, -1), extensions];
+  });
+  return { chain: [leaf], keyDer: c.leaf.keyDer, bundle: [c.root.der] };
+}
 
 /** Flips the last byte of the signature (the certificate's last byte). */
 function tamper(der: Buffer): Buffer {
@@ -360,6 +399,172 @@ export const chainCases: ChainCase[] = [
     make: async () => {
       const c = await rootAndLeaf({}, { keyUsage: KeyUsageFlags.cRLSign });
       return out([c.leaf], [c.root]);
+    },
+  },
+
+  // --- second round (session 4): algorithms and keys Go's crypto/x509 accepts, and those it cannot use
+  {
+    name: 'openssl-made P-521 chain',
+    goSpiffe: 'accepts',
+    make: async () => osslPair({ key: 'P-521', digest: 'sha512' }, { key: 'P-521' }),
+  },
+  {
+    name: 'an Ed25519 root signs a P-256 leaf',
+    goSpiffe: 'accepts',
+    make: async () => osslPair({ key: 'ed25519', digest: 'none' }),
+  },
+  {
+    name: 'RSA 1024 root (the smallest key Go verifies with)',
+    goSpiffe: 'accepts',
+    make: async () => osslPair({ key: 'rsa:1024' }),
+  },
+  {
+    name: 'a P-224 leaf key (Go accepts the curve)',
+    goSpiffe: 'accepts',
+    make: async () => osslPair({}, { key: 'P-224' }),
+  },
+  {
+    name: 'RSA-PSS signature, SHA-256 with a 32-byte salt (openssl)',
+    goSpiffe: 'accepts',
+    make: async () => osslPair({ key: 'rsa:2048' }, { sigopt: ['rsa_padding_mode:pss', 'rsa_pss_saltlen:32'] }),
+  },
+  {
+    name: 'a v1 root (no extensions) in the bundle',
+    goSpiffe: 'accepts',
+    make: async () => osslPair({ ext: undefined }),
+  },
+  {
+    name: "the leaf's authority key ID does not match the root's subject key ID",
+    goSpiffe: 'accepts',
+    make: async () => osslPair({ ext: [...CA_EXT, 'subjectKeyIdentifier=hash'] }, { ext: [...leafExt(`URI:${CASE_ID}`), '2.5.29.35=DER:3016801400112233445566778899aabbccddeeff00112233'] }),
+  },
+  {
+    name: "root name constraints permit the leaf's mailbox domain",
+    goSpiffe: 'accepts',
+    make: async () => osslPair({ ext: [...CA_EXT, 'nameConstraints=critical,permitted;email:example.org,permitted;URI:example.org'] }, { ext: leafExt(`URI:${CASE_ID},email:ops@example.org`) }),
+  },
+  {
+    name: 'critical policy extensions on the root and the intermediate (Go handles them)',
+    goSpiffe: 'accepts',
+    make: async () => {
+      // No explicit policy required: Go evaluates policies, and a path that needs none passes it.
+      const policies = ['certificatePolicies=critical,2.5.29.32.0', 'policyConstraints=critical,inhibitPolicyMapping:0', 'inhibitAnyPolicy=critical,1'];
+      const root = osslCert({ name: 'example.org root', ext: [...CA_EXT, ...policies] });
+      const inter = osslCert({ name: 'example.org intermediate', issuer: root, ext: [...CA_EXT, ...policies, 'crlDistributionPoints=critical,URI:http://crl.example.org/ca.crl'] });
+      const leaf = osslCert({ name: 'workload', issuer: inter, ext: leafExt(`URI:${CASE_ID}`) });
+      return { chain: [leaf.der, inter.der], keyDer: leaf.keyDer, bundle: [root.der] };
+    },
+  },
+  {
+    name: 'RSA-PSS signature, SHA-256 with a 20-byte salt',
+    reason: 'unsupported_algorithm',
+    goSpiffe: 'rejects',
+    make: async () => osslPair({ key: 'rsa:2048' }, { sigopt: ['rsa_padding_mode:pss', 'rsa_pss_saltlen:20'] }),
+  },
+  {
+    name: 'a bundle CA with a 512-bit RSA key',
+    reason: 'unsupported_algorithm',
+    goSpiffe: 'rejects',
+    make: async () => osslPair({ key: 'rsa:512' }),
+  },
+  {
+    name: 'a bundle CA on secp256k1',
+    reason: 'unsupported_algorithm',
+    goSpiffe: 'rejects',
+    make: async () => osslPair({ key: 'secp256k1' }),
+  },
+  {
+    name: 'a bundle CA on brainpoolP256r1',
+    reason: 'unsupported_algorithm',
+    goSpiffe: 'rejects',
+    make: async () => osslPair({ key: 'brainpoolP256r1' }),
+  },
+  {
+    name: 'a bundle CA whose EC public point is compressed',
+    reason: 'unsupported_algorithm',
+    goSpiffe: 'rejects',
+    make: async () => osslPair({ key: 'P-256:compressed' }),
+  },
+  {
+    name: 'a bundle CA whose key is an RSASSA-PSS key',
+    reason: 'unsupported_algorithm',
+    goSpiffe: 'rejects',
+    make: async () => osslPair({ key: 'rsa-pss', digest: 'sha256' }),
+  },
+  {
+    name: 'an intermediate with a 512-bit RSA key',
+    reason: 'unsupported_algorithm',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const root = osslCert({ name: 'example.org root', ext: CA_EXT });
+      const inter = osslCert({ name: 'weak intermediate', key: 'rsa:512', issuer: root, ext: CA_EXT });
+      const leaf = osslCert({ name: 'workload', issuer: inter, ext: leafExt(`URI:${CASE_ID}`) });
+      return { chain: [leaf.der, inter.der], keyDer: leaf.keyDer, bundle: [root.der] };
+    },
+  },
+  {
+    name: 'the bundle CA has a critical extension nobody understands',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => osslPair({ ext: [...CA_EXT, '1.3.6.1.4.1.99999.7=critical,DER:0500'] }),
+  },
+  {
+    name: 'critical root name constraints of a type nobody here evaluates (directoryName)',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => osslPair({ ext: [...CA_EXT, 'nameConstraints=critical,permitted;dirName:constrained', '[constrained]', 'CN=other'] }),
+  },
+  {
+    name: "root name constraints exclude the leaf's IP address",
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => osslPair({ ext: [...CA_EXT, 'nameConstraints=critical,excluded;IP:10.0.0.0/255.0.0.0'] }, { ext: leafExt(`URI:${CASE_ID},IP:10.1.2.3`) }),
+  },
+  {
+    name: "root name constraints permit other mailboxes than the leaf's",
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => osslPair({ ext: [...CA_EXT, 'nameConstraints=critical,permitted;email:other.org'] }, { ext: leafExt(`URI:${CASE_ID},email:ops@example.org`) }),
+  },
+  {
+    name: 'a DNS constraint ".example.org" (below it only) and a leaf named example.org',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => osslPair({ ext: [...CA_EXT, 'nameConstraints=critical,permitted;DNS:.example.org'] }, { ext: leafExt(`URI:${CASE_ID},DNS:example.org`) }),
+  },
+  {
+    name: 'a leaf serial number with a non-minimal DER length',
+    reason: 'x509svid',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await rootAndLeaf();
+      const leaf = reissue(c.leaf, c.root, ([version, serial, ...rest]) => [version!, Buffer.concat([Buffer.from([0x02, 0x81]), serial!.subarray(1)]), ...rest]);
+      return { chain: [leaf], keyDer: c.leaf.keyDer, bundle: [c.root.der] };
+    },
+  },
+  {
+    name: 'a leaf whose critical flag is a BER TRUE (0x01), not DER (0xff)',
+    reason: 'x509svid',
+    goSpiffe: 'rejects',
+    make: () => leafWithExtensionBytes([0x01, 0x01, 0xff], [0x01, 0x01, 0x01]),
+  },
+  {
+    name: 'a leaf keyUsage BIT STRING with a padding bit set',
+    reason: 'x509svid',
+    goSpiffe: 'rejects',
+    // digitalSignature alone is BIT STRING 03 02 07 80 (seven unused bits): the lowest of them set.
+    make: () => leafWithExtensionBytes([0x03, 0x02, 0x07, 0x80], [0x03, 0x02, 0x07, 0x81]),
+  },
+  {
+    name: "an RSA key whose private exponent is another key's",
+    reason: 'x509svid',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const c = await rootAndLeaf({ keyType: 'rsa-2048' });
+      const jwk = createPrivateKey({ key: c.leaf.keyDer, format: 'der', type: 'pkcs8' }).export({ format: 'jwk' });
+      const { d } = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+      const keyDer = createPrivateKey({ key: { ...jwk, d } as JsonWebKey, format: 'jwk' }).export({ format: 'der', type: 'pkcs8' });
+      return { chain: [c.leaf.der], keyDer, bundle: [c.root.der] };
     },
   },
 ];

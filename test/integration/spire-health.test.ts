@@ -14,6 +14,7 @@ import { launcherPath, startCli, writeConfig, type Running } from '../helpers/cl
 import { spireUnavailableReason, startSpire, type Spire } from '../helpers/spire.js';
 import { tempDir } from '../helpers/tmp.js';
 import { delay, waitFor } from '../helpers/wait.js';
+import { watchLive } from './spire-probes.js';
 
 const unavailable = spireUnavailableReason();
 const skip = unavailable ? `SPIRE unavailable: ${unavailable}` : false;
@@ -88,19 +89,8 @@ test(`a SPIRE server outage longer than the JWT-SVID lifetime (${JWT_TTL_S} s): 
     await s.stopServer();
     const outageStarted = Date.now();
     // 0: no answer at all.
-    const liveAnswers: number[] = [];
-    let watching = true;
-    const watchLive = (async () => {
-      while (watching) {
-        liveAnswers.push(
-          await probe(port, '/live').then(
-            (p) => p.status,
-            () => 0,
-          ),
-        );
-        await delay(250);
-      }
-    })();
+    const watch = watchLive(port);
+    let liveAnswers: number[];
     try {
       await waitFor('the refresh to give up on the expired token', () => /token on disk has expired/.test(run.stderr()), 60_000).catch((e: Error) => {
         throw new Error(`${e.message}; helper log:\n${run.stderr().slice(-3000)}`);
@@ -108,8 +98,7 @@ test(`a SPIRE server outage longer than the JWT-SVID lifetime (${JWT_TTL_S} s): 
       // Longer than a whole token lifetime, however old the token was when the server went away.
       await delay(Math.max(2_000, (JWT_TTL_S + 2) * 1000 - (Date.now() - outageStarted)));
     } finally {
-      watching = false;
-      await watchLive;
+      liveAnswers = await watch.stop();
     }
     const p = await probe(port, '/ready');
     const outageS = (Date.now() - outageStarted) / 1000;

@@ -12,37 +12,21 @@ import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { fromPem, toPem } from '../../src/spiffe/pem.js';
 import { issue } from '../helpers/certs.js';
-import { launcherPath, runCli, startCli, writeConfig } from '../helpers/cli.js';
+import { launcherPath, runCli, writeConfig } from '../helpers/cli.js';
 import { opensslVerify } from '../helpers/openssl.js';
-import { spireUnavailableReason, startSpire, type Spire } from '../helpers/spire.js';
+import { spireUnavailableReason, type Spire } from '../helpers/spire.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { Helper, isRejected, isWritten, type LogLine } from '../hardening/lib.js';
+import { isRejected, isWritten, type Helper, type LogLine } from '../hardening/lib.js';
+import { helper, spire } from './spire-probes.js';
 
 const unavailable = spireUnavailableReason();
 const skip = unavailable ? `SPIRE unavailable: ${unavailable}` : false;
 const TIMEOUT = 240_000;
 const ID = 'spiffe://example.org/trust';
-
-const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
-
-async function spire(options: Parameters<typeof startSpire>[0] = {}): Promise<Spire> {
-  const s = await startSpire(options);
-  cleanups.push(() => s.stop());
-  return s;
-}
-
-function helper(config: string): Helper {
-  const h = new Helper(startCli(['--config', config, '--log-format', 'json'], { command: launcherPath }));
-  cleanups.push(() => h.stop());
-  return h;
-}
 
 const certsOf = (file: string) => fromPem(readFileSync(file, 'utf8'), 'CERTIFICATE').map((d) => new X509Certificate(d));
 const refusals = (h: Helper): LogLine[] => h.lines().filter(isRejected);

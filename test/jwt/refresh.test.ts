@@ -36,6 +36,7 @@ function stubClient(answers: (JWTSVIDMessage[] | Error | 'hang')[], o: { bundleD
       await w.onMessage({ bundles: { 'spiffe://example.org': Buffer.from(jwks(key)) } });
       await new Promise((r) => w.signal.addEventListener('abort', r, { once: true }));
     },
+    failure: () => undefined,
   } as unknown as WorkloadClient;
   return { client, requests };
 }

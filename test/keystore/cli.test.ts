@@ -225,7 +225,7 @@ describe('health and metrics cover the stores', () => {
       rmSync(join(dir, 'certs', 'keystore.p12'));
       const after = await ready();
       assert.equal(after.status, 503);
-      assert.deepEqual(after.body.not_ready, ['x509 svid: keystore.p12 was deleted or replaced since the helper wrote it']);
+      assert.deepEqual(after.body.not_ready, ['x509 svid: keystore.p12 was deleted or replaced (or its content or mode changed) since the helper wrote it']);
     } finally {
       await stop(run);
     }

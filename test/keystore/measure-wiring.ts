@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { X509Output } from '../../src/config/config.js';
+import { x509Output } from '../output/fixtures/x509-output.js';
 import { startDevAgent } from '../../src/dev/agent.js';
 import { silentLogger } from '../../src/log.js';
 import { storeRenderer } from '../../src/output/keystore-files.js';
@@ -57,18 +57,7 @@ try {
   console.log(`start-up (--once against the dev agent, spawn to exit), median of ${N}:`);
   for (const [name, m] of Object.entries(startup)) console.log(`  ${name.padEnd(28)} wall ${fmt(m.wall)}, cpu ${fmt(m.cpu)}`);
 
-  const out: X509Output = {
-    svidFileName: 's.pem',
-    keyFileName: 'k.pem',
-    bundleFileName: 'b.pem',
-    addIntermediatesToBundle: false,
-    includeFederatedDomains: false,
-    omitExpired: false,
-    hint: '',
-    layout: 'files',
-    certFileMode: 0o644,
-    keyFileMode: 0o600,
-  };
+  const out = x509Output({ svidFileName: 's.pem', keyFileName: 'k.pem', bundleFileName: 'b.pem' });
   const stores = {
     keystore: { fileName: 'ks.p12', alias: 'spiffe', password: password('changeit') },
     truststore: { fileName: 'ts.p12', password: password('changeit'), includeFederatedDomains: false },

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, symlinkSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -64,15 +65,59 @@ for (const [where, makeDir] of places) {
 
     it('a rename that fails after others succeeded says the set is mixed (never "unchanged")', async () => {
       const dir = makeDir();
-      mkdirSync(join(dir, 'key.pem')); // a directory where the second file must go
-      await assert.rejects(
-        writeFilesAtomic([
-          { path: join(dir, 'cert.pem'), data: 'new cert', mode: 0o644 },
-          { path: join(dir, 'key.pem'), data: 'key', mode: 0o600 },
-        ]),
-        (e) => isHelperError(e, 'output') && /the set on disk is mixed/.test(e.message),
-      );
+      // An immutable file where the second file must go: only its rename fails. (A directory
+      // there is refused before any rename: output-names.test.ts.)
+      writeFileSync(join(dir, 'key.pem'), 'old key');
+      execFileSync('chattr', ['+i', join(dir, 'key.pem')]);
+      try {
+        await assert.rejects(
+          writeFilesAtomic([
+            { path: join(dir, 'cert.pem'), data: 'new cert', mode: 0o644 },
+            { path: join(dir, 'key.pem'), data: 'key', mode: 0o600 },
+          ]),
+          (e) => isHelperError(e, 'output') && /the set on disk is mixed/.test(e.message),
+        );
+      } finally {
+        execFileSync('chattr', ['-i', join(dir, 'key.pem')]);
+      }
       assert.deepEqual(readdirSync(dir).sort(), ['cert.pem', 'key.pem'], 'no temporary left');
+    });
+
+    it('temporaries a failed write could not remove (an append-only directory: created, never renamed nor unlinked) are removed by the next write in the same process', async () => {
+      const dir = makeDir();
+      const files = [
+        { path: join(dir, 'cert.pem'), data: 'cert', mode: 0o644 },
+        { path: join(dir, 'key.pem'), data: 'key', mode: 0o600 },
+      ];
+      await writeFilesAtomic(files);
+      execFileSync('chattr', ['+a', dir]);
+      try {
+        await assert.rejects(writeFilesAtomic(files), (e) => isHelperError(e, 'output'));
+        assert.equal(readdirSync(dir).filter((n) => n.endsWith('.tmp')).length, 2, 'the fault left both temporaries');
+      } finally {
+        execFileSync('chattr', ['-a', dir]);
+      }
+      await writeFilesAtomic(files);
+      assert.deepEqual(readdirSync(dir).sort(), ['cert.pem', 'key.pem'], 'no temporary left once the directory accepts removals again');
+    });
+
+    it('atomic_dir: the temporary link a failed swap could not remove (append-only directory) is removed by the next swap in the same process', async () => {
+      const dir = makeDir();
+      const swap = async () => (await writeFilesSwapDir(dir, [{ path: join(dir, 'cert.pem'), data: 'cert', mode: 0o644 }])).removeOldVersions();
+      await swap();
+      execFileSync('chattr', ['+a', dir]);
+      try {
+        await assert.rejects(swap(), (e) => isHelperError(e, 'output'));
+        assert.equal(readdirSync(dir).filter((n) => n.endsWith('.tmp')).length, 1, 'the fault left the temporary ..data link');
+      } finally {
+        execFileSync('chattr', ['-a', dir]);
+      }
+      await swap();
+      assert.deepEqual(
+        readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+        [],
+      );
+      assert.equal(readdirSync(dir).filter((n) => /^\.\.\d{4}_/.test(n)).length, 2, 'the current and the previous version; the failed one is gone');
     });
 
     it('the atomic_dir layout writes a version directory and links to it', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -124,6 +124,21 @@ describe('cert_dir lock', () => {
     }
   });
 
+  test('a FIFO planted as the owner file neither blocks the helper nor counts as a live owner', { timeout: 30_000 }, async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, LOCK_NAME));
+    const fifo = join(dir, LOCK_NAME, 'owner.0123456789abcdef0123456789abcdef');
+    execFileSync('mkfifo', [fifo]);
+    const old = new Date(Date.now() - 21_000);
+    utimesSync(fifo, old, old);
+    const lock = await lockCertDir(dir, who, silentLogger);
+    try {
+      assert.ok(!existsSync(fifo), 'unreadable as an owner and not renewed for 21 s: taken over');
+    } finally {
+      lock.release();
+    }
+  });
+
   test('something else at the lock path is an output error naming it, never overwritten', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, LOCK_NAME), 'mine');
@@ -183,6 +198,43 @@ describe('output directory locks (file names that are paths)', () => {
     }
     assert.deepEqual(readdirSync(shared), [], 'released: no lock left');
     (await lockOutputDirs(outputs(join(root, 'b'), '../jwts/aws.jwt'), who, silentLogger)).release();
+  });
+
+  test("a cert_dir no output is written to (every name a path elsewhere) is neither created nor locked: it may be read-only, as a container's working directory is", async () => {
+    const root = tempDir();
+    const readOnly = join(root, 'workdir');
+    mkdirSync(readOnly);
+    execFileSync('chattr', ['+i', readOnly]);
+    try {
+      const lock = await lockOutputDirs(outputs(readOnly, '../jwts/aws.jwt'), who, silentLogger);
+      assert.ok(existsSync(join(root, 'jwts', LOCK_NAME)), 'the directory written is locked');
+      lock.release();
+      assert.deepEqual(readdirSync(readOnly), []);
+    } finally {
+      execFileSync('chattr', ['-i', readOnly]);
+    }
+  });
+
+  test('all or none: busy on one directory, the lock already taken on another (cert_dir) is released', async () => {
+    const root = tempDir();
+    const shared = join(root, 'jwts');
+    const first = await lockOutputDirs(outputs(join(root, 'a'), '../jwts/aws.jwt'), who, silentLogger);
+    try {
+      const both = { ...outputs(join(root, 'b'), '../jwts/aws.jwt'), jwtBundleFileName: 'bundle.json' };
+      await assert.rejects(lockOutputDirs(both, who, silentLogger), isBusy(new RegExp(`cert_dir ${shared} is in use`)));
+      assert.deepEqual(readdirSync(join(root, 'b')), [], 'cert_dir b was locked first (by real path), then released');
+    } finally {
+      first.release();
+    }
+  });
+
+  test('the directory of an output that cannot be created (its parent is a file): the error names that output, not cert_dir', async () => {
+    const root = tempDir();
+    writeFileSync(join(root, 'f'), 'a file');
+    await assert.rejects(
+      lockOutputDirs(outputs(root, 'f/aws.jwt'), who, silentLogger),
+      (e) => isHelperError(e, 'output') && new RegExp(`^the directory of "f/aws\\.jwt" \\(${root}/f\\): cannot create it`).test(e.message),
+    );
   });
 
   test('one directory named two ways is locked once', async () => {

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { silentLogger } from '../../src/log.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 import { JwtWriter, type JwtOutput } from '../../src/output/jwt-writer.js';
 import { parseAndValidateJwtSvid } from '../../src/spiffe/jwtsvid.js';
 import { bundleSet, testKey, token } from '../helpers/jwt.js';
 import { tempDir } from '../helpers/tmp.js';
+import { outputsIn } from './fixtures/x509-output.js';
 
 const keyA = testKey('ES256', { kid: 'a1' });
 const keyB = testKey('ES256', { kid: 'b1' });
@@ -76,7 +77,7 @@ test('jwks layout: one plain JWKS per trust domain; files of departed domains ar
   );
   assert.equal(mode(join(dir, 'jwt_partner.org.jwks')), 0o600);
   await w.writeBundles(bundleSet({ 'example.org': [keyA] }));
-  assert.deepEqual(readdirSync(dir).sort(), ['jwt_example.org.jwks', 'unrelated.json']);
+  assert.deepEqual(outputsIn(dir), ['jwt_example.org.jwks', 'unrelated.json']);
 });
 
 test('without jwt_bundle_file_name nothing is written', async () => {
@@ -115,15 +116,18 @@ test('a write that fails leaves the old file and reports an output error naming 
   );
 });
 
-test('jwks layout: a trust domain that would make a bad file name refuses the update; nothing written or removed', async () => {
+test('jwks layout: a trust domain that would make a bad file name gets no file, said once; the other files are written', async () => {
   const dir = tempDir();
-  const w = new JwtWriter(out(dir, { jwtBundleFormat: 'jwks', jwtBundleFileName: '.{trust_domain}' }), silentLogger);
+  const lines: string[] = [];
+  const w = new JwtWriter(out(dir, { jwtBundleFormat: 'jwks', jwtBundleFileName: '.{trust_domain}' }), createLogger({ write: (l) => lines.push(l) }));
   await w.writeBundles(bundleSet({ 'example.org': [keyA] }));
-  await assert.rejects(
-    w.writeBundles(bundleSet({ 'example.org': [keyA], '.': [keyB] })),
-    (e: Error & { code?: string; reason?: string }) => e.code === 'jwtbundle' && e.reason === 'bad_file_name' && /trust domain "\." would be written as "\.\."/.test(e.message),
-  );
-  assert.deepEqual(readdirSync(dir), ['.example.org']);
+  const result = await w.writeBundles(bundleSet({ 'example.org': [keyA], '.': [keyB], 'partner.org': [keyB] }));
+  assert.equal(result.changed, true);
+  assert.deepEqual(outputsIn(dir), ['.example.org', '.partner.org']);
+  await w.writeBundles(bundleSet({ 'example.org': [keyB], '.': [keyB], 'partner.org': [keyB] }));
+  const warnings = lines.filter((l) => / WARN  no jwt bundle file/.test(l));
+  assert.equal(warnings.length, 1, 'said once, not per update');
+  assert.match(warnings[0]!, /trust domain \\?"\.\\?" would be written as \\?"\.\.\\?"/);
 });
 
 test("jwks layout: cleanup leaves files that merely share the pattern's prefix and suffix", async () => {
@@ -132,5 +136,14 @@ test("jwks layout: cleanup leaves files that merely share the pattern's prefix a
   const w = new JwtWriter(out(dir, { jwtBundleFormat: 'jwks', jwtBundleFileName: 'jwt_{trust_domain}.jwks' }), silentLogger);
   await w.writeBundles(bundleSet({ 'example.org': [keyA], 'partner.org': [keyB] }));
   await w.writeBundles(bundleSet({ 'example.org': [keyA] }));
-  assert.deepEqual(readdirSync(dir).sort(), ['jwt_README.jwks', 'jwt_example.org.jwks']);
+  assert.deepEqual(outputsIn(dir), ['jwt_README.jwks', 'jwt_example.org.jwks']);
+});
+
+test("jwks layout: a user's file named for a trust domain never in the bundle set is kept; the helper's own go, across a restart too", async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'jwt_never.org.jwks'), 'a user file');
+  const o = out(dir, { jwtBundleFormat: 'jwks', jwtBundleFileName: 'jwt_{trust_domain}.jwks' });
+  await new JwtWriter(o, silentLogger).writeBundles(bundleSet({ 'example.org': [keyA], 'partner.org': [keyB] }));
+  await new JwtWriter(o, silentLogger).writeBundles(bundleSet({ 'example.org': [keyA] }));
+  assert.deepEqual(outputsIn(dir), ['jwt_example.org.jwks', 'jwt_never.org.jwks']);
 });

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import type { X509Output } from '../../src/config/config.js';
-import { isHelperError } from '../../src/errors.js';
-import { silentLogger } from '../../src/log.js';
+import { describe, test } from 'node:test';
+import { createLogger, silentLogger } from '../../src/log.js';
 import { parseX509Bundle } from '../../src/spiffe/bundle.js';
 import { parseCertificate } from '../../src/spiffe/certificate.js';
 import { TrustDomain } from '../../src/spiffe/id.js';
@@ -15,22 +14,11 @@ import { X509Writer } from '../../src/output/x509-writer.js';
 import type { X509Context } from '../../src/spiffe/x509context.js';
 import { issue, svidChain } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
+import { outputsIn, x509Output } from './fixtures/x509-output.js';
 
 const ID = 'spiffe://example.org/workload';
 
-const out = (o: Partial<X509Output> = {}): X509Output => ({
-  svidFileName: 'svid.pem',
-  keyFileName: 'svid_key.pem',
-  bundleFileName: 'bundle.pem',
-  addIntermediatesToBundle: false,
-  includeFederatedDomains: false,
-  omitExpired: false,
-  hint: '',
-  layout: 'files',
-  certFileMode: 0o644,
-  keyFileMode: 0o600,
-  ...o,
-});
+const out = x509Output;
 
 async function context(o: { federated?: string[]; hints?: string[]; expiredCa?: boolean } = {}) {
   const c = await svidChain(ID, { intermediate: true });
@@ -130,7 +118,7 @@ test('federated_bundle_file_name writes one file per domain and removes domains 
     ['CN=beta.org'],
   );
   await writer.apply((await context({ federated: ['beta.org'] })).ctx);
-  assert.deepEqual(readdirSync(dir).sort(), ['bundle.pem', 'fed_beta.org.pem', 'svid.pem', 'svid_key.pem']);
+  assert.deepEqual(outputsIn(dir), ['bundle.pem', 'fed_beta.org.pem', 'svid.pem', 'svid_key.pem']);
 });
 
 test('omit_expired drops expired CA certificates', async () => {
@@ -211,8 +199,9 @@ test('an unwritable directory fails with an output error and leaves the old file
   assert.deepEqual(readdirSync(certDir), [], 'no file of the set was renamed into place, and no temporary leaked');
 });
 
-// Trust domain names come from the agent: one that would make a bad file name refuses the
-// update (a reason for the refused-updates metric), and nothing is written.
+// Trust domain names come from the agent and are valid SPIFFE names, yet some make bad file
+// names: that domain gets no per-domain file, said once, and the update (the workload's own
+// rotation) is written. Refusing it would let a partner's name stop the rotation.
 const badNames: [string, string, string, RegExp][] = [
   ['"." under ".{trust_domain}" makes ".."', '.{trust_domain}', '.', /would be written as "\.\.", which is "\.\.", not a file name/],
   ['".data" under ".{trust_domain}" makes "..data"', '.{trust_domain}', '.data', /"\.\.data", which starts with "\.\.", which is reserved/],
@@ -220,13 +209,22 @@ const badNames: [string, string, string, RegExp][] = [
 ];
 for (const layout of ['files', 'atomic_dir'] as const) {
   for (const [name, pattern, td, re] of badNames) {
-    test(`a federated trust domain that would make a bad file name refuses the update (${layout}): ${name}`, async () => {
+    test(`a federated trust domain that would make a bad file name gets no file; the update is written (${layout}): ${name}`, async () => {
       const dir = tempDir();
-      const writer = new X509Writer(out({ layout, federatedBundleFileName: pattern }), dir, silentLogger);
+      const lines: string[] = [];
+      const writer = new X509Writer(out({ layout, federatedBundleFileName: pattern }), dir, createLogger({ format: 'json', write: (l) => lines.push(l) }));
       await writer.apply((await context()).ctx);
-      const before = readdirSync(dir).sort();
-      await assert.rejects(writer.apply((await context({ federated: [td] })).ctx), (e) => isHelperError(e, 'x509bundle') && e.reason === 'bad_file_name' && re.test(e.message));
-      assert.deepEqual(readdirSync(dir).sort(), before, 'nothing written, nothing removed');
+      const before = readFileSync(join(dir, 'svid.pem'), 'utf8');
+      const update = await context({ federated: [td, 'good.org'] });
+      assert.equal(await writer.apply(update.ctx), true, 'the update is written');
+      assert.notEqual(readFileSync(join(dir, 'svid.pem'), 'utf8'), before, 'the new SVID is on disk');
+      const fed = outputsIn(dir).filter((f) => f !== 'bundle.pem' && f !== 'svid.pem' && f !== 'svid_key.pem');
+      assert.deepEqual(fed, [pattern.replace('{trust_domain}', 'good.org')], 'only the good domain has a file');
+      const warnings = () => lines.map((l) => JSON.parse(l) as { level: string; msg: string; why?: string }).filter((l) => l.level === 'warn' && /^no federated bundle file/.test(l.msg));
+      assert.equal(warnings().length, 1);
+      assert.match(warnings()[0]!.why!, re);
+      await writer.apply((await context({ federated: [td, 'good.org'] })).ctx);
+      assert.equal(warnings().length, 1, 'said once, not per update');
     });
   }
 }
@@ -241,5 +239,60 @@ test('stale per-domain cleanup removes only what the helper would have written',
   symlinkSync('/etc/hostname', join(dir, theirs[2]!));
   mkdirSync(join(dir, theirs[3]!));
   await writer.apply((await context({ federated: ['alpha.org'] })).ctx);
-  assert.deepEqual(readdirSync(dir).sort(), ['bundle.pem', 'fed_alpha.org.pem', ...theirs, 'svid.pem', 'svid_key.pem'].sort());
+  assert.deepEqual(outputsIn(dir), ['bundle.pem', 'fed_alpha.org.pem', ...theirs, 'svid.pem', 'svid_key.pem'].sort());
+});
+
+// Clean-up removes only what it can prove the helper wrote: a file it recorded writing (in the
+// reserved `..` namespace of cert_dir, so across restarts too) whose content is still what it
+// wrote. Anything else matching the pattern is somebody else's.
+describe('per-domain clean-up removes only files the helper wrote, unchanged since', () => {
+  test("a user's file named for a trust domain never seen is kept", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'fed_never.org.pem'), 'the operator put this here');
+    const writer = new X509Writer(out({ federatedBundleFileName: 'fed_{trust_domain}.pem' }), dir, silentLogger);
+    await writer.apply((await context({ federated: ['alpha.org'] })).ctx);
+    await writer.apply((await context()).ctx);
+    assert.equal(readFileSync(join(dir, 'fed_never.org.pem'), 'utf8'), 'the operator put this here');
+    assert.ok(!existsSync(join(dir, 'fed_alpha.org.pem')), 'what the helper wrote went');
+  });
+
+  test('a file of a domain federated, then gone while the helper was stopped, is removed by the next run', async () => {
+    const dir = tempDir();
+    const o = out({ federatedBundleFileName: 'fed_{trust_domain}.pem' });
+    await new X509Writer(o, dir, silentLogger).apply((await context({ federated: ['alpha.org', 'gone.org'] })).ctx);
+    await new X509Writer(o, dir, silentLogger).apply((await context({ federated: ['alpha.org'] })).ctx);
+    assert.deepEqual(outputsIn(dir), ['bundle.pem', 'fed_alpha.org.pem', 'svid.pem', 'svid_key.pem']);
+  });
+
+  test('a file the helper wrote but someone changed since is kept', async () => {
+    const dir = tempDir();
+    const writer = new X509Writer(out({ federatedBundleFileName: 'fed_{trust_domain}.pem' }), dir, silentLogger);
+    await writer.apply((await context({ federated: ['alpha.org', 'gone.org'] })).ctx);
+    writeFileSync(join(dir, 'fed_gone.org.pem'), 'pinned by the operator');
+    await writer.apply((await context({ federated: ['alpha.org'] })).ctx);
+    assert.equal(readFileSync(join(dir, 'fed_gone.org.pem'), 'utf8'), 'pinned by the operator');
+  });
+});
+
+test('file_layout switched from atomic_dir to files: the first write removes ..data, the version directories (old private keys) and links of names gone; nothing else', async () => {
+  const dir = tempDir();
+  await new X509Writer(out({ layout: 'atomic_dir', federatedBundleFileName: 'fed_{trust_domain}.pem' }), dir, silentLogger).apply((await context({ federated: ['gone.org'] })).ctx);
+  mkdirSync(join(dir, '..2026_01_01_00_00_00.not-ours'));
+  writeFileSync(join(dir, '..keep.pem'), 'not a version directory');
+  const writer = new X509Writer(out(), dir, silentLogger);
+  await writer.apply((await context()).ctx);
+  assert.deepEqual(readdirSync(dir).sort(), ['..2026_01_01_00_00_00.not-ours', '..keep.pem', 'bundle.pem', 'svid.pem', 'svid_key.pem']);
+  assert.ok(statSync(join(dir, 'svid_key.pem')).isFile());
+});
+
+test('a FIFO planted at the record of per-domain files written neither blocks the helper nor is trusted', { timeout: 20_000 }, async () => {
+  const dir = tempDir();
+  const writer = new X509Writer(out({ federatedBundleFileName: 'fed_{trust_domain}.pem' }), dir, silentLogger);
+  await writer.apply((await context({ federated: ['alpha.org'] })).ctx);
+  const record = readdirSync(dir).find((n) => n.startsWith('..spiffe-helper.written.'))!;
+  rmSync(join(dir, record));
+  execFileSync('mkfifo', [join(dir, record)]);
+  await writer.apply((await context({ federated: ['beta.org'] })).ctx);
+  assert.ok(existsSync(join(dir, 'fed_alpha.org.pem')), 'not proven (the record was not readable): kept');
+  assert.ok(statSync(join(dir, record)).isFile(), 'the record is a file again');
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isHelperError } from '../../src/errors.js';
-import { resolveAgentAddress } from '../../src/config/agent-address.js';
+import { agentAddress, resolveAgentAddress } from '../../src/config/agent-address.js';
 import { DEFAULT_AGENT_ADDRESS } from '../../src/config/schema.js';
 import { parseEndpointAddress } from '../../src/workload/address.js';
 import { vectors } from '../helpers/vectors.js';
@@ -83,4 +83,50 @@ for (const [name, input, message] of badPercent) {
 
 test('an invalid SPIFFE_ENDPOINT_SOCKET names the variable', () => {
   assert.throws(() => resolveAgentAddress(undefined, { SPIFFE_ENDPOINT_SOCKET: 'unix:///run/a%zz.sock' }), /^HelperError: SPIFFE_ENDPOINT_SOCKET: .*invalid percent-encoding/);
+});
+
+// Session 4 probes: each case failed before its fix (accepted, or refused with a wrong reason).
+const accepted: [name: string, input: string, target: string][] = [
+  ['an upper-case scheme (RFC 3986 3.1: case-insensitive, as Go lower-cases it)', 'UNIX:///run/agent.sock', 'unix:///run/agent.sock'],
+  ['a mixed-case single-slash unix scheme', 'Unix:/run/agent.sock', 'unix:///run/agent.sock'],
+  ['an upper-case tcp scheme', 'TCP://127.0.0.1:8081', '127.0.0.1:8081'],
+  // Passed before; kept as the agreed reading: go-spiffe's url.Parse decodes %2F in the path too.
+  ['an encoded slash is a slash, as in go-spiffe', 'unix:///run%2Fagent.sock', 'unix:///run/agent.sock'],
+  ['a path of exactly 107 bytes', `unix:///${'a'.repeat(106)}`, `unix:///${'a'.repeat(106)}`],
+];
+for (const [name, input, target] of accepted) {
+  test(`endpoint address accepted: ${name}`, () => {
+    assert.equal(parseEndpointAddress(input).target, target);
+  });
+}
+
+const refused: [name: string, input: string, message: RegExp][] = [
+  ['trailing whitespace (it became part of the socket path)', 'unix:///run/agent.sock ', /whitespace around it/],
+  ['a trailing newline, as from a file or a ConfigMap', 'unix:///run/agent.sock\n', /whitespace around it/],
+  ['leading whitespace', ' unix:///run/agent.sock', /whitespace around it/],
+  ['whitespace around a bare path', '/run/agent.sock\t', /whitespace around it/],
+  ['a control character inside', 'unix:///run/a\x01b.sock', /control character "\\u0001"/],
+  ['a NUL in a bare path (the kernel would see a shorter path)', '/run/a\0b.sock', /control character "\\u0000"/],
+  ['a socket path of 108 bytes: longer than sun_path holds (EINVAL at each connect before)', `unix:///${'a'.repeat(107)}`, /socket path is 108 bytes long; a Unix socket path holds at most 107/],
+  ['a bare path longer than sun_path', `/${'é'.repeat(60)}`, /socket path is 121 bytes long/],
+  ['a percent-encoded path that decodes past sun_path', `unix:///${'%C3%A9'.repeat(60)}`, /socket path is 121 bytes long/],
+  ['a path ending with a slash (a directory)', 'unix:///run/spire/', /ends with "\/"/],
+  ['an unbracketed IPv6 address (was "the port is missing")', 'tcp://::1:8081', /IPv6 address must be in brackets/],
+  ['an IPv4 address in brackets (RFC 3986 3.2.2: brackets hold IPv6)', 'tcp://[127.0.0.1]:8081', /"\[127\.0\.0\.1\]" must hold an IPv6 address/],
+  ['an IPv6 zone (was accepted with the zone "25eth0")', 'tcp://[fe80::1%25eth0]:8081', /IPv6 zone \("%25eth0"\) is not supported/],
+];
+for (const [name, input, message] of refused) {
+  test(`endpoint address refused: ${name}`, () => {
+    assert.throws(
+      () => parseEndpointAddress(input),
+      (e) => isHelperError(e, 'address') && message.test(e.message) && e.message.includes(JSON.stringify(input)),
+    );
+  });
+}
+
+test('an invalid SPIRE_AGENT_ADDRESS names the variable (it named only agent_address)', () => {
+  assert.throws(
+    () => agentAddress(undefined, { SPIRE_AGENT_ADDRESS: 'unix:relative.sock' }),
+    (e) => isHelperError(e, 'address') && /^SPIRE_AGENT_ADDRESS: .*must be absolute/.test(e.message),
+  );
 });

@@ -4,8 +4,11 @@
  * cardinality, statuses that end a watch and statuses that are retried).
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import type { ServerHttp2Stream } from 'node:http2';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { HelperError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { WorkloadClient } from '../../src/workload/client.js';
 import { frame } from '../../src/workload/grpc.js';
@@ -55,6 +58,81 @@ describe('WorkloadClient', () => {
     assert.deepEqual(retries, ['FetchX509SVID']);
     assert.match(c.lastError!.message, /FetchX509SVID: INTERNAL: malformed X509SVIDResponse: length 5 at byte 1 runs past the end/);
   });
+
+  test('a message over the size limit is a refused update (x509svid, too_large) in its place: the stream goes on and takes the next good one', async () => {
+    const ac = new AbortController();
+    const retries: string[] = [];
+    const refused: { rpc: string; code: string; reason: string; message: string }[] = [];
+    const server = await rawGrpcServer(dir, (s, n) => {
+      s.respond(grpcHeaders);
+      // One chunk: a good state, one over the limit, then a good one: each is seen in order.
+      if (n === 0) s.write(Buffer.concat([frame(x509('spiffe://td/before')), frame(Buffer.alloc(300, 0x0a)), frame(x509('spiffe://td/after'))]));
+      else s.write(frame(x509('spiffe://td/reconnected')));
+    });
+    const c = new WorkloadClient({
+      address: server.address,
+      log: silentLogger,
+      maxReceiveBytes: 200,
+      backoff: { initialMs: 10, maxMs: 20 },
+      onRetry: (rpc) => retries.push(rpc),
+      onRefused: (rpc, e) => refused.push({ rpc, code: e.code, reason: e.reason, message: e.message }),
+    });
+    const got: string[] = [];
+    await c.watch<X509SVIDResponseMessage>({
+      rpc: 'FetchX509SVID',
+      signal: ac.signal,
+      onMessage: (m) => {
+        got.push(m.svids[0]!.spiffe_id);
+        if (m.svids[0]!.spiffe_id !== 'spiffe://td/before') ac.abort();
+      },
+    });
+    c.close();
+    assert.deepEqual(refused, [{ rpc: 'FetchX509SVID', code: 'x509svid', reason: 'too_large', message: 'x509svid: the agent sent a message of 300 bytes, more than the limit of 200 bytes' }]);
+    // Messages are complete states: "before" may be superseded by "after" while it waits.
+    assert.equal(got.at(-1), 'spiffe://td/after');
+    assert.deepEqual(retries, [], 'the stream was not ended');
+    assert.equal(server.requests.length, 1);
+  });
+
+  test('unary: an answer over the size limit is a refused JWT-SVID (jwtsvid, too_large) for the caller, not retried here', async () => {
+    const ac = new AbortController();
+    const retries: string[] = [];
+    const server = await rawGrpcServer(dir, (s, n) => {
+      // Before: retried here without end; the second call stops the test.
+      if (n > 0) ac.abort();
+      answer(s, [Buffer.alloc(300, 0x0a)]);
+    });
+    const c = new WorkloadClient({ address: server.address, log: silentLogger, maxReceiveBytes: 200, backoff: { initialMs: 10, maxMs: 20 }, onRetry: (rpc) => retries.push(rpc) });
+    await assert.rejects(
+      c.unary('FetchJWTSVID', { audience: ['a'], spiffe_id: '' }, ac.signal),
+      (e: unknown) => e instanceof HelperError && e.code === 'jwtsvid' && e.reason === 'too_large' && e.message === 'jwtsvid: the agent sent a message of 300 bytes, more than the limit of 200 bytes',
+    );
+    c.close();
+    assert.deepEqual(retries, []);
+    assert.equal(server.requests.length, 1);
+  });
+
+  // connect() answers ECONNREFUSED for these as for a dead agent's socket: "no agent is listening" sent people looking for an agent.
+  for (const [name, make, said] of [
+    ['a directory', (p: string) => mkdirSync(p), "is a directory, not the agent's socket"],
+    ['a regular file', (p: string) => writeFileSync(p, ''), "is a regular file, not the agent's socket"],
+  ] as const) {
+    test(`the address names ${name}: the error says so`, async () => {
+      const socketPath = join(dir, `not-a-socket-${name.replace(/ /g, '-')}`);
+      make(socketPath);
+      const ac = new AbortController();
+      const reasons: string[] = [];
+      const c = new WorkloadClient({
+        address: { kind: 'unix', socketPath, target: `unix://${socketPath}` },
+        log: silentLogger,
+        backoff: { initialMs: 10, maxMs: 20 },
+        onRetry: (_rpc, e) => void (reasons.push(e.message), ac.abort()),
+      });
+      await c.watch({ rpc: 'FetchX509SVID', signal: ac.signal, onMessage: () => undefined });
+      c.close();
+      assert.deepEqual(reasons, [`FetchX509SVID: ${socketPath} ${said}`]);
+    });
+  }
 
   for (const [name, code] of [
     ['UNIMPLEMENTED', '12'],

@@ -165,6 +165,24 @@ const cases: Case[] = [
     name: 'grpc-status that is not a code: UNKNOWN',
     handler: (s) => s.respond({ ...grpcHeaders, 'grpc-status': 'abc' }, { endStream: true }),
     code: Status.UNKNOWN,
+    details: /^grpc-status "abc" is not a status code$/,
+  },
+  {
+    name: 'grpc-status 17, past the last code: UNKNOWN naming it',
+    handler: (s) => s.respond({ ...grpcHeaders, 'grpc-status': '17', 'grpc-message': '' }, { endStream: true }),
+    code: Status.UNKNOWN,
+    details: /^grpc-status "17" is not a status code$/,
+  },
+  {
+    name: 'trailers without grpc-status: UNKNOWN, saying so (not an empty message)',
+    handler: (s) => {
+      s.respond(grpcHeaders, { waitForTrailers: true });
+      s.on('wantTrailers', () => s.sendTrailers({ 'x-other': 'y' }));
+      s.end(m('state'));
+    },
+    messages: ['state'],
+    code: Status.UNKNOWN,
+    details: /^the trailers hold no grpc-status$/,
   },
   {
     name: 'HTTP 503 without grpc-status: UNAVAILABLE',
@@ -254,6 +272,8 @@ describe('RST_STREAM codes map to gRPC statuses', () => {
     ['INADEQUATE_SECURITY', constants.NGHTTP2_INADEQUATE_SECURITY, Status.PERMISSION_DENIED],
     ['INTERNAL_ERROR', constants.NGHTTP2_INTERNAL_ERROR, Status.INTERNAL],
     ['PROTOCOL_ERROR', constants.NGHTTP2_PROTOCOL_ERROR, Status.INTERNAL],
+    // Before: "the stream ended without a grpc-status", hiding the reset.
+    ['NO_ERROR', constants.NGHTTP2_NO_ERROR, Status.INTERNAL],
   ] as const) {
     test(`RST_STREAM ${name} after a message`, async () => {
       const address = await rawPeer([

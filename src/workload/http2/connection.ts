@@ -44,8 +44,11 @@ export interface StreamEnd {
   error?: string;
   /** Whether the error is the connection's (it took every stream) rather than this stream's. */
   connectionError?: boolean;
-  /** The peer's GOAWAY said it never processed this stream: it may be retried elsewhere. */
-  refused?: boolean;
+  /**
+   * The peer never processed this stream (its GOAWAY said so, or it reset the stream with
+   * REFUSED_STREAM before answering, RFC 9113 8.7): it may be retried elsewhere.
+   */
+  refused?: 'goaway' | 'stream';
 }
 
 export interface ConnectionOptions {
@@ -57,6 +60,8 @@ export interface ConnectionOptions {
   maxHeaderListSize?: number;
   /** The window we grant each stream and the connection. */
   receiveWindow?: number;
+  /** Each time the last open stream ends. */
+  onIdle?: () => void;
 }
 
 export interface ClientStream {
@@ -84,9 +89,15 @@ interface HeaderBlock {
   endStream: boolean;
   fragments: Buffer[];
   bytes: number;
+  continuations: number;
 }
 
 const DEFAULT_WINDOW = 65535;
+/**
+ * CONTINUATION frames in one header block. A block within our header list limit fits in 4
+ * frames of the smallest size; nghttp2 allows 8 CONTINUATIONs. Ours leaves room for peers that cut blocks small.
+ */
+const MAX_CONTINUATIONS = 64;
 /** Bytes we let wait in the socket's send buffer before treating the peer as a flooder. */
 const MAX_UNSENT = 1024 * 1024;
 
@@ -110,6 +121,8 @@ export class Http2Connection {
   private goawayLastStream: number | undefined;
   private closedReason: string | undefined;
   private closed = false;
+  /** The agent's first bytes, until they show the SETTINGS frame its preface must start with. */
+  private preface: Buffer | undefined = Buffer.alloc(0);
 
   /** @param onClose once, when the connection is gone; `reason` unless we closed it ourselves. */
   constructor(
@@ -142,6 +155,11 @@ export class Http2Connection {
   /** Open, not told by a GOAWAY to stop starting streams, and with stream identifiers left. */
   get usable(): boolean {
     return !this.closed && this.goawayLastStream === undefined && this.nextStreamId <= MAX_WINDOW;
+  }
+
+  /** Usable, and below the peer's SETTINGS_MAX_CONCURRENT_STREAMS: a request may start here. */
+  get hasRoom(): boolean {
+    return this.usable && this.streams.size < this.peerMaxStreams;
   }
 
   /** Why the connection ended or is ending (GOAWAY, an error), when not by our own close. */
@@ -231,11 +249,13 @@ export class Http2Connection {
     this.socket.unref();
     this.stopKeepalive();
     // After a graceful GOAWAY the connection ends with its last stream.
-    if (this.goawayLastStream !== undefined) this.destroy();
+    if (this.goawayLastStream !== undefined) return this.destroy();
+    this.options.onIdle?.();
   }
 
   private receive(chunk: Buffer): void {
     try {
+      if (this.preface) this.checkPreface(chunk);
       for (const f of this.parser.push(chunk)) {
         if (this.closed) return;
         this.handle(f);
@@ -244,6 +264,23 @@ export class Http2Connection {
       if (!(e instanceof Http2Error)) throw e;
       this.connectionError(e);
     }
+  }
+
+  /**
+   * RFC 9113 3.4: the server's preface is a SETTINGS frame (not an ACK). Checked on the first 5
+   * bytes, before any frame is whole: an HTTP/1 server, a TLS alert or an SSH banner otherwise
+   * reads as a frame of megabytes (FRAME_SIZE_ERROR) or as a partial frame waited on for ever.
+   */
+  private checkPreface(chunk: Buffer): void {
+    const head = Buffer.concat([this.preface!, chunk.subarray(0, 64)]);
+    if (head.length < 5) return void (this.preface = head);
+    this.preface = undefined;
+    if (head[3] === FrameType.SETTINGS && !(head[4]! & Flag.ACK)) return;
+    const first = head.subarray(0, 24);
+    throw new Http2Error(
+      ErrorCode.PROTOCOL_ERROR,
+      `the agent does not speak HTTP/2: its first bytes, ${first.toString('hex').replace(/(..)(?!$)/g, '$1 ')} ("${printable(first)}"), are not the SETTINGS frame an HTTP/2 server starts with`,
+    );
   }
 
   private connectionError(e: Http2Error): void {
@@ -323,12 +360,17 @@ export class Http2Connection {
 
   private onHeaders(f: Frame): void {
     this.stream(f);
-    this.block = { stream: f.stream, endStream: (f.flags & Flag.END_STREAM) !== 0, fragments: [], bytes: 0 };
+    this.block = { stream: f.stream, endStream: (f.flags & Flag.END_STREAM) !== 0, fragments: [], bytes: 0, continuations: 0 };
     this.addFragment(unpad(f), f.flags);
   }
 
   private onContinuation(f: Frame): void {
     if (!this.block || this.block.stream !== f.stream) throw new Http2Error(ErrorCode.PROTOCOL_ERROR, `CONTINUATION frame on stream ${f.stream} without a header block in progress`);
+    // Empty CONTINUATION frames add nothing to the block's size: without a count, a peer
+    // sending them without end holds the stream (and grows `fragments`) forever.
+    if (++this.block.continuations > MAX_CONTINUATIONS) {
+      throw new Http2Error(ErrorCode.ENHANCE_YOUR_CALM, `more than ${MAX_CONTINUATIONS} CONTINUATION frames in the header block of stream ${f.stream}`);
+    }
     this.addFragment(f.payload, f.flags);
   }
 
@@ -373,7 +415,10 @@ export class Http2Connection {
 
   private onReset(f: Frame): void {
     const s = this.stream(f);
-    if (s) this.finish(s, { rstCode: f.payload.readUInt32BE(0) });
+    if (!s) return;
+    const rstCode = f.payload.readUInt32BE(0);
+    // A stream over the peer's MAX_CONCURRENT_STREAMS (one sent before its SETTINGS arrived) ends so.
+    this.finish(s, rstCode === ErrorCode.REFUSED_STREAM && s.blocks === 0 ? { rstCode, refused: 'stream' } : { rstCode });
   }
 
   private onSettings(f: Frame): void {
@@ -441,7 +486,7 @@ export class Http2Connection {
     const debug = printable(f.payload.subarray(8));
     this.goawayLastStream = Math.min(last, this.goawayLastStream ?? last);
     this.closedReason ??= `the agent ended the connection (GOAWAY ${errorName(code)}${debug ? `: ${debug}` : ''})`;
-    const refused: StreamEnd = { error: this.closedReason, connectionError: true, refused: true };
+    const refused: StreamEnd = { error: this.closedReason, connectionError: true, refused: 'goaway' };
     for (const s of [...this.streams.values()]) if (s.id > this.goawayLastStream) this.finish(s, refused);
     if (code !== ErrorCode.NO_ERROR || this.streams.size === 0) this.destroy();
   }

@@ -148,13 +148,20 @@ function compression(why: string): Http2Error {
   return new Http2Error(ErrorCode.COMPRESSION_ERROR, `header block: ${why}`);
 }
 
-/** RFC 7541 5.1. Values past 2^31 are refused: no length or index in HTTP/2 comes near it. */
+/**
+ * RFC 7541 5.1. Values past 2^31 are refused: no length or index in HTTP/2 comes near it. So
+ * are encodings longer than such a value needs (RFC 7541 5.1: "exceed implementation limits
+ * in octet length"): zero-valued continuation bytes would otherwise push the shift until
+ * 2^shift is Infinity and the value NaN, which passes every comparison (a table size of NaN
+ * never evicts).
+ */
 export function decodeInt(buf: Buffer, start: number, prefixBits: number): { value: number; next: number } {
   const max = (1 << prefixBits) - 1;
   let pos = start;
   let value = buf[pos++]! & max;
   if (value < max) return { value, next: pos };
   for (let shift = 0; ; shift += 7) {
+    if (shift > 28) throw compression('an integer encoded in more than 5 continuation bytes');
     if (pos >= buf.length) throw compression('a truncated integer');
     const b = buf[pos++]!;
     value += (b & 0x7f) * 2 ** shift;

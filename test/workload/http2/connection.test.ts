@@ -145,6 +145,27 @@ const hostile: HostileCase[] = [
     goaway: ErrorCode.ENHANCE_YOUR_CALM,
   },
   {
+    name: 'an endless run of empty CONTINUATION frames (they add no bytes to the block)',
+    reply: (send, id) => {
+      send(FrameType.HEADERS, 0, id, responseHeaders);
+      for (let i = 0; i < 10_000; i++) send(FrameType.CONTINUATION, 0, id, Buffer.alloc(0));
+    },
+    code: Status.UNAVAILABLE,
+    details: /ENHANCE_YOUR_CALM: more than 64 CONTINUATION frames in the header block of stream 1/,
+    goaway: ErrorCode.ENHANCE_YOUR_CALM,
+  },
+  {
+    name: 'a frame of an unknown type inside a header block (RFC 9113 6.10: only CONTINUATION may follow)',
+    reply: (send, id) => {
+      send(FrameType.HEADERS, 0, id, responseHeaders);
+      send(0xfa, 0, id, Buffer.alloc(1));
+      send(FrameType.CONTINUATION, END_HEADERS, id, Buffer.alloc(0));
+    },
+    code: Status.UNAVAILABLE,
+    details: /PROTOCOL_ERROR: type 250 frame inside the header block of stream 1/,
+    goaway: ErrorCode.PROTOCOL_ERROR,
+  },
+  {
     name: 'HPACK index past the tables',
     reply: (send, id) => send(FrameType.HEADERS, END_HEADERS, id, Buffer.from([0x88, 0xff, 0x00])),
     code: Status.UNAVAILABLE,
@@ -224,6 +245,106 @@ describe('hostile peers: the call ends with a clear status, the peer is told why
         await waitFor('the client RST_STREAM', () => told(FrameType.RST_STREAM) !== undefined);
         assert.equal(told(FrameType.RST_STREAM)!.payload.readUInt32BE(0), c.rst);
       }
+    });
+  }
+});
+
+/**
+ * Peers that do not speak HTTP/2 (agent_address pointing at the wrong socket or port). Before:
+ * a frame of megabytes (FRAME_SIZE_ERROR "type 80 frame of 4740180 bytes") for text, and for a
+ * TLS alert on a connection left open, a partial frame waited on until the deadline.
+ */
+const notHttp2: [name: string, bytes: Buffer, shown: string][] = [
+  ['an HTTP/1.1 server', Buffer.from('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'), '"HTTP/1.1 400 Bad Request"'],
+  ['a TLS server (an alert, the connection left open)', Buffer.from([0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46]), '15 03 01 00 02 02 46'],
+  ['an SSH server', Buffer.from('SSH-2.0-OpenSSH_9.6\r\n'), '"SSH-2.0-OpenSSH_9.6??"'],
+  ['an HTTP/2 server starting with PING instead of SETTINGS', Buffer.concat([frameHeader(8, FrameType.PING, 0, 0), Buffer.alloc(8)]), '00 00 08 06 00'],
+  ['an HTTP/2 server starting with a SETTINGS ACK', frameHeader(0, FrameType.SETTINGS, Flag.ACK, 0), '00 00 00 04 01'],
+];
+
+describe('a peer that does not start with the HTTP/2 server preface: UNAVAILABLE at its first bytes, showing them', () => {
+  for (const [name, bytes, shown] of notHttp2) {
+    test(name, async () => {
+      const socketPath = join(dir, `not-h2-${notHttp2.findIndex(([n]) => n === name)}.sock`);
+      const held: Socket[] = [];
+      const server = createNetServer((c) => {
+        held.push(c);
+        c.on('data', () => undefined);
+        c.write(bytes);
+      });
+      server.listen(socketPath);
+      await once(server, 'listening');
+      after(() => {
+        held.forEach((c) => c.destroy());
+        server.close();
+      });
+      const got = await call(channel({ kind: 'unix', socketPath, target: `unix://${socketPath}` }));
+      assert.equal(got.error?.code, Status.UNAVAILABLE, got.error?.message);
+      assert.match(got.error!.details, /^HTTP\/2 PROTOCOL_ERROR: the agent does not speak HTTP\/2: its first bytes, .* are not the SETTINGS frame an HTTP\/2 server starts with$/);
+      assert.ok(got.error!.details.includes(shown), got.error!.details);
+    });
+  }
+});
+
+/** What a peer may send that carries nothing for the call: the call ends OK with its message. */
+const tolerated: { name: string; reply: (send: Send, id: number) => void }[] = [
+  {
+    name: 'unknown frame types, on the connection and on the stream, before, between and after the responses (RFC 9113 5.5)',
+    reply: (send, id) => {
+      send(0xfa, 0xff, 0, Buffer.alloc(100));
+      send(0xfb, 0, id, Buffer.alloc(10));
+      send(FrameType.HEADERS, END_HEADERS, id, responseHeaders);
+      send(0xfc, 0, id, Buffer.alloc(3));
+      send(FrameType.DATA, 0, id, frame(Buffer.from('fine')));
+      send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, id, okTrailers);
+    },
+  },
+  {
+    name: 'PRIORITY frames, and HEADERS with priority fields and padding',
+    reply: (send, id) => {
+      send(FrameType.PRIORITY, 0, id, Buffer.from([0, 0, 0, 0, 16]));
+      send(FrameType.HEADERS, END_HEADERS | Flag.PADDED | Flag.PRIORITY, id, Buffer.concat([Buffer.from([3, 0, 0, 0, 0, 16]), responseHeaders, Buffer.alloc(3)]));
+      send(FrameType.DATA, Flag.PADDED, id, Buffer.concat([Buffer.from([200]), frame(Buffer.from('fine')), Buffer.alloc(200)]));
+      send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, id, okTrailers);
+    },
+  },
+  {
+    name: 'a message in 1-byte DATA frames among 5,000 empty ones',
+    reply: (send, id) => {
+      send(FrameType.HEADERS, END_HEADERS, id, responseHeaders);
+      for (const b of frame(Buffer.from('fine'))) {
+        send(FrameType.DATA, 0, id, Buffer.from([b]));
+        for (let i = 0; i < 500; i++) send(FrameType.DATA, 0, id, Buffer.alloc(0));
+      }
+      send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, id, okTrailers);
+    },
+  },
+  {
+    name: 'DATA, WINDOW_UPDATE and RST_STREAM on the stream after it ended',
+    reply: (send, id) => {
+      send(FrameType.HEADERS, END_HEADERS, id, responseHeaders);
+      send(FrameType.DATA, 0, id, frame(Buffer.from('fine')));
+      send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, id, okTrailers);
+      send(FrameType.DATA, 0, id, Buffer.alloc(10));
+      send(FrameType.WINDOW_UPDATE, 0, id, u32(1));
+      send(FrameType.RST_STREAM, 0, id, u32(ErrorCode.STREAM_CLOSED));
+    },
+  },
+];
+
+describe('tolerated: the call ends OK', () => {
+  for (const c of tolerated) {
+    test(c.name, async () => {
+      const peer = await rawPeer(dir, (f, send) => {
+        if (f.type === FrameType.HEADERS) c.reply(send, f.stream);
+      });
+      const ch = channel(peer.address);
+      const got = await call(ch);
+      assert.equal(got.error, undefined, got.error?.message);
+      assert.deepEqual(got.messages.map(String), ['fine']);
+      // The connection is still good for the next call.
+      assert.equal((await call(ch)).error, undefined);
+      assert.equal(peer.connections, 1);
     });
   }
 });
@@ -394,5 +515,71 @@ describe('flow control and frame sizes against node:http2 (a real peer)', () => 
     assert.ok(second.length >= 14, `${second.length} DATA frames`);
     assert.deepEqual(Buffer.concat(second.map((f) => f.payload)), frame(request));
     assert.equal(peer.connections, 1);
+  });
+});
+
+/**
+ * An agent whose SETTINGS_MAX_CONCURRENT_STREAMS is below what the helper keeps open (the X.509
+ * and JWT bundle watches never end, JWT-SVID fetches come and go). Before: a call over the limit
+ * failed at once ("allows no more than 1 concurrent streams", or REFUSED_STREAM when it went out
+ * before the SETTINGS), and a JWT fetch behind two watches could never succeed.
+ */
+describe('an agent allowing fewer concurrent streams than the helper opens', () => {
+  /** Two watches that stay open, then a call that ends: every one gets its answer. */
+  async function watchesAndFetch(address: EndpointAddress, startTogether: boolean): Promise<void> {
+    const ch = channel(address);
+    const stop = new AbortController();
+    const watches = [1, 2].map(() => {
+      const got: Buffer[] = [];
+      const done = ch.call('/SpiffeWorkloadAPI/FetchX509SVID', Buffer.alloc(0), { metadata: {}, signal: stop.signal, onMessage: (m) => got.push(m) }).catch((e: unknown) => e);
+      return { got, done };
+    });
+    if (!startTogether) await waitFor('both watches answered', () => watches.every((w) => w.got.length > 0));
+    const fetched = await call(ch, { metadata: { 'x-ends': 'yes' } });
+    assert.equal(fetched.error, undefined, fetched.error?.message);
+    assert.deepEqual(fetched.messages.map(String), ['answer']);
+    await waitFor('both watches answered', () => watches.every((w) => w.got.length > 0));
+    stop.abort();
+    for (const w of watches) assert.equal(((await w.done) as GrpcError).code, Status.CANCELLED);
+  }
+
+  for (const limit of [1, 2]) {
+    for (const startTogether of [true, false]) {
+      test(`MAX_CONCURRENT_STREAMS ${limit} (node:http2), calls started ${startTogether ? 'together, before its SETTINGS' : 'one after another'}: each call is answered`, async () => {
+        const { address } = await h2Server({ maxConcurrentStreams: limit }, (s, headers) => {
+          s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: headers['x-ends'] === 'yes' });
+          if (headers['x-ends'] !== 'yes') return void s.write(frame(Buffer.from('watch')));
+          s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
+          s.end(frame(Buffer.from('answer')));
+        });
+        await watchesAndFetch(address, startTogether);
+      });
+    }
+  }
+
+  test('a connection opened for the stream limit is closed once its call ends; the first one stays', async () => {
+    // Connection 0 holds a watch that never ends; calls on any later connection are answered and end.
+    const peer = await rawPeer(
+      dir,
+      (f, send, connection) => {
+        if (f.type !== FrameType.HEADERS) return;
+        send(FrameType.HEADERS, END_HEADERS, f.stream, responseHeaders);
+        send(FrameType.DATA, 0, f.stream, frame(Buffer.from(`connection ${connection}`)));
+        if (connection > 0) send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, f.stream, okTrailers);
+      },
+      [[Setting.MAX_CONCURRENT_STREAMS, 1]],
+    );
+    const ch = channel(peer.address);
+    const stop = new AbortController();
+    const got: Buffer[] = [];
+    const watch = ch.call('/SpiffeWorkloadAPI/FetchX509SVID', Buffer.alloc(0), { metadata: {}, signal: stop.signal, onMessage: (m) => got.push(m) }).catch(() => undefined);
+    await waitFor('the watch answered', () => got.length > 0);
+    for (const n of [1, 2]) {
+      const fetched = await call(ch);
+      assert.equal(fetched.error, undefined, fetched.error?.message);
+      assert.deepEqual(fetched.messages.map(String), [`connection ${n}`], 'each fetch on a new connection: the idle one before it was closed');
+    }
+    stop.abort();
+    await watch;
   });
 });

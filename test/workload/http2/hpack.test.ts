@@ -201,6 +201,9 @@ const malformed: { name: string; block: string; error: RegExp; maxTableSize?: nu
   { name: 'value string missing', block: '00 01 61', error: /string literal is missing/ },
   { name: 'truncated integer', block: '7f', error: /truncated integer/ },
   { name: 'integer over 2^31', block: '7f ff ff ff ff 7f', error: /integer larger than 2\^31/ },
+  // Zero-valued continuation bytes: before, the shift grew until the value was NaN, a table size of NaN never evicted, and the table grew without bound.
+  { name: 'table size update padded with 40 zero-valued continuation bytes', block: `3f ${'80 '.repeat(40)} 00`, error: /integer encoded in more than 5 continuation bytes/ },
+  { name: 'string length padded with zero-valued continuation bytes', block: '00 7f 80 80 80 80 80 80 00', error: /integer encoded in more than 5 continuation bytes/ },
   { name: 'table size update above SETTINGS_HEADER_TABLE_SIZE', block: '3f e2 1f', error: /size update to 4097, more than the limit of 4096/ },
   { name: 'table size update after a header field', block: '82 20', error: /size update after a header field/ },
   { name: 'Huffman string holding EOS', block: '00 01 61 84 ff ff ff ff', error: /EOS symbol/ },
