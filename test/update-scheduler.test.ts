@@ -182,7 +182,12 @@ test('updates that never pause for the quiet period are still written while they
     clearInterval(stream);
   }
   // Each write is the newest state at its time: the numbers only grow.
-  const numbers = states(r).slice(1).map((s) => Number(s.split(' ')[1]));
-  assert.deepEqual([...numbers].sort((a, b) => a - b), numbers);
+  const numbers = states(r)
+    .slice(1)
+    .map((s) => Number(s.split(' ')[1]));
+  assert.deepEqual(
+    [...numbers].sort((a, b) => a - b),
+    numbers,
+  );
   await r.scheduler.stop();
 });

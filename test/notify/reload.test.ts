@@ -32,6 +32,8 @@ test('stop while the reload command is starting: it is stopped too, and stop() r
   await reload.rotated();
   // A bound, not a speed check: before, stop() waited for the command to finish, i.e. forever.
   const outcome = await Promise.race([reload.stop('SIGTERM').then(() => 'stopped'), new Promise((r) => setTimeout(() => r('still waiting'), 10_000).unref())]);
-  pidsIn(pids).filter(alive).forEach((p) => process.kill(p, 'SIGKILL'));
+  pidsIn(pids)
+    .filter(alive)
+    .forEach((p) => process.kill(p, 'SIGKILL'));
   assert.equal(outcome, 'stopped');
 });

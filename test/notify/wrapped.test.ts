@@ -14,7 +14,11 @@ import { alive, pidsIn } from './procs.js';
  */
 test('stop while the program is starting: it is stopped too, not left running after the stop', async () => {
   const pids = join(tempDir(), 'pids');
-  after(() => pidsIn(pids).filter(alive).forEach((p) => process.kill(p, 'SIGKILL')));
+  after(() =>
+    pidsIn(pids)
+      .filter(alive)
+      .forEach((p) => process.kill(p, 'SIGKILL')),
+  );
   const program = new WrappedProgram(
     { path: 'sh', args: ['-c', `echo $$ >> ${pids}; exec sleep 1000`], restartPolicy: 'never', stopGraceMs: 2000 },
     'SIGHUP',
