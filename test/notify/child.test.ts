@@ -140,7 +140,9 @@ async function exitHook(program: string): Promise<void> {
     import { Child } from ${JSON.stringify(new URL('../../src/notify/child.ts', import.meta.url).pathname)};
     import { createLogger } from ${JSON.stringify(new URL('../../src/log.ts', import.meta.url).pathname)};
     await Child.start('sh', ['-c', '${program} echo $! >> ${pids}; wait'], createLogger());
-    while (!(await import('node:fs')).existsSync(${JSON.stringify(pids)})) await new Promise((r) => setTimeout(r, 10));
+    // The pid, not just the file: the shell creates the file before echo writes to it.
+    const { existsSync, readFileSync } = await import('node:fs');
+    while (!(existsSync(${JSON.stringify(pids)}) && readFileSync(${JSON.stringify(pids)}, 'utf8').endsWith('\\n'))) await new Promise((r) => setTimeout(r, 10));
     throw new Error('boom');`;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
   assert.notEqual(r.status, 0, 'the script died of its error');
