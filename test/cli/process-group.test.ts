@@ -8,8 +8,10 @@ import { delay, waitFor } from '../helpers/wait.js';
 import { alive, groupMembers, pidsIn } from '../notify/procs.js';
 
 /**
- * No orphans from a wrapped cmd: the real program behind a shell entrypoint, and whatever a
- * failing program forked before a restart, are stopped with it. Checked in /proc.
+ * No orphans from a wrapped cmd: the real program behind a shell entrypoint, whatever a failing
+ * program forked before a restart, and what left the group (a grandchild that calls setsid, a
+ * daemon that double-forks, reparented to init) are stopped with it, whether the helper stops,
+ * restarts cmd or runs it as a reload command. Checked in /proc.
  */
 function helper(dir: string, address: string, script: string, extra: string): Running {
   const cmd = `cmd = "sh"\ncmd_args = ["-c", ${JSON.stringify(script)}]\n${extra}`;
@@ -42,6 +44,9 @@ async function exitOf(run: Running): Promise<{ code: number | null; stderr: stri
   return { code, stderr: run.stderr() };
 }
 
+/** A daemon that double-forks: the middle shell exits, the daemon is in a session of its own. */
+const daemon = (pids: string): string => `sh -c 'setsid sleep 1000 & echo $! >> ${pids}'`;
+
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   test(`${sig}: a shell entrypoint that started the real program leaves no process of its group`, async () => {
     const dir = tempDir();
@@ -61,40 +66,93 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
-test('cmd_restart_policy = "on-failure": restarts leak none of the workers a failing program forked', async () => {
+const stopCases = [
+  { name: 'a grandchild that calls setsid (its parent stays in the group)', script: (p: string) => `setsid sleep 1000 & echo $! >> ${p}; wait` },
+  { name: 'a daemon that double-forked out of the session', script: (p: string) => `${daemon(p)}; sleep 1000 & echo $! >> ${p}; wait` },
+];
+for (const c of stopCases) {
+  test(`SIGTERM: nothing outlives the helper: ${c.name}`, async () => {
+    const dir = tempDir();
+    const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
+    const pids = join(dir, 'pids');
+    const run = helper(dir, agent.address, c.script(pids), 'renew_signal = "SIGUSR2"\ncmd_stop_grace_period = "2s"\n');
+    const started = await waitFor('the processes', () => pidsIn(pids).length > 0 && pidsIn(pids));
+    assert.ok(started.every(alive));
+    run.child.kill('SIGTERM');
+    const r = await exitOf(run);
+    assert.deepEqual(pidsIn(pids).filter(alive), [], r.stderr);
+    assert.equal(r.code, 143, r.stderr);
+  });
+}
+
+test('cmd that daemonizes and exits 0 (nginx without `daemon off`): the helper exits 0 and takes the daemon with it', async () => {
   const dir = tempDir();
   const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
   const pids = join(dir, 'pids');
-  // Each run forks two workers and fails.
-  const run = helper(dir, agent.address, `sleep 1000 & echo $! >> ${pids}; sleep 1000 & echo $! >> ${pids}; sleep 0.2; exit 1`, 'renew_signal = "SIGUSR2"\ncmd_restart_policy = "on-failure"\n');
-  try {
-    await waitFor('three runs', () => pidsIn(pids).length >= 6, 20_000);
-    const workers = pidsIn(pids);
-    const running = workers.filter(alive);
-    // Only the current run's workers may be alive.
-    assert.ok(running.length <= 2, `${running.length} of ${workers.length} workers still run: ${running}`);
-    assert.match(run.stderr(), /cmd exited and left processes behind; stopping them/);
-  } finally {
-    run.child.kill('SIGTERM');
-    await exitOf(run);
-  }
-  assert.deepEqual(pidsIn(pids).filter(alive), [], 'nothing outlives the helper');
+  const run = helper(dir, agent.address, `${daemon(pids)}; exit 0`, 'renew_signal = "SIGHUP"\ncmd_stop_grace_period = "2s"\n');
+  const r = await exitOf(run);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /cmd exited and left processes behind; stopping them/);
+  assert.equal(pidsIn(pids).length, 1);
+  assert.deepEqual(pidsIn(pids).filter(alive), []);
 });
 
-test('reload command (cmd without renew_signal): what it starts in the background is stopped once it exits', async () => {
-  const dir = tempDir();
-  const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
-  const pids = join(dir, 'pids');
-  const run = helper(dir, agent.address, `sleep 1000 & echo $! >> ${pids}; exit 0`, '');
-  try {
-    await waitFor('the reload command to finish', () => /reload command finished/.test(run.stderr()));
-    const [background] = pidsIn(pids);
-    assert.equal(alive(background!), false, `the reload command's background process ${background} still runs`);
-  } finally {
-    run.child.kill('SIGTERM');
-    await exitOf(run);
-  }
-});
+const restartCases = [
+  {
+    name: '"on-failure": a failing program that forked two workers',
+    script: (p: string) => `sleep 1000 & echo $! >> ${p}; sleep 1000 & echo $! >> ${p}; sleep 0.2; exit 1`,
+    extra: 'renew_signal = "SIGUSR2"\ncmd_restart_policy = "on-failure"\n',
+    // Three runs; only the current run's processes may be alive.
+    pids: 6,
+    current: 2,
+  },
+  {
+    name: '"always": a cmd that daemonizes and exits at once',
+    script: (p: string) => `${daemon(p)}; exit 0`,
+    extra: 'renew_signal = "SIGHUP"\ncmd_restart_policy = "always"\ncmd_stop_grace_period = "2s"\n',
+    pids: 3,
+    current: 1,
+  },
+];
+for (const c of restartCases) {
+  test(`cmd_restart_policy = ${c.name}: each restart stops what the previous run left`, async () => {
+    const dir = tempDir();
+    const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
+    const pids = join(dir, 'pids');
+    const run = helper(dir, agent.address, c.script(pids), c.extra);
+    try {
+      await waitFor('three runs', () => pidsIn(pids).length >= c.pids, 30_000);
+      const running = pidsIn(pids).filter(alive);
+      assert.ok(running.length <= c.current, `${running.length} of ${pidsIn(pids).length} still run: ${running}`);
+      assert.match(run.stderr(), /cmd exited and left processes behind; stopping them/);
+    } finally {
+      run.child.kill('SIGTERM');
+      await exitOf(run);
+    }
+    assert.deepEqual(pidsIn(pids).filter(alive), [], 'nothing outlives the helper');
+  });
+}
+
+const reloadCases = [
+  { name: 'a background process', script: (p: string) => `sleep 1000 & echo $! >> ${p}; exit 0` },
+  { name: 'a double-forked daemon', script: (p: string) => `${daemon(p)}; exit 0` },
+];
+for (const c of reloadCases) {
+  test(`reload command (cmd without renew_signal) that starts ${c.name}: stopped once the command exits`, async () => {
+    const dir = tempDir();
+    const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
+    const pids = join(dir, 'pids');
+    const run = helper(dir, agent.address, c.script(pids), '');
+    try {
+      await waitFor('the reload command to finish', () => /reload command finished/.test(run.stderr()));
+      assert.equal(pidsIn(pids).length, 1);
+      assert.deepEqual(pidsIn(pids).filter(alive), [], run.stderr());
+    } finally {
+      run.child.kill('SIGTERM');
+      await exitOf(run);
+    }
+  });
+}
 
 test('a program and a grandchild that ignore the stop signal are SIGKILLed as a group after cmd_stop_grace_period', async () => {
   const dir = tempDir();
@@ -109,4 +167,19 @@ test('a program and a grandchild that ignore the stop signal are SIGKILLed as a 
   assert.equal(alive(program!), false);
   assert.deepEqual(groupMembers(leader), []);
   assert.equal(r.code, 137, 'the program was killed by SIGKILL');
+});
+
+test('a second and third stop signal during the grace period: the helper still waits for the group, then SIGKILLs it', async () => {
+  const dir = tempDir();
+  const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
+  const pids = join(dir, 'pids');
+  const run = helper(dir, agent.address, `trap "" TERM INT; echo $$ >> ${pids}; sleep 1000 & echo $! >> ${pids}; wait`, 'renew_signal = "SIGUSR2"\ncmd_stop_grace_period = "2s"\n');
+  await waitFor('the processes', () => pidsIn(pids).length === 2);
+  run.child.kill('SIGTERM');
+  run.child.kill('SIGINT');
+  run.child.kill('SIGTERM');
+  const r = await exitOf(run);
+  assert.match(r.stderr, /cmd did not stop in time; killing its process group/);
+  assert.equal(r.code, 137, r.stderr);
+  assert.deepEqual(pidsIn(pids).filter(alive), []);
 });
