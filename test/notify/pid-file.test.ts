@@ -96,26 +96,37 @@ const cases: Case[] = [
   },
 ];
 
+/**
+ * A pid file made by `setup` for a live target: signalled, or refused with a log line matching
+ * `refused`, the target and the helper itself left alone.
+ */
+async function checkPidFile(setup: (dir: string, pid: number) => string, refused: RegExp | undefined): Promise<void> {
+  const dir = tempDir();
+  const target = spawn('sleep', ['1000'], { stdio: 'ignore' });
+  after(() => target.kill('SIGKILL'));
+  const died = new Promise<NodeJS.Signals | null>((r) => target.once('exit', (_code, sig) => r(sig)));
+  let selfSignalled = false;
+  const onSelf = (): void => void (selfSignalled = true);
+  process.on('SIGUSR2', onSelf);
+  after(() => process.off('SIGUSR2', onSelf));
+  const lines: string[] = [];
+  const signaller = new PidFileSignaller(setup(dir, target.pid!), 'SIGUSR2', createLogger({ write: (l) => lines.push(l) }));
+  await signaller.rotated();
+  if (!refused) {
+    assert.equal(await died, 'SIGUSR2', lines.join('\n'));
+    return;
+  }
+  const line = await waitFor('the refusal', () => lines.find((l) => /cannot signal the process in pid_file_name/.test(l)));
+  await signaller.stop();
+  assert.match(line, refused);
+  assert.equal(target.exitCode ?? target.signalCode, null, 'the process was not signalled');
+  assert.equal(selfSignalled, false, 'the helper did not signal itself');
+}
+
 for (const c of cases) {
-  test(`pid_file_name ${c.refused ? 'refused' : 'trusted'}: ${c.name}`, { skip: c.needsRoot && !isRoot ? 'needs root to own files as another user' : false }, async () => {
-    const dir = tempDir();
-    const target = spawn('sleep', ['1000'], { stdio: 'ignore' });
-    after(() => target.kill('SIGKILL'));
-    const died = new Promise<NodeJS.Signals | null>((r) => target.once('exit', (_code, sig) => r(sig)));
-    const file = c.setup(dir, target.pid!);
-    const lines: string[] = [];
-    const signaller = new PidFileSignaller(file, 'SIGUSR2', createLogger({ write: (l) => lines.push(l) }));
-    await signaller.rotated();
-    if (!c.refused) {
-      assert.equal(await died, 'SIGUSR2', lines.join('\n'));
-      return;
-    }
-    const line = await waitFor('the refusal', () => lines.find((l) => /cannot signal the process in pid_file_name/.test(l)));
-    await signaller.stop();
-    assert.match(line, /refusing to use the pid file/);
-    assert.match(line, c.refused);
-    assert.equal(target.exitCode ?? target.signalCode, null, 'the process was not signalled');
-  });
+  test(`pid_file_name ${c.refused ? 'refused' : 'trusted'}: ${c.name}`, { skip: c.needsRoot && !isRoot ? 'needs root to own files as another user' : false }, () =>
+    checkPidFile(c.setup, c.refused && new RegExp(`refusing to use the pid file.*${c.refused.source}`)),
+  );
 }
 
 /**
@@ -143,28 +154,10 @@ const contents: { name: string; content: (pid: number) => string; refused?: RegE
 ];
 
 for (const c of contents) {
-  test(`pid_file_name content ${c.refused ? 'refused' : 'signalled'}: ${c.name}`, async () => {
-    const dir = tempDir();
-    const target = spawn('sleep', ['1000'], { stdio: 'ignore' });
-    after(() => target.kill('SIGKILL'));
-    const died = new Promise<NodeJS.Signals | null>((r) => target.once('exit', (_code, sig) => r(sig)));
-    let selfSignalled = false;
-    const onSelf = (): void => void (selfSignalled = true);
-    process.on('SIGUSR2', onSelf);
-    after(() => process.off('SIGUSR2', onSelf));
-    const file = join(dir, 'app.pid');
-    writeFileSync(file, c.content(target.pid!));
-    const lines: string[] = [];
-    const signaller = new PidFileSignaller(file, 'SIGUSR2', createLogger({ write: (l) => lines.push(l) }));
-    await signaller.rotated();
-    if (!c.refused) {
-      assert.equal(await died, 'SIGUSR2', lines.join('\n'));
-      return;
-    }
-    const line = await waitFor('the refusal', () => lines.find((l) => /cannot signal the process in pid_file_name/.test(l)));
-    await signaller.stop();
-    assert.match(line, c.refused);
-    assert.equal(target.exitCode ?? target.signalCode, null, 'the process was not signalled');
-    assert.equal(selfSignalled, false, 'the helper did not signal itself');
-  });
+  test(`pid_file_name content ${c.refused ? 'refused' : 'signalled'}: ${c.name}`, () =>
+    checkPidFile((dir, pid) => {
+      const file = join(dir, 'app.pid');
+      writeFileSync(file, c.content(pid));
+      return file;
+    }, c.refused));
 }

@@ -227,6 +227,21 @@ const hostile: HostileCase[] = [
   },
 ];
 
+/** A raw socket at `socketPath` playing the agent, closed with its connections after the file. */
+async function rawAgent(socketPath: string, onConnection: (c: Socket) => void): Promise<void> {
+  const held: Socket[] = [];
+  const server = createNetServer((c) => {
+    held.push(c);
+    onConnection(c);
+  });
+  server.listen(socketPath);
+  await once(server, 'listening');
+  after(() => {
+    held.forEach((c) => c.destroy());
+    server.close();
+  });
+}
+
 describe('hostile peers: the call ends with a clear status, the peer is told why', () => {
   for (const c of hostile) {
     test(c.name, async () => {
@@ -266,17 +281,9 @@ describe('a peer that does not start with the HTTP/2 server preface: UNAVAILABLE
   for (const [name, bytes, shown] of notHttp2) {
     test(name, async () => {
       const socketPath = join(dir, `not-h2-${notHttp2.findIndex(([n]) => n === name)}.sock`);
-      const held: Socket[] = [];
-      const server = createNetServer((c) => {
-        held.push(c);
+      await rawAgent(socketPath, (c) => {
         c.on('data', () => undefined);
         c.write(bytes);
-      });
-      server.listen(socketPath);
-      await once(server, 'listening');
-      after(() => {
-        held.forEach((c) => c.destroy());
-        server.close();
       });
       const got = await call(channel({ kind: 'unix', socketPath, target: `unix://${socketPath}` }));
       assert.equal(got.error?.code, Status.UNAVAILABLE, got.error?.message);
@@ -373,21 +380,13 @@ describe('connection behaviour', () => {
 
   test('a peer that floods PINGs and reads none of the acknowledgements: ENHANCE_YOUR_CALM, not an ever-growing send buffer', async () => {
     const socketPath = join(dir, 'flood.sock');
-    const held: Socket[] = [];
-    const server = createNetServer((c) => {
-      held.push(c);
+    await rawAgent(socketPath, (c) => {
       c.write(frameHeader(0, FrameType.SETTINGS, 0, 0));
       c.once('data', () => {
         c.pause(); // reads nothing more, ever
         const ping = Buffer.concat([frameHeader(8, FrameType.PING, 0, 0), Buffer.alloc(8)]);
         c.write(Buffer.concat(Array.from({ length: 200_000 }, () => ping)));
       });
-    });
-    server.listen(socketPath);
-    await once(server, 'listening');
-    after(() => {
-      held.forEach((c) => c.destroy());
-      server.close();
     });
     const got = await call(channel({ kind: 'unix', socketPath, target: `unix://${socketPath}` }));
     assert.equal(got.error?.code, Status.UNAVAILABLE);
