@@ -91,13 +91,18 @@ test("a helper wrapped by another helper adds its mark to the outer one's, so th
   const outer = newMark();
   const [name, value] = outer.split('=') as [string, string];
   process.env[name] = value;
+  const { child } = await shell('exec sleep 1000', '/dev/null');
   try {
-    const { child } = await shell('exec sleep 1000', '/dev/null');
-    const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
+    // Until the exec, /proc shows the environment the process was forked with (seen in a loaded run).
+    const environ = await waitFor(
+      'the exec of sleep',
+      () => readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').startsWith('sleep\0') && readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0'),
+    );
     assert.ok(environ.includes(outer), 'the outer mark is kept');
     assert.equal(environ.filter((e) => e.startsWith('SPIFFE_HELPER_PROCESS_TREE')).length, 2, environ.filter((e) => e.startsWith('SPIFFE')).join(' '));
-    await child.stop('SIGTERM', 2000);
   } finally {
+    // A failed assertion must not leave the program running: this file would never end.
+    await child.stop('SIGTERM', 2000);
     delete process.env[name];
   }
 });
