@@ -4,7 +4,7 @@
  * other once a write has returned.
  */
 import type { Config } from '../config/config.js';
-import type { HealthState } from '../health.js';
+import type { HealthState } from '../health/state.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../notify/notifier.js';
 import { PidFileSignaller } from '../notify/pid-file.js';

@@ -6,7 +6,7 @@
  */
 import type { Config } from '../config/config.js';
 import { HelperError } from '../errors.js';
-import type { HealthState } from '../health.js';
+import type { HealthState } from '../health/state.js';
 import type { Logger } from '../log.js';
 import type { WorkloadClient } from '../workload/client.js';
 import type { Notification } from './notification.js';

@@ -8,7 +8,7 @@ import { chmodSync, chownSync, closeSync, linkSync, openSync, readFileSync, rena
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { HelperError } from '../../src/errors.js';
-import { HealthState } from '../../src/health.js';
+import { HealthState } from '../../src/health/state.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const svid = { spiffeId: 'spiffe://example.org/w', serial: '01', notAfter: new Date(Date.now() + 3_600_000) };

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HelperError } from '../../src/errors.js';
-import { HealthState } from '../../src/health.js';
+import { HealthState } from '../../src/health/state.js';
 import { JwtBundleWatch } from '../../src/jwt/bundle-watch.js';
 import { keepJwtSvidFresh } from '../../src/jwt/refresh.js';
 import { silentLogger } from '../../src/log.js';
