@@ -32,25 +32,20 @@ function isTrustDomainName(td: string): boolean {
 }
 
 /**
- * The file name for `trustDomain` under `pattern`, or why there can be none. Trust domain names
- * come from the agent and are valid SPIFFE names, yet some make bad file names (`..`, reserved
- * `..data`-like names, too long): such a domain gets no per-domain file. Its name is a partner's
- * choice, and refusing the whole update would stop the workload's own rotation over it.
+ * The trust domains of `trustDomains` that get a per-domain file under `pattern`, with their
+ * names, and why the others get none. Trust domain names come from the agent and are valid
+ * SPIFFE names, yet some make bad file names (`..`, reserved `..data`-like names, too long):
+ * such a domain gets no file. Its name is a partner's choice, and refusing the whole update
+ * would stop the workload's own rotation over it.
  */
-export function fileNameForTrustDomain(pattern: string, trustDomain: string): { name: string } | { problem: string } {
-  const name = pattern.replace('{trust_domain}', trustDomain);
-  const problem = nameProblem(name);
-  return problem === undefined ? { name } : { problem: `trust domain "${trustDomain}" would be written as ${JSON.stringify(name)}, which ${problem}` };
-}
-
-/** The trust domains of `trustDomains` that get a per-domain file under `pattern`, with their names. */
 export function perDomainFiles(pattern: string, trustDomains: readonly string[]): { named: [string, string][]; unnamed: string[] } {
   const named: [string, string][] = [];
   const unnamed: string[] = [];
   for (const td of trustDomains) {
-    const file = fileNameForTrustDomain(pattern, td);
-    if ('name' in file) named.push([td, file.name]);
-    else unnamed.push(file.problem);
+    const name = pattern.replace('{trust_domain}', td);
+    const problem = nameProblem(name);
+    if (problem === undefined) named.push([td, name]);
+    else unnamed.push(`trust domain "${td}" would be written as ${JSON.stringify(name)}, which ${problem}`);
   }
   return { named, unnamed };
 }

@@ -19,7 +19,7 @@ import type { HealthState } from './state.js';
  * requests awaiting their answers than `pipelined` (a client that sends without reading) is
  * closed, so neither can make the helper buffer or compute without bound.
  */
-export const LISTENER_LIMITS = { maxConnections: 32, idleMs: 5_000, requestMs: 5_000, pipelined: 4 } as const;
+const LISTENER_LIMITS = { maxConnections: 32, idleMs: 5_000, requestMs: 5_000, pipelined: 4 } as const;
 
 /** Serves liveness and readiness (and metrics); a port already in use is a start-up error. */
 export async function startHealthServer(config: HealthConfig, state: HealthState, log: Logger): Promise<Server> {
