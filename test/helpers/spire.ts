@@ -157,6 +157,11 @@ export interface Spire {
   /** The server's own trust bundle as PEM (`bundle show -format pem`). */
   bundlePem(): Promise<string>;
   /**
+   * The SPIFFE IDs the agent issues to this process now (`spire-agent api fetch x509`), sorted;
+   * none when it issues nothing. Entries are synced to the agent later than the server CLI returns.
+   */
+  issuedIds(): Promise<string[]>;
+  /**
    * Any server CLI command, e.g. serverCli(['entry', 'show', '-spiffeID', id]): the harness adds
    * `-socketPath <server socket>` after the subcommand words. Never throws on a non-zero exit.
    */
@@ -635,6 +640,12 @@ plugins {
 
     async bundlePem(): Promise<string> {
       return mustCli(['bundle', 'show', '-format', 'pem']);
+    },
+
+    async issuedIds(): Promise<string[]> {
+      const r = await run(agentBin, ['api', 'fetch', 'x509', '-socketPath', socketPath, '-output', 'json']);
+      if (r.code !== 0) return [];
+      return [...r.stdout.matchAll(/"spiffe_id":\s*"([^"]+)"/g)].map((m) => m[1]!).sort();
     },
 
     serverCli,
