@@ -13,6 +13,7 @@ import { HealthState } from './health/state.js';
 import type { Logger } from './log.js';
 import type { SignalHub } from './notify/signals.js';
 import { ensureDir } from './output/atomic-write.js';
+import { PickedIdentity } from './pipeline/identity.js';
 import { Notification } from './pipeline/notification.js';
 import type { Pipeline } from './pipeline/pipeline.js';
 import { WorkloadClient } from './workload/client.js';
@@ -72,7 +73,7 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
 
   const signal = AbortSignal.any([signals.signal, stop.signal]);
   const client = newClient({ ...options, signal }, health);
-  const run = { config, client, log, signal, health, notify };
+  const run = { config, client, log, signal, health, notify, identity: new PickedIdentity() };
   const running = Promise.all(pipelines.map((p) => p.daemon(run).catch(fail)));
 
   const exitedWith = await Promise.race([notify.done, new Promise<undefined>((r) => signal.addEventListener('abort', () => r(undefined), { once: true }))]);

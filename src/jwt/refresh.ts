@@ -15,6 +15,8 @@ export interface RefreshOptions {
   entry: JwtSvidOutput;
   hint: string;
   bundles: JwtBundleWatch;
+  /** The identity the X.509 stream shows (daemon with X.509 output): a change means fetch now. */
+  identity?: { changed(signal: AbortSignal): Promise<void> };
   writer: JwtWriter;
   log: Logger;
   signal: AbortSignal;
@@ -109,9 +111,10 @@ export async function keepJwtSvidFresh(o: RefreshOptions): Promise<void> {
  * Waits `ms`, or less when the token on disk became useless: a JWT bundle arrived that no longer
  * verifies it (its key revoked, as SPIRE's `localauthority jwt revoke` does, or its trust
  * domain's bundle gone), or the agent redacted the workload's identity and issues one again
- * (the token may be for an identity it no longer issues). Waiting for half the token's lifetime
- * would keep a token nobody accepts, so a fresh one is fetched at once. Rejects when the loop's
- * signal aborts.
+ * (the token may be for an identity it no longer issues), or the X.509 stream shows that the
+ * identity the hint picks changed or is no longer sent. Waiting for half the token's lifetime
+ * would keep a token nobody should accept, so a fresh one is fetched at once: the new identity's,
+ * or a refusal that makes the token's output not ready. Rejects when the loop's signal aborts.
  */
 async function refreshDue(ms: number, onDisk: { svid: JwtSvid; reissues: number } | undefined, o: RefreshOptions): Promise<void> {
   const done = new AbortController();
@@ -134,8 +137,12 @@ async function refreshDue(ms: number, onDisk: { svid: JwtSvid; reissues: number 
       return;
     }
   };
+  const identityChanged = async (identity: NonNullable<RefreshOptions['identity']>): Promise<void> => {
+    await identity.changed(signal);
+    o.log.info('the workload identity on the x509 stream changed; fetching the token again now', { file: o.entry.fileName });
+  };
   try {
-    await Promise.race(onDisk ? [sleep(ms, signal), invalidated(onDisk)] : [sleep(ms, signal)]);
+    await Promise.race([sleep(ms, signal), ...(onDisk ? [invalidated(onDisk)] : []), ...(o.identity ? [identityChanged(o.identity)] : [])]);
   } finally {
     done.abort();
   }

@@ -46,7 +46,7 @@ export const jwtPipeline: Pipeline = {
    * the first error that retrying cannot fix, after stopping the rest.
    */
   async daemon(run: DaemonRun): Promise<void> {
-    const { config, client, log, health, notify } = run;
+    const { config, client, log, health, notify, identity } = run;
     const writer = new JwtWriter(config, log);
     // With no X.509 output there is no rotation to wait for: cmd starts once every token is on disk.
     const written = (): void => {
@@ -83,6 +83,7 @@ export const jwtPipeline: Pipeline = {
           entry,
           hint: config.hint,
           bundles,
+          identity,
           writer,
           log,
           signal,

@@ -9,6 +9,7 @@ import { HelperError } from '../errors.js';
 import type { HealthState } from '../health/state.js';
 import type { Logger } from '../log.js';
 import type { WorkloadClient } from '../workload/client.js';
+import type { PickedIdentity } from './identity.js';
 import type { Notification } from './notification.js';
 
 export interface Run {
@@ -23,10 +24,11 @@ export interface OnceRun extends Run {
   timeoutMs: number;
 }
 
-/** Daemon mode: the steps after the files. */
+/** Daemon mode: the steps after the files, and what the X.509 pipeline tells the JWT one. */
 export interface DaemonRun extends Run {
   health: HealthState;
   notify: Notification;
+  identity: PickedIdentity;
 }
 
 export interface Pipeline {

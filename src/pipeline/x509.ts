@@ -42,7 +42,7 @@ export const x509Pipeline: Pipeline = {
 
   /** Every valid context is offered to the scheduler, which writes the newest when it may. */
   async daemon(run: DaemonRun): Promise<void> {
-    const { config, client, log, health, notify } = run;
+    const { config, client, log, health, notify, identity } = run;
     const writer = (await X509Writer.fromConfig(config, log))!;
     const writes = new UpdateScheduler<X509Update>({
       quietMs: config.updateQuietMs,
@@ -74,7 +74,15 @@ export const x509Pipeline: Pipeline = {
         // Rendering happens here, so that an update that cannot be used is refused as it comes.
         onUpdate: (ctx) => {
           federatedNotes = logFederatedNotes(ctx, federatedNotes, log);
-          writes.offer(writer.prepare(ctx));
+          let update: X509Update;
+          try {
+            update = writer.prepare(ctx);
+          } catch (e) {
+            if (isHelperError(e) && e.reason === 'hint_not_sent') identity.picked('');
+            throw e;
+          }
+          identity.picked(update.svid.id.toString());
+          writes.offer(update);
         },
       });
     } finally {

@@ -26,6 +26,7 @@ import { awaitProbe, healthPort, helper, lines, metric, readiness, spire, watchL
 const unavailable = spireUnavailableReason();
 const skip = unavailable ? `SPIRE unavailable: ${unavailable}` : false;
 const TIMEOUT = 240_000;
+const JWT = 'jwt_svids = [{ jwt_audience = "api", jwt_svid_file_name = "api.jwt" }]\n';
 const HEALTH = `[health_checks]\nlistener_enabled = true\nbind_port = 0\nmetrics_enabled = true\n`;
 
 /** A wrapped child that logs its start and every SIGHUP to `<dir>/child.log`. */
@@ -62,10 +63,10 @@ for (const hint of ['web', ''] as const) {
     if (hint) await s.createEntry({ spiffeId: `spiffe://${td}/db`, hint: 'db' });
     const dir = tempDir('she-');
     const svid = join(dir, 'certs', 'svid.pem');
-    // JWT too where the bundle stream is the one that tells: without a hint the whole identity goes.
-    const jwt = hint ? '' : 'jwt_svids = [{ jwt_audience = "api", jwt_svid_file_name = "api.jwt" }]\n';
+    // Without a hint the whole identity goes and the JWT bundle stream tells; with one, only the
+    // X.509 stream does (FetchJWTSVID is a call), and the token must follow it all the same.
     const subOf = () => decodeJwt(readFileSync(join(dir, 'certs', 'api.jwt'), 'utf8')).sub;
-    const h = helper(writeConfig(dir, s.address, `hint = "${hint}"\n${jwt}${recorder(dir)}${HEALTH}`));
+    const h = helper(writeConfig(dir, s.address, `hint = "${hint}"\n${JWT}${recorder(dir)}${HEALTH}`));
     const port = await healthPort(h);
     await awaitProbe(port, 'ready', (r) => r.status === 200);
     assert.equal(uriOf(svid), `URI:spiffe://${td}/web-v1`);
@@ -74,7 +75,7 @@ for (const hint of ['web', ''] as const) {
     await s.deleteEntry(entry);
     const gone = await awaitProbe(port, 'not ready: the identity redacted', (r) => r.status === 503);
     assert.match(gone.body.not_ready!.join('\n'), /^x509 svid: redacted: /m, JSON.stringify(gone.body));
-    if (jwt) await awaitProbe(port, 'the token redacted too', (r) => /^jwt svid api\.jwt: redacted: /m.test((r.body.not_ready ?? []).join('\n')), 10_000);
+    await awaitProbe(port, 'the token redacted too', (r) => /^jwt svid api\.jwt: redacted: /m.test((r.body.not_ready ?? []).join('\n')), 10_000);
     assert.equal((await readiness(port, '/live')).status, 200);
     assert.deepEqual(readFileSync(svid), before, 'the files stay');
     assert.ok(
@@ -87,7 +88,7 @@ for (const hint of ['web', ''] as const) {
     // Ready again only once every output carries the new identity.
     const back = await awaitProbe(port, 'ready again', (r) => r.status === 200);
     assert.equal(uriOf(svid), `URI:spiffe://${td}/web-v2`);
-    if (jwt) assert.equal(subOf(), `spiffe://${td}/web-v2`, 'the token names the identity the agent issues now');
+    assert.equal(subOf(), `spiffe://${td}/web-v2`, 'the token names the identity the agent issues now');
     assert.equal(back.body.last_error, undefined, JSON.stringify(back.body));
     assert.match(opensslVerify(join(dir, 'certs', 'bundle.pem'), svid), /: OK/);
     const written = await signalledPerRotation(h, dir);
@@ -103,10 +104,45 @@ for (const hint of ['web', ''] as const) {
     ];
     assert.deepEqual(reasons, hint ? ['hint_not_sent'] : []);
     const refused = await metric(port, 'spiffe_helper_refused_updates_total');
-    assert.equal(refused, h.lines().filter(isRejected).length, 'each refusal counted once');
+    // A token fetch that finds no hinted JWT-SVID is refused too, and logged as a failed refresh.
+    const jwtRefused = h.lines().filter((l) => /^jwt svid (refresh|fetch) failed/.test(l.msg) && /no JWT-SVID has hint/.test(String(l.error))).length;
+    assert.equal(hint ? jwtRefused > 0 : jwtRefused === 0, true, `${jwtRefused} token fetches refused for the missing hint`);
+    assert.equal(refused, h.lines().filter(isRejected).length + jwtRefused, 'each refusal counted once');
     t.diagnostic(`${title}: ${Date.now() - t0} ms, ${refused} refused updates`);
   });
 }
+
+test('no hint, two entries: the one written is deleted, the other is written and the token follows it at once (not at half its 5 min lifetime), ready throughout', {
+  skip,
+  timeout: TIMEOUT,
+}, async (t) => {
+  const t0 = Date.now();
+  const s = await spire();
+  const ids = ['a', 'b'].map((n) => `spiffe://${s.trustDomain}/${n}`);
+  const entries = new Map<string, string>();
+  for (const id of ids) entries.set(id, await s.createEntry({ spiffeId: id }));
+  await waitFor('the agent to issue both', async () => (await s.issuedIds()).length === 2 || undefined, 60_000, 200);
+  const dir = tempDir('she-');
+  const svid = join(dir, 'certs', 'svid.pem');
+  const subOf = () => decodeJwt(readFileSync(join(dir, 'certs', 'api.jwt'), 'utf8')).sub;
+  const h = helper(writeConfig(dir, s.address, `${JWT}${HEALTH}`));
+  const port = await healthPort(h);
+  await awaitProbe(port, 'ready', (r) => r.status === 200);
+  const first = uriOf(svid).replace(/^URI:/, '');
+  const other = ids.find((id) => id !== first)!;
+  assert.equal(subOf(), first);
+
+  await s.deleteEntry(entries.get(first)!);
+  const deleted = Date.now();
+  await waitFor(`svid.pem and api.jwt to name ${other}`, () => uriOf(svid) === `URI:${other}` && subOf() === other, 30_000, 100);
+  const followedMs = Date.now() - deleted;
+  assert.equal((await readiness(port, '/ready')).status, 200);
+  assert.ok(
+    h.lines().some((l) => /identity on the x509 stream changed/.test(l.msg)),
+    'the reason for the early fetch is logged',
+  );
+  t.diagnostic(`token followed the X.509 identity ${followedMs} ms after the entry was deleted; ${Date.now() - t0} ms`);
+});
 
 test('a partner bundle with X.509 and JWT authorities and an expired CA (omit_expired), then deleted: per-domain file, bundle.pem and the JWT bundle file follow, nothing refused', {
   skip,
