@@ -45,10 +45,21 @@ export class ProcessGroup {
     }
   }
 
-  /** `sig` to each marked process outside the group, then to the group (which may throw EPERM). */
+  /**
+   * `sig` to the group, then to each marked process outside it; throws the group's EPERM after.
+   * In this order a process that leaves the group (setsid) meanwhile is reached either way: still
+   * in the group when it is signalled, or out of it when /proc is read. The other order missed one
+   * that left between the read and the group's signal.
+   */
   async signalAll(sig: NodeJS.Signals): Promise<void> {
+    let refused: unknown;
+    try {
+      this.signal(sig);
+    } catch (e) {
+      refused = e;
+    }
     signalEach((await this.scan())?.escaped ?? [], sig);
-    this.signal(sig);
+    if (refused !== undefined) throw refused;
   }
 
   /** The same, without yielding: for the helper's exit hook, where nothing asynchronous runs. */
