@@ -10,6 +10,8 @@ export interface AlgSpec {
   hash: 'sha256' | 'sha384' | 'sha512';
   /** ES*: the curve the key must be on (node's name for it, JOSE's name). */
   curve?: [string, string];
+  /** ES*: bytes of R and of S in a JWS signature (RFC 7518 3.4). */
+  coordinateBytes?: number;
 }
 
 const ALGS: Readonly<Record<string, AlgSpec>> = {
@@ -19,9 +21,9 @@ const ALGS: Readonly<Record<string, AlgSpec>> = {
   PS256: { family: 'PS', hash: 'sha256' },
   PS384: { family: 'PS', hash: 'sha384' },
   PS512: { family: 'PS', hash: 'sha512' },
-  ES256: { family: 'ES', hash: 'sha256', curve: ['prime256v1', 'P-256'] },
-  ES384: { family: 'ES', hash: 'sha384', curve: ['secp384r1', 'P-384'] },
-  ES512: { family: 'ES', hash: 'sha512', curve: ['secp521r1', 'P-521'] },
+  ES256: { family: 'ES', hash: 'sha256', curve: ['prime256v1', 'P-256'], coordinateBytes: 32 },
+  ES384: { family: 'ES', hash: 'sha384', curve: ['secp384r1', 'P-384'], coordinateBytes: 48 },
+  ES512: { family: 'ES', hash: 'sha512', curve: ['secp521r1', 'P-521'], coordinateBytes: 66 },
 };
 export const ALG_NAMES = Object.keys(ALGS).join(', ');
 
@@ -43,13 +45,16 @@ export function keyMisfit(key: KeyObject, alg: string, spec: AlgSpec, kid: strin
 
 /** RFC 7518 3.3 and 3.5: "a key of size 2048 bits or larger MUST be used" with RS* and PS*. */
 const MIN_RSA_BITS = 2048;
+const MAX_RSA_EXPONENT = 2n ** 31n - 1n;
 
-/** Why an RSA key is too weak to verify anything (undefined for other keys and good ones). */
+/** Why an RSA key is not to verify anything: too weak, or too costly (undefined for other keys and good ones). */
 export function weakRsaKey(key: KeyObject): string | undefined {
   if (key.asymmetricKeyType !== 'rsa') return undefined;
   const { modulusLength = 0, publicExponent = 0n } = key.asymmetricKeyDetails ?? {};
   if (modulusLength < MIN_RSA_BITS) return `RSA key of ${modulusLength} bits; RS/PS keys must have at least ${MIN_RSA_BITS} (RFC 7518 3.3)`;
   // e = 1 makes every "signature" its own message; an even e is no RSA key at all.
   if (publicExponent < 3n || publicExponent % 2n === 0n) return `RSA public exponent ${publicExponent} is not an odd number of at least 3`;
+  // A long e makes each verification cost as much as thousands (a 2,047-bit e: ~2 ms); Go's crypto/rsa refuses e over 2^31-1.
+  if (publicExponent > MAX_RSA_EXPONENT) return `RSA public exponent of ${publicExponent.toString(2).length} bits; at most 2^31-1 (as Go's crypto/rsa)`;
   return undefined;
 }

@@ -10,6 +10,7 @@ import { CLOCK_SKEW_MS } from './chain.js';
 import { parseSvidId, type SpiffeId } from './id.js';
 import { ALG_NAMES, algSpec, keyMisfit, type AlgSpec } from './jws-algorithms.js';
 import type { JwtBundleSet } from './jwtbundle.js';
+import { parseStrictJson } from './strict-json.js';
 
 export interface JwtSvid {
   readonly token: string;
@@ -57,6 +58,9 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
     throw invalid(`header typ ${JSON.stringify(header['typ'])} must be "JWT" or "JOSE" when present`);
   }
   if ('crit' in header) throw invalid('header has "crit" extensions, which JWT-SVIDs do not use');
+  // Members that make the payload something else than these claims: a nested JWT (RFC 7519 5.2), unencoded bytes (RFC 7797 3).
+  if (typeof header['cty'] === 'string' && header['cty'].toUpperCase() === 'JWT') throw invalid('header cty "JWT" says the payload is a nested JWT; a JWT-SVID is not nested');
+  if ('b64' in header && header['b64'] !== true) throw invalid(`header b64 ${JSON.stringify(header['b64'])}: a JWT-SVID's payload is base64url-encoded`);
   if (!B64URL.test(signaturePart)) throw invalid('token signature is empty or not base64url');
   canonical(signaturePart, 'signature');
   // JWT-SVID 2.2: kid is optional. Without it, every key of the trust domain that fits alg is tried.
@@ -105,6 +109,8 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
 }
 
 function verifies(spec: AlgSpec, key: KeyObject, data: Buffer, signature: Buffer): boolean {
+  // One length per key (RFC 8017 8.2.2 step 1, RFC 7518 3.4): OpenSSL would take a PSS signature short of its leading zero.
+  if (signature.length !== signatureBytes(spec, key)) return false;
   try {
     switch (spec.family) {
       case 'RS':
@@ -118,6 +124,11 @@ function verifies(spec: AlgSpec, key: KeyObject, data: Buffer, signature: Buffer
   } catch {
     return false;
   }
+}
+
+/** RS/PS: the modulus length in bytes; ES: R and S, each as long as the curve's order. */
+function signatureBytes(spec: AlgSpec, key: KeyObject): number {
+  return spec.family === 'ES' ? 2 * spec.coordinateBytes! : Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
 }
 
 /** A JWK that names its algorithm (RFC 7517 4.4) is used with that one only (RFC 8725 3.1). */
@@ -176,25 +187,17 @@ export function validateSentJwtSvid(raw: RawJwtSvid, options: Omit<ValidateOptio
  * nothing else: for showing what a token says (inspect, the dev agent), never for trusting it.
  */
 export function decodeJwtSegment(part: string): Record<string, unknown> | undefined {
-  try {
-    const value = decodeJson(part);
-    return isPlainObject(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
+  const json = parseStrictJson(Buffer.from(part, 'base64url'));
+  return 'value' in json && isPlainObject(json.value) ? json.value : undefined;
 }
 
 function decodeObject(part: string, what: string): Record<string, unknown> {
   if (!B64URL.test(part)) throw invalid(`token ${what} is empty or not base64url`);
   canonical(part, what);
-  let value: unknown;
-  try {
-    value = decodeJson(part);
-  } catch {
-    throw invalid(`token ${what} is not base64url-encoded JSON`);
-  }
-  if (!isPlainObject(value)) throw invalid(`token ${what} is not a JSON object`);
-  return value;
+  const json = parseStrictJson(Buffer.from(part, 'base64url'));
+  if ('problem' in json) throw invalid(json.problem === 'is not JSON' ? `token ${what} is not base64url-encoded JSON` : `token ${what} ${json.problem}`);
+  if (!isPlainObject(json.value)) throw invalid(`token ${what} is not a JSON object`);
+  return json.value;
 }
 
 /**
@@ -203,10 +206,6 @@ function decodeObject(part: string, what: string): Record<string, unknown> {
  */
 function canonical(part: string, what: string): void {
   if (Buffer.from(part, 'base64url').toString('base64url') !== part) throw invalid(`token ${what} is not canonical base64url`);
-}
-
-function decodeJson(part: string): unknown {
-  return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
 }
 
 function invalid(message: string): HelperError {

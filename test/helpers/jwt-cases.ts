@@ -1,0 +1,208 @@
+/**
+ * Named JWT-SVIDs and JWT bundles (third probe round): how a token is encoded and signed, and
+ * JWKs whose members contradict each other. Shared by the unit tests
+ * (test/spiffe/jwt-cases.test.ts) and the go-spiffe cross-check (test/interop), which runs the
+ * very same token against the very same JWKS. Where go-spiffe differs, `goSpiffeDiffers` says
+ * why we follow the standard instead.
+ */
+import { constants, createHash, sign } from 'node:crypto';
+import { issue } from './certs.js';
+import { jwk, testKey, token, type TestKey } from './jwt.js';
+
+export const CASE_TD = 'example.org';
+export const CASE_AUDIENCE = 'api';
+
+export interface JwtCase {
+  name: string;
+  /** Our refusal (a pattern of the message); undefined: the token is valid. */
+  refused?: RegExp;
+  /** A JWK the bundle must leave out (and say why), the token still verifying with the other key. */
+  ignoredKid?: string;
+  /** go-spiffe's jwtsvid.ParseAndValidate on the same input; only where it differs from ours. */
+  goSpiffeDiffers?: string;
+  make(): Promise<{ token: string; jwks: string }>;
+}
+
+const ec = testKey('ES256', { kid: 'ec' });
+const rsa = testKey('RS256', { kid: 'rsa' });
+const ecJwks = JSON.stringify({ keys: [jwk(ec)] });
+const rsaJwks = JSON.stringify({ keys: [jwk(rsa)] });
+const now = () => Math.floor(Date.now() / 1000);
+const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64url');
+const claimsJson = (extra = '') => `{"sub":"spiffe://${CASE_TD}/w","aud":"${CASE_AUDIENCE}","exp":${now() + 300}${extra}}`;
+const HEADER = '{"alg":"ES256","kid":"ec","typ":"JWT"}';
+
+/** A token whose header and claims are these exact bytes, signed ES256 by `key`. */
+function rawEs(header: string | Buffer, claims: string | Buffer, key: TestKey = ec): string {
+  const input = `${b64(header)}.${b64(claims)}`;
+  return `${input}.${sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+}
+
+/** A token with its signature bytes replaced. */
+function resigned(t: string, change: (signature: Buffer, input: string) => Buffer): string {
+  const at = t.lastIndexOf('.');
+  return `${t.slice(0, at)}.${change(Buffer.from(t.slice(at + 1), 'base64url'), t.slice(0, at)).toString('base64url')}`;
+}
+
+/** An RSA token whose signature starts with a zero byte (about 1 in 256 does), that byte dropped. */
+function shortRsa(alg: 'RS256' | 'PS256'): string {
+  for (let i = 0; ; i++) {
+    const t = token(alg, rsa, { claims: { jti: String(i) } });
+    const short = resigned(t, (s) => (s[0] === 0 ? s.subarray(1) : s));
+    if (short !== t) return short;
+  }
+}
+
+const P256_N = BigInt('0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551');
+/** The other valid ECDSA signature of the same message: (r, n - s). */
+const highS = (s: Buffer) => Buffer.concat([s.subarray(0, 32), Buffer.from((P256_N - BigInt(`0x${s.subarray(32).toString('hex')}`)).toString(16).padStart(64, '0'), 'hex')]);
+
+/** A good ES256 token and a JWKS of its key plus `extra` (a JWK that is to be ignored or kept). */
+const withKey = (extra: Record<string, unknown>) => ({ token: token('ES256', ec), jwks: JSON.stringify({ keys: [extra, jwk(ec)] }) });
+
+/** An RSA JWK for the shared RSA key with a certificate in x5c: of that key, or of another. */
+async function rsaWithX5c(sameKey: boolean, extra: (der: Buffer) => Record<string, unknown> = () => ({})): Promise<Record<string, unknown>> {
+  const keys = sameKey ? { privateKey: await rsaCryptoKey('private'), publicKey: await rsaCryptoKey('public') } : undefined;
+  const cert = await issue({ keyType: 'rsa-2048', ...(keys && { keys }) });
+  return { ...jwk(rsa), kid: 'x5c', x5c: [cert.der.toString('base64')], ...extra(cert.der) };
+}
+function rsaCryptoKey(which: 'private' | 'public'): Promise<CryptoKey> {
+  const key = which === 'private' ? rsa.privateKey : rsa.publicKey;
+  return key.toCryptoKey({ name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, which === 'private' ? ['sign'] : ['verify']);
+}
+
+export const jwtCases: JwtCase[] = [
+  // Signature encodings (RFC 7518 3.3-3.5, RFC 8017 8.1.2/8.2.2 step 1: a signature is exactly k octets).
+  { name: 'RS256 signature one byte short (its leading zero dropped)', refused: /signature does not verify/, make: async () => ({ token: shortRsa('RS256'), jwks: rsaJwks }) },
+  { name: 'PS256 signature one byte short (its leading zero dropped)', refused: /signature does not verify/, make: async () => ({ token: shortRsa('PS256'), jwks: rsaJwks }) },
+  {
+    name: 'RS256 signature with a zero byte prepended',
+    refused: /signature does not verify/,
+    make: async () => ({ token: resigned(token('RS256', rsa), (s) => Buffer.concat([Buffer.alloc(1), s])), jwks: rsaJwks }),
+  },
+  {
+    name: 'ES256 signature in DER instead of R||S',
+    refused: /signature does not verify/,
+    make: async () => ({ token: resigned(token('ES256', ec), (_, input) => sign('sha256', Buffer.from(input), ec.privateKey)), jwks: ecJwks }),
+  },
+  {
+    name: 'ES256 signature with a trailing zero byte',
+    refused: /signature does not verify/,
+    make: async () => ({ token: resigned(token('ES256', ec), (s) => Buffer.concat([s, Buffer.alloc(1)])), jwks: ecJwks }),
+  },
+  // RFC 7518 3.4 does not ask for low S; Go's crypto/ecdsa and OpenSSL accept both.
+  { name: 'ES256 signature with a high S (r, n - s)', make: async () => ({ token: resigned(token('ES256', ec), highS), jwks: ecJwks }) },
+  {
+    name: 'PS256 signed with an empty salt',
+    refused: /signature does not verify/,
+    goSpiffeDiffers: 'go-jose verifies PSS with any salt length (PSSSaltLengthAuto); RFC 7518 3.5: the salt is as long as the hash output',
+    make: async () => ({
+      token: resigned(token('PS256', rsa), (_, input) => sign('sha256', Buffer.from(input), { key: rsa.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 0 })),
+      jwks: rsaJwks,
+    }),
+  },
+  // JSON of header and claims (RFC 7515 4 / RFC 7519 4: duplicate names MAY be refused; go-jose refuses them).
+  { name: 'header with "kid" twice', refused: /token header .*member "kid" twice/, make: async () => ({ token: rawEs('{"alg":"ES256","kid":"nope","kid":"ec"}', claimsJson()), jwks: ecJwks }) },
+  {
+    name: 'claims with "sub" twice',
+    refused: /token payload .*member "sub" twice/,
+    make: async () => ({ token: rawEs(HEADER, `{"sub":"spiffe://${CASE_TD}/admin","sub":"spiffe://${CASE_TD}/w","aud":"api","exp":${now() + 300}}`), jwks: ecJwks }),
+  },
+  { name: 'claims with "exp" twice', refused: /token payload .*member "exp" twice/, make: async () => ({ token: rawEs(HEADER, claimsJson(`,"exp":1`)), jwks: ecJwks }) },
+  { name: 'a nested claim object with a member twice', refused: /token payload .*member "a" twice/, make: async () => ({ token: rawEs(HEADER, claimsJson(',"x":[{"a":1,"a":2}]')), jwks: ecJwks }) },
+  { name: 'members of the same name in two objects', make: async () => ({ token: rawEs(HEADER, claimsJson(',"x":{"a":1},"y":{"a":1,"x":2}')), jwks: ecJwks }) },
+  // RFC 8259 8.1: JSON is UTF-8, without a byte order mark.
+  { name: 'header with a UTF-8 byte order mark', refused: /token header is not base64url-encoded JSON/, make: async () => ({ token: rawEs(`\ufeff${HEADER}`, claimsJson()), jwks: ecJwks }) },
+  {
+    name: 'claims that are not UTF-8 (a 0xFF byte in a string)',
+    refused: /token payload is not UTF-8/,
+    goSpiffeDiffers: "Go's JSON decoder turns invalid UTF-8 into U+FFFD; RFC 8259 8.1 and RFC 7515 5.2 ask for UTF-8",
+    make: async () => ({ token: rawEs(HEADER, Buffer.concat([Buffer.from(claimsJson(',"x":"a').slice(0, -1)), Buffer.from([0xff]), Buffer.from('"}')])), jwks: ecJwks }),
+  },
+  {
+    name: 'an audience with a lone surrogate escape',
+    refused: /token payload .*a lone UTF-16 surrogate/,
+    goSpiffeDiffers: "Go's JSON decoder turns a lone surrogate into U+FFFD, so two audiences could compare equal; RFC 8259 8.2: such strings are not interoperable",
+    make: async () => ({ token: rawEs(HEADER, claimsJson().replace('"aud":"api"', '"aud":["api","x\\ud800"]')), jwks: ecJwks }),
+  },
+  { name: 'escaped surrogate pair (U+1F600) in a claim', make: async () => ({ token: rawEs(HEADER, claimsJson(',"x":"\\ud83d\\ude00"')), jwks: ecJwks }) },
+  // Header members that change what the payload is (RFC 7519 5.2, RFC 7797 3): never a JWT-SVID.
+  {
+    name: 'cty "JWT" (a nested JWT, whose claims are not these)',
+    refused: /header cty "JWT" says the payload is a nested JWT/,
+    goSpiffeDiffers: 'go-jose ignores cty; RFC 7519 7.2 step 8: with cty JWT the payload is another JWT, not the claims',
+    make: async () => ({ token: rawEs('{"alg":"ES256","kid":"ec","cty":"JWT"}', claimsJson()), jwks: ecJwks }),
+  },
+  { name: 'b64 false without crit', refused: /header b64 false/, make: async () => ({ token: rawEs('{"alg":"ES256","kid":"ec","b64":false}', claimsJson()), jwks: ecJwks }) },
+  { name: 'zip (a JWE-only member) is ignored', make: async () => ({ token: rawEs('{"alg":"ES256","kid":"ec","zip":"DEF"}', claimsJson()), jwks: ecJwks }) },
+  // Keys named by the token itself are never trusted (RFC 8725 3.10): only the bundle's.
+  {
+    name: 'embedded jwk, jku and x5u of the signing key, no kid',
+    refused: /verifies with none of the 1 ES256 keys/,
+    goSpiffeDiffers: 'go-spiffe requires kid (its "token header missing key id"); the JWT-SVID spec makes kid optional',
+    make: async () => {
+      const attacker = testKey('ES256');
+      return {
+        token: rawEs(JSON.stringify({ alg: 'ES256', jwk: attacker.publicKey.export({ format: 'jwk' }), jku: 'https://evil.test/jwks', x5u: 'https://evil.test/c' }), claimsJson(), attacker),
+        jwks: ecJwks,
+      };
+    },
+  },
+  {
+    name: "embedded jwk of an attacker, kid of the bundle's key",
+    refused: /signature does not verify with key "ec"/,
+    make: async () => {
+      const attacker = testKey('ES256');
+      return { token: rawEs(JSON.stringify({ alg: 'ES256', kid: 'ec', jwk: attacker.publicKey.export({ format: 'jwk' }) }), claimsJson(), attacker), jwks: ecJwks };
+    },
+  },
+  // Compact serialization only (RFC 7515 7.1, RFC 7519 7.2): no whitespace, no JSON serialization.
+  {
+    name: 'a trailing newline',
+    refused: /token signature is empty or not base64url/,
+    goSpiffeDiffers: 'go-jose strips all whitespace before parsing; RFC 7515 7.1: the compact serialization has none',
+    make: async () => ({ token: `${token('ES256', ec)}\n`, jwks: ecJwks }),
+  },
+  {
+    name: 'the flattened JWS JSON serialization',
+    refused: /not a compact JWS/,
+    goSpiffeDiffers: 'go-jose parses JSON serialization too; RFC 7519 7.2: a JWT is in the compact serialization',
+    make: async () => {
+      const [protectedHeader, payload, signature] = token('ES256', ec).split('.');
+      return { token: JSON.stringify({ protected: protectedHeader, payload, signature }), jwks: ecJwks };
+    },
+  },
+  // NumericDate (RFC 7519 2, 4.1.5): null is no number.
+  {
+    name: 'nbf null',
+    refused: /the "nbf" claim must be a number/,
+    goSpiffeDiffers: 'go-jose reads null as an absent nbf; RFC 7519 4.1.5: nbf MUST be a number',
+    make: async () => ({ token: rawEs(HEADER, claimsJson(',"nbf":null')), jwks: ecJwks }),
+  },
+  // JWKs whose members contradict each other (RFC 7517 4.7-4.9): the key is ignored, the others kept.
+  { name: 'a JWK whose x5c certificate holds its own key (kept)', make: async () => withKey(await rsaWithX5c(true)) },
+  {
+    name: 'a JWK whose x5c certificate holds another key (ignored)',
+    ignoredKid: 'x5c',
+    goSpiffeDiffers: 'go-jose refuses the whole JWKS; TB spec 4.2.1: a JWK that cannot be used is ignored, the other keys kept',
+    make: async () => withKey(await rsaWithX5c(false)),
+  },
+  {
+    name: 'a JWK whose x5c is not base64 DER (ignored)',
+    ignoredKid: 'x5c',
+    goSpiffeDiffers: 'go-jose refuses the whole JWKS; TB spec 4.2.1: ignore the JWK',
+    make: async () => withKey({ ...jwk(rsa), kid: 'x5c', x5c: ['not base64!'] }),
+  },
+  {
+    name: 'a JWK whose x5t#S256 is not its x5c certificate (ignored)',
+    ignoredKid: 'x5c',
+    goSpiffeDiffers: 'go-jose refuses the whole JWKS; TB spec 4.2.1: ignore the JWK',
+    make: async () => withKey(await rsaWithX5c(true, () => ({ 'x5t#S256': b64(createHash('sha256').update('other').digest()) }))),
+  },
+  {
+    name: 'an RSA JWK whose public exponent does not fit 31 bits (ignored)',
+    ignoredKid: 'big-e',
+    goSpiffeDiffers: "go-jose loads it and Go's crypto/rsa refuses it at verify time (public exponent too large); we leave it out at once",
+    make: async () => withKey({ ...jwk(rsa), kid: 'big-e', e: b64(Buffer.from('80000001', 'hex')) }),
+  },
+];
