@@ -32,6 +32,11 @@ export function algSpec(alg: unknown): AlgSpec | undefined {
   return typeof alg === 'string' && Object.hasOwn(ALGS, alg) ? ALGS[alg] : undefined;
 }
 
+/** The size of a coordinate (and of R and S) on a JOSE curve (`P-256`); undefined for other names. */
+export function coordinateBytes(crv: unknown): number | undefined {
+  return Object.values(ALGS).find((a) => a.curve?.[1] === crv)?.coordinateBytes;
+}
+
 /** Why `key` cannot check `alg` (a wrong type would make node:crypto throw or verify something else). */
 export function keyMisfit(key: KeyObject, alg: string, spec: AlgSpec, kid: string): string | undefined {
   const type = key.asymmetricKeyType;

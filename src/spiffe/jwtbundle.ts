@@ -1,8 +1,9 @@
-import { createHash, createPublicKey, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { HelperError } from '../errors.js';
 import { isPlainObject } from '../guards.js';
 import { TrustDomain } from './id.js';
 import { ALG_NAMES, algSpec, keyMisfit, weakRsaKey } from './jws-algorithms.js';
+import { certificateProblem, encodingProblem } from './jwk-members.js';
 import { LIMITS } from './limits.js';
 
 /**
@@ -62,7 +63,7 @@ export function parseJwtBundle(trustDomain: TrustDomain, jwks: Uint8Array | stri
       } catch (e) {
         why = `cannot be loaded (${(e as Error).message})`;
       }
-      why ??= weakRsaKey(key!) ?? algProblem(record['alg'], key!, kid!) ?? certificateProblem(record, key!);
+      why ??= encodingProblem(record) ?? weakRsaKey(key!) ?? algProblem(record['alg'], key!, kid!) ?? certificateProblem(record, key!);
       if (why === undefined) {
         keys.set(kid!, key!);
         if (typeof record['alg'] === 'string') algs.set(kid!, record['alg']);
@@ -80,32 +81,6 @@ function algProblem(alg: unknown, key: KeyObject, kid: string): string | undefin
   const spec = algSpec(alg);
   if (!spec) return `alg ${JSON.stringify(alg)} is not a JWT-SVID algorithm (${ALG_NAMES})`;
   return keyMisfit(key, alg as string, spec, kid);
-}
-
-/**
- * RFC 7517 4.7-4.9: a JWK's certificate (`x5c`, standard base64 DER) "MUST match" its key, and
- * its thumbprints match that certificate. A JWK that contradicts itself is not a key to trust.
- */
-function certificateProblem(jwk: Record<string, unknown>, key: KeyObject): string | undefined {
-  if (!('x5c' in jwk)) return undefined;
-  const x5c = jwk['x5c'];
-  const first = Array.isArray(x5c) && typeof x5c[0] === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(x5c[0]) ? x5c[0] : undefined;
-  if (!first) return 'x5c is not a list of base64 certificates';
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(Buffer.from(first, 'base64'));
-  } catch {
-    return 'the first x5c entry is not a certificate';
-  }
-  const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
-  if (!spki(cert.publicKey).equals(spki(key))) return 'its x5c certificate holds another public key';
-  for (const [member, hash] of [
-    ['x5t', 'sha1'],
-    ['x5t#S256', 'sha256'],
-  ] as const) {
-    if (member in jwk && jwk[member] !== createHash(hash).update(cert.raw).digest('base64url')) return `its ${member} is not the thumbprint of its x5c certificate`;
-  }
-  return undefined;
 }
 
 /** Why a JWK cannot verify JWT-SVIDs; null when it is simply for another use; undefined when usable. */

@@ -5,7 +5,7 @@
  * very same token against the very same JWKS. Where go-spiffe differs, `goSpiffeDiffers` says
  * why we follow the standard instead.
  */
-import { constants, createHash, sign } from 'node:crypto';
+import { constants, createHash, sign, type JsonWebKey } from 'node:crypto';
 import { issue } from './certs.js';
 import { jwk, testKey, token, type TestKey } from './jwt.js';
 
@@ -59,6 +59,12 @@ const highS = (s: Buffer) => Buffer.concat([s.subarray(0, 32), Buffer.from((P256
 
 /** A good ES256 token and a JWKS of its key plus `extra` (a JWK that is to be ignored or kept). */
 const withKey = (extra: Record<string, unknown>) => ({ token: token('ES256', ec), jwks: JSON.stringify({ keys: [extra, jwk(ec)] }) });
+
+/** The JWK of a fresh P-256 key "bad", with members re-encoded by `change`: the same point, another spelling. */
+function badly(change: (k: JsonWebKey) => Partial<JsonWebKey>): Record<string, unknown> {
+  const k = jwk(testKey('ES256', { kid: 'bad' }));
+  return { ...k, ...change(k) };
+}
 
 /** An RSA JWK for the shared RSA key with a certificate in x5c: of that key, or of another. */
 async function rsaWithX5c(sameKey: boolean, extra: (der: Buffer) => Record<string, unknown> = () => ({})): Promise<Record<string, unknown>> {
@@ -202,5 +208,29 @@ export const jwtCases: JwtCase[] = [
     ignoredKid: 'big-e',
     goSpiffeDiffers: "go-jose loads it and Go's crypto/rsa refuses it at verify time (public exponent too large); we leave it out at once",
     make: async () => withKey({ ...jwk(rsa), kid: 'big-e', e: b64(Buffer.from('80000001', 'hex')) }),
+  },
+  // JWK members are unpadded base64url (RFC 7518 2, 6.2.1.2: an EC coordinate is the curve's full size); Node's decoder skips what is not.
+  {
+    name: 'a JWK whose x holds characters outside base64url (ignored)',
+    ignoredKid: 'bad',
+    goSpiffeDiffers: 'go-jose refuses the whole JWKS; TB spec 4.2.1: ignore the JWK',
+    make: async () => withKey(badly((k) => ({ x: `!!${k.x}` }))),
+  },
+  {
+    name: 'a JWK whose y is padded standard base64 (ignored)',
+    ignoredKid: 'bad',
+    goSpiffeDiffers: 'go-jose refuses the whole JWKS; TB spec 4.2.1: ignore the JWK',
+    make: async () => withKey(badly((k) => ({ y: Buffer.from(k.y!, 'base64url').toString('base64') }))),
+  },
+  {
+    name: 'a JWK whose x has a leading zero byte, 33 bytes on P-256 (ignored)',
+    ignoredKid: 'bad',
+    goSpiffeDiffers: 'go-jose refuses the whole JWKS; TB spec 4.2.1: ignore the JWK',
+    make: async () => withKey(badly((k) => ({ x: Buffer.concat([Buffer.alloc(1), Buffer.from(k.x!, 'base64url')]).toString('base64url') }))),
+  },
+  // Base64urlUInt asks for the fewest octets, but the value is unambiguous and libraries are known to add a zero (RFC 7518 6.3.1.1).
+  {
+    name: 'an RSA JWK whose n has a leading zero byte (kept)',
+    make: async () => withKey({ ...jwk(rsa), kid: 'n0', n: Buffer.concat([Buffer.alloc(1), Buffer.from(jwk(rsa).n!, 'base64url')]).toString('base64url') }),
   },
 ];
