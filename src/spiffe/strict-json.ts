@@ -1,15 +1,21 @@
 /**
- * JSON as a JOSE header or JWT claims set must be read: one meaning for every reader. JSON.parse
- * alone decodes bytes that are not UTF-8 into U+FFFD, keeps the last of two members of the same
- * name, and lets a lone surrogate through: three ways for two parsers (ours and the workload's
- * consumer) to read different claims from one signed token. RFC 7515 4 and RFC 7519 4 allow a
- * parser to refuse duplicate names, and go-jose (go-spiffe) does.
+ * JSON as a JOSE header, JWT claims set or JWKS must be read: one meaning for every reader.
+ * JSON.parse alone decodes bytes that are not UTF-8 into U+FFFD, keeps the last of two members
+ * of the same name, and lets a lone surrogate through: ways for two parsers (ours and the
+ * workload's consumer, or go-jose) to read different claims or keys from the same bytes.
+ * RFC 7515 4 and RFC 7519 4 allow a parser to refuse duplicate names; go-jose refuses them.
  */
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** With the u flag a string is read by code point: only an unpaired surrogate is one of category Cs. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
-/** Why `bytes` is not one unambiguous JSON text, as a short phrase; or the parsed value. */
+/** Where in the document (member names and array indexes) and what. */
+export interface Ambiguity {
+  path: (string | number)[];
+  problem: string;
+}
+
+/** The parsed value of `bytes`, or why they are not one unambiguous JSON text (a short phrase). */
 export function parseStrictJson(bytes: Uint8Array): { value: unknown } | { problem: string } {
   let text: string;
   try {
@@ -24,42 +30,53 @@ export function parseStrictJson(bytes: Uint8Array): { value: unknown } | { probl
   } catch {
     return { problem: 'is not JSON' };
   }
-  const problem = ambiguity(text);
-  return problem ? { problem } : { value };
+  const first = ambiguities(text)[0];
+  return first ? { problem: first.problem } : { value };
 }
 
 /**
- * The first duplicate member name or ill-formed string of a text JSON.parse accepted. Being
- * valid JSON, its tokens can be told apart by their first character alone.
+ * The duplicate member names and ill-formed strings of a text JSON.parse accepted. Being valid
+ * JSON, its tokens can be told apart by their first character alone.
  */
-function ambiguity(text: string): string | undefined {
-  // One entry per open object (its member names so far) or array (null).
-  const open: (Set<string> | null)[] = [];
+export function ambiguities(text: string): Ambiguity[] {
+  // One frame per open object (its member names so far) or array (null), and where in it we are.
+  const open: { names: Set<string> | null; at: string | number }[] = [];
+  const found: Ambiguity[] = [];
+  const path = () => open.map((f) => f.at);
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
+    const top = open.at(-1);
     if (c === '{') {
-      open.push(new Set());
+      open.push({ names: new Set(), at: '' });
       expectKey = true;
     } else if (c === '[') {
-      open.push(null);
+      open.push({ names: null, at: 0 });
     } else if (c === '}' || c === ']') {
       open.pop();
     } else if (c === ',') {
-      expectKey = open.at(-1) != null;
+      if (top!.names) expectKey = true;
+      else top!.at = (top!.at as number) + 1;
     } else if (c === '"') {
       let end = i + 1;
-      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
-      const s = JSON.parse(text.slice(i, end + 1)) as string;
-      if (LONE_SURROGATE.test(s)) return 'has a string with a lone UTF-16 surrogate';
+      let escaped = false;
+      for (; text[end] !== '"'; end++) {
+        if (text[end] === '\\') {
+          escaped = true;
+          end++;
+        }
+      }
+      // Unescaping costs more than the rest of the scan: only strings with escapes need it.
+      const s = escaped ? (JSON.parse(text.slice(i, end + 1)) as string) : text.slice(i + 1, end);
       if (expectKey) {
-        const names = open.at(-1)!;
-        if (names.has(s)) return `has the member ${JSON.stringify(s.slice(0, 40))} twice`;
-        names.add(s);
+        top!.at = s;
+        if (top!.names!.has(s)) found.push({ path: path(), problem: `has the member ${JSON.stringify(s.slice(0, 40))} twice` });
+        top!.names!.add(s);
         expectKey = false;
       }
+      if (LONE_SURROGATE.test(s)) found.push({ path: path(), problem: 'has a string with a lone UTF-16 surrogate' });
       i = end;
     }
   }
-  return undefined;
+  return found;
 }

@@ -16,6 +16,8 @@ export interface JwtCase {
   name: string;
   /** Our refusal (a pattern of the message); undefined: the token is valid. */
   refused?: RegExp;
+  /** The JWKS as a whole is refused (a pattern of the message): no token verifies. */
+  bundleRefused?: RegExp;
   /** A JWK the bundle must leave out (and say why), the token still verifying with the other key. */
   ignoredKid?: string;
   /** Why go-spiffe (jwtbundle.Parse, jwtsvid.ParseAndValidate) decides otherwise on the same input: another verdict or another key count. */
@@ -232,5 +234,21 @@ export const jwtCases: JwtCase[] = [
   {
     name: 'an RSA JWK whose n has a leading zero byte (kept)',
     make: async () => withKey({ ...jwk(rsa), kid: 'n0', n: Buffer.concat([Buffer.alloc(1), Buffer.from(jwk(rsa).n!, 'base64url')]).toString('base64url') }),
+  },
+  // The JWKS's JSON read one way only: a JWK with a member twice is ignored, the document's own members twice refuse it.
+  {
+    name: 'a JWK with "x" twice, the second of another point (ignored)',
+    ignoredKid: 'bad',
+    goSpiffeDiffers: 'go-jose refuses the whole JWKS; TB spec 4.2.1: ignore the JWK',
+    make: async () => {
+      const bad = JSON.stringify(jwk(testKey('ES256', { kid: 'bad' })));
+      return { token: token('ES256', ec), jwks: `{"keys":[${bad.replace('"x":', `"x":"${jwk(ec).x}","x":`)},${JSON.stringify(jwk(ec))}]}` };
+    },
+  },
+  {
+    name: 'a JWKS with "keys" twice',
+    bundleRefused: /is ambiguous JSON: it has the member "keys" twice/,
+    goSpiffeDiffers: 'go-spiffe reads the JWKS document with encoding/json, which keeps the last "keys"; other parsers keep the first (RFC 8259 4: the behaviour is unpredictable)',
+    make: async () => ({ token: token('ES256', ec), jwks: `{"keys":[],"keys":[${JSON.stringify(jwk(ec))}]}` }),
   },
 ];

@@ -13,8 +13,15 @@ import { CASE_AUDIENCE, CASE_TD, jwtCases } from '../helpers/jwt-cases.js';
 const td = TrustDomain.parse(CASE_TD);
 
 for (const c of jwtCases) {
-  test(`jwt case ${c.refused ? 'refused' : 'accepted'}: ${c.name}`, async () => {
+  test(`jwt case ${c.refused || c.bundleRefused ? 'refused' : 'accepted'}: ${c.name}`, async () => {
     const { token, jwks } = await c.make();
+    if (c.bundleRefused) {
+      assert.throws(
+        () => parseJwtBundle(td, jwks),
+        (e: unknown) => isHelperError(e, 'jwtbundle') && c.bundleRefused!.test(e.message),
+      );
+      return;
+    }
     const bundle = parseJwtBundle(td, jwks);
     if (c.ignoredKid) {
       assert.equal(bundle.keys.has(c.ignoredKid), false, `${c.ignoredKid} is left out`);
