@@ -8,6 +8,7 @@ import { HelperError } from '../errors.js';
 import { isPlainObject } from '../guards.js';
 import { CLOCK_SKEW_MS } from './chain.js';
 import { parseSvidId, type SpiffeId } from './id.js';
+import { LIMITS } from './limits.js';
 import { ALG_NAMES, algSpec, keyMisfit, type AlgSpec } from './jws-algorithms.js';
 import type { JwtBundleSet } from './jwtbundle.js';
 import { parseStrictJson } from './strict-json.js';
@@ -88,9 +89,15 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
   } else {
     const fitting = [...bundle.keys].filter(([k, key]) => !keyMisfit(key, alg as string, spec, k) && !algMismatch(bundle.algs.get(k), alg as string, k));
     if (fitting.length === 0) throw invalid(`the token names no key ("kid") and no key of trust domain "${td}" fits alg ${alg as string}`);
-    if (!fitting.some(([, key]) => verifies(spec, key, signed, signature))) {
-      throw invalid(`the token names no key ("kid") and its signature verifies with none of the ${fitting.length} ${alg as string} keys of trust domain "${td}"`);
-    }
+    // Only keys of the signature's size can verify it; the others are not worth a check.
+    let work = LIMITS.kidlessVerifyWork;
+    const found = fitting.some(([, key]) => {
+      if (signature.length !== signatureBytes(spec, key)) return false;
+      work -= verifyWork(key);
+      if (work < 0) throw invalid(`the token names no key ("kid"); its trust domain "${td}" has more ${alg as string} keys of its signature's size than are tried without one`);
+      return verifies(spec, key, signed, signature);
+    });
+    if (!found) throw invalid(`the token names no key ("kid") and its signature verifies with none of the ${fitting.length} ${alg as string} keys of trust domain "${td}"`);
   }
 
   const audience = audiences(claims['aud']);
@@ -124,6 +131,12 @@ function verifies(spec: AlgSpec, key: KeyObject, data: Buffer, signature: Buffer
   } catch {
     return false;
   }
+}
+
+/** What checking a signature with `key` costs, in RSA-2048 checks: it grows with the square of the modulus. */
+function verifyWork(key: KeyObject): number {
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  return bits === undefined ? 1 : Math.ceil((bits / 2048) ** 2);
 }
 
 /** RS/PS: the modulus length in bytes; ES: R and S, each as long as the curve's order. */

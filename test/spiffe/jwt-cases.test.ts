@@ -3,12 +3,14 @@
  * table runs against go-spiffe in test/interop/interop.test.ts.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { isHelperError } from '../../src/errors.js';
 import { TrustDomain } from '../../src/spiffe/id.js';
 import { parseJwtBundle } from '../../src/spiffe/jwtbundle.js';
 import { parseAndValidateJwtSvid } from '../../src/spiffe/jwtsvid.js';
 import { CASE_AUDIENCE, CASE_TD, jwtCases } from '../helpers/jwt-cases.js';
+import { jwk, testKey, token } from '../helpers/jwt.js';
 
 const td = TrustDomain.parse(CASE_TD);
 
@@ -41,3 +43,26 @@ for (const c of jwtCases) {
     });
   });
 }
+
+// Without a kid every fitting key is tried: a bundle of big RSA keys (a 16384-bit check costs
+// ~1.2 ms, 4,096 of them ~5 s) must not let one token hold the event loop.
+test('a token without kid tries the keys of its trust domain up to a bound of work, then says so', () => {
+  const fake = (i: number) => {
+    const n = randomBytes(2048);
+    n[0]! |= 0x80;
+    n[n.length - 1]! |= 1;
+    return { kty: 'RSA', kid: `big-${i}`, n: n.toString('base64url'), e: 'AQAB' };
+  };
+  const good = testKey('RS256', { kid: 'good' });
+  const bundleOf = (keys: unknown[]) => new Map([[CASE_TD, parseJwtBundle(td, JSON.stringify({ keys }))]]);
+  const bigSignature = (t: string) => `${t.slice(0, t.lastIndexOf('.'))}.${randomBytes(2048).toString('base64url')}`;
+  const kidless = token('RS256', good, { header: { kid: undefined } });
+  const many = bundleOf(Array.from({ length: 64 }, (_, i) => fake(i)));
+  assert.throws(
+    () => parseAndValidateJwtSvid(bigSignature(kidless), { audience: 'api', bundles: many }),
+    /names no key \("kid"\); its trust domain "example.org" has more RS256 keys of its signature's size than are tried without one/,
+  );
+  // Keys of another size than the signature's are not tried, and cost nothing.
+  const mixed = bundleOf([...Array.from({ length: 64 }, (_, i) => fake(i)), jwk(good)]);
+  assert.equal(parseAndValidateJwtSvid(kidless, { audience: 'api', bundles: mixed }).id.toString(), 'spiffe://example.org/workload');
+});
