@@ -44,6 +44,8 @@ const B64URL = /^[A-Za-z0-9_-]+$/;
 
 export function parseAndValidateJwtSvid(token: string, options: ValidateOptions): JwtSvid {
   const now = options.now ?? new Date();
+  // A token wrapped or copied with its line break would otherwise be "not base64url" in some part.
+  if (/\s/.test(token)) throw invalid('token has whitespace or a line break in it; a compact JWS has none (RFC 7515 7.1)');
   const parts = token.split('.');
   if (parts.length !== 3) throw invalid(`token is not a compact JWS: expected three dot-separated parts, got ${parts.length}`);
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];

@@ -166,9 +166,15 @@ export const jwtCases: JwtCase[] = [
   // Compact serialization only (RFC 7515 7.1, RFC 7519 7.2): no whitespace, no JSON serialization.
   {
     name: 'a trailing newline',
-    refused: /token signature is empty or not base64url/,
+    refused: /token has whitespace or a line break in it/,
     goSpiffeDiffers: 'go-jose strips all whitespace before parsing; RFC 7515 7.1: the compact serialization has none',
     make: async () => ({ token: `${token('ES256', ec)}\n`, jwks: ecJwks }),
+  },
+  {
+    name: 'wrapped at 64 characters',
+    refused: /token has whitespace or a line break in it/,
+    goSpiffeDiffers: 'go-jose strips all whitespace before parsing; RFC 7515 7.1: the compact serialization has none',
+    make: async () => ({ token: token('ES256', ec).replace(/.{64}/g, '$&\r\n'), jwks: ecJwks }),
   },
   {
     name: 'the flattened JWS JSON serialization',
