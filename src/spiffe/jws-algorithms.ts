@@ -48,6 +48,17 @@ export function keyMisfit(key: KeyObject, alg: string, spec: AlgSpec, kid: strin
   return `alg ${alg} needs ${needs}, but key ${JSON.stringify(kid)} is ${has}`;
 }
 
+/**
+ * Why no JWT-SVID algorithm can verify with `key` (an Ed25519, X25519 or secp256k1 key, say):
+ * such a key is of no use in a bundle, and go-jose refuses a whole JWKS for most of them.
+ */
+export function unusedKey(key: KeyObject): string | undefined {
+  const type = key.asymmetricKeyType;
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (type === 'rsa' || (type === 'ec' && Object.values(ALGS).some((a) => a.curve?.[0] === curve))) return undefined;
+  return `${type === 'ec' ? `an EC ${curve}` : `a ${type}`} key, which no JWT-SVID algorithm uses (${ALG_NAMES})`;
+}
+
 /** RFC 7518 3.3 and 3.5: "a key of size 2048 bits or larger MUST be used" with RS* and PS*. */
 const MIN_RSA_BITS = 2048;
 const MAX_RSA_EXPONENT = 2n ** 31n - 1n;

@@ -2,7 +2,7 @@ import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { HelperError } from '../errors.js';
 import { isPlainObject } from '../guards.js';
 import { TrustDomain } from './id.js';
-import { ALG_NAMES, algSpec, keyMisfit, weakRsaKey } from './jws-algorithms.js';
+import { ALG_NAMES, algSpec, keyMisfit, unusedKey, weakRsaKey } from './jws-algorithms.js';
 import { certificateProblem, encodingProblem } from './jwk-members.js';
 import { ambiguities } from './strict-json.js';
 import { LIMITS } from './limits.js';
@@ -66,7 +66,7 @@ export function parseJwtBundle(trustDomain: TrustDomain, jwks: Uint8Array | stri
       } catch (e) {
         why = `cannot be loaded (${(e as Error).message})`;
       }
-      why ??= encodingProblem(record) ?? weakRsaKey(key!) ?? algProblem(record['alg'], key!, kid!) ?? certificateProblem(record, key!);
+      why ??= encodingProblem(record) ?? unusedKey(key!) ?? weakRsaKey(key!) ?? algProblem(record['alg'], key!, kid!) ?? certificateProblem(record, key!);
       if (why === undefined) {
         keys.set(kid!, key!);
         if (typeof record['alg'] === 'string') algs.set(kid!, record['alg']);

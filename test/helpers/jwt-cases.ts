@@ -5,7 +5,7 @@
  * very same token against the very same JWKS. Where go-spiffe differs, `goSpiffeDiffers` says
  * why we follow the standard instead.
  */
-import { constants, createHash, sign, type JsonWebKey } from 'node:crypto';
+import { constants, createHash, generateKeyPairSync, sign, type JsonWebKey } from 'node:crypto';
 import { issue } from './certs.js';
 import { jwk, testKey, token, type TestKey } from './jwt.js';
 
@@ -257,4 +257,20 @@ export const jwtCases: JwtCase[] = [
     goSpiffeDiffers: 'go-spiffe reads the JWKS document with encoding/json, which keeps the last "keys"; other parsers keep the first (RFC 8259 4: the behaviour is unpredictable)',
     make: async () => ({ token: token('ES256', ec), jwks: `{"keys":[],"keys":[${JSON.stringify(jwk(ec))}]}` }),
   },
+  // Keys that load but that no JWT-SVID algorithm uses (JWT-SVID spec 3: RS, PS, ES on P-256/384/521): go-jose refuses a JWKS with most of them, so a bundle we write with them could not be read by Go workloads.
+  ...(
+    [
+      ['an EC key on secp256k1', 'ec', { namedCurve: 'secp256k1' }, 'go-jose refuses the whole JWKS (unsupported elliptic curve); TB spec 4.2.1: ignore the JWK'],
+      ['an X25519 key', 'x25519', {}, 'go-jose refuses the whole JWKS (unsupported key type); TB spec 4.2.1: ignore the JWK'],
+      ['an Ed448 key', 'ed448', {}, 'go-jose refuses the whole JWKS (unsupported key type); TB spec 4.2.1: ignore the JWK'],
+      ['an Ed25519 key', 'ed25519', {}, 'go-jose keeps it; no JWT-SVID algorithm uses it (EdDSA is not one), so it is left out'],
+    ] as const
+  ).map(
+    ([what, type, options, why]): JwtCase => ({
+      name: `${what}, which no JWT-SVID algorithm uses (ignored)`,
+      ignoredKid: 'bad',
+      goSpiffeDiffers: why,
+      make: async () => withKey({ ...generateKeyPairSync(type as 'ec', options as { namedCurve: string }).publicKey.export({ format: 'jwk' }), kid: 'bad' }),
+    }),
+  ),
 ];

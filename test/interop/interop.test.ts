@@ -14,7 +14,7 @@ import { toPem } from '../../src/spiffe/pem.js';
 import { chainCases } from '../helpers/chain-cases.js';
 import { CASE_AUDIENCE, CASE_TD, jwtCases } from '../helpers/jwt-cases.js';
 import { TrustDomain } from '../../src/spiffe/id.js';
-import { parseJwtBundle } from '../../src/spiffe/jwtbundle.js';
+import { jwtBundleToJwks, parseJwtBundle } from '../../src/spiffe/jwtbundle.js';
 import { parseAndValidateJwtSvid } from '../../src/spiffe/jwtsvid.js';
 import { interopBuild, runInterop, type InteropResult } from '../helpers/interop.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -275,9 +275,11 @@ for (const c of jwtCases) {
     writeFileSync(join(dir, 'token'), token);
     writeFileSync(join(dir, 'jwks.json'), jwks);
     let oursKeys: number;
+    let written: string | undefined;
     try {
       const bundle = parseJwtBundle(TrustDomain.parse(CASE_TD), jwks);
       oursKeys = bundle.keys.size;
+      written = JSON.stringify(jwtBundleToJwks(bundle));
       parseAndValidateJwtSvid(token, { audience: CASE_AUDIENCE, bundles: new Map([[CASE_TD, bundle]]) });
     } catch {
       oursKeys = -1;
@@ -288,5 +290,11 @@ for (const c of jwtCases) {
     assert.equal(oursKeys < 0, c.refused !== undefined || c.bundleRefused !== undefined, verdicts);
     if (c.goSpiffeDiffers) assert.notEqual(goKeys, oursKeys, `the case says go-spiffe differs (${c.goSpiffeDiffers}), but ${verdicts}`);
     else assert.equal(goKeys, oursKeys, verdicts);
+    if (written === undefined) return;
+    // What we keep is what we write (jwt_bundle_file_name): Go workloads must read all of it.
+    writeFileSync(join(dir, 'written.json'), written);
+    const w = await runInterop([...loadArgs(certs), '--jwt-jwks', `${CASE_TD}=${join(dir, 'written.json')}`]);
+    assert.equal(w.code, 0, `go-spiffe cannot read the JWKS we would write: ${w.stderr}`);
+    assert.equal(w.json.jwt_bundle_key_counts[CASE_TD], JSON.parse(written).keys.length);
   });
 }
