@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { isHelperError } from '../../src/errors.js';
 import { TrustDomain } from '../../src/spiffe/id.js';
+import { parseJwtBundleFile } from '../../src/spiffe/jwt-bundle-file.js';
 import { parseJwtBundle } from '../../src/spiffe/jwtbundle.js';
 import { parseAndValidateJwtSvid } from '../../src/spiffe/jwtsvid.js';
 import { CASE_AUDIENCE, CASE_TD, jwtCases } from '../helpers/jwt-cases.js';
@@ -65,4 +66,10 @@ test('a token without kid tries the keys of its trust domain up to a bound of wo
   // Keys of another size than the signature's are not tried, and cost nothing.
   const mixed = bundleOf([...Array.from({ length: 64 }, (_, i) => fake(i)), jwk(good)]);
   assert.equal(parseAndValidateJwtSvid(kidless, { audience: 'api', bundles: mixed }).id.toString(), 'spiffe://example.org/workload');
+});
+
+test('jwt bundle file: a trust domain named "__proto__" is read like any other, not dropped as an object prototype', () => {
+  const b64 = Buffer.from(JSON.stringify({ keys: [jwk(testKey('ES256', { kid: 'k' }))] })).toString('base64');
+  const set = parseJwtBundleFile(`{"example.org": "${b64}", "__proto__": "${b64}"}`, 'bundle.json', undefined);
+  assert.deepEqual([...set.keys()].sort(), ['__proto__', 'example.org']);
 });
