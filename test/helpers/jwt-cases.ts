@@ -184,6 +184,14 @@ export const jwtCases: JwtCase[] = [
       return { token: JSON.stringify({ protected: protectedHeader, payload, signature }), jwks: ecJwks };
     },
   },
+  // RFC 7519 4.1.4: "MUST be before the expiration time", leeway MAY be given; an expired token is of no use to write or to trust.
+  {
+    name: 'exp 30 s ago',
+    refused: /token expired at/,
+    goSpiffeDiffers: 'go-jose allows a minute of leeway on exp; a token past its exp is not written nor trusted here',
+    make: async () => ({ token: token('ES256', ec, { claims: { exp: now() - 30 } }), jwks: ecJwks }),
+  },
+  { name: 'nbf 30 s ahead (within the clock-skew allowance)', make: async () => ({ token: token('ES256', ec, { claims: { nbf: now() + 30 } }), jwks: ecJwks }) },
   // NumericDate (RFC 7519 2, 4.1.5): null is no number.
   {
     name: 'nbf null',
