@@ -142,6 +142,20 @@ export const jwtCases: JwtCase[] = [
     make: async () => ({ token: rawEs('{"alg":"ES256","kid":"ec","cty":"JWT"}', claimsJson()), jwks: ecJwks }),
   },
   { name: 'b64 false without crit', refused: /header b64 false/, make: async () => ({ token: rawEs('{"alg":"ES256","kid":"ec","b64":false}', claimsJson()), jwks: ecJwks }) },
+  // JWT-SVID spec 2.3: typ, when present, is JWT or JOSE, as written (go-spiffe compares exactly too).
+  { name: 'typ "jwt" in lower case', refused: /header typ "jwt" must be "JWT" or "JOSE"/, make: async () => ({ token: rawEs('{"alg":"ES256","kid":"ec","typ":"jwt"}', claimsJson()), jwks: ecJwks }) },
+  { name: 'typ "application/jwt"', refused: /header typ "application\/jwt"/, make: async () => ({ token: rawEs('{"alg":"ES256","kid":"ec","typ":"application/jwt"}', claimsJson()), jwks: ecJwks }) },
+  {
+    name: 'crit naming an extension nobody knows',
+    refused: /"crit" extensions/,
+    make: async () => ({ token: rawEs('{"alg":"ES256","kid":"ec","crit":["example.org/x"],"example.org/x":1}', claimsJson()), jwks: ecJwks }),
+  },
+  {
+    name: 'crit ["b64"] with b64 true',
+    refused: /"crit" extensions/,
+    goSpiffeDiffers: 'go-jose understands b64 and accepts it; JWT-SVIDs use no extension, and RFC 7797 7 keeps b64 away from JWTs',
+    make: async () => ({ token: rawEs('{"alg":"ES256","kid":"ec","crit":["b64"],"b64":true}', claimsJson()), jwks: ecJwks }),
+  },
   { name: 'zip (a JWE-only member) is ignored', make: async () => ({ token: rawEs('{"alg":"ES256","kid":"ec","zip":"DEF"}', claimsJson()), jwks: ecJwks }) },
   // Keys named by the token itself are never trusted (RFC 8725 3.10): only the bundle's.
   {
