@@ -61,6 +61,8 @@ export function unusedKey(key: KeyObject): string | undefined {
 
 /** RFC 7518 3.3 and 3.5: "a key of size 2048 bits or larger MUST be used" with RS* and PS*. */
 const MIN_RSA_BITS = 2048;
+/** OpenSSL's OPENSSL_RSA_MAX_MODULUS_BITS: with a larger key node:crypto finds every signature wrong. */
+const MAX_RSA_BITS = 16384;
 const MAX_RSA_EXPONENT = 2n ** 31n - 1n;
 
 /** Why an RSA key is not to verify anything: too weak, or too costly (undefined for other keys and good ones). */
@@ -68,6 +70,7 @@ export function weakRsaKey(key: KeyObject): string | undefined {
   if (key.asymmetricKeyType !== 'rsa') return undefined;
   const { modulusLength = 0, publicExponent = 0n } = key.asymmetricKeyDetails ?? {};
   if (modulusLength < MIN_RSA_BITS) return `RSA key of ${modulusLength} bits; RS/PS keys must have at least ${MIN_RSA_BITS} (RFC 7518 3.3)`;
+  if (modulusLength > MAX_RSA_BITS) return `RSA key of ${modulusLength} bits; OpenSSL verifies with at most ${MAX_RSA_BITS}`;
   // e = 1 makes every "signature" its own message; an even e is no RSA key at all.
   if (publicExponent < 3n || publicExponent % 2n === 0n) return `RSA public exponent ${publicExponent} is not an odd number of at least 3`;
   // A long e makes each verification cost as much as thousands (a 2,047-bit e: ~2 ms); Go's crypto/rsa refuses e over 2^31-1.
