@@ -177,6 +177,20 @@ export const jwtCases: JwtCase[] = [
       return { token: rawEs(JSON.stringify({ alg: 'ES256', kid: 'ec', jwk: attacker.publicKey.export({ format: 'jwk' }) }), claimsJson(), attacker), jwks: ecJwks };
     },
   },
+  // Algorithms (JWT-SVID spec 3; go-spiffe's allowed list is the same nine).
+  { name: 'HS256 keyed with the public key (algorithm confusion)', refused: /header alg "HS256" is not allowed/, make: async () => ({ token: token('HS256', ec), jwks: ecJwks }) },
+  {
+    name: 'EdDSA with an Ed25519 key in the bundle',
+    refused: /header alg "EdDSA" is not allowed/,
+    ignoredKid: 'ed',
+    make: async () => {
+      const ed = generateKeyPairSync('ed25519');
+      const input = `${b64('{"alg":"EdDSA","kid":"ed"}')}.${b64(claimsJson())}`;
+      const jwks = JSON.stringify({ keys: [{ ...ed.publicKey.export({ format: 'jwk' }), kid: 'ed' }, jwk(ec)] });
+      return { token: `${input}.${sign(null, Buffer.from(input), ed.privateKey).toString('base64url')}`, jwks };
+    },
+  },
+  { name: 'five parts (JWE-shaped)', refused: /got 5/, make: async () => ({ token: `${token('ES256', ec)}.x.y`, jwks: ecJwks }) },
   // Compact serialization only (RFC 7515 7.1, RFC 7519 7.2): no whitespace, no JSON serialization.
   {
     name: 'a trailing newline',
