@@ -39,8 +39,9 @@ export function parseStrictJson(bytes: Uint8Array): { value: unknown } | { probl
  * JSON, its tokens can be told apart by their first character alone.
  */
 export function ambiguities(text: string): Ambiguity[] {
-  // One frame per open object (its member names so far) or array (null), and where in it we are.
-  const open: { names: Set<string> | null; at: string | number }[] = [];
+  // One frame per open object or array, and where in it we are (member name, index). An object's
+  // names go to a Set from its second member on: one Set per object cost seconds for a deep document.
+  const open: { object: boolean; at: string | number; members: number; names?: Set<string> }[] = [];
   const found: Ambiguity[] = [];
   const path = () => open.map((f) => f.at);
   let expectKey = false;
@@ -48,14 +49,14 @@ export function ambiguities(text: string): Ambiguity[] {
     const c = text[i];
     const top = open.at(-1);
     if (c === '{') {
-      open.push({ names: new Set(), at: '' });
+      open.push({ object: true, at: '', members: 0 });
       expectKey = true;
     } else if (c === '[') {
-      open.push({ names: null, at: 0 });
+      open.push({ object: false, at: 0, members: 0 });
     } else if (c === '}' || c === ']') {
       open.pop();
     } else if (c === ',') {
-      if (top!.names) expectKey = true;
+      if (top!.object) expectKey = true;
       else top!.at = (top!.at as number) + 1;
     } else if (c === '"') {
       let end = i + 1;
@@ -69,9 +70,10 @@ export function ambiguities(text: string): Ambiguity[] {
       // Unescaping costs more than the rest of the scan: only strings with escapes need it.
       const s = escaped ? (JSON.parse(text.slice(i, end + 1)) as string) : text.slice(i + 1, end);
       if (expectKey) {
+        if (top!.members++ === 1) top!.names = new Set([top!.at as string]);
+        if (top!.names?.has(s)) found.push({ path: [...path().slice(0, -1), s], problem: `has the member ${JSON.stringify(s.slice(0, 40))} twice` });
+        top!.names?.add(s);
         top!.at = s;
-        if (top!.names!.has(s)) found.push({ path: path(), problem: `has the member ${JSON.stringify(s.slice(0, 40))} twice` });
-        top!.names!.add(s);
         expectKey = false;
       }
       if (LONE_SURROGATE.test(s)) found.push({ path: path(), problem: 'has a string with a lone UTF-16 surrogate' });
