@@ -56,14 +56,14 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
   // An unsigned token has an empty third part: named for what it is, not as a malformed JWS.
   if (alg === 'none') throw invalid('alg "none" (an unsigned token) is never accepted');
   const spec = algSpec(alg);
-  if (!spec) throw invalid(`header alg ${JSON.stringify(alg)} is not allowed; JWT-SVIDs are signed with one of ${ALG_NAMES}`);
+  if (!spec) throw invalid(`header alg ${quote(alg)} is not allowed; JWT-SVIDs are signed with one of ${ALG_NAMES}`);
   if ('typ' in header && header['typ'] !== 'JWT' && header['typ'] !== 'JOSE') {
-    throw invalid(`header typ ${JSON.stringify(header['typ'])} must be "JWT" or "JOSE" when present`);
+    throw invalid(`header typ ${quote(header['typ'])} must be "JWT" or "JOSE" when present`);
   }
   if ('crit' in header) throw invalid('header has "crit" extensions, which JWT-SVIDs do not use');
   // Members that make the payload something else than these claims: a nested JWT (RFC 7519 5.2), unencoded bytes (RFC 7797 3).
   if (typeof header['cty'] === 'string' && header['cty'].toUpperCase() === 'JWT') throw invalid('header cty "JWT" says the payload is a nested JWT; a JWT-SVID is not nested');
-  if ('b64' in header && header['b64'] !== true) throw invalid(`header b64 ${JSON.stringify(header['b64'])}: a JWT-SVID's payload is base64url-encoded`);
+  if ('b64' in header && header['b64'] !== true) throw invalid(`header b64 ${quote(header['b64'])}: a JWT-SVID's payload is base64url-encoded`);
   if (!B64URL.test(signaturePart)) throw invalid('token signature is empty or not base64url');
   canonical(signaturePart, 'signature');
   // JWT-SVID 2.2: kid is optional. Without it, every key of the trust domain that fits alg is tried.
@@ -84,7 +84,7 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
   const signed = Buffer.from(`${headerPart}.${payloadPart}`);
   if (kid !== undefined) {
     const key = bundle.keys.get(kid);
-    if (!key) throw invalid(`key ${JSON.stringify(kid)} is not in the JWT bundle of trust domain "${td}"`);
+    if (!key) throw invalid(`key ${quote(kid)} is not in the JWT bundle of trust domain "${td}"`);
     const misfit = keyMisfit(key, alg as string, spec, kid) ?? algMismatch(bundle.algs.get(kid), alg as string, kid);
     if (misfit) throw invalid(misfit.startsWith('alg ') ? `header ${misfit}` : misfit);
     if (!verifies(spec, key, signed, signature)) throw invalid(`signature does not verify with key ${JSON.stringify(kid)} of trust domain "${td}"`);
@@ -104,7 +104,7 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
 
   const audience = audiences(claims['aud']);
   if (!audience.includes(options.audience)) {
-    throw invalid(`audience ${JSON.stringify(options.audience)} is not in the "aud" claim ${JSON.stringify(audience)}`);
+    throw invalid(`audience ${JSON.stringify(options.audience)} is not in the "aud" claim ${quote(audience)}`);
   }
   const notBefore = claimDate(claims, 'nbf', false);
   // iat in the future: not required by RFC 7519, but go-jose (go-spiffe) refuses it too, a clock or an issuer is wrong.
@@ -157,7 +157,7 @@ function subject(sub: unknown): SpiffeId {
   try {
     return parseSvidId(sub);
   } catch (e) {
-    throw invalid(`the "sub" claim is not a SPIFFE ID: ${(e as Error).message}`);
+    throw invalid(`the "sub" claim is not a SPIFFE ID: ${(e as Error).message.replaceAll(JSON.stringify(sub), quote(sub))}`);
   }
 }
 
@@ -226,6 +226,16 @@ function decodeObject(part: string, what: string): Record<string, unknown> {
  */
 function canonical(part: string, what: string): void {
   if (Buffer.from(part, 'base64url').toString('base64url') !== part) throw invalid(`token ${what} is not canonical base64url`);
+}
+
+/** Longer than any header value SPIRE sets, shorter than any JWT: a quoted value never carries a token. */
+const QUOTE_CHARS = 32;
+
+/** A value from the token as a refusal quotes it: JSON, cut short, at most 4 entries of a list. */
+function quote(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > QUOTE_CHARS ? `${v.slice(0, QUOTE_CHARS)}…` : v);
+  if (Array.isArray(v)) return `[${v.slice(0, 4).map(quote).join(',')}${v.length > 4 ? `,… ${v.length - 4} more` : ''}]`;
+  return String(JSON.stringify(v)).slice(0, QUOTE_CHARS);
 }
 
 function invalid(message: string): HelperError {

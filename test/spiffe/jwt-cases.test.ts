@@ -73,3 +73,33 @@ test('jwt bundle file: a trust domain named "__proto__" is read like any other, 
   const set = parseJwtBundleFile(`{"example.org": "${b64}", "__proto__": "${b64}"}`, 'bundle.json', undefined);
   assert.deepEqual([...set.keys()].sort(), ['__proto__', 'example.org']);
 });
+
+// What a refusal quotes from the token is the attacker's choice: it is cut short, so that a log line
+// stays a line and never carries a token placed in a claim (a JWT is longer than what is quoted).
+const other = token('ES256', testKey('ES256', { kid: 'other' }));
+const long = 'x'.repeat(100_000);
+const quoted: [name: string, header: Record<string, unknown>, claims: Record<string, unknown>, refused: RegExp][] = [
+  ['another token as the only audience', {}, { aud: [other] }, /audience "api" is not in the "aud" claim \["eyJ/],
+  ['100,000 audiences', {}, { aud: Array.from({ length: 100_000 }, (_, i) => `a${i}`) }, /audience "api" is not in the "aud" claim \["a0","a1","a2","a3",… 99996 more\]/],
+  ['another token as the kid', { kid: other }, {}, /key "eyJ.*…" is not in the JWT bundle/],
+  ['another token as the sub', {}, { sub: other }, /the "sub" claim is not a SPIFFE ID: "eyJ.*…" is not a SPIFFE ID: scheme must be/],
+  ['a 100,000-character alg', { alg: long }, {}, /header alg "x+…" is not allowed/],
+  ['a 100,000-character typ', { typ: long }, {}, /header typ "x+…" must be/],
+  ['a 100,000-character b64', { b64: long }, {}, /header b64 "x+…"/],
+];
+for (const [name, header, claims, refused] of quoted) {
+  test(`a refusal quotes the token's values cut short: ${name}`, () => {
+    const k = testKey('ES256', { kid: 'k' });
+    const t = token('ES256', k, { header, claims });
+    assert.throws(
+      () => parseAndValidateJwtSvid(t, { audience: 'api', bundles: new Map([[CASE_TD, parseJwtBundle(td, JSON.stringify({ keys: [jwk(k)] }))]]) }),
+      (e: unknown) => {
+        assert.ok(isHelperError(e, 'jwtsvid'), String(e));
+        assert.match(e.message, refused);
+        assert.ok(e.message.length < 400, `${e.message.length} characters`);
+        assert.ok(!e.message.includes(other.slice(0, 100)), 'no token in the message');
+        return true;
+      },
+    );
+  });
+}
