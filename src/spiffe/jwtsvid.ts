@@ -66,7 +66,7 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
   if ('b64' in header && header['b64'] !== true) throw invalid(`header b64 ${quote(header['b64'])}: a JWT-SVID's payload is base64url-encoded`);
   if (!B64URL.test(signaturePart)) throw invalid('token signature is empty or not base64url');
   canonical(signaturePart, 'signature');
-  // JWT-SVID 2.2: kid is optional. Without it, every key of the trust domain that fits alg is tried.
+  // JWT-SVID 2.2: kid is optional. Without it, the keys of the trust domain that fit alg are tried, up to a bound of work.
   const kid = header['kid'];
   if (kid !== undefined && (typeof kid !== 'string' || kid === '')) throw invalid('header kid must be a non-empty string when present');
 
