@@ -220,6 +220,37 @@ export const jwtCases: JwtCase[] = [
     make: async () => ({ token: token('ES256', ec, { claims: { exp: now() - 30 } }), jwks: ecJwks }),
   },
   { name: 'nbf 30 s ahead (within the clock-skew allowance)', make: async () => ({ token: token('ES256', ec, { claims: { nbf: now() + 30 } }), jwks: ecJwks }) },
+  // Claims as go-jose reads them too: aud a string or a list matched exactly, NumericDates that are numbers, sub a SPIFFE ID.
+  ...(
+    [
+      ['aud a string', '"aud":"api"', undefined],
+      ['aud an empty list', '"aud":[]', /"aud" claim must be a string or a non-empty array/],
+      ['aud "API" (case differs)', '"aud":"API"', /audience "api" is not in/],
+      ['aud "api/" (trailing slash)', '"aud":["api/"]', /audience "api" is not in/],
+      ['exp with a fraction', `"exp":${now() + 300}.75`, undefined],
+      ['exp in exponent form', `"exp":${(now() + 300) / 1e9}e9`, undefined],
+      ['exp 1e400 (beyond a double)', '"exp":1e400', /the "exp" claim must be a number/],
+      ['exp a numeric string', `"exp":"${now() + 300}"`, /the "exp" claim must be a number/],
+      ['exp negative', '"exp":-1', /token expired at 1969/],
+      ['sub with a percent-encoded path', '"sub":"spiffe://example.org/%41"', /the "sub" claim is not a SPIFFE ID/],
+      ['sub with a dot segment', '"sub":"spiffe://example.org/a/../w"', /path has a dot segment/],
+      ['sub with a port', '"sub":"spiffe://example.org:443/w"', /the "sub" claim is not a SPIFFE ID/],
+      ['sub with user info', '"sub":"spiffe://u@example.org/w"', /the "sub" claim is not a SPIFFE ID/],
+      ['sub with a query', '"sub":"spiffe://example.org/w?x=1"', /the "sub" claim is not a SPIFFE ID/],
+      ['sub with a trailing slash', '"sub":"spiffe://example.org/w/"', /trailing slash/],
+    ] as const
+  ).map(
+    ([name, member, refused]): JwtCase => ({
+      name,
+      ...(refused && { refused }),
+      make: async () => {
+        const [field] = member.split(':');
+        const claims = JSON.parse(claimsJson()) as Record<string, unknown>;
+        delete claims[JSON.parse(field!) as string];
+        return { token: rawEs(HEADER, `${JSON.stringify(claims).slice(0, -1)},${member}}`), jwks: ecJwks };
+      },
+    }),
+  ),
   // NumericDate (RFC 7519 2, 4.1.5): null is no number.
   {
     name: 'nbf null',
