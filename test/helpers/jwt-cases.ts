@@ -258,6 +258,15 @@ export const jwtCases: JwtCase[] = [
     goSpiffeDiffers: 'go-jose reads null as an absent nbf; RFC 7519 4.1.5: nbf MUST be a number',
     make: async () => ({ token: rawEs(HEADER, claimsJson(',"nbf":null')), jwks: ecJwks }),
   },
+  // TB spec 4.2.1 / workload-api.md corrections: only keys whose use is jwt-svid (or absent) verify JWT-SVIDs.
+  ...(['x509-svid', 'sig'] as const).map(
+    (use): JwtCase => ({
+      name: `the signing key present with use "${use}" only`,
+      refused: /key "ec" is not in the JWT bundle/,
+      goSpiffeDiffers: "go-spiffe's jwtbundle.Parse ignores use and takes every key; a key of another use is no JWT authority",
+      make: async () => ({ token: token('ES256', ec), jwks: JSON.stringify({ keys: [jwk(ec, { use })] }) }),
+    }),
+  ),
   // JWKs whose members contradict each other (RFC 7517 4.7-4.9): the key is ignored, the others kept.
   { name: 'a JWK whose x5c certificate holds its own key (kept)', make: async () => withKey(await rsaWithX5c(true)) },
   {
