@@ -23,12 +23,13 @@ export function parseJwtBundleFile(content: string, file: string, trustDomain: T
     if (!trustDomain) throw new HelperError('usage', `${file} is a plain JWKS, which does not name its trust domain: add --trust-domain <name>`);
     return new Map([[trustDomain.name, parseJwtBundle(trustDomain, content)]]);
   }
-  const decoded: Record<string, Buffer> = {};
+  // A Map: "__proto__" is a valid trust domain name, which an object would take for its prototype.
+  const decoded = new Map<string, Buffer>();
   for (const [td, value] of Object.entries(doc)) {
     if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) {
       throw new HelperError('jwtbundle', `jwtbundle: ${file}: the value for "${td}" must be a base64 string of a JWKS document`);
     }
-    decoded[td] = Buffer.from(value, 'base64');
+    decoded.set(td, Buffer.from(value, 'base64'));
   }
   const set = parseJwtBundleSet(decoded);
   if (!trustDomain) return set;

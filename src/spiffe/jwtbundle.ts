@@ -2,7 +2,9 @@ import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { HelperError } from '../errors.js';
 import { isPlainObject } from '../guards.js';
 import { TrustDomain } from './id.js';
-import { ALG_NAMES, algSpec, keyMisfit, weakRsaKey } from './jws-algorithms.js';
+import { ALG_NAMES, algSpec, keyMisfit, unusedKey, weakRsaKey } from './jws-algorithms.js';
+import { certificateProblem, encodingProblem } from './jwk-members.js';
+import { ambiguities } from './strict-json.js';
 import { LIMITS } from './limits.js';
 
 /**
@@ -40,20 +42,22 @@ const KEY_TYPES = new Set(['EC', 'RSA', 'OKP']);
 export function parseJwtBundle(trustDomain: TrustDomain, jwks: Uint8Array | string): JwtBundle {
   const what = `jwtbundle: bundle of trust domain "${trustDomain.name}"`;
   const fail = (message: string): HelperError => new HelperError('jwtbundle', `${what}: ${message}`);
+  const text = typeof jwks === 'string' ? jwks : Buffer.from(jwks).toString('utf8');
   let doc: unknown;
   try {
-    doc = JSON.parse(typeof jwks === 'string' ? jwks : Buffer.from(jwks).toString('utf8'));
+    doc = JSON.parse(text);
   } catch (e) {
     throw fail(`is not JSON (${(e as Error).message})`);
   }
   if (!isPlainObject(doc) || !Array.isArray(doc['keys'])) throw fail('is not a JWKS document: it needs a "keys" array');
   if (doc['keys'].length > LIMITS.jwtBundleKeys) throw new HelperError('jwtbundle', `${what}: holds more than ${LIMITS.jwtBundleKeys} keys`, { reason: 'too_large' });
+  const ambiguousKeys = ambiguousJwks(text, fail);
   const keys = new Map<string, KeyObject>();
   const algs = new Map<string, string>();
   const ignored: string[] = [];
   doc['keys'].forEach((jwk: unknown, i) => {
     const kid = isPlainObject(jwk) && typeof jwk['kid'] === 'string' && jwk['kid'] !== '' ? jwk['kid'] : undefined;
-    let why = isPlainObject(jwk) ? unusable(jwk, kid, keys) : 'not a JSON object';
+    let why = ambiguousKeys.get(i) ?? (isPlainObject(jwk) ? unusable(jwk, kid, keys) : 'not a JSON object');
     if (why === undefined) {
       const record = jwk as Record<string, unknown>;
       let key: KeyObject | undefined;
@@ -62,7 +66,7 @@ export function parseJwtBundle(trustDomain: TrustDomain, jwks: Uint8Array | stri
       } catch (e) {
         why = `cannot be loaded (${(e as Error).message})`;
       }
-      why ??= weakRsaKey(key!) ?? algProblem(record['alg'], key!, kid!);
+      why ??= encodingProblem(record) ?? unusedKey(key!) ?? weakRsaKey(key!) ?? algProblem(record['alg'], key!, kid!) ?? certificateProblem(record, key!);
       if (why === undefined) {
         keys.set(kid!, key!);
         if (typeof record['alg'] === 'string') algs.set(kid!, record['alg']);
@@ -72,6 +76,19 @@ export function parseJwtBundle(trustDomain: TrustDomain, jwks: Uint8Array | stri
     if (why !== null) ignored.push(`key ${i + 1}${kid ? ` ${JSON.stringify(kid)}` : ''}: ${why}`);
   });
   return { trustDomain, keys, algs, ignored };
+}
+
+/**
+ * The JWKs whose JSON reads two ways (a member twice, a lone surrogate), by index: each is ignored
+ * like any key that cannot be used. The same outside the keys makes the document itself ambiguous.
+ */
+function ambiguousJwks(text: string, fail: (message: string) => HelperError): Map<number, string> {
+  const byKey = new Map<number, string>();
+  for (const { path, problem } of ambiguities(text)) {
+    if (path[0] !== 'keys' || typeof path[1] !== 'number') throw fail(`is ambiguous JSON: it ${problem}`);
+    if (!byKey.has(path[1])) byKey.set(path[1], `its JSON ${problem}`);
+  }
+  return byKey;
 }
 
 /** A JWK's own `alg` (RFC 7517 4.4), when it has one: a JWT-SVID algorithm its key can make. */

@@ -8,8 +8,10 @@ import { HelperError } from '../errors.js';
 import { isPlainObject } from '../guards.js';
 import { CLOCK_SKEW_MS } from './chain.js';
 import { parseSvidId, type SpiffeId } from './id.js';
+import { LIMITS } from './limits.js';
 import { ALG_NAMES, algSpec, keyMisfit, type AlgSpec } from './jws-algorithms.js';
 import type { JwtBundleSet } from './jwtbundle.js';
+import { parseStrictJson } from './strict-json.js';
 
 export interface JwtSvid {
   readonly token: string;
@@ -42,6 +44,8 @@ const B64URL = /^[A-Za-z0-9_-]+$/;
 
 export function parseAndValidateJwtSvid(token: string, options: ValidateOptions): JwtSvid {
   const now = options.now ?? new Date();
+  // A token wrapped or copied with its line break would otherwise be "not base64url" in some part.
+  if (/\s/.test(token)) throw invalid('token has whitespace or a line break in it; a compact JWS has none (RFC 7515 7.1)');
   const parts = token.split('.');
   if (parts.length !== 3) throw invalid(`token is not a compact JWS: expected three dot-separated parts, got ${parts.length}`);
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
@@ -52,14 +56,17 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
   // An unsigned token has an empty third part: named for what it is, not as a malformed JWS.
   if (alg === 'none') throw invalid('alg "none" (an unsigned token) is never accepted');
   const spec = algSpec(alg);
-  if (!spec) throw invalid(`header alg ${JSON.stringify(alg)} is not allowed; JWT-SVIDs are signed with one of ${ALG_NAMES}`);
+  if (!spec) throw invalid(`header alg ${quote(alg)} is not allowed; JWT-SVIDs are signed with one of ${ALG_NAMES}`);
   if ('typ' in header && header['typ'] !== 'JWT' && header['typ'] !== 'JOSE') {
-    throw invalid(`header typ ${JSON.stringify(header['typ'])} must be "JWT" or "JOSE" when present`);
+    throw invalid(`header typ ${quote(header['typ'])} must be "JWT" or "JOSE" when present`);
   }
   if ('crit' in header) throw invalid('header has "crit" extensions, which JWT-SVIDs do not use');
+  // Members that make the payload something else than these claims: a nested JWT (RFC 7519 5.2), unencoded bytes (RFC 7797 3).
+  if (typeof header['cty'] === 'string' && header['cty'].toUpperCase() === 'JWT') throw invalid('header cty "JWT" says the payload is a nested JWT; a JWT-SVID is not nested');
+  if ('b64' in header && header['b64'] !== true) throw invalid(`header b64 ${quote(header['b64'])}: a JWT-SVID's payload is base64url-encoded`);
   if (!B64URL.test(signaturePart)) throw invalid('token signature is empty or not base64url');
   canonical(signaturePart, 'signature');
-  // JWT-SVID 2.2: kid is optional. Without it, every key of the trust domain that fits alg is tried.
+  // JWT-SVID 2.2: kid is optional. Without it, the keys of the trust domain that fit alg are tried, up to a bound of work.
   const kid = header['kid'];
   if (kid !== undefined && (typeof kid !== 'string' || kid === '')) throw invalid('header kid must be a non-empty string when present');
 
@@ -77,21 +84,27 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
   const signed = Buffer.from(`${headerPart}.${payloadPart}`);
   if (kid !== undefined) {
     const key = bundle.keys.get(kid);
-    if (!key) throw invalid(`key ${JSON.stringify(kid)} is not in the JWT bundle of trust domain "${td}"`);
+    if (!key) throw invalid(`key ${quote(kid)} is not in the JWT bundle of trust domain "${td}"`);
     const misfit = keyMisfit(key, alg as string, spec, kid) ?? algMismatch(bundle.algs.get(kid), alg as string, kid);
     if (misfit) throw invalid(misfit.startsWith('alg ') ? `header ${misfit}` : misfit);
     if (!verifies(spec, key, signed, signature)) throw invalid(`signature does not verify with key ${JSON.stringify(kid)} of trust domain "${td}"`);
   } else {
     const fitting = [...bundle.keys].filter(([k, key]) => !keyMisfit(key, alg as string, spec, k) && !algMismatch(bundle.algs.get(k), alg as string, k));
     if (fitting.length === 0) throw invalid(`the token names no key ("kid") and no key of trust domain "${td}" fits alg ${alg as string}`);
-    if (!fitting.some(([, key]) => verifies(spec, key, signed, signature))) {
-      throw invalid(`the token names no key ("kid") and its signature verifies with none of the ${fitting.length} ${alg as string} keys of trust domain "${td}"`);
-    }
+    // Only keys of the signature's size can verify it; the others are not worth a check.
+    let work = LIMITS.kidlessVerifyWork;
+    const found = fitting.some(([, key]) => {
+      if (signature.length !== signatureBytes(spec, key)) return false;
+      work -= verifyWork(key);
+      if (work < 0) throw invalid(`the token names no key ("kid"); its trust domain "${td}" has more ${alg as string} keys of its signature's size than are tried without one`);
+      return verifies(spec, key, signed, signature);
+    });
+    if (!found) throw invalid(`the token names no key ("kid") and its signature verifies with none of the ${fitting.length} ${alg as string} keys of trust domain "${td}"`);
   }
 
   const audience = audiences(claims['aud']);
   if (!audience.includes(options.audience)) {
-    throw invalid(`audience ${JSON.stringify(options.audience)} is not in the "aud" claim ${JSON.stringify(audience)}`);
+    throw invalid(`audience ${JSON.stringify(options.audience)} is not in the "aud" claim ${quote(audience)}`);
   }
   const notBefore = claimDate(claims, 'nbf', false);
   // iat in the future: not required by RFC 7519, but go-jose (go-spiffe) refuses it too, a clock or an issuer is wrong.
@@ -105,6 +118,8 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
 }
 
 function verifies(spec: AlgSpec, key: KeyObject, data: Buffer, signature: Buffer): boolean {
+  // One length per key (RFC 8017 8.2.2 step 1, RFC 7518 3.4): OpenSSL would take a PSS signature short of its leading zero.
+  if (signature.length !== signatureBytes(spec, key)) return false;
   try {
     switch (spec.family) {
       case 'RS':
@@ -120,6 +135,17 @@ function verifies(spec: AlgSpec, key: KeyObject, data: Buffer, signature: Buffer
   }
 }
 
+/** What checking a signature with `key` costs, in RSA-2048 checks: it grows with the square of the modulus. */
+function verifyWork(key: KeyObject): number {
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  return bits === undefined ? 1 : Math.ceil((bits / 2048) ** 2);
+}
+
+/** RS/PS: the modulus length in bytes; ES: R and S, each as long as the curve's order. */
+function signatureBytes(spec: AlgSpec, key: KeyObject): number {
+  return spec.family === 'ES' ? 2 * spec.coordinateBytes! : Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+}
+
 /** A JWK that names its algorithm (RFC 7517 4.4) is used with that one only (RFC 8725 3.1). */
 function algMismatch(keyAlg: string | undefined, alg: string, kid: string): string | undefined {
   return keyAlg === undefined || keyAlg === alg ? undefined : `key ${JSON.stringify(kid)} is for alg ${keyAlg}, the token says ${alg}`;
@@ -131,7 +157,7 @@ function subject(sub: unknown): SpiffeId {
   try {
     return parseSvidId(sub);
   } catch (e) {
-    throw invalid(`the "sub" claim is not a SPIFFE ID: ${(e as Error).message}`);
+    throw invalid(`the "sub" claim is not a SPIFFE ID: ${(e as Error).message.replaceAll(JSON.stringify(sub), quote(sub))}`);
   }
 }
 
@@ -176,8 +202,9 @@ export function validateSentJwtSvid(raw: RawJwtSvid, options: Omit<ValidateOptio
  * nothing else: for showing what a token says (inspect, the dev agent), never for trusting it.
  */
 export function decodeJwtSegment(part: string): Record<string, unknown> | undefined {
+  // Lenient on purpose: inspect shows what an ambiguous token seems to say, and the refusal says why it is one.
   try {
-    const value = decodeJson(part);
+    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
     return isPlainObject(value) ? value : undefined;
   } catch {
     return undefined;
@@ -187,14 +214,10 @@ export function decodeJwtSegment(part: string): Record<string, unknown> | undefi
 function decodeObject(part: string, what: string): Record<string, unknown> {
   if (!B64URL.test(part)) throw invalid(`token ${what} is empty or not base64url`);
   canonical(part, what);
-  let value: unknown;
-  try {
-    value = decodeJson(part);
-  } catch {
-    throw invalid(`token ${what} is not base64url-encoded JSON`);
-  }
-  if (!isPlainObject(value)) throw invalid(`token ${what} is not a JSON object`);
-  return value;
+  const json = parseStrictJson(Buffer.from(part, 'base64url'));
+  if ('problem' in json) throw invalid(json.problem === 'is not JSON' ? `token ${what} is not base64url-encoded JSON` : `token ${what} ${json.problem}`);
+  if (!isPlainObject(json.value)) throw invalid(`token ${what} is not a JSON object`);
+  return json.value;
 }
 
 /**
@@ -205,8 +228,14 @@ function canonical(part: string, what: string): void {
   if (Buffer.from(part, 'base64url').toString('base64url') !== part) throw invalid(`token ${what} is not canonical base64url`);
 }
 
-function decodeJson(part: string): unknown {
-  return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+/** Longer than any header value SPIRE sets, shorter than any JWT: a quoted value never carries a token. */
+const QUOTE_CHARS = 32;
+
+/** A value from the token as a refusal quotes it: JSON, cut short, at most 4 entries of a list. */
+function quote(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > QUOTE_CHARS ? `${v.slice(0, QUOTE_CHARS)}…` : v);
+  if (Array.isArray(v)) return `[${v.slice(0, 4).map(quote).join(',')}${v.length > 4 ? `,… ${v.length - 4} more` : ''}]`;
+  return String(JSON.stringify(v)).slice(0, QUOTE_CHARS);
 }
 
 function invalid(message: string): HelperError {

@@ -20,4 +20,9 @@ export const LIMITS = {
   messageBundleCertificates: 8192,
   /** Keys in one trust domain's JWT bundle. */
   jwtBundleKeys: 4096,
+  /**
+   * Signature checks for one token without a kid, in RSA-2048 checks (~30 µs each; a 16384-bit
+   * key counts 64): every key of the trust domain would be tried, ~5 s for 4,096 16384-bit keys.
+   */
+  kidlessVerifyWork: 1024,
 } as const;

@@ -12,6 +12,10 @@ import { keyTypes } from '../../src/dev/ca.js';
 import { runCli, writeConfig } from '../helpers/cli.js';
 import { toPem } from '../../src/spiffe/pem.js';
 import { chainCases } from '../helpers/chain-cases.js';
+import { CASE_AUDIENCE, CASE_TD, jwtCases } from '../helpers/jwt-cases.js';
+import { TrustDomain } from '../../src/spiffe/id.js';
+import { jwtBundleToJwks, parseJwtBundle } from '../../src/spiffe/jwtbundle.js';
+import { parseAndValidateJwtSvid } from '../../src/spiffe/jwtsvid.js';
 import { interopBuild, runInterop, type InteropResult } from '../helpers/interop.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -254,3 +258,43 @@ test('go-spiffe, like the helper, accepts an empty federated bundle (its PR #288
   const certs = await helperOnce(dir, a, `federated_bundle_file_name = "federated_{trust_domain}.pem"\n`);
   assert.equal(existsSync(join(certs, `federated_${PARTNER}.pem`)), false);
 });
+
+// JWT-SVID and JWKS encodings, second opinion: go-spiffe's jwtbundle.Parse and
+// jwtsvid.ParseAndValidate on the very tokens and JWKS of test/helpers/jwt-cases.ts. Where the
+// verdict or the number of keys kept differs, the case says why we follow the standard.
+// Made here, not in a test: a temp dir made in a test is removed when that test ends.
+const jwtCaseDir = tempDir('gi-');
+let jwtCaseCerts: Promise<string> | undefined;
+for (const c of jwtCases) {
+  test(`go-spiffe on the jwt case ${c.goSpiffeDiffers ? 'differs' : 'agrees'}: ${c.name}`, { timeout: 60_000 }, async () => {
+    // Any valid X.509 SVID: the load mode verifies one before it reads JWT material.
+    jwtCaseCerts ??= agent(jwtCaseDir).then((a) => helperOnce(jwtCaseDir, a));
+    const certs = await jwtCaseCerts;
+    const dir = tempDir('gj-');
+    const { token, jwks } = await c.make();
+    writeFileSync(join(dir, 'token'), token);
+    writeFileSync(join(dir, 'jwks.json'), jwks);
+    let oursKeys: number;
+    let written: string | undefined;
+    try {
+      const bundle = parseJwtBundle(TrustDomain.parse(CASE_TD), jwks);
+      oursKeys = bundle.keys.size;
+      written = JSON.stringify(jwtBundleToJwks(bundle));
+      parseAndValidateJwtSvid(token, { audience: CASE_AUDIENCE, bundles: new Map([[CASE_TD, bundle]]) });
+    } catch {
+      oursKeys = -1;
+    }
+    const r = await runInterop([...loadArgs(certs), '--jwt-jwks', `${CASE_TD}=${join(dir, 'jwks.json')}`, '--jwt-token', join(dir, 'token'), '--audience', CASE_AUDIENCE]);
+    const goKeys = r.code === 0 ? r.json.jwt_bundle_key_counts[CASE_TD] : -1;
+    const verdicts = `ours: ${oursKeys < 0 ? 'refused' : `accepted, ${oursKeys} keys`}; go-spiffe: ${goKeys < 0 ? `refused (${r.stderr.trim()})` : `accepted, ${goKeys} keys`}`;
+    assert.equal(oursKeys < 0, c.refused !== undefined || c.bundleRefused !== undefined, verdicts);
+    if (c.goSpiffeDiffers) assert.notEqual(goKeys, oursKeys, `the case says go-spiffe differs (${c.goSpiffeDiffers}), but ${verdicts}`);
+    else assert.equal(goKeys, oursKeys, verdicts);
+    if (written === undefined) return;
+    // What we keep is what we write (jwt_bundle_file_name): Go workloads must read all of it.
+    writeFileSync(join(dir, 'written.json'), written);
+    const w = await runInterop([...loadArgs(certs), '--jwt-jwks', `${CASE_TD}=${join(dir, 'written.json')}`]);
+    assert.equal(w.code, 0, `go-spiffe cannot read the JWKS we would write: ${w.stderr}`);
+    assert.equal(w.json.jwt_bundle_key_counts[CASE_TD], JSON.parse(written).keys.length);
+  });
+}

@@ -4,7 +4,7 @@
  * the JWT-SVID spec, go-spiffe/go-jose where they decide).
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -94,6 +94,13 @@ const keyCases: KeyCase[] = [
   ['an alg that is not a JWT-SVID algorithm', { alg: 'HS256' }, testKey('ES256', { kid: 'hs' }), /alg "HS256" is not a JWT-SVID algorithm/],
   ['an alg its key cannot make (ES384 on P-256)', { alg: 'ES384' }, testKey('ES256', { kid: 'mis' }), /alg ES384 needs an EC P-384 key/],
   ['key_ops without "verify"', { key_ops: ['encrypt'] }, testKey('ES256', { kid: 'ops' }), null],
+  // OpenSSL (OPENSSL_RSA_MAX_MODULUS_BITS) verifies nothing with a larger modulus: every token would fail as "does not verify".
+  [
+    'an RSA key of 16385 bits',
+    { n: Buffer.concat([Buffer.from([1]), randomBytes(2047), Buffer.from([0xff])]).toString('base64url') },
+    testKey('RS256', { kid: 'huge' }),
+    /RSA key of 16385 bits; OpenSSL verifies with at most 16384/,
+  ],
 ];
 for (const [name, member, k, ignored] of keyCases) {
   test(`jwks probe: ${name} is ignored, the other keys kept`, () => {
