@@ -104,6 +104,25 @@ export function decodeOid(bytes: Uint8Array): string {
   return [arc, first - arc * 40, ...parts].join('.');
 }
 
+/**
+ * A DER INTEGER's content bytes, checked to be minimal (X.690 8.3.2: no leading 00 before a
+ * byte below 0x80, no leading ff before one from 0x80; Go refuses any other) and non-negative.
+ */
+export function readUnsigned(der: Uint8Array, t: Tlv, what: string): Buffer {
+  const bytes = Buffer.from(der.buffer, der.byteOffset + t.start, t.end - t.start);
+  if (t.tag !== 0x02 || bytes.length === 0) throw new Error(`${what}: not an INTEGER`);
+  if (bytes.length > 1 && ((bytes[0] === 0 && !(bytes[1]! & 0x80)) || (bytes[0] === 0xff && bytes[1]! & 0x80))) throw new Error(`${what}: INTEGER not minimally encoded`);
+  if (bytes[0]! & 0x80) throw new Error(`${what}: negative`);
+  return bytes;
+}
+
+/** The one element `t`'s content holds; anything after it is an error (`what` names the field). */
+export function only(der: Uint8Array, t: Tlv, what: string): Tlv {
+  const inner = readTlv(der, t.start, t.end);
+  if (inner.next !== t.end) throw new Error(`${what}: bytes after its value`);
+  return inner;
+}
+
 export interface CertExtensions {
   /** Key usage bits, by name, when the extension is present. */
   keyUsage?: { digitalSignature: boolean; keyCertSign: boolean; cRLSign: boolean };
@@ -164,20 +183,26 @@ const HANDLED = new Set([
 /** Reads a certificate's `[3] EXPLICIT Extensions` element. */
 export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensions {
   const result: CertExtensions = { uris: [] };
-  const exts = children(der, extsWrapper)[0];
-  if (!exts) return result;
+  const exts = only(der, extsWrapper, 'extensions');
+  if (exts.tag !== 0x30) throw new Error('extensions: not a SEQUENCE');
   const seen = new Set<string>();
   for (const ext of children(der, exts)) {
     const parts = children(der, ext);
-    if (parts.length < 2 || parts[0]!.tag !== 0x06) throw new Error('extension without an OID and a value');
+    // Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
+    const value = parts[parts.length - 1];
+    if (ext.tag !== 0x30 || parts[0]?.tag !== 0x06 || value?.tag !== 0x04 || (parts.length === 3 ? parts[1]!.tag !== 0x01 : parts.length !== 2)) {
+      throw new Error('extension is not an OID, an optional critical flag and an OCTET STRING');
+    }
     const oid = decodeOid(der.subarray(parts[0]!.start, parts[0]!.end));
     // RFC 5280 4.2: an extension appears at most once (otherwise which one counts is ambiguous).
     if (seen.has(oid)) throw new Error(`extension ${oid} appears twice`);
     seen.add(oid);
-    const value = parts[parts.length - 1]!; // OCTET STRING, after the optional critical flag
-    const critical = parts.length === 3 && parts[1]!.tag === 0x01 && readBoolean(der, parts[1]!);
+    const critical = parts.length === 3 && readDefaultFalse(der, parts[1]!, `extension ${oid}: critical`);
     if (critical && !HANDLED.has(oid)) (result.unhandledCritical ??= []).push(oid);
-    const inner = readTlv(der, value.start, value.end);
+    // extnValue holds one DER value (RFC 5280 4.1); bytes after it would be read by some and not others.
+    const inner = only(der, value, `extension ${oid}`);
+    const shape = SHAPES.get(oid);
+    if (shape && !shape(der, inner, critical)) throw new Error(`extension ${oid} is malformed${critical && NON_CRITICAL.has(oid) ? ' (RFC 5280 says it MUST NOT be critical)' : ''}`);
     if (oid === OID_KEY_USAGE) {
       // BIT STRING: first content byte is the unused-bit count; bit 0 is the MSB of byte 1.
       const unused = der[inner.start]!;
@@ -193,22 +218,29 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
         cRLSign: (b1 & 0x02) !== 0,
       };
     } else if (oid === OID_BASIC_CONSTRAINTS) {
-      const [first, second] = children(der, inner);
-      result.basicConstraintsCA = first?.tag === 0x01 && readBoolean(der, first);
-      const pathLen = first?.tag === 0x02 ? first : second;
+      // BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER (0..MAX) OPTIONAL }
+      const fields = inner.tag === 0x30 ? children(der, inner) : [];
+      const ca = fields[0]?.tag === 0x01 ? fields.shift() : undefined;
+      const pathLen = fields.shift();
+      if (inner.tag !== 0x30 || fields.length > 0) throw new Error('basicConstraints: not a SEQUENCE of cA and pathLenConstraint');
+      result.basicConstraintsCA = ca !== undefined && readDefaultFalse(der, ca, 'basicConstraints: cA');
       if (pathLen) {
-        const n = pathLen.end - pathLen.start;
-        if (pathLen.tag !== 0x02 || n === 0 || n > 4 || der[pathLen.start]! & 0x80) throw new Error('basicConstraints: malformed pathLenConstraint');
-        result.pathLenConstraint = Buffer.from(der.subarray(pathLen.start, pathLen.end)).readUIntBE(0, n);
+        const n = readUnsigned(der, pathLen, 'basicConstraints: pathLenConstraint');
+        // Beyond any chain's length, a larger value means the same as 2^31-1.
+        result.pathLenConstraint = n.length > 4 ? 0x7fffffff : Math.min(n.readUIntBE(0, n.length), 0x7fffffff);
       }
     } else if (oid === OID_SAN) {
+      if (inner.tag !== 0x30) throw new Error('subjectAltName: not a SEQUENCE of names');
       for (const name of children(der, inner)) {
-        // uniformResourceIdentifier is [6] IA5String, context-specific primitive.
-        const text = (): string => Buffer.from(der.subarray(name.start, name.end)).toString('latin1');
-        if (name.tag === 0x86) result.uris.push(text());
+        // rfc822Name [1], dNSName [2], uniformResourceIdentifier [6]: IA5String, context-specific primitive.
+        const text = (): string => ia5(der, name, 'subjectAltName');
+        if (name.tag === 0x86) result.uris.push(uriText(text()));
         if (name.tag === 0x82) (result.dnsNames ??= []).push(text());
         if (name.tag === 0x81) (result.emails ??= []).push(text());
-        if (name.tag === 0x87) (result.ipAddresses ??= []).push(Buffer.from(der.subarray(name.start, name.end)));
+        if (name.tag === 0x87) {
+          if (name.end - name.start !== 4 && name.end - name.start !== 16) throw new Error(`subjectAltName: an iPAddress of ${name.end - name.start} octets (4 or 16)`);
+          (result.ipAddresses ??= []).push(Buffer.from(der.subarray(name.start, name.end)));
+        }
       }
     } else if (oid === OID_NAME_CONSTRAINTS) {
       const { constraints, unsupported } = readNameConstraints(der, inner);
@@ -219,12 +251,49 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
   return result;
 }
 
-/** A DER BOOLEAN: one byte, 0x00 or 0xff (X.690 11.1; Go refuses any other byte, BER's "non-zero is true" included). */
-function readBoolean(der: Uint8Array, t: Tlv): boolean {
-  const value = der[t.start];
-  if (t.end - t.start !== 1 || (value !== 0x00 && value !== 0xff)) throw new Error('a BOOLEAN is not DER (one byte, 00 or ff)');
-  return value === 0xff;
+/**
+ * A BOOLEAN DEFAULT FALSE that is present: DER writes it only when TRUE, as 0xff (X.690 11.1,
+ * 11.5). Go and OpenSSL read FALSE written out, BoringSSL and webpki (rustls) refuse it.
+ */
+function readDefaultFalse(der: Uint8Array, t: Tlv, what: string): true {
+  if (t.end - t.start !== 1 || der[t.start] !== 0xff) throw new Error(`${what}: a BOOLEAN DEFAULT FALSE must be absent or TRUE (0xff) in DER`);
+  return true;
 }
+
+/** An IA5String's text: 7-bit ASCII (X.680 41; Go refuses other bytes). */
+export function ia5(der: Uint8Array, t: Tlv, what: string): string {
+  for (let i = t.start; i < t.end; i++) if (der[i]! > 0x7f) throw new Error(`${what}: an IA5String holds a non-ASCII byte`);
+  return Buffer.from(der.buffer, der.byteOffset + t.start, t.end - t.start).toString('latin1');
+}
+
+/** A URI (RFC 3986) as far as every reader agrees: no control character or space, every `%` followed by two hex digits. */
+function uriText(uri: string): string {
+  if ([...uri].some((c) => c <= ' ' || c === '\x7f') || /%(?![0-9a-f]{2})/i.test(uri)) throw new Error(`subjectAltName: ${JSON.stringify(uri)} is not a URI`);
+  return uri;
+}
+
+/**
+ * The ASN.1 shape of extensions not read further here: Go's crypto/x509 parses each and
+ * refuses a certificate where one is malformed, or critical where RFC 5280 says it MUST NOT be.
+ */
+type Shape = (der: Uint8Array, value: Tlv, critical: boolean) => boolean;
+const sequenceOf =
+  (tag: number, element: (der: Uint8Array, t: Tlv) => boolean = () => true): ((der: Uint8Array, t: Tlv) => boolean) =>
+  (der, t) =>
+    t.tag === 0x30 && children(der, t).every((e) => e.tag === tag && element(der, e));
+const startsWithOid = sequenceOf(0x06);
+const NON_CRITICAL = new Set(['2.5.29.14', '2.5.29.35', '1.3.6.1.5.5.7.1.1']);
+const SHAPES: ReadonlyMap<string, Shape> = new Map<string, Shape>([
+  ['2.5.29.14', (_, v, critical) => !critical && v.tag === 0x04],
+  ['2.5.29.35', (_, v, critical) => !critical && v.tag === 0x30],
+  ['1.3.6.1.5.5.7.1.1', (der, v, critical) => !critical && sequenceOf(0x30, (d, e) => children(d, e)[0]?.tag === 0x06)(der, v)],
+  ['2.5.29.37', (der, v) => sequenceOf(0x06)(der, v)],
+  ['2.5.29.32', (der, v) => sequenceOf(0x30, (d, e) => children(d, e)[0]?.tag === 0x06)(der, v)],
+  ['2.5.29.31', (der, v) => sequenceOf(0x30)(der, v)],
+  ['2.5.29.33', (der, v) => sequenceOf(0x30, (d, e) => startsWithOid(d, e) && children(d, e).length === 2)(der, v)],
+  ['2.5.29.36', (_, v) => v.tag === 0x30],
+  ['2.5.29.54', (der, v) => readUnsigned(der, v, 'inhibitAnyPolicy').length > 0],
+]);
 
 /** Subtree base types by tag; directoryName, otherName and the rest are not evaluated (nor by Go). */
 const SUBTREE_TYPES: ReadonlyMap<number, keyof Subtrees> = new Map([

@@ -12,6 +12,7 @@ import { keyTypes } from '../../src/dev/ca.js';
 import { runCli, writeConfig } from '../helpers/cli.js';
 import { toPem } from '../../src/spiffe/pem.js';
 import { chainCases } from '../helpers/chain-cases.js';
+import { derCases } from '../helpers/der-cases.js';
 import { interopBuild, runInterop, type InteropResult } from '../helpers/interop.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -229,7 +230,7 @@ test('helper JWT bundle files in jwt_bundle_format = "jwks" load with go-spiffe 
 // chains our verification accepts or refuses (test/helpers/chain-cases.ts). Where the two
 // differ, the case says so and why: a 60 s notBefore allowance (Go has none), and a bundle
 // must hold CAs only (Go ignores a non-CA it does not chain through).
-for (const c of chainCases) {
+for (const c of [...chainCases, ...derCases]) {
   const same = (c.goSpiffe === 'accepts') === (c.reason === undefined);
   test(`go-spiffe ${c.goSpiffe}${same ? ', as we do' : ', where we differ'}: ${c.name} (ours: ${c.reason ?? 'verifies'})`, { timeout: 60_000 }, async () => {
     const dir = tempDir('gi-');
