@@ -172,9 +172,19 @@ const STRINGS: ReadonlyMap<number, readonly [name: string, valid: (bytes: Buffer
   [0x13, ['PrintableString', (b: Buffer) => PRINTABLE.test(b.toString('latin1'))]],
   [0x16, ['IA5String', (b: Buffer) => b.every((c) => c < 0x80)]],
   [0x12, ['NumericString', (b: Buffer) => /^[0-9 ]*$/.test(b.toString('latin1'))]],
-  [0x1e, ['BMPString', (b: Buffer) => b.length % 2 === 0]],
+  [0x1e, ['BMPString', bmpValid]],
   [0x14, ['TeletexString', () => true]],
 ] as const);
+
+/** UCS-2: whole code units, no surrogate and no permanent noncharacter (U+FDD0-FDEF, U+FFFE, U+FFFF), as Go reads it. */
+function bmpValid(bytes: Buffer): boolean {
+  if (bytes.length % 2 !== 0) return false;
+  for (let i = 0; i < bytes.length; i += 2) {
+    const unit = bytes.readUInt16BE(i);
+    if ((unit >= 0xd800 && unit <= 0xdfff) || (unit >= 0xfdd0 && unit <= 0xfdef) || unit >= 0xfffe) return false;
+  }
+  return true;
+}
 
 function isUtf8(bytes: Buffer): boolean {
   try {

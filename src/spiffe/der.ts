@@ -3,6 +3,8 @@
  * basic constraints, SAN URIs) and PKCS#8 private keys (private-key.ts).
  * Every read is bounds-checked: hostile input yields an Error, never an out-of-range read.
  */
+import { domainValid, isIpLiteral, mailboxValid, maskValid, uriProblem } from './name-syntax.js';
+
 export interface Tlv {
   tag: number;
   /** Offset of the tag byte: the element's first byte. */
@@ -234,7 +236,12 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
       for (const name of children(der, inner)) {
         // rfc822Name [1], dNSName [2], uniformResourceIdentifier [6]: IA5String, context-specific primitive.
         const text = (): string => ia5(der, name, 'subjectAltName');
-        if (name.tag === 0x86) result.uris.push(uriText(text()));
+        if (name.tag === 0x86) {
+          const uri = text();
+          const bad = uriProblem(uri);
+          if (bad) throw new Error(`subjectAltName: ${JSON.stringify(uri)} is not a URI (${bad})`);
+          result.uris.push(uri);
+        }
         if (name.tag === 0x82) (result.dnsNames ??= []).push(text());
         if (name.tag === 0x81) (result.emails ??= []).push(text());
         if (name.tag === 0x87) {
@@ -264,12 +271,6 @@ function readDefaultFalse(der: Uint8Array, t: Tlv, what: string): true {
 export function ia5(der: Uint8Array, t: Tlv, what: string): string {
   for (let i = t.start; i < t.end; i++) if (der[i]! > 0x7f) throw new Error(`${what}: an IA5String holds a non-ASCII byte`);
   return Buffer.from(der.buffer, der.byteOffset + t.start, t.end - t.start).toString('latin1');
-}
-
-/** A URI (RFC 3986) as far as every reader agrees: no control character or space, every `%` followed by two hex digits. */
-function uriText(uri: string): string {
-  if ([...uri].some((c) => c <= ' ' || c === '\x7f') || /%(?![0-9a-f]{2})/i.test(uri)) throw new Error(`subjectAltName: ${JSON.stringify(uri)} is not a URI`);
-  return uri;
 }
 
 /**
@@ -307,21 +308,29 @@ function readNameConstraints(der: Uint8Array, seq: Tlv): { constraints: NameCons
   const empty = (): Subtrees => ({ uri: [], dns: [], email: [], ip: [] });
   const constraints: NameConstraints = { permitted: empty(), excluded: empty() };
   let unsupported: string | undefined;
-  for (const subtrees of children(der, seq)) {
-    const into = subtrees.tag === 0xa0 ? constraints.permitted : subtrees.tag === 0xa1 ? constraints.excluded : undefined;
-    if (!into) throw new Error('nameConstraints: malformed');
+  // NameConstraints ::= SEQUENCE { permittedSubtrees [0] OPTIONAL, excludedSubtrees [1] OPTIONAL }, one at least (4.2.1.10).
+  const parts = seq.tag === 0x30 ? children(der, seq) : [];
+  const tags = parts.map((p) => p.tag).join();
+  if (tags !== '160' && tags !== '161' && tags !== '160,161') throw new Error('nameConstraints: not permitted and/or excluded subtrees, in that order');
+  for (const subtrees of parts) {
+    const into = subtrees.tag === 0xa0 ? constraints.permitted : constraints.excluded;
     for (const subtree of children(der, subtrees)) {
-      const base = children(der, subtree)[0];
+      const base = subtree.tag === 0x30 ? children(der, subtree)[0] : undefined;
       const type = base && SUBTREE_TYPES.get(base.tag);
       if (!base || !type) {
         unsupported = `tag 0x${(base?.tag ?? 0).toString(16)}`;
         continue;
       }
-      const bytes = Buffer.from(der.subarray(base.start, base.end));
       if (type === 'ip') {
-        if (bytes.length !== 8 && bytes.length !== 32) throw new Error('nameConstraints: an iPAddress constraint must be an address and a mask');
+        const bytes = Buffer.from(der.subarray(base.start, base.end));
+        if ((bytes.length !== 8 && bytes.length !== 32) || !maskValid(bytes.subarray(bytes.length / 2))) throw new Error('nameConstraints: an iPAddress constraint must be an address and a netmask');
         into.ip.push(bytes);
-      } else into[type].push(bytes.toString('latin1'));
+        continue;
+      }
+      const text = ia5(der, base, 'nameConstraints');
+      const valid = type === 'email' ? (text.includes('@') ? mailboxValid(text) : domainValid(text, true)) : domainValid(text, true) && !(type === 'uri' && isIpLiteral(text));
+      if (!valid) throw new Error(`nameConstraints: ${JSON.stringify(text)} is not a valid ${type} constraint`);
+      into[type].push(text);
     }
   }
   return { constraints, ...(unsupported ? { unsupported } : {}) };

@@ -299,6 +299,57 @@ export const derCases: ChainCase[] = [
     goSpiffe: 'rejects',
     make: () => made(pair({}, { extensions: caExtensions(san(der(0x81, Buffer.from('ca@\xe9.org', 'latin1')))) })),
   },
+  // RFC 3986 as Go's url.Parse reads the URIs of every certificate (a bundle file with one it cannot parse fails as a whole).
+  { name: 'a bundle CA URI SAN whose host ends with a dot', reason: 'x509bundle', goSpiffe: 'rejects', make: () => made(pair({}, { extensions: caExtensions(uriSans('spiffe://example.org./')) })) },
+  {
+    name: 'a bundle CA URI SAN with a port that is not a number',
+    reason: 'x509bundle',
+    goSpiffe: 'rejects',
+    make: () => made(pair({}, { extensions: caExtensions(uriSans('https://ca.example.org:8x/')) })),
+  },
+  { name: "a bundle CA URI SAN with '{' in its host", reason: 'x509bundle', goSpiffe: 'rejects', make: () => made(pair({}, { extensions: caExtensions(uriSans('https://ca{1}.example.org/')) })) },
+  {
+    name: 'a bundle CA URI SAN with user info, a port, and a relative URI beside it',
+    goSpiffe: 'accepts',
+    make: () => made(pair({}, { extensions: caExtensions(uriSans('https://ops@ca.example.org:8443/x?y#z', 'ca-1')) })),
+  },
+  // Name constraints (RFC 5280 4.2.1.10): permitted then excluded, at least one; IA5 names; an address with a netmask; a URI constraint is a host.
+  {
+    name: 'root name constraints with neither permitted nor excluded subtrees',
+    reason: 'x509bundle',
+    goSpiffe: 'rejects',
+    make: () => made(pair({}, { extensions: caExtensions(['2.5.29.30', true, seq()]) })),
+  },
+  {
+    name: 'root name constraints with the excluded subtrees first',
+    reason: 'x509bundle',
+    goSpiffe: 'rejects',
+    make: () => made(pair({}, { extensions: caExtensions(['2.5.29.30', true, seq(der(0xa1, seq(der(0x82, Buffer.from('other.org')))), der(0xa0, seq(der(0x86, Buffer.from('example.org')))))]) })),
+  },
+  {
+    name: 'a root iPAddress constraint whose mask is not a netmask',
+    reason: 'x509bundle',
+    goSpiffe: 'rejects',
+    make: () => made(pair({}, { extensions: caExtensions(['2.5.29.30', true, seq(der(0xa1, seq(der(0x87, Buffer.from([10, 0, 0, 0, 255, 0, 255, 0])))))]) })),
+  },
+  {
+    name: 'a root URI constraint that is an IP address',
+    reason: 'x509bundle',
+    goSpiffe: 'rejects',
+    make: () => made(pair({}, { extensions: caExtensions(['2.5.29.30', true, seq(der(0xa1, seq(der(0x86, Buffer.from('10.0.0.1')))))]) })),
+  },
+  {
+    name: 'a root DNS constraint with a trailing dot',
+    reason: 'x509bundle',
+    goSpiffe: 'rejects',
+    make: () => made(pair({}, { extensions: caExtensions(['2.5.29.30', true, seq(der(0xa1, seq(der(0x82, Buffer.from('other.org.')))))]) })),
+  },
+  {
+    name: 'a root mailbox constraint that is not a mailbox',
+    reason: 'x509bundle',
+    goSpiffe: 'rejects',
+    make: () => made(pair({}, { extensions: caExtensions(['2.5.29.30', true, seq(der(0xa1, seq(der(0x81, Buffer.from('a b@@other.org')))))]) })),
+  },
   // SPIFFE-ID: the scheme is `spiffe`; Go lower-cases a URI's scheme before go-spiffe reads it, peers matching the SAN's text (Envoy) do not.
   {
     name: 'a leaf URI SAN with the scheme in capitals (SPIFFE://)',
@@ -327,6 +378,27 @@ export const derCases: ChainCase[] = [
     make: () => made(pair({ edit: (t) => ({ ...t, subject: cn(0x04, Buffer.from('w')) }) })),
   },
   { name: 'a leaf subject that is a SEQUENCE of an INTEGER', reason: 'x509svid', goSpiffe: 'rejects', make: () => made(pair({ edit: (t) => ({ ...t, subject: seq(integer('01')) }) })) },
+
+  {
+    name: 'a leaf subject BMPString holding a lone surrogate',
+    reason: 'x509svid',
+    goSpiffe: 'rejects',
+    make: () => made(pair({ edit: (t) => ({ ...t, subject: cn(0x1e, Buffer.from([0xd8, 0x00])) }) })),
+  },
+  // SEC 1 2.3.4 / Go: a public point is on its curve; Go refuses a bundle file holding a CA whose point is not.
+  {
+    name: 'a second bundle CA whose EC point is not on P-256',
+    reason: 'unsupported_algorithm',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const m = pair();
+      const p = keyPair();
+      const point = Buffer.from(spkiOf(p).subarray(-65));
+      point[64]! ^= 1;
+      const off = build({ cn: 'off the curve', ca: true, pair: p, edit: (t) => ({ ...t, spki: seq(seq(oid('1.2.840.10045.2.1'), oid('1.2.840.10045.3.1.7')), bits(point)) }) });
+      return { ...m, bundle: [...m.bundle, off.der] };
+    },
+  },
 
   // Times (RFC 5280 4.1.2.5): YYMMDDHHMMSSZ / YYYYMMDDHHMMSSZ only; Go reads a UTCTime without seconds, OpenSSL refuses it.
   {
