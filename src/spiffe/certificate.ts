@@ -93,20 +93,28 @@ export function parseCertificate(der: Buffer): Certificate {
 
 /** Parses concatenated DER certificates, at most `max`; `what` names them in errors. */
 export function parseCertificates(der: Uint8Array, what: string, code: 'x509svid' | 'x509bundle', max = Infinity): Certificate[] {
-  let parts: Buffer[];
+  return splitCertificates(der, what, code, max).map((part, i) => {
+    try {
+      return parseCertificate(part);
+    } catch (e) {
+      throw new HelperError(code, `${what}: ${unparsable(i, e)}`);
+    }
+  });
+}
+
+/** The DER certificates of a concatenation, each unparsed; a concatenation that does not split is an error. */
+export function splitCertificates(der: Uint8Array, what: string, code: 'x509svid' | 'x509bundle', max = Infinity): Buffer[] {
   try {
-    parts = splitDerSequence(der, max);
+    return splitDerSequence(der, max);
   } catch (e) {
     if (e instanceof TooMany) throw new HelperError(code, `${what}: more than ${e.max} certificates`, { reason: 'too_large' });
     throw new HelperError(code, `${what}: not a sequence of DER certificates (${(e as Error).message})`);
   }
-  return parts.map((part, i) => {
-    try {
-      return parseCertificate(part);
-    } catch (e) {
-      throw new HelperError(code, `${what}: certificate ${i + 1} cannot be parsed (${(e as Error).message})`);
-    }
-  });
+}
+
+/** What is said of the certificate at index `i` that did not parse. */
+export function unparsable(i: number, e: unknown): string {
+  return `certificate ${i + 1} cannot be parsed (${(e as Error).message})`;
 }
 
 /** An element with its header: tag, length and content. */

@@ -2,6 +2,8 @@
  * Just enough DER to read certificates (certificate.ts), their extensions (key usage bits,
  * basic constraints, SAN URIs) and PKCS#8 private keys (private-key.ts).
  * Every read is bounds-checked: hostile input yields an Error, never an out-of-range read.
+ * Read as DER, not BER: what Go's, OpenSSL's, BoringSSL's or webpki's parser refuses is refused
+ * here, so that no file the helper writes is one a peer cannot load (test/helpers/der-cases.ts).
  */
 import { domainValid, isIpLiteral, mailboxValid, maskValid, uriProblem } from './name-syntax.js';
 
@@ -268,7 +270,7 @@ function readDefaultFalse(der: Uint8Array, t: Tlv, what: string): true {
 }
 
 /** An IA5String's text: 7-bit ASCII (X.680 41; Go refuses other bytes). */
-export function ia5(der: Uint8Array, t: Tlv, what: string): string {
+function ia5(der: Uint8Array, t: Tlv, what: string): string {
   for (let i = t.start; i < t.end; i++) if (der[i]! > 0x7f) throw new Error(`${what}: an IA5String holds a non-ASCII byte`);
   return Buffer.from(der.buffer, der.byteOffset + t.start, t.end - t.start).toString('latin1');
 }

@@ -82,3 +82,19 @@ test('context probe: an SVID sent with another bundle than the first SVID of its
   const bundlePem = files.find((f) => f.path.endsWith('/bundle.pem'))!.data as string;
   assert.deepEqual(fromPem(bundlePem, 'CERTIFICATE'), [other.bundleDer], "the bundle.pem beside svid.pem is the one that SVID's chain verifies against");
 });
+
+test("context probe: a federated partner's CA that only a BER reader parses (critical FALSE written out) is left out and said; the workload's own update goes on", async () => {
+  const { basicConstraints, build, keyUsage } = await import('../helpers/der-certs.js');
+  const lenient = build({ cn: 'partner.org lenient CA', ca: true, extensions: [['2.5.29.19', 'explicit-false', basicConstraints(true)[2]], keyUsage(true)] });
+  const ctx = parseX509Context(message({ 'spiffe://partner.org': Buffer.concat([partner.der, lenient.der]) }));
+  assert.equal(ctx.svids.length, 1);
+  assert.equal(ctx.federatedBundles.get('partner.org')!.certificates.length, 1, 'the partner CA that parses stays');
+  assert.equal(ctx.ignoredFederated.length, 1);
+  assert.match(ctx.ignoredFederated[0]!, /^partner\.org: certificate 2 cannot be parsed \(extension 2\.5\.29\.19: critical: a BOOLEAN DEFAULT FALSE must be absent/);
+  // The SVID's own bundle stays strict: the same certificate there refuses the update.
+  const ownBundle = { ...message({}), svids: [{ ...message({}).svids[0]!, bundle: Buffer.concat([own.bundleDer, lenient.der]) }] };
+  assert.throws(
+    () => parseX509Context(ownBundle),
+    (e) => isHelperError(e, 'x509bundle') && /bundle of trust domain "example\.org": certificate 2 cannot be parsed/.test(e.message),
+  );
+});
