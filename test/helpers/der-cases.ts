@@ -10,7 +10,7 @@
  * seconds); OpenSSL, BoringSSL or rustls's webpki refuse those, so a file we wrote would fail
  * with some peer.
  */
-import { children, readTlv } from '../../src/spiffe/der.js';
+import { children, readTlv, type Tlv } from '../../src/spiffe/der.js';
 import type { ChainCase } from './chain-cases.js';
 import {
   basicConstraints,
@@ -71,6 +71,13 @@ function oneAsymmetricKey(kind: KeyKind, publicKey: (own: Buffer) => Buffer) {
   const m = pair({ pair: keyPair(kind) });
   const [, algorithm, privateKey] = elements(m.keyDer);
   return { ...m, keyDer: seq(integer('01'), algorithm!, privateKey!, der(0x81, Buffer.from([0]), publicKey(spkiBits(m.chain[0]!)))) };
+}
+
+/** The certificate with its signature value replaced by `edit`'s (the signed part untouched). */
+function withSignature(cert: Buffer, edit: (signature: Buffer) => Buffer): Buffer {
+  const [tbs, algorithm, signature] = children(cert, readTlv(cert, 0));
+  const whole = (t: Tlv) => cert.subarray(t.offset, t.next);
+  return seq(whole(tbs!), whole(algorithm!), bits(edit(cert.subarray(signature!.start + 1, signature!.end))));
 }
 
 /** The subjectPublicKey bytes of a certificate. */
@@ -427,6 +434,30 @@ export const derCases: ChainCase[] = [
     goSpiffe: 'accepts',
     make: async () => oneAsymmetricKey('ed25519', () => spkiOf(keyPair('ed25519')).subarray(-32)),
   },
+  // Signature values: DER inside (ECDSA-Sig-Value), exactly the modulus's length (RSA); node:crypto (OpenSSL) checks both, as Go does.
+  {
+    name: 'an ECDSA signature whose r is padded with a zero byte',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const m = pair();
+      const padded = withSignature(m.chain[0]!, (sig) => {
+        const [r, s] = children(sig, readTlv(sig, 0));
+        return seq(der(0x02, Buffer.from([0]), sig.subarray(r!.start, r!.end)), sig.subarray(s!.offset, s!.next));
+      });
+      return { ...m, chain: [padded] };
+    },
+  },
+  {
+    name: 'an RSA signature one byte longer than the modulus (a leading zero)',
+    reason: 'chain_untrusted',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const m = pair({}, { pair: keyPair('rsa-2048') });
+      return { ...m, chain: [withSignature(m.chain[0]!, (sig) => Buffer.concat([Buffer.from([0]), sig]))] };
+    },
+  },
+  { name: 'an Ed448 leaf key (Go reads no Ed448 private key)', reason: 'unsupported_algorithm', goSpiffe: 'rejects', make: () => made(pair({ pair: keyPair('ed448') })) },
   {
     name: 'the leaf sent again as its own intermediate',
     reason: 'x509svid',

@@ -52,7 +52,7 @@ export const basicConstraints = (ca: boolean, pathLen?: string): Extension => ['
 export const keyUsage = (ca: boolean): Extension => ['2.5.29.15', true, ca ? bits(Buffer.from([0x06]), 1) : bits(Buffer.from([0x80]), 7)];
 export const uriSans = (...uris: string[]): Extension => ['2.5.29.17', false, seq(...uris.map((u) => der(0x86, Buffer.from(u, 'latin1'))))];
 
-export type KeyKind = 'ec-p256' | 'rsa-2048' | 'ed25519';
+export type KeyKind = 'ec-p256' | 'rsa-2048' | 'ed25519' | 'ed448';
 
 export interface Pair {
   kind: KeyKind;
@@ -63,12 +63,14 @@ export interface Pair {
 /** A fresh key pair. */
 export function keyPair(kind: KeyKind = 'ec-p256'): Pair {
   if (kind === 'ec-p256') return { kind, ...generateKeyPairSync('ec', { namedCurve: 'P-256' }) };
-  return { kind, ...(kind === 'rsa-2048' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ed25519')) };
+  if (kind === 'rsa-2048') return { kind, ...generateKeyPairSync('rsa', { modulusLength: 2048 }) };
+  return { kind, ...(kind === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ed448')) };
 }
 
 /** The signature AlgorithmIdentifier a key of this kind signs with (SHA-256 where there is a choice). */
 export function signatureAlgorithm(kind: KeyKind): Buffer {
-  return kind === 'ec-p256' ? seq(oid('1.2.840.10045.4.3.2')) : kind === 'rsa-2048' ? seq(oid('1.2.840.113549.1.1.11'), NULL) : seq(oid('1.3.101.112'));
+  const oids: Record<KeyKind, string> = { 'ec-p256': '1.2.840.10045.4.3.2', 'rsa-2048': '1.2.840.113549.1.1.11', ed25519: '1.3.101.112', ed448: '1.3.101.113' };
+  return kind === 'rsa-2048' ? seq(oid(oids[kind]), NULL) : seq(oid(oids[kind]));
 }
 
 export const spkiOf = (p: Pair): Buffer => p.publicKey.export({ format: 'der', type: 'spki' });
@@ -132,7 +134,7 @@ export function build(o: BuildOptions): Built {
   };
   const t = o.edit ? o.edit(defaults) : defaults;
   const tbs = seq(...(t.version ? [t.version] : []), t.serial, t.signature, t.issuer, t.validity, t.subject, t.spki, ...t.after);
-  const signature = sign(signer.kind === 'ed25519' ? null : 'sha256', tbs, signer.privateKey);
+  const signature = sign(signer.kind.startsWith('ed') ? null : 'sha256', tbs, signer.privateKey);
   const cert = seq(tbs, o.outerAlgorithm ?? t.signature, bits(signature), ...(o.trailing ? [o.trailing] : []));
   return { der: cert, pair, keyDer: pair.privateKey.export({ format: 'der', type: 'pkcs8' }), subject: t.subject };
 }
