@@ -357,6 +357,20 @@ export const derCases: ChainCase[] = [
     goSpiffe: 'rejects',
     make: () => made(pair({}, { extensions: caExtensions(['2.5.29.30', true, seq(der(0xa1, seq(der(0x81, Buffer.from('a b@@other.org')))))]) })),
   },
+  // Bounded work (issue 12 item 14): Go before 1.25 refused more than 250,000 comparisons; Go 1.26 matches in log-linear time.
+  {
+    name: 'name constraints that need more than 250,000 comparisons (600 leaf names, 500 root constraints)',
+    reason: 'too_large',
+    goSpiffe: 'accepts',
+    make: async () => {
+      const constraints = Array.from({ length: 500 }, (_, i) => seq(der(0x82, Buffer.from(`n${i}.other.org`))));
+      const names = Array.from({ length: 600 }, (_, i) => der(0x82, Buffer.from(`w${i}.example.org`)));
+      return pair(
+        { extensions: [basicConstraints(false), keyUsage(false), san(der(0x86, Buffer.from(ID)), ...names)] },
+        { extensions: caExtensions(['2.5.29.30', true, seq(der(0xa1, ...constraints))]) },
+      );
+    },
+  },
   // SPIFFE-ID: the scheme is `spiffe`; Go lower-cases a URI's scheme before go-spiffe reads it, peers matching the SAN's text (Envoy) do not.
   {
     name: 'a leaf URI SAN with the scheme in capitals (SPIFFE://)',
