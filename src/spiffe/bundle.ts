@@ -2,6 +2,7 @@ import { HelperError } from '../errors.js';
 import { publicKeyProblem } from './algorithms.js';
 import { parseCertificate, splitCertificates, unparsable, type Certificate } from './certificate.js';
 import { authorityProblem, type ChainReason } from './chain.js';
+import { TooManyElements } from './der.js';
 import type { TrustDomain } from './id.js';
 import { LIMITS } from './limits.js';
 
@@ -50,6 +51,7 @@ export function parseX509Bundle(trustDomain: TrustDomain, der: Uint8Array): X509
     try {
       cert = parseCertificate(part);
     } catch (e) {
+      if (e instanceof TooManyElements) throw e;
       notCas.push({ reason: 'x509bundle', detail: unparsable(i, e) });
       return;
     }

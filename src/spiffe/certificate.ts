@@ -1,5 +1,5 @@
 import { HelperError } from '../errors.js';
-import { children, decodeOid, only, parseExtensions, readTlv, readUnsigned, splitDerSequence, TooMany, type CertExtensions, type Tlv } from './der.js';
+import { children, decodeOid, only, parseExtensions, readTlv, readUnsigned, splitDerSequence, TooMany, TooManyElements, type CertExtensions, type Tlv } from './der.js';
 
 /**
  * An X.509 certificate read with our own DER reader (RFC 5280 section 4.1), holding what the
@@ -97,6 +97,7 @@ export function parseCertificates(der: Uint8Array, what: string, code: 'x509svid
     try {
       return parseCertificate(part);
     } catch (e) {
+      if (e instanceof TooManyElements) throw e;
       throw new HelperError(code, `${what}: ${unparsable(i, e)}`);
     }
   });

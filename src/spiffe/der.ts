@@ -81,10 +81,36 @@ export function children(buf: Uint8Array, parent: Tlv): Tlv[] {
   let off = parent.start;
   while (off < parent.end) {
     const t = readTlv(buf, off, parent.end);
+    if (--elementsLeft < 0) throw new TooManyElements(elementBudget);
     out.push(t);
     off = t.next;
   }
   return out;
+}
+
+let elementBudget = Infinity;
+let elementsLeft = Infinity;
+
+/**
+ * Runs `read` (synchronous) allowing children() to list at most `max` elements in all: the
+ * work of parsing a message is bounded whatever its shape. The counts of certificates bound
+ * their number, not what one holds: 4 MB of empty SAN names cost 2 s to read.
+ */
+export function withElementBudget<T>(max: number, read: () => T): T {
+  const saved = [elementBudget, elementsLeft];
+  [elementBudget, elementsLeft] = [max, max];
+  try {
+    return read();
+  } finally {
+    [elementBudget, elementsLeft] = saved as [number, number];
+  }
+}
+
+/** The budget of withElementBudget is spent: callers that turn errors into verdicts let this one through. */
+export class TooManyElements extends Error {
+  constructor(readonly max: number) {
+    super(`more than ${max} DER elements`);
+  }
 }
 
 export function decodeOid(bytes: Uint8Array): string {
