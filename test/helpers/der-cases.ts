@@ -10,6 +10,7 @@
  * seconds); OpenSSL, BoringSSL or rustls's webpki refuse those, so a file we wrote would fail
  * with some peer.
  */
+import { createPrivateKey } from 'node:crypto';
 import { children, readTlv, type Tlv } from '../../src/spiffe/der.js';
 import type { ChainCase } from './chain-cases.js';
 import {
@@ -181,6 +182,22 @@ export const derCases: ChainCase[] = [
   // Go, like OpenSSL, ignores what follows the signature inside the certificate's SEQUENCE.
   { name: 'bytes after the signature inside the leaf SEQUENCE', reason: 'x509svid', goSpiffe: 'accepts', make: () => made(pair({ trailing: NULL })) },
 
+  // RFC 5280 4.1.1.2: the signatureAlgorithm outside is the signature field inside, byte for byte.
+  {
+    name: 'the outer signature algorithm with NULL parameters, the signed one without',
+    reason: 'x509svid',
+    goSpiffe: 'rejects',
+    make: () => made(pair({ outerAlgorithm: seq(oid('1.2.840.10045.4.3.2'), NULL) })),
+  },
+  {
+    name: 'a SEC 1 EC key instead of PKCS#8',
+    reason: 'x509svid',
+    goSpiffe: 'rejects',
+    make: async () => {
+      const m = pair();
+      return { ...m, keyDer: createPrivateKey({ key: m.keyDer, format: 'der', type: 'pkcs8' }).export({ format: 'der', type: 'sec1' }) };
+    },
+  },
   // DER (X.690 11.5): a DEFAULT value is never written out. Go and OpenSSL read BER here; BoringSSL and webpki do not.
   {
     name: 'a v1 bundle CA whose version v1 is written out ([0] INTEGER 0)',
