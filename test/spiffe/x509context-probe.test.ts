@@ -12,6 +12,7 @@ import { fromPem } from '../../src/spiffe/pem.js';
 import { parseX509Context } from '../../src/workload/api.js';
 import { issue, svidChain } from '../helpers/certs.js';
 import { baseConfigToml } from '../helpers/config.js';
+import { basicConstraints, build, keyUsage } from '../helpers/der-certs.js';
 
 const ID = 'spiffe://example.org/workload';
 /** The output of the smallest X.509 config, as the config loader makes it. */
@@ -83,8 +84,7 @@ test('context probe: an SVID sent with another bundle than the first SVID of its
   assert.deepEqual(fromPem(bundlePem, 'CERTIFICATE'), [other.bundleDer], "the bundle.pem beside svid.pem is the one that SVID's chain verifies against");
 });
 
-test("context probe: a federated partner's CA that only a BER reader parses (critical FALSE written out) is left out and said; the workload's own update goes on", async () => {
-  const { basicConstraints, build, keyUsage } = await import('../helpers/der-certs.js');
+test("context probe: a federated partner's CA that only a BER reader parses (critical FALSE written out) is left out and said; the workload's own update goes on", () => {
   const lenient = build({ cn: 'partner.org lenient CA', ca: true, extensions: [['2.5.29.19', 'explicit-false', basicConstraints(true)[2]], keyUsage(true)] });
   const ctx = parseX509Context(message({ 'spiffe://partner.org': Buffer.concat([partner.der, lenient.der]) }));
   assert.equal(ctx.svids.length, 1);

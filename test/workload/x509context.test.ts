@@ -7,6 +7,7 @@ import { BundleCache } from '../../src/spiffe/bundle-cache.js';
 import { parseX509Context } from '../../src/workload/api.js';
 import type { X509SVIDResponseMessage } from '../../src/workload/proto.js';
 import { issue, svidChain } from '../helpers/certs.js';
+import { basicConstraints, build, der, keyUsage, seq } from '../helpers/der-certs.js';
 
 const ID = 'spiffe://example.org/workload';
 const chain = await svidChain(ID);
@@ -63,8 +64,7 @@ test('bounds: a chain of 100,000 intermediates (~30 MB) is refused, reason too_l
   refusedQuickly('100,000 intermediates', message({ chainDer: huge }), new RegExp(`chain: more than ${LIMITS.chainCertificates} certificates`));
 });
 
-test(`bounds: a message whose certificates hold more than ${LIMITS.messageDerElements} DER elements (2,000,000 empty SAN names in one leaf, 4 MB) is refused, reason too_large`, async () => {
-  const { basicConstraints, build, der, keyUsage, seq } = await import('../helpers/der-certs.js');
+test(`bounds: a message whose certificates hold more than ${LIMITS.messageDerElements} DER elements (2,000,000 empty SAN names in one leaf, 4 MB) is refused, reason too_large`, () => {
   const root = build({ cn: 'example.org root', ca: true });
   const emptyNames = Buffer.alloc(4_000_000);
   for (let i = 0; i < emptyNames.length; i += 2) emptyNames[i] = 0x82;
