@@ -306,20 +306,38 @@ function ia5(der: Uint8Array, t: Tlv, what: string): string {
  * refuses a certificate where one is malformed, or critical where RFC 5280 says it MUST NOT be.
  */
 type Shape = (der: Uint8Array, value: Tlv, critical: boolean) => boolean;
+type Element = (der: Uint8Array, t: Tlv | undefined) => boolean;
+/** An OBJECT IDENTIFIER that decodes: minimal and complete, as Go's parser requires. */
+const isOid: Element = (der, t) => {
+  if (t?.tag !== 0x06) return false;
+  try {
+    decodeOid(der.subarray(t.start, t.end));
+    return true;
+  } catch {
+    return false;
+  }
+};
 const sequenceOf =
-  (tag: number, element: (der: Uint8Array, t: Tlv) => boolean = () => true): ((der: Uint8Array, t: Tlv) => boolean) =>
+  (element: Element): Element =>
   (der, t) =>
-    t.tag === 0x30 && children(der, t).every((e) => e.tag === tag && element(der, e));
-const startsWithOid = sequenceOf(0x06);
+    t?.tag === 0x30 && children(der, t).every((e) => element(der, e));
+/** A SEQUENCE that starts with an OID (AccessDescription, PolicyInformation). */
+const oidFirst: Element = (der, t) => t?.tag === 0x30 && isOid(der, children(der, t)[0]);
+/** PolicyInformation, each policy once (Go refuses a repeated one). */
+const policies: Element = (der, t) => {
+  if (!sequenceOf(oidFirst)(der, t)) return false;
+  const ids = children(der, t!).map((p) => Buffer.from(der.subarray(p.start, children(der, p)[0]!.end)).toString('latin1'));
+  return new Set(ids).size === ids.length;
+};
 const NON_CRITICAL = new Set(['2.5.29.14', '2.5.29.35', '1.3.6.1.5.5.7.1.1']);
 const SHAPES: ReadonlyMap<string, Shape> = new Map<string, Shape>([
   ['2.5.29.14', (_, v, critical) => !critical && v.tag === 0x04],
   ['2.5.29.35', (_, v, critical) => !critical && v.tag === 0x30],
-  ['1.3.6.1.5.5.7.1.1', (der, v, critical) => !critical && sequenceOf(0x30, (d, e) => children(d, e)[0]?.tag === 0x06)(der, v)],
-  ['2.5.29.37', (der, v) => sequenceOf(0x06)(der, v)],
-  ['2.5.29.32', (der, v) => sequenceOf(0x30, (d, e) => children(d, e)[0]?.tag === 0x06)(der, v)],
-  ['2.5.29.31', (der, v) => sequenceOf(0x30)(der, v)],
-  ['2.5.29.33', (der, v) => sequenceOf(0x30, (d, e) => startsWithOid(d, e) && children(d, e).length === 2)(der, v)],
+  ['1.3.6.1.5.5.7.1.1', (der, v, critical) => !critical && sequenceOf(oidFirst)(der, v)],
+  ['2.5.29.37', sequenceOf(isOid)],
+  ['2.5.29.32', policies],
+  ['2.5.29.31', sequenceOf((_, t) => t?.tag === 0x30)],
+  ['2.5.29.33', sequenceOf((der, t) => sequenceOf(isOid)(der, t) && children(der, t!).length === 2)],
   ['2.5.29.36', (_, v) => v.tag === 0x30],
   ['2.5.29.54', (der, v) => readUnsigned(der, v, 'inhibitAnyPolicy').length > 0],
 ]);

@@ -291,6 +291,18 @@ export const derCases: ChainCase[] = [
     make: () => made(pair({ extensions: leafExtensions(['2.5.29.37', false, seq(integer('01'))]) })),
   },
   {
+    name: 'a leaf extKeyUsage OID not minimally encoded',
+    reason: 'x509svid',
+    goSpiffe: 'rejects',
+    make: () => made(pair({ extensions: leafExtensions(['2.5.29.37', false, seq(der(0x06, Buffer.from([0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x80, 0x02])))]) })),
+  },
+  {
+    name: 'leaf certificatePolicies naming one policy twice',
+    reason: 'x509svid',
+    goSpiffe: 'rejects',
+    make: () => made(pair({ extensions: leafExtensions(['2.5.29.32', false, seq(seq(oid('2.5.29.32.0')), seq(oid('2.5.29.32.0')))]) })),
+  },
+  {
     name: 'leaf certificatePolicies that are not a SEQUENCE of policies',
     reason: 'x509svid',
     goSpiffe: 'rejects',
