@@ -43,8 +43,10 @@ export function signatureScheme(der: Buffer): SignatureScheme | string {
   if (oid?.tag !== 0x06) throw new Error('no algorithm OID');
   const name = decodeOid(der.subarray(oid.start, oid.end));
   const known = SCHEMES[name];
-  // RFC 8410 3: Ed25519's parameters MUST be absent; Go does not verify with any other.
-  if (known?.kind === 'ed25519' && params) return 'an Ed25519 signature algorithm with parameters is not accepted (RFC 8410: they are absent)';
+  // RFC 8410 3 and RFC 5758 3.2: Ed25519's and ECDSA's parameters are absent. Go does not
+  // verify Ed25519 with any; webpki (rustls) matches ECDSA's identifier byte for byte.
+  if ((known?.kind === 'ed25519' || known?.kind === 'ecdsa') && params)
+    return `an ${known.kind === 'ed25519' ? 'Ed25519' : 'ECDSA'} signature algorithm with parameters is not accepted (RFC 8410, RFC 5758: they are absent)`;
   if (known) return known;
   if (name !== OID_PSS) return `signature algorithm ${REFUSED_NAMES[name] ?? name} is not accepted; use ${ACCEPTED}`;
   // RSASSA-PSS-params (RFC 4055): the hash must be explicit (the default is SHA-1), MGF1 with the

@@ -55,7 +55,7 @@ export function parseCertificate(der: Buffer): Certificate {
   }
   const fields = children(der, top[0]!);
   const version = fields[0]?.tag === 0xa0 ? readVersion(der, fields[0]) : 1; // [0] version, absent for v1
-  let i = version === 1 ? 0 : 1;
+  let i = fields[0]?.tag === 0xa0 ? 1 : 0;
   const take = (tag: number, what: string): Tlv => {
     const f = fields[i++];
     if (f?.tag !== tag) throw new Error(`tbsCertificate: ${what} missing or malformed`);
@@ -123,11 +123,10 @@ function whole(der: Buffer, t: Tlv): Buffer {
   return der.subarray(t.offset, t.next);
 }
 
-/** [0] EXPLICIT INTEGER v2(1) or v3(2); v1 is the DEFAULT, which DER leaves out (X.690 11.5). */
+/** [0] EXPLICIT INTEGER: v1(0) (the DEFAULT, written out: read, as Go and OpenSSL do), v2(1) or v3(2). */
 function readVersion(der: Buffer, wrapper: Tlv): number {
   const v = only(der, wrapper, 'tbsCertificate: version');
   if (v.tag !== TAG.INTEGER || v.end - v.start !== 1 || der[v.start]! > 2) throw new Error('tbsCertificate: version malformed');
-  if (der[v.start] === 0) throw new Error('tbsCertificate: version v1 written out (DER leaves the DEFAULT out)');
   return der[v.start]! + 1;
 }
 

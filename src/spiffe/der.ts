@@ -2,8 +2,8 @@
  * Just enough DER to read certificates (certificate.ts), their extensions (key usage bits,
  * basic constraints, SAN URIs) and PKCS#8 private keys (private-key.ts).
  * Every read is bounds-checked: hostile input yields an Error, never an out-of-range read.
- * Read as DER, not BER: what Go's, OpenSSL's, BoringSSL's or webpki's parser refuses is refused
- * here, so that no file the helper writes is one a peer cannot load (test/helpers/der-cases.ts).
+ * Read as DER, not BER: what Go's, OpenSSL's or webpki's (rustls) parser refuses is refused here,
+ * so that no file the helper writes is one a peer cannot load (test/helpers/der-cases.ts).
  */
 import { domainValid, isIpLiteral, mailboxValid, maskValid, uriProblem } from './name-syntax.js';
 
@@ -227,7 +227,7 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
     // RFC 5280 4.2: an extension appears at most once (otherwise which one counts is ambiguous).
     if (seen.has(oid)) throw new Error(`extension ${oid} appears twice`);
     seen.add(oid);
-    const critical = parts.length === 3 && readDefaultFalse(der, parts[1]!, `extension ${oid}: critical`);
+    const critical = parts.length === 3 && readBoolean(der, parts[1]!, `extension ${oid}: critical`);
     if (critical && !HANDLED.has(oid)) (result.unhandledCritical ??= []).push(oid);
     // extnValue holds one DER value (RFC 5280 4.1); bytes after it would be read by some and not others.
     const inner = only(der, value, `extension ${oid}`);
@@ -253,7 +253,7 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
       const ca = fields[0]?.tag === 0x01 ? fields.shift() : undefined;
       const pathLen = fields.shift();
       if (inner.tag !== 0x30 || fields.length > 0) throw new Error('basicConstraints: not a SEQUENCE of cA and pathLenConstraint');
-      result.basicConstraintsCA = ca !== undefined && readDefaultFalse(der, ca, 'basicConstraints: cA');
+      result.basicConstraintsCA = ca !== undefined && readBoolean(der, ca, 'basicConstraints: cA');
       if (pathLen) {
         const n = readUnsigned(der, pathLen, 'basicConstraints: pathLenConstraint');
         // Beyond any chain's length, a larger value means the same as 2^31-1.
@@ -287,12 +287,15 @@ export function parseExtensions(der: Uint8Array, extsWrapper: Tlv): CertExtensio
 }
 
 /**
- * A BOOLEAN DEFAULT FALSE that is present: DER writes it only when TRUE, as 0xff (X.690 11.1,
- * 11.5). Go and OpenSSL read FALSE written out, BoringSSL and webpki (rustls) refuse it.
+ * A DER BOOLEAN: one byte, 0x00 or 0xff (X.690 11.1; Go refuses any other byte, BER's "non-zero
+ * is true" included). FALSE written out where it is the DEFAULT breaks X.690 11.5 but is read:
+ * Go, OpenSSL, webpki and mozilla::pkix all accept it "for compatibility with real-world
+ * certificates", so a file holding one works everywhere and refusing it would only stop updates.
  */
-function readDefaultFalse(der: Uint8Array, t: Tlv, what: string): true {
-  if (t.end - t.start !== 1 || der[t.start] !== 0xff) throw new Error(`${what}: a BOOLEAN DEFAULT FALSE must be absent or TRUE (0xff) in DER`);
-  return true;
+function readBoolean(der: Uint8Array, t: Tlv, what: string): boolean {
+  const value = der[t.start];
+  if (t.end - t.start !== 1 || (value !== 0x00 && value !== 0xff)) throw new Error(`${what}: a BOOLEAN is not DER (one byte, 00 or ff)`);
+  return value === 0xff;
 }
 
 /** An IA5String's text: 7-bit ASCII (X.680 41; Go refuses other bytes). */

@@ -99,7 +99,6 @@ export const derCases: ChainCase[] = [
     make: () => made(pair({ edit: (t) => ({ ...t, after: [der(0x81, Buffer.from([0, 1])), der(0x82, Buffer.from([0, 2])), ...t.after] }) })),
   },
   { name: 'GeneralizedTime for a date before 2050 (a CA rule, not a reader one)', goSpiffe: 'accepts', make: () => made(pair({ edit: validity((d) => generalizedTime(d)) })) },
-  { name: 'ECDSA signature algorithm with NULL parameters', goSpiffe: 'accepts', make: () => made(pair({ edit: (t) => ({ ...t, signature: seq(oid('1.2.840.10045.4.3.2'), NULL) }) })) },
   // RFC 4055 section 5: readers MUST accept the NULL parameters absent as well as present.
   {
     name: 'sha256WithRSAEncryption without its NULL parameters',
@@ -141,6 +140,24 @@ export const derCases: ChainCase[] = [
   },
   { name: 'a PKCS#8 v2 (OneAsymmetricKey) EC key carrying its public key', goSpiffe: 'accepts', make: async () => oneAsymmetricKey('ec-p256', (own) => own) },
   { name: 'a PKCS#8 v2 (OneAsymmetricKey) Ed25519 key carrying its public key', goSpiffe: 'accepts', make: async () => oneAsymmetricKey('ed25519', (own) => own) },
+
+  // X.690 11.5 leaves a DEFAULT value out, but Go, OpenSSL, webpki and mozilla::pkix read it written out (webpki: "for
+  // compatibility with real-world certificates"): such a file works everywhere, so it is not refused.
+  {
+    name: 'a v1 bundle CA whose version v1 is written out ([0] INTEGER 0)',
+    goSpiffe: 'accepts',
+    make: () => made(pair({}, { edit: (t) => ({ ...t, version: der(0xa0, integer('00')), after: [] }) })),
+  },
+  {
+    name: 'a leaf extension marked critical FALSE explicitly',
+    goSpiffe: 'accepts',
+    make: () => made(pair({ extensions: [basicConstraints(false), keyUsage(false), ['2.5.29.17', 'explicit-false', seq(der(0x86, Buffer.from(ID)))]] })),
+  },
+  {
+    name: 'a leaf basicConstraints with cA FALSE written out',
+    goSpiffe: 'accepts',
+    make: () => made(pair({ extensions: [['2.5.29.19', true, seq(bool(false))], keyUsage(false), uriSans(ID)] })),
+  },
 
   // --- must be refused ------------------------------------------------------------------------
   // The tbsCertificate's shape (RFC 5280 4.1): after the key, [1], [2], [3] in that order, nothing else.
@@ -198,26 +215,6 @@ export const derCases: ChainCase[] = [
       return { ...m, keyDer: createPrivateKey({ key: m.keyDer, format: 'der', type: 'pkcs8' }).export({ format: 'der', type: 'sec1' }) };
     },
   },
-  // DER (X.690 11.5): a DEFAULT value is never written out. Go and OpenSSL read BER here; BoringSSL and webpki do not.
-  {
-    name: 'a v1 bundle CA whose version v1 is written out ([0] INTEGER 0)',
-    reason: 'x509bundle',
-    goSpiffe: 'accepts',
-    make: () => made(pair({}, { edit: (t) => ({ ...t, version: der(0xa0, integer('00')), after: [] }) })),
-  },
-  {
-    name: 'a leaf extension marked critical FALSE explicitly',
-    reason: 'x509svid',
-    goSpiffe: 'accepts',
-    make: () => made(pair({ extensions: [basicConstraints(false), keyUsage(false), ['2.5.29.17', 'explicit-false', seq(der(0x86, Buffer.from(ID)))]] })),
-  },
-  {
-    name: 'a leaf basicConstraints with cA FALSE written out',
-    reason: 'x509svid',
-    goSpiffe: 'accepts',
-    make: () => made(pair({ extensions: [['2.5.29.19', true, seq(bool(false))], keyUsage(false), uriSans(ID)] })),
-  },
-
   // DER INTEGERs are minimal (X.690 8.3.2).
   { name: 'a leaf version INTEGER padded (00 02)', reason: 'x509svid', goSpiffe: 'rejects', make: () => made(pair({ edit: (t) => ({ ...t, version: der(0xa0, integer('0002')) }) })) },
   { name: 'a root pathLenConstraint padded (00 01)', reason: 'x509bundle', goSpiffe: 'rejects', make: () => made(pair({}, { extensions: [basicConstraints(true, '0001'), keyUsage(true)] })) },
@@ -238,6 +235,13 @@ export const derCases: ChainCase[] = [
       const p = keyPair('ed25519');
       return pair({}, { pair: p, edit: (t) => ({ ...t, spki: seq(seq(oid('1.3.101.112'), NULL), bits(spkiOf(p).subarray(-32))) }) });
     },
+  },
+  // RFC 5758 3.2: ECDSA's parameters are absent. Go and OpenSSL read NULL ones; webpki (rustls) matches the identifier byte for byte and refuses them.
+  {
+    name: 'an ECDSA signature algorithm with NULL parameters',
+    reason: 'unsupported_algorithm',
+    goSpiffe: 'accepts',
+    make: () => made(pair({ edit: (t) => ({ ...t, signature: seq(oid('1.2.840.10045.4.3.2'), NULL) }) })),
   },
   {
     name: 'an Ed25519 signature algorithm with NULL parameters',
