@@ -43,6 +43,10 @@ export function signatureScheme(der: Buffer): SignatureScheme | string {
   if (oid?.tag !== 0x06) throw new Error('no algorithm OID');
   const name = decodeOid(der.subarray(oid.start, oid.end));
   const known = SCHEMES[name];
+  // RFC 8410 3 and RFC 5758 3.2: Ed25519's and ECDSA's parameters are absent. Go does not
+  // verify Ed25519 with any; webpki (rustls) matches ECDSA's identifier byte for byte.
+  if ((known?.kind === 'ed25519' || known?.kind === 'ecdsa') && params)
+    return `an ${known.kind === 'ed25519' ? 'Ed25519' : 'ECDSA'} signature algorithm with parameters is not accepted (RFC 8410, RFC 5758: they are absent)`;
   if (known) return known;
   if (name !== OID_PSS) return `signature algorithm ${REFUSED_NAMES[name] ?? name} is not accepted; use ${ACCEPTED}`;
   // RSASSA-PSS-params (RFC 4055): the hash must be explicit (the default is SHA-1), MGF1 with the
@@ -69,13 +73,20 @@ export function signatureScheme(der: Buffer): SignatureScheme | string {
 const OID_RSA = '1.2.840.113549.1.1.1';
 const OID_EC = '1.2.840.10045.2.1';
 const OID_ED25519 = '1.3.101.112';
-/** Named curves Go's crypto/x509 parses, and their coordinate sizes in bytes. */
-const CURVES: Readonly<Record<string, [name: string, bytes: number]>> = {
-  '1.3.132.0.33': ['P-224', 28],
-  '1.2.840.10045.3.1.7': ['P-256', 32],
-  '1.3.132.0.34': ['P-384', 48],
-  '1.3.132.0.35': ['P-521', 66],
+/** Named curves Go's crypto/x509 parses: coordinate size in bytes, field prime p and b of y² = x³ - 3x + b (FIPS 186-4 D.1.2). */
+const CURVES: Readonly<Record<string, [name: string, bytes: number, p: bigint, b: bigint]>> = {
+  '1.3.132.0.33': ['P-224', 28, 2n ** 224n - 2n ** 96n + 1n, 0xb4050a850c04b3abf54132565044b0b7d7bfd8ba270b39432355ffb4n],
+  '1.2.840.10045.3.1.7': ['P-256', 32, 2n ** 256n - 2n ** 224n + 2n ** 192n + 2n ** 96n - 1n, 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn],
+  '1.3.132.0.34': ['P-384', 48, 2n ** 384n - 2n ** 128n - 2n ** 96n + 2n ** 32n - 1n, 0xb3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aefn],
+  '1.3.132.0.35': ['P-521', 66, 2n ** 521n - 1n, 0x0051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef109e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b503f00n],
 };
+
+/** Whether (x, y) is on the curve: Go refuses a certificate whose point is not (~10 µs here, no key object). */
+function onCurve(point: Buffer, size: number, p: bigint, b: bigint): boolean {
+  const x = BigInt(`0x${point.toString('hex', 1, 1 + size)}`);
+  const y = BigInt(`0x${point.toString('hex', 1 + size)}`);
+  return x < p && y < p && (y * y - (x * x * x - 3n * x + b)) % p === 0n;
+}
 const CURVE_NAMES = Object.values(CURVES)
   .map(([name]) => name)
   .join(', ');
@@ -91,6 +102,7 @@ export function publicKeyProblem(key: SubjectPublicKey): string | undefined {
     if (!curve) return `its EC key is on curve ${key.curve ?? '(not a named curve)'}; accepted: ${CURVE_NAMES}`;
     // Go reads uncompressed points only (SEC 1 2.3.3 form 04 || x || y).
     if (key.key[0] !== 0x04 || key.key.length !== 1 + 2 * curve[1]) return `its EC public point is not in uncompressed form`;
+    if (!onCurve(key.key, curve[1], curve[2], curve[3])) return `its EC public point is not on ${curve[0]}`;
     return undefined;
   }
   if (key.algorithm !== OID_RSA) return `its key is ${KEY_NAMES[key.algorithm] ?? `of algorithm ${key.algorithm}`}; accepted: RSA, EC (${CURVE_NAMES}) and Ed25519`;

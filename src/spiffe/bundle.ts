@@ -1,7 +1,8 @@
 import { HelperError } from '../errors.js';
 import { publicKeyProblem } from './algorithms.js';
-import { parseCertificates, type Certificate } from './certificate.js';
+import { parseCertificate, splitCertificates, unparsable, type Certificate } from './certificate.js';
 import { authorityProblem, type ChainReason } from './chain.js';
+import { TooManyElements } from './der.js';
 import type { TrustDomain } from './id.js';
 import { LIMITS } from './limits.js';
 
@@ -20,7 +21,8 @@ export interface X509Bundle {
 }
 
 export interface AnchorProblem {
-  readonly reason: ChainReason | 'bundle_not_ca';
+  /** `x509bundle`: the certificate does not parse. */
+  readonly reason: ChainReason | 'bundle_not_ca' | 'x509bundle';
   readonly detail: string;
 }
 
@@ -40,7 +42,19 @@ export function parseX509Bundle(trustDomain: TrustDomain, der: Uint8Array): X509
   const what = `x509bundle: bundle of trust domain "${trustDomain.name}"`;
   const certificates: Certificate[] = [];
   const notCas: AnchorProblem[] = [];
-  parseCertificates(der, what, 'x509bundle', LIMITS.bundleCertificates).forEach((cert, i) => {
+  // A certificate that does not parse is one more that cannot be a trust anchor: the SVID's own
+  // bundle is refused for it (requireOnlyCas), a partner's loses it alone. Go's parser is more
+  // lenient than ours in places (test/helpers/der-cases.ts), and a partner's CA that SPIRE
+  // accepted must not stop the workload's own rotation.
+  splitCertificates(der, what, 'x509bundle', LIMITS.bundleCertificates).forEach((part, i) => {
+    let cert: Certificate;
+    try {
+      cert = parseCertificate(part);
+    } catch (e) {
+      if (e instanceof TooManyElements) throw e;
+      notCas.push({ reason: 'x509bundle', detail: unparsable(i, e) });
+      return;
+    }
     const why = anchorProblem(cert);
     if (why) notCas.push({ reason: why.reason, detail: `certificate ${i + 1} cannot be a trust anchor: ${why.detail}` });
     else certificates.push(cert);

@@ -18,6 +18,12 @@ export const LIMITS = {
   federatedBundles: 1024,
   /** CAs over all bundles of one message: parsing 8,192 costs ~0.2 s (then cached while unchanged). */
   messageBundleCertificates: 8192,
+  /**
+   * DER elements read in one X.509 message (der.ts withElementBudget): a CA takes ~40, so the
+   * maxima above together (8,192 CAs, 8,192 chain certificates) stay under it; reading this
+   * many costs ~1 s at worst (names: ~1 µs each).
+   */
+  messageDerElements: 1_000_000,
   /** Keys in one trust domain's JWT bundle. */
   jwtBundleKeys: 4096,
   /**

@@ -16,9 +16,15 @@ import { children, decodeOid, readTlv, type Tlv } from './der.js';
  */
 export function privateKeyMatches(keyDer: Buffer, publicKey: SubjectPublicKey, certDer: Buffer): boolean {
   const info = readPrivateKeyInfo(keyDer);
-  if (info.algorithm === OID_EC) return ecMatches(keyDer, info, publicKey);
-  if (info.algorithm === OID_RSA) return rsaMatches(keyDer, info.key, publicKey);
-  return new X509Certificate(certDer).checkPrivateKey(createPrivateKey({ key: keyDer, format: 'der', type: 'pkcs8' }));
+  const matches =
+    info.algorithm === OID_EC
+      ? ecMatches(keyDer, info, publicKey)
+      : info.algorithm === OID_RSA
+        ? rsaMatches(keyDer, info.key, publicKey)
+        : new X509Certificate(certDer).checkPrivateKey(createPrivateKey({ key: keyDer, format: 'der', type: 'pkcs8' }));
+  // A reader may take the public key a v2 key carries instead of deriving it (as with an EC key's embedded point).
+  if (matches && info.publicKey && !info.publicKey.equals(publicKey.key)) throw new Error('the public key inside the PKCS#8 key is not its own');
+  return matches;
 }
 
 const OID_EC = '1.2.840.10045.2.1';
@@ -38,21 +44,33 @@ interface PrivateKeyInfo {
   params?: Tlv;
   /** The privateKey OCTET STRING's content: an ECPrivateKey, an RSAPrivateKey, ... */
   key: Tlv;
+  /** A v2 key's [1] publicKey, the bytes of its BIT STRING. */
+  publicKey?: Buffer;
 }
 
-/** PrivateKeyInfo: version 0, AlgorithmIdentifier, privateKey, then optional [0] attributes only. */
+/**
+ * PrivateKeyInfo (RFC 5208), or its successor OneAsymmetricKey (RFC 5958): version 0 or 1,
+ * AlgorithmIdentifier, privateKey, optional [0] attributes, then (version 1 only) an optional
+ * [1] publicKey, in that order.
+ */
 function readPrivateKeyInfo(der: Buffer): PrivateKeyInfo {
   const outer = readTlv(der, 0);
   if (outer.tag !== TAG.SEQUENCE || outer.next !== der.length) throw new Error('not a single DER SEQUENCE');
   const [version, alg, key, ...rest] = children(der, outer);
-  if (version?.tag !== TAG.INTEGER || !isSmallInt(der, version, 0)) throw new Error('PKCS#8 version must be 0');
+  const v2 = version?.tag === TAG.INTEGER && isSmallInt(der, version, 1);
+  if (version?.tag !== TAG.INTEGER || !(v2 || isSmallInt(der, version, 0))) throw new Error('PKCS#8 version must be 0 (or 1 with a public key)');
   if (alg?.tag !== TAG.SEQUENCE || key?.tag !== TAG.OCTET_STRING) throw new Error('not a PKCS#8 PrivateKeyInfo');
-  if (rest.length > 1 || (rest[0] && rest[0].tag !== 0xa0)) throw new Error('unexpected fields after the PKCS#8 private key');
+  if (rest[0]?.tag === 0xa0) rest.shift(); // attributes
+  const publicKey = v2 && rest[0]?.tag === 0x81 ? rest.shift() : undefined;
+  if (rest.length > 0) throw new Error('unexpected fields after the PKCS#8 private key');
+  // RFC 5958 2: version 1 exactly when the public key is present.
+  if (v2 && !publicKey) throw new Error('PKCS#8 version must be 0 (or 1 with a public key)');
+  if (publicKey && (publicKey.end === publicKey.start || der[publicKey.start] !== 0)) throw new Error('PKCS#8 public key malformed');
   const [oid, params, ...more] = children(der, alg);
   if (oid?.tag !== TAG.OID || more.length > 0) throw new Error('PKCS#8 algorithm identifier malformed');
   const inner = readTlv(der, key.start, key.end);
   if (inner.next !== key.end) throw new Error('trailing bytes after the private key');
-  return { algorithm: decodeOid(bytes(der, oid)), ...(params ? { params } : {}), key: inner };
+  return { algorithm: decodeOid(bytes(der, oid)), ...(params ? { params } : {}), key: inner, ...(publicKey ? { publicKey: der.subarray(publicKey.start + 1, publicKey.end) } : {}) };
 }
 
 /** Reused: building an ECDH sets up its curve's group (~90 µs); setPrivateKey replaces the key. */

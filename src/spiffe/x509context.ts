@@ -6,7 +6,7 @@ import { HelperError } from '../errors.js';
 import type { BundleCache } from './bundle-cache.js';
 import { parseX509Bundle, requireOnlyCas, type X509Bundle } from './bundle.js';
 import { verifyChain } from './chain.js';
-import { countDerElements } from './der.js';
+import { countDerElements, TooManyElements, withElementBudget } from './der.js';
 import { TrustDomain } from './id.js';
 import { LIMITS } from './limits.js';
 import { parseX509Svid, type RawX509Svid, type X509Svid } from './x509svid.js';
@@ -51,6 +51,15 @@ export interface RawX509Context {
 
 /** `cache`: reuse the bundles of the previous message where their bytes are unchanged (daemon mode). */
 export function validateX509Context(raw: RawX509Context, now: Date = new Date(), cache?: BundleCache): X509Context {
+  try {
+    return withElementBudget(LIMITS.messageDerElements, () => validate(raw, now, cache));
+  } catch (e) {
+    if (e instanceof TooManyElements) throw new HelperError('x509svid', `x509svid: the response holds ${e.message}`, { reason: 'too_large' });
+    throw e;
+  }
+}
+
+function validate(raw: RawX509Context, now: Date, cache?: BundleCache): X509Context {
   const bundleOf = (td: TrustDomain, der: Uint8Array, cached = true): X509Bundle => (cache && cached ? cache.parse(td, der) : parseX509Bundle(td, der));
   const svidCount = raw.svids.length;
   if (svidCount === 0) throw new HelperError('x509svid', 'x509svid: the response holds no SVIDs');

@@ -1,5 +1,6 @@
 import { HelperError } from '../errors.js';
 import { parseCertificates, type Certificate } from './certificate.js';
+import { TooManyElements } from './der.js';
 import { parseSvidId, type SpiffeId } from './id.js';
 import { LIMITS } from './limits.js';
 import { privateKeyMatches } from './private-key.js';
@@ -61,6 +62,7 @@ export function parseX509Svid(raw: RawX509Svid, now: Date = new Date()): X509Svi
   try {
     matches = privateKeyMatches(keyDer, leaf.publicKey, leaf.raw);
   } catch (e) {
+    if (e instanceof TooManyElements) throw e;
     return fail(`private key is not unencrypted PKCS#8 DER (${(e as Error).message})`);
   }
   if (!matches) fail('private key does not match the leaf certificate');

@@ -16,6 +16,7 @@ import { CASE_AUDIENCE, CASE_TD, jwtCases } from '../helpers/jwt-cases.js';
 import { TrustDomain } from '../../src/spiffe/id.js';
 import { jwtBundleToJwks, parseJwtBundle } from '../../src/spiffe/jwtbundle.js';
 import { parseAndValidateJwtSvid } from '../../src/spiffe/jwtsvid.js';
+import { derCases } from '../helpers/der-cases.js';
 import { interopBuild, runInterop, type InteropResult } from '../helpers/interop.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -231,9 +232,10 @@ test('helper JWT bundle files in jwt_bundle_format = "jwks" load with go-spiffe 
 
 // Path validation, second opinion: go-spiffe's x509svid.Verify (Go's crypto/x509) on the very
 // chains our verification accepts or refuses (test/helpers/chain-cases.ts). Where the two
-// differ, the case says so and why: a 60 s notBefore allowance (Go has none), and a bundle
-// must hold CAs only (Go ignores a non-CA it does not chain through).
-for (const c of chainCases) {
+// differ, the case says so and why: a 60 s notBefore allowance (Go has none), a bundle must
+// hold CAs only (Go ignores a non-CA it does not chain through), and the encodings Go reads
+// leniently but DER, RFC 5280 and other peers do not (test/helpers/der-cases.ts).
+for (const c of [...chainCases, ...derCases]) {
   const same = (c.goSpiffe === 'accepts') === (c.reason === undefined);
   test(`go-spiffe ${c.goSpiffe}${same ? ', as we do' : ', where we differ'}: ${c.name} (ours: ${c.reason ?? 'verifies'})`, { timeout: 60_000 }, async () => {
     const dir = tempDir('gi-');

@@ -5,6 +5,7 @@ import { parseCertificate } from '../../src/spiffe/certificate.js';
 import { CLOCK_SKEW_MS, verifyChain } from '../../src/spiffe/chain.js';
 import { parseX509Context } from '../../src/workload/api.js';
 import { CASE_ID, chainCases } from '../helpers/chain-cases.js';
+import { derCases } from '../helpers/der-cases.js';
 import { issue } from '../helpers/certs.js';
 
 /** An agent message carrying the case's chain and bundle. */
@@ -14,7 +15,7 @@ const message = (c: Awaited<ReturnType<(typeof chainCases)[number]['make']>>) =>
   federated_bundles: {},
 });
 
-for (const c of chainCases) {
+for (const c of [...chainCases, ...derCases]) {
   test(`agent update ${c.reason ? `refused (${c.reason})` : 'accepted'}: ${c.name}`, async () => {
     const made = await c.make();
     if (!c.reason) {

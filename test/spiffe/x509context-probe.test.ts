@@ -12,6 +12,7 @@ import { fromPem } from '../../src/spiffe/pem.js';
 import { parseX509Context } from '../../src/workload/api.js';
 import { issue, svidChain } from '../helpers/certs.js';
 import { baseConfigToml } from '../helpers/config.js';
+import { build, seq, utcTime } from '../helpers/der-certs.js';
 
 const ID = 'spiffe://example.org/workload';
 /** The output of the smallest X.509 config, as the config loader makes it. */
@@ -81,4 +82,20 @@ test('context probe: an SVID sent with another bundle than the first SVID of its
   const files = renderX509Files(ctx.svids[1]!, ctx, OUT, '/certs', new Date());
   const bundlePem = files.find((f) => f.path.endsWith('/bundle.pem'))!.data as string;
   assert.deepEqual(fromPem(bundlePem, 'CERTIFICATE'), [other.bundleDer], "the bundle.pem beside svid.pem is the one that SVID's chain verifies against");
+});
+
+test("context probe: a federated partner's CA that Go reads but we refuse (a UTCTime without seconds) is left out and said; the workload's own update goes on", () => {
+  const noSeconds = (d: Date) => utcTime(d, `${d.toISOString().slice(2, 16).replace(/[-T:]/g, '')}Z`);
+  const lenient = build({ cn: 'partner.org lenient CA', ca: true, edit: (t) => ({ ...t, validity: seq(noSeconds(new Date(Date.now() - 60_000)), noSeconds(new Date(Date.now() + 3_600_000))) }) });
+  const ctx = parseX509Context(message({ 'spiffe://partner.org': Buffer.concat([partner.der, lenient.der]) }));
+  assert.equal(ctx.svids.length, 1);
+  assert.equal(ctx.federatedBundles.get('partner.org')!.certificates.length, 1, 'the partner CA that parses stays');
+  assert.equal(ctx.ignoredFederated.length, 1);
+  assert.match(ctx.ignoredFederated[0]!, /^partner\.org: certificate 2 cannot be parsed \(validity: "\d{10}Z" is not an RFC 5280 time\)/);
+  // The SVID's own bundle stays strict: the same certificate there refuses the update.
+  const ownBundle = { ...message({}), svids: [{ ...message({}).svids[0]!, bundle: Buffer.concat([own.bundleDer, lenient.der]) }] };
+  assert.throws(
+    () => parseX509Context(ownBundle),
+    (e) => isHelperError(e, 'x509bundle') && /bundle of trust domain "example\.org": certificate 2 cannot be parsed/.test(e.message),
+  );
 });

@@ -7,6 +7,7 @@ import { BundleCache } from '../../src/spiffe/bundle-cache.js';
 import { parseX509Context } from '../../src/workload/api.js';
 import type { X509SVIDResponseMessage } from '../../src/workload/proto.js';
 import { issue, svidChain } from '../helpers/certs.js';
+import { basicConstraints, build, der, keyUsage, seq } from '../helpers/der-certs.js';
 
 const ID = 'spiffe://example.org/workload';
 const chain = await svidChain(ID);
@@ -61,6 +62,18 @@ test('bounds: a chain of 100,000 intermediates (~30 MB) is refused, reason too_l
   const inter = await issue({ ca: true, name: 'intermediate' });
   const huge = Buffer.concat([chain.leaf.der, ...Array.from({ length: 100_000 }, () => inter.der)]);
   refusedQuickly('100,000 intermediates', message({ chainDer: huge }), new RegExp(`chain: more than ${LIMITS.chainCertificates} certificates`));
+});
+
+test(`bounds: a message whose certificates hold more than ${LIMITS.messageDerElements} DER elements (2,000,000 empty SAN names in one leaf, 4 MB) is refused, reason too_large`, () => {
+  const root = build({ cn: 'example.org root', ca: true });
+  const emptyNames = Buffer.alloc(4_000_000);
+  for (let i = 0; i < emptyNames.length; i += 2) emptyNames[i] = 0x82;
+  const leaf = build({ cn: 'workload', issuer: root, extensions: [basicConstraints(false), keyUsage(false), ['2.5.29.17', false, seq(der(0x86, Buffer.from(ID)), emptyNames)]] });
+  const msg = message({ chainDer: leaf.der, bundle: root.der });
+  msg.svids[0]!.x509_svid_key = leaf.keyDer;
+  refusedQuickly('2,000,000 SAN names', msg, /the response holds more than 1000000 DER elements/);
+  // The budget is the message's: the next message has its own, and parsing outside a message has none.
+  assert.equal(parseX509Context(message()).svids.length, 1);
 });
 
 test(`bounds: more than ${LIMITS.svids} SVIDs in one message are refused, reason too_large`, () => {
