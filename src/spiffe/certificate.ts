@@ -1,5 +1,6 @@
 import { HelperError } from '../errors.js';
-import { children, decodeOid, only, parseExtensions, readTlv, readUnsigned, splitDerSequence, TooMany, TooManyElements, type CertExtensions, type Tlv } from './der.js';
+import { children, decodeOid, only, readTlv, readUnsigned, splitDerSequence, TooMany, TooManyElements, type Tlv } from './der.js';
+import { parseExtensions, type CertExtensions } from './extensions.js';
 
 /**
  * An X.509 certificate read with our own DER reader (RFC 5280 section 4.1), holding what the

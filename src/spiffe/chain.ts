@@ -1,7 +1,8 @@
 import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { KEY_TYPES, publicKeyProblem, signatureScheme, type SignatureScheme } from './algorithms.js';
 import type { Certificate } from './certificate.js';
-import { children, decodeOid, readTlv, type Subtrees } from './der.js';
+import { children, decodeOid, readTlv } from './der.js';
+import type { Subtrees } from './extensions.js';
 
 /**
  * X.509 path validation (RFC 5280 section 6, the parts a SPIFFE chain uses): the leaf must
