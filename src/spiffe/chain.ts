@@ -3,6 +3,7 @@ import { KEY_TYPES, publicKeyProblem, signatureScheme, type SignatureScheme } fr
 import type { Certificate } from './certificate.js';
 import { children, decodeOid, readTlv } from './der.js';
 import type { Subtrees } from './extensions.js';
+import { LIMITS } from './limits.js';
 
 /**
  * X.509 path validation (RFC 5280 section 6, the parts a SPIFFE chain uses): the leaf must
@@ -139,13 +140,6 @@ function pathLenProblem(path: readonly Certificate[]): Invalid | undefined {
   return undefined;
 }
 
-/**
- * Comparisons of names with constraints allowed for one path: Go's bound until 1.25 (its
- * maxConstraintComparisons). Each costs ~0.1 µs here, so a path costs at most ~25 ms; without
- * it, a 0.8 MB message (20,000 names under 20,000 constraints) held the event loop 41 s.
- */
-const MAX_CONSTRAINT_COMPARISONS = 250_000;
-
 /** The leaf's names must be within every name constraint of the CAs above it (Go's matching rules). */
 function nameConstraintProblem(path: readonly Certificate[]): Invalid | undefined {
   const leaf = path[0]!.extensions;
@@ -155,8 +149,8 @@ function nameConstraintProblem(path: readonly Certificate[]): Invalid | undefine
   for (const ca of path.slice(1)) {
     const nc = ca.extensions.nameConstraints;
     for (const kind of nc ? (['uri', 'dns', 'email', 'ip'] as const) : []) comparisons += names[kind].length * (nc!.permitted[kind].length + nc!.excluded[kind].length);
-    if (comparisons > MAX_CONSTRAINT_COMPARISONS)
-      return { reason: 'too_large', cert: ca, detail: `and the CAs below it have name constraints that need more than ${MAX_CONSTRAINT_COMPARISONS} comparisons with the leaf's names` };
+    if (comparisons > LIMITS.nameConstraintComparisons)
+      return { reason: 'too_large', cert: ca, detail: `and the CAs below it have name constraints that need more than ${LIMITS.nameConstraintComparisons} comparisons with the leaf's names` };
   }
   for (const ca of path.slice(1)) {
     const nc = ca.extensions.nameConstraints;
