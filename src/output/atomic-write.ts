@@ -36,7 +36,8 @@ export interface FileContent {
 const fsyncFd = promisify(fsync);
 
 export async function writeFilesAtomic(files: readonly FileContent[]): Promise<void> {
-  const dirs = new Map([...new Set(files.map((f) => dirname(f.path)))].map((d) => [d, resolveDir(d)]));
+  const dirs = new Map<string, string>();
+  for (const d of new Set(files.map((f) => dirname(f.path)))) dirs.set(d, await writeDir(d));
   const targets = files.map((f) => ({ ...f, path: join(dirs.get(dirname(f.path))!, basename(f.path)) }));
   refuseUnwritableTargets(targets, files);
   for (const dir of new Set(dirs.values()))
@@ -95,6 +96,26 @@ export function resolveDir(dir: string): string {
   } catch {
     return dir; // the write itself reports the problem, naming the directory as configured
   }
+}
+
+/** What must hold before a directory is written: set by the cert_dir lock while it is held. */
+let guard: ((realDir: string) => Promise<void>) | undefined;
+
+/**
+ * The cert_dir lock is taken in the directory cert_dir resolved to at the start, but a symlink
+ * re-pointed, or cert_dir removed and re-created, moves the writes elsewhere: the lock must move
+ * with them (cert-dir-lock.ts), or a second helper there would be let in. `check` runs before
+ * every write with the directory the write will use, and throws to stop it.
+ */
+export function guardWriteDirs(check: ((realDir: string) => Promise<void>) | undefined): void {
+  guard = check;
+}
+
+/** The directory a write goes to, resolved once, and allowed by the guard. */
+export async function writeDir(dir: string): Promise<string> {
+  const real = resolveDir(dir);
+  await guard?.(real);
+  return real;
 }
 
 /** Targets whose stale temporaries this process has already looked for. */

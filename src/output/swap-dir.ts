@@ -1,6 +1,6 @@
 import { lstat, mkdtemp, readdir, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { discardTemp, fsyncDir, onDisk, outputError, refuseUnwritableTargets, resolveDir, rethrowAs, sweepStaleTemps, writeDurable, type FileContent } from './atomic-write.js';
+import { discardTemp, fsyncDir, onDisk, outputError, refuseUnwritableTargets, resolveDir, rethrowAs, sweepStaleTemps, writeDir, writeDurable, type FileContent } from './atomic-write.js';
 import { DATA_LINK, tempName } from './names.js';
 import { ownerFor } from './ownership.js';
 
@@ -23,7 +23,7 @@ import { ownerFor } from './ownership.js';
  * cleanup.ts.
  */
 export async function writeFilesSwapDir(configuredDir: string, files: readonly FileContent[]): Promise<{ removeOldVersions(): Promise<string[]> }> {
-  const certDir = resolveDir(configuredDir);
+  const certDir = await writeDir(configuredDir);
   // The stable names are switched after `..data`: one that cannot be must stop the write before.
   refuseUnwritableTargets(
     files.map((f) => ({ ...f, path: join(certDir, basename(f.path)) })),
