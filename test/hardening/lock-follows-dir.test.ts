@@ -29,6 +29,20 @@ function secondConfig(s: Scope, address: string, dir: string): string {
   return file;
 }
 
+/** A helper writing cert_dir, a symlink to `a`, after its first write. */
+async function started(prefix: string): Promise<{ s: Scope; certs: string; a: string; agent: DevAgent; first: Helper }> {
+  const s = scope(prefix);
+  const certs = join(s.dir, 'certs');
+  const a = join(s.dir, 'a');
+  mkdirSync(a);
+  symlinkSync(a, certs);
+  const agent = await agentIn(s);
+  const first = Helper.start(writeConfig(s.dir, agent.address, 'file_layout = "atomic_dir"\n'));
+  s.defer(() => first.stop());
+  await first.waitFor('the first write', 0, isWritten);
+  return { s, certs, a, agent, first };
+}
+
 const serial = (a: DevAgent) => leafSerial(a.current()!.svids[0]!.x509_svid);
 
 /** Each case moves cert_dir's writes to another directory; returns that directory. */
@@ -56,15 +70,7 @@ const MOVES: [string, (s: Scope, certs: string) => string][] = [
 describe('the cert_dir lock follows the directory written', () => {
   for (const [name, move] of MOVES) {
     test(`${name}: the helper takes the lock where it now writes; a second helper there exits 10 naming it`, async () => {
-      const s = scope('slf-');
-      const certs = join(s.dir, 'certs');
-      const a = join(s.dir, 'a');
-      mkdirSync(a);
-      symlinkSync(a, certs);
-      const agent = await agentIn(s);
-      const first = Helper.start(writeConfig(s.dir, agent.address, 'file_layout = "atomic_dir"\n'));
-      s.defer(() => first.stop());
-      await first.waitFor('the first write', 0, isWritten);
+      const { s, certs, a, agent, first } = await started('slf-');
       const now = move(s, certs);
       const m = first.mark();
       await agent.rotate();
@@ -80,15 +86,7 @@ describe('the cert_dir lock follows the directory written', () => {
     });
 
     test(`${name}, then a second helper starts there first: the first helper does not write into its directory`, async () => {
-      const s = scope('slg-');
-      const certs = join(s.dir, 'certs');
-      const a = join(s.dir, 'a');
-      mkdirSync(a);
-      symlinkSync(a, certs);
-      const agent = await agentIn(s);
-      const first = Helper.start(writeConfig(s.dir, agent.address, 'file_layout = "atomic_dir"\n'));
-      s.defer(() => first.stop());
-      await first.waitFor('the first write', 0, isWritten);
+      const { s, certs, agent, first } = await started('slg-');
       const now = move(s, certs);
       const second = Helper.start(secondConfig(s, agent.address, now));
       s.defer(() => second.stop());
