@@ -115,7 +115,14 @@ async function lockEveryDir(config: LockedConfig, who: { mode: LockMode; config:
     throw e;
   }
   const path = locks.values().next().value!.path;
-  guardWriteDirs((real) => follow(locks, real, [...dirs], who, log));
+  // One at a time: two pipelines writing at once after a move would both take the new lock,
+  // and the second would find the first's and call this helper busy.
+  let following: Promise<void> = Promise.resolve();
+  guardWriteDirs((real) => {
+    const done = following.then(() => follow(locks, real, [...dirs], who, log));
+    following = done.catch(() => undefined);
+    return done;
+  });
   return {
     path,
     release: () => {
