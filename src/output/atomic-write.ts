@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fsync, lstatSync, openSync, realpathSync, renameSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fsync, lstatSync, openSync, readFileSync, realpathSync, renameSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -70,12 +70,29 @@ export async function writeFilesAtomic(files: readonly FileContent[]): Promise<v
  */
 export function refuseUnwritableTargets(targets: readonly FileContent[], files: readonly FileContent[]): void {
   const seen = new Map<string, string>();
+  let mounts: Set<string> | undefined;
   targets.forEach((t, i) => {
     const first = seen.get(t.path);
     if (first !== undefined) throw new HelperError('output', `cannot write ${first} and ${files[i]!.path}: they are one file (${t.path}); the previous files are unchanged`);
     seen.set(t.path, files[i]!.path);
-    if (lstatSync(t.path, { throwIfNoEntry: false })?.isDirectory()) throw outputError(Object.assign(new Error('a directory is in the way'), { code: 'EISDIR', path: t.path }), files);
+    const st = lstatSync(t.path, { throwIfNoEntry: false });
+    if (st?.isDirectory()) throw outputError(Object.assign(new Error('a directory is in the way'), { code: 'EISDIR', path: t.path }), files);
+    // A file bind-mounted there (`docker run -v host.pem:/certs/key.pem`): its rename would fail with EBUSY.
+    if (st && (mounts ??= mountPoints()).has(t.path)) throw outputError(Object.assign(new Error('a file is mounted there'), { code: 'EBUSY', path: t.path }), files);
   });
+}
+
+/** The mount points this process sees; empty when /proc is not mounted (the rename then reports EBUSY itself). */
+function mountPoints(): Set<string> {
+  try {
+    // Field 5 is the mount point, with space, tab, newline and backslash written as octal escapes.
+    const points = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((line) => line.split(' ')[4]);
+    return new Set(points.filter((p) => p !== undefined).map((p) => p.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)))));
+  } catch {
+    return new Set();
+  }
 }
 
 const MEMORY_FS = new Set([0x01021994 /* tmpfs */, 0x858458f6 /* ramfs */]);
@@ -257,5 +274,7 @@ export function whyFailed(err: NodeJS.ErrnoException): string {
           ? 'directory does not exist'
           : err.code === 'EISDIR'
             ? 'a directory is in the way'
-            : err.message;
+            : err.code === 'EBUSY'
+              ? 'a file is mounted there (a bind mount), which no rename can replace: mount its directory instead'
+              : err.message;
 }
