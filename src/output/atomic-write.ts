@@ -1,6 +1,6 @@
-import { closeSync, constants, fchmodSync, fsync, lstatSync, openSync, readFileSync, realpathSync, renameSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, readdir, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { chmodSync, closeSync, constants, fchmodSync, fsync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statfsSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readdir, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { HelperError } from '../errors.js';
 import { tempName, tempTarget } from './names.js';
@@ -227,15 +227,44 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * Creates an output directory if needed (0755: readers of the certificates must traverse it).
- * `what` names it in the error: cert_dir, or the directory of an output whose name is a path.
+ * Creates an output directory if needed, with its missing parents (0755: readers of the
+ * certificates must traverse it). `what` names it in the error: cert_dir, or the directory of an
+ * output whose name is a path.
  */
 export async function ensureDir(dir: string, what = `cert_dir ${dir}`): Promise<void> {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !isDirectory(d) && dirname(d) !== d; d = dirname(d)) missing.unshift(d);
   try {
-    await mkdir(dir, { recursive: true, mode: 0o755 });
+    // One level at a time: each must be writable by the helper before the next goes in it.
+    for (const d of missing) makeDirSync(d, 0o755);
   } catch (e) {
     throw new HelperError('output', `${what}: cannot create it: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/** Whether `path` leads to a directory (symlinks followed: a dangling one leads nowhere). */
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * mkdir with `mode` less the umask, as usual, but never less than the owner's rwx: a umask
+ * such as 0277 would otherwise make a directory the helper cannot put its own files in. One
+ * that exists already (another starter was first) is left as it is.
+ */
+export function makeDirSync(dir: string, mode: number): void {
+  try {
+    mkdirSync(dir, { mode });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST' && isDirectory(dir)) return;
+    throw e;
+  }
+  const { mode: made } = lstatSync(dir);
+  if ((made & 0o700) !== 0o700) chmodSync(dir, (made & 0o7777) | 0o700);
 }
 
 /** What the files are left as when a write fails. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Config } from '../config/config.js';
@@ -8,7 +8,7 @@ import { Backoff } from '../backoff.js';
 import { describeError, HelperError, isHelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../timer.js';
-import { ensureDir, guardWriteDirs, resolveDir, whyFailed } from './atomic-write.js';
+import { ensureDir, guardWriteDirs, makeDirSync, resolveDir, whyFailed } from './atomic-write.js';
 import { LOCK_NAME, outputPath, tempName, tempTarget } from './names.js';
 
 /**
@@ -163,7 +163,7 @@ export async function lockCertDir(certDir: string, who: { mode: LockMode; config
   const me: Owner = { pid: process.pid, ...identity(process.pid), host: hostname(), ...who, since: new Date().toISOString() };
   try {
     removeAbandonedCandidates(dir);
-    mkdirSync(candidate, { mode: 0o755 });
+    makeDirSync(candidate, 0o755);
     writeOwner(join(candidate, ownerName), me);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       if (tryRename(candidate, lockDir)) return held(lockDir, ownerName, log);
