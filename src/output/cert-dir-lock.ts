@@ -339,7 +339,7 @@ function held(lockDir: string, ownerName: string, log: Logger): DirLock {
     } catch (e) {
       // A read-only or full cert_dir fails the renewal too; only a missing owner file is news.
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || lost) return;
-      log.error('the cert_dir lock was removed while this helper holds it; another helper may now write the same files', { lock: lockDir });
+      log.error('the cert_dir lock was removed while this helper holds it; it is taken again before the next write, which fails if another helper took it meanwhile', { lock: lockDir });
       lost = true;
     }
   }, RENEW_MS);
