@@ -1,6 +1,6 @@
-import { closeSync, constants, fchmodSync, fsync, lstatSync, openSync, realpathSync, renameSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, readdir, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { chmodSync, closeSync, constants, fchmodSync, fsync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statfsSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readdir, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { HelperError } from '../errors.js';
 import { tempName, tempTarget } from './names.js';
@@ -36,7 +36,8 @@ export interface FileContent {
 const fsyncFd = promisify(fsync);
 
 export async function writeFilesAtomic(files: readonly FileContent[]): Promise<void> {
-  const dirs = new Map([...new Set(files.map((f) => dirname(f.path)))].map((d) => [d, resolveDir(d)]));
+  const dirs = new Map<string, string>();
+  for (const d of new Set(files.map((f) => dirname(f.path)))) dirs.set(d, await writeDir(d));
   const targets = files.map((f) => ({ ...f, path: join(dirs.get(dirname(f.path))!, basename(f.path)) }));
   refuseUnwritableTargets(targets, files);
   for (const dir of new Set(dirs.values()))
@@ -69,12 +70,29 @@ export async function writeFilesAtomic(files: readonly FileContent[]): Promise<v
  */
 export function refuseUnwritableTargets(targets: readonly FileContent[], files: readonly FileContent[]): void {
   const seen = new Map<string, string>();
+  let mounts: Set<string> | undefined;
   targets.forEach((t, i) => {
     const first = seen.get(t.path);
     if (first !== undefined) throw new HelperError('output', `cannot write ${first} and ${files[i]!.path}: they are one file (${t.path}); the previous files are unchanged`);
     seen.set(t.path, files[i]!.path);
-    if (lstatSync(t.path, { throwIfNoEntry: false })?.isDirectory()) throw outputError(Object.assign(new Error('a directory is in the way'), { code: 'EISDIR', path: t.path }), files);
+    const st = lstatSync(t.path, { throwIfNoEntry: false });
+    if (st?.isDirectory()) throw outputError(Object.assign(new Error('a directory is in the way'), { code: 'EISDIR', path: t.path }), files);
+    // A file bind-mounted there (`docker run -v host.pem:/certs/key.pem`): its rename would fail with EBUSY.
+    if (st && (mounts ??= mountPoints()).has(t.path)) throw outputError(Object.assign(new Error('a file is mounted there'), { code: 'EBUSY', path: t.path }), files);
   });
+}
+
+/** The mount points this process sees; empty when /proc is not mounted (the rename then reports EBUSY itself). */
+function mountPoints(): Set<string> {
+  try {
+    // Field 5 is the mount point, with space, tab, newline and backslash written as octal escapes.
+    const points = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((line) => line.split(' ')[4]);
+    return new Set(points.filter((p) => p !== undefined).map((p) => p.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)))));
+  } catch {
+    return new Set();
+  }
 }
 
 const MEMORY_FS = new Set([0x01021994 /* tmpfs */, 0x858458f6 /* ramfs */]);
@@ -95,6 +113,26 @@ export function resolveDir(dir: string): string {
   } catch {
     return dir; // the write itself reports the problem, naming the directory as configured
   }
+}
+
+/** What must hold before a directory is written: set by the cert_dir lock while it is held. */
+let guard: ((realDir: string) => Promise<void>) | undefined;
+
+/**
+ * The cert_dir lock is taken in the directory cert_dir resolved to at the start, but a symlink
+ * re-pointed, or cert_dir removed and re-created, moves the writes elsewhere: the lock must move
+ * with them (cert-dir-lock.ts), or a second helper there would be let in. `check` runs before
+ * every write with the directory the write will use, and throws to stop it.
+ */
+export function guardWriteDirs(check: ((realDir: string) => Promise<void>) | undefined): void {
+  guard = check;
+}
+
+/** The directory a write goes to, resolved once, and allowed by the guard. */
+export async function writeDir(dir: string): Promise<string> {
+  const real = resolveDir(dir);
+  await guard?.(real);
+  return real;
 }
 
 /** Targets whose stale temporaries this process has already looked for. */
@@ -189,15 +227,44 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * Creates an output directory if needed (0755: readers of the certificates must traverse it).
- * `what` names it in the error: cert_dir, or the directory of an output whose name is a path.
+ * Creates an output directory if needed, with its missing parents (0755: readers of the
+ * certificates must traverse it). `what` names it in the error: cert_dir, or the directory of an
+ * output whose name is a path.
  */
 export async function ensureDir(dir: string, what = `cert_dir ${dir}`): Promise<void> {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !isDirectory(d) && dirname(d) !== d; d = dirname(d)) missing.unshift(d);
   try {
-    await mkdir(dir, { recursive: true, mode: 0o755 });
+    // One level at a time: each must be writable by the helper before the next goes in it.
+    for (const d of missing) makeDirSync(d, 0o755);
   } catch (e) {
     throw new HelperError('output', `${what}: cannot create it: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/** Whether `path` leads to a directory (symlinks followed: a dangling one leads nowhere). */
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * mkdir with `mode` less the umask, as usual, but never less than the owner's rwx: a umask
+ * such as 0277 would otherwise make a directory the helper cannot put its own files in. One
+ * that exists already (another starter was first) is left as it is.
+ */
+export function makeDirSync(dir: string, mode: number): void {
+  try {
+    mkdirSync(dir, { mode });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST' && isDirectory(dir)) return;
+    throw e;
+  }
+  const { mode: made } = lstatSync(dir);
+  if ((made & 0o700) !== 0o700) chmodSync(dir, (made & 0o7777) | 0o700);
 }
 
 /** What the files are left as when a write fails. */
@@ -236,5 +303,7 @@ export function whyFailed(err: NodeJS.ErrnoException): string {
           ? 'directory does not exist'
           : err.code === 'EISDIR'
             ? 'a directory is in the way'
-            : err.message;
+            : err.code === 'EBUSY'
+              ? 'a file is mounted there (a bind mount), which no rename can replace: mount its directory instead'
+              : err.message;
 }

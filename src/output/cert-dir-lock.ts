@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Config } from '../config/config.js';
@@ -8,7 +8,7 @@ import { Backoff } from '../backoff.js';
 import { describeError, HelperError, isHelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../timer.js';
-import { ensureDir, resolveDir, whyFailed } from './atomic-write.js';
+import { ensureDir, guardWriteDirs, makeDirSync, resolveDir, whyFailed } from './atomic-write.js';
 import { LOCK_NAME, outputPath, tempName, tempTarget } from './names.js';
 
 /**
@@ -58,6 +58,12 @@ export interface CertDirLock {
   release(): void;
 }
 
+/** A lock of one directory, which can tell whether it is still in place. */
+interface DirLock extends CertDirLock {
+  /** False once its owner file is gone (the lock, or cert_dir itself, removed under us). */
+  holds(): boolean;
+}
+
 /**
  * The lock of every directory the helper writes: cert_dir when an output lands in it, and the
  * directory of each output whose name is a path (Go's file model: `jwt_svid_file_name = "/etc/jwts/aws.jwt"`). Each
@@ -95,22 +101,60 @@ async function lockEveryDir(config: LockedConfig, who: { mode: LockMode; config:
   // working directory is not one, and may well be read-only. Per-domain files go to cert_dir.
   const names = [...outputNames(config), ...(config.x509?.federatedBundleFileName ? [config.x509.federatedBundleFileName] : [])];
   const byRealPath = new Map<string, string>();
+  const dirs = new Set(names.map((n) => dirname(outputPath(config.certDir, n))));
   for (const n of names) {
     const d = dirname(outputPath(config.certDir, n));
     await ensureDir(d, basename(n) === n ? undefined : `the directory of ${JSON.stringify(n)} (${d})`);
     byRealPath.set(resolveDir(d), d);
   }
-  const locks: CertDirLock[] = [];
+  const locks = new Map<string, DirLock>();
   try {
-    for (const real of [...byRealPath.keys()].sort()) locks.push(await lockCertDir(byRealPath.get(real)!, who, log));
+    for (const real of [...byRealPath.keys()].sort()) locks.set(real, await lockCertDir(byRealPath.get(real)!, who, log));
   } catch (e) {
     locks.forEach((l) => l.release());
     throw e;
   }
-  return { path: locks[0]!.path, release: () => locks.forEach((l) => l.release()) };
+  const path = locks.values().next().value!.path;
+  // One at a time: two pipelines writing at once after a move would both take the new lock,
+  // and the second would find the first's and call this helper busy.
+  let following: Promise<void> = Promise.resolve();
+  guardWriteDirs((real) => {
+    const done = following.then(() => follow(locks, real, [...dirs], who, log));
+    following = done.catch(() => undefined);
+    return done;
+  });
+  return {
+    path,
+    release: () => {
+      guardWriteDirs(undefined);
+      locks.forEach((l) => l.release());
+    },
+  };
 }
 
-export async function lockCertDir(certDir: string, who: { mode: LockMode; config: string }, log: Logger): Promise<CertDirLock> {
+/**
+ * Before a write into `real`: the lock there must be ours. A directory the outputs did not
+ * resolve to at the start (a re-pointed cert_dir symlink), or whose lock vanished (cert_dir
+ * removed and re-created), is locked now, as at the start: 'busy' when another helper holds it,
+ * and the write is not made. Locks of directories no configured one resolves to any more are
+ * released, so that a helper may start there. A directory that does not exist is left to the
+ * write, which reports it.
+ */
+async function follow(locks: Map<string, DirLock>, real: string, configured: readonly string[], who: { mode: LockMode; config: string }, log: Logger): Promise<void> {
+  if (locks.get(real)?.holds() || !lstatSync(real, { throwIfNoEntry: false })?.isDirectory()) return;
+  const lock = await lockCertDir(real, who, log);
+  locks.get(real)?.release();
+  locks.set(real, lock);
+  log.warn('took the cert_dir lock where the files now go: cert_dir was re-pointed or re-created since the start', { lock: lock.path });
+  const now = new Set(configured.map(resolveDir));
+  for (const [dir, l] of locks)
+    if (!now.has(dir)) {
+      l.release();
+      locks.delete(dir);
+    }
+}
+
+export async function lockCertDir(certDir: string, who: { mode: LockMode; config: string }, log: Logger): Promise<DirLock> {
   await ensureDir(certDir);
   const dir = resolveDir(certDir);
   const lockDir = join(dir, LOCK_NAME);
@@ -119,7 +163,7 @@ export async function lockCertDir(certDir: string, who: { mode: LockMode; config
   const me: Owner = { pid: process.pid, ...identity(process.pid), host: hostname(), ...who, since: new Date().toISOString() };
   try {
     removeAbandonedCandidates(dir);
-    mkdirSync(candidate, { mode: 0o755 });
+    makeDirSync(candidate, 0o755);
     writeOwner(join(candidate, ownerName), me);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       if (tryRename(candidate, lockDir)) return held(lockDir, ownerName, log);
@@ -283,7 +327,7 @@ function linkOr(path: string): string | undefined {
   }
 }
 
-function held(lockDir: string, ownerName: string, log: Logger): CertDirLock {
+function held(lockDir: string, ownerName: string, log: Logger): DirLock {
   const ownerPath = join(lockDir, ownerName);
   let lost = false;
   // Renewals tell helpers that cannot check our pid that we are alive; finding the owner file
@@ -295,7 +339,7 @@ function held(lockDir: string, ownerName: string, log: Logger): CertDirLock {
     } catch (e) {
       // A read-only or full cert_dir fails the renewal too; only a missing owner file is news.
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || lost) return;
-      log.error('the cert_dir lock was removed while this helper holds it; another helper may now write the same files', { lock: lockDir });
+      log.error('the cert_dir lock was removed while this helper holds it; it is taken again before the next write, which fails if another helper took it meanwhile', { lock: lockDir });
       lost = true;
     }
   }, RENEW_MS);
@@ -303,6 +347,15 @@ function held(lockDir: string, ownerName: string, log: Logger): CertDirLock {
   log.debug('cert_dir lock taken', { lock: lockDir });
   return {
     path: lockDir,
+    holds() {
+      try {
+        lstatSync(ownerPath);
+        return true;
+      } catch (e) {
+        // Only a missing file is news: a directory we may not search (yet) is not a lost lock.
+        return !['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '');
+      }
+    },
     release() {
       clearInterval(renew);
       try {

@@ -19,7 +19,8 @@ export function writtenRecordName(pattern: string): string {
 
 /** 128 random bits per temporary: another user of the directory cannot predict or pre-plant it. */
 const TEMP_HEX = 32;
-const TEMP_NAME = new RegExp(`^\\.(.+)\\.[0-9a-f]{${TEMP_HEX}}\\.tmp$`);
+// `s`: a file name may hold a newline (any byte but "/" and NUL), and so may its temporary's.
+const TEMP_NAME = new RegExp(`^\\.(.+)\\.[0-9a-f]{${TEMP_HEX}}\\.tmp$`, 's');
 /** NAME_MAX, less what the temporary adds around the name (`.` + `.<hex>.tmp`). */
 export const MAX_NAME_BYTES = 255 - (1 + 1 + TEMP_HEX + 4);
 

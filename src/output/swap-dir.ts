@@ -1,6 +1,6 @@
-import { lstat, mkdtemp, readdir, readlink, rename, rm, symlink, chmod } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readlink, rename, rm, stat, symlink, chmod } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { discardTemp, fsyncDir, onDisk, outputError, refuseUnwritableTargets, resolveDir, rethrowAs, sweepStaleTemps, writeDurable, type FileContent } from './atomic-write.js';
+import { discardTemp, fsyncDir, onDisk, outputError, refuseUnwritableTargets, resolveDir, rethrowAs, sweepStaleTemps, writeDir, writeDurable, type FileContent } from './atomic-write.js';
 import { DATA_LINK, tempName } from './names.js';
 import { ownerFor } from './ownership.js';
 
@@ -23,7 +23,7 @@ import { ownerFor } from './ownership.js';
  * cleanup.ts.
  */
 export async function writeFilesSwapDir(configuredDir: string, files: readonly FileContent[]): Promise<{ removeOldVersions(): Promise<string[]> }> {
-  const certDir = resolveDir(configuredDir);
+  const certDir = await writeDir(configuredDir);
   // The stable names are switched after `..data`: one that cannot be must stop the write before.
   refuseUnwritableTargets(
     files.map((f) => ({ ...f, path: join(certDir, basename(f.path)) })),
@@ -37,7 +37,9 @@ export async function writeFilesSwapDir(configuredDir: string, files: readonly F
   const tmpLink = join(certDir, tempName(DATA_LINK));
   try {
     version = await mkdtemp(join(certDir, `..${stamp(new Date())}.`));
-    await chmod(version, 0o755);
+    // 0755 whatever the umask, but keeping the setgid bit inherited from cert_dir (a pod's
+    // fsGroup volume): without it the files would get the helper's group, not the volume's.
+    await chmod(version, 0o755 | ((await stat(version)).mode & S_ISGID));
     // The previous version's file (through `..data`), not the stable name, which is our symlink.
     const owned = files.map((f) => ({ ...f, path: join(version!, basename(f.path)), owner: ownerFor(join(certDir, DATA_LINK, basename(f.path))) }));
     await writeDurable(owned, () => disk);
@@ -94,6 +96,8 @@ async function removeStableLinks(certDir: string, keep: ReadonlySet<string>): Pr
   }
   return removed;
 }
+
+const S_ISGID = 0o2000; // not in fs.constants
 
 /** `mkdtemp`'s six characters after the stamp: only directories of exactly this shape are ours. */
 const VERSION_DIR = /^\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.[A-Za-z0-9]{6}$/;

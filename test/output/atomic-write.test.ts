@@ -147,6 +147,24 @@ it('a stale temporary of a target is removed by the first write of that target; 
   assert.deepEqual(readdirSync(dir).sort(), ['.cert.pem.0123456789ab.tmp', `.other.pem.${hex}.tmp`, 'cert.pem']);
 });
 
+// File names may hold any byte but "/" and NUL; a stale temporary of each is still recognised as one.
+const UNUSUAL_NAMES: [string, string][] = [
+  ['a newline', 'svid\n.pem'],
+  ['a carriage return', 'svid\r.pem'],
+  ['only a newline', '\n'],
+  ['U+2028 LINE SEPARATOR', 'svid\u2028.pem'],
+  ['U+2029 PARAGRAPH SEPARATOR', 'svid\u2029.pem'],
+  ['a trailing newline', 'svid.pem\n'],
+];
+for (const [name, file] of UNUSUAL_NAMES) {
+  it(`a name with ${name}: its stale temporary is removed by its first write`, async () => {
+    const dir = tempDir('atomic-');
+    writeFileSync(join(dir, `.${file}.0123456789abcdef0123456789abcdef.tmp`), 'stale key');
+    await writeFilesAtomic([{ path: join(dir, file), data: 'key', mode: 0o600 }]);
+    assert.deepEqual(readdirSync(dir), [file]);
+  });
+}
+
 it('temporaries are unpredictable: `.<name>.<32 random hex>.tmp`, never the same twice, in both layouts', async () => {
   const dir = tempDir('atomic-');
   const seen: string[] = [];

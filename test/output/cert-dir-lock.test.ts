@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isHelperError } from '../../src/errors.js';
 import { silentLogger, type Logger } from '../../src/log.js';
+import { writeFilesAtomic } from '../../src/output/atomic-write.js';
 import { lockCertDir, lockOutputDirs } from '../../src/output/cert-dir-lock.js';
 import { LOCK_NAME } from '../../src/output/names.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -243,4 +244,24 @@ describe('output directory locks (file names that are paths)', () => {
     lock.release();
     assert.deepEqual(readdirSync(root), []);
   });
+});
+
+test('two writes at once into a cert_dir re-pointed since the start: the lock there is taken once, both land', async () => {
+  const root = tempDir();
+  const [a, b, certs] = [join(root, 'a'), join(root, 'b'), join(root, 'certs')];
+  mkdirSync(a);
+  mkdirSync(b);
+  symlinkSync(a, certs);
+  const lock = await lockOutputDirs({ certDir: certs, x509: undefined, jwtBundleFileName: undefined, jwtSvids: [{ audience: 'a', extraAudiences: [], fileName: 'x.jwt' }] }, who, silentLogger);
+  try {
+    rmSync(certs);
+    symlinkSync(b, certs);
+    // The X.509 and JWT pipelines write independently: the first writes after the move may overlap.
+    await Promise.all(['x.jwt', 'y.jwt'].map((n) => writeFilesAtomic([{ path: join(certs, n), data: n, mode: 0o600 }])));
+    assert.deepEqual(readdirSync(b).sort(), [LOCK_NAME, 'x.jwt', 'y.jwt']);
+    assert.equal(existsSync(join(a, LOCK_NAME)), false, 'the lock of the directory no longer written is released');
+  } finally {
+    lock.release();
+  }
+  assert.deepEqual(readdirSync(b).sort(), ['x.jwt', 'y.jwt'], 'released at the end, where it was moved');
 });

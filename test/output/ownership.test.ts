@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chownSync, lstatSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { silentLogger } from '../../src/log.js';
@@ -76,6 +76,19 @@ describe('ownership of rewritten files', { skip: !root && 'needs root (chown)' }
       setFileOwnership({ gid: 73 }, silentLogger);
       await write(dir, [{ path: key, data: 'key 2', mode: 0o640 }]);
       assert.equal(owner(key), '71:73', 'group set, owner kept from the previous file');
+    });
+  }
+
+  for (const [layout, write] of layouts) {
+    it(`${layout}: in a setgid cert_dir (a pod's fsGroup volume) new files get its group, at creation and after a rotation`, async () => {
+      const dir = tempDir('own-');
+      chownSync(dir, 0, 74);
+      chmodSync(dir, 0o2775);
+      const key = join(dir, 'key.pem');
+      for (const data of ['key 1', 'key 2']) {
+        await write(dir, [{ path: key, data, mode: 0o640 }]);
+        assert.equal(owner(key), '0:74', `${data}: a group reader of the volume can read the 0640 key`);
+      }
     });
   }
 
