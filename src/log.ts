@@ -111,18 +111,28 @@ function writeStderrSoon(line: string): void {
   pending.push(line);
 }
 
+/**
+ * What a terminal or a line splitter acts on: C0 and C1 controls (ESC, NEL, the 8-bit CSI),
+ * DEL, the Unicode line and paragraph separators (lines to Python's splitlines and to
+ * JavaScript), and the bidi controls that make a line display other than it reads.
+ */
+const unsafe = /[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069]/u;
+const unsafeAll = new RegExp(unsafe.source, 'gu');
+
+/** A value that needs quoting is written as a JSON string, so that it reads back exactly. */
 function textValue(v: string | number | boolean): string {
   const s = String(v);
-  return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
+  return /^[^\s"=]+$/.test(s) && !unsafe.test(s) ? s : oneLine(JSON.stringify(s));
 }
 
 /**
- * A message can quote a peer or a file (a fatal error's text is the message): control
- * characters are escaped as JSON escapes them, so that one event stays one line and nobody
- * can forge the next.
+ * A message or a value can quote a peer or a file (a fatal error's text is the message, a
+ * trust domain or a hint a field): those characters are escaped as JSON escapes them (as
+ * `\u` escapes where JSON leaves them raw), so that one event stays one line, shows what it
+ * holds, and nobody can forge the next.
  */
-function oneLine(msg: string): string {
-  return msg.replace(/\p{Cc}/gu, (c) => {
+function oneLine(text: string): string {
+  return text.replace(unsafeAll, (c) => {
     const json = JSON.stringify(c).slice(1, -1);
     return json !== c ? json : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
   });
@@ -143,7 +153,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       if (s !== undefined && s !== null) clean.push([k, s]);
     }
     if (format === 'json') {
-      write(JSON.stringify({ time, level, msg, ...Object.fromEntries(clean) }));
+      // Escaping inside the JSON text keeps every string's value: JSON leaves only those raw.
+      write(oneLine(JSON.stringify({ time, level, msg, ...Object.fromEntries(clean) })));
     } else {
       const rest = clean.map(([k, v]) => ` ${k}=${textValue(v)}`).join('');
       write(`${time} ${level.toUpperCase().padEnd(5)} ${oneLine(msg)}${rest}`);

@@ -149,3 +149,40 @@ test('a crash (an error nothing caught) is one redacted log line and exit 1, not
   assert.match(crash[0]!, /ERROR crashed: boom \[redacted\]/);
   assert.ok(!r.stderr.includes(jws.split('.')[2]!) && !r.stderr.includes(keyBody), r.stderr);
 });
+
+/**
+ * Log injection: a value quoted from a peer or a file name (a trust domain, a hint, an agent's
+ * error) carrying characters a terminal or a line splitter acts on. Each line stays one line,
+ * none of them reaches the output raw, and the value reads back exactly (text values that need
+ * quoting are JSON strings).
+ */
+const injections: { name: string; value: string }[] = [
+  { name: 'ANSI escapes (colour, clear line)', value: 'td\u001b[31mred\u001b[2K' },
+  { name: 'a bell and a backspace', value: 'x\u0007\u0008y' },
+  { name: 'C1 controls (NEL, 8-bit CSI)', value: 'a\u0085INFO  forged\u009b2J' },
+  { name: 'DEL', value: 'a\u007fb' },
+  { name: 'Unicode line and paragraph separators', value: 'a\u2028INFO  forged\u2029b' },
+  { name: 'bidi overrides (the text shown is not the text logged)', value: 'svid\u202egp.mep' },
+  { name: 'a key=value lookalike with a newline', value: 'x\nlevel=info msg=forged' },
+];
+const forbidden = /[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069]/u;
+
+for (const c of injections) {
+  for (const format of ['text', 'json'] as const) {
+    test(`log injection (${format}): ${c.name} in a field and in the message stays one line, escaped, and reads back`, () => {
+      const out: string[] = [];
+      createLogger({ format, write: (l) => out.push(l) }).warn(`agent said ${c.value}`, { name: c.value, n: 1 });
+      assert.equal(out.length, 1);
+      assert.doesNotMatch(out[0]!, forbidden, JSON.stringify(out[0]));
+      if (format === 'json') {
+        const parsed = JSON.parse(out[0]!) as { msg: string; name: string };
+        assert.equal(parsed.msg, `agent said ${c.value}`);
+        assert.equal(parsed.name, c.value);
+      } else {
+        const quoted = /name=("(?:[^"\\]|\\.)*") n=1$/.exec(out[0]!);
+        assert.ok(quoted, out[0]);
+        assert.equal(JSON.parse(quoted[1]!), c.value);
+      }
+    });
+  }
+}
