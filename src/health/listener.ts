@@ -72,11 +72,14 @@ function answer(path: string, method: string, config: HealthConfig, state: Healt
   return { status: report[probe] ? 200 : 503, type: 'application/json', body: JSON.stringify(report) + '\n' };
 }
 
-/** The path of an origin-form (`/ready?x`) or absolute-form (`http://host/ready`) request target. */
+/**
+ * The path of an origin-form (`/ready?x`) or absolute-form (`http://host/ready`) request
+ * target, percent-decoded as Go's ServeMux matches it (a client sends `/sant%C3%A9` for a
+ * configured `/santé`); '' when it does not decode, which no probe path is.
+ */
 function requestPath(target: string): string {
-  if (target.startsWith('/')) return target.split('?')[0]!;
   try {
-    return new URL(target).pathname;
+    return decodeURIComponent(target.startsWith('/') ? target.split('?')[0]! : new URL(target).pathname);
   } catch {
     return '';
   }
