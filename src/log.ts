@@ -20,9 +20,16 @@ const secretPatterns = [
   /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/gi,
   // Starts only where a run starts: a scan from inside a run would make a long line quadratic.
   /(?<![A-Za-z0-9+/=\s\\])(?:[A-Za-z0-9+/=\s]|\\[nr])*-----END [A-Z0-9 ]*PRIVATE KEY-----/gi,
-  // After a word boundary or a percent-escape (`%3D` of a URL-encoded `token=`), where \b sees none.
-  /(?:\b|(?<=%[0-9A-Fa-f]{2}))e[wy][\w-]{14,}(?:\.[\w-]*){2,4}/g,
 ];
+
+/**
+ * A JWS or JWE: after a word boundary or a percent-escape (`%3D` of a URL-encoded `token=`),
+ * where \b sees none. Tried only where a run of [\w-] starts, once the run is seen to be
+ * followed by two dotted segments, then at its hyphens (`keep`, left as it is): a token may
+ * start after any hyphen, and scanning the rest of a run from each one would be quadratic
+ * (100 kB of "ey-ey-…" took 14 s).
+ */
+const jwsPattern = /(?:(?<![\w-])(?=[\w-]+(?:\.[\w-]*){2})(?<keep>(?:[\w-]*?-)??)|(?<=%[0-9A-Fa-f]{2}))e[wy][\w-]{14,}(?:\.[\w-]*){2,4}/g;
 
 /**
  * Key material without PEM armour, as an error may quote it: DER in base64 or base64url, in
@@ -83,6 +90,7 @@ export interface LoggerOptions {
 
 export function redact(text: string): string {
   let out = secretPatterns.reduce((t, p) => t.replace(p, '[redacted]'), text);
+  out = out.replace(jwsPattern, (...match) => `${(match.at(-1) as { keep?: string }).keep ?? ''}[redacted]`);
   for (const { pattern, decode } of encodedRuns) out = out.replace(pattern, (run) => (isKeyDer(decode(run)) ? '[redacted]' : run));
   for (const secret of knownSecrets) out = out.split(secret).join('[redacted]');
   return out;

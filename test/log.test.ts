@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
 import { cliPath, startCli, writeConfig } from './helpers/cli.js';
@@ -186,3 +187,35 @@ for (const c of injections) {
     });
   }
 }
+
+/**
+ * Text a peer controls (an agent's error, a SPIFFE ID path, a file name) shaped so that a
+ * pattern scanning from every position takes quadratic time: a megabyte of it must not stall
+ * the helper for minutes. Run in a child killed after a generous bound (linear work takes
+ * milliseconds; before the fix, 100 kB of the first case took 14 s, a megabyte ~20 min), since
+ * a regular expression cannot be interrupted; the figure is printed.
+ */
+const MB = 1 << 20;
+const slowInputs: { name: string; text: string }[] = [
+  { name: 'a run of "ey-" (a token start after every hyphen, no dots)', text: `'ey-'.repeat(${MB / 3})` },
+  { name: 'a run of "ey-" ending in two dots', text: `'ey-'.repeat(${MB / 3}) + '..'` },
+  { name: 'a run of "%3Dey-" (starts after percent-escapes)', text: `'%3Dey-'.repeat(${MB / 6})` },
+  { name: 'word runs separated by single dots', text: `'eyJhbGciOiJFUzI1NiJ9.'.repeat(${Math.floor(MB / 21)})` },
+];
+for (const c of slowInputs) {
+  test(`log redaction of 1 MB stays linear: ${c.name}`, () => {
+    const code = `import { redact } from ${JSON.stringify(new URL('../src/log.ts', import.meta.url).href)}; const t = performance.now(); redact(${c.text}); console.log((performance.now() - t).toFixed(0));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.signal, null, 'redaction still running after 60 s');
+    assert.equal(r.status, 0, r.stderr);
+    console.log(`# ${c.name}: ${r.stdout.trim()} ms`);
+  });
+}
+
+test('log redaction: a token right after a hyphen or inside a dotted name is still redacted, the text around it kept', () => {
+  const out = lines('text', (l) => l.warn('x', { a: `api-${jws} ok`, b: `file.${jws}`, c: `see ${'ab-'.repeat(10)}${jws}` }));
+  assert.ok(!out.includes(jws.split('.')[1]!), out);
+  assert.match(out, /a="api-\[redacted\] ok"/);
+  assert.match(out, /b=file\.\[redacted\]/);
+  assert.ok(out.includes(`see ${'ab-'.repeat(10)}[redacted]`), out);
+});
