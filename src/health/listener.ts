@@ -2,7 +2,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { METRICS_PATH, type HealthConfig } from '../config/config.js';
-import { HelperError } from '../errors.js';
+import { describeError, HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { METRICS_CONTENT_TYPE } from '../metrics.js';
 import type { HealthState } from './state.js';
@@ -37,7 +37,7 @@ export async function startHealthServer(config: HealthConfig, state: HealthState
     unanswered.set(socket, waiting);
     res.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
     if (hasBody(req)) res.shouldKeepAlive = false;
-    const { status, type, body } = answer(requestPath(req.url ?? ''), req.method ?? '', config, state);
+    const { status, type, body } = answerSafely(requestPath(req.url ?? ''), req.method ?? '', config, state, log);
     res.writeHead(status, { 'content-type': type }).end(body);
   });
   const open = new Set<Socket>();
@@ -60,6 +60,19 @@ export async function startHealthServer(config: HealthConfig, state: HealthState
     metrics: config.metricsEnabled ? METRICS_PATH : undefined,
   });
   return server;
+}
+
+/**
+ * A probe reads the disk and /proc (which fail under descriptor exhaustion, say): whatever
+ * fails is a 500 for that request, logged, never an exception that would crash the helper.
+ */
+function answerSafely(path: string, method: string, config: HealthConfig, state: HealthState, log: Logger): { status: number; type: string; body: string } {
+  try {
+    return answer(path, method, config, state);
+  } catch (e) {
+    log.error('health request failed', { path, error: describeError(e) });
+    return { status: 500, type: 'text/plain', body: 'internal error\n' };
+  }
 }
 
 function answer(path: string, method: string, config: HealthConfig, state: HealthState): { status: number; type: string; body: string } {
