@@ -32,22 +32,54 @@ const secretPatterns = [
 const jwsPattern = /(?:(?<![\w-])(?=[\w-]+(?:\.[\w-]*){2})(?<keep>(?:[\w-]*?-)??)|(?<=%[0-9A-Fa-f]{2}))e[wy][\w-]{14,}(?:\.[\w-]*){2,4}/g;
 
 /**
- * Key material without PEM armour, as an error may quote it: DER in base64 or base64url, in
- * hex (bare, or as Node prints a Buffer: pairs with spaces), or as a JSON byte array. Runs
- * long enough to hold a key are decoded and redacted when they begin like one (see isKeyDer).
+ * Key material without PEM armour, as an error may quote it: DER in base64 or base64url (one
+ * run, or wrapped into lines as a PEM body or MIME is, the lines joined by newlines, escaped
+ * newlines or spaces), in hex (bare, as Node prints a Buffer: pairs with spaces, or as openssl
+ * prints it: pairs with colons over indented lines), or as a JSON byte array; and a PEM key
+ * itself in base64. Runs long enough to hold a key are decoded and, when they begin like one
+ * (see isKeyDer), redacted for the whole length the DER header gives, the text after it kept.
  */
-const encodedRuns: { pattern: RegExp; decode(run: string): Buffer }[] = [
+const encodedRuns: { pattern: RegExp; digitsFor(bytes: number): number; decode(digits: string): Buffer }[] = [
   {
-    pattern: /[A-Za-z0-9+/_-]{40,}={0,2}/g,
-    decode: (run) =>
+    pattern: /[A-Za-z0-9+/_-]{40,}={0,2}(?:(?:\s|\\[nr])+[A-Za-z0-9+/_-]{4,}={0,2})*/g,
+    digitsFor: (bytes) => Math.ceil(bytes / 3) * 4,
+    decode: (digits) =>
       Buffer.from(
-        run.replace(/[-_]/g, (c) => (c === '-' ? '+' : '/')),
+        digits.replace(/[-_]/g, (c) => (c === '-' ? '+' : '/')),
         'base64',
       ),
   },
-  { pattern: /\b[0-9a-f]{2}(?: ?[0-9a-f]{2}){29,}\b/gi, decode: (run) => Buffer.from(run.replace(/ /g, ''), 'hex') },
-  { pattern: /\[\s*\d{1,3}(?:\s*,\s*\d{1,3}){29,}/g, decode: (run) => Buffer.from(run.slice(1).split(',').map(Number)) },
+  { pattern: /\b[0-9a-f]{2}(?::?(?:\s|\\[nr])*[0-9a-f]{2}){29,}\b/gi, digitsFor: (bytes) => bytes * 2, decode: (digits) => Buffer.from(digits, 'hex') },
+  { pattern: /\[\s*\d{1,3}(?:\s*,\s*\d{1,3}){29,}/g, digitsFor: () => Infinity, decode: (digits) => Buffer.from(digits.slice(1).split(',').map(Number)) },
 ];
+
+/** What separates the digits of a wrapped run: whitespace, escaped newlines, openssl's colons. */
+const runSeparator = /\s|\\[nr]|:/y;
+
+function redactRun(run: string, encoding: (typeof encodedRuns)[number]): string {
+  const bytes = encoding.decode(run.replace(/\s|\\[nr]|:/g, ''));
+  if (bytes.includes('PRIVATE KEY-----')) return '[redacted]';
+  if (!isKeyDer(bytes)) return run;
+  let need = encoding.digitsFor(derLength(bytes));
+  let i = 0;
+  while (i < run.length && need > 0) {
+    runSeparator.lastIndex = i;
+    if (runSeparator.test(run)) {
+      i = runSeparator.lastIndex;
+    } else {
+      i++;
+      need--;
+    }
+  }
+  return `[redacted]${run.slice(i)}`;
+}
+
+/** The length of the DER element `der` starts with, header included; Infinity when its header says none. */
+function derLength(der: Buffer): number {
+  if (der[1]! < 0x80) return 2 + der[1]!;
+  const n = der[1]! & 0x7f;
+  return n === 0 || n > 4 || der.length < 2 + n ? Infinity : 2 + n + der.readUIntBE(2, n);
+}
 
 /** PBES2 and PKCS#12 PBE algorithm OIDs (1.2.840.113549.1.5.13, 1.2.840.113549.1.12.1.x), as DER. */
 const ENCRYPTED_KEY_OIDS = [Buffer.from('06092a864886f70d01050d', 'hex'), Buffer.from('060a2a864886f70d010c01', 'hex')];
@@ -91,7 +123,7 @@ export interface LoggerOptions {
 export function redact(text: string): string {
   let out = secretPatterns.reduce((t, p) => t.replace(p, '[redacted]'), text);
   out = out.replace(jwsPattern, (...match) => `${(match.at(-1) as { keep?: string }).keep ?? ''}[redacted]`);
-  for (const { pattern, decode } of encodedRuns) out = out.replace(pattern, (run) => (isKeyDer(decode(run)) ? '[redacted]' : run));
+  for (const encoding of encodedRuns) out = out.replace(encoding.pattern, (run) => redactRun(run, encoding));
   for (const secret of knownSecrets) out = out.split(secret).join('[redacted]');
   return out;
 }

@@ -22,6 +22,16 @@ const der = ecKey.export({ type: 'pkcs8', format: 'der' });
 const sec1Der = ecKey.export({ type: 'sec1', format: 'der' });
 const rsaDer = rsaKey.export({ type: 'pkcs1', format: 'der' });
 const encryptedDer = ecKey.export({ type: 'pkcs8', format: 'der', cipher: 'aes-256-cbc', passphrase: 'pw' });
+const rsaPkcs8 = rsaKey.export({ type: 'pkcs8', format: 'der' });
+const rsaBody = (rsaKey.export({ type: 'pkcs8', format: 'pem' }) as string).trim().split('\n').slice(1, -1);
+/** As `openssl pkey -text` prints key bytes: pairs with colons, 15 a line. */
+const opensslHex = (b: Buffer): string =>
+  (
+    [...b]
+      .map((x) => x.toString(16).padStart(2, '0'))
+      .join(':')
+      .match(/.{1,45}/g) ?? []
+  ).join('\n    ');
 /** Bytes past the DER header: what must not leak, whatever the encoding. */
 const hexPairs = (b: Buffer): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
 
@@ -67,6 +77,43 @@ const cases: { name: string; msg: string; field?: string; kept: string[]; secret
     secrets: [hexPairs(der.subarray(36, 50))],
   },
   { name: 'a key Buffer as JSON', msg: 'x', field: JSON.stringify({ key: der }), kept: ['Buffer'], secrets: [[...der.subarray(36, 50)].join(',')] },
+  // Wrapped encodings: every line of the key goes, the text after it stays.
+  {
+    name: 'a PEM body without its armour (lines joined by newlines)',
+    msg: 'x',
+    field: `bad key ${rsaBody.join('\n')} in update`,
+    kept: ['bad key', 'in update'],
+    secrets: rsaBody.slice(1).map((l) => l.slice(8, 40)),
+  },
+  {
+    name: 'a PEM body without its armour, JSON-escaped',
+    msg: 'x',
+    field: `bad key ${JSON.stringify(rsaBody.join('\n'))} in update`,
+    kept: ['bad key', 'in update'],
+    secrets: rsaBody.slice(1).map((l) => l.slice(8, 40)),
+  },
+  {
+    name: 'a PEM body without its armour, lines joined by spaces',
+    msg: 'x',
+    field: `bad key ${rsaBody.join(' ')} rest of the text`,
+    kept: ['bad key', 'rest of the text'],
+    secrets: rsaBody.slice(1).map((l) => l.slice(8, 40)),
+  },
+  {
+    name: 'DER in base64 wrapped at 76 (MIME)',
+    msg: 'x',
+    field: `${rsaPkcs8.toString('base64').replace(/(.{76})/g, '$1\r\n')} done`,
+    kept: [' done'],
+    secrets: [rsaPkcs8.toString('base64').slice(76 * 8 + 10, 76 * 8 + 50)],
+  },
+  {
+    name: 'DER in hex with colons over indented lines (openssl)',
+    msg: 'x',
+    field: `priv:\n    ${opensslHex(rsaPkcs8)}\npub: x`,
+    kept: ['priv:', 'pub: x'],
+    secrets: [opensslHex(rsaPkcs8.subarray(600, 616))],
+  },
+  { name: 'a PEM key in base64', msg: 'x', field: `value ${Buffer.from(pem).toString('base64')} end`, kept: ['value', ' end'], secrets: [Buffer.from(pem).toString('base64').slice(100, 140)] },
 ];
 
 for (const c of cases) {
