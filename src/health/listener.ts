@@ -110,13 +110,16 @@ function hostPort(host: string, port: number): string {
 /** A start-up error naming the key to change. */
 function listenError(e: NodeJS.ErrnoException, config: HealthConfig, host: string): HelperError {
   const where = hostPort(host, config.port);
-  const message =
-    e.code === 'EADDRINUSE'
+  // "host:port" or "[v6]:port" (a bare IPv6 address has no port to tell apart).
+  const withPort = /^(?:\[[^\]]*\]|[^:]*):\d+$/.test(config.bindAddress);
+  const message = withPort
+    ? `health_checks.bind_address: ${JSON.stringify(config.bindAddress)} holds a port: write the address alone here and the port in bind_port`
+    : e.code === 'EADDRINUSE'
       ? `health_checks.bind_port: cannot listen on ${where}: the port is already in use`
       : e.code === 'EACCES'
         ? `health_checks.bind_port: cannot listen on ${where}: permission denied (a port below 1024 needs privileges)`
-        : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN'
-          ? `health_checks.bind_address: cannot listen on ${JSON.stringify(config.bindAddress)}: not an address of this host (${e.code})`
+        : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN' || e.code === 'EINVAL'
+          ? `health_checks.bind_address: cannot listen on ${JSON.stringify(config.bindAddress)}: not an address of this host (${e.code}${e.code === 'EINVAL' ? '; a link-local IPv6 address needs its zone, as fe80::1%eth0' : ''})`
           : `health_checks: cannot listen on ${where}: ${e.message}`;
   return new HelperError('health', message, { cause: e });
 }
