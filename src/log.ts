@@ -32,11 +32,19 @@ const secretPatterns = [
 const jwsPattern = /(?:(?<![\w-])(?=[\w-]+(?:\.[\w-]*){2})(?<keep>(?:[\w-]*?-)??)|(?<=%[0-9A-Fa-f]{2}))e[wy][\w-]{14,}(?:\.[\w-]*){2,4}/g;
 
 /**
+ * The private members of a JWK (EC and RSA private values, a symmetric key), their quotes
+ * escaped any number of times (a JWKS quoted inside a JSON string): the value goes, the
+ * public members stay. Starts only where a run of backslashes starts, so that a long run of
+ * them is not scanned from each one.
+ */
+const privateJwkMember = /(?<!\\)(\\*"(?:d|p|q|dp|dq|qi|k)\\*"\s*:\s*\\*")[A-Za-z0-9_-]+/g;
+
+/**
  * Key material without PEM armour, as an error may quote it: DER in base64 or base64url (one
  * run, or wrapped into lines as a PEM body or MIME is, the lines joined by newlines, escaped
  * newlines or spaces), in hex (bare, as Node prints a Buffer: pairs with spaces, or as openssl
  * prints it: pairs with colons over indented lines), or as a JSON byte array; and a PEM key
- * itself in base64. Runs long enough to hold a key are decoded and, when they begin like one
+ * or a token itself in base64. Runs long enough to hold a key are decoded and, when they begin like one
  * (see isKeyDer), redacted for the whole length the DER header gives, the text after it kept.
  */
 const encodedRuns: { pattern: RegExp; digitsFor(bytes: number): number; decode(digits: string): Buffer }[] = [
@@ -58,7 +66,7 @@ const runSeparator = /\s|\\[nr]|:/y;
 
 function redactRun(run: string, encoding: (typeof encodedRuns)[number]): string {
   const bytes = encoding.decode(run.replace(/\s|\\[nr]|:/g, ''));
-  if (bytes.includes('PRIVATE KEY-----')) return '[redacted]';
+  if (bytes.includes('PRIVATE KEY-----') || /^e[wy][\w-]{14,}\.[\w-]*\./.test(bytes.toString('latin1'))) return '[redacted]';
   if (!isKeyDer(bytes)) return run;
   let need = encoding.digitsFor(derLength(bytes));
   let i = 0;
@@ -122,6 +130,7 @@ export interface LoggerOptions {
 
 export function redact(text: string): string {
   let out = secretPatterns.reduce((t, p) => t.replace(p, '[redacted]'), text);
+  out = out.replace(privateJwkMember, '$1[redacted]');
   out = out.replace(jwsPattern, (...match) => `${(match.at(-1) as { keep?: string }).keep ?? ''}[redacted]`);
   for (const encoding of encodedRuns) out = out.replace(encoding.pattern, (run) => redactRun(run, encoding));
   for (const secret of knownSecrets) out = out.split(secret).join('[redacted]');

@@ -22,6 +22,8 @@ const der = ecKey.export({ type: 'pkcs8', format: 'der' });
 const sec1Der = ecKey.export({ type: 'sec1', format: 'der' });
 const rsaDer = rsaKey.export({ type: 'pkcs1', format: 'der' });
 const encryptedDer = ecKey.export({ type: 'pkcs8', format: 'der', cipher: 'aes-256-cbc', passphrase: 'pw' });
+const ecJwk = ecKey.export({ format: 'jwk' });
+const rsaJwk = rsaKey.export({ format: 'jwk' });
 const rsaPkcs8 = rsaKey.export({ type: 'pkcs8', format: 'der' });
 const rsaBody = (rsaKey.export({ type: 'pkcs8', format: 'pem' }) as string).trim().split('\n').slice(1, -1);
 /** As `openssl pkey -text` prints key bytes: pairs with colons, 15 a line. */
@@ -114,6 +116,21 @@ const cases: { name: string; msg: string; field?: string; kept: string[]; secret
     secrets: [opensslHex(rsaPkcs8.subarray(600, 616))],
   },
   { name: 'a PEM key in base64', msg: 'x', field: `value ${Buffer.from(pem).toString('base64')} end`, kept: ['value', ' end'], secrets: [Buffer.from(pem).toString('base64').slice(100, 140)] },
+  { name: 'a private EC JWK (its "d") quoted in an error', msg: 'x', field: `bad jwks: ${JSON.stringify(ecJwk)} end`, kept: ['bad jwks:', 'kty', ecJwk.x!, ' end'], secrets: [ecJwk.d!] },
+  {
+    name: 'a private RSA JWK, JSON-escaped inside a string',
+    msg: 'x',
+    field: JSON.stringify(`key ${JSON.stringify(rsaJwk)}`),
+    kept: ['key', 'RSA', rsaJwk.n!.slice(0, 40)],
+    secrets: [rsaJwk.d!.slice(0, 40), rsaJwk.p!.slice(0, 40), rsaJwk.qi!.slice(0, 40)],
+  },
+  {
+    name: "a token in base64 (a Secret's data)",
+    msg: 'x',
+    field: `data ${Buffer.from(jws).toString('base64')} end`,
+    kept: ['data', ' end'],
+    secrets: [Buffer.from(jws).toString('base64').slice(60, 100)],
+  },
 ];
 
 for (const c of cases) {
