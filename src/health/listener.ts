@@ -79,8 +79,9 @@ function answer(path: string, method: string, config: HealthConfig, state: Healt
   // HEAD is answered as GET, without the body (Node leaves it out), as Go's net/http does.
   const read = method === 'GET' || method === 'HEAD';
   if (config.metricsEnabled && path === METRICS_PATH && read) return { status: 200, type: METRICS_CONTENT_TYPE, body: state.metrics.render() };
+  // A probe answers any method, as the Go helper's handlers do: HAProxy's `option httpchk /ready` sends OPTIONS.
   const probe = path === config.livenessPath ? 'live' : path === config.readinessPath ? 'ready' : undefined;
-  if (probe === undefined || !read) return { status: 404, type: 'text/plain', body: 'not found\n' };
+  if (probe === undefined) return { status: 404, type: 'text/plain', body: 'not found\n' };
   const report = state.report(new Date(), probe);
   return { status: report[probe] ? 200 : 503, type: 'application/json', body: JSON.stringify(report) + '\n' };
 }

@@ -74,3 +74,26 @@ for (const c of targets) {
     });
   });
 }
+
+/**
+ * The Go helper's probe handlers answer whatever the method (http.HandleFunc), and some
+ * checkers do not send GET: HAProxy's `option httpchk /ready` sends OPTIONS. A drop-in answers
+ * them the same; /metrics stays GET (and HEAD).
+ */
+for (const method of ['OPTIONS', 'POST', 'PUT', 'DELETE', 'PATCH']) {
+  test(`health probes: ${method} on the probe paths is answered as GET (as the Go helper does); /metrics is not`, async () => {
+    const state = new HealthState({ certDir: tempDir(), x509: false, jwtFiles: [] });
+    const config = { enabled: true, bindAddress: '127.0.0.1', port: 0, livenessPath: '/live', readinessPath: '/ready', metricsEnabled: true };
+    const server: Server = await startHealthServer(config, state, silentLogger);
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const live = await fetch(`${base}/live`, { method });
+      assert.equal(live.status, 200);
+      assert.equal(((await live.json()) as { live: boolean }).live, true);
+      assert.equal((await fetch(`${base}/ready`, { method })).status, 200);
+      assert.equal((await fetch(`${base}/metrics`, { method })).status, 404);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+}
