@@ -42,13 +42,49 @@ export function isHelperError(e: unknown, code?: ErrorCode): e is HelperError {
   return e instanceof HelperError && (code === undefined || e.code === code);
 }
 
-/** A short, single-line description of any thrown value, for logs and CLI output. */
+/** Causes followed at most: a real chain is a few deep; a cycle or a runaway chain stops here. */
+const MAX_CAUSES = 8;
+
+/**
+ * A short description of any thrown value, for logs and CLI output: the message, then each
+ * cause its wrapper does not already quote. It returns for every value (a cause cycle, an
+ * object whose toString throws), since a throw here would lose the error being reported.
+ */
 export function describeError(e: unknown): string {
-  if (e instanceof Error) {
-    const cause = e.cause !== undefined ? `: ${describeError(e.cause)}` : '';
-    return `${e.message}${cause}`;
+  let text = describeOne(e);
+  const seen = new Set<unknown>([e]);
+  for (let at = e; at instanceof Error && at.cause !== undefined && !seen.has(at.cause) && seen.size <= MAX_CAUSES; at = at.cause) {
+    seen.add(at.cause);
+    const cause = describeOne(at.cause);
+    if (!text.includes(cause)) text += `: ${cause}`;
   }
-  return String(e);
+  return text;
+}
+
+/** One value without its causes; an AggregateError (Node's connect to every address of a name) by what it holds. */
+function describeOne(e: unknown): string {
+  if (e instanceof AggregateError && Array.isArray(e.errors) && e.errors.length > 0) {
+    const inner = e.errors.slice(0, 4).map(messageOf).join('; ') + (e.errors.length > 4 ? `; and ${e.errors.length - 4} more` : '');
+    return e.message ? `${printable(e.message)} (${inner})` : inner;
+  }
+  return messageOf(e);
+}
+
+function messageOf(e: unknown): string {
+  const message = typeof e === 'object' && e !== null ? (e as { message?: unknown }).message : undefined;
+  return typeof message === 'string' ? message : printable(e);
+}
+
+function printable(v: unknown): string {
+  try {
+    return String(v);
+  } catch {
+    try {
+      return Object.prototype.toString.call(v);
+    } catch {
+      return 'an unprintable value';
+    }
+  }
 }
 
 /** Exit codes of the `spiffe-helper` command, every one of them. Documented in README.md ("Exit codes"). */

@@ -20,27 +20,74 @@ const secretPatterns = [
   /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/gi,
   // Starts only where a run starts: a scan from inside a run would make a long line quadratic.
   /(?<![A-Za-z0-9+/=\s\\])(?:[A-Za-z0-9+/=\s]|\\[nr])*-----END [A-Z0-9 ]*PRIVATE KEY-----/gi,
-  // After a word boundary or a percent-escape (`%3D` of a URL-encoded `token=`), where \b sees none.
-  /(?:\b|(?<=%[0-9A-Fa-f]{2}))e[wy][\w-]{14,}(?:\.[\w-]*){2,4}/g,
 ];
 
 /**
- * Key material without PEM armour, as an error may quote it: DER in base64 or base64url, in
- * hex (bare, or as Node prints a Buffer: pairs with spaces), or as a JSON byte array. Runs
- * long enough to hold a key are decoded and redacted when they begin like one (see isKeyDer).
+ * A JWS or JWE: after a word boundary or a percent-escape (`%3D` of a URL-encoded `token=`),
+ * where \b sees none. Tried only where a run of [\w-] starts, once the run is seen to be
+ * followed by two dotted segments, then at its hyphens (`keep`, left as it is): a token may
+ * start after any hyphen, and scanning the rest of a run from each one would be quadratic
+ * (100 kB of "ey-ey-…" took 14 s).
  */
-const encodedRuns: { pattern: RegExp; decode(run: string): Buffer }[] = [
+const jwsPattern = /(?:(?<![\w-])(?=[\w-]+(?:\.[\w-]*){2})(?<keep>(?:[\w-]*?-)??)|(?<=%[0-9A-Fa-f]{2}))e[wy][\w-]{14,}(?:\.[\w-]*){2,4}/g;
+
+/**
+ * The private members of a JWK (EC and RSA private values, a symmetric key), their quotes
+ * escaped any number of times (a JWKS quoted inside a JSON string): the value goes, the
+ * public members stay. Starts only where a run of backslashes starts, so that a long run of
+ * them is not scanned from each one.
+ */
+const privateJwkMember = /(?<!\\)(\\*"(?:d|p|q|dp|dq|qi|k)\\*"\s*:\s*\\*")[A-Za-z0-9_-]+/g;
+
+/**
+ * Key material without PEM armour, as an error may quote it: DER in base64 or base64url (one
+ * run, or wrapped into lines as a PEM body or MIME is, the lines joined by newlines, escaped
+ * newlines or spaces), in hex (bare, as Node prints a Buffer: pairs with spaces, or as openssl
+ * prints it: pairs with colons over indented lines), or as a JSON byte array; and a PEM key
+ * or a token itself in base64. Runs long enough to hold a key are decoded and, when they begin like one
+ * (see isKeyDer), redacted for the whole length the DER header gives, the text after it kept.
+ */
+const encodedRuns: { pattern: RegExp; digitsFor(bytes: number): number; decode(digits: string): Buffer }[] = [
   {
-    pattern: /[A-Za-z0-9+/_-]{40,}={0,2}/g,
-    decode: (run) =>
+    pattern: /[A-Za-z0-9+/_-]{40,}={0,2}(?:(?:\s|\\[nr])+[A-Za-z0-9+/_-]{4,}={0,2})*/g,
+    digitsFor: (bytes) => Math.ceil(bytes / 3) * 4,
+    decode: (digits) =>
       Buffer.from(
-        run.replace(/[-_]/g, (c) => (c === '-' ? '+' : '/')),
+        digits.replace(/[-_]/g, (c) => (c === '-' ? '+' : '/')),
         'base64',
       ),
   },
-  { pattern: /\b[0-9a-f]{2}(?: ?[0-9a-f]{2}){29,}\b/gi, decode: (run) => Buffer.from(run.replace(/ /g, ''), 'hex') },
-  { pattern: /\[\s*\d{1,3}(?:\s*,\s*\d{1,3}){29,}/g, decode: (run) => Buffer.from(run.slice(1).split(',').map(Number)) },
+  { pattern: /\b[0-9a-f]{2}(?::?(?:\s|\\[nr])*[0-9a-f]{2}){29,}\b/gi, digitsFor: (bytes) => bytes * 2, decode: (digits) => Buffer.from(digits, 'hex') },
+  { pattern: /\[\s*\d{1,3}(?:\s*,\s*\d{1,3}){29,}/g, digitsFor: () => Infinity, decode: (digits) => Buffer.from(digits.slice(1).split(',').map(Number)) },
 ];
+
+/** What separates the digits of a wrapped run: whitespace, escaped newlines, openssl's colons. */
+const runSeparator = /\s|\\[nr]|:/y;
+
+function redactRun(run: string, encoding: (typeof encodedRuns)[number]): string {
+  const bytes = encoding.decode(run.replace(/\s|\\[nr]|:/g, ''));
+  if (bytes.includes('PRIVATE KEY-----') || /^e[wy][\w-]{14,}\.[\w-]*\./.test(bytes.toString('latin1'))) return '[redacted]';
+  if (!isKeyDer(bytes)) return run;
+  let need = encoding.digitsFor(derLength(bytes));
+  let i = 0;
+  while (i < run.length && need > 0) {
+    runSeparator.lastIndex = i;
+    if (runSeparator.test(run)) {
+      i = runSeparator.lastIndex;
+    } else {
+      i++;
+      need--;
+    }
+  }
+  return `[redacted]${run.slice(i)}`;
+}
+
+/** The length of the DER element `der` starts with, header included; Infinity when its header says none. */
+function derLength(der: Buffer): number {
+  if (der[1]! < 0x80) return 2 + der[1]!;
+  const n = der[1]! & 0x7f;
+  return n === 0 || n > 4 || der.length < 2 + n ? Infinity : 2 + n + der.readUIntBE(2, n);
+}
 
 /** PBES2 and PKCS#12 PBE algorithm OIDs (1.2.840.113549.1.5.13, 1.2.840.113549.1.12.1.x), as DER. */
 const ENCRYPTED_KEY_OIDS = [Buffer.from('06092a864886f70d01050d', 'hex'), Buffer.from('060a2a864886f70d010c01', 'hex')];
@@ -83,7 +130,9 @@ export interface LoggerOptions {
 
 export function redact(text: string): string {
   let out = secretPatterns.reduce((t, p) => t.replace(p, '[redacted]'), text);
-  for (const { pattern, decode } of encodedRuns) out = out.replace(pattern, (run) => (isKeyDer(decode(run)) ? '[redacted]' : run));
+  out = out.replace(privateJwkMember, '$1[redacted]');
+  out = out.replace(jwsPattern, (...match) => `${(match.at(-1) as { keep?: string }).keep ?? ''}[redacted]`);
+  for (const encoding of encodedRuns) out = out.replace(encoding.pattern, (run) => redactRun(run, encoding));
   for (const secret of knownSecrets) out = out.split(secret).join('[redacted]');
   return out;
 }
@@ -111,18 +160,28 @@ function writeStderrSoon(line: string): void {
   pending.push(line);
 }
 
+/**
+ * What a terminal or a line splitter acts on: C0 and C1 controls (ESC, NEL, the 8-bit CSI),
+ * DEL, the Unicode line and paragraph separators (lines to Python's splitlines and to
+ * JavaScript), and the bidi controls that make a line display other than it reads.
+ */
+const unsafe = /[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069]/u;
+const unsafeAll = new RegExp(unsafe.source, 'gu');
+
+/** A value that needs quoting is written as a JSON string, so that it reads back exactly. */
 function textValue(v: string | number | boolean): string {
   const s = String(v);
-  return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
+  return /^[^\s"=]+$/.test(s) && !unsafe.test(s) ? s : oneLine(JSON.stringify(s));
 }
 
 /**
- * A message can quote a peer or a file (a fatal error's text is the message): control
- * characters are escaped as JSON escapes them, so that one event stays one line and nobody
- * can forge the next.
+ * A message or a value can quote a peer or a file (a fatal error's text is the message, a
+ * trust domain or a hint a field): those characters are escaped as JSON escapes them (as
+ * `\u` escapes where JSON leaves them raw), so that one event stays one line, shows what it
+ * holds, and nobody can forge the next.
  */
-function oneLine(msg: string): string {
-  return msg.replace(/\p{Cc}/gu, (c) => {
+function oneLine(text: string): string {
+  return text.replace(unsafeAll, (c) => {
     const json = JSON.stringify(c).slice(1, -1);
     return json !== c ? json : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
   });
@@ -143,7 +202,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       if (s !== undefined && s !== null) clean.push([k, s]);
     }
     if (format === 'json') {
-      write(JSON.stringify({ time, level, msg, ...Object.fromEntries(clean) }));
+      // Escaping inside the JSON text keeps every string's value: JSON leaves only those raw.
+      write(oneLine(JSON.stringify({ time, level, msg, ...Object.fromEntries(clean) })));
     } else {
       const rest = clean.map(([k, v]) => ` ${k}=${textValue(v)}`).join('');
       write(`${time} ${level.toUpperCase().padEnd(5)} ${oneLine(msg)}${rest}`);

@@ -123,11 +123,12 @@ function processFamilies(): Family[] {
   const cpu = process.cpuUsage();
   const families: Family[] = [
     { name: 'process_cpu_seconds_total', type: 'counter', help: 'Total user and system CPU time spent in seconds.', samples: [{ value: (cpu.user + cpu.system) / 1e6 }] },
-    { name: 'process_resident_memory_bytes', type: 'gauge', help: 'Resident memory size in bytes.', samples: [{ value: process.memoryUsage.rss() }] },
     { name: 'process_start_time_seconds', type: 'gauge', help: 'Start time of the process since unix epoch in seconds.', samples: [{ value: performance.timeOrigin / 1000 }] },
   ];
-  // Linux only, as in the Go and Python clients: elsewhere the families are left out.
+  // Linux only, as in the Go and Python clients: elsewhere (or out of descriptors) the families are left out.
   try {
+    // Reads /proc/self/stat: out of descriptors it throws (EMFILE), and the scrape must still answer.
+    families.push({ name: 'process_resident_memory_bytes', type: 'gauge', help: 'Resident memory size in bytes.', samples: [{ value: process.memoryUsage.rss() }] });
     // Less the descriptor that reads the directory.
     const open = readdirSync('/proc/self/fd').length - 1;
     families.push({ name: 'process_open_fds', type: 'gauge', help: 'Number of open file descriptors.', samples: [{ value: open }] });

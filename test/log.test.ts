@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
 import { cliPath, startCli, writeConfig } from './helpers/cli.js';
@@ -21,6 +22,18 @@ const der = ecKey.export({ type: 'pkcs8', format: 'der' });
 const sec1Der = ecKey.export({ type: 'sec1', format: 'der' });
 const rsaDer = rsaKey.export({ type: 'pkcs1', format: 'der' });
 const encryptedDer = ecKey.export({ type: 'pkcs8', format: 'der', cipher: 'aes-256-cbc', passphrase: 'pw' });
+const ecJwk = ecKey.export({ format: 'jwk' });
+const rsaJwk = rsaKey.export({ format: 'jwk' });
+const rsaPkcs8 = rsaKey.export({ type: 'pkcs8', format: 'der' });
+const rsaBody = (rsaKey.export({ type: 'pkcs8', format: 'pem' }) as string).trim().split('\n').slice(1, -1);
+/** As `openssl pkey -text` prints key bytes: pairs with colons, 15 a line. */
+const opensslHex = (b: Buffer): string =>
+  (
+    [...b]
+      .map((x) => x.toString(16).padStart(2, '0'))
+      .join(':')
+      .match(/.{1,45}/g) ?? []
+  ).join('\n    ');
 /** Bytes past the DER header: what must not leak, whatever the encoding. */
 const hexPairs = (b: Buffer): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
 
@@ -66,6 +79,58 @@ const cases: { name: string; msg: string; field?: string; kept: string[]; secret
     secrets: [hexPairs(der.subarray(36, 50))],
   },
   { name: 'a key Buffer as JSON', msg: 'x', field: JSON.stringify({ key: der }), kept: ['Buffer'], secrets: [[...der.subarray(36, 50)].join(',')] },
+  // Wrapped encodings: every line of the key goes, the text after it stays.
+  {
+    name: 'a PEM body without its armour (lines joined by newlines)',
+    msg: 'x',
+    field: `bad key ${rsaBody.join('\n')} in update`,
+    kept: ['bad key', 'in update'],
+    secrets: rsaBody.slice(1).map((l) => l.slice(8, 40)),
+  },
+  {
+    name: 'a PEM body without its armour, JSON-escaped',
+    msg: 'x',
+    field: `bad key ${JSON.stringify(rsaBody.join('\n'))} in update`,
+    kept: ['bad key', 'in update'],
+    secrets: rsaBody.slice(1).map((l) => l.slice(8, 40)),
+  },
+  {
+    name: 'a PEM body without its armour, lines joined by spaces',
+    msg: 'x',
+    field: `bad key ${rsaBody.join(' ')} rest of the text`,
+    kept: ['bad key', 'rest of the text'],
+    secrets: rsaBody.slice(1).map((l) => l.slice(8, 40)),
+  },
+  {
+    name: 'DER in base64 wrapped at 76 (MIME)',
+    msg: 'x',
+    field: `${rsaPkcs8.toString('base64').replace(/(.{76})/g, '$1\r\n')} done`,
+    kept: [' done'],
+    secrets: [rsaPkcs8.toString('base64').slice(76 * 8 + 10, 76 * 8 + 50)],
+  },
+  {
+    name: 'DER in hex with colons over indented lines (openssl)',
+    msg: 'x',
+    field: `priv:\n    ${opensslHex(rsaPkcs8)}\npub: x`,
+    kept: ['priv:', 'pub: x'],
+    secrets: [opensslHex(rsaPkcs8.subarray(600, 616))],
+  },
+  { name: 'a PEM key in base64', msg: 'x', field: `value ${Buffer.from(pem).toString('base64')} end`, kept: ['value', ' end'], secrets: [Buffer.from(pem).toString('base64').slice(100, 140)] },
+  { name: 'a private EC JWK (its "d") quoted in an error', msg: 'x', field: `bad jwks: ${JSON.stringify(ecJwk)} end`, kept: ['bad jwks:', 'kty', ecJwk.x!, ' end'], secrets: [ecJwk.d!] },
+  {
+    name: 'a private RSA JWK, JSON-escaped inside a string',
+    msg: 'x',
+    field: JSON.stringify(`key ${JSON.stringify(rsaJwk)}`),
+    kept: ['key', 'RSA', rsaJwk.n!.slice(0, 40)],
+    secrets: [rsaJwk.d!.slice(0, 40), rsaJwk.p!.slice(0, 40), rsaJwk.qi!.slice(0, 40)],
+  },
+  {
+    name: "a token in base64 (a Secret's data)",
+    msg: 'x',
+    field: `data ${Buffer.from(jws).toString('base64')} end`,
+    kept: ['data', ' end'],
+    secrets: [Buffer.from(jws).toString('base64').slice(60, 100)],
+  },
 ];
 
 for (const c of cases) {
@@ -148,4 +213,73 @@ test('a crash (an error nothing caught) is one redacted log line and exit 1, not
   assert.equal(crash.length, 1, r.stderr);
   assert.match(crash[0]!, /ERROR crashed: boom \[redacted\]/);
   assert.ok(!r.stderr.includes(jws.split('.')[2]!) && !r.stderr.includes(keyBody), r.stderr);
+});
+
+/**
+ * Log injection: a value quoted from a peer or a file name (a trust domain, a hint, an agent's
+ * error) carrying characters a terminal or a line splitter acts on. Each line stays one line,
+ * none of them reaches the output raw, and the value reads back exactly (text values that need
+ * quoting are JSON strings).
+ */
+const injections: { name: string; value: string }[] = [
+  { name: 'ANSI escapes (colour, clear line)', value: 'td\u001b[31mred\u001b[2K' },
+  { name: 'a bell and a backspace', value: 'x\u0007\u0008y' },
+  { name: 'C1 controls (NEL, 8-bit CSI)', value: 'a\u0085INFO  forged\u009b2J' },
+  { name: 'DEL', value: 'a\u007fb' },
+  { name: 'Unicode line and paragraph separators', value: 'a\u2028INFO  forged\u2029b' },
+  { name: 'bidi overrides (the text shown is not the text logged)', value: 'svid\u202egp.mep' },
+  { name: 'a key=value lookalike with a newline', value: 'x\nlevel=info msg=forged' },
+];
+const forbidden = /[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069]/u;
+
+for (const c of injections) {
+  for (const format of ['text', 'json'] as const) {
+    test(`log injection (${format}): ${c.name} in a field and in the message stays one line, escaped, and reads back`, () => {
+      const out: string[] = [];
+      createLogger({ format, write: (l) => out.push(l) }).warn(`agent said ${c.value}`, { name: c.value, n: 1 });
+      assert.equal(out.length, 1);
+      assert.doesNotMatch(out[0]!, forbidden, JSON.stringify(out[0]));
+      if (format === 'json') {
+        const parsed = JSON.parse(out[0]!) as { msg: string; name: string };
+        assert.equal(parsed.msg, `agent said ${c.value}`);
+        assert.equal(parsed.name, c.value);
+      } else {
+        const quoted = /name=("(?:[^"\\]|\\.)*") n=1$/.exec(out[0]!);
+        assert.ok(quoted, out[0]);
+        assert.equal(JSON.parse(quoted[1]!), c.value);
+      }
+    });
+  }
+}
+
+/**
+ * Text a peer controls (an agent's error, a SPIFFE ID path, a file name) shaped so that a
+ * pattern scanning from every position takes quadratic time: a megabyte of it must not stall
+ * the helper for minutes. Run in a child killed after a generous bound (linear work takes
+ * milliseconds; before the fix, 100 kB of the first case took 14 s, a megabyte ~20 min), since
+ * a regular expression cannot be interrupted; the figure is printed.
+ */
+const MB = 1 << 20;
+const slowInputs: { name: string; text: string }[] = [
+  { name: 'a run of "ey-" (a token start after every hyphen, no dots)', text: `'ey-'.repeat(${MB / 3})` },
+  { name: 'a run of "ey-" ending in two dots', text: `'ey-'.repeat(${MB / 3}) + '..'` },
+  { name: 'a run of "%3Dey-" (starts after percent-escapes)', text: `'%3Dey-'.repeat(${MB / 6})` },
+  { name: 'word runs separated by single dots', text: `'eyJhbGciOiJFUzI1NiJ9.'.repeat(${Math.floor(MB / 21)})` },
+];
+for (const c of slowInputs) {
+  test(`log redaction of 1 MB stays linear: ${c.name}`, () => {
+    const code = `import { redact } from ${JSON.stringify(new URL('../src/log.ts', import.meta.url).href)}; const t = performance.now(); redact(${c.text}); console.log((performance.now() - t).toFixed(0));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.signal, null, 'redaction still running after 60 s');
+    assert.equal(r.status, 0, r.stderr);
+    console.log(`# ${c.name}: ${r.stdout.trim()} ms`);
+  });
+}
+
+test('log redaction: a token right after a hyphen or inside a dotted name is still redacted, the text around it kept', () => {
+  const out = lines('text', (l) => l.warn('x', { a: `api-${jws} ok`, b: `file.${jws}`, c: `see ${'ab-'.repeat(10)}${jws}` }));
+  assert.ok(!out.includes(jws.split('.')[1]!), out);
+  assert.match(out, /a="api-\[redacted\] ok"/);
+  assert.match(out, /b=file\.\[redacted\]/);
+  assert.ok(out.includes(`see ${'ab-'.repeat(10)}[redacted]`), out);
 });

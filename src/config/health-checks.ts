@@ -23,6 +23,11 @@ export function readHealth(r: TopLevelReader): HealthConfig {
   for (const key of ['liveness_path', 'readiness_path'] as const) {
     const p = key === 'liveness_path' ? health.livenessPath : health.readinessPath;
     if (health.metricsEnabled && p === METRICS_PATH) throw h.error(key, `must not be ${METRICS_PATH} when metrics_enabled = true`);
+    // A request's path ends before these: such a probe would answer 404 to every request.
+    const cut = /[?#]/.exec(p)?.[0];
+    if (health.enabled && cut) throw h.error(key, `must be a path without a query or fragment: no request's path holds ${JSON.stringify(cut)}, got ${JSON.stringify(p)}`);
   }
+  // The Go helper refuses to start then (its mux panics on the second registration).
+  if (health.enabled && health.livenessPath === health.readinessPath) throw h.error('readiness_path', `must differ from liveness_path (${JSON.stringify(health.livenessPath)})`);
   return health;
 }

@@ -2,7 +2,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { METRICS_PATH, type HealthConfig } from '../config/config.js';
-import { HelperError } from '../errors.js';
+import { describeError, HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { METRICS_CONTENT_TYPE } from '../metrics.js';
 import type { HealthState } from './state.js';
@@ -37,7 +37,7 @@ export async function startHealthServer(config: HealthConfig, state: HealthState
     unanswered.set(socket, waiting);
     res.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
     if (hasBody(req)) res.shouldKeepAlive = false;
-    const { status, type, body } = answer(requestPath(req.url ?? ''), req.method ?? '', config, state);
+    const { status, type, body } = answerSafely(requestPath(req.url ?? ''), req.method ?? '', config, state, log);
     res.writeHead(status, { 'content-type': type }).end(body);
   });
   const open = new Set<Socket>();
@@ -62,21 +62,38 @@ export async function startHealthServer(config: HealthConfig, state: HealthState
   return server;
 }
 
+/**
+ * A probe reads the disk and /proc (which fail under descriptor exhaustion, say): whatever
+ * fails is a 500 for that request, logged, never an exception that would crash the helper.
+ */
+function answerSafely(path: string, method: string, config: HealthConfig, state: HealthState, log: Logger): { status: number; type: string; body: string } {
+  try {
+    return answer(path, method, config, state);
+  } catch (e) {
+    log.error('health request failed', { path, error: describeError(e) });
+    return { status: 500, type: 'text/plain', body: 'internal error\n' };
+  }
+}
+
 function answer(path: string, method: string, config: HealthConfig, state: HealthState): { status: number; type: string; body: string } {
   // HEAD is answered as GET, without the body (Node leaves it out), as Go's net/http does.
   const read = method === 'GET' || method === 'HEAD';
   if (config.metricsEnabled && path === METRICS_PATH && read) return { status: 200, type: METRICS_CONTENT_TYPE, body: state.metrics.render() };
+  // A probe answers any method, as the Go helper's handlers do: HAProxy's `option httpchk /ready` sends OPTIONS.
   const probe = path === config.livenessPath ? 'live' : path === config.readinessPath ? 'ready' : undefined;
-  if (probe === undefined || !read) return { status: 404, type: 'text/plain', body: 'not found\n' };
+  if (probe === undefined) return { status: 404, type: 'text/plain', body: 'not found\n' };
   const report = state.report(new Date(), probe);
   return { status: report[probe] ? 200 : 503, type: 'application/json', body: JSON.stringify(report) + '\n' };
 }
 
-/** The path of an origin-form (`/ready?x`) or absolute-form (`http://host/ready`) request target. */
+/**
+ * The path of an origin-form (`/ready?x`) or absolute-form (`http://host/ready`) request
+ * target, percent-decoded as Go's ServeMux matches it (a client sends `/sant%C3%A9` for a
+ * configured `/santé`); '' when it does not decode, which no probe path is.
+ */
 function requestPath(target: string): string {
-  if (target.startsWith('/')) return target.split('?')[0]!;
   try {
-    return new URL(target).pathname;
+    return decodeURIComponent(target.startsWith('/') ? target.split('?')[0]! : new URL(target).pathname);
   } catch {
     return '';
   }
@@ -94,13 +111,16 @@ function hostPort(host: string, port: number): string {
 /** A start-up error naming the key to change. */
 function listenError(e: NodeJS.ErrnoException, config: HealthConfig, host: string): HelperError {
   const where = hostPort(host, config.port);
-  const message =
-    e.code === 'EADDRINUSE'
+  // "host:port" or "[v6]:port" (a bare IPv6 address has no port to tell apart).
+  const withPort = /^(?:\[[^\]]*\]|[^:]*):\d+$/.test(config.bindAddress);
+  const message = withPort
+    ? `health_checks.bind_address: ${JSON.stringify(config.bindAddress)} holds a port: write the address alone here and the port in bind_port`
+    : e.code === 'EADDRINUSE'
       ? `health_checks.bind_port: cannot listen on ${where}: the port is already in use`
       : e.code === 'EACCES'
         ? `health_checks.bind_port: cannot listen on ${where}: permission denied (a port below 1024 needs privileges)`
-        : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN'
-          ? `health_checks.bind_address: cannot listen on ${JSON.stringify(config.bindAddress)}: not an address of this host (${e.code})`
+        : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN' || e.code === 'EINVAL'
+          ? `health_checks.bind_address: cannot listen on ${JSON.stringify(config.bindAddress)}: not an address of this host (${e.code}${e.code === 'EINVAL' ? '; a link-local IPv6 address needs its zone, as fe80::1%eth0' : ''})`
           : `health_checks: cannot listen on ${where}: ${e.message}`;
   return new HelperError('health', message, { cause: e });
 }

@@ -269,7 +269,13 @@ export class HealthState {
   }
 
   live(): boolean {
-    return !this.ended && statSync(this.certDir, { throwIfNoEntry: false })?.isDirectory() === true;
+    if (this.ended) return false;
+    // Any failure is a cert_dir the helper cannot use (a symlink loop, say): a throw here would crash the helper from a probe.
+    try {
+      return statSync(this.certDir, { throwIfNoEntry: false })?.isDirectory() === true;
+    } catch {
+      return false;
+    }
   }
 
   /** Why the helper is not ready, one line per output; empty when it is. */
