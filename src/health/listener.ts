@@ -36,7 +36,10 @@ export async function startHealthServer(config: HealthConfig, state: HealthState
     }
     unanswered.set(socket, waiting);
     res.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
-    if (hasBody(req)) res.shouldKeepAlive = false;
+    if (hasBody(req)) {
+      res.shouldKeepAlive = false;
+      lingerOnClose(socket);
+    }
     const { status, type, body } = answerSafely(requestPath(req.url ?? ''), req.method ?? '', config, state, log);
     res.writeHead(status, { 'content-type': type }).end(body);
   });
@@ -98,6 +101,25 @@ function requestPath(target: string): string {
     return '';
   }
 }
+
+/**
+ * How Node closes the connection of a request whose body is not read: it sends the answer, then
+ * destroys the socket with the unread body in its receive buffer, so the kernel answers with a
+ * reset, which can reach the client before it has read the answer (seen once: a probe got no
+ * reply). As nginx's lingering_close does: end our side, stop reading, and destroy only after
+ * LINGER_MS or when the client closes, so the answer is read first. The connection cap bounds
+ * what lingers.
+ */
+function lingerOnClose(socket: Socket): void {
+  socket.destroySoon = () => {
+    socket.pause();
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    socket.once('close', () => clearTimeout(timer));
+  };
+}
+
+const LINGER_MS = 1_000;
 
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
