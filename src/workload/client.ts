@@ -55,6 +55,12 @@ export interface WorkloadClientOptions {
   /** PING the agent this often while a call is open, and give up on the connection without an ack. */
   keepaliveMs?: number;
   keepaliveTimeoutMs?: number;
+  /**
+   * A stream that answered and then stayed open this long gives the next reconnection a fresh
+   * backoff (default 10 s). A message alone does not: an agent, or a proxy, that answers and
+   * ends the stream at once would be reconnected to at the initial delay for ever.
+   */
+  healthyStreamMs?: number;
   /** Called each time a stream is reopened or a call retried, with the reason (for health and metrics). */
   onRetry?: (rpc: RpcName, error: HelperError) => void;
   /** Called when a streamed message is refused (by a throw from `onMessage`). */
@@ -75,6 +81,7 @@ export interface WatchOptions<R extends StreamRpc> {
 export class WorkloadClient {
   private readonly channel: Channel;
   private readonly unaryTimeoutMs: number;
+  private readonly healthyStreamMs: number;
   private readonly maxReceiveBytes: number;
   private readonly log: Logger;
   private readonly address: EndpointAddress;
@@ -97,6 +104,7 @@ export class WorkloadClient {
     this.onRefused = options.onRefused;
     this.onAnswer = options.onAnswer;
     this.unaryTimeoutMs = options.unaryTimeoutMs ?? 30_000;
+    this.healthyStreamMs = options.healthyStreamMs ?? 10_000;
     this.maxReceiveBytes = options.maxReceiveBytes ?? 32 * 1024 * 1024;
     this.channel = new Channel({
       address: options.address,
@@ -117,8 +125,10 @@ export class WorkloadClient {
     const backoff = new Backoff(this.backoffOptions);
     const { signal } = options;
     while (!signal.aborted) {
-      const outcome = await this.streamOnce(options, () => backoff.reset());
+      let answeredAt: number | undefined;
+      const outcome = await this.streamOnce(options, () => void (answeredAt ??= performance.now()));
       if (signal.aborted) return;
+      if (answeredAt !== undefined && performance.now() - answeredAt >= this.healthyStreamMs) backoff.reset();
       const err = this.classify(options.rpc, outcome);
       if (FATAL.has(outcome?.code ?? -1)) throw err;
       this.failed(options.rpc, err);
@@ -192,7 +202,7 @@ export class WorkloadClient {
     return answers[0]!;
   }
 
-  /** One stream's life: resolves with the error that ended it, or undefined for a clean end. */
+  /** One stream's life: resolves with the error that ended it, or undefined for a clean end. `onData`: each answer. */
   private streamOnce<R extends StreamRpc>(options: WatchOptions<R>, onData: () => void): Promise<GrpcError | undefined> {
     const { request, response } = Rpcs[options.rpc];
     // Messages are complete states: while one is being handled only the newest waiting one matters.
@@ -219,7 +229,7 @@ export class WorkloadClient {
       metadata: METADATA,
       signal: options.signal,
       onMessage: (bytes) => {
-        // Decoded here, before the backoff reset: a malformed message ends the stream (INTERNAL).
+        // Decoded here, before it counts as an answer: a malformed message ends the stream (INTERNAL).
         const msg = decode(response as Schema<ResponseOf<R>>, bytes);
         onData();
         this.answered.add(options.rpc);

@@ -60,6 +60,11 @@ export interface ChannelOptions {
   keepaliveMs: number;
   /** No PING ack within this: the connection is dead (e.g. a frozen agent); calls end UNAVAILABLE. */
   keepaliveTimeoutMs: number;
+  /**
+   * No HTTP/2 SETTINGS within this of connecting: the connection is dead, its calls end
+   * UNAVAILABLE (default 20 s, as gRPC-Go's wait for the server preface).
+   */
+  connectTimeoutMs?: number;
 }
 
 export interface CallOptions {
@@ -166,13 +171,14 @@ export class Channel {
   private connection(): Http2Connection {
     const free = this.conns.find((c) => c.hasRoom);
     if (free) return free;
-    const { address: a, keepaliveMs, keepaliveTimeoutMs } = this.options;
+    const { address: a, keepaliveMs, keepaliveTimeoutMs, connectTimeoutMs = 20_000 } = this.options;
     const socket = a.kind === 'unix' ? netConnect(a.socketPath) : netConnect({ host: a.host, port: a.port });
     const conn = new Http2Connection(
       socket,
       {
         keepaliveMs,
         keepaliveTimeoutMs,
+        connectTimeoutMs,
         // An extra connection opened for the stream limit is closed once idle; one is kept.
         onIdle: () => {
           if (this.conns.some((c) => c !== conn && c.usable)) conn.destroy();

@@ -9,7 +9,7 @@ import type { ServerHttp2Stream } from 'node:http2';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { HelperError } from '../../src/errors.js';
-import { silentLogger } from '../../src/log.js';
+import { type Fields, silentLogger } from '../../src/log.js';
 import { WorkloadClient } from '../../src/workload/client.js';
 import { frame } from '../../src/workload/grpc.js';
 import { encode, Messages, type JWTSVIDResponseMessage, type X509SVIDResponseMessage } from '../../src/workload/proto.js';
@@ -147,6 +147,37 @@ describe('WorkloadClient', () => {
       assert.deepEqual(retries, []);
     });
   }
+
+  /** The retry delays a watch logs, until `count` of them; the random part of the backoff fixed at its top. */
+  async function retryDelays(handler: Handler, count: number, healthyStreamMs?: number): Promise<number[]> {
+    const ac = new AbortController();
+    const delays: number[] = [];
+    const server = await rawGrpcServer(dir, handler);
+    const log = { ...silentLogger, warn: (_msg: string, fields?: Fields) => void (delays.push(Number(fields?.retry_in_ms)) === count && ac.abort()) };
+    const c = new WorkloadClient({ address: server.address, log, backoff: { initialMs: 10, maxMs: 1000, random: () => 1 }, healthyStreamMs });
+    await c.watch({ rpc: 'FetchX509SVID', signal: ac.signal, onMessage: () => undefined });
+    c.close();
+    return delays;
+  }
+
+  // Before: every message reset the backoff, so an agent (or a proxy) that answers and then ends
+  // the stream at once was reconnected to every 100-200 ms for ever, a warning each time.
+  test('a stream that answers, then fails at once, again and again: the delays keep growing (a message alone does not reset the backoff)', async () => {
+    const delays = await retryDelays((s) => answer(s, [x509('spiffe://td/a')], '14', 'restarting'), 6);
+    assert.deepEqual(delays, [10, 20, 40, 80, 160, 320]);
+  });
+
+  test('a stream that answered and stayed open past healthyStreamMs: the next retry starts again from the initial delay', async () => {
+    const delays = await retryDelays(async (s, n) => {
+      if (n < 3) return s.respond({ ...grpcHeaders, 'grpc-status': '14' }, { endStream: true });
+      s.respond(grpcHeaders, { waitForTrailers: true });
+      s.write(frame(x509('spiffe://td/a')));
+      await new Promise((r) => setTimeout(r, 150));
+      s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '14' }));
+      s.end();
+    }, 4, 50);
+    assert.deepEqual(delays, [10, 20, 40, 10]);
+  });
 
   test('unary: the request is encoded, the deadline sent, a second response refused and the call retried', async () => {
     const retries: string[] = [];

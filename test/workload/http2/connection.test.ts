@@ -48,6 +48,8 @@ const u32 = (n: number): Buffer => {
 };
 const settings = (...pairs: [number, number][]): Buffer => Buffer.concat(pairs.map(([id, v]) => Buffer.concat([Buffer.from([id >> 8, id & 0xff]), u32(v)])));
 const END_HEADERS = Flag.END_HEADERS;
+/** HPACK: `:status` (static name 8) with a literal value, not indexed. */
+const status1xx = (code: string): Buffer => Buffer.concat([Buffer.from([0x08, code.length]), Buffer.from(code)]);
 
 interface HostileCase {
   name: string;
@@ -216,6 +218,13 @@ const hostile: HostileCase[] = [
     rst: ErrorCode.PROTOCOL_ERROR,
   },
   {
+    name: 'an informational 1xx response with END_STREAM (RFC 9113 8.1: it must be followed by the response)',
+    reply: (send, id) => send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, id, status1xx('100')),
+    code: Status.INTERNAL,
+    details: /stream 1: informational response 100 with END_STREAM/,
+    rst: ErrorCode.PROTOCOL_ERROR,
+  },
+  {
     name: 'trailers without END_STREAM',
     reply: (send, id) => {
       send(FrameType.HEADERS, END_HEADERS, id, responseHeaders);
@@ -316,6 +325,17 @@ const tolerated: { name: string; reply: (send: Send, id: number) => void }[] = [
     },
   },
   {
+    // Before: UNKNOWN "the agent answered HTTP status 100" (gRPC-Go skips them).
+    name: 'informational 1xx responses (100 Continue, 103 Early Hints) before the response headers (RFC 9113 8.1)',
+    reply: (send, id) => {
+      send(FrameType.HEADERS, END_HEADERS, id, status1xx('100'));
+      send(FrameType.HEADERS, END_HEADERS, id, status1xx('103'));
+      send(FrameType.HEADERS, END_HEADERS, id, responseHeaders);
+      send(FrameType.DATA, 0, id, frame(Buffer.from('fine')));
+      send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, id, okTrailers);
+    },
+  },
+  {
     name: 'a message in 1-byte DATA frames among 5,000 empty ones',
     reply: (send, id) => {
       send(FrameType.HEADERS, END_HEADERS, id, responseHeaders);
@@ -391,6 +411,39 @@ describe('connection behaviour', () => {
     const got = await call(channel({ kind: 'unix', socketPath, target: `unix://${socketPath}` }));
     assert.equal(got.error?.code, Status.UNAVAILABLE);
     assert.match(got.error!.details, /^HTTP\/2 ENHANCE_YOUR_CALM: the agent does not read what it asks for: \d+ bytes of acknowledgements unsent$/);
+  });
+
+  // Before: nothing noticed them but the call's deadline, and for a watch (no deadline) the
+  // keepalive, 5 min 20 s later; gRPC-Go gives up on a server preface after 20 s.
+  for (const [name, first] of [
+    ['says nothing at all', Buffer.alloc(0)],
+    ['sends the first bytes of a SETTINGS frame, then nothing', frameHeader(6, FrameType.SETTINGS, 0, 0).subarray(0, 7)],
+    ['sends a SETTINGS header announcing 6 bytes, then nothing', frameHeader(6, FrameType.SETTINGS, 0, 0)],
+  ] as const) {
+    test(`a peer that accepts the connection and ${name}: UNAVAILABLE at the connect timeout, naming it`, async () => {
+      const socketPath = join(dir, `silent-${first.length}.sock`);
+      await rawAgent(socketPath, (c) => {
+        c.on('data', () => undefined);
+        c.write(first);
+      });
+      const got = await call(channel({ kind: 'unix', socketPath, target: `unix://${socketPath}` }, { connectTimeoutMs: 200 }), { timeoutMs: 5000 });
+      assert.equal(got.error?.code, Status.UNAVAILABLE, got.error?.message);
+      assert.equal(got.error!.details, 'no HTTP/2 SETTINGS from the agent within 200 ms of connecting: it is stuck, or not an HTTP/2 server');
+    });
+  }
+
+  test('once its SETTINGS came, a call that lasts longer than the connect timeout goes on', async () => {
+    const peer = await rawPeer(dir, (f, send) => {
+      if (f.type !== FrameType.HEADERS) return;
+      setTimeout(() => {
+        send(FrameType.HEADERS, END_HEADERS, f.stream, responseHeaders);
+        send(FrameType.DATA, 0, f.stream, frame(Buffer.from('late')));
+        send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, f.stream, okTrailers);
+      }, 300);
+    });
+    const got = await call(channel(peer.address, { connectTimeoutMs: 50 }));
+    assert.equal(got.error, undefined, got.error?.message);
+    assert.deepEqual(got.messages.map(String), ['late']);
   });
 
   test("the agent's PINGs are answered with an ACK carrying the same payload", async () => {
