@@ -168,14 +168,18 @@ describe('WorkloadClient', () => {
   });
 
   test('a stream that answered and stayed open past healthyStreamMs: the next retry starts again from the initial delay', async () => {
-    const delays = await retryDelays(async (s, n) => {
-      if (n < 3) return s.respond({ ...grpcHeaders, 'grpc-status': '14' }, { endStream: true });
-      s.respond(grpcHeaders, { waitForTrailers: true });
-      s.write(frame(x509('spiffe://td/a')));
-      await new Promise((r) => setTimeout(r, 150));
-      s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '14' }));
-      s.end();
-    }, 4, 50);
+    const delays = await retryDelays(
+      async (s, n) => {
+        if (n < 3) return s.respond({ ...grpcHeaders, 'grpc-status': '14' }, { endStream: true });
+        s.respond(grpcHeaders, { waitForTrailers: true });
+        s.write(frame(x509('spiffe://td/a')));
+        await new Promise((r) => setTimeout(r, 150));
+        s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '14' }));
+        s.end();
+      },
+      4,
+      50,
+    );
     assert.deepEqual(delays, [10, 20, 40, 10]);
   });
 
