@@ -242,7 +242,7 @@ class Attempt {
     const status = trailers ?? (headers?.['grpc-status'] !== undefined ? headers : undefined);
     if (status) {
       const code = parseStatus(status['grpc-status']);
-      if (code !== Status.OK) return new GrpcError(code, percentDecode(status['grpc-message'] ?? '') || statusProblem(status['grpc-status']));
+      if (code !== Status.OK) return new GrpcError(code, statusMessage(status['grpc-message'] ?? '') || statusProblem(status['grpc-status']));
       if (this.deframer.partial) return new GrpcError(Status.INTERNAL, 'the stream ended inside a message');
       return undefined;
     }
@@ -356,13 +356,24 @@ function parseStatus(value: string | undefined): number {
   return /^\d+$/.test(String(value)) && code <= 16 ? code : Status.UNKNOWN;
 }
 
-/** grpc-message is percent-encoded UTF-8; a malformed one is shown as received, not dropped. */
-function percentDecode(message: string): string {
+/** Characters of a grpc-message kept: it ends up in every retry's log line and in /health. */
+const MAX_MESSAGE_CHARS = 1024;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * grpc-message is percent-encoded UTF-8. HPACK hands its bytes over as latin1: raw UTF-8 (a
+ * peer that skipped the encoding) is read as UTF-8, as gRPC-Go shows it; bytes that are not
+ * UTF-8 and a malformed escape are shown as received, not dropped. A long one is cut.
+ */
+function statusMessage(raw: string): string {
+  let text = raw;
   try {
-    return decodeURIComponent(message);
-  } catch {
-    return message;
-  }
+    text = utf8.decode(Buffer.from(raw, 'latin1'));
+  } catch {}
+  try {
+    text = decodeURIComponent(text);
+  } catch {}
+  return text.length <= MAX_MESSAGE_CHARS ? text : `${text.slice(0, MAX_MESSAGE_CHARS)}… (${text.length - MAX_MESSAGE_CHARS} more characters)`;
 }
 
 /** The gRPC spec's mapping of HTTP statuses of non-gRPC responses. */
