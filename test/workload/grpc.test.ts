@@ -158,6 +158,17 @@ const cases: Case[] = [
     details: /^A{1024}… \(58976 more characters\)$/,
   },
   {
+    // node:http2 sends them (additionalHeaders); before: UNKNOWN "the agent answered HTTP status 103".
+    name: 'a 103 Early Hints informational response before the response (skipped, as gRPC-Go does)',
+    handler: (s) => {
+      s.additionalHeaders({ ':status': 103, link: '</x>; rel=preload' });
+      s.respond(grpcHeaders, { waitForTrailers: true });
+      s.on('wantTrailers', () => s.sendTrailers(ok));
+      s.end(m('state'));
+    },
+    messages: ['state'],
+  },
+  {
     name: 'messages, then an error status in the trailers',
     handler: (s) => {
       s.respond(grpcHeaders, { waitForTrailers: true });
