@@ -195,6 +195,18 @@ const hostile: HostileCase[] = [
     details: /FLOW_CONTROL_ERROR: WINDOW_UPDATE overflows the connection window/,
     goaway: ErrorCode.FLOW_CONTROL_ERROR,
   },
+  {
+    // RFC 9113 6.9.2: the change applies to open streams; past 2^31-1 it is a connection error.
+    name: 'SETTINGS_INITIAL_WINDOW_SIZE raised mid-stream past what an open stream can hold',
+    reply: (send, id) => {
+      // The stream's window: 65535 less the 5-byte request, then raised to 2^31-1.
+      send(FrameType.WINDOW_UPDATE, 0, id, u32(2 ** 31 - 1 - 65530));
+      send(FrameType.SETTINGS, 0, 0, settings([Setting.INITIAL_WINDOW_SIZE, 65536]));
+    },
+    code: Status.UNAVAILABLE,
+    details: /FLOW_CONTROL_ERROR: SETTINGS_INITIAL_WINDOW_SIZE 65536 overflows the window of stream 1/,
+    goaway: ErrorCode.FLOW_CONTROL_ERROR,
+  },
   // Stream errors: the call ends INTERNAL and the stream is reset; the connection lives on.
   {
     name: 'WINDOW_UPDATE of 0 on the stream',
@@ -202,6 +214,13 @@ const hostile: HostileCase[] = [
     code: Status.INTERNAL,
     details: /PROTOCOL_ERROR: stream 1: WINDOW_UPDATE of 0/,
     rst: ErrorCode.PROTOCOL_ERROR,
+  },
+  {
+    name: 'WINDOW_UPDATE overflowing the stream window',
+    reply: (send, id) => send(FrameType.WINDOW_UPDATE, 0, id, u32(2 ** 31 - 1)),
+    code: Status.INTERNAL,
+    details: /FLOW_CONTROL_ERROR: stream 1: WINDOW_UPDATE overflows the stream window/,
+    rst: ErrorCode.FLOW_CONTROL_ERROR,
   },
   {
     name: 'response headers without :status',
