@@ -45,8 +45,8 @@ export class GrpcError extends Error {
   constructor(
     readonly code: number,
     readonly details: string,
-    /** The length prefix of the message that was over the limit, when that ended the call. */
-    readonly oversized?: number,
+    /** What was too large ("a message of … bytes, …"), when that ended the call. */
+    readonly tooLarge?: string,
   ) {
     super(`${statusName(code)}: ${details}`);
   }
@@ -322,10 +322,16 @@ export class Deframer {
     if (flag !== 0) throw new GrpcError(Status.INTERNAL, `invalid message flag ${flag} (0: plain, 1: compressed)`);
     const length = this.header.readUInt32BE(1);
     if (length > this.maxBytes && !this.skipOversized) {
-      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `the agent sent a message of ${length} bytes, more than the limit of ${this.maxBytes} bytes`, length);
+      const what = oversized(length, this.maxBytes);
+      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `the agent sent ${what}`, what);
     }
     return length;
   }
+}
+
+/** A message over the size limit, as errors name it. */
+export function oversized(length: number, maxBytes: number): string {
+  return `a message of ${length} bytes, more than the limit of ${maxBytes} bytes`;
 }
 
 export function frame(message: Buffer): Buffer {

@@ -9,6 +9,7 @@ import type { ServerHttp2Stream } from 'node:http2';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { HelperError } from '../../src/errors.js';
+import { LIMITS } from '../../src/spiffe/limits.js';
 import { type Fields, silentLogger } from '../../src/log.js';
 import { WorkloadClient } from '../../src/workload/client.js';
 import { frame } from '../../src/workload/grpc.js';
@@ -91,6 +92,51 @@ describe('WorkloadClient', () => {
     // Messages are complete states: "before" may be superseded by "after" while it waits.
     assert.equal(got.at(-1), 'spiffe://td/after');
     assert.deepEqual(retries, [], 'the stream was not ended');
+    assert.equal(server.requests.length, 1);
+  });
+
+  test('a message of more fields than LIMITS.messageFields is a refused update (x509svid, too_large) in its place: the stream goes on', async () => {
+    const ac = new AbortController();
+    const retries: string[] = [];
+    const refused: { code: string; reason: string; message: string }[] = [];
+    const tooMany = Buffer.concat(Array.from({ length: LIMITS.messageFields + 1 }, () => Buffer.from([0x12, 0])));
+    const server = await rawGrpcServer(dir, (s) => {
+      s.respond(grpcHeaders);
+      s.write(Buffer.concat([frame(x509('spiffe://td/before')), frame(tooMany), frame(x509('spiffe://td/after'))]));
+    });
+    const c = new WorkloadClient({
+      address: server.address,
+      log: silentLogger,
+      backoff: { initialMs: 10, maxMs: 20 },
+      onRetry: (rpc) => retries.push(rpc),
+      onRefused: (_rpc, e) => refused.push({ code: e.code, reason: e.reason, message: e.message }),
+    });
+    const got: string[] = [];
+    await c.watch<X509SVIDResponseMessage>({
+      rpc: 'FetchX509SVID',
+      signal: ac.signal,
+      onMessage: (m) => {
+        got.push(m.svids[0]!.spiffe_id);
+        if (m.svids[0]!.spiffe_id !== 'spiffe://td/before') ac.abort();
+      },
+    });
+    c.close();
+    assert.deepEqual(refused, [{ code: 'x509svid', reason: 'too_large', message: `x509svid: the agent sent a message of more than ${LIMITS.messageFields} fields (X509SVIDResponse)` }]);
+    assert.equal(got.at(-1), 'spiffe://td/after');
+    assert.deepEqual(retries, [], 'the stream was not ended');
+  });
+
+  test('unary: an answer of more fields than LIMITS.messageFields is a refused JWT-SVID (jwtsvid, too_large), not retried here', async () => {
+    const server = await rawGrpcServer(dir, (s) => answer(s, [Buffer.concat(Array.from({ length: LIMITS.messageFields + 1 }, () => Buffer.from([0x0a, 0])))]));
+    const retries: string[] = [];
+    const c = new WorkloadClient({ address: server.address, log: silentLogger, backoff: { initialMs: 10, maxMs: 20 }, onRetry: (rpc) => retries.push(rpc) });
+    await assert.rejects(
+      c.unary('FetchJWTSVID', { audience: ['a'], spiffe_id: '' }, new AbortController().signal),
+      (e: unknown) =>
+        e instanceof HelperError && e.code === 'jwtsvid' && e.reason === 'too_large' && e.message === `jwtsvid: the agent sent a message of more than ${LIMITS.messageFields} fields (JWTSVIDResponse)`,
+    );
+    c.close();
+    assert.deepEqual(retries, []);
     assert.equal(server.requests.length, 1);
   });
 
