@@ -5,9 +5,9 @@ export interface BackoffOptions {
 }
 
 /**
- * Capped exponential backoff with jitter, reset on every message received (go-spiffe resets
- * on every message too). Jitter keeps a fleet of sidecars from reconnecting in lockstep
- * after an agent restart.
+ * Capped exponential backoff with jitter, reset by its user once things work again (a Workload
+ * API stream: once it has answered and stayed open for a while). Jitter keeps a fleet of
+ * sidecars from reconnecting in lockstep after an agent restart.
  */
 export class Backoff {
   private attempt = 0;

@@ -30,6 +30,14 @@ export const LIMITS = {
    * without it, a 0.8 MB message (20,000 names under 20,000 constraints) held the event loop 41 s.
    */
   nameConstraintComparisons: 250_000,
+  /**
+   * Protobuf fields read in one Workload API message, nested and unknown ones included: a field
+   * costs 2 bytes on the wire but up to ~4 µs and ~0.5 KB to decode, so the size limit alone let
+   * a 2 MB message block for seconds (1,000,000 empty SVIDs: 3.6 s, +477 MB RSS; 10,000,000:
+   * out of memory). The maxima above take ~4,400 (256 SVIDs of 5 fields, 1,025 bundles of 3);
+   * reading this many costs 10-90 ms at worst.
+   */
+  messageFields: 16_384,
   /** Keys in one trust domain's JWT bundle. */
   jwtBundleKeys: 4096,
   /**

@@ -94,6 +94,18 @@ function parseTcp(input: string, fail: (why: string) => never): EndpointAddress 
   if (isIP(host) !== (bracketed ? 6 : 4)) fail(bracketed ? `"[${host}]" must hold an IPv6 address` : `host "${host}" must be an IP address`);
   const port = Number(m[3]);
   if (port < 1 || port > 65535) fail(`port ${port} is out of range`);
-  const hostForTarget = host.includes(':') ? `[${host}]` : host;
-  return { kind: 'tcp', host, port, target: `${hostForTarget}:${port}` };
+  const ip = bracketed ? unmapped(host) : host;
+  return { kind: 'tcp', host: ip, port, target: `${ip.includes(':') ? `[${ip}]` : ip}:${port}` };
+}
+
+/**
+ * An IPv4-mapped IPv6 address (::ffff:127.0.0.1, in any spelling) as the IPv4 address it maps:
+ * Go's net.Dial, hence go-spiffe, connects to it over IPv4, which works where IPv6 is off.
+ */
+function unmapped(ipv6: string): string {
+  // WHATWG URL writes an IPv6 address in one canonical form: the mapped part as two hex groups.
+  const m = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(new URL(`tcp://[${ipv6}]`).hostname);
+  if (!m) return ipv6;
+  const [high, low] = [Number.parseInt(m[1]!, 16), Number.parseInt(m[2]!, 16)];
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
 }

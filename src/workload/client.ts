@@ -10,8 +10,8 @@ import { describeError, type ErrorCode, HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../timer.js';
 import type { EndpointAddress } from './address.js';
-import { Channel, GrpcError, Status, statusName } from './grpc.js';
-import { decode, encode, methodPath, Rpcs, type RequestOf, type ResponseOf, type RpcName, type Schema, type StreamRpc, type UnaryRpc } from './proto.js';
+import { Channel, GrpcError, oversized, Status, statusName } from './grpc.js';
+import { decode, encode, methodPath, Rpcs, TooManyFields, type RequestOf, type ResponseOf, type RpcName, type Schema, type StreamRpc, type UnaryRpc } from './proto.js';
 
 /** Every Workload API call must carry this header; agents refuse calls without it. */
 export const SECURITY_HEADER = 'workload.spiffe.io';
@@ -55,6 +55,12 @@ export interface WorkloadClientOptions {
   /** PING the agent this often while a call is open, and give up on the connection without an ack. */
   keepaliveMs?: number;
   keepaliveTimeoutMs?: number;
+  /**
+   * A stream that answered and then stayed open this long gives the next reconnection a fresh
+   * backoff (default 10 s). A message alone does not: an agent, or a proxy, that answers and
+   * ends the stream at once would be reconnected to at the initial delay for ever.
+   */
+  healthyStreamMs?: number;
   /** Called each time a stream is reopened or a call retried, with the reason (for health and metrics). */
   onRetry?: (rpc: RpcName, error: HelperError) => void;
   /** Called when a streamed message is refused (by a throw from `onMessage`). */
@@ -75,6 +81,7 @@ export interface WatchOptions<R extends StreamRpc> {
 export class WorkloadClient {
   private readonly channel: Channel;
   private readonly unaryTimeoutMs: number;
+  private readonly healthyStreamMs: number;
   private readonly maxReceiveBytes: number;
   private readonly log: Logger;
   private readonly address: EndpointAddress;
@@ -97,6 +104,7 @@ export class WorkloadClient {
     this.onRefused = options.onRefused;
     this.onAnswer = options.onAnswer;
     this.unaryTimeoutMs = options.unaryTimeoutMs ?? 30_000;
+    this.healthyStreamMs = options.healthyStreamMs ?? 10_000;
     this.maxReceiveBytes = options.maxReceiveBytes ?? 32 * 1024 * 1024;
     this.channel = new Channel({
       address: options.address,
@@ -117,8 +125,10 @@ export class WorkloadClient {
     const backoff = new Backoff(this.backoffOptions);
     const { signal } = options;
     while (!signal.aborted) {
-      const outcome = await this.streamOnce(options, () => backoff.reset());
+      let answeredAt: number | undefined;
+      const outcome = await this.streamOnce(options, () => void (answeredAt ??= performance.now()));
       if (signal.aborted) return;
+      if (answeredAt !== undefined && performance.now() - answeredAt >= this.healthyStreamMs) backoff.reset();
       const err = this.classify(options.rpc, outcome);
       if (FATAL.has(outcome?.code ?? -1)) throw err;
       this.failed(options.rpc, err);
@@ -147,7 +157,7 @@ export class WorkloadClient {
         return await this.unaryOnce(rpc, request, signal);
       } catch (e) {
         if (signal.aborted) throw signal.reason;
-        if (e instanceof GrpcError && e.oversized !== undefined) throw this.tooLarge(rpc, e.oversized);
+        if (e instanceof GrpcError && e.tooLarge !== undefined) throw this.tooLarge(rpc, e.tooLarge);
         const err = this.classify(rpc, e as GrpcError);
         if (FATAL.has((e as GrpcError).code)) throw err;
         this.failed(rpc, err);
@@ -182,7 +192,11 @@ export class WorkloadClient {
       timeoutMs: this.unaryTimeoutMs,
       onMessage: (bytes) => {
         if (answers.length > 0) throw new GrpcError(Status.INTERNAL, 'the agent sent more than one response to a unary call');
-        answers.push(decode(response as Schema<ResponseOf<R>>, bytes));
+        try {
+          answers.push(decode(response as Schema<ResponseOf<R>>, bytes));
+        } catch (e) {
+          throw e instanceof TooManyFields ? new GrpcError(Status.RESOURCE_EXHAUSTED, `the agent sent ${e.message}`, e.message) : e;
+        }
       },
     });
     if (answers.length === 0) throw new GrpcError(Status.INTERNAL, 'the agent ended the call without a response');
@@ -192,7 +206,7 @@ export class WorkloadClient {
     return answers[0]!;
   }
 
-  /** One stream's life: resolves with the error that ended it, or undefined for a clean end. */
+  /** One stream's life: resolves with the error that ended it, or undefined for a clean end. `onData`: each answer. */
   private streamOnce<R extends StreamRpc>(options: WatchOptions<R>, onData: () => void): Promise<GrpcError | undefined> {
     const { request, response } = Rpcs[options.rpc];
     // Messages are complete states: while one is being handled only the newest waiting one matters.
@@ -215,12 +229,27 @@ export class WorkloadClient {
       }
       busy = undefined;
     };
+    // Refused like an update that fails validation, and the stream goes on (it was an error
+    // that ended the stream: the same state came back after each reconnection, uncounted).
+    // Refused at once, not queued: a state waiting to be handled stays the last good one.
+    const refuseTooLarge = (what: string): void => {
+      onData();
+      this.answered.add(options.rpc);
+      this.onAnswer?.(options.rpc);
+      refuse(this.tooLarge(options.rpc, what));
+    };
     const call = this.channel.call(methodPath(options.rpc), encode(request, {}), {
       metadata: METADATA,
       signal: options.signal,
       onMessage: (bytes) => {
-        // Decoded here, before the backoff reset: a malformed message ends the stream (INTERNAL).
-        const msg = decode(response as Schema<ResponseOf<R>>, bytes);
+        // Decoded here, before it counts as an answer: a malformed message ends the stream (INTERNAL).
+        let msg: ResponseOf<R>;
+        try {
+          msg = decode(response as Schema<ResponseOf<R>>, bytes);
+        } catch (e) {
+          if (e instanceof TooManyFields) return refuseTooLarge(e.message);
+          throw e;
+        }
         onData();
         this.answered.add(options.rpc);
         this.failing.delete(options.rpc);
@@ -228,15 +257,7 @@ export class WorkloadClient {
         pending = msg;
         busy ??= drain();
       },
-      // Refused like an update that fails validation, and the stream goes on (it was an error
-      // that ended the stream: the same state came back after each reconnection, uncounted).
-      // Refused at once, not queued: a state waiting to be handled stays the last good one.
-      onOversized: (length) => {
-        onData();
-        this.answered.add(options.rpc);
-        this.onAnswer?.(options.rpc);
-        refuse(this.tooLarge(options.rpc, length));
-      },
+      onOversized: (length) => refuseTooLarge(oversized(length, this.maxReceiveBytes)),
     });
     const ended = call.then(
       () => undefined,
@@ -248,9 +269,10 @@ export class WorkloadClient {
     });
   }
 
-  private tooLarge(rpc: RpcName, length: number): HelperError {
+  /** `what`: "a message of …" */
+  private tooLarge(rpc: RpcName, what: string): HelperError {
     const code = REFUSAL_CODE[rpc];
-    return new HelperError(code, `${code}: the agent sent a message of ${length} bytes, more than the limit of ${this.maxReceiveBytes} bytes`, { reason: 'too_large' });
+    return new HelperError(code, `${code}: the agent sent ${what}`, { reason: 'too_large' });
   }
 
   /** Turns a gRPC status into an error a person can act on. */

@@ -45,8 +45,8 @@ export class GrpcError extends Error {
   constructor(
     readonly code: number,
     readonly details: string,
-    /** The length prefix of the message that was over the limit, when that ended the call. */
-    readonly oversized?: number,
+    /** What was too large ("a message of … bytes, …"), when that ended the call. */
+    readonly tooLarge?: string,
   ) {
     super(`${statusName(code)}: ${details}`);
   }
@@ -60,6 +60,11 @@ export interface ChannelOptions {
   keepaliveMs: number;
   /** No PING ack within this: the connection is dead (e.g. a frozen agent); calls end UNAVAILABLE. */
   keepaliveTimeoutMs: number;
+  /**
+   * No HTTP/2 SETTINGS within this of connecting: the connection is dead, its calls end
+   * UNAVAILABLE (default 20 s, as gRPC-Go's wait for the server preface).
+   */
+  connectTimeoutMs?: number;
 }
 
 export interface CallOptions {
@@ -166,13 +171,14 @@ export class Channel {
   private connection(): Http2Connection {
     const free = this.conns.find((c) => c.hasRoom);
     if (free) return free;
-    const { address: a, keepaliveMs, keepaliveTimeoutMs } = this.options;
+    const { address: a, keepaliveMs, keepaliveTimeoutMs, connectTimeoutMs = 20_000 } = this.options;
     const socket = a.kind === 'unix' ? netConnect(a.socketPath) : netConnect({ host: a.host, port: a.port });
     const conn = new Http2Connection(
       socket,
       {
         keepaliveMs,
         keepaliveTimeoutMs,
+        connectTimeoutMs,
         // An extra connection opened for the stream limit is closed once idle; one is kept.
         onIdle: () => {
           if (this.conns.some((c) => c !== conn && c.usable)) conn.destroy();
@@ -236,7 +242,7 @@ class Attempt {
     const status = trailers ?? (headers?.['grpc-status'] !== undefined ? headers : undefined);
     if (status) {
       const code = parseStatus(status['grpc-status']);
-      if (code !== Status.OK) return new GrpcError(code, percentDecode(status['grpc-message'] ?? '') || statusProblem(status['grpc-status']));
+      if (code !== Status.OK) return new GrpcError(code, statusMessage(status['grpc-message'] ?? '') || statusProblem(status['grpc-status']));
       if (this.deframer.partial) return new GrpcError(Status.INTERNAL, 'the stream ended inside a message');
       return undefined;
     }
@@ -316,10 +322,16 @@ export class Deframer {
     if (flag !== 0) throw new GrpcError(Status.INTERNAL, `invalid message flag ${flag} (0: plain, 1: compressed)`);
     const length = this.header.readUInt32BE(1);
     if (length > this.maxBytes && !this.skipOversized) {
-      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `the agent sent a message of ${length} bytes, more than the limit of ${this.maxBytes} bytes`, length);
+      const what = oversized(length, this.maxBytes);
+      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `the agent sent ${what}`, what);
     }
     return length;
   }
+}
+
+/** A message over the size limit, as errors name it. */
+export function oversized(length: number, maxBytes: number): string {
+  return `a message of ${length} bytes, more than the limit of ${maxBytes} bytes`;
 }
 
 export function frame(message: Buffer): Buffer {
@@ -350,13 +362,24 @@ function parseStatus(value: string | undefined): number {
   return /^\d+$/.test(String(value)) && code <= 16 ? code : Status.UNKNOWN;
 }
 
-/** grpc-message is percent-encoded UTF-8; a malformed one is shown as received, not dropped. */
-function percentDecode(message: string): string {
+/** Characters of a grpc-message kept: it ends up in every retry's log line and in /health. */
+const MAX_MESSAGE_CHARS = 1024;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * grpc-message is percent-encoded UTF-8. HPACK hands its bytes over as latin1: raw UTF-8 (a
+ * peer that skipped the encoding) is read as UTF-8, as gRPC-Go shows it; bytes that are not
+ * UTF-8 and a malformed escape are shown as received, not dropped. A long one is cut.
+ */
+function statusMessage(raw: string): string {
+  let text = raw;
   try {
-    return decodeURIComponent(message);
-  } catch {
-    return message;
-  }
+    text = utf8.decode(Buffer.from(raw, 'latin1'));
+  } catch {}
+  try {
+    text = decodeURIComponent(text);
+  } catch {}
+  return text.length <= MAX_MESSAGE_CHARS ? text : `${text.slice(0, MAX_MESSAGE_CHARS)}… (${text.length - MAX_MESSAGE_CHARS} more characters)`;
 }
 
 /** The gRPC spec's mapping of HTTP statuses of non-gRPC responses. */

@@ -8,6 +8,7 @@
  * The proto has no package line: the service is `SpiffeWorkloadAPI` and method paths are
  * `/SpiffeWorkloadAPI/<Rpc>`, as SPIRE serves them.
  */
+import { LIMITS } from '../spiffe/limits.js';
 import { expectWire, ProtoError, Reader, WireType, Writer, type Tag } from './wire.js';
 
 type Scalar = 'string' | 'bytes' | 'double' | 'bool' | 'null-enum';
@@ -174,21 +175,39 @@ export function methodPath(rpc: RpcName): string {
 /** google.protobuf.Struct can nest without end; protobuf implementations stop at 100 levels. */
 const MAX_DEPTH = 100;
 
-/** Decodes one message; throws ProtoError naming the message, field and byte on malformed input. */
+/** A message of more fields than LIMITS.messageFields: refused as too large, not as malformed. */
+export class TooManyFields extends ProtoError {}
+
+/** Fields the message being decoded may still hold (LIMITS.messageFields in all). */
+interface Budget {
+  fields: number;
+}
+
+/**
+ * Decodes one message; throws ProtoError naming the message, field and byte on malformed input,
+ * TooManyFields (naming the message) past LIMITS.messageFields.
+ */
 export function decode<T>(s: Schema<T>, bytes: Buffer): T {
   try {
-    return decodeAt(s as Schema<object>, new Reader(bytes), 0) as T;
+    return decodeAt(s as Schema<object>, new Reader(bytes), 0, { fields: LIMITS.messageFields }) as T;
   } catch (e) {
+    if (e instanceof TooManyFields) throw new TooManyFields(`a message of more than ${LIMITS.messageFields} fields (${s.name})`);
     if (e instanceof ProtoError) throw new ProtoError(`malformed ${s.name}: ${e.message}`);
     throw e;
   }
 }
 
-function decodeAt(s: Schema<object>, r: Reader, depth: number): object {
+/** The next field's tag, counted against the budget before anything of it is decoded. */
+function nextTag(r: Reader, budget: Budget): Tag {
+  if (--budget.fields < 0) throw new TooManyFields('');
+  return r.tag();
+}
+
+function decodeAt(s: Schema<object>, r: Reader, depth: number, budget: Budget): object {
   if (depth > MAX_DEPTH) throw new ProtoError(`messages nested deeper than ${MAX_DEPTH}`);
   const out = defaults(s);
   while (!r.done) {
-    const tag = r.tag();
+    const tag = nextTag(r, budget);
     const f = s.fields.find((x) => x.no === tag.field);
     if (!f) {
       r.skip(tag);
@@ -197,17 +216,17 @@ function decodeAt(s: Schema<object>, r: Reader, depth: number): object {
     const where = `${s.name}.${f.name}`;
     if (f.map) {
       expectWire(tag, WireType.len, where);
-      const [key, value] = mapEntry(f, r.message(), depth, where);
+      const [key, value] = mapEntry(f, r.message(), depth, where, budget);
       // A key such as "__proto__" must stay a key, not become the object's prototype.
       Object.defineProperty(out[f.name], key, { value, enumerable: true, writable: true, configurable: true });
     } else if (f.repeated) {
-      (out[f.name] as unknown[]).push(readValue(f.type, tag, r, depth, where));
+      (out[f.name] as unknown[]).push(readValue(f.type, tag, r, depth, where, budget));
     } else {
       if (f.oneof) {
         for (const other of s.fields) if (other.oneof === f.oneof) delete out[other.name];
         out[f.oneof] = f.name;
       }
-      out[f.name] = readValue(f.type, tag, r, depth, where);
+      out[f.name] = readValue(f.type, tag, r, depth, where, budget);
     }
   }
   return out;
@@ -226,23 +245,23 @@ function defaults(s: Schema<object>): Record<string, unknown> {
   return out;
 }
 
-function mapEntry(f: Field, r: Reader, depth: number, where: string): [string, unknown] {
+function mapEntry(f: Field, r: Reader, depth: number, where: string, budget: Budget): [string, unknown] {
   let key = '';
   let value: unknown;
   while (!r.done) {
-    const tag = r.tag();
+    const tag = nextTag(r, budget);
     if (tag.field === 1) {
       expectWire(tag, WireType.len, `${where} key`);
       key = r.string();
     } else if (tag.field === 2) {
-      value = readValue(f.type, tag, r, depth, `${where} value`);
+      value = readValue(f.type, tag, r, depth, `${where} value`, budget);
     } else r.skip(tag);
   }
   if (value === undefined) value = f.type === 'bytes' ? Buffer.alloc(0) : f.type === 'string' ? '' : defaults(f.type as Schema<object>);
   return [key, value];
 }
 
-function readValue(type: Field['type'], tag: Tag, r: Reader, depth: number, where: string): unknown {
+function readValue(type: Field['type'], tag: Tag, r: Reader, depth: number, where: string, budget: Budget): unknown {
   switch (type) {
     case 'string':
       expectWire(tag, WireType.len, where);
@@ -263,7 +282,7 @@ function readValue(type: Field['type'], tag: Tag, r: Reader, depth: number, wher
     }
     default:
       expectWire(tag, WireType.len, where);
-      return decodeAt(type, r.message(), depth + 1);
+      return decodeAt(type, r.message(), depth + 1, budget);
   }
 }
 

@@ -32,6 +32,22 @@ const probes = [
   'tcp://[fe80::1%25eth0]:8081',
   'tcp://[127.0.0.1]:8081',
   'tcp://1.2.3.4:',
+  'unix:///run/%2e%2e/agent.sock',
+  'unix:///run/./agent.sock',
+  'unix:///run/a+b;c=d,e.sock',
+  'unix:///run/%E2%9C%93.sock',
+  'unix:run/agent.sock',
+  'unix:',
+  'unix://',
+  'unix://@/run/agent.sock',
+  'tcp://127.0.0.1:0080',
+  'tcp://[::ffff:127.0.0.1]:8081',
+  'tcp://[::1]:8081/',
+  'tcp://127.1:8081',
+  'tcp://0x7f.0.0.1:8081',
+  'tcp://127.0.0.1:+80',
+  'tcp://127.0.0.1',
+  'tcp:127.0.0.1:8081',
   // go-spiffe passes these on; see `differences`.
   'unix:///run/agent.sock?',
   'unix:///run/agent.sock#',
@@ -75,17 +91,26 @@ before(
 function goSpiffe(inputs: string[]): (string | undefined)[] {
   const r = spawnSync(binary, [], { input: JSON.stringify(inputs), encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  return (JSON.parse(r.stdout) as { target?: string }[]).map(({ target }) => (target?.startsWith('unix:') ? socketPathOf(target) : target));
+  return (JSON.parse(r.stdout) as { target?: string }[]).map(({ target }) => (target === undefined ? undefined : target.startsWith('unix:') ? socketPathOf(target) : dialled(target)));
 }
 
-/** The path gRPC-Go connects to for a unix: target (its resolver takes the URL's decoded path). */
+/**
+ * The path gRPC-Go connects to for a unix: target: its resolver takes Go's url.Parse Path, the
+ * part after the authority and before a query or fragment, percent-decoded, dot segments kept
+ * (WHATWG URL's pathname would remove them, and name another file when a directory is a symlink).
+ */
 function socketPathOf(target: string): string {
-  const path = new URL(target).pathname;
+  const path = /^unix:(?:\/\/[^/?#]*)?([^?#]*)/i.exec(target)![1]!;
   try {
     return decodeURIComponent(path);
   } catch {
     return path; // not UTF-8: kept encoded, as no socket path of ours can equal it
   }
+}
+
+/** A tcp target as it is dialled: Go's net.Dial reads the port as a decimal number ("0080" is 80). */
+function dialled(target: string): string {
+  return target.replace(/:(\d+)$/, (_, port: string) => `:${Number(port)}`);
 }
 
 function ours(input: string): string | undefined {

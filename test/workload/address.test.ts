@@ -33,6 +33,15 @@ test('tcp with an IPv6 literal keeps the brackets in the grpc target', () => {
   assert.equal(a.target, '[::1]:8000');
 });
 
+// Before: dialled over IPv6 (a socket that cannot even be made where IPv6 is off); go-spiffe
+// (Go's net.Dial) connects to the IPv4 address.
+for (const spelling of ['::ffff:127.0.0.1', '0:0:0:0:0:FFFF:127.0.0.1', '::ffff:7f00:1']) {
+  test(`tcp://[${spelling}]: an IPv4-mapped IPv6 address is dialled as the IPv4 address`, () => {
+    const a = parseEndpointAddress(`tcp://[${spelling}]:8081`);
+    assert.deepEqual(a, { kind: 'tcp', host: '127.0.0.1', port: 8081, target: '127.0.0.1:8081' });
+  });
+}
+
 test('agent_address wins over SPIFFE_ENDPOINT_SOCKET, which wins over the SPIRE default', () => {
   const env = { SPIFFE_ENDPOINT_SOCKET: 'unix:///env/agent.sock' };
   assert.deepEqual(resolveAgentAddress('/cfg/agent.sock', env).source, 'agent_address');

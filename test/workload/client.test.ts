@@ -9,7 +9,8 @@ import type { ServerHttp2Stream } from 'node:http2';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { HelperError } from '../../src/errors.js';
-import { silentLogger } from '../../src/log.js';
+import { LIMITS } from '../../src/spiffe/limits.js';
+import { type Fields, silentLogger } from '../../src/log.js';
 import { WorkloadClient } from '../../src/workload/client.js';
 import { frame } from '../../src/workload/grpc.js';
 import { encode, Messages, type JWTSVIDResponseMessage, type X509SVIDResponseMessage } from '../../src/workload/proto.js';
@@ -94,6 +95,51 @@ describe('WorkloadClient', () => {
     assert.equal(server.requests.length, 1);
   });
 
+  test('a message of more fields than LIMITS.messageFields is a refused update (x509svid, too_large) in its place: the stream goes on', async () => {
+    const ac = new AbortController();
+    const retries: string[] = [];
+    const refused: { code: string; reason: string; message: string }[] = [];
+    const tooMany = Buffer.concat(Array.from({ length: LIMITS.messageFields + 1 }, () => Buffer.from([0x12, 0])));
+    const server = await rawGrpcServer(dir, (s) => {
+      s.respond(grpcHeaders);
+      s.write(Buffer.concat([frame(x509('spiffe://td/before')), frame(tooMany), frame(x509('spiffe://td/after'))]));
+    });
+    const c = new WorkloadClient({
+      address: server.address,
+      log: silentLogger,
+      backoff: { initialMs: 10, maxMs: 20 },
+      onRetry: (rpc) => retries.push(rpc),
+      onRefused: (_rpc, e) => refused.push({ code: e.code, reason: e.reason, message: e.message }),
+    });
+    const got: string[] = [];
+    await c.watch<X509SVIDResponseMessage>({
+      rpc: 'FetchX509SVID',
+      signal: ac.signal,
+      onMessage: (m) => {
+        got.push(m.svids[0]!.spiffe_id);
+        if (m.svids[0]!.spiffe_id !== 'spiffe://td/before') ac.abort();
+      },
+    });
+    c.close();
+    assert.deepEqual(refused, [{ code: 'x509svid', reason: 'too_large', message: `x509svid: the agent sent a message of more than ${LIMITS.messageFields} fields (X509SVIDResponse)` }]);
+    assert.equal(got.at(-1), 'spiffe://td/after');
+    assert.deepEqual(retries, [], 'the stream was not ended');
+  });
+
+  test('unary: an answer of more fields than LIMITS.messageFields is a refused JWT-SVID (jwtsvid, too_large), not retried here', async () => {
+    const server = await rawGrpcServer(dir, (s) => answer(s, [Buffer.concat(Array.from({ length: LIMITS.messageFields + 1 }, () => Buffer.from([0x0a, 0])))]));
+    const retries: string[] = [];
+    const c = new WorkloadClient({ address: server.address, log: silentLogger, backoff: { initialMs: 10, maxMs: 20 }, onRetry: (rpc) => retries.push(rpc) });
+    await assert.rejects(
+      c.unary('FetchJWTSVID', { audience: ['a'], spiffe_id: '' }, new AbortController().signal),
+      (e: unknown) =>
+        e instanceof HelperError && e.code === 'jwtsvid' && e.reason === 'too_large' && e.message === `jwtsvid: the agent sent a message of more than ${LIMITS.messageFields} fields (JWTSVIDResponse)`,
+    );
+    c.close();
+    assert.deepEqual(retries, []);
+    assert.equal(server.requests.length, 1);
+  });
+
   test('unary: an answer over the size limit is a refused JWT-SVID (jwtsvid, too_large) for the caller, not retried here', async () => {
     const ac = new AbortController();
     const retries: string[] = [];
@@ -147,6 +193,41 @@ describe('WorkloadClient', () => {
       assert.deepEqual(retries, []);
     });
   }
+
+  /** The retry delays a watch logs, until `count` of them; the random part of the backoff fixed at its top. */
+  async function retryDelays(handler: Handler, count: number, healthyStreamMs?: number): Promise<number[]> {
+    const ac = new AbortController();
+    const delays: number[] = [];
+    const server = await rawGrpcServer(dir, handler);
+    const log = { ...silentLogger, warn: (_msg: string, fields?: Fields) => void (delays.push(Number(fields?.retry_in_ms)) === count && ac.abort()) };
+    const c = new WorkloadClient({ address: server.address, log, backoff: { initialMs: 10, maxMs: 1000, random: () => 1 }, healthyStreamMs });
+    await c.watch({ rpc: 'FetchX509SVID', signal: ac.signal, onMessage: () => undefined });
+    c.close();
+    return delays;
+  }
+
+  // Before: every message reset the backoff, so an agent (or a proxy) that answers and then ends
+  // the stream at once was reconnected to every 100-200 ms for ever, a warning each time.
+  test('a stream that answers, then fails at once, again and again: the delays keep growing (a message alone does not reset the backoff)', async () => {
+    const delays = await retryDelays((s) => answer(s, [x509('spiffe://td/a')], '14', 'restarting'), 6);
+    assert.deepEqual(delays, [10, 20, 40, 80, 160, 320]);
+  });
+
+  test('a stream that answered and stayed open past healthyStreamMs: the next retry starts again from the initial delay', async () => {
+    const delays = await retryDelays(
+      async (s, n) => {
+        if (n < 3) return s.respond({ ...grpcHeaders, 'grpc-status': '14' }, { endStream: true });
+        s.respond(grpcHeaders, { waitForTrailers: true });
+        s.write(frame(x509('spiffe://td/a')));
+        await new Promise((r) => setTimeout(r, 150));
+        s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '14' }));
+        s.end();
+      },
+      4,
+      50,
+    );
+    assert.deepEqual(delays, [10, 20, 40, 10]);
+  });
 
   test('unary: the request is encoded, the deadline sent, a second response refused and the call retried', async () => {
     const retries: string[] = [];

@@ -151,6 +151,24 @@ const cases: Case[] = [
     details: /^100%zz %C3$/,
   },
   {
+    // Before: all 60,000 characters in the error, hence in every retry's log line and in /health.
+    name: 'a grpc-message of 60,000 characters: cut to 1,024, saying how many were left out',
+    handler: (s) => s.respond({ ...grpcHeaders, 'grpc-status': '14', 'grpc-message': 'A'.repeat(60_000) }, { endStream: true }),
+    code: Status.UNAVAILABLE,
+    details: /^A{1024}… \(58976 more characters\)$/,
+  },
+  {
+    // node:http2 sends them (additionalHeaders); before: UNKNOWN "the agent answered HTTP status 103".
+    name: 'a 103 Early Hints informational response before the response (skipped, as gRPC-Go does)',
+    handler: (s) => {
+      s.additionalHeaders({ ':status': 103, link: '</x>; rel=preload' });
+      s.respond(grpcHeaders, { waitForTrailers: true });
+      s.on('wantTrailers', () => s.sendTrailers(ok));
+      s.end(m('state'));
+    },
+    messages: ['state'],
+  },
+  {
     name: 'messages, then an error status in the trailers',
     handler: (s) => {
       s.respond(grpcHeaders, { waitForTrailers: true });
@@ -433,4 +451,23 @@ describe('gRPC calls', () => {
     const got = await call(ch);
     assert.equal(got.error?.code, Status.CANCELLED);
   });
+});
+
+/** HPACK literal (not indexed, new name) of a short field: the value's bytes exactly as given. */
+const literal = (name: string, value: Buffer): Buffer => Buffer.concat([Buffer.from([0x00, name.length]), Buffer.from(name), Buffer.from([value.length]), value]);
+
+describe('grpc-message bytes as they come on the wire', () => {
+  for (const [name, bytes, details] of [
+    // Before: "cafÃ© âœ“" (HPACK gives the bytes as latin1).
+    ['raw UTF-8, not percent-encoded (gRPC-Go shows it as UTF-8)', Buffer.from('café ✓'), 'café ✓'],
+    ['percent-encoded and raw UTF-8 mixed', Buffer.from('caf%C3%A9 ✓'), 'café ✓'],
+    ['bytes that are not UTF-8: as received', Buffer.from([0x63, 0xe9, 0x25, 0x7a]), 'cé%z'],
+  ] as const) {
+    test(name, async () => {
+      const block = Buffer.concat([responseHeaders, literal('grpc-status', Buffer.from('14')), literal('grpc-message', bytes)]);
+      const got = await call(channel(await rawPeer([[FRAME.HEADERS, END_HEADERS | 1, block]])));
+      assert.equal(got.error?.code, Status.UNAVAILABLE, got.error?.message);
+      assert.equal(got.error!.details, details);
+    });
+  }
 });

@@ -10,7 +10,8 @@ import { test, describe } from 'node:test';
 import fc from 'fast-check';
 import type protobufTypes from 'protobufjs';
 import * as proto from '../../src/workload/proto.js';
-import { decode, encode, Messages, methodPath, Rpcs, type Schema } from '../../src/workload/proto.js';
+import { LIMITS } from '../../src/spiffe/limits.js';
+import { decode, encode, Messages, methodPath, Rpcs, type Schema, TooManyFields } from '../../src/workload/proto.js';
 import { ProtoError } from '../../src/workload/wire.js';
 // @ts-expect-error: a plain .mjs build script, no types
 import { protoMismatches } from '../../scripts/build-proto.mjs';
@@ -226,4 +227,34 @@ test('a map key "__proto__" stays a key and does not replace the prototype', () 
 test('repeated scalar fields and map keys: the last one wins, as in protobuf', () => {
   const got = decode(Messages.JWTSVIDRequest, Buffer.concat([bytesOf(0x12, 1), Buffer.from('a'), bytesOf(0x12, 1), Buffer.from('b')]));
   assert.equal(got.spiffe_id, 'b');
+});
+
+/**
+ * Item 14 (bounds): a field costs 2 bytes on the wire and up to ~4 µs and ~0.5 KB to decode, so
+ * the 32 MiB size limit alone let one message hold the event loop for a minute and exhaust the
+ * heap (1,000,000 empty SVIDs in 2 MB: 3.6 s and +477 MB RSS; 10,000,000 in 20 MB: out of memory).
+ */
+describe('a message of more than LIMITS.messageFields fields is refused before they are decoded', () => {
+  const over = LIMITS.messageFields + 1;
+  const times = (n: number, one: Buffer): Buffer => Buffer.concat(Array.from({ length: n }, () => one));
+  const entry = (key: string): Buffer => Buffer.concat([bytesOf(0x1a, key.length + 2, 0x0a, key.length), Buffer.from(key)]);
+  for (const [name, schema, bytes] of [
+    ['empty SVIDs (repeated message)', Messages.X509SVIDResponse, times(over, bytesOf(0x0a, 0))],
+    ['empty CRLs (repeated bytes)', Messages.X509SVIDResponse, times(over, bytesOf(0x12, 0))],
+    ['federated bundle map entries, each with a key', Messages.X509SVIDResponse, Buffer.concat(Array.from({ length: Math.ceil(over / 2) }, (_, i) => entry(String(i))))],
+    ['one field repeated (the last would win)', Messages.JWTSVIDRequest, times(over, bytesOf(0x12, 1, 0x41))],
+    ['unknown fields (skipped, but each is read)', Messages.JWTBundlesResponse, times(over, bytesOf(0x78, 0))],
+  ] as const) {
+    test(name, () => {
+      assert.throws(
+        () => decode(schema as Schema<object>, bytes),
+        (e: unknown) => e instanceof TooManyFields && e.message === `a message of more than ${LIMITS.messageFields} fields (${schema.name})`,
+      );
+    });
+  }
+
+  test(`${LIMITS.messageFields} fields are decoded`, () => {
+    const got = decode(Messages.X509SVIDResponse, Buffer.concat(Array.from({ length: LIMITS.messageFields }, () => bytesOf(0x12, 0))));
+    assert.equal(got.crl.length, LIMITS.messageFields);
+  });
 });

@@ -18,11 +18,13 @@ import {
   unpad,
 } from './frame.js';
 import { Decoder, encode, type HeaderField } from './hpack.js';
+import { Liveness, type LivenessOptions } from './liveness.js';
 
 /**
  * The client side of HTTP/2 over an already connected socket (h2c with prior knowledge), the
  * subset gRPC uses: requests with a body, responses with headers, data and trailers, flow
- * control both ways, PING (answered, and our keepalive), GOAWAY, RST_STREAM. Whatever the
+ * control both ways, PING (answered, and our keepalive), GOAWAY, RST_STREAM, informational
+ * (1xx) responses skipped. Whatever the
  * peer sends is bounded: frames by our maximum frame size, header blocks and header lists by
  * `maxHeaderListSize`, the HPACK table by its 4096 bytes, data by the windows we grant.
  */
@@ -51,11 +53,7 @@ export interface StreamEnd {
   refused?: 'goaway' | 'stream';
 }
 
-export interface ConnectionOptions {
-  /** PING this often while a stream is open; 0: never. */
-  keepaliveMs: number;
-  /** No PING ack within this: the connection is closed. */
-  keepaliveTimeoutMs: number;
+export interface ConnectionOptions extends LivenessOptions {
   /** Our SETTINGS_MAX_HEADER_LIST_SIZE; also the cap on one header block's encoded bytes. */
   maxHeaderListSize?: number;
   /** The window we grant each stream and the connection. */
@@ -116,8 +114,7 @@ export class Http2Connection {
   private sendWindow = DEFAULT_WINDOW;
   /** Bytes received on the connection since our last WINDOW_UPDATE for it. */
   private readonly window = { id: 0, recvConsumed: 0 };
-  private keepaliveTimer: NodeJS.Timeout | undefined;
-  private pingDeadline: NodeJS.Timeout | undefined;
+  private readonly liveness: Liveness;
   private goawayLastStream: number | undefined;
   private closedReason: string | undefined;
   private closed = false;
@@ -132,6 +129,11 @@ export class Http2Connection {
   ) {
     this.maxHeaderListSize = options.maxHeaderListSize ?? 64 * 1024;
     this.receiveWindow = options.receiveWindow ?? 1024 * 1024;
+    this.liveness = new Liveness(
+      options,
+      () => socket.write(encodeFrame(FrameType.PING, 0, 0, Buffer.alloc(8))),
+      (reason) => this.destroy(reason),
+    );
     socket.setNoDelay(true);
     // Only open streams keep the process alive (an idle connection to the agent does not).
     socket.unref();
@@ -187,7 +189,7 @@ export class Http2Connection {
     this.streams.set(id, s);
     this.writeHeaders(id, encode(fields));
     this.flush(s);
-    this.keepalive();
+    this.liveness.streamsOpen();
     return { id, cancel: (code = ErrorCode.CANCEL) => this.reset(s, code) };
   }
 
@@ -196,7 +198,7 @@ export class Http2Connection {
     if (this.closed) return;
     this.closed = true;
     this.closedReason ??= reason;
-    this.stopKeepalive();
+    this.liveness.stop();
     this.socket.destroy();
     const end: StreamEnd = { error: this.closedReason ?? 'the connection closed', connectionError: true };
     for (const s of [...this.streams.values()]) this.finish(s, end);
@@ -247,7 +249,7 @@ export class Http2Connection {
   private afterStreamEnd(): void {
     if (this.streams.size > 0) return;
     this.socket.unref();
-    this.stopKeepalive();
+    this.liveness.streamsClosed();
     // After a graceful GOAWAY the connection ends with its last stream.
     if (this.goawayLastStream !== undefined) return this.destroy();
     this.options.onIdle?.();
@@ -393,6 +395,13 @@ export class Http2Connection {
     if (s.remoteEnded) return this.streamError(s, ErrorCode.STREAM_CLOSED, 'HEADERS after the end of the stream');
     const headers: Headers = {};
     for (const [name, value] of decoded.headers) headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+    const status = headers[':status'];
+    // RFC 9113 8.1: 100 Continue, 103 Early Hints... may precede the response and say nothing to
+    // gRPC (gRPC-Go skips them too). 101 is not allowed in HTTP/2: it stays an HTTP status refused.
+    if (s.blocks === 0 && status !== undefined && /^1\d\d$/.test(status) && status !== '101') {
+      if (b.endStream) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, `informational response ${status} with END_STREAM`);
+      return;
+    }
     s.blocks++;
     if (s.blocks === 1 && headers[':status'] === undefined) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, 'response headers without :status');
     if (s.blocks > 1 && !b.endStream) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, 'trailers without END_STREAM');
@@ -426,6 +435,7 @@ export class Http2Connection {
       if (f.payload.length !== 0) throw new Http2Error(ErrorCode.FRAME_SIZE_ERROR, `SETTINGS ACK with a payload of ${f.payload.length} bytes`);
       return;
     }
+    this.liveness.settingsReceived();
     for (let pos = 0; pos < f.payload.length; pos += 6) {
       const id = f.payload.readUInt16BE(pos);
       const value = f.payload.readUInt32BE(pos + 2);
@@ -476,8 +486,7 @@ export class Http2Connection {
 
   private onPing(f: Frame): void {
     if (!(f.flags & Flag.ACK)) return this.acknowledge(encodeFrame(FrameType.PING, Flag.ACK, 0, f.payload));
-    clearTimeout(this.pingDeadline);
-    this.pingDeadline = undefined;
+    this.liveness.pingAcked();
   }
 
   private onGoaway(f: Frame): void {
@@ -506,26 +515,6 @@ export class Http2Connection {
     s.sendWindow += increment;
     if (s.sendWindow > MAX_WINDOW) return this.streamError(s, ErrorCode.FLOW_CONTROL_ERROR, 'WINDOW_UPDATE overflows the stream window');
     this.flush(s);
-  }
-
-  /** While streams are open: a PING every keepaliveMs, and the connection closed if unanswered. */
-  private keepalive(): void {
-    const { keepaliveMs, keepaliveTimeoutMs } = this.options;
-    if (keepaliveMs <= 0 || this.keepaliveTimer) return;
-    this.keepaliveTimer = setInterval(() => {
-      if (this.pingDeadline) return;
-      this.socket.write(encodeFrame(FrameType.PING, 0, 0, Buffer.alloc(8)));
-      this.pingDeadline = setTimeout(() => this.destroy(`keepalive: the agent did not answer a PING within ${keepaliveTimeoutMs} ms`), keepaliveTimeoutMs);
-      this.pingDeadline.unref();
-    }, keepaliveMs);
-    this.keepaliveTimer.unref();
-  }
-
-  private stopKeepalive(): void {
-    clearInterval(this.keepaliveTimer);
-    clearTimeout(this.pingDeadline);
-    this.keepaliveTimer = undefined;
-    this.pingDeadline = undefined;
   }
 }
 

@@ -48,6 +48,8 @@ const u32 = (n: number): Buffer => {
 };
 const settings = (...pairs: [number, number][]): Buffer => Buffer.concat(pairs.map(([id, v]) => Buffer.concat([Buffer.from([id >> 8, id & 0xff]), u32(v)])));
 const END_HEADERS = Flag.END_HEADERS;
+/** HPACK: `:status` (static name 8) with a literal value, not indexed. */
+const status1xx = (code: string): Buffer => Buffer.concat([Buffer.from([0x08, code.length]), Buffer.from(code)]);
 
 interface HostileCase {
   name: string;
@@ -193,6 +195,18 @@ const hostile: HostileCase[] = [
     details: /FLOW_CONTROL_ERROR: WINDOW_UPDATE overflows the connection window/,
     goaway: ErrorCode.FLOW_CONTROL_ERROR,
   },
+  {
+    // RFC 9113 6.9.2: the change applies to open streams; past 2^31-1 it is a connection error.
+    name: 'SETTINGS_INITIAL_WINDOW_SIZE raised mid-stream past what an open stream can hold',
+    reply: (send, id) => {
+      // The stream's window: 65535 less the 5-byte request, then raised to 2^31-1.
+      send(FrameType.WINDOW_UPDATE, 0, id, u32(2 ** 31 - 1 - 65530));
+      send(FrameType.SETTINGS, 0, 0, settings([Setting.INITIAL_WINDOW_SIZE, 65536]));
+    },
+    code: Status.UNAVAILABLE,
+    details: /FLOW_CONTROL_ERROR: SETTINGS_INITIAL_WINDOW_SIZE 65536 overflows the window of stream 1/,
+    goaway: ErrorCode.FLOW_CONTROL_ERROR,
+  },
   // Stream errors: the call ends INTERNAL and the stream is reset; the connection lives on.
   {
     name: 'WINDOW_UPDATE of 0 on the stream',
@@ -200,6 +214,13 @@ const hostile: HostileCase[] = [
     code: Status.INTERNAL,
     details: /PROTOCOL_ERROR: stream 1: WINDOW_UPDATE of 0/,
     rst: ErrorCode.PROTOCOL_ERROR,
+  },
+  {
+    name: 'WINDOW_UPDATE overflowing the stream window',
+    reply: (send, id) => send(FrameType.WINDOW_UPDATE, 0, id, u32(2 ** 31 - 1)),
+    code: Status.INTERNAL,
+    details: /FLOW_CONTROL_ERROR: stream 1: WINDOW_UPDATE overflows the stream window/,
+    rst: ErrorCode.FLOW_CONTROL_ERROR,
   },
   {
     name: 'response headers without :status',
@@ -213,6 +234,13 @@ const hostile: HostileCase[] = [
     reply: (send, id) => send(FrameType.DATA, 0, id, frame(Buffer.from('x'))),
     code: Status.INTERNAL,
     details: /stream 1: DATA before the response headers/,
+    rst: ErrorCode.PROTOCOL_ERROR,
+  },
+  {
+    name: 'an informational 1xx response with END_STREAM (RFC 9113 8.1: it must be followed by the response)',
+    reply: (send, id) => send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, id, status1xx('100')),
+    code: Status.INTERNAL,
+    details: /stream 1: informational response 100 with END_STREAM/,
     rst: ErrorCode.PROTOCOL_ERROR,
   },
   {
@@ -316,6 +344,17 @@ const tolerated: { name: string; reply: (send: Send, id: number) => void }[] = [
     },
   },
   {
+    // Before: UNKNOWN "the agent answered HTTP status 100" (gRPC-Go skips them).
+    name: 'informational 1xx responses (100 Continue, 103 Early Hints) before the response headers (RFC 9113 8.1)',
+    reply: (send, id) => {
+      send(FrameType.HEADERS, END_HEADERS, id, status1xx('100'));
+      send(FrameType.HEADERS, END_HEADERS, id, status1xx('103'));
+      send(FrameType.HEADERS, END_HEADERS, id, responseHeaders);
+      send(FrameType.DATA, 0, id, frame(Buffer.from('fine')));
+      send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, id, okTrailers);
+    },
+  },
+  {
     name: 'a message in 1-byte DATA frames among 5,000 empty ones',
     reply: (send, id) => {
       send(FrameType.HEADERS, END_HEADERS, id, responseHeaders);
@@ -391,6 +430,39 @@ describe('connection behaviour', () => {
     const got = await call(channel({ kind: 'unix', socketPath, target: `unix://${socketPath}` }));
     assert.equal(got.error?.code, Status.UNAVAILABLE);
     assert.match(got.error!.details, /^HTTP\/2 ENHANCE_YOUR_CALM: the agent does not read what it asks for: \d+ bytes of acknowledgements unsent$/);
+  });
+
+  // Before: nothing noticed them but the call's deadline, and for a watch (no deadline) the
+  // keepalive, 5 min 20 s later; gRPC-Go gives up on a server preface after 20 s.
+  for (const [name, first] of [
+    ['says nothing at all', Buffer.alloc(0)],
+    ['sends the first bytes of a SETTINGS frame, then nothing', frameHeader(6, FrameType.SETTINGS, 0, 0).subarray(0, 7)],
+    ['sends a SETTINGS header announcing 6 bytes, then nothing', frameHeader(6, FrameType.SETTINGS, 0, 0)],
+  ] as const) {
+    test(`a peer that accepts the connection and ${name}: UNAVAILABLE at the connect timeout, naming it`, async () => {
+      const socketPath = join(dir, `silent-${first.length}.sock`);
+      await rawAgent(socketPath, (c) => {
+        c.on('data', () => undefined);
+        c.write(first);
+      });
+      const got = await call(channel({ kind: 'unix', socketPath, target: `unix://${socketPath}` }, { connectTimeoutMs: 200 }), { timeoutMs: 5000 });
+      assert.equal(got.error?.code, Status.UNAVAILABLE, got.error?.message);
+      assert.equal(got.error!.details, 'no HTTP/2 SETTINGS from the agent within 200 ms of connecting: it is stuck, or not an HTTP/2 server');
+    });
+  }
+
+  test('once its SETTINGS came, a call that lasts longer than the connect timeout goes on', async () => {
+    const peer = await rawPeer(dir, (f, send) => {
+      if (f.type !== FrameType.HEADERS) return;
+      setTimeout(() => {
+        send(FrameType.HEADERS, END_HEADERS, f.stream, responseHeaders);
+        send(FrameType.DATA, 0, f.stream, frame(Buffer.from('late')));
+        send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, f.stream, okTrailers);
+      }, 300);
+    });
+    const got = await call(channel(peer.address, { connectTimeoutMs: 50 }));
+    assert.equal(got.error, undefined, got.error?.message);
+    assert.deepEqual(got.messages.map(String), ['late']);
   });
 
   test("the agent's PINGs are answered with an ACK carrying the same payload", async () => {
