@@ -60,71 +60,55 @@ describe('WorkloadClient', () => {
     assert.match(c.lastError!.message, /FetchX509SVID: INTERNAL: malformed X509SVIDResponse: length 5 at byte 1 runs past the end/);
   });
 
-  test('a message over the size limit is a refused update (x509svid, too_large) in its place: the stream goes on and takes the next good one', async () => {
-    const ac = new AbortController();
-    const retries: string[] = [];
-    const refused: { rpc: string; code: string; reason: string; message: string }[] = [];
-    const server = await rawGrpcServer(dir, (s, n) => {
-      s.respond(grpcHeaders);
-      // One chunk: a good state, one over the limit, then a good one: each is seen in order.
-      if (n === 0) s.write(Buffer.concat([frame(x509('spiffe://td/before')), frame(Buffer.alloc(300, 0x0a)), frame(x509('spiffe://td/after'))]));
-      else s.write(frame(x509('spiffe://td/reconnected')));
-    });
-    const c = new WorkloadClient({
-      address: server.address,
-      log: silentLogger,
+  // A message too large to read, between two good ones sent in one chunk: each is seen in order,
+  // the one in the middle refused in its place, and the stream goes on.
+  for (const c of [
+    {
+      name: 'a message over the size limit',
+      tooLarge: Buffer.alloc(300, 0x0a),
       maxReceiveBytes: 200,
-      backoff: { initialMs: 10, maxMs: 20 },
-      onRetry: (rpc) => retries.push(rpc),
-      onRefused: (rpc, e) => refused.push({ rpc, code: e.code, reason: e.reason, message: e.message }),
+      message: 'x509svid: the agent sent a message of 300 bytes, more than the limit of 200 bytes',
+    },
+    {
+      name: 'a message of more fields than LIMITS.messageFields',
+      tooLarge: Buffer.concat(Array.from({ length: LIMITS.messageFields + 1 }, () => Buffer.from([0x12, 0]))),
+      maxReceiveBytes: undefined,
+      message: `x509svid: the agent sent a message of more than ${LIMITS.messageFields} fields (X509SVIDResponse)`,
+    },
+  ]) {
+    test(`${c.name} is a refused update (x509svid, too_large) in its place: the stream goes on and takes the next good one`, async () => {
+      const ac = new AbortController();
+      const retries: string[] = [];
+      const refused: { rpc: string; code: string; reason: string; message: string }[] = [];
+      const server = await rawGrpcServer(dir, (s) => {
+        s.respond(grpcHeaders);
+        s.write(Buffer.concat([frame(x509('spiffe://td/before')), frame(c.tooLarge), frame(x509('spiffe://td/after'))]));
+      });
+      const client = new WorkloadClient({
+        address: server.address,
+        log: silentLogger,
+        ...(c.maxReceiveBytes === undefined ? {} : { maxReceiveBytes: c.maxReceiveBytes }),
+        backoff: { initialMs: 10, maxMs: 20 },
+        onRetry: (rpc) => retries.push(rpc),
+        onRefused: (rpc, e) => refused.push({ rpc, code: e.code, reason: e.reason, message: e.message }),
+      });
+      const got: string[] = [];
+      await client.watch<X509SVIDResponseMessage>({
+        rpc: 'FetchX509SVID',
+        signal: ac.signal,
+        onMessage: (m) => {
+          got.push(m.svids[0]!.spiffe_id);
+          if (m.svids[0]!.spiffe_id !== 'spiffe://td/before') ac.abort();
+        },
+      });
+      client.close();
+      assert.deepEqual(refused, [{ rpc: 'FetchX509SVID', code: 'x509svid', reason: 'too_large', message: c.message }]);
+      // Messages are complete states: "before" may be superseded by "after" while it waits.
+      assert.equal(got.at(-1), 'spiffe://td/after');
+      assert.deepEqual(retries, [], 'the stream was not ended');
+      assert.equal(server.requests.length, 1);
     });
-    const got: string[] = [];
-    await c.watch<X509SVIDResponseMessage>({
-      rpc: 'FetchX509SVID',
-      signal: ac.signal,
-      onMessage: (m) => {
-        got.push(m.svids[0]!.spiffe_id);
-        if (m.svids[0]!.spiffe_id !== 'spiffe://td/before') ac.abort();
-      },
-    });
-    c.close();
-    assert.deepEqual(refused, [{ rpc: 'FetchX509SVID', code: 'x509svid', reason: 'too_large', message: 'x509svid: the agent sent a message of 300 bytes, more than the limit of 200 bytes' }]);
-    // Messages are complete states: "before" may be superseded by "after" while it waits.
-    assert.equal(got.at(-1), 'spiffe://td/after');
-    assert.deepEqual(retries, [], 'the stream was not ended');
-    assert.equal(server.requests.length, 1);
-  });
-
-  test('a message of more fields than LIMITS.messageFields is a refused update (x509svid, too_large) in its place: the stream goes on', async () => {
-    const ac = new AbortController();
-    const retries: string[] = [];
-    const refused: { code: string; reason: string; message: string }[] = [];
-    const tooMany = Buffer.concat(Array.from({ length: LIMITS.messageFields + 1 }, () => Buffer.from([0x12, 0])));
-    const server = await rawGrpcServer(dir, (s) => {
-      s.respond(grpcHeaders);
-      s.write(Buffer.concat([frame(x509('spiffe://td/before')), frame(tooMany), frame(x509('spiffe://td/after'))]));
-    });
-    const c = new WorkloadClient({
-      address: server.address,
-      log: silentLogger,
-      backoff: { initialMs: 10, maxMs: 20 },
-      onRetry: (rpc) => retries.push(rpc),
-      onRefused: (_rpc, e) => refused.push({ code: e.code, reason: e.reason, message: e.message }),
-    });
-    const got: string[] = [];
-    await c.watch<X509SVIDResponseMessage>({
-      rpc: 'FetchX509SVID',
-      signal: ac.signal,
-      onMessage: (m) => {
-        got.push(m.svids[0]!.spiffe_id);
-        if (m.svids[0]!.spiffe_id !== 'spiffe://td/before') ac.abort();
-      },
-    });
-    c.close();
-    assert.deepEqual(refused, [{ code: 'x509svid', reason: 'too_large', message: `x509svid: the agent sent a message of more than ${LIMITS.messageFields} fields (X509SVIDResponse)` }]);
-    assert.equal(got.at(-1), 'spiffe://td/after');
-    assert.deepEqual(retries, [], 'the stream was not ended');
-  });
+  }
 
   test('unary: an answer of more fields than LIMITS.messageFields is a refused JWT-SVID (jwtsvid, too_large), not retried here', async () => {
     const server = await rawGrpcServer(dir, (s) => answer(s, [Buffer.concat(Array.from({ length: LIMITS.messageFields + 1 }, () => Buffer.from([0x0a, 0])))]));
