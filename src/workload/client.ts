@@ -10,7 +10,9 @@ import { describeError, type ErrorCode, HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../timer.js';
 import type { EndpointAddress } from './address.js';
-import { Channel, GrpcError, oversized, Status, statusName } from './grpc.js';
+import { oversized } from './grpc-frame.js';
+import { GrpcError, Status, statusName } from './grpc-status.js';
+import { Channel } from './grpc.js';
 import { decode, encode, methodPath, Rpcs, TooManyFields, type RequestOf, type ResponseOf, type RpcName, type Schema, type StreamRpc, type UnaryRpc } from './proto.js';
 
 /** Every Workload API call must carry this header; agents refuse calls without it. */

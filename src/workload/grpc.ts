@@ -1,56 +1,19 @@
+/**
+ * The part of gRPC a Workload API client uses, over our own HTTP/2 client (./http2/, on
+ * node:net: node:http2 costs more memory and start-up than the whole helper's code): unary and
+ * server-streaming calls on one HTTP/2 connection, length-prefixed messages read under a size
+ * limit before anything is buffered (grpc-frame.ts), the status from the trailers or from a
+ * trailers-only response, the HTTP status or the RST_STREAM code (grpc-status.ts), deadlines,
+ * keepalive PINGs, GOAWAY. It knows nothing of protobuf: messages go in and out as bytes. What
+ * the Workload API adds (the security header, retries) is the caller's.
+ */
 import { connect as netConnect } from 'node:net';
 import type { EndpointAddress } from './address.js';
 import { type ClientStream, type Headers, Http2Connection, type StreamEnd } from './http2/connection.js';
-import { ErrorCode, errorName } from './http2/frame.js';
+import { errorName } from './http2/frame.js';
 import type { HeaderField } from './http2/hpack.js';
-
-/**
- * The part of gRPC a Workload API client uses, over our own HTTP/2 client (./http2/, on
- * node:net: node:http2 costs more memory and start-up than the whole helper's code): unary
- * and server-streaming calls on one HTTP/2 connection, length-prefixed messages, the status from the trailers
- * (or from a trailers-only response, the HTTP status, or the RST_STREAM code), deadlines,
- * a receive size limit enforced before anything is buffered, keepalive PINGs, GOAWAY. It knows
- * nothing of protobuf: messages go in and out as bytes. What the Workload API adds (the
- * security header, retries) is the caller's.
- */
-
-export const Status = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-} as const;
-const STATUS_NAMES = Object.keys(Status);
-
-export function statusName(code: number): string {
-  return STATUS_NAMES[code] ?? String(code);
-}
-
-/** How a call ended when it did not end OK. */
-export class GrpcError extends Error {
-  override readonly name = 'GrpcError';
-  constructor(
-    readonly code: number,
-    readonly details: string,
-    /** What was too large ("a message of … bytes, …"), when that ended the call. */
-    readonly tooLarge?: string,
-  ) {
-    super(`${statusName(code)}: ${details}`);
-  }
-}
+import { Deframer, frame } from './grpc-frame.js';
+import { codeForRstStream, GrpcError, parseStatus, refusedResponse, Status, statusMessage, statusProblem } from './grpc-status.js';
 
 export interface ChannelOptions {
   address: EndpointAddress;
@@ -83,7 +46,6 @@ export interface CallOptions {
   onOversized?(length: number): void;
 }
 
-const HEADER_BYTES = 5;
 /**
  * Attempts of one call that the agent refuses with REFUSED_STREAM before answering: each moves
  * to a connection with room. Calls started together on a new connection all go out before the
@@ -263,158 +225,3 @@ class Attempt {
  * Splits the response body into messages: several may share a chunk and one may span many.
  * The length prefix is checked against the limit before a byte of the message is kept.
  */
-export class Deframer {
-  private readonly header = Buffer.alloc(HEADER_BYTES);
-  private headerFill = 0;
-  /** Length of the message being read, or -1 while reading a header. */
-  private bodyLength = -1;
-  private bodyFill = 0;
-  private parts: Buffer[] = [];
-  /** The message being read is over the limit: its bytes are dropped. */
-  private skipping = false;
-
-  /**
-   * @param skipOversized a message over the limit is dropped and stands as `{ oversized: length }`
-   * among the messages (see CallOptions.onOversized); otherwise its length prefix throws.
-   */
-  constructor(
-    private readonly maxBytes: number,
-    private readonly skipOversized = false,
-  ) {}
-
-  /** Inside a message or its prefix: the stream must not end here. */
-  get partial(): boolean {
-    return this.headerFill > 0 || this.bodyLength >= 0;
-  }
-
-  push(chunk: Buffer): (Buffer | { oversized: number })[] {
-    const out: (Buffer | { oversized: number })[] = [];
-    let pos = 0;
-    while (pos < chunk.length) {
-      if (this.bodyLength < 0) {
-        const n = Math.min(HEADER_BYTES - this.headerFill, chunk.length - pos);
-        chunk.copy(this.header, this.headerFill, pos, pos + n);
-        pos += n;
-        this.headerFill += n;
-        if (this.headerFill < HEADER_BYTES) break;
-        this.headerFill = 0;
-        this.bodyLength = this.messageLength();
-        this.bodyFill = 0;
-        this.skipping = this.bodyLength > this.maxBytes;
-        if (this.skipping) out.push({ oversized: this.bodyLength });
-      }
-      const n = Math.min(this.bodyLength - this.bodyFill, chunk.length - pos);
-      if (n > 0 && !this.skipping) this.parts.push(chunk.subarray(pos, pos + n));
-      pos += n;
-      this.bodyFill += n;
-      if (this.bodyFill === this.bodyLength) {
-        if (!this.skipping) out.push(this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.bodyLength));
-        this.parts = [];
-        this.bodyLength = -1;
-      }
-    }
-    return out;
-  }
-
-  private messageLength(): number {
-    const flag = this.header[0]!;
-    if (flag === 1) throw new GrpcError(Status.INTERNAL, 'the agent sent a compressed message; this client asks for none and decompresses none');
-    if (flag !== 0) throw new GrpcError(Status.INTERNAL, `invalid message flag ${flag} (0: plain, 1: compressed)`);
-    const length = this.header.readUInt32BE(1);
-    if (length > this.maxBytes && !this.skipOversized) {
-      const what = oversized(length, this.maxBytes);
-      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `the agent sent ${what}`, what);
-    }
-    return length;
-  }
-}
-
-/** A message over the size limit, as errors name it. */
-export function oversized(length: number, maxBytes: number): string {
-  return `a message of ${length} bytes, more than the limit of ${maxBytes} bytes`;
-}
-
-export function frame(message: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(HEADER_BYTES + message.length);
-  out[0] = 0;
-  out.writeUInt32BE(message.length, 1);
-  message.copy(out, HEADER_BYTES);
-  return out;
-}
-
-/** A response that is not gRPC, or a trailers-only error: refused at once. */
-function refusedResponse(h: Headers): GrpcError | undefined {
-  if (h['grpc-status'] !== undefined) return undefined; // trailers-only: the status is in these headers
-  const httpStatus = Number(h[':status']);
-  if (httpStatus !== 200) return new GrpcError(codeForHttpStatus(httpStatus), `the agent answered HTTP status ${httpStatus}`);
-  const type = h['content-type'] ?? '';
-  if (!/^application\/grpc([+;]|$)/.test(type)) return new GrpcError(Status.UNKNOWN, `the agent answered with content-type ${JSON.stringify(type)}, not application/grpc`);
-  return undefined;
-}
-
-/** Why a status without a message is not OK: the trailers had no grpc-status, or not a code. */
-function statusProblem(value: string | undefined): string {
-  return value === undefined ? 'the trailers hold no grpc-status' : `grpc-status ${JSON.stringify(value)} is not a status code`;
-}
-
-function parseStatus(value: string | undefined): number {
-  const code = Number(value);
-  return /^\d+$/.test(String(value)) && code <= 16 ? code : Status.UNKNOWN;
-}
-
-/** Characters of a grpc-message kept: it ends up in every retry's log line and in /health. */
-const MAX_MESSAGE_CHARS = 1024;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * grpc-message is percent-encoded UTF-8. HPACK hands its bytes over as latin1: raw UTF-8 (a
- * peer that skipped the encoding) is read as UTF-8, as gRPC-Go shows it; bytes that are not
- * UTF-8 and a malformed escape are shown as received, not dropped. A long one is cut.
- */
-function statusMessage(raw: string): string {
-  let text = raw;
-  try {
-    text = utf8.decode(Buffer.from(raw, 'latin1'));
-  } catch {}
-  try {
-    text = decodeURIComponent(text);
-  } catch {}
-  return text.length <= MAX_MESSAGE_CHARS ? text : `${text.slice(0, MAX_MESSAGE_CHARS)}… (${text.length - MAX_MESSAGE_CHARS} more characters)`;
-}
-
-/** The gRPC spec's mapping of HTTP statuses of non-gRPC responses. */
-function codeForHttpStatus(httpStatus: number): number {
-  switch (httpStatus) {
-    case 400:
-      return Status.INTERNAL;
-    case 401:
-      return Status.UNAUTHENTICATED;
-    case 403:
-      return Status.PERMISSION_DENIED;
-    case 404:
-      return Status.UNIMPLEMENTED;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return Status.UNAVAILABLE;
-    default:
-      return Status.UNKNOWN;
-  }
-}
-
-/** The gRPC spec's mapping of HTTP/2 error codes in RST_STREAM. */
-function codeForRstStream(code: number): number {
-  switch (code) {
-    case ErrorCode.REFUSED_STREAM:
-      return Status.UNAVAILABLE;
-    case ErrorCode.CANCEL:
-      return Status.CANCELLED;
-    case ErrorCode.ENHANCE_YOUR_CALM:
-      return Status.RESOURCE_EXHAUSTED;
-    case ErrorCode.INADEQUATE_SECURITY:
-      return Status.PERMISSION_DENIED;
-    default:
-      return Status.INTERNAL;
-  }
-}

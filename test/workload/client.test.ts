@@ -12,7 +12,7 @@ import { HelperError } from '../../src/errors.js';
 import { LIMITS } from '../../src/spiffe/limits.js';
 import { type Fields, silentLogger } from '../../src/log.js';
 import { WorkloadClient } from '../../src/workload/client.js';
-import { frame } from '../../src/workload/grpc.js';
+import { frame } from '../../src/workload/grpc-frame.js';
 import { encode, Messages, type JWTSVIDResponseMessage, type X509SVIDResponseMessage } from '../../src/workload/proto.js';
 import { rawGrpcServer, type Handler } from '../helpers/h2.js';
 import { tempDir } from '../helpers/tmp.js';
