@@ -4,7 +4,7 @@ import { loadConfig } from '../config/load.js';
 import { TOP_LEVEL_KEYS } from '../config/schema.js';
 import { ExitCode } from '../errors.js';
 import { createLogger, type LogFormat, type LogLevel } from '../log.js';
-import { lockOutputDirs } from '../output/cert-dir-lock.js';
+import { lockOutputDirs } from '../output/output-dir-locks.js';
 import { setFileOwnership } from '../output/ownership.js';
 import { runDaemon, runOnce } from '../sidecar.js';
 import { VERSION } from '../version.js';

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { isHelperError } from '../../src/errors.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { writeFilesAtomic } from '../../src/output/atomic-write.js';
-import { lockCertDir, lockOutputDirs } from '../../src/output/cert-dir-lock.js';
+import { lockCertDir } from '../../src/output/cert-dir-lock.js';
+import { lockOutputDirs } from '../../src/output/output-dir-locks.js';
 import { LOCK_NAME } from '../../src/output/names.js';
 import { tempDir } from '../helpers/tmp.js';
 

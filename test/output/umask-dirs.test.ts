@@ -22,7 +22,7 @@ function asNobody(umask: number, body: string): string {
   roots.push(root);
   chownSync(root, NOBODY, NOBODY);
   const script = `
-    import { lockOutputDirs } from ${src('cert-dir-lock.ts')};
+    import { lockOutputDirs } from ${src('output-dir-locks.ts')};
     import { writeFilesAtomic } from ${src('atomic-write.ts')};
     import { writeFilesSwapDir } from ${src('swap-dir.ts')};
     const log = { debug() {}, info() {}, warn() {}, error() {} };
