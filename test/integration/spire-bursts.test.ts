@@ -25,11 +25,12 @@ const skip = unavailable ? `SPIRE unavailable: ${unavailable}` : nginx ? false :
 /**
  * Rounds run until this many double pushes were seen, and never more than MAX_ROUNDS. A round is
  * one only when both changes land in one agent sync and the agent sends its first update before
- * the new SVID is signed (else it sends one update). The rate varies with the machine's load:
- * 24 in 44 rounds on a quiet machine, 20 in 160 on a loaded CI run; a round takes about 1 s.
+ * the new SVID is signed (else it sends one update). The rate varies from run to run and with
+ * the machine's load: 24 in 44 to 216 rounds here, 20 in 160 on a loaded CI run; a round takes
+ * about 1 s, so even a rate of 1 in 20 fits the test's timeout.
  */
 const DOUBLE_PUSHES = 24;
-const MAX_ROUNDS = 400;
+const MAX_ROUNDS = 600;
 /** Two writes of the control closer than this were one double push. */
 const BURST_MS = 100;
 const TD = 'example.org';
@@ -118,7 +119,7 @@ async function mustCli(spire: Spire, args: string[]): Promise<void> {
 
 test(`real SPIRE double pushes (a prepared CA and an entry change in one sync), ${DOUBLE_PUSHES} of them: nginx wrapped with the default pacing never fails a reload`, {
   skip,
-  timeout: 900_000,
+  timeout: 1_200_000,
 }, async (t) => {
   // The server sees an entry change within 50 ms; the agent syncs once a second, so that the
   // entry change and the prepared CA below usually land in the same sync. (A sync every 3 s gave
