@@ -1,10 +1,11 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, chownSync, createWriteStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, createWriteStream, type Dirent, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { startDevAgent, type DevAgent } from '../../src/dev/agent.js';
+import { tempTarget } from '../../src/output/names.js';
 
 /**
  * Runs the Go spiffe-helper v0.11.0 and ours side by side on one Go configuration, against the
@@ -199,15 +200,18 @@ async function firstFiles(runs: [Run, Run], ms: number): Promise<[Map<string, nu
   return undefined;
 }
 
-/** The outputs' inodes: not our lock (`..spiffe-helper.lock/`), which the Go helper has no counterpart of. */
+/**
+ * The outputs' inodes: not our lock (`..spiffe-helper.lock/`), which the Go helper has no
+ * counterpart of, nor a temporary of a write in progress (`.<name>.<hex>.tmp`), which may be
+ * renamed away between the listing and its stat (seen on a clean-clone run: ENOENT).
+ */
 function inodes(dir: string): Map<string, number> {
-  const outputs = walk(dir).filter(
-    (f) =>
-      !relative(dir, f)
-        .split('/')
-        .some((part) => part.startsWith('..')),
-  );
-  return new Map(outputs.map((f) => [relative(dir, f), statSync(f).ino]));
+  const outputs = walk(dir).filter((f) => {
+    const parts = relative(dir, f).split('/');
+    return !parts.some((part) => part.startsWith('..')) && tempTarget(parts.at(-1)!) === undefined;
+  });
+  const found = outputs.map((f) => [relative(dir, f), statSync(f, { throwIfNoEntry: false })?.ino] as const);
+  return new Map(found.filter((e): e is readonly [string, number] => e[1] !== undefined));
 }
 
 /** Everything compared: exit code, files (paths, modes, owners, content, inode across a rotation), health, the child's log. */
@@ -349,9 +353,16 @@ function killLeftovers(run: Run): void {
   }
 }
 
+/** The files under `dir`; a directory removed while it is read (a version directory swapped away) has none. */
 function walk(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  return entries.flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
 }
 
 function exitOf(child: ChildProcess): Promise<string> {
