@@ -110,7 +110,7 @@ async function compareConfigOnce(name: string, goBinary: string, agents: Agents,
       // Generous: on a loaded machine 3 s was once too short, the inodes were never compared and
       // the documented "new inode per rotation" looked gone.
       const early = await firstFiles([goRun, oursRun], 15_000);
-      await sleep(early ? 4500 : 0);
+      if (early) await rotation(oursRun, early[1], 4500, 15_000);
       const health = await Promise.all([goRun, oursRun].map((r) => probeHealth(template, r.port)));
       goChild.kill('SIGTERM');
       oursChild.kill('SIGTERM');
@@ -198,6 +198,19 @@ async function firstFiles(runs: [Run, Run], ms: number): Promise<[Map<string, nu
     await sleep(100);
   }
   return undefined;
+}
+
+/**
+ * Waits `minMs`, then, on a loaded machine, until a file of `run` has a new inode (a rotation
+ * written by rename) or `maxMs` have passed: a fixed wait once ended before our first rotation
+ * was written, and the documented "new inode per rotation" looked gone. The Go helper writes in
+ * place, so only our run can show a rotation this way; both runs wait the same.
+ */
+async function rotation(run: Run, early: Map<string, number>, minMs: number, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  await sleep(minMs);
+  const rotated = () => [...inodes(run.dir)].some(([file, ino]) => early.has(file) && early.get(file) !== ino);
+  while (!rotated() && Date.now() < deadline) await sleep(200);
 }
 
 /**
