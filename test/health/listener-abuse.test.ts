@@ -38,6 +38,9 @@ async function withHelper(body: (h: Helper) => Promise<void>): Promise<void> {
       }
     };
     await waitFor('the first SVID', read);
+    // svid.pem is renamed in before the other files are and the write is recorded: probes of /ready
+    // (HEAD /ready below) wait for what the helper reports, not for one file.
+    await waitFor('the helper to be ready', async () => (await freshProbe(port, '/ready')) === 200);
     const rotated = async (): Promise<void> => {
       const before = read();
       await agent.rotate();
