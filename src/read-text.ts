@@ -1,7 +1,19 @@
-import { close, constants, fstat, open, readFile } from 'node:fs';
+import { close, constants, createReadStream, fstat, open, readFile } from 'node:fs';
 import { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { isatty, ReadStream } from 'node:tty';
 import { promisify } from 'node:util';
+
+/**
+ * The most a file a person names (or pipes in) may hold: far above any config, bundle (1,000
+ * CAs take ~1 MB), token or store, so that `/dev/zero` or an endless pipe is refused with a
+ * reason instead of filling memory.
+ */
+export const NAMED_INPUT_MAX_BYTES = 64 * 1024 * 1024;
+
+function tooLarge(): Error {
+  return new Error(`larger than ${NAMED_INPUT_MAX_BYTES / (1024 * 1024)} MiB, more than any file this command reads`);
+}
 
 /**
  * Reads a file that a person named (a config, a bundle, a file to inspect), which may be a
@@ -18,11 +30,14 @@ export async function readTextFile(path: string): Promise<string> {
 /** The same, as bytes (a PKCS#12 store). */
 export async function readNamedFile(path: string): Promise<Buffer> {
   const fd = await promisify(open)(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  let stream: Socket | ReadStream | undefined;
+  let stream: Readable | undefined;
   try {
     const st = await promisify(fstat)(fd);
     if (st.isFIFO() || st.isSocket()) stream = new Socket({ fd, readable: true, writable: false });
     else if (st.isCharacterDevice() && isatty(fd)) stream = new ReadStream(fd);
+    // A device such as /dev/zero says size 0 and never ends: it is read in chunks, counted.
+    else if (!st.isFile()) stream = createReadStream('', { fd });
+    else if (st.size > NAMED_INPUT_MAX_BYTES) throw tooLarge();
     else return await promisify(readFile)(fd);
   } finally {
     if (!stream) await promisify(close)(fd);
@@ -30,10 +45,21 @@ export async function readNamedFile(path: string): Promise<Buffer> {
   return readToEnd(stream);
 }
 
-function readToEnd(stream: Socket | ReadStream): Promise<Buffer> {
+/** Reads a stream a person piped in (stdin) to its end, within NAMED_INPUT_MAX_BYTES. */
+export async function readStreamText(stream: Readable): Promise<string> {
+  return (await readToEnd(stream)).toString('utf8');
+}
+
+function readToEnd(stream: Readable): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    let bytes = 0;
+    stream.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes <= NAMED_INPUT_MAX_BYTES) return void chunks.push(chunk);
+      stream.destroy();
+      reject(tooLarge());
+    });
     stream.once('end', () => {
       stream.destroy();
       resolve(Buffer.concat(chunks));

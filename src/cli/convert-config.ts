@@ -1,8 +1,7 @@
-import { text as readAll } from 'node:stream/consumers';
 import { defineCommand } from './command.js';
 import { parseConfig } from '../config/load.js';
 import { describeError, ExitCode, HelperError } from '../errors.js';
-import { readTextFile, whyUnreadable } from '../read-text.js';
+import { readStreamText, readTextFile, whyUnreadable } from '../read-text.js';
 import { differencesMet } from '../config/go/differences.js';
 import { convertHcl } from '../convert/to-toml.js';
 
@@ -23,7 +22,7 @@ export const convertConfigCommand = defineCommand({
   async run({ positional: file }) {
     let text: string;
     try {
-      text = file === '-' ? await readAll(process.stdin) : await readTextFile(file);
+      text = file === '-' ? await readStreamText(process.stdin) : await readTextFile(file);
     } catch (e) {
       throw new HelperError('config', `${file}: cannot read: ${whyUnreadable(e)}`);
     }

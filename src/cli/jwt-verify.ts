@@ -1,7 +1,6 @@
 /** `spiffe-helper jwt verify`: checks a token against a bundle file the helper wrote. */
-import { text } from 'node:stream/consumers';
 import { ExitCode, HelperError } from '../errors.js';
-import { readTextFile } from '../read-text.js';
+import { readStreamText, readTextFile, whyUnreadable } from '../read-text.js';
 import { TrustDomain } from '../spiffe/id.js';
 import { parseJwtBundleFile } from '../spiffe/jwt-bundle-file.js';
 import type { JwtBundleSet } from '../spiffe/jwtbundle.js';
@@ -35,7 +34,7 @@ export const jwtVerifyCommand = defineCommand({
   ],
   async run({ values, positional }, { log }) {
     const trustDomain = values['trust-domain'] === undefined ? undefined : flagValue('jwt verify', '--trust-domain', values['trust-domain'], TrustDomain.parse);
-    const token = (positional === '-' ? await text(process.stdin) : positional).trim();
+    const token = (positional === '-' ? await readToken() : positional).trim();
     const bundles = await readBundleFile(values.bundle!, trustDomain);
     for (const b of bundles.values()) for (const why of b.ignored) log.warn(`jwt bundle key ignored: ${b.trustDomain.name}: ${why}`);
     const svid = parseAndValidateJwtSvid(token, { audience: values.audience!, bundles });
@@ -45,12 +44,20 @@ export const jwtVerifyCommand = defineCommand({
   },
 });
 
+async function readToken(): Promise<string> {
+  try {
+    return await readStreamText(process.stdin);
+  } catch (e) {
+    throw new HelperError('jwtsvid', `jwtsvid: cannot read the token from stdin: ${whyUnreadable(e)}`);
+  }
+}
+
 async function readBundleFile(file: string, trustDomain: TrustDomain | undefined): Promise<JwtBundleSet> {
   let content: string;
   try {
     content = await readTextFile(file);
   } catch (e) {
-    throw new HelperError('jwtbundle', `jwtbundle: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new HelperError('jwtbundle', `jwtbundle: cannot read ${file}: ${whyUnreadable(e)}`);
   }
   return parseJwtBundleFile(content, file, trustDomain);
 }
