@@ -12,7 +12,7 @@ import { startHealthServer } from './health/listener.js';
 import { HealthState } from './health/state.js';
 import type { Logger } from './log.js';
 import type { SignalHub } from './notify/signals.js';
-import { ensureDir } from './output/atomic-write.js';
+import { ensureDir, type WriteGuard } from './output/atomic-write.js';
 import { PickedIdentity } from './pipeline/identity.js';
 import { Notification } from './pipeline/notification.js';
 import type { Pipeline } from './pipeline/pipeline.js';
@@ -23,6 +23,8 @@ export interface SidecarOptions {
   log: Logger;
   signal: AbortSignal;
   backoff?: BackoffOptions;
+  /** The cert_dir lock's check before each write (output-dir-locks.ts). */
+  guard: WriteGuard;
 }
 
 /**
@@ -40,9 +42,9 @@ function pipelinesFor(config: Config): Promise<Pipeline[]> {
 
 /** Fetches, writes, returns. Waits through retryable errors until `timeoutMs`. */
 export async function runOnce(options: SidecarOptions & { timeoutMs: number }): Promise<void> {
-  const { config, log, timeoutMs } = options;
+  const { config, log, timeoutMs, guard } = options;
   const client = newClient(options);
-  const run = { config, client, log, timeoutMs, signal: AbortSignal.any([options.signal, AbortSignal.timeout(timeoutMs)]) };
+  const run = { config, client, log, guard, timeoutMs, signal: AbortSignal.any([options.signal, AbortSignal.timeout(timeoutMs)]) };
   try {
     await ensureDir(config.certDir);
     for (const pipeline of await pipelinesFor(config)) await pipeline.once(run);
@@ -56,7 +58,7 @@ export async function runOnce(options: SidecarOptions & { timeoutMs: number }): 
  * everything it started. Resolves with the helper's exit code.
  */
 export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { signals: SignalHub }): Promise<number> {
-  const { config, log, signals } = options;
+  const { config, log, signals, guard } = options;
   await ensureDir(config.certDir);
   const health = new HealthState({ certDir: config.certDir, x509: config.x509 !== undefined, jwtFiles: config.jwtSvids.map((j) => j.fileName), jwtBundleFile: config.jwtBundleFileName, log });
   const server = config.health.enabled ? await startHealthServer(config.health, health, log) : undefined;
@@ -73,7 +75,7 @@ export async function runDaemon(options: Omit<SidecarOptions, 'signal'> & { sign
 
   const signal = AbortSignal.any([signals.signal, stop.signal]);
   const client = newClient({ ...options, signal }, health);
-  const run = { config, client, log, signal, health, notify, identity: new PickedIdentity() };
+  const run = { config, client, log, guard, signal, health, notify, identity: new PickedIdentity() };
   const running = Promise.all(pipelines.map((p) => p.daemon(run).catch(fail)));
 
   const exitedWith = await Promise.race([notify.done, new Promise<undefined>((r) => signal.addEventListener('abort', () => r(undefined), { once: true }))]);

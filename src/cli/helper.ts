@@ -66,11 +66,11 @@ export const helperCommand = defineCommand({
     const lock = await lockOutputDirs(config, { mode: daemon ? 'daemon' : 'once', config: config.file }, log, daemon ? signals.signal : undefined);
     try {
       if (!daemon) {
-        await runOnce({ config, log, signal: signals.signal, timeoutMs });
+        await runOnce({ config, log, signal: signals.signal, timeoutMs, guard: lock.guard });
         log.info('one-shot done');
         return ExitCode.ok;
       }
-      return await runDaemon({ config, log, signals });
+      return await runDaemon({ config, log, signals, guard: lock.guard });
     } finally {
       lock.release();
     }

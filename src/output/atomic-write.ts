@@ -35,9 +35,9 @@ export interface FileContent {
 
 const fsyncFd = promisify(fsync);
 
-export async function writeFilesAtomic(files: readonly FileContent[]): Promise<void> {
+export async function writeFilesAtomic(files: readonly FileContent[], guard?: WriteGuard): Promise<void> {
   const dirs = new Map<string, string>();
-  for (const d of new Set(files.map((f) => dirname(f.path)))) dirs.set(d, await writeDir(d));
+  for (const d of new Set(files.map((f) => dirname(f.path)))) dirs.set(d, await writeDir(d, guard));
   const targets = files.map((f) => ({ ...f, path: join(dirs.get(dirname(f.path))!, basename(f.path)) }));
   refuseUnwritableTargets(targets, files);
   for (const dir of new Set(dirs.values()))
@@ -115,21 +115,18 @@ export function resolveDir(dir: string): string {
   }
 }
 
-/** What must hold before a directory is written: set by the cert_dir lock while it is held. */
-let guard: ((realDir: string) => Promise<void>) | undefined;
-
 /**
- * The cert_dir lock is taken in the directory cert_dir resolved to at the start, but a symlink
- * re-pointed, or cert_dir removed and re-created, moves the writes elsewhere: the lock must move
- * with them (cert-dir-lock.ts), or a second helper there would be let in. `check` runs before
- * every write with the directory the write will use, and throws to stop it.
+ * What must hold before a directory is written, given by the cert_dir lock (output-dir-locks.ts)
+ * to the writers: the lock is taken in the directory cert_dir resolved to at the start, but a
+ * symlink re-pointed, or cert_dir removed and re-created, moves the writes elsewhere, and the
+ * lock must move with them, or a second helper there would be let in. It runs before every write
+ * with the directory the write will use, and throws to stop it. A write without one (no lock
+ * taken: tools, tests) is not checked.
  */
-export function guardWriteDirs(check: ((realDir: string) => Promise<void>) | undefined): void {
-  guard = check;
-}
+export type WriteGuard = (realDir: string) => Promise<void>;
 
 /** The directory a write goes to, resolved once, and allowed by the guard. */
-export async function writeDir(dir: string): Promise<string> {
+export async function writeDir(dir: string, guard?: WriteGuard): Promise<string> {
   const real = resolveDir(dir);
   await guard?.(real);
   return real;

@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { trustDomainInFileName } from '../config/trust-domain-pattern.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { resolveDir, writeFilesAtomic, type FileContent } from './atomic-write.js';
+import { resolveDir, writeFilesAtomic, type FileContent, type WriteGuard } from './atomic-write.js';
 import { writtenRecordName } from './names.js';
 
 /**
@@ -31,7 +31,7 @@ export async function cleanUpAfterWrite(log: Logger, what: string, work: () => P
  * user's file that merely has such a name, or one of ours changed since, is somebody else's.
  * Files written before the record existed (older versions) are not proven, and stay.
  */
-export async function removeStaleFederatedFiles(certDir: string, pattern: string, current: readonly FileContent[]): Promise<string[]> {
+export async function removeStaleFederatedFiles(certDir: string, pattern: string, current: readonly FileContent[], guard?: WriteGuard): Promise<string[]> {
   const dir = resolveDir(certDir);
   const recordPath = join(dir, writtenRecordName(pattern));
   const before = await readRecord(recordPath);
@@ -51,7 +51,7 @@ export async function removeStaleFederatedFiles(certDir: string, pattern: string
     }
   } finally {
     const text = JSON.stringify(Object.fromEntries([...record].sort()));
-    if (text !== JSON.stringify(Object.fromEntries([...before].sort()))) await writeFilesAtomic([{ path: recordPath, data: text, mode: 0o600 }]);
+    if (text !== JSON.stringify(Object.fromEntries([...before].sort()))) await writeFilesAtomic([{ path: recordPath, data: text, mode: 0o600 }], guard);
   }
   return removed;
 }

@@ -9,7 +9,7 @@ import { perDomainFiles } from '../config/trust-domain-pattern.js';
 import type { Logger } from '../log.js';
 import { jwtBundleToJwks, sortedTrustDomains, type JwtBundleSet } from '../spiffe/jwtbundle.js';
 import type { JwtSvid } from '../spiffe/jwtsvid.js';
-import { writeFilesAtomic, type FileContent } from './atomic-write.js';
+import { writeFilesAtomic, type FileContent, type WriteGuard } from './atomic-write.js';
 import { cleanUpAfterWrite, removeStaleFederatedFiles } from './cleanup.js';
 import { outputPath } from './names.js';
 
@@ -30,6 +30,8 @@ export class JwtWriter {
   constructor(
     private readonly out: JwtOutput,
     private readonly log: Logger,
+    /** The cert_dir lock's, for every write (atomic-write.ts). */
+    private readonly guard?: WriteGuard,
   ) {}
 
   /** The raw token text, as the Go helper writes it (no trailing newline). */
@@ -40,7 +42,7 @@ export class JwtWriter {
       this.log.debug('jwt svid unchanged; nothing written', fields);
       return { changed: false, files: [fileName] };
     }
-    await writeFilesAtomic([{ path, data: svid.token, mode: this.out.jwtSvidFileMode }]);
+    await writeFilesAtomic([{ path, data: svid.token, mode: this.out.jwtSvidFileMode }], this.guard);
     this.lastToken.set(path, svid.token);
     this.log.info('jwt svid written', fields);
     return { changed: true, files: [fileName] };
@@ -55,12 +57,12 @@ export class JwtWriter {
     const names = this.out.jwtBundleFormat === 'jwks' || files.length === 0 ? files.map((f) => basename(f.path)) : [this.out.jwtBundleFileName!];
     const signature = files.map((f) => `${f.path}\0${f.mode}\0${String(f.data)}`).join('\0\0');
     if (files.length === 0 || this.lastBundle === signature) return { changed: false, files: names };
-    await writeFilesAtomic(files);
+    await writeFilesAtomic(files, this.guard);
     this.lastBundle = signature;
     const { jwtBundleFileName: pattern, jwtBundleFormat } = this.out;
     this.log.info('jwt bundle written', { trust_domains: sortedTrustDomains(set).join(','), files: names.join(',') });
     if (jwtBundleFormat === 'jwks' && pattern) {
-      await cleanUpAfterWrite(this.log, 'jwt bundle file of a trust domain no longer in the bundle set', () => removeStaleFederatedFiles(this.out.certDir, pattern, files));
+      await cleanUpAfterWrite(this.log, 'jwt bundle file of a trust domain no longer in the bundle set', () => removeStaleFederatedFiles(this.out.certDir, pattern, files, this.guard));
     }
     return { changed: true, files: names };
   }

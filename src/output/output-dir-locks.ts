@@ -10,7 +10,7 @@ import { Backoff } from '../backoff.js';
 import { describeError, isHelperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../timer.js';
-import { ensureDir, guardWriteDirs, resolveDir } from './atomic-write.js';
+import { ensureDir, resolveDir, type WriteGuard } from './atomic-write.js';
 import { lockCertDir, type CertDirLock, type DirLock, type LockMode } from './cert-dir-lock.js';
 import { outputPath } from './names.js';
 
@@ -23,6 +23,12 @@ import { outputPath } from './names.js';
  */
 type LockedConfig = Pick<Config, 'certDir' | 'x509' | 'jwtSvids' | 'jwtBundleFileName'>;
 
+/** The locks, with the guard every write under them is to be made with: the locks follow the writes through it. */
+export interface OutputDirLocks extends CertDirLock {
+  /** Does nothing once released. */
+  readonly guard: WriteGuard;
+}
+
 /** Disk conditions that clear on their own (space freed, a volume remounted writable). */
 const CLEARS = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
 
@@ -31,7 +37,7 @@ const CLEARS = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
  * helper: taking the lock is its first write, retried like the others (1 s → 30 s) until it
  * succeeds or the signal aborts. A busy directory, or one that cannot exist, still fails at once.
  */
-export async function lockOutputDirs(config: LockedConfig, who: { mode: LockMode; config: string }, log: Logger, retryUntil?: AbortSignal): Promise<CertDirLock> {
+export async function lockOutputDirs(config: LockedConfig, who: { mode: LockMode; config: string }, log: Logger, retryUntil?: AbortSignal): Promise<OutputDirLocks> {
   const backoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
   for (;;) {
     try {
@@ -46,7 +52,7 @@ export async function lockOutputDirs(config: LockedConfig, who: { mode: LockMode
   }
 }
 
-async function lockEveryDir(config: LockedConfig, who: { mode: LockMode; config: string }, log: Logger): Promise<CertDirLock> {
+async function lockEveryDir(config: LockedConfig, who: { mode: LockMode; config: string }, log: Logger): Promise<OutputDirLocks> {
   // Only directories written: with cert_dir unset and every name absolute (Go's file model), the
   // working directory is not one, and may well be read-only. Per-domain files go to cert_dir.
   const names = [...outputNames(config), ...(config.x509?.federatedBundleFileName ? [config.x509.federatedBundleFileName] : [])];
@@ -68,15 +74,17 @@ async function lockEveryDir(config: LockedConfig, who: { mode: LockMode; config:
   // One at a time: two pipelines writing at once after a move would both take the new lock,
   // and the second would find the first's and call this helper busy.
   let following: Promise<void> = Promise.resolve();
-  guardWriteDirs((real) => {
-    const done = following.then(() => follow(locks, real, [...dirs], who, log));
-    following = done.catch(() => undefined);
-    return done;
-  });
+  let released = false;
   return {
     path,
+    guard: (real) => {
+      if (released) return Promise.resolve();
+      const done = following.then(() => follow(locks, real, [...dirs], who, log));
+      following = done.catch(() => undefined);
+      return done;
+    },
     release: () => {
-      guardWriteDirs(undefined);
+      released = true;
       locks.forEach((l) => l.release());
     },
   };

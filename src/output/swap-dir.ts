@@ -1,6 +1,19 @@
 import { lstat, mkdtemp, readdir, readlink, rename, rm, stat, symlink, chmod } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { discardTemp, fsyncDir, onDisk, outputError, refuseUnwritableTargets, resolveDir, rethrowAs, sweepStaleTemps, writeDir, writeDurable, type FileContent } from './atomic-write.js';
+import {
+  discardTemp,
+  fsyncDir,
+  onDisk,
+  outputError,
+  refuseUnwritableTargets,
+  resolveDir,
+  rethrowAs,
+  sweepStaleTemps,
+  writeDir,
+  writeDurable,
+  type FileContent,
+  type WriteGuard,
+} from './atomic-write.js';
 import { DATA_LINK, tempName } from './names.js';
 import { ownerFor } from './ownership.js';
 
@@ -22,8 +35,8 @@ import { ownerFor } from './ownership.js';
  * (removing versions older than the previous one), for the caller to run and report: see
  * cleanup.ts.
  */
-export async function writeFilesSwapDir(configuredDir: string, files: readonly FileContent[]): Promise<{ removeOldVersions(): Promise<string[]> }> {
-  const certDir = await writeDir(configuredDir);
+export async function writeFilesSwapDir(configuredDir: string, files: readonly FileContent[], guard?: WriteGuard): Promise<{ removeOldVersions(): Promise<string[]> }> {
+  const certDir = await writeDir(configuredDir, guard);
   // The stable names are switched after `..data`: one that cannot be must stop the write before.
   refuseUnwritableTargets(
     files.map((f) => ({ ...f, path: join(certDir, basename(f.path)) })),

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { selectByHint } from '../spiffe/hint.js';
 import type { X509Context } from '../spiffe/x509context.js';
 import type { X509Svid } from '../spiffe/x509svid.js';
-import { writeFilesAtomic, type FileContent } from './atomic-write.js';
+import { writeFilesAtomic, type FileContent, type WriteGuard } from './atomic-write.js';
 import { cleanUpAfterWrite, removeStaleFederatedFiles } from './cleanup.js';
 import { removeSwapDirLeftovers, writeFilesSwapDir } from './swap-dir.js';
 import { federatedFiles, renderX509Files, type X509Render } from './x509-files.js';
@@ -34,14 +34,16 @@ export class X509Writer {
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
     private readonly renders: readonly X509Render[] = [],
+    /** The cert_dir lock's, for every write (atomic-write.ts). */
+    private readonly guard?: WriteGuard,
   ) {}
 
-  static async fromConfig(config: Config, log: Logger): Promise<X509Writer | undefined> {
+  static async fromConfig(config: Config, log: Logger, guard: WriteGuard | undefined): Promise<X509Writer | undefined> {
     if (!config.x509) return undefined;
     const { stores } = config.x509;
     // The PKCS#12 encoder loads only for a config with a keystore or truststore.
     const renders = stores ? [(await import('./keystore-files.js')).storeRenderer(stores, config.x509, config.certDir)] : [];
-    return new X509Writer(config.x509, config.certDir, log, undefined, renders);
+    return new X509Writer(config.x509, config.certDir, log, undefined, renders, guard);
   }
 
   /** prepare, then write: for callers that write each update as it comes (one-shot). */
@@ -71,7 +73,7 @@ export class X509Writer {
     }
     // A failed write may leave a mixed set: whatever comes next is written whole.
     this.last = undefined;
-    const swapped = this.out.layout === 'atomic_dir' ? await writeFilesSwapDir(this.certDir, files) : await writeFilesAtomic(files);
+    const swapped = this.out.layout === 'atomic_dir' ? await writeFilesSwapDir(this.certDir, files, this.guard) : await writeFilesAtomic(files, this.guard);
     this.last = files;
     this.log.info('x509 svid written', {
       spiffe_id: svid.id.toString(),
@@ -84,7 +86,7 @@ export class X509Writer {
     this.leftoversChecked = true;
     const pattern = this.out.federatedBundleFileName;
     if (pattern && this.out.layout === 'files') {
-      await cleanUpAfterWrite(this.log, 'bundle file of a trust domain no longer federated', () => removeStaleFederatedFiles(this.certDir, pattern, files));
+      await cleanUpAfterWrite(this.log, 'bundle file of a trust domain no longer federated', () => removeStaleFederatedFiles(this.certDir, pattern, files, this.guard));
     }
     return true;
   }

@@ -20,7 +20,7 @@ export const jwtPipeline: Pipeline = {
    */
   async once(run: OnceRun): Promise<void> {
     const { config, client, log, signal } = run;
-    const writer = new JwtWriter(config, log);
+    const writer = new JwtWriter(config, log, run.guard);
     const watch = new JwtBundleWatch(undefined, log);
     const stop = new AbortController();
     const watching = watch.run(client, AbortSignal.any([signal, stop.signal])).catch(() => undefined);
@@ -47,7 +47,7 @@ export const jwtPipeline: Pipeline = {
    */
   async daemon(run: DaemonRun): Promise<void> {
     const { config, client, log, health, notify, identity } = run;
-    const writer = new JwtWriter(config, log);
+    const writer = new JwtWriter(config, log, run.guard);
     // With no X.509 output there is no rotation to wait for: cmd starts once every token is on disk.
     const written = (): void => {
       if (!config.x509 && health.ready()) void notify.firstReady();

@@ -8,6 +8,7 @@ import type { Config } from '../config/config.js';
 import { HelperError } from '../errors.js';
 import type { HealthState } from '../health/state.js';
 import type { Logger } from '../log.js';
+import type { WriteGuard } from '../output/atomic-write.js';
 import type { WorkloadClient } from '../workload/client.js';
 import type { PickedIdentity } from './identity.js';
 import type { Notification } from './notification.js';
@@ -17,6 +18,8 @@ export interface Run {
   client: WorkloadClient;
   log: Logger;
   signal: AbortSignal;
+  /** The cert_dir lock's check, for every write the pipeline makes (output-dir-locks.ts). */
+  guard: WriteGuard;
 }
 
 /** One-shot mode: `signal` also aborts at the deadline, `timeoutMs` from the start (a TimeoutError reason). */

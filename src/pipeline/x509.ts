@@ -17,7 +17,7 @@ export const x509Pipeline: Pipeline = {
   /** Waits through retryable errors and bad updates for the first context that can be written. */
   async once(run: OnceRun): Promise<void> {
     const { config, client, log } = run;
-    const writer = (await X509Writer.fromConfig(config, log))!;
+    const writer = (await X509Writer.fromConfig(config, log, run.guard))!;
     const done = new AbortController();
     let written = false;
     let fatal: unknown;
@@ -43,7 +43,7 @@ export const x509Pipeline: Pipeline = {
   /** Every valid context is offered to the scheduler, which writes the newest when it may. */
   async daemon(run: DaemonRun): Promise<void> {
     const { config, client, log, health, notify, identity } = run;
-    const writer = (await X509Writer.fromConfig(config, log))!;
+    const writer = (await X509Writer.fromConfig(config, log, run.guard))!;
     const writes = new UpdateScheduler<X509Update>({
       quietMs: config.updateQuietMs,
       settleMs: config.renewSettleMs,

@@ -258,7 +258,7 @@ test('two writes at once into a cert_dir re-pointed since the start: the lock th
     rmSync(certs);
     symlinkSync(b, certs);
     // The X.509 and JWT pipelines write independently: the first writes after the move may overlap.
-    await Promise.all(['x.jwt', 'y.jwt'].map((n) => writeFilesAtomic([{ path: join(certs, n), data: n, mode: 0o600 }])));
+    await Promise.all(['x.jwt', 'y.jwt'].map((n) => writeFilesAtomic([{ path: join(certs, n), data: n, mode: 0o600 }], lock.guard)));
     assert.deepEqual(readdirSync(b).sort(), [LOCK_NAME, 'x.jwt', 'y.jwt']);
     assert.equal(existsSync(join(a, LOCK_NAME)), false, 'the lock of the directory no longer written is released');
   } finally {
