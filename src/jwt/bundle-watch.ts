@@ -1,5 +1,6 @@
 import { HelperError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { NextValue } from '../next-value.js';
 import type { JwtBundleSet } from '../spiffe/jwtbundle.js';
 import { watchJwtBundles } from '../workload/api.js';
 import type { WorkloadClient } from '../workload/client.js';
@@ -25,8 +26,8 @@ export class JwtBundleWatch {
   reissues = 0;
   private redacted = false;
 
-  /** Callers of next() waiting for the next valid set. */
-  private readonly waiters = new Set<(set: JwtBundleSet) => void>();
+  /** For callers of next(): each valid set. */
+  private readonly sets = new NextValue<JwtBundleSet>();
 
   /** `onUpdate` runs for every valid message, changed or not: the writer skips what it already wrote. */
   constructor(
@@ -49,19 +50,7 @@ export class JwtBundleWatch {
 
   /** The next valid set to arrive after this call; rejects with `signal`'s reason when it aborts first. */
   next(signal: AbortSignal): Promise<JwtBundleSet> {
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      const waiter = (set: JwtBundleSet): void => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(set);
-      };
-      const onAbort = (): void => {
-        this.waiters.delete(waiter);
-        reject(signal.reason);
-      };
-      this.waiters.add(waiter);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return this.sets.next(signal);
   }
 
   private logIgnored(set: JwtBundleSet): void {
@@ -85,9 +74,7 @@ export class JwtBundleWatch {
           this.latest = set;
           this.settle.resolve(set);
           this.onUpdate?.(set);
-          const waiting = [...this.waiters];
-          this.waiters.clear();
-          for (const w of waiting) w(set);
+          this.sets.publish(set);
         },
       });
     } catch (e) {

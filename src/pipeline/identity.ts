@@ -1,3 +1,5 @@
+import { NextValue } from '../next-value.js';
+
 /**
  * The workload identity the config's hint picks, as the X.509 stream shows it, told to the JWT
  * pipeline. FetchJWTSVID is a call, not a stream: nothing tells the JWT side that the agent no
@@ -8,7 +10,7 @@
 export class PickedIdentity {
   /** The SPIFFE ID picked from the last X.509 update; '' when the hinted one was not sent. */
   private current: string | undefined;
-  private readonly waiters = new Set<() => void>();
+  private readonly changes = new NextValue<void>();
 
   /** The X.509 pipeline picked `spiffeId` from an update ('' when the hinted SVID was missing). */
   picked(spiffeId: string): void {
@@ -16,25 +18,11 @@ export class PickedIdentity {
     this.current = spiffeId;
     // The first update is no change: the JWT side fetched for whatever the agent issues.
     if (before === undefined || before === spiffeId) return;
-    const waiting = [...this.waiters];
-    this.waiters.clear();
-    for (const wake of waiting) wake();
+    this.changes.publish();
   }
 
   /** Resolves at the next change of the picked identity; rejects with `signal`'s reason when it aborts first. */
   changed(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      const wake = (): void => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = (): void => {
-        this.waiters.delete(wake);
-        reject(signal.reason);
-      };
-      this.waiters.add(wake);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return this.changes.next(signal);
   }
 }
