@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { DEFAULT_WINDOW, FlowControl, type Windows } from './flow-control.js';
 import {
   DEFAULT_MAX_FRAME,
   encodeFrame,
@@ -68,12 +69,8 @@ export interface ClientStream {
   cancel(code?: number): void;
 }
 
-interface StreamState {
-  id: number;
+interface StreamState extends Windows {
   events: StreamEvents;
-  sendWindow: number;
-  /** Bytes received and delivered since our last WINDOW_UPDATE for the stream. */
-  recvConsumed: number;
   /** The request body not yet sent (flow control). */
   pending: Buffer;
   localEnded: boolean;
@@ -90,7 +87,6 @@ interface HeaderBlock {
   continuations: number;
 }
 
-const DEFAULT_WINDOW = 65535;
 /**
  * CONTINUATION frames in one header block. A block within our header list limit fits in 4
  * frames of the smallest size; nghttp2 allows 8 CONTINUATIONs. Ours leaves room for peers that cut blocks small.
@@ -104,16 +100,12 @@ export class Http2Connection {
   private readonly parser = new FrameParser(DEFAULT_MAX_FRAME);
   private readonly decoder = new Decoder();
   private readonly maxHeaderListSize: number;
-  private readonly receiveWindow: number;
+  private readonly flow: FlowControl;
   private nextStreamId = 1;
   private block: HeaderBlock | undefined;
   // What the peer allows us (its SETTINGS), defaults until they arrive.
-  private peerInitialWindow = DEFAULT_WINDOW;
   private peerMaxFrame = DEFAULT_MAX_FRAME;
   private peerMaxStreams = Number.POSITIVE_INFINITY;
-  private sendWindow = DEFAULT_WINDOW;
-  /** Bytes received on the connection since our last WINDOW_UPDATE for it. */
-  private readonly window = { id: 0, recvConsumed: 0 };
   private readonly liveness: Liveness;
   private goawayLastStream: number | undefined;
   private closedReason: string | undefined;
@@ -128,7 +120,8 @@ export class Http2Connection {
     private readonly onClose: (reason: string | undefined) => void = () => undefined,
   ) {
     this.maxHeaderListSize = options.maxHeaderListSize ?? 64 * 1024;
-    this.receiveWindow = options.receiveWindow ?? 1024 * 1024;
+    const receiveWindow = options.receiveWindow ?? 1024 * 1024;
+    this.flow = new FlowControl(receiveWindow, (id, increment) => socket.write(encodeFrame(FrameType.WINDOW_UPDATE, 0, id, u32(increment))));
     this.liveness = new Liveness(
       options,
       () => socket.write(encodeFrame(FrameType.PING, 0, 0, Buffer.alloc(8))),
@@ -146,10 +139,10 @@ export class Http2Connection {
         PREFACE,
         encodeSettings([
           [Setting.ENABLE_PUSH, 0],
-          [Setting.INITIAL_WINDOW_SIZE, this.receiveWindow],
+          [Setting.INITIAL_WINDOW_SIZE, receiveWindow],
           [Setting.MAX_HEADER_LIST_SIZE, this.maxHeaderListSize],
         ]),
-        encodeFrame(FrameType.WINDOW_UPDATE, 0, 0, u32(this.receiveWindow - DEFAULT_WINDOW)),
+        encodeFrame(FrameType.WINDOW_UPDATE, 0, 0, u32(receiveWindow - DEFAULT_WINDOW)),
       ]),
     );
   }
@@ -176,10 +169,8 @@ export class Http2Connection {
     const id = this.nextStreamId;
     this.nextStreamId += 2;
     const s: StreamState = {
-      id,
+      ...this.flow.open(id),
       events,
-      sendWindow: this.peerInitialWindow,
-      recvConsumed: 0,
       pending: body,
       localEnded: false,
       remoteEnded: false,
@@ -218,12 +209,10 @@ export class Http2Connection {
   private flush(s: StreamState): void {
     if (s.localEnded || this.closed) return;
     while (s.pending.length > 0) {
-      const n = Math.min(s.pending.length, this.peerMaxFrame, s.sendWindow, this.sendWindow);
+      const n = this.flow.take(s, Math.min(s.pending.length, this.peerMaxFrame));
       if (n <= 0) return;
       const chunk = s.pending.subarray(0, n);
       s.pending = s.pending.subarray(n);
-      s.sendWindow -= n;
-      this.sendWindow -= n;
       s.localEnded = s.pending.length === 0;
       this.socket.write(encodeFrame(FrameType.DATA, s.localEnded ? Flag.END_STREAM : 0, s.id, chunk));
     }
@@ -342,22 +331,14 @@ export class Http2Connection {
     // Every byte is consumed as it arrives (the deframer enforces the message size limit), so
     // the windows granted never run out and a peer cannot overrun them.
     const size = f.payload.length;
-    this.consumed(this.window, size);
+    this.flow.consumed(this.flow.connection, size);
     if (!s) return;
     if (s.remoteEnded) return this.streamError(s, ErrorCode.STREAM_CLOSED, 'DATA after the end of the stream');
     if (s.blocks === 0) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, 'DATA before the response headers');
     if (data.length > 0) s.events.onData(data);
     if (!this.streams.has(s.id)) return; // the handler ended it
     if (f.flags & Flag.END_STREAM) return this.remoteEnd(s);
-    this.consumed(s, size);
-  }
-
-  /** Grants consumed bytes back to the peer (stream 0: the connection) once half a window has been used. */
-  private consumed(w: { id: number; recvConsumed: number }, size: number): void {
-    w.recvConsumed += size;
-    if (w.recvConsumed < this.receiveWindow / 2) return;
-    this.socket.write(encodeFrame(FrameType.WINDOW_UPDATE, 0, w.id, u32(w.recvConsumed)));
-    w.recvConsumed = 0;
+    this.flow.consumed(s, size);
   }
 
   private onHeaders(f: Frame): void {
@@ -447,7 +428,7 @@ export class Http2Connection {
           this.peerMaxStreams = value;
           break;
         case Setting.INITIAL_WINDOW_SIZE:
-          this.setInitialWindow(value);
+          this.flow.setInitialWindow(value, this.streams.values());
           break;
         case Setting.MAX_FRAME_SIZE:
           if (value < DEFAULT_MAX_FRAME || value > 2 ** 24 - 1) throw new Http2Error(ErrorCode.PROTOCOL_ERROR, `SETTINGS_MAX_FRAME_SIZE ${value}, must be between 16384 and 16777215`);
@@ -460,17 +441,6 @@ export class Http2Connection {
     }
     this.acknowledge(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0));
     for (const s of [...this.streams.values()]) this.flush(s);
-  }
-
-  /** RFC 9113 6.9.2: a new initial window changes every open stream's window by the difference. */
-  private setInitialWindow(value: number): void {
-    if (value > MAX_WINDOW) throw new Http2Error(ErrorCode.FLOW_CONTROL_ERROR, `SETTINGS_INITIAL_WINDOW_SIZE ${value}, more than 2^31-1`);
-    const delta = value - this.peerInitialWindow;
-    this.peerInitialWindow = value;
-    for (const s of this.streams.values()) {
-      s.sendWindow += delta;
-      if (s.sendWindow > MAX_WINDOW) throw new Http2Error(ErrorCode.FLOW_CONTROL_ERROR, `SETTINGS_INITIAL_WINDOW_SIZE ${value} overflows the window of stream ${s.id}`);
-    }
   }
 
   /**
@@ -503,17 +473,15 @@ export class Http2Connection {
   private onWindowUpdate(f: Frame): void {
     const increment = f.payload.readUInt32BE(0) & 0x7fffffff;
     if (f.stream === 0) {
-      if (increment === 0) throw new Http2Error(ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0 on the connection');
-      this.sendWindow += increment;
-      if (this.sendWindow > MAX_WINDOW) throw new Http2Error(ErrorCode.FLOW_CONTROL_ERROR, 'WINDOW_UPDATE overflows the connection window');
+      const problem = this.flow.update(this.flow.connection, increment);
+      if (problem) throw new Http2Error(problem.code, problem.message);
       for (const s of [...this.streams.values()]) this.flush(s);
       return;
     }
     const s = this.stream(f);
     if (!s) return;
-    if (increment === 0) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0');
-    s.sendWindow += increment;
-    if (s.sendWindow > MAX_WINDOW) return this.streamError(s, ErrorCode.FLOW_CONTROL_ERROR, 'WINDOW_UPDATE overflows the stream window');
+    const problem = this.flow.update(s, increment);
+    if (problem) return this.streamError(s, problem.code, problem.message);
     this.flush(s);
   }
 }
