@@ -1,21 +1,9 @@
 import { lstat, mkdtemp, readdir, readlink, rename, rm, stat, symlink, chmod } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import {
-  discardTemp,
-  fsyncDir,
-  onDisk,
-  outputError,
-  refuseUnwritableTargets,
-  resolveDir,
-  rethrowAs,
-  sweepStaleTemps,
-  writeDir,
-  writeDurable,
-  type FileContent,
-  type WriteGuard,
-} from './atomic-write.js';
+import { fsyncDir, onDisk, outputError, refuseUnwritableTargets, resolveDir, rethrowAs, writeDir, writeDurable, type FileContent, type WriteGuard } from './atomic-write.js';
 import { DATA_LINK, tempName } from './names.js';
 import { ownerFor } from './ownership.js';
+import { discardTemp, sweepStaleTemps } from './stale-temps.js';
 
 /**
  * The layout Kubernetes' volume writer uses and Envoy's `watched_directory` expects:
