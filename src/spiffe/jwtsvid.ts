@@ -6,6 +6,7 @@
 import { constants, verify, type KeyObject } from 'node:crypto';
 import { HelperError } from '../errors.js';
 import { isPlainObject } from '../guards.js';
+import { quote } from '../quote.js';
 import { CLOCK_SKEW_MS } from './chain.js';
 import { parseSvidId, type SpiffeId } from './id.js';
 import { LIMITS } from './limits.js';
@@ -226,16 +227,6 @@ function decodeObject(part: string, what: string): Record<string, unknown> {
  */
 function canonical(part: string, what: string): void {
   if (Buffer.from(part, 'base64url').toString('base64url') !== part) throw invalid(`token ${what} is not canonical base64url`);
-}
-
-/** Longer than any header value SPIRE sets, shorter than any JWT: a quoted value never carries a token. */
-const QUOTE_CHARS = 32;
-
-/** A value from the token as a refusal quotes it: JSON, cut short, at most 4 entries of a list. */
-function quote(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v.length > QUOTE_CHARS ? `${v.slice(0, QUOTE_CHARS)}…` : v);
-  if (Array.isArray(v)) return `[${v.slice(0, 4).map(quote).join(',')}${v.length > 4 ? `,… ${v.length - 4} more` : ''}]`;
-  return String(JSON.stringify(v)).slice(0, QUOTE_CHARS);
 }
 
 function invalid(message: string): HelperError {
