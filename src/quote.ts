@@ -11,3 +11,8 @@ export function quote(v: unknown): string {
   if (Array.isArray(v)) return `[${v.slice(0, 4).map(quote).join(',')}${v.length > 4 ? `,… ${v.length - 4} more` : ''}]`;
   return String(JSON.stringify(v)).slice(0, QUOTE_CHARS);
 }
+
+/** The message of an error that quoted `v` whole (JSON), with `v` quoted cut short instead. */
+export function quotedIn(message: string, v: string): string {
+  return message.replaceAll(JSON.stringify(v), quote(v));
+}
