@@ -20,16 +20,18 @@ const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connecti
 
 /**
  * The fields of one response header block, or why the block is malformed (RFC 9113 8.1.1): a
- * pseudo-header other than `:status`, twice, after a regular field or in trailers (8.3), a name
- * or value HTTP/2 forbids (8.2.1), a connection-specific field (8.2.2). Joining a repeated
- * `:status` into "200, 200" would otherwise hand the caller a status nobody sent.
+ * pseudo-header other than `:status`, twice, after a regular field or in trailers, a `:status`
+ * that is not 3 digits (8.3), a name or value HTTP/2 forbids (8.2.1), a connection-specific
+ * field (8.2.2). Joining a repeated `:status` into "200, 200" would otherwise hand the caller a
+ * status nobody sent.
  */
 export function responseFields(fields: readonly HeaderField[], trailers: boolean): { headers: Headers } | { malformed: string } {
   const headers: Headers = {};
   let regularSeen = false;
   for (const [name, value] of fields) {
     const pseudo = name.startsWith(':');
-    const why = (pseudo ? pseudoProblem(name, trailers, regularSeen, headers) : regularProblem(name, value)) ?? (BAD_VALUE.test(value) ? `the value of ${quote(name)} holds NUL, CR or LF` : undefined);
+    const why =
+      (pseudo ? pseudoProblem(name, value, trailers, regularSeen, headers) : regularProblem(name, value)) ?? (BAD_VALUE.test(value) ? `the value of ${quote(name)} holds NUL, CR or LF` : undefined);
     if (why) return { malformed: `malformed ${trailers ? 'trailers' : 'response headers'}: ${why}` };
     regularSeen ||= !pseudo;
     headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
@@ -37,11 +39,13 @@ export function responseFields(fields: readonly HeaderField[], trailers: boolean
   return { headers };
 }
 
-function pseudoProblem(name: string, trailers: boolean, regularSeen: boolean, seen: Headers): string | undefined {
+function pseudoProblem(name: string, value: string, trailers: boolean, regularSeen: boolean, seen: Headers): string | undefined {
   if (trailers) return `pseudo-header ${quote(name)} in trailers`;
   if (name !== ':status') return `pseudo-header ${quote(name)} is not one of a response (only :status is)`;
   if (name in seen) return `pseudo-header ${name} appears twice`;
   if (regularSeen) return `pseudo-header ${name} after a regular header field`;
+  // RFC 9113 8.3.2; read as a number, "0xc8", "+200" or "200.0" would pass for 200.
+  if (!/^\d{3}$/.test(value)) return `:status ${quote(value)} is not a 3-digit status code`;
   return undefined;
 }
 

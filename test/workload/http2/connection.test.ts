@@ -335,6 +335,15 @@ const hostile: HostileCase[] = [
         ],
         /field name "X{32}…" is not a lowercase token$/,
       ],
+      // RFC 9113 8.3.2: three digits. Before: read with Number(), so "0xc8", "+200" and "200.0" were a 200.
+      ...['0xc8', '+200', '200.0', ' 200', '2000', ''].map((code): [string, HeaderField[], RegExp] => [
+        `:status ${JSON.stringify(code)}, not a 3-digit status code (RFC 9113 8.3.2)`,
+        [
+          [':status', code],
+          ['content-type', 'application/grpc'],
+        ],
+        new RegExp(`malformed response headers: :status ${JSON.stringify(code).replace('+', '\\+')} is not a 3-digit status code$`),
+      ]),
     ] as [string, HeaderField[], RegExp][]
   ).map(
     ([name, fields, details]): HostileCase => ({
