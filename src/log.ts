@@ -2,7 +2,8 @@
  * One line per event on stderr, as text (default) or JSON. Fields are flat key/values.
  * Private keys and tokens are never passed to the logger; as a second line of defence, a PEM
  * private key or a JWT anywhere in the message or in a string field (quoted inside an error
- * message from a peer, say) is replaced by `[redacted]`, the rest of the text kept.
+ * message from a peer, say) is replaced by `[redacted]`, the rest of the text kept. A line
+ * stays within 16 KiB: its longest values are cut, after redaction, saying how many bytes went.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'text' | 'json';
@@ -187,6 +188,46 @@ function oneLine(text: string): string {
   });
 }
 
+type Field = [key: string, value: string | number | boolean];
+
+/**
+ * The bytes of a line, its newline included, that Docker's json-file driver and CRI runtimes
+ * keep in one record: they split a longer line into several, which a collector reads as
+ * separate events (the second half without time or level).
+ */
+const MAX_LINE_BYTES = 16 * 1024;
+
+/**
+ * `line(msg, fields)` with every string longer than the largest cap that fits cut to that many
+ * bytes, on a character boundary, and `…[cut N bytes]` saying how much went. The values come
+ * redacted: a cut never leaves part of a secret that redaction would have caught whole.
+ */
+function bounded(msg: string, fields: Field[], line: (msg: string, fields: Field[]) => string): string {
+  const bytes = new Map<string, Buffer>([msg, ...fields.map(([, v]) => v)].filter((v) => typeof v === 'string').map((v) => [v, Buffer.from(v)]));
+  const cut = <T>(v: T, cap: number): T | string => {
+    const b = typeof v === 'string' ? bytes.get(v)! : undefined;
+    if (!b || b.length <= cap) return v;
+    let end = cap;
+    while (end > 0 && (b[end]! & 0xc0) === 0x80) end--;
+    return `${b.toString('utf8', 0, end)}…[cut ${b.length - end} bytes]`;
+  };
+  const at = (cap: number): string =>
+    line(
+      cut(msg, cap),
+      fields.map(([k, v]) => [k, cut(v, cap)]),
+    );
+  const fits = (l: string): boolean => Buffer.byteLength(l) < MAX_LINE_BYTES;
+  // The line grows with the cap (the count in a marker shrinks by no more than the text kept
+  // grows). A cap of the whole line's bytes cannot fit: the search starts below it.
+  let [lo, hi] = [0, Math.min(MAX_LINE_BYTES, Math.max(...[...bytes.values()].map((b) => b.length)))];
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fits(at(mid))) lo = mid;
+    else hi = mid;
+  }
+  return at(lo);
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const min = order[options.level ?? 'info'];
   const format = options.format ?? 'text';
@@ -196,18 +237,18 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     if (order[level] < min) return;
     const time = now().toISOString();
     msg = redact(msg);
-    const clean: [string, string | number | boolean][] = [];
+    const clean: Field[] = [];
     for (const [k, v] of Object.entries(fields)) {
       const s = scrub(v);
       if (s !== undefined && s !== null) clean.push([k, s]);
     }
-    if (format === 'json') {
+    const line = (msg: string, fields: Field[]): string => {
       // Escaping inside the JSON text keeps every string's value: JSON leaves only those raw.
-      write(oneLine(JSON.stringify({ time, level, msg, ...Object.fromEntries(clean) })));
-    } else {
-      const rest = clean.map(([k, v]) => ` ${k}=${textValue(v)}`).join('');
-      write(`${time} ${level.toUpperCase().padEnd(5)} ${oneLine(msg)}${rest}`);
-    }
+      if (format === 'json') return oneLine(JSON.stringify({ time, level, msg, ...Object.fromEntries(fields) }));
+      return `${time} ${level.toUpperCase().padEnd(5)} ${oneLine(msg)}${fields.map(([k, v]) => ` ${k}=${textValue(v)}`).join('')}`;
+    };
+    const whole = line(msg, clean);
+    write(Buffer.byteLength(whole) < MAX_LINE_BYTES ? whole : bounded(msg, clean, line));
   };
   return {
     debug: (m, f) => emit('debug', m, f),

@@ -4,6 +4,7 @@
  * by the JWT bundle (a JWK whose own `alg` no JWT-SVID can use is left out) and the token.
  */
 import type { KeyObject } from 'node:crypto';
+import { quote } from '../quote.js';
 
 export interface AlgSpec {
   family: 'RS' | 'PS' | 'ES';
@@ -45,7 +46,7 @@ export function keyMisfit(key: KeyObject, alg: string, spec: AlgSpec, kid: strin
   if (fits) return undefined;
   const has = type === 'ec' ? `an EC ${curve} key` : `a ${type} key`;
   const needs = spec.family === 'ES' ? `an EC ${spec.curve![1]} key` : 'an RSA key';
-  return `alg ${alg} needs ${needs}, but key ${JSON.stringify(kid)} is ${has}`;
+  return `alg ${alg} needs ${needs}, but key ${quote(kid)} is ${has}`;
 }
 
 /**

@@ -1,10 +1,11 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { HelperError } from '../errors.js';
 import { isPlainObject } from '../guards.js';
+import { quote, quotedIn } from '../quote.js';
 import { TrustDomain } from './id.js';
 import { ALG_NAMES, algSpec, keyMisfit, unusedKey, weakRsaKey } from './jws-algorithms.js';
 import { certificateProblem, encodingProblem } from './jwk-members.js';
-import { ambiguities } from './strict-json.js';
+import { ambiguities, strictUtf8 } from './strict-json.js';
 import { LIMITS } from './limits.js';
 
 /**
@@ -42,7 +43,8 @@ const KEY_TYPES = new Set(['EC', 'RSA', 'OKP']);
 export function parseJwtBundle(trustDomain: TrustDomain, jwks: Uint8Array | string): JwtBundle {
   const what = `jwtbundle: bundle of trust domain "${trustDomain.name}"`;
   const fail = (message: string): HelperError => new HelperError('jwtbundle', `${what}: ${message}`);
-  const text = typeof jwks === 'string' ? jwks : Buffer.from(jwks).toString('utf8');
+  const text = typeof jwks === 'string' ? jwks : strictUtf8(jwks);
+  if (text === undefined) throw fail('is not UTF-8');
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -73,7 +75,7 @@ export function parseJwtBundle(trustDomain: TrustDomain, jwks: Uint8Array | stri
         return;
       }
     }
-    if (why !== null) ignored.push(`key ${i + 1}${kid ? ` ${JSON.stringify(kid)}` : ''}: ${why}`);
+    if (why !== null) ignored.push(`key ${i + 1}${kid ? ` ${quote(kid)}` : ''}: ${why}`);
   });
   return { trustDomain, keys, algs, ignored };
 }
@@ -95,7 +97,7 @@ function ambiguousJwks(text: string, fail: (message: string) => HelperError): Ma
 function algProblem(alg: unknown, key: KeyObject, kid: string): string | undefined {
   if (alg === undefined) return undefined;
   const spec = algSpec(alg);
-  if (!spec) return `alg ${JSON.stringify(alg)} is not a JWT-SVID algorithm (${ALG_NAMES})`;
+  if (!spec) return `alg ${quote(alg)} is not a JWT-SVID algorithm (${ALG_NAMES})`;
   return keyMisfit(key, alg as string, spec, kid);
 }
 
@@ -104,7 +106,7 @@ function unusable(jwk: Record<string, unknown>, kid: string | undefined, loaded:
   if (!JWT_USES.has(jwk['use'] as string | undefined)) return null;
   // RFC 7517 4.3: key_ops, when present, must allow "verify" for the key to check signatures.
   if ('key_ops' in jwk && !(Array.isArray(jwk['key_ops']) && jwk['key_ops'].includes('verify'))) return null;
-  if (!KEY_TYPES.has(jwk['kty'] as string)) return `kty ${JSON.stringify(jwk['kty'])} is not a key type for JWT-SVIDs (EC, RSA, OKP)`;
+  if (!KEY_TYPES.has(jwk['kty'] as string)) return `kty ${quote(jwk['kty'])} is not a key type for JWT-SVIDs (EC, RSA, OKP)`;
   // TB spec 4.2.2: a JWT authority has a key ID; tokens that name one must find it.
   if (kid === undefined) return 'no "kid"; a JWT authority must have a key ID';
   if (loaded.has(kid)) return 'its key ID appears twice (the first key keeps it)';
@@ -129,7 +131,7 @@ export function parseJwtBundleSet(bundles: Readonly<Record<string, Uint8Array | 
     try {
       td = TrustDomain.parse(key);
     } catch (e) {
-      throw new HelperError('jwtbundle', `jwtbundle: bundle key ${JSON.stringify(key)} is not a trust domain: ${(e as Error).message}`);
+      throw new HelperError('jwtbundle', `jwtbundle: bundle key ${quote(key)} is not a trust domain: ${quotedIn((e as Error).message, key)}`);
     }
     if (set.has(td.name)) throw new HelperError('jwtbundle', `jwtbundle: trust domain "${td.name}" has two bundles`);
     set.set(td.name, parseJwtBundle(td, jwks));

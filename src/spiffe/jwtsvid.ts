@@ -6,6 +6,7 @@
 import { constants, verify, type KeyObject } from 'node:crypto';
 import { HelperError } from '../errors.js';
 import { isPlainObject } from '../guards.js';
+import { quote, quotedIn } from '../quote.js';
 import { CLOCK_SKEW_MS } from './chain.js';
 import { parseSvidId, type SpiffeId } from './id.js';
 import { LIMITS } from './limits.js';
@@ -87,7 +88,7 @@ export function parseAndValidateJwtSvid(token: string, options: ValidateOptions)
     if (!key) throw invalid(`key ${quote(kid)} is not in the JWT bundle of trust domain "${td}"`);
     const misfit = keyMisfit(key, alg as string, spec, kid) ?? algMismatch(bundle.algs.get(kid), alg as string, kid);
     if (misfit) throw invalid(misfit.startsWith('alg ') ? `header ${misfit}` : misfit);
-    if (!verifies(spec, key, signed, signature)) throw invalid(`signature does not verify with key ${JSON.stringify(kid)} of trust domain "${td}"`);
+    if (!verifies(spec, key, signed, signature)) throw invalid(`signature does not verify with key ${quote(kid)} of trust domain "${td}"`);
   } else {
     const fitting = [...bundle.keys].filter(([k, key]) => !keyMisfit(key, alg as string, spec, k) && !algMismatch(bundle.algs.get(k), alg as string, k));
     if (fitting.length === 0) throw invalid(`the token names no key ("kid") and no key of trust domain "${td}" fits alg ${alg as string}`);
@@ -148,7 +149,7 @@ function signatureBytes(spec: AlgSpec, key: KeyObject): number {
 
 /** A JWK that names its algorithm (RFC 7517 4.4) is used with that one only (RFC 8725 3.1). */
 function algMismatch(keyAlg: string | undefined, alg: string, kid: string): string | undefined {
-  return keyAlg === undefined || keyAlg === alg ? undefined : `key ${JSON.stringify(kid)} is for alg ${keyAlg}, the token says ${alg}`;
+  return keyAlg === undefined || keyAlg === alg ? undefined : `key ${quote(kid)} is for alg ${keyAlg}, the token says ${alg}`;
 }
 
 function subject(sub: unknown): SpiffeId {
@@ -157,7 +158,7 @@ function subject(sub: unknown): SpiffeId {
   try {
     return parseSvidId(sub);
   } catch (e) {
-    throw invalid(`the "sub" claim is not a SPIFFE ID: ${(e as Error).message.replaceAll(JSON.stringify(sub), quote(sub))}`);
+    throw invalid(`the "sub" claim is not a SPIFFE ID: ${quotedIn((e as Error).message, sub)}`);
   }
 }
 
@@ -226,16 +227,6 @@ function decodeObject(part: string, what: string): Record<string, unknown> {
  */
 function canonical(part: string, what: string): void {
   if (Buffer.from(part, 'base64url').toString('base64url') !== part) throw invalid(`token ${what} is not canonical base64url`);
-}
-
-/** Longer than any header value SPIRE sets, shorter than any JWT: a quoted value never carries a token. */
-const QUOTE_CHARS = 32;
-
-/** A value from the token as a refusal quotes it: JSON, cut short, at most 4 entries of a list. */
-function quote(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v.length > QUOTE_CHARS ? `${v.slice(0, QUOTE_CHARS)}…` : v);
-  if (Array.isArray(v)) return `[${v.slice(0, 4).map(quote).join(',')}${v.length > 4 ? `,… ${v.length - 4} more` : ''}]`;
-  return String(JSON.stringify(v)).slice(0, QUOTE_CHARS);
 }
 
 function invalid(message: string): HelperError {

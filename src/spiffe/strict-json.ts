@@ -15,15 +15,20 @@ export interface Ambiguity {
   problem: string;
 }
 
-/** The parsed value of `bytes`, or why they are not one unambiguous JSON text (a short phrase). */
-export function parseStrictJson(bytes: Uint8Array): { value: unknown } | { problem: string } {
-  let text: string;
+/** `bytes` as text; undefined when they are not UTF-8 (never U+FFFD in their place). */
+export function strictUtf8(bytes: Uint8Array): string | undefined {
   try {
     // ignoreBOM keeps a byte order mark in the text, where JSON.parse refuses it (RFC 8259 8.1).
-    text = UTF8.decode(bytes);
+    return UTF8.decode(bytes);
   } catch {
-    return { problem: 'is not UTF-8' };
+    return undefined;
   }
+}
+
+/** The parsed value of `bytes`, or why they are not one unambiguous JSON text (a short phrase). */
+export function parseStrictJson(bytes: Uint8Array): { value: unknown } | { problem: string } {
+  const text = strictUtf8(bytes);
+  if (text === undefined) return { problem: 'is not UTF-8' };
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -30,3 +30,30 @@ test('a JWT bundle with a key of unknown kty: the set is used, the key ignored a
   assert.equal(warnings.length, 2, `once when it appears, once when it comes back: ${warnings.join('; ')}`);
   assert.match(warnings[0]!, /jwt bundle key ignored; the other keys are used example\.org: key 1 "pq": kty "AKP"/);
 });
+
+// The agent chooses the kid, kty and alg an ignored key's log line quotes: they are cut as the
+// JWT-SVID refusals cut what a token holds, so that a line never carries a token or a megabyte.
+const token = `eyJhbGciOiJFUzI1NiJ9.${'A'.repeat(200)}.${'B'.repeat(86)}`;
+const quotedCases: [name: string, key: unknown, line: RegExp][] = [
+  ['another token as the kid of an ignored key', { ...akp, kid: token }, /key 1 "eyJhbGciOiJFUzI1NiJ9\.A{11}…": kty "AKP"/],
+  ['a 100,000-character kid', { ...akp, kid: 'k'.repeat(100_000) }, /key 1 "k{32}…": kty "AKP"/],
+  ['a 100,000-character kty', { ...akp, kty: 't'.repeat(100_000) }, /key 1 "pq": kty "t{32}…" is not a key type/],
+  ['a 100,000-character alg', { ...jwk(testKey('ES256', { kid: 'a' })), alg: 'a'.repeat(100_000) }, /key 1 "a": alg "a{32}…" is not a JWT-SVID algorithm/],
+  [
+    'a 100,000-character kid on a key that does not fit its alg',
+    { ...jwk(testKey('ES256', { kid: 'm'.repeat(100_000) })), alg: 'RS256' },
+    /key 1 "m{32}…": alg RS256 needs an RSA key, but key "m{32}…" is an EC prime256v1 key/,
+  ],
+];
+for (const [name, key, line] of quotedCases) {
+  test(`the ignored-key log line quotes the agent's values cut short: ${name}`, async () => {
+    const warnings: string[] = [];
+    const log = { debug() {}, info() {}, error() {}, warn: (msg: string, f?: Record<string, unknown>) => warnings.push(`${msg} ${String(f?.key)}`) } as Logger;
+    const watch = new JwtBundleWatch(async () => undefined, log);
+    await watch.run(streaming([{ 'spiffe://example.org': doc(key, jwk(good)) }]), new AbortController().signal).catch(() => undefined);
+    assert.equal(warnings.length, 1, warnings.join('; '));
+    assert.match(warnings[0]!, line);
+    assert.ok(warnings[0]!.length < 300, `${warnings[0]!.length} characters`);
+    assert.ok(!warnings[0]!.includes(token.slice(0, 60)), 'no token in the line');
+  });
+}

@@ -3,7 +3,7 @@
  * table runs against go-spiffe in test/interop/interop.test.ts.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { type JsonWebKey, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { isHelperError } from '../../src/errors.js';
 import { TrustDomain } from '../../src/spiffe/id.js';
@@ -98,6 +98,40 @@ for (const [name, header, claims, refused] of quoted) {
         assert.match(e.message, refused);
         assert.ok(e.message.length < 400, `${e.message.length} characters`);
         assert.ok(!e.message.includes(other.slice(0, 100)), 'no token in the message');
+        return true;
+      },
+    );
+  });
+}
+
+// The kid the token names is also the agent's (it matched a bundle key): a refusal naming that
+// key quotes it cut short too.
+const longKid = 'K'.repeat(2000);
+const bundleKidCases: [name: string, bundleKey: () => JsonWebKey, alg: string, signer: () => ReturnType<typeof testKey>, refused: RegExp][] = [
+  [
+    'the signature does not verify with a 2,000-character kid',
+    () => jwk(testKey('ES256', { kid: longKid })),
+    'ES256',
+    () => testKey('ES256', { kid: longKid, fresh: true }),
+    /signature does not verify with key "K{32}…" of trust domain/,
+  ],
+  [
+    'a 2,000-character kid whose JWK alg is another one',
+    () => ({ ...jwk(testKey('RS256', { kid: longKid })), alg: 'RS256' }),
+    'PS256',
+    () => testKey('RS256', { kid: longKid }),
+    /key "K{32}…" is for alg RS256, the token says PS256/,
+  ],
+];
+for (const [name, bundleKey, alg, signer, refused] of bundleKidCases) {
+  test(`a refusal quotes the bundle's kid cut short: ${name}`, () => {
+    const bundle = parseJwtBundle(td, JSON.stringify({ keys: [bundleKey()] }));
+    assert.throws(
+      () => parseAndValidateJwtSvid(token(alg, signer()), { audience: 'api', bundles: new Map([[CASE_TD, bundle]]) }),
+      (e: unknown) => {
+        assert.ok(isHelperError(e, 'jwtsvid'), String(e));
+        assert.match(e.message, refused);
+        assert.ok(e.message.length < 400, `${e.message.length} characters`);
         return true;
       },
     );

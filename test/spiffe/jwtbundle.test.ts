@@ -94,6 +94,35 @@ for (const [name, bundles, message] of setCases) {
   });
 }
 
+test('rejects a bundle set whose 2,000-character bundle key is not a trust domain, quoting the key cut short', () => {
+  const key = `spiffe://${'X'.repeat(2000)}`;
+  assert.throws(
+    () => parseJwtBundleSet({ [key]: jwks(ec) }),
+    (e: unknown) =>
+      isHelperError(e, 'jwtbundle') && /^jwtbundle: bundle key "spiffe:\/\/X{23}…" is not a trust domain: "spiffe:\/\/X{23}…": trust domain may hold only/.test(e.message) && e.message.length < 400,
+  );
+});
+
+// As a token that is not UTF-8 is refused (strict-json.ts): decoded leniently, the bad bytes would
+// become U+FFFD, one reading of bytes that other readers (go-jose) refuse. Like any other bundle
+// that cannot be read, it refuses the whole message: the last good set stays in force.
+const notUtf8 = (text: string, bad: number[]): Buffer => Buffer.from(text.replace('@@', Buffer.from(bad).toString('latin1')), 'latin1');
+const notUtf8Cases: [name: string, jwks: Buffer][] = [
+  ['an invalid byte (0xff) in a kid', notUtf8(doc({ ...jwk(ec), kid: 'k@@' }), [0xff])],
+  ['a truncated 2-byte sequence in a member name', notUtf8(doc(jwk(rsa)).replace('"kty"', '"k@@"'), [0xc3])],
+  ['an overlong encoding of "/" in the document', notUtf8(`${doc(jwk(ec)).slice(0, -1)},"x":"@@"}`, [0xc0, 0xaf])],
+  ['a UTF-16 surrogate encoded as UTF-8 (CESU-8)', notUtf8(doc({ ...jwk(ec), kid: '@@' }), [0xed, 0xa0, 0x80])],
+];
+for (const [name, bytes] of notUtf8Cases) {
+  test(`rejects a JWKS that is not UTF-8, naming its trust domain: ${name}`, () => {
+    assert.ok(bytes.toString('utf8').includes('\ufffd'), 'the lenient decoding substitutes U+FFFD');
+    assert.throws(
+      () => parseJwtBundleSet({ 'spiffe://example.org': Buffer.from(jwks(ec)), 'spiffe://partner.org': bytes }),
+      (e: unknown) => isHelperError(e, 'jwtbundle') && e.message === 'jwtbundle: bundle of trust domain "partner.org": is not UTF-8',
+    );
+  });
+}
+
 test('jwtBundleToJwks: public keys only, sorted by kid, no "use" (jose skips keys whose use is not "sig")', () => {
   const out = jwtBundleToJwks(parseJwtBundle(td, jwks(ec, rsa)));
   assert.deepEqual(

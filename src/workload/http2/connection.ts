@@ -18,6 +18,7 @@ import {
   u32,
   unpad,
 } from './frame.js';
+import { type Headers, responseFields } from './fields.js';
 import { Decoder, encode, type HeaderField } from './hpack.js';
 import { Liveness, type LivenessOptions } from './liveness.js';
 
@@ -30,7 +31,7 @@ import { Liveness, type LivenessOptions } from './liveness.js';
  * `maxHeaderListSize`, the HPACK table by its 4096 bytes, data by the windows we grant.
  */
 
-export type Headers = Record<string, string>;
+export type { Headers } from './fields.js';
 
 export interface StreamEvents {
   /** The response headers, then the trailers; `endStream` on the last block. */
@@ -374,8 +375,9 @@ export class Http2Connection {
       return this.streamError(s, ErrorCode.PROTOCOL_ERROR, `header fields of ${decoded.listSize} bytes, more than the limit of ${this.maxHeaderListSize}`);
     }
     if (s.remoteEnded) return this.streamError(s, ErrorCode.STREAM_CLOSED, 'HEADERS after the end of the stream');
-    const headers: Headers = {};
-    for (const [name, value] of decoded.headers) headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+    const fields = responseFields(decoded.headers, s.blocks > 0);
+    if ('malformed' in fields) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, fields.malformed);
+    const { headers } = fields;
     const status = headers[':status'];
     // RFC 9113 8.1: 100 Continue, 103 Early Hints... may precede the response and say nothing to
     // gRPC (gRPC-Go skips them too). 101 is not allowed in HTTP/2: it stays an HTTP status refused.

@@ -14,7 +14,7 @@ import { frame } from '../../../src/workload/grpc-frame.js';
 import { GrpcError, Status } from '../../../src/workload/grpc-status.js';
 import { Channel, type ChannelOptions } from '../../../src/workload/grpc.js';
 import { ErrorCode, Flag, FrameType, Setting } from '../../../src/workload/http2/frame.js';
-import { encodeInt } from '../../../src/workload/http2/hpack.js';
+import { encode, encodeInt, type HeaderField } from '../../../src/workload/http2/hpack.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 import { frameHeader, okTrailers, type PeerFrame, rawPeer, responseHeaders, type Send } from './peer.js';
@@ -245,6 +245,139 @@ const hostile: HostileCase[] = [
     details: /stream 1: informational response 100 with END_STREAM/,
     rst: ErrorCode.PROTOCOL_ERROR,
   },
+  // RFC 9113 8.1.1, 8.2, 8.3: a malformed header block is a stream error (as node:http2 and gRPC-Go
+  // treat it). Before: a repeated pseudo-header was joined ("200, 200"), the rest passed through.
+  ...(
+    [
+      [
+        'a repeated :status (RFC 9113 8.3)',
+        [
+          [':status', '200'],
+          [':status', '200'],
+          ['content-type', 'application/grpc'],
+        ],
+        /malformed response headers: pseudo-header :status appears twice/,
+      ],
+      [
+        'a pseudo-header after a regular field (RFC 9113 8.3)',
+        [
+          ['content-type', 'application/grpc'],
+          [':status', '200'],
+        ],
+        /malformed response headers: pseudo-header :status after a regular header field/,
+      ],
+      [
+        'a request pseudo-header (:path) in a response (RFC 9113 8.3)',
+        [
+          [':status', '200'],
+          [':path', '/'],
+          ['content-type', 'application/grpc'],
+        ],
+        /malformed response headers: pseudo-header ":path" is not one of a response/,
+      ],
+      [
+        'an unknown pseudo-header (RFC 9113 8.3)',
+        [
+          [':status', '200'],
+          [':grpc', 'x'],
+          ['content-type', 'application/grpc'],
+        ],
+        /malformed response headers: pseudo-header ":grpc" is not one of a response/,
+      ],
+      [
+        'an uppercase field name (RFC 9113 8.2.1)',
+        [
+          [':status', '200'],
+          ['Content-Type', 'application/grpc'],
+        ],
+        /malformed response headers: field name "Content-Type" is not a lowercase token/,
+      ],
+      [
+        'a field name with a space (RFC 9113 8.2.1)',
+        [
+          [':status', '200'],
+          ['content type', 'application/grpc'],
+        ],
+        /malformed response headers: field name "content type" is not a lowercase token/,
+      ],
+      [
+        'an empty field name (RFC 9113 8.2.1)',
+        [
+          [':status', '200'],
+          ['', 'x'],
+          ['content-type', 'application/grpc'],
+        ],
+        /malformed response headers: field name "" is not a lowercase token/,
+      ],
+      [
+        'a field value holding LF (RFC 9113 8.2.1)',
+        [
+          [':status', '200'],
+          ['content-type', 'application/grpc'],
+          ['x-a', 'a\nb'],
+        ],
+        /malformed response headers: the value of "x-a" holds NUL, CR or LF/,
+      ],
+      [
+        'a connection-specific field (RFC 9113 8.2.2)',
+        [
+          [':status', '200'],
+          ['connection', 'close'],
+          ['content-type', 'application/grpc'],
+        ],
+        /malformed response headers: connection-specific field connection/,
+      ],
+      [
+        'a 300-character uppercase field name, quoted cut short',
+        [
+          [':status', '200'],
+          ['X'.repeat(300), 'x'],
+        ],
+        /field name "X{32}…" is not a lowercase token$/,
+      ],
+      // RFC 9113 8.3.2: three digits. Before: read with Number(), so "0xc8", "+200" and "200.0" were a 200.
+      ...['0xc8', '+200', '200.0', ' 200', '2000', ''].map((code): [string, HeaderField[], RegExp] => [
+        `:status ${JSON.stringify(code)}, not a 3-digit status code (RFC 9113 8.3.2)`,
+        [
+          [':status', code],
+          ['content-type', 'application/grpc'],
+        ],
+        new RegExp(`malformed response headers: :status ${JSON.stringify(code).replace('+', '\\+')} is not a 3-digit status code$`),
+      ]),
+    ] as [string, HeaderField[], RegExp][]
+  ).map(
+    ([name, fields, details]): HostileCase => ({
+      name,
+      reply: (send, id) => send(FrameType.HEADERS, END_HEADERS, id, encode(fields)),
+      code: Status.INTERNAL,
+      details,
+      rst: ErrorCode.PROTOCOL_ERROR,
+    }),
+  ),
+  ...(
+    [
+      [
+        'a pseudo-header in trailers (RFC 9113 8.1)',
+        [
+          [':status', '200'],
+          ['grpc-status', '0'],
+        ],
+        /malformed trailers: pseudo-header ":status" in trailers/,
+      ],
+      ['an uppercase field name in trailers (RFC 9113 8.2.1)', [['Grpc-Status', '0']], /malformed trailers: field name "Grpc-Status" is not a lowercase token/],
+    ] as [string, HeaderField[], RegExp][]
+  ).map(
+    ([name, fields, details]): HostileCase => ({
+      name,
+      reply: (send, id) => {
+        send(FrameType.HEADERS, END_HEADERS, id, responseHeaders);
+        send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, id, encode(fields));
+      },
+      code: Status.INTERNAL,
+      details,
+      rst: ErrorCode.PROTOCOL_ERROR,
+    }),
+  ),
   {
     name: 'trailers without END_STREAM',
     reply: (send, id) => {
@@ -354,6 +487,30 @@ const tolerated: { name: string; reply: (send: Send, id: number) => void }[] = [
       send(FrameType.HEADERS, END_HEADERS, id, responseHeaders);
       send(FrameType.DATA, 0, id, frame(Buffer.from('fine')));
       send(FrameType.HEADERS, END_HEADERS | Flag.END_STREAM, id, okTrailers);
+    },
+  },
+  {
+    // What RFC 9113 8.2 leaves valid, or what gRPC-Go sends as it is (a grpc-message ending in a space).
+    name: 'a repeated regular field, te: trailers, and a trailer value ending in a space',
+    reply: (send, id) => {
+      const fields: HeaderField[] = [
+        [':status', '200'],
+        ['content-type', 'application/grpc'],
+        ['x-a', '1'],
+        ['x-a', '2'],
+        ['te', 'trailers'],
+      ];
+      send(FrameType.HEADERS, END_HEADERS, id, encode(fields));
+      send(FrameType.DATA, 0, id, frame(Buffer.from('fine')));
+      send(
+        FrameType.HEADERS,
+        END_HEADERS | Flag.END_STREAM,
+        id,
+        encode([
+          ['grpc-status', '0'],
+          ['grpc-message', 'done '],
+        ]),
+      );
     },
   },
   {
