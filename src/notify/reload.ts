@@ -9,7 +9,8 @@ import { never, type Notifier } from './notifier.js';
  * the helper. Rotations during a run are coalesced into one more run afterwards.
  */
 export class ReloadCommand implements Notifier {
-  private running: { child: Child; since: number } | undefined;
+  /** The run in progress, from the moment it is spawned: `child` is set once it has started. */
+  private running: { child?: Child; since: number } | undefined;
   private queued = false;
   private loop: Promise<void> | undefined;
   /** Set by stop(): a command still starting then is stopped as soon as it has started. */
@@ -25,7 +26,7 @@ export class ReloadCommand implements Notifier {
     // A hung command (a database that does not answer) holds every later reload back: say so.
     if (this.running && !this.queued) {
       const { child, since } = this.running;
-      this.log.warn('reload command still running; this rotation is reloaded once it exits', { cmd: this.cmd.path, pid: child.pid, running_ms: Math.round(performance.now() - since) });
+      this.log.warn('reload command still running; this rotation is reloaded once it exits', { cmd: this.cmd.path, pid: child?.pid, running_ms: Math.round(performance.now() - since) });
     }
     this.queued = true;
     this.loop ??= this.drain().finally(() => (this.loop = undefined));
@@ -38,7 +39,8 @@ export class ReloadCommand implements Notifier {
 
   async stop(sig: NodeJS.Signals): Promise<undefined> {
     this.stoppedBy = sig;
-    await this.running?.child.stop(sig, this.cmd.stopGraceMs);
+    // One still starting is stopped by drain() as soon as it has started.
+    await this.running?.child?.stop(sig, this.cmd.stopGraceMs);
     await this.loop;
     return undefined;
   }
@@ -51,9 +53,11 @@ export class ReloadCommand implements Notifier {
   private async drain(): Promise<void> {
     while (this.queued && !this.stoppedBy) {
       this.queued = false;
+      // A rotation while the command is still starting finds it running too: said once, as later.
+      this.running = { since: performance.now() };
       try {
         const child = await Child.start(this.cmd.path, this.cmd.args, this.log);
-        this.running = { child, since: performance.now() };
+        this.running.child = child;
         if (this.stoppedBy) void child.stop(this.stoppedBy, this.cmd.stopGraceMs);
         const status = await child.exited;
         // A reload command that backgrounds something must not leave it behind either.

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 /** The built CLI, run as users run it (tests/.ci build it first). */
@@ -29,6 +30,27 @@ export interface CliOptions {
   command?: string;
 }
 
+/** Helpers started by this test file and not yet exited. */
+const running = new Set<ChildProcess>();
+
+/**
+ * A test that fails before stopping the helper it started must not leave it running: its pipes
+ * keep the test file from exiting, and the run waits on it for as long as the helper lives. It
+ * is stopped as a user would stop it (SIGTERM: it stops its own child), then killed.
+ */
+after(async () => {
+  await Promise.all(
+    [...running].map(async (child) => {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+});
+
 export function startCli(args: string[], options: CliOptions = {}): Running {
   const started = performance.now();
   const [cmd, argv] = options.command ? [options.command, args] : [process.execPath, [cliPath, ...args]];
@@ -41,6 +63,8 @@ export function startCli(args: string[], options: CliOptions = {}): Running {
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const result = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: performance.now() - started })));
   return { child, result, stderr: () => stderr };
 }
