@@ -1,4 +1,4 @@
-/** What a falsy value cannot be: `cond && value` waited for resolves to the value. */
+/** T without its falsy values: what waitFor resolves to (waiting for `cond && value` gives the value). */
 type Truthy<T> = Exclude<T, false | 0 | 0n | '' | null | undefined>;
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws, naming `what`). */
