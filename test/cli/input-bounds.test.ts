@@ -78,8 +78,8 @@ for (const c of cases) {
     after(() => child.kill('SIGKILL'));
     // inspect lists the problems it found on stdout; the other commands say why on stderr.
     let said = '';
-    child.stderr.on('data', (d) => (said += d));
-    child.stdout.on('data', (d) => (said += d));
+    child.stderr!.on('data', (d) => (said += d));
+    child.stdout!.on('data', (d) => (said += d));
     if (c.stdin === 'endless pipe') {
       const chunk = Buffer.alloc(1 << 20, 'a');
       child.stdin!.on('error', () => undefined);

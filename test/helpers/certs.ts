@@ -6,16 +6,16 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto);
 
 /** Re-exported so tests need not import @peculiar/x509 before the reflect polyfill above. */
 export const KeyUsageFlags = x509.KeyUsageFlags;
 
 export type KeyType = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'ed25519';
 
-const algs: Record<KeyType, { gen: EcKeyGenParams | RsaHashedKeyGenParams | Algorithm; sign: Algorithm | EcdsaParams }> = {
-  'ec-p256': { gen: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams },
-  'ec-p384': { gen: { name: 'ECDSA', namedCurve: 'P-384' }, sign: { name: 'ECDSA', hash: 'SHA-384' } as EcdsaParams },
+const algs: Record<KeyType, { gen: webcrypto.EcKeyGenParams | webcrypto.RsaHashedKeyGenParams | webcrypto.Algorithm; sign: webcrypto.Algorithm | webcrypto.EcdsaParams }> = {
+  'ec-p256': { gen: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } as webcrypto.EcdsaParams },
+  'ec-p384': { gen: { name: 'ECDSA', namedCurve: 'P-384' }, sign: { name: 'ECDSA', hash: 'SHA-384' } as webcrypto.EcdsaParams },
   'rsa-2048': {
     gen: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
     sign: { name: 'RSASSA-PKCS1-v1_5' },
@@ -25,14 +25,14 @@ const algs: Record<KeyType, { gen: EcKeyGenParams | RsaHashedKeyGenParams | Algo
 
 export interface Issued {
   cert: x509.X509Certificate;
-  keys: CryptoKeyPair;
+  keys: webcrypto.CryptoKeyPair;
   keyType: KeyType;
   der: Buffer;
   keyDer: Buffer;
 }
 
-export async function generateKeys(keyType: KeyType): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(algs[keyType].gen as EcKeyGenParams, true, ['sign', 'verify'])) as CryptoKeyPair;
+export async function generateKeys(keyType: KeyType): Promise<webcrypto.CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(algs[keyType].gen as webcrypto.EcKeyGenParams, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
 }
 
 export interface CertOptions {
@@ -48,17 +48,17 @@ export interface CertOptions {
   notBefore?: Date;
   notAfter?: Date;
   /** Use these keys instead of fresh ones. */
-  keys?: CryptoKeyPair;
+  keys?: webcrypto.CryptoKeyPair;
   name?: string;
   /** Hex; a counter when absent. */
   serialNumber?: string;
   /** Instead of the issuer key type's usual algorithm (e.g. SHA-1, RSA-PSS). */
-  signingAlgorithm?: Algorithm | EcdsaParams | RsaPssParams;
+  signingAlgorithm?: webcrypto.Algorithm | webcrypto.EcdsaParams | webcrypto.RsaPssParams;
   /** basicConstraints pathLenConstraint (CAs only). */
   pathLength?: number;
   /** The issuer's name and key, when there is no Issued for it yet (certificates that issue each other). */
   issuerName?: string;
-  issuerKeys?: CryptoKeyPair;
+  issuerKeys?: webcrypto.CryptoKeyPair;
   /** More extensions, DER-encoded values: `[oid, critical, value]`. */
   extraExtensions?: [string, boolean, Uint8Array][];
 }

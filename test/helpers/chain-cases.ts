@@ -172,8 +172,8 @@ export const chainCases: ChainCase[] = [
       const rootKeys = (await webcrypto.subtle.generateKey({ name: 'RSA-PSS', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, true, [
         'sign',
         'verify',
-      ])) as CryptoKeyPair;
-      const pss = { name: 'RSA-PSS', saltLength: 32 } as RsaPssParams;
+      ])) as webcrypto.CryptoKeyPair;
+      const pss = { name: 'RSA-PSS', saltLength: 32 } as webcrypto.RsaPssParams;
       const root = await issue({ ca: true, name: 'pss root', keys: rootKeys, keyType: 'rsa-2048', signingAlgorithm: pss });
       const leaf = await issue({ uris: [CASE_ID], issuer: root, signingAlgorithm: pss });
       return out([leaf], [root]);
@@ -378,7 +378,7 @@ export const chainCases: ChainCase[] = [
     reason: 'unsupported_algorithm',
     goSpiffe: 'rejects',
     make: async () => {
-      const c = await rootAndLeaf({ signingAlgorithm: { name: 'ECDSA', hash: 'SHA-1' } as EcdsaParams });
+      const c = await rootAndLeaf({ signingAlgorithm: { name: 'ECDSA', hash: 'SHA-1' } as webcrypto.EcdsaParams });
       return out([c.leaf], [c.root]);
     },
   },

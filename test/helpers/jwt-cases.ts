@@ -5,7 +5,7 @@
  * very same token against the very same JWKS. Where go-spiffe differs, `goSpiffeDiffers` says
  * why we follow the standard instead.
  */
-import { constants, createHash, generateKeyPairSync, sign, type JsonWebKey } from 'node:crypto';
+import { constants, createHash, generateKeyPairSync, sign, type JsonWebKey, type webcrypto } from 'node:crypto';
 import { issue } from './certs.js';
 import { jwk, testKey, token, type TestKey } from './jwt.js';
 
@@ -70,11 +70,11 @@ function badly(change: (k: JsonWebKey) => Partial<JsonWebKey>): Record<string, u
 
 /** An RSA JWK for the shared RSA key with a certificate in x5c: of that key, or of another. */
 async function rsaWithX5c(sameKey: boolean, extra: (der: Buffer) => Record<string, unknown> = () => ({})): Promise<Record<string, unknown>> {
-  const keys = sameKey ? { privateKey: await rsaCryptoKey('private'), publicKey: await rsaCryptoKey('public') } : undefined;
+  const keys = sameKey ? { privateKey: rsaCryptoKey('private'), publicKey: rsaCryptoKey('public') } : undefined;
   const cert = await issue({ keyType: 'rsa-2048', ...(keys && { keys }) });
   return { ...jwk(rsa), kid: 'x5c', x5c: [cert.der.toString('base64')], ...extra(cert.der) };
 }
-function rsaCryptoKey(which: 'private' | 'public'): Promise<CryptoKey> {
+function rsaCryptoKey(which: 'private' | 'public'): webcrypto.CryptoKey {
   const key = which === 'private' ? rsa.privateKey : rsa.publicKey;
   return key.toCryptoKey({ name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, which === 'private' ? ['sign'] : ['verify']);
 }

@@ -33,7 +33,7 @@ export function helper(config: string): Helper {
 
 export interface Readiness {
   status: number;
-  body: { live?: boolean; ready?: boolean; last_error?: string; not_ready?: string[] };
+  body: { live?: boolean; ready?: boolean; last_error?: string; not_ready?: string[]; x509_svid?: { spiffe_id: string; serial: string; not_after: string; expired: boolean } };
 }
 
 /** The port of the helper's health listener, from its (JSON) start-up log line. */

@@ -59,7 +59,7 @@ for (const c of cases) {
         fetches++;
         return { svids: [{ spiffe_id: ID, svid: fetches === 1 ? first : second, hint: '' }] };
       },
-      async watch(w: WatchOptions<unknown>) {
+      async watch(w: WatchOptions<'FetchJWTBundles'>) {
         await w.onMessage({ bundles: { 'spiffe://example.org': Buffer.from(jwks(old)) } });
         await new Promise<void>((r) => (sendNext = r));
         const next = c.next(old, fresh);

@@ -12,7 +12,7 @@ const doc = (...keys: unknown[]) => Buffer.from(JSON.stringify({ keys }));
 /** Streams these FetchJWTBundles messages (the agent re-sends its state), then ends. A real agent cannot send an AKP key today. */
 function streaming(messages: Record<string, Buffer>[]): WorkloadClient {
   return {
-    async watch(w: WatchOptions<unknown>) {
+    async watch(w: WatchOptions<'FetchJWTBundles'>) {
       for (const bundles of messages) await w.onMessage({ bundles });
     },
   } as unknown as WorkloadClient;

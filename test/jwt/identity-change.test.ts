@@ -38,7 +38,7 @@ function scene(hint: string, issue: () => { spiffe_id: string; hint: string }[])
       fetched.push(svids.map((s) => s.spiffe_id));
       return { svids };
     },
-    async watch(w: WatchOptions<unknown>) {
+    async watch(w: WatchOptions<'FetchJWTBundles'>) {
       await w.onMessage({ bundles: { [TD]: Buffer.from(jwks(key)) } });
       await new Promise((r) => w.signal.addEventListener('abort', r, { once: true }));
     },

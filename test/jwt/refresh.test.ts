@@ -31,7 +31,7 @@ function stubClient(answers: (JWTSVIDMessage[] | Error | 'hang')[], o: { bundleD
       if (next === 'hang') return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
       return { svids: next };
     },
-    async watch(w: WatchOptions<unknown>) {
+    async watch(w: WatchOptions<'FetchJWTBundles'>) {
       await sleep(o.bundleDelayMs ?? 0);
       await w.onMessage({ bundles: { 'spiffe://example.org': Buffer.from(jwks(key)) } });
       await new Promise((r) => w.signal.addEventListener('abort', r, { once: true }));

@@ -8,7 +8,7 @@ import { storeRenderer } from '../../src/output/keystore-files.js';
 import { parseX509Bundle } from '../../src/spiffe/bundle.js';
 import { TrustDomain } from '../../src/spiffe/id.js';
 import { parseX509Svid } from '../../src/spiffe/x509svid.js';
-import type { X509Context } from '../../src/workload/x509context.js';
+import type { X509Context } from '../../src/spiffe/x509context.js';
 import { issue, svidChain } from '../helpers/certs.js';
 import { password } from './password.js';
 
@@ -28,7 +28,13 @@ async function context(o: { federated?: string[]; expiredOnly?: boolean } = {}) 
   const svid = parseX509Svid({ spiffeId: ID, chainDer: c.chainDer, keyDer: c.leaf.keyDer, hint: '' });
   const ca = o.expiredOnly ? (await issue({ ca: true, notBefore: new Date(Date.now() - 7200_000), notAfter: new Date(Date.now() - 3600_000) })).der : c.root.der;
   const federatedBundles = new Map(await Promise.all((o.federated ?? []).map(async (name) => [name, parseX509Bundle(TrustDomain.parse(name), (await issue({ ca: true, name })).der)] as const)));
-  const ctx: X509Context = { svids: [svid], bundles: new Map([['example.org', parseX509Bundle(TrustDomain.parse('example.org'), ca)]]), federatedBundles, emptyFederatedDomains: [] };
+  const ctx: X509Context = {
+    svids: [svid],
+    bundles: new Map([['example.org', parseX509Bundle(TrustDomain.parse('example.org'), ca)]]),
+    federatedBundles,
+    emptyFederatedDomains: [],
+    ignoredFederated: [],
+  };
   return { ctx, svid, chain: c };
 }
 

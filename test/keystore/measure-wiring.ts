@@ -20,7 +20,7 @@ import { X509Writer } from '../../src/output/x509-writer.js';
 import { parseX509Bundle } from '../../src/spiffe/bundle.js';
 import { TrustDomain } from '../../src/spiffe/id.js';
 import { parseX509Svid } from '../../src/spiffe/x509svid.js';
-import type { X509Context } from '../../src/workload/x509context.js';
+import type { X509Context } from '../../src/spiffe/x509context.js';
 import { svidChain } from '../helpers/certs.js';
 import { password } from './password.js';
 
@@ -67,7 +67,13 @@ try {
   for (let i = 0; i < N + 1; i++) {
     const c = await svidChain('spiffe://example.org/w', { intermediate: true });
     const svid = parseX509Svid({ spiffeId: 'spiffe://example.org/w', chainDer: c.chainDer, keyDer: c.leaf.keyDer, hint: '' });
-    contexts.push({ svids: [svid], bundles: new Map([['example.org', parseX509Bundle(TrustDomain.parse('example.org'), c.root.der)]]), federatedBundles: new Map(), emptyFederatedDomains: [] });
+    contexts.push({
+      svids: [svid],
+      bundles: new Map([['example.org', parseX509Bundle(TrustDomain.parse('example.org'), c.root.der)]]),
+      federatedBundles: new Map(),
+      emptyFederatedDomains: [],
+      ignoredFederated: [],
+    });
   }
   const writers = {
     'without stores': new X509Writer(out, join(dir, 'w1'), silentLogger),

@@ -139,7 +139,7 @@ function lines(file: string): string[] {
 for (const [name, program] of [
   ['its group', 'sleep 1000 &'],
   ['a grandchild that left the group (setsid)', 'setsid sleep 1000 &'],
-]) {
+] as const) {
   test(`a helper that dies of an uncaught error still takes down ${name} (exit hook)`, () => exitHook(program));
 }
 

@@ -113,7 +113,7 @@ async function context(federated: string[] = []): Promise<X509Context> {
   const svids = [parseX509Svid({ spiffeId: ID, chainDer: c.chainDer, keyDer: c.leaf.keyDer, hint: '' })];
   const bundles = new Map([['example.org', parseX509Bundle(TrustDomain.parse('example.org'), c.root.der)]]);
   const federatedBundles = new Map(await Promise.all(federated.map(async (td) => [td, parseX509Bundle(TrustDomain.parse(td), (await issue({ ca: true, name: td })).der)] as const)));
-  return { svids, bundles, federatedBundles };
+  return { svids, bundles, federatedBundles, emptyFederatedDomains: [], ignoredFederated: [] };
 }
 const out = (layout: 'files' | 'atomic_dir', federatedBundleFileName?: string) => x509Output({ layout, federatedBundleFileName });
 

@@ -27,7 +27,7 @@ async function context(o: { federated?: string[]; hints?: string[]; expiredCa?: 
   const expired = o.expiredCa ? [await issue({ ca: true, notBefore: new Date(Date.now() - 7200_000), notAfter: new Date(Date.now() - 3600_000) })] : [];
   const bundles = new Map([['example.org', parseX509Bundle(td, Buffer.concat([c.root.der, ...expired.map((e) => e.der)]))]]);
   const federatedBundles = new Map(await Promise.all((o.federated ?? []).map(async (name) => [name, parseX509Bundle(TrustDomain.parse(name), (await issue({ ca: true, name })).der)] as const)));
-  const ctx: X509Context = { svids, bundles, federatedBundles };
+  const ctx: X509Context = { svids, bundles, federatedBundles, emptyFederatedDomains: [], ignoredFederated: [] };
   return { ctx, chain: c };
 }
 

@@ -45,8 +45,8 @@ test('parseX509Context with a cache: same result, bundles reused across messages
   assert.equal(two.federatedBundles.get('partner.org'), one.federatedBundles.get('partner.org'));
   const plain = parseX509Context(msg({ 'spiffe://partner.org': partner.der }));
   assert.deepEqual(
-    [...two.federatedBundles.values()].map((b) => b.certificates.map((c) => c.fingerprint256)),
-    [...plain.federatedBundles.values()].map((b) => b.certificates.map((c) => c.fingerprint256)),
+    [...two.federatedBundles.values()].map((b) => b.certificates.map((c) => c.raw)),
+    [...plain.federatedBundles.values()].map((b) => b.certificates.map((c) => c.raw)),
   );
   parseX509Context(msg({}), new Date(), cache);
   const back = parseX509Context(msg({ 'spiffe://partner.org': partner.der }), new Date(), cache);

@@ -13,7 +13,7 @@ import { LIMITS } from '../../src/spiffe/limits.js';
 import { type Fields, silentLogger } from '../../src/log.js';
 import { WorkloadClient } from '../../src/workload/client.js';
 import { frame } from '../../src/workload/grpc-frame.js';
-import { encode, Messages, type JWTSVIDResponseMessage, type X509SVIDResponseMessage } from '../../src/workload/proto.js';
+import { encode, Messages } from '../../src/workload/proto.js';
 import { rawGrpcServer, type Handler } from '../helpers/h2.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -40,7 +40,7 @@ describe('WorkloadClient', () => {
     const ac = new AbortController();
     const { server, c } = await client((s) => answer(s, [x509('spiffe://td/a')]));
     const got: string[] = [];
-    await c.watch<X509SVIDResponseMessage>({ rpc: 'FetchX509SVID', signal: ac.signal, onMessage: (m) => void (got.push(m.svids[0]!.spiffe_id), ac.abort()) });
+    await c.watch({ rpc: 'FetchX509SVID', signal: ac.signal, onMessage: (m) => void (got.push(m.svids[0]!.spiffe_id), ac.abort()) });
     c.close();
     assert.deepEqual(got, ['spiffe://td/a']);
     assert.equal(server.requests[0]![':path'], '/SpiffeWorkloadAPI/FetchX509SVID');
@@ -53,7 +53,7 @@ describe('WorkloadClient', () => {
     const retries: string[] = [];
     const { c } = await client((s, n) => answer(s, n === 0 ? [Buffer.from([0x0a, 0x05, 0x0a])] : [x509('spiffe://td/good')]), retries);
     const got: string[] = [];
-    await c.watch<X509SVIDResponseMessage>({ rpc: 'FetchX509SVID', signal: ac.signal, onMessage: (m) => void (got.push(m.svids[0]!.spiffe_id), ac.abort()) });
+    await c.watch({ rpc: 'FetchX509SVID', signal: ac.signal, onMessage: (m) => void (got.push(m.svids[0]!.spiffe_id), ac.abort()) });
     c.close();
     assert.deepEqual(got, ['spiffe://td/good']);
     assert.deepEqual(retries, ['FetchX509SVID']);
@@ -93,7 +93,7 @@ describe('WorkloadClient', () => {
         onRefused: (rpc, e) => refused.push({ rpc, code: e.code, reason: e.reason, message: e.message }),
       });
       const got: string[] = [];
-      await client.watch<X509SVIDResponseMessage>({
+      await client.watch({
         rpc: 'FetchX509SVID',
         signal: ac.signal,
         onMessage: (m) => {
@@ -217,7 +217,7 @@ describe('WorkloadClient', () => {
     const retries: string[] = [];
     const svid = (id: string) => encode(Messages.JWTSVIDResponse, { svids: [{ spiffe_id: id, svid: 'x.y.z', hint: '' }] });
     const { server, c } = await client((s, n) => answer(s, n === 0 ? [svid('spiffe://td/one'), svid('spiffe://td/two')] : [svid('spiffe://td/one')]), retries);
-    const res = await c.unary<JWTSVIDResponseMessage>('FetchJWTSVID', { audience: ['aud'], spiffe_id: '' }, new AbortController().signal);
+    const res = await c.unary('FetchJWTSVID', { audience: ['aud'], spiffe_id: '' }, new AbortController().signal);
     c.close();
     assert.equal(res.svids[0]!.spiffe_id, 'spiffe://td/one');
     assert.deepEqual(retries, ['FetchJWTSVID']);
@@ -230,7 +230,7 @@ describe('WorkloadClient', () => {
     const retries: string[] = [];
     const empty = encode(Messages.JWTSVIDResponse, { svids: [] });
     const { c } = await client((s, n) => (n === 0 ? answer(s, []) : answer(s, [empty])), retries);
-    const res = await c.unary<JWTSVIDResponseMessage>('FetchJWTSVID', { audience: ['aud'], spiffe_id: '' }, new AbortController().signal);
+    const res = await c.unary('FetchJWTSVID', { audience: ['aud'], spiffe_id: '' }, new AbortController().signal);
     c.close();
     assert.deepEqual(res, { svids: [] });
     assert.match(c.lastError!.message, /^FetchJWTSVID: INTERNAL: the agent ended the call without a response$/);

@@ -151,7 +151,7 @@ test('random bytes: decoded, or refused with a ProtoError; never another excepti
     fc.property(fc.uint8Array({ maxLength: 64 }), (a) => {
       for (const schema of [Messages.X509SVIDResponse, Messages.ValidateJWTSVIDResponse]) {
         try {
-          decode(schema, Buffer.from(a));
+          decode<object>(schema, Buffer.from(a));
         } catch (e) {
           assert.ok(e instanceof ProtoError, String(e));
         }

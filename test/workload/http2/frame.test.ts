@@ -34,7 +34,7 @@ describe('frame parser: well-formed input', () => {
 
   test('the reserved bit of the stream identifier is ignored', () => {
     const f = frame(FrameType.DATA, 0, 1, 1);
-    f[5] |= 0x80;
+    f[5]! |= 0x80;
     assert.equal(new FrameParser().push(f)[0]!.stream, 1);
   });
 
