@@ -22,11 +22,16 @@ export function opensslVerify(bundle: string, svid: string): string {
   }
 }
 
-/** The public key of the private key file and of the certificate, as openssl prints them. */
+/**
+ * The public key of the private key file and of the certificate, as openssl prints them. Both
+ * files are read first, back to back: two openssl runs reading them tens of milliseconds apart
+ * widened the window in which a rotation of the `files` layout pairs them wrongly.
+ */
 export function opensslPublicKeys(key: string, cert: string): { fromKey: string; fromCert: string } {
+  const [certPem, keyPem] = [readFileSync(cert), readFileSync(key)];
   return {
-    fromKey: execFileSync('openssl', ['pkey', '-in', key, '-pubout'], { encoding: 'utf8' }),
-    fromCert: execFileSync('openssl', ['x509', '-in', cert, '-pubkey', '-noout'], { encoding: 'utf8' }),
+    fromKey: execFileSync('openssl', ['pkey', '-pubout'], { input: keyPem, encoding: 'utf8' }),
+    fromCert: execFileSync('openssl', ['x509', '-pubkey', '-noout'], { input: certPem, encoding: 'utf8' }),
   };
 }
 
