@@ -18,6 +18,11 @@ const serialIn = (dir: string): string => {
   }
 };
 const lines = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+/**
+ * How many times the helper has logged `msg`. svid.pem is renamed in first: "x509 svid written"
+ * comes once the whole set is in place, so a test that goes on to the other files waits for it.
+ */
+const logged = (run: Running, msg: string): number => run.stderr().split(msg).length - 1;
 
 /** A child that logs its start, and on SIGHUP the serial of the svid.pem it sees then. */
 const recorderScript = (dir: string) => `
@@ -141,6 +146,8 @@ for (const [dialect, policy] of [
     try {
       await waitFor('the first run', () => lines(join(dir, 'child.log')).length === 1);
       for (const n of [2, 3]) {
+        // A rotation while the run still exits (its line written) would signal it, not start one.
+        await waitFor(`run ${n - 1} to end`, () => logged(run, 'cmd will be started again at the next rotation') === n - 1);
         await delay(300);
         assert.equal(lines(join(dir, 'child.log')).length, n - 1, 'not restarted before a rotation');
         await agent.rotate();
@@ -148,6 +155,8 @@ for (const [dialect, policy] of [
       }
       const serials = lines(join(dir, 'child.log'));
       assert.equal(new Set(serials).size, 3, `each run saw its rotation's certificate: ${serials}`);
+      // Stopped while still running, the third run would give the helper its exit code (143).
+      await waitFor('run 3 to end', () => logged(run, 'cmd will be started again at the next rotation') === 3);
       assert.equal(run.child.exitCode, null, 'the helper is still running');
     } finally {
       const r = await stopHelper(run);
@@ -168,13 +177,13 @@ test('ownership across rotations: a key chowned to uid 70 stays 70 with its mode
     return `${st.uid}:${st.gid}:${(st.mode & 0o777).toString(8)}`;
   };
   try {
-    await waitFor('the first files', () => serialIn(dir) !== '');
+    await waitFor('the first files', () => logged(run, 'x509 svid written') === 1);
     assert.equal(owner('svid.pem'), '0:71:644', 'file_group applies to a created file');
     chownSync(join(dir, 'certs', 'svid_key.pem'), 70, 70);
     const first = serialIn(dir);
     await agent.rotate();
-    await waitFor('a rotation', () => serialIn(dir) !== first);
-    await delay(200);
+    await waitFor('a rotation', () => logged(run, 'x509 svid written') === 2);
+    assert.notEqual(serialIn(dir), first);
     assert.equal(owner('svid_key.pem'), '70:71:600', 'the owner given by the operator is kept, the configured group applied, the mode kept');
     assert.equal(owner('svid.pem'), '0:71:644');
   } finally {
@@ -248,7 +257,8 @@ test('SIGTERM with no child stops the daemon with exit 0 within a few seconds', 
   const dir = tempDir();
   const agent = await devAgent(dir, { svidTtlSeconds: 3600 });
   const run = helper(dir, agent.address, '');
-  await waitFor('the first write', () => serialIn(dir));
+  // The whole set, not only svid.pem: a write still under way is finished before the stop.
+  await waitFor('the first write', () => logged(run, 'x509 svid written') === 1);
   const t = Date.now();
   const r = await stopHelper(run);
   assert.equal(r.code, 0, r.stderr);

@@ -408,6 +408,8 @@ describe('disk faults', { concurrency: 2 }, () => {
     undo();
     await h.waitFor('the newer X.509 set', m, (l) => isWritten(l) && l.serial === second, 40_000);
     await h.waitFor('the newer JWT bundle', m, (l) => l.msg === 'jwt bundle written' && String(l.trust_domains).includes('second.org'), 40_000);
+    // The signal follows the "written" line (the write is recorded first): counted before the fence, not after it.
+    await h.waitFor('the signal for the newer set', m, (l) => l.msg === 'signalled cmd after rotation');
     // A fence: one more rotation, written and signalled; everything before it is counted.
     const fence = h.mark();
     await agent.rotate();
