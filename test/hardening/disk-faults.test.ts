@@ -493,8 +493,17 @@ describe('disk faults', { concurrency: 2 }, () => {
       assert.equal(warning.level, 'warn');
       assert.match(String(warning.error), c.error ?? /operation not permitted/);
       const url = `http://127.0.0.1:${port}`;
-      assert.equal(await httpStatus(`${url}/live`), 200, 'the write is recorded as a success');
-      assert.equal(await httpStatus(`${url}/ready`), 200);
+      // Health records the write after the cleanup warns: wait for this write's serial, then ready.
+      const recorded = async (): Promise<{ status: number; serial?: string }> => {
+        const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(3000) });
+        return { status: res.status, serial: ((await res.json()) as { x509_svid?: { serial: string } }).x509_svid?.serial };
+      };
+      const health = await waitFor('health to record the write', async () => {
+        const r = await recorded();
+        return r.serial === rotated && r;
+      });
+      assert.equal(health.status, 200, 'the write is recorded as a success: ready');
+      assert.equal(await httpStatus(`${url}/live`), 200);
       assert.equal(h.lines(m).filter((l) => isRejected(l) || isWriteFailed(l) || l.msg.includes('write failed')).length, 0, 'neither refused nor retried');
       assert.equal(serialOf(join(certs, 'svid.pem')), rotated);
     });
