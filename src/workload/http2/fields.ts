@@ -26,7 +26,9 @@ const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connecti
  * status nobody sent.
  */
 export function responseFields(fields: readonly HeaderField[], trailers: boolean): { headers: Headers } | { malformed: string } {
-  const headers: Headers = {};
+  // A Map, then own properties: the peer names the fields, and `constructor` or `__proto__`
+  // must be fields like any other, not what a plain object inherits.
+  const headers = new Map<string, string>();
   let regularSeen = false;
   for (const [name, value] of fields) {
     const pseudo = name.startsWith(':');
@@ -34,15 +36,16 @@ export function responseFields(fields: readonly HeaderField[], trailers: boolean
       (pseudo ? pseudoProblem(name, value, trailers, regularSeen, headers) : regularProblem(name, value)) ?? (BAD_VALUE.test(value) ? `the value of ${quote(name)} holds NUL, CR or LF` : undefined);
     if (why) return { malformed: `malformed ${trailers ? 'trailers' : 'response headers'}: ${why}` };
     regularSeen ||= !pseudo;
-    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+    const before = headers.get(name);
+    headers.set(name, before === undefined ? value : `${before}, ${value}`);
   }
-  return { headers };
+  return { headers: Object.fromEntries(headers) };
 }
 
-function pseudoProblem(name: string, value: string, trailers: boolean, regularSeen: boolean, seen: Headers): string | undefined {
+function pseudoProblem(name: string, value: string, trailers: boolean, regularSeen: boolean, seen: ReadonlyMap<string, string>): string | undefined {
   if (trailers) return `pseudo-header ${quote(name)} in trailers`;
   if (name !== ':status') return `pseudo-header ${quote(name)} is not one of a response (only :status is)`;
-  if (name in seen) return `pseudo-header ${name} appears twice`;
+  if (seen.has(name)) return `pseudo-header ${name} appears twice`;
   if (regularSeen) return `pseudo-header ${name} after a regular header field`;
   // RFC 9113 8.3.2; read as a number, "0xc8", "+200" or "200.0" would pass for 200.
   if (!/^\d{3}$/.test(value)) return `:status ${quote(value)} is not a 3-digit status code`;
