@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { cliPath, startCli, writeConfig, type Running } from '../helpers/cli.js';
 import { devAgent } from '../helpers/dev-agent.js';
+import { statusLine } from '../helpers/raw-http.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -169,15 +170,6 @@ for (const [name, head] of [
 
 test('listener: odd but valid requests are answered (HTTP/1.0 without Host, HEAD, absolute-form target), garbage is refused, then a probe works', async () => {
   await withHelper(async ({ port, rotated }) => {
-    const exchange = (text: string): Promise<string> =>
-      new Promise((resolve) => {
-        const s = connect(port, '127.0.0.1');
-        let out = '';
-        s.on('data', (d: Buffer) => (out += d.toString('latin1')));
-        s.on('error', () => undefined);
-        s.once('connect', () => s.end(text));
-        s.once('close', () => resolve(out.split('\r\n')[0]!));
-      });
     const cases: [string, string, RegExp][] = [
       ['HTTP/1.0 without Host', 'GET /live HTTP/1.0\r\n\r\n', / 200 /],
       ['HEAD', 'HEAD /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', / 200 /],
@@ -186,7 +178,7 @@ test('listener: odd but valid requests are answered (HTTP/1.0 without Host, HEAD
       ['an HTTP/2 preface', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', / 400 /],
       ['1 MB of headers', `GET /live HTTP/1.1\r\nHost: x\r\nX: ${'a'.repeat(1 << 20)}\r\n\r\n`, / 431 /],
     ];
-    for (const [name, text, status] of cases) assert.match(await exchange(text), status, name);
+    for (const [name, text, status] of cases) assert.match(await statusLine(port, text), status, name);
     assert.equal(await freshProbe(port), 200);
     await rotated();
   });

@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
-import { connect } from 'node:net';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import { isHelperError } from '../../src/errors.js';
 import { startHealthServer } from '../../src/health/listener.js';
 import { HealthState } from '../../src/health/state.js';
 import { silentLogger } from '../../src/log.js';
+import { statusLine } from '../helpers/raw-http.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const base = `cert_dir = "c"\nsvid_file_name = "a"\nsvid_key_file_name = "b"\nsvid_bundle_file_name = "c"\n[health_checks]\nlistener_enabled = true\nbind_port = 0\n`;
@@ -41,15 +41,7 @@ async function withListener(livenessPath: string, body: (get: (target: string) =
   const config = { enabled: true, bindAddress: '127.0.0.1', port: 0, livenessPath, readinessPath: '/ready', metricsEnabled: false };
   const server: Server = await startHealthServer(config, state, silentLogger);
   const port = (server.address() as { port: number }).port;
-  const get = (target: string): Promise<string> =>
-    new Promise((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      let out = '';
-      s.on('data', (d: Buffer) => (out += d.toString('latin1')));
-      s.on('error', () => undefined);
-      s.once('connect', () => s.end(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
-      s.once('close', () => resolve(out.split('\r\n')[0]!));
-    });
+  const get = (target: string): Promise<string> => statusLine(port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
   try {
     await body(get);
   } finally {
